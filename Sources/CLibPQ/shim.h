@@ -1,0 +1,4 @@
+#ifndef STOCKOPS_CLIBPQ_SHIM_H
+#define STOCKOPS_CLIBPQ_SHIM_H
+#include <libpq-fe.h>
+#endif

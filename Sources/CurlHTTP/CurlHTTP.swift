@@ -1,0 +1,3 @@
+import CCurl
+/// An HTTP client over libcurl.
+public enum CurlHTTP {}

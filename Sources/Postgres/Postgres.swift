@@ -1,0 +1,2 @@
+/// PostgreSQL access over libpq.
+public enum Postgres {}

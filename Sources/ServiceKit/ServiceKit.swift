@@ -1,0 +1,2 @@
+/// What the stock-listing and trade services share.
+public enum ServiceKit {}

@@ -1,0 +1,2 @@
+/// Everything the stockops command does, testable without a terminal.
+public enum StockOpsKit {}

@@ -1,0 +1,3 @@
+import ServiceKit
+/// The trade service: buy, sell, history and portfolio.
+public enum TradeService {}
