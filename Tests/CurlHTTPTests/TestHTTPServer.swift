@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// The fixture server `Fixtures/test_server.py`, run by `python3` on a free port of 127.0.0.1.
+final class TestHTTPServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let scheme: String
+
+    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
+
+    init(certificate: TestCertificate? = nil) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/test_server.py").path
+        var arguments = ["python3", script]
+        if let certificate { arguments += ["--cert", certificate.certificatePath, "--key", certificate.keyPath] }
+        scheme = certificate == nil ? "http" : "https"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            line.append(chunk)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            process.terminate()
+            throw FixtureError(message: "the test server did not print its port (is python3 installed?)")
+        }
+        self.port = port
+    }
+
+    func url(_ path: String) -> String { baseURL + path }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, made with `openssl req`.
+struct TestCertificate: Sendable {
+    let directory: String
+    var certificatePath: String { directory + "/cert.pem" }
+    var keyPath: String { directory + "/key.pem" }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("curlhttp-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw FixtureError(message: "openssl req failed with status \(process.terminationStatus)")
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
