@@ -91,7 +91,7 @@ public struct Secret: Sendable, Hashable, Codable, CustomStringConvertible, Cust
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw SecretFileError(code: .createFailed, errno: errno) }
         defer { close(fd) }
-        let path = String(cString: template)
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard fchmod(fd, 0o600) == 0 else {
             let error = errno
             unlink(path)

@@ -7,8 +7,9 @@ import Synchronization
 /// `***`. When `GITHUB_ACTIONS` is `true`, registering a value also prints
 /// `::add-mask::<line>` for each of its lines, so the runner masks them in the job log too.
 ///
-/// Masking is one pass over the UTF-8 bytes of the text, checking only values that start with
-/// the current byte, longest first; it is cheap enough for every log line.
+/// Masking is one pass over the UTF-8 bytes of the text: a table of first bytes skips most
+/// positions, and only values sharing the next four bytes are compared, longest first; it is
+/// cheap enough for every log line.
 public final class SecretMasker: Sendable {
     /// The registry fetched secrets are added to.
     public static let shared = SecretMasker()
@@ -18,8 +19,32 @@ public final class SecretMasker: Sendable {
 
     private struct State {
         var values: Set<String> = []
-        /// Registered values as UTF-8, indexed by their first byte, longest first.
-        var byFirstByte: [[[UInt8]]] = Array(repeating: [], count: 256)
+        /// Whether some value starts with the byte: rejects most positions with one load.
+        var startsWith = [Bool](repeating: false, count: 256)
+        /// Values of four bytes or more as UTF-8, by their first four bytes, longest first.
+        var long: [UInt32: [[UInt8]]] = [:]
+        /// Shorter values, longest first.
+        var short: [[UInt8]] = []
+
+        mutating func insert(_ bytes: [UInt8]) {
+            startsWith[Int(bytes[0])] = true
+            if bytes.count >= 4 {
+                long[State.key(bytes, 0), default: []].append(bytes)
+                long[State.key(bytes, 0)]!.sort { $0.count > $1.count }
+            } else {
+                short.append(bytes)
+                short.sort { $0.count > $1.count }
+            }
+        }
+
+        static func key(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt32 {
+            UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16
+                | UInt32(bytes[index + 3]) << 24
+        }
+
+        static func key(_ bytes: [UInt8], _ index: Int) -> UInt32 {
+            bytes.withUnsafeBufferPointer { key($0, index) }
+        }
     }
 
     private let state = Mutex(State())
@@ -56,11 +81,7 @@ public final class SecretMasker: Sendable {
             var added: [String] = []
             for candidate in candidates
             where !candidate.allSatisfy(\.isWhitespace) && state.values.insert(candidate).inserted {
-                let bytes = Array(candidate.utf8)
-                var bucket = state.byFirstByte[Int(bytes[0])]
-                bucket.append(bytes)
-                bucket.sort { $0.count > $1.count }
-                state.byFirstByte[Int(bytes[0])] = bucket
+                state.insert(Array(candidate.utf8))
                 added.append(candidate)
             }
             return added
@@ -76,20 +97,29 @@ public final class SecretMasker: Sendable {
 
     /// `text` with every registered value replaced by `***`.
     public func mask(_ text: String) -> String {
-        let table = state.withLock { $0.values.isEmpty ? nil : $0.byFirstByte }
+        let table = state.withLock { $0.values.isEmpty ? nil : $0 }
         guard let table else { return text }
         let utf8 = Array(text.utf8)
         var result: [UInt8] = []
         var changed = false
         utf8.withUnsafeBufferPointer { bytes in
+            func matches(_ candidate: [UInt8], at index: Int) -> Bool {
+                candidate.count <= bytes.count - index
+                    && candidate.withUnsafeBufferPointer {
+                        memcmp($0.baseAddress!, bytes.baseAddress! + index, candidate.count) == 0
+                    }
+            }
             var index = 0
             while index < bytes.count {
                 let byte = bytes[index]
-                let match = table[Int(byte)].first { candidate in
-                    candidate.count <= bytes.count - index
-                        && candidate.withUnsafeBufferPointer {
-                            memcmp($0.baseAddress!, bytes.baseAddress! + index, candidate.count) == 0
-                        }
+                var match: [UInt8]?
+                if table.startsWith[Int(byte)] {
+                    if index + 4 <= bytes.count, let bucket = table.long[State.key(bytes, index)] {
+                        match = bucket.first { matches($0, at: index) }
+                    }
+                    if match == nil {
+                        match = table.short.first { matches($0, at: index) }
+                    }
                 }
                 if let match {
                     if !changed {
