@@ -23,7 +23,7 @@ private func hits(_ server: TestHTTPServer, _ key: String) async throws -> Int {
 @Suite("HTTP client against a local server")
 struct CurlHTTPTests {
     @Test func statusesAreResponsesNotErrors() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         for status in [200, 201, 204, 400, 404, 418] {
             let response = try await client().send(HTTPRequest(url: server.url("/status/\(status)")))
@@ -32,7 +32,7 @@ struct CurlHTTPTests {
     }
 
     @Test func headersGoOutAndComeBackCaseInsensitively() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let request = HTTPRequest(url: server.url("/headers"), headers: ["X-Request-Id": "abc-123", "X-Empty": ""])
         let response = try await client().send(request)
@@ -47,7 +47,7 @@ struct CurlHTTPTests {
 
     @Test(arguments: [HTTPMethod.post, .put, .patch, .delete])
     func methodsSendTheirBody(method: HTTPMethod) async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let request = HTTPRequest(
             method: method, url: server.url("/echo"), headers: ["Content-Type": "application/json"],
@@ -60,7 +60,7 @@ struct CurlHTTPTests {
     }
 
     @Test func headHasNoBody() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let response = try await client().send(HTTPRequest(method: .head, url: server.url("/bytes/100")))
         #expect(response.status == 200)
@@ -69,7 +69,7 @@ struct CurlHTTPTests {
     }
 
     @Test func bodyWithinTheLimitArrives() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let response = try await client(maxResponseBytes: 1000).send(HTTPRequest(url: server.url("/bytes/1000")))
         #expect(response.body.count == 1000)
@@ -77,7 +77,7 @@ struct CurlHTTPTests {
 
     @Test(arguments: ["/bytes/5000", "/stream/5000"])
     func bodyOverTheLimitFails(path: String) async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let error = await #expect(throws: HTTPClientError.self) {
             try await client(maxResponseBytes: 1000).send(HTTPRequest(url: server.url(path)))
@@ -87,7 +87,7 @@ struct CurlHTTPTests {
     }
 
     @Test func slowResponseTimesOut() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let started = ContinuousClock.now
         let error = await #expect(throws: HTTPClientError.self) {
@@ -99,7 +99,7 @@ struct CurlHTTPTests {
     }
 
     @Test func retriesA503UntilItSucceeds() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let response = try await client().send(HTTPRequest(url: server.url("/flaky/a/2/503")))
         #expect(response.status == 200)
@@ -107,7 +107,7 @@ struct CurlHTTPTests {
     }
 
     @Test func givesUpAfterMaxAttemptsWithTheLastResponse() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let response = try await client().send(HTTPRequest(url: server.url("/flaky/b/10/502")))
         #expect(response.status == 502)
@@ -115,7 +115,7 @@ struct CurlHTTPTests {
     }
 
     @Test func honoursRetryAfterOn429() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let started = ContinuousClock.now
         let response = try await client().send(HTTPRequest(url: server.url("/flaky/c/1/429?retry_after=1")))
@@ -125,7 +125,7 @@ struct CurlHTTPTests {
     }
 
     @Test func doesNotRetryAPost() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let response = try await client().send(HTTPRequest(method: .post, url: server.url("/flaky/d/2/503")))
         #expect(response.status == 503)
@@ -133,7 +133,7 @@ struct CurlHTTPTests {
     }
 
     @Test func retriesAPostMarkedIdempotent() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let request = HTTPRequest(method: .post, url: server.url("/flaky/e/2/503"), isMarkedIdempotent: true)
         let response = try await client().send(request)
@@ -142,7 +142,7 @@ struct CurlHTTPTests {
     }
 
     @Test func doesNotRetryA4xx() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let response = try await client().send(HTTPRequest(url: server.url("/flaky/f/2/404")))
         #expect(response.status == 404)
@@ -169,7 +169,7 @@ struct CurlHTTPTests {
     @Test func selfSignedCertificateFailsVerification() async throws {
         let certificate = try TestCertificate()
         defer { certificate.remove() }
-        let server = try TestHTTPServer(certificate: certificate)
+        let server = try await TestHTTPServer.start(certificate: certificate)
         defer { server.stop() }
         let error = await #expect(throws: HTTPClientError.self) {
             try await client(retry: .none).send(HTTPRequest(url: server.url("/status/200")))
@@ -180,7 +180,7 @@ struct CurlHTTPTests {
     @Test func selfSignedCertificateIsTrustedAsCABundle() async throws {
         let certificate = try TestCertificate()
         defer { certificate.remove() }
-        let server = try TestHTTPServer(certificate: certificate)
+        let server = try await TestHTTPServer.start(certificate: certificate)
         defer { server.stop() }
         let response = try await client(caBundlePath: certificate.certificatePath).send(
             HTTPRequest(url: server.url("/status/200")))
@@ -188,7 +188,7 @@ struct CurlHTTPTests {
     }
 
     @Test func debugLogRedactsCredentials() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let lines = Mutex<[String]>([])
         let http = client(debugLog: { line in lines.withLock { $0.append(line) } })
@@ -206,7 +206,7 @@ struct CurlHTTPTests {
     }
 
     @Test func concurrentRequestsShareTheEngine() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let started = ContinuousClock.now
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -220,7 +220,7 @@ struct CurlHTTPTests {
     }
 
     @Test func cancellationEndsTheTransfer() async throws {
-        let server = try TestHTTPServer()
+        let server = try await TestHTTPServer.start()
         defer { server.stop() }
         let started = ContinuousClock.now
         let task = Task { try await client().send(HTTPRequest(url: server.url("/slow/5000"))) }

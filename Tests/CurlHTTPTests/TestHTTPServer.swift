@@ -3,43 +3,61 @@ import Testing
 
 /// The fixture server `Fixtures/test_server.py`, run by `python3` on a free port of 127.0.0.1.
 final class TestHTTPServer: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     let port: Int
     let scheme: String
 
     var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    init(certificate: TestCertificate? = nil) throws {
+    /// Starts the server; waits for its port on a separate thread, not on the cooperative pool.
+    static func start(certificate: TestCertificate? = nil) async throws -> TestHTTPServer {
+        let process = Process()
+        let output = Pipe()
+        let scheme = try launch(process, output: output, certificate: certificate)
+        let line = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var line = Data()
+                while !line.contains(UInt8(ascii: "\n")) {
+                    let chunk = output.fileHandleForReading.availableData
+                    guard !chunk.isEmpty else { break }
+                    line.append(chunk)
+                }
+                continuation.resume(returning: line)
+            }
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw FixtureError(message: "the test server did not print its port (is python3 installed?)")
+        }
+        return TestHTTPServer(process: process, port: port, scheme: scheme)
+    }
+
+    private init(process: Process, port: Int, scheme: String) {
+        self.process = process
+        self.port = port
+        self.scheme = scheme
+    }
+
+    private static func launch(_ process: Process, output: Pipe, certificate: TestCertificate?) throws -> String {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/test_server.py").path
         var arguments = ["python3", script]
         if let certificate { arguments += ["--cert", certificate.certificatePath, "--key", certificate.keyPath] }
-        scheme = certificate == nil ? "http" : "https"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            line.append(chunk)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        else {
-            process.terminate()
-            throw FixtureError(message: "the test server did not print its port (is python3 installed?)")
-        }
-        self.port = port
+        return certificate == nil ? "http" : "https"
     }
 
     func url(_ path: String) -> String { baseURL + path }
 
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

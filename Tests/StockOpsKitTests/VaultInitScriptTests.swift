@@ -5,19 +5,23 @@ import Testing
 
 @Suite("vault/init.sh against a real OpenBao")
 struct VaultInitScriptTests {
-    private func runInit(_ server: OpenBaoDevServer, output: String) throws -> (status: Int32, log: String) {
+    /// Runs `vault/init.sh` on a separate thread, so the wait does not hold a cooperative thread.
+    private func runInit(address: String, token: Secret?, output: String) async throws -> (status: Int32, log: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["bash", OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/init.sh").path, output]
         var environment = ProcessInfo.processInfo.environment
-        environment["VAULT_ADDR"] = server.address
-        environment["VAULT_TOKEN"] = server.rootToken.reveal()
+        environment["VAULT_ADDR"] = address
+        environment["VAULT_TOKEN"] = token?.reveal()
         process.environment = environment
         let log = Pipe()
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        let data = log.fileHandleForReading.readDataToEndOfFile()
+        let reader = log.fileHandleForReading
+        let data = await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: reader.readDataToEndOfFile()) }
+        }
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
@@ -32,7 +36,7 @@ struct VaultInitScriptTests {
         let output = NSTemporaryDirectory() + "vault-init-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
 
-        let first = try runInit(server, output: output)
+        let first = try await runInit(address: server.address, token: server.rootToken, output: output)
         #expect(first.status == 0, "\(first.log)")
         #expect(!first.log.contains(server.rootToken.reveal()))
 
@@ -65,29 +69,19 @@ struct VaultInitScriptTests {
         let ciDenied = await #expect(throws: VaultError.self) { try await ci.read("db/stockops") }
         #expect(ciDenied?.code == .permissionDenied)
 
-        let second = try runInit(server, output: output)
+        let second = try await runInit(address: server.address, token: server.rootToken, output: output)
         #expect(second.status == 0, "\(second.log)")
         #expect(try credentials("ci").1 == ciSecret)
         #expect(try await server.rootClient().read("db/stockops").version.version == 1)
         try await ci.loginAppRole(roleID: ciRole, secretID: ciSecret)
     }
 
-    @Test func failsClearlyWhenVaultIsUnreachable() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    @Test func failsClearlyWhenVaultIsUnreachable() async throws {
         let output = NSTemporaryDirectory() + "vault-init-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        process.arguments = ["bash", OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/init.sh").path, output]
-        var environment = ProcessInfo.processInfo.environment
-        environment["VAULT_ADDR"] = "http://127.0.0.1:\(try OpenBaoDevServer.freePort())"
-        process.environment = environment
-        let log = Pipe()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(text.contains("Vault unreachable at"))
+        let address = "http://127.0.0.1:\(try OpenBaoDevServer.freePort())"
+        let result = try await runInit(address: address, token: nil, output: output)
+        #expect(result.status != 0)
+        #expect(result.log.contains("Vault unreachable at \(address)"))
     }
 }

@@ -14,6 +14,7 @@ Binds 127.0.0.1 on a free port, prints the port on the first line of stdout, the
 
 import argparse
 import json
+import signal
 import ssl
 import threading
 import time
@@ -89,6 +90,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    # A parent that blocks signals passes its mask on; make SIGTERM and SIGINT work again.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     parser = argparse.ArgumentParser()
     parser.add_argument("--cert")
     parser.add_argument("--key")
