@@ -280,11 +280,11 @@ public actor VaultClient {
 
     // MARK: Any endpoint
 
-    /// Sends a request to `/v1/<path>` with the client's token and returns the decoded JSON body
-    /// (`nil` for an empty one), mapping failures to ``VaultError``.
+    /// Sends a request to `/v1/<path>` with the client's token, if it has one, and returns the
+    /// decoded JSON body (`nil` for an empty one), mapping failures to ``VaultError``.
     @discardableResult
     public func request(_ method: HTTPMethod, _ path: String, body: VaultJSON? = nil) async throws -> VaultJSON? {
-        try await call(method, Self.trimmed(path), body: body)
+        try await call(method, Self.trimmed(path), body: body, authenticated: token != nil)
     }
 
     // MARK: Plumbing
