@@ -187,6 +187,30 @@ struct CurlHTTPTests {
         #expect(response.status == 200)
     }
 
+    @Test func clientCertificateIsPresentedForMutualTLS() async throws {
+        let serverCertificate = try TestCertificate()
+        let clientCertificate = try TestCertificate()
+        defer {
+            serverCertificate.remove()
+            clientCertificate.remove()
+        }
+        let server = try await TestHTTPServer.start(certificate: serverCertificate, clientCA: clientCertificate)
+        defer { server.stop() }
+        var configuration = HTTPClientConfiguration(
+            connectTimeout: .seconds(2), totalTimeout: .seconds(5), caBundlePath: serverCertificate.certificatePath,
+            retry: .none)
+
+        let refused = await #expect(throws: HTTPClientError.self) {
+            try await HTTPClient(configuration: configuration).send(HTTPRequest(url: server.url("/status/200")))
+        }
+        #expect(refused?.code == .tlsFailure || refused?.code == .connectionLost)
+
+        configuration.clientCertificatePath = clientCertificate.certificatePath
+        configuration.clientKeyPath = clientCertificate.keyPath
+        let response = try await HTTPClient(configuration: configuration).send(HTTPRequest(url: server.url("/status/200")))
+        #expect(response.status == 200)
+    }
+
     @Test func debugLogRedactsCredentials() async throws {
         let server = try await TestHTTPServer.start()
         defer { server.stop() }

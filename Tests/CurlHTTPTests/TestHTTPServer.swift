@@ -10,10 +10,10 @@ final class TestHTTPServer: @unchecked Sendable {
     var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Starts the server; waits for its port on a separate thread, not on the cooperative pool.
-    static func start(certificate: TestCertificate? = nil) async throws -> TestHTTPServer {
+    static func start(certificate: TestCertificate? = nil, clientCA: TestCertificate? = nil) async throws -> TestHTTPServer {
         let process = Process()
         let output = Pipe()
-        let scheme = try launch(process, output: output, certificate: certificate)
+        let scheme = try launch(process, output: output, certificate: certificate, clientCA: clientCA)
         let line = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var line = Data()
@@ -40,11 +40,14 @@ final class TestHTTPServer: @unchecked Sendable {
         self.scheme = scheme
     }
 
-    private static func launch(_ process: Process, output: Pipe, certificate: TestCertificate?) throws -> String {
+    private static func launch(
+        _ process: Process, output: Pipe, certificate: TestCertificate?, clientCA: TestCertificate?
+    ) throws -> String {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/test_server.py").path
         var arguments = ["python3", script]
         if let certificate { arguments += ["--cert", certificate.certificatePath, "--key", certificate.keyPath] }
+        if let clientCA { arguments += ["--client-ca", clientCA.certificatePath] }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.standardOutput = output
