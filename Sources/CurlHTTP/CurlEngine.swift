@@ -55,9 +55,10 @@ final class CurlEngine: @unchecked Sendable {
             for transfer in work.added {
                 if transfer.isCancelled.load(ordering: .acquiring) {
                     transfer.finish(result: CURLE_ABORTED_BY_CALLBACK)
-                } else {
+                } else if curl_multi_add_handle(multi, transfer.easy) == CURLM_OK {
                     active[transfer.easy] = transfer
-                    curl_multi_add_handle(multi, transfer.easy)
+                } else {
+                    transfer.finish(result: CURLE_FAILED_INIT)
                 }
             }
             for transfer in work.cancelled where active.removeValue(forKey: transfer.easy) != nil {
