@@ -149,10 +149,15 @@ struct CurlHTTPTests {
         #expect(try await hits(server, "f") == 1)
     }
 
-    @Test func refusedConnectionNamesTheURLWithoutCredentials() async throws {
+    @Test func refusedConnectionIsRetriedAndNamesTheURLWithoutCredentials() async throws {
+        let lines = Mutex<[String]>([])
+        let http = client(debugLog: { line in lines.withLock { $0.append(line) } })
         let error = await #expect(throws: HTTPClientError.self) {
-            try await client().send(HTTPRequest(url: "http://user:hunter2@127.0.0.1:1/path"))
+            try await http.send(HTTPRequest(url: "http://user:hunter2@127.0.0.1:1/path"))
         }
+        let log = lines.withLock { $0 }
+        #expect(log.filter { $0.hasPrefix("retrying") }.count == 2)
+        #expect(!log.joined().contains("hunter2"))
         #expect(error?.code == .couldNotConnect)
         #expect(error?.url == "http://127.0.0.1:1/path")
         #expect(error?.description.contains("hunter2") == false)

@@ -195,6 +195,18 @@ struct VaultClientTests {
         #expect(error?.description.contains("Vault unreachable at http://127.0.0.1:\(port)") == true)
     }
 
+    @Test func environmentConfiguresTheClient() async throws {
+        let vault = VaultClient.fromEnvironment([
+            "VAULT_ADDR": "https://vault.example:8200/", "VAULT_TOKEN": "t", "VAULT_NAMESPACE": "team",
+        ])
+        #expect(vault.address == "https://vault.example:8200")
+        #expect(vault.namespace == "team")
+        #expect(await vault.hasToken)
+        let fallback = VaultClient.fromEnvironment(["BAO_ADDR": "http://bao:8200"])
+        #expect(fallback.address == "http://bao:8200")
+        #expect(await fallback.hasToken == false)
+    }
+
     @Test func missingTokenIsNotAuthenticated() async throws {
         let vault = VaultClient(address: "http://127.0.0.1:1")
         let error = await #expect(throws: VaultError.self) { try await vault.read("app/x") }

@@ -62,8 +62,8 @@ struct VaultInitScriptTests {
         #expect(appDenied?.code == .permissionDenied)
 
         let (ciRole, ciSecret) = try credentials("ci")
-        let ci = server.anonymousClient()
-        try await ci.loginAppRole(roleID: ciRole, secretID: ciSecret)
+        let ci = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration)
+        try await ci.loginAppRole(roleIDFile: "\(output)/ci/role_id", secretIDFile: "\(output)/ci/secret_id")
         #expect(try await ci.read("harbor/robot")["password"] != nil)
         #expect(try await ci.read("sonarqube/token")["token"] != nil)
         let ciDenied = await #expect(throws: VaultError.self) { try await ci.read("db/stockops") }

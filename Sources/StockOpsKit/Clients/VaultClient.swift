@@ -129,6 +129,25 @@ public actor VaultClient {
         if let token { masker.register(token) }
     }
 
+    /// A client configured the way the `vault` and `bao` commands are: `VAULT_ADDR` (or
+    /// `BAO_ADDR`, default `http://127.0.0.1:8200`), `VAULT_TOKEN`, `VAULT_NAMESPACE`,
+    /// `VAULT_CACERT`, `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY`.
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment, kvMount: String = "secret",
+        http: HTTPClientConfiguration = HTTPClientConfiguration(), masker: SecretMasker = .shared
+    ) -> VaultClient {
+        func value(_ name: String) -> String? {
+            (environment["VAULT_" + name] ?? environment["BAO_" + name]).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var http = http
+        http.caBundlePath = value("CACERT") ?? http.caBundlePath
+        http.clientCertificatePath = value("CLIENT_CERT") ?? http.clientCertificatePath
+        http.clientKeyPath = value("CLIENT_KEY") ?? http.clientKeyPath
+        return VaultClient(
+            address: value("ADDR") ?? "http://127.0.0.1:8200", token: value("TOKEN").map(Secret.init),
+            namespace: value("NAMESPACE"), kvMount: kvMount, http: http, masker: masker)
+    }
+
     /// Replaces the token used for requests.
     public func setToken(_ token: Secret?) {
         self.token = token
@@ -148,6 +167,22 @@ public actor VaultClient {
         let auth = try parseAuth(response, path: path)
         token = auth.clientToken
         return auth
+    }
+
+    /// Logs in with AppRole using a role id and a secret id read from files (surrounding whitespace ignored).
+    @discardableResult
+    public func loginAppRole(roleIDFile: String, secretIDFile: String, mount: String = "approle") async throws
+        -> VaultAuth
+    {
+        func read(_ path: String) throws -> Secret {
+            do {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                return Secret(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            } catch {
+                throw VaultError(code: .invalidCredentials, path: nil, message: "cannot read \(path): \(error.localizedDescription)")
+            }
+        }
+        return try await loginAppRole(roleID: try read(roleIDFile), secretID: try read(secretIDFile), mount: mount)
     }
 
     /// `GET /v1/auth/token/lookup-self`.
