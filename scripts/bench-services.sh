@@ -9,21 +9,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
+source scripts/lib/postgres.sh
 
 duration="${DURATION:-10s}"
 connections="${CONNECTIONS:-50}"
 peer_dir="${PEER_DIR:-$root/../shared/bench/peer-fastapi}"
-pg_bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}"
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-XXXXXX")"
 results="$workdir/results.txt"
 pids=()
 
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  as_postgres "$pg_bin/pg_ctl" -D "$workdir/pg" -m immediate -w stop >/dev/null 2>&1 || true
+  postgres_stop "$workdir/pg"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -59,12 +57,8 @@ swift build -c release --product trade >/dev/null
 bin="$(swift build -c release --show-bin-path)"
 
 echo "== PostgreSQL"
-pg_port="$(free_port)"
-mkdir -p "$workdir/pg"
-[ "$(id -u)" = 0 ] && chown postgres: "$workdir" "$workdir/pg"
-as_postgres "$pg_bin/initdb" -D "$workdir/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-as_postgres "$pg_bin/pg_ctl" -D "$workdir/pg" -l "$workdir/pg.log" -w \
-  -o "-p $pg_port -k $workdir -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+postgres_start "$workdir/pg" -c max_connections=300
+pg_port="$PG_PORT"
 psql_admin() { "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 for db in ours peer pgbench; do psql_admin -c "CREATE DATABASE $db" >/dev/null; done
 
@@ -89,7 +83,7 @@ kill "$listing_pid" "$trade_pid"; wait "$listing_pid" "$trade_pid" 2>/dev/null |
 echo "== FastAPI peer (one uvicorn worker)"
 peer_listing="$(free_port)"; peer_trade="$(free_port)"
 ( cd "$peer_dir" && exec env WORKERS=1 LISTING_PORT="$peer_listing" TRADE_PORT="$peer_trade" PG_PORT="$pg_port" \
-    PG_DATA="$workdir/pg" PG_DB=peer DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:$pg_port/peer" \
+    PG_DATA="$workdir/pg/data" PG_DB=peer DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:$pg_port/peer" \
     ./run.sh ) >"$workdir/peer.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$peer_listing/health"
