@@ -95,12 +95,13 @@ struct Repository {
         _ = try await repository.commit("quote")
         try repository.write("services/trade/Sources/TradeService/Order.swift")
         let second = try await repository.commit("order")
-        let event = repository.root + "/event.json"
+        let event = temporaryDirectory("event") + "/event.json"
         try Data(#"{"before": "\#(first)", "after": "\#(second)"}"#.utf8).write(to: URL(fileURLWithPath: event))
-        try await repository.git("update-index", "--assume-unchanged", "event.json")
         let changes = try await filter(repository, eventPath: event)
         #expect(changes.baseSource == "push event before")
-        #expect(changes.services.contains("stock-listing") && changes.services.contains("trade"))
+        #expect(changes.base == first)
+        #expect(changes.services == ["stock-listing", "trade"])
+        #expect(!changes.sharedChanged)
 
         try Data(#"{"before": "0000000000000000000000000000000000000000"}"#.utf8).write(to: URL(fileURLWithPath: event))
         let newBranch = try await filter(repository, eventPath: event)
