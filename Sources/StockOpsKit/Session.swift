@@ -148,7 +148,7 @@ public struct Session: Sendable {
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
                 text += ", base: \(changes.base.map { String($0.prefix(12)) } ?? "none") (\(changes.baseSource)), \(changes.files.count) changed files"
             }
-            output.write(text + "\n" + output.table(result))
+            output.write(text + "\n" + output.table(result, plan: true))
         }
         if let failed = result.results.first(where: { $0.result.status.isFailure }) {
             errors.write("error: \(failed.id) could not be planned: \(failed.result.reason ?? "")\n")

@@ -65,7 +65,7 @@ public struct Console: Sendable {
     }
 
     /// The final table: node, status, duration, reason.
-    public func table(_ result: RunResult) -> String {
+    public func table(_ result: RunResult, plan: Bool = false) -> String {
         let width = max(4, result.results.map(\.id.description.count).max() ?? 4)
         var lines = ["NODE".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATUS      DURATION  NOTE"]
         for item in result.results {
@@ -77,7 +77,10 @@ public struct Console: Sendable {
                 + Self.duration(item.result.duration).leftPadded(to: 8) + "  " + note + attempts
             lines.append(line)
         }
-        let verdict = "run \(result.status.rawValue) in \(Self.duration(result.finished.timeIntervalSince(result.started)))"
+        let count = { (status: NodeStatus) in result.results.filter { $0.result.status == status }.count }
+        let verdict = plan
+            ? "plan: \(count(.wouldRun)) would run, \(count(.cached)) cached, \(count(.skipped)) skipped"
+            : "run \(result.status.rawValue) in \(Self.duration(result.finished.timeIntervalSince(result.started)))"
         return lines.joined(separator: "\n") + "\n" + verdict + "\n"
     }
 }
