@@ -45,7 +45,7 @@ public enum StockOpsPipeline {
                 after: [changes.id],
                 summary: "swift test --filter \(service.testTarget), coverage ≥ \(config.gates.minimumCoverage)%",
                 when: serviceChanged(service.name, changes),
-                cacheInputs: sources(service.paths + config.sharedPaths, plus: [service.testTarget, "\(config.gates.minimumCoverage)"], toolVersion: SwiftPM(packageDirectory: ".").version())
+                cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(config.gates.minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
             )
         }
 
@@ -57,6 +57,11 @@ public enum StockOpsPipeline {
         { outputs in
             try outputs.value(changes).contains(service) ? nil : "unchanged: no change under the paths of \(service) or the shared paths"
         }
+    }
+
+    /// What of a service's configuration its test result depends on, for cache keys.
+    static func describe(_ service: ServiceConfig) -> String {
+        "service \(service.name) paths \(service.paths.joined(separator: ",")) product \(service.product) tests \(service.testTarget)"
     }
 
     /// Cache inputs: the content fingerprint of `paths`, fixed values, and a tool's version output.

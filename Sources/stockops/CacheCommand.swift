@@ -19,8 +19,8 @@ struct CacheCommand: AsyncParsableCommand {
             """
         )
 
-        @Option(help: "The repository root.")
-        var root: String = FileManager.default.currentDirectoryPath
+        @Option(help: "The repository root. (default: the current directory)")
+        var root: String?
 
         @Option(help: "Entries kept per node, newest first.")
         var keep: Int = 1
@@ -30,7 +30,7 @@ struct CacheCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try Session().pruneCache(root: root, keep: keep).finish()
+            try Session().pruneCache(root: root ?? FileManager.default.currentDirectoryPath, keep: keep).finish()
         }
     }
 }

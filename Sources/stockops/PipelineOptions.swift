@@ -6,8 +6,8 @@ extension Environment: ExpressibleByArgument {}
 
 /// Flags shared by `run`, `plan` and `graph`.
 struct PipelineOptions: ParsableArguments {
-    @Option(help: "The repository root.")
-    var root: String = FileManager.default.currentDirectoryPath
+    @Option(help: "The repository root. (default: the current directory)")
+    var root: String?
 
     @Option(help: "The pipeline file, relative to the root.")
     var config: String = PipelineConfig.defaultPath
@@ -44,7 +44,7 @@ struct PipelineOptions: ParsableArguments {
     }
 
     var request: RunRequest {
-        var request = RunRequest(root: root, configPath: config, environment: env)
+        var request = RunRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env)
         request.force = force
         request.jobs = jobs
         request.only = only

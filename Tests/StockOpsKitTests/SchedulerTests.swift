@@ -207,6 +207,16 @@ import Testing
         #expect(runs.withLock { $0 } == 2)
     }
 
+    @Test func aMissingToolIsAnInfrastructureFailure() async throws {
+        var builder = GraphBuilder()
+        builder.add("scan", Probe { context in _ = try await context.run(Command("stockops-no-such-scanner", [])) }, policy: NodePolicy(.gate, retries: 3, retryDelay: .zero))
+        let result = await scheduler().run(try builder.build())
+        #expect(result["scan"]?.status == .failed)
+        #expect(result["scan"]?.failureKind == .infrastructure)
+        #expect(result["scan"]?.attempts == 1)
+        #expect(result.hasInfrastructureFailure)
+    }
+
     @Test func failedResultsAreNotCached() async throws {
         let root = temporaryDirectory()
         let cache = OutputCache(directory: root + "/cache")
