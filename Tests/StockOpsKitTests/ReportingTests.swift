@@ -33,6 +33,29 @@ import Testing
         #expect(text.contains("::warning title=sonar failed::red\n"))
     }
 
+    @Test func theLiveViewRedrawsRunningNodes() throws {
+        let path = temporaryDirectory() + "/tty"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let reporter = LiveReporter(console: Console(fd: fd, isTTY: true, colors: false, githubActions: false))
+        reporter.nodeStarted("lint", at: Date())
+        reporter.nodeStarted("test", at: Date())
+        reporter.nodeFinished("lint", policy: .gate, result: NodeResult(status: .passed, duration: 1.5), log: nil)
+        reporter.stop()
+        close(fd)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("  ⋯ lint 0.0s\n"))
+        #expect(text.contains("\u{1B}[2F\u{1B}[J✓ lint passed (1.5s)\n  ⋯ test "))
+        #expect(text.hasSuffix("\u{1B}[1F\u{1B}[J"), "stopping clears the live lines")
+    }
+
+    @Test func noColorAndPipesDisableColours() {
+        let piped = Console(fd: -1, environment: ["TERM": "xterm"])
+        #expect(!piped.isTTY && !piped.colors)
+        #expect(Console(fd: 1, environment: ["GITHUB_ACTIONS": "true"]).githubActions)
+        #expect(Console(fd: 1, isTTY: true, colors: false, githubActions: false).paint("x", .failed) == "x")
+        #expect(Console(fd: 1, isTTY: true, colors: true, githubActions: false).paint("x", .failed) == "\u{1B}[31mx\u{1B}[0m")
+    }
+
     @Test func stepSummaryAndOutputs() async throws {
         let result = try await sampleRun()
         let summary = GitHubActions.summary(result, title: "stockops dev")
