@@ -97,7 +97,7 @@ public struct Session: Sendable {
             if requireEnvironment || error.code == .contradictsRef { throw StockOpsError(.usage, error.message) }
             environment = .dev
         }
-        let options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll)
+        let options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
         let graph: PipelineGraph
         do {
             graph = try StockOpsPipeline.graph(config: config, options: options)
@@ -116,6 +116,21 @@ public struct Session: Sendable {
         return Prepared(config: config, environment: environment, graph: graph, exclusions: exclusions)
     }
 
+    /// Refuses a `--since` naming no commit before anything runs.
+    func checkSince(_ request: RunRequest) async throws(StockOpsError) {
+        guard let since = request.since else { return }
+        let git = Git(repository: request.root)
+        let result: ProcessResult
+        do {
+            result = try await ProcessRunner().run(git.resolveCommit(since))
+        } catch {
+            throw StockOpsError(.infrastructure, "cannot run git to resolve --since \(since): \(error)")
+        }
+        guard result.succeeded else {
+            throw StockOpsError(.usage, "--since \(since): no such commit in \(request.root); pass a branch, tag or SHA that exists locally (git fetch it first)")
+        }
+    }
+
     private func approvals(_ request: RunRequest, _ graph: PipelineGraph) -> Set<NodeID> {
         Set(graph.nodes.map(\.id).filter { id in request.approvals.contains { id.matches(selector: $0) } })
     }
@@ -125,6 +140,7 @@ public struct Session: Sendable {
         let prepared: Prepared
         do {
             prepared = try prepare(request, requireEnvironment: false)
+            try await checkSince(request)
         } catch {
             return fail(error)
         }
@@ -162,6 +178,7 @@ public struct Session: Sendable {
         let prepared: Prepared
         do {
             prepared = try prepare(request, requireEnvironment: true)
+            try await checkSince(request)
         } catch {
             return fail(error)
         }

@@ -11,14 +11,17 @@ public enum StockOpsPipeline {
         public var eventPath: String?
         /// `--all`: every service, whatever changed.
         public var selectAll: Bool
+        /// `$GITHUB_BASE_REF`: the target branch of a pull request.
+        public var pullRequestBase: String?
         /// Variables passed through to the services' tests.
         public var testEnvironment: [String]
 
-        public init(environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
+        public init(environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
             self.environment = environment
             self.since = since
             self.eventPath = eventPath
             self.selectAll = selectAll
+            self.pullRequestBase = pullRequestBase
             self.testEnvironment = testEnvironment
         }
     }
@@ -32,7 +35,7 @@ public enum StockOpsPipeline {
 
         let changes = graph.add(
             pathsFilter.id,
-            PathsFilterStage(services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since, eventPath: options.eventPath, selectAll: options.selectAll),
+            PathsFilterStage(services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since, eventPath: options.eventPath, selectAll: options.selectAll, pullRequestBase: options.pullRequestBase),
             policy: NodePolicy(.gate, timeout: .seconds(120), runsInPlan: true),
             summary: "select the services changed since the base"
         )

@@ -108,6 +108,28 @@ struct Repository {
         #expect(newBranch.baseSource == "merge-base with main")
     }
 
+    @Test func thePullRequestBaseBranchIsPreferred() async throws {
+        let (repository, _) = try await seeded()
+        try await repository.git("checkout", "-q", "-b", "release")
+        try repository.write("services/stock-listing/Sources/StockListingService/Quote.swift")
+        let releaseHead = try await repository.commit("quote")
+        try await repository.git("checkout", "-q", "-b", "feature")
+        try repository.write("services/trade/Sources/TradeService/Order.swift")
+        _ = try await repository.commit("order")
+        let stage = PathsFilterStage(services: Self.services, sharedPaths: Self.shared, pullRequestBase: "release")
+        let context = StageContext(node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
+        let changes = try await stage.run(context)
+        #expect(changes.base == releaseHead)
+        #expect(changes.baseSource == "merge-base with release")
+        #expect(changes.services == ["trade"])
+    }
+
+    @Test func theRunDirectoryIsNeverAChange() async throws {
+        let (repository, _) = try await seeded()
+        try repository.write(".stockops/runs/r/logs/services/trade/x.log")
+        #expect(try await filter(repository, since: "HEAD").files.isEmpty)
+    }
+
     @Test func withoutABaseEverythingChanged() async throws {
         let repository = try await Repository()
         try repository.write("README.md")

@@ -46,6 +46,17 @@ import Testing
         #expect(read(directory + "/err").contains("no node matches 'nonexistent'"))
     }
 
+    @Test func anUnknownSinceIsAUsageError() async throws {
+        let repository = try await repository()
+        let (session, directory) = captureSession()
+        var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [:])
+        request.since = "no-such-ref"
+        #expect(await session.run(request) == .usage)
+        #expect(await session.plan(request) == .usage)
+        #expect(read(directory + "/err").contains("--since no-such-ref: no such commit"))
+        #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs"))
+    }
+
     @Test func aRunLeavesItsRecordAndGitHubFiles() async throws {
         let repository = try await repository()
         let (session, directory) = captureSession()

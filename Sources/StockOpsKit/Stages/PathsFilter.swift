@@ -38,7 +38,8 @@ public struct ChangeSet: Codable, Sendable, Equatable {
 /// `paths-filter`: diffs the working tree against a base and selects the services whose paths changed.
 ///
 /// The base is, in order: `--since REF`; the push event's `before` SHA (`$GITHUB_EVENT_PATH`); the merge-base of
-/// `HEAD` with `origin/<default>` or `<default>`. Without any (first commit), everything counts as changed.
+/// `HEAD` with the pull request's base branch (`$GITHUB_BASE_REF`), `origin/<default>` or `<default>`.
+/// Without any (first commit), everything counts as changed. Files under `.stockops/` never count.
 public struct PathsFilterStage: Stage {
     public var services: [ServiceConfig]
     public var sharedPaths: [String]
@@ -49,14 +50,17 @@ public struct PathsFilterStage: Stage {
     public var eventPath: String?
     /// `--all`: select every service without diffing.
     public var selectAll: Bool
+    /// `$GITHUB_BASE_REF`: the target branch of a pull request.
+    public var pullRequestBase: String?
 
-    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false) {
+    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil) {
         self.services = services
         self.sharedPaths = sharedPaths
         self.defaultBranch = defaultBranch
         self.since = since
         self.eventPath = eventPath
         self.selectAll = selectAll
+        self.pullRequestBase = pullRequestBase
     }
 
     public func run(_ context: StageContext) async throws -> ChangeSet {
@@ -72,7 +76,7 @@ public struct PathsFilterStage: Stage {
         context.log.write("base \(base) (\(source))\n")
         let diff = try await context.run(git.changedFiles(since: base)).check("git diff", kind: .infrastructure)
         let untracked = try await context.run(git.untrackedFiles()).check("git ls-files", kind: .infrastructure)
-        let files = Array(Set(Git.parseNULSeparated(diff.output) + Git.parseNULSeparated(untracked.output))).sorted()
+        let files = Array(Set(Git.parseNULSeparated(diff.output) + Git.parseNULSeparated(untracked.output))).filter { !$0.hasPrefix(".stockops/") }.sorted()
         let changes = ChangeSet.select(files: files, services: services, sharedPaths: sharedPaths, base: base, baseSource: source)
         context.log.write("\(files.count) changed files; services: \(changes.services.isEmpty ? "none" : changes.services.joined(separator: ", "))\n")
         return changes
@@ -94,7 +98,8 @@ public struct PathsFilterStage: Stage {
         if let before = pushEventBefore(), let base = try await commit(before, git, context) {
             return (base, "push event before")
         }
-        for candidate in ["origin/\(defaultBranch)", defaultBranch] {
+        let branches = (pullRequestBase.map { [$0] } ?? []) + [defaultBranch]
+        for candidate in branches.flatMap({ ["origin/\($0)", $0] }) {
             guard try await commit(candidate, git, context) != nil else { continue }
             let result = try await context.runner.run(git.mergeBase("HEAD", candidate))
             if result.succeeded, let base = Git.parseLines(result.output).first {
