@@ -140,7 +140,7 @@ public struct Scheduler: Sendable {
         let status: RunStatus
         if results.contains(where: { $0.result.status.isFailure && $0.policy.kind != .allowFailure }) {
             status = .failed
-        } else if state.interrupted || results.contains(where: { $0.result.status == .cancelled }) {
+        } else if results.contains(where: { $0.result.status == .cancelled }) {
             status = .cancelled
         } else {
             status = .passed
