@@ -72,7 +72,7 @@ import Testing
         let grandchild = try #require(Int32((try String(contentsOfFile: directory + "/grandchild", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(start.secondsSinceNow < 5)
+        #expect(start.secondsSinceNow < 15, "the 30 s sleep was cut short")
         let child = try #require(pid.withLock { $0 })
         #expect(kill(child, 0) == -1)
         var gone = false
@@ -94,7 +94,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
         _ = try? await task.value
-        #expect(start.secondsSinceNow < 4)
+        #expect(start.secondsSinceNow < 10)
         #expect(kill(pid.withLock { $0 }!, 0) == -1)
     }
 }

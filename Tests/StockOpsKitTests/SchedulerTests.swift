@@ -31,7 +31,7 @@ import Testing
         let latestStart = intervals.map(\.start).max()!
         let earliestEnd = intervals.map(\.end).min()!
         #expect(latestStart < earliestEnd, "all four intervals overlap")
-        #expect(elapsed < 1.0)
+        #expect(elapsed < 1.2, "shorter than running them one after another")
     }
 
     @Test func jobsBoundsConcurrency() async throws {
@@ -130,7 +130,7 @@ import Testing
         builder.add("next", Probe(dependencies: ["slow"]))
         let started = ContinuousClock.now
         let result = await scheduler().run(try builder.build())
-        #expect(started.secondsSinceNow < 2)
+        #expect(started.secondsSinceNow < 8, "the 10 s sleep was cut short")
         #expect(result["slow"]?.status == .timedOut)
         #expect(result["slow"]?.attempts == 1)
         #expect(result["next"]?.status == .blocked)
@@ -268,7 +268,7 @@ import Testing
         let cancelled = ContinuousClock.now
         run.cancel()
         let result = await run.value
-        #expect(cancelled.secondsSinceNow < 3)
+        #expect(cancelled.secondsSinceNow < 10, "the 30 s sleep was cut short")
         #expect(result.status == .cancelled)
         #expect(result["long"]?.status == .cancelled)
         #expect(result["after"]?.status == .cancelled)
@@ -294,6 +294,6 @@ import Testing
         let (result, seconds) = await Benchmark.measure(graph, jobs: 4)
         #expect(result.status == .passed)
         #expect(result.results.allSatisfy { $0.result.status == .passed })
-        #expect(seconds < 2)
+        #expect(seconds < 10, "generous under load; scripts/bench-pipeline.sh measures it")
     }
 }

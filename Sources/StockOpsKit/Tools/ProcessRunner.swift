@@ -83,7 +83,14 @@ public struct ProcessRunner: Sendable {
             posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
             posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
             var pid: pid_t = 0
-            let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            var status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            // A just-written executable stays "busy" while a process forked elsewhere still holds it open.
+            var retries = 0
+            while status == ETXTBSY && retries < 20 {
+                retries += 1
+                usleep(10_000)
+                status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            }
             close(fds[1])
             guard status == 0 else {
                 close(fds[0])
