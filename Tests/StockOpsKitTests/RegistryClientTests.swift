@@ -44,7 +44,10 @@ struct RegistryClientTests {
         #expect(pushed == image.manifest.digest)
         let manifest = try await client.manifest("stocks/trade", .tag(try ImageTag.parse("git-abc1234")))
         #expect(manifest == image.manifest)
-        #expect(try await registry.client().digest(of: ImageTag.parse("git-abc1234"), in: "stocks/trade") == nil)
+        let anonymous = await #expect(throws: RegistryError.self) {
+            try await registry.client().digest(of: ImageTag.parse("git-abc1234"), in: "stocks/trade")
+        }
+        #expect(anonymous?.code == .unauthorized)
     }
 
     @Test func manifestDigestMatchesTheBytes() async throws {

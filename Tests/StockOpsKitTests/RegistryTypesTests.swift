@@ -130,9 +130,11 @@ struct RegistryReferenceTests {
     }
 
     @Test func acceptsSeparators() {
-        for repository in ["a.b/c_d/e__f/g-h/i---j", "stocks/trade2", "0/1"] {
+        for repository in ["ab/c_d/e__f/g-h/i---j", "stocks/trade2", "0/1", "a.b"] {
             #expect(ImageReference(repository)?.repository == repository)
         }
+        #expect(ImageReference("a.b/c")?.registry == "a.b")
+        #expect((try? ImageReference(registry: nil, repository: "a.b/c_d"))?.repository == "a.b/c_d")
     }
 
     @Test func tagOnlyReferenceCannotBePinned() throws {
