@@ -30,6 +30,19 @@ struct TrivyCommandTests {
                 ])
     }
 
+    @Test func scannersAndDatabaseRepository() {
+        let custom = TrivyCommand(
+            cacheDirectory: "/c", ignoreFile: nil, scanners: [.vuln, .secret],
+            databaseRepository: "harbor.example.com/proxy/aquasecurity/trivy-db")
+        #expect(
+            custom.image(image)
+                == [
+                    "trivy", "image", "--scanners", "vuln,secret", "--format", "json", "--severity", "HIGH,CRITICAL",
+                    "--exit-code", "0", "--db-repository", "harbor.example.com/proxy/aquasecurity/trivy-db",
+                    "--cache-dir", "/c", image.description,
+                ])
+    }
+
     @Test func sboms() {
         #expect(
             trivy.sbom(image, format: .cycloneDX, output: "/run/42/trade.cdx.json")

@@ -26,6 +26,14 @@ public struct TrivyCommand: Sendable, Equatable {
         case sarif
     }
 
+    /// What an image scan looks for, `--scanners`.
+    public enum Scanner: String, Sendable {
+        case vuln
+        case secret
+        case misconfig
+        case license
+    }
+
     public var executable: String
     /// Trivy's cache (vulnerability DB and layers), `--cache-dir`.
     public var cacheDirectory: String
@@ -35,16 +43,24 @@ public struct TrivyCommand: Sendable, Equatable {
     public var ignoreFile: String?
     /// `--timeout`, such as `10m`.
     public var timeout: String?
+    /// `--scanners` of image scans; nil for trivy's default (vulnerabilities and secrets). Vulnerability scanning
+    /// needs the vulnerability DB; secret scanning works offline.
+    public var scanners: [Scanner]?
+    /// `--db-repository`: where the vulnerability DB is pulled from, such as a Harbor proxy of `trivy-db`.
+    public var databaseRepository: String?
 
     public init(
         executable: String = "trivy", cacheDirectory: String, severities: [Severity] = [.high, .critical],
-        ignoreFile: String? = ".trivyignore", timeout: String? = nil
+        ignoreFile: String? = ".trivyignore", timeout: String? = nil, scanners: [Scanner]? = nil,
+        databaseRepository: String? = nil
     ) {
         self.executable = executable
         self.cacheDirectory = cacheDirectory
         self.severities = severities
         self.ignoreFile = ignoreFile
         self.timeout = timeout
+        self.scanners = scanners
+        self.databaseRepository = databaseRepository
     }
 
     private var common: [String] {
@@ -53,23 +69,28 @@ public struct TrivyCommand: Sendable, Equatable {
         return arguments
     }
 
+    private var imageScanners: [String] {
+        scanners.map { ["--scanners", $0.map(\.rawValue).joined(separator: ",")] } ?? []
+    }
+
     private func scanOptions(format: ReportFormat, output: String?) -> [String] {
         var arguments = [
             "--format", format.rawValue, "--severity", severities.map(\.rawValue).joined(separator: ","), "--exit-code", "0",
         ]
         if let ignoreFile { arguments += ["--ignorefile", ignoreFile] }
         if let output { arguments += ["--output", output] }
+        if let databaseRepository { arguments += ["--db-repository", databaseRepository] }
         return arguments + common
     }
 
     /// `trivy image` of an image in a registry, by digest only.
     public func image(_ image: PinnedImageReference, format: ReportFormat = .json, output: String? = nil) -> [String] {
-        [executable, "image"] + scanOptions(format: format, output: output) + [image.description]
+        [executable, "image"] + imageScanners + scanOptions(format: format, output: output) + [image.description]
     }
 
     /// `trivy image --input` of a docker-archive tarball or OCI layout directory.
     public func archive(_ path: String, format: ReportFormat = .json, output: String? = nil) -> [String] {
-        [executable, "image"] + scanOptions(format: format, output: output) + ["--input", path]
+        [executable, "image"] + imageScanners + scanOptions(format: format, output: output) + ["--input", path]
     }
 
     /// An SBOM of an image in a registry: `trivy image --format cyclonedx|spdx-json --output FILE`.
