@@ -42,10 +42,10 @@ struct RegistryClientTests {
         let image = HandmadeImage(seed: "basic")
         let pushed = try await image.push(with: client, to: "stocks/trade", tag: "git-abc1234")
         #expect(pushed == image.manifest.digest)
-        let manifest = try await client.manifest("stocks/trade", .tag(try ImageTag.parse("git-abc1234")))
+        let manifest = try await client.manifest("stocks/trade", .tag(try RegistryTag.parse("git-abc1234")))
         #expect(manifest == image.manifest)
         let anonymous = await #expect(throws: RegistryError.self) {
-            try await registry.client().digest(of: ImageTag.parse("git-abc1234"), in: "stocks/trade")
+            try await registry.client().digest(of: RegistryTag.parse("git-abc1234"), in: "stocks/trade")
         }
         #expect(anonymous?.code == .unauthorized)
     }
@@ -56,7 +56,7 @@ struct RegistryClientTests {
         let client = registry.client()
         let image = HandmadeImage(seed: "digest")
         try await image.push(with: client, to: "stocks/stock-listing", tag: "git-1234567")
-        let tag = try ImageTag.parse("git-1234567")
+        let tag = try RegistryTag.parse("git-1234567")
 
         let manifest = try await client.manifest("stocks/stock-listing", .tag(tag))
         #expect(manifest.mediaType == ImageManifest.ociManifest)
@@ -80,7 +80,7 @@ struct RegistryClientTests {
         let client = registry.client()
         let image = HandmadeImage(seed: "docker", mediaType: ImageManifest.dockerManifest)
         try await image.push(with: client, to: "stocks/trade", tag: "git-dddd000")
-        let manifest = try await client.manifest("stocks/trade", .tag(try ImageTag.parse("git-dddd000")))
+        let manifest = try await client.manifest("stocks/trade", .tag(try RegistryTag.parse("git-dddd000")))
         #expect(manifest.mediaType == ImageManifest.dockerManifest)
         #expect(manifest.digest == image.manifest.digest)
     }
@@ -114,12 +114,12 @@ struct RegistryClientTests {
         let image = HandmadeImage(seed: "promote")
         let built = try await image.push(with: client, to: "stocks/trade", tag: "git-abc1234")
 
-        let stage = try ImageTag.stage(commit: "abc1234")
-        let promoted = try await client.retag("stocks/trade", from: .tag(try ImageTag.git(commit: "abc1234")), to: stage)
+        let stage = try RegistryTag.stage(commit: "abc1234")
+        let promoted = try await client.retag("stocks/trade", from: .tag(try RegistryTag.git(commit: "abc1234")), to: stage)
         #expect(promoted == built)
         #expect(try await client.digest(of: stage, in: "stocks/trade") == built)
 
-        let release = try ImageTag.version("1.4.0")
+        let release = try RegistryTag.version("1.4.0")
         #expect(try await client.retag("stocks/trade", from: .digest(built), to: release) == built)
         #expect(try await client.tags("stocks/trade").map(\.name).sorted() == ["git-abc1234", "stage-abc1234", "v1.4.0"])
     }
@@ -129,7 +129,7 @@ struct RegistryClientTests {
         defer { registry.stop() }
         let client = registry.client()
         try await HandmadeImage(seed: "missing").push(with: client, to: "stocks/trade", tag: "git-abc1234")
-        let missing = try ImageTag.parse("git-fffffff")
+        let missing = try RegistryTag.parse("git-fffffff")
         #expect(try await client.digest(of: missing, in: "stocks/trade") == nil)
         #expect(try await client.digest(of: missing, in: "stocks/never-pushed") == nil)
         let error = await #expect(throws: RegistryError.self) { try await client.manifest("stocks/trade", .tag(missing)) }
@@ -144,17 +144,17 @@ struct RegistryClientTests {
         let image = HandmadeImage(seed: "index")
         let manifestDigest = try await image.push(with: client, to: "stocks/trade", tag: "git-abc1234")
         let index = HandmadeImage.index(of: [image.manifest])
-        let indexDigest = try await client.putManifest(index, in: "stocks/trade", as: .tag(try ImageTag.parse("multi")))
+        let indexDigest = try await client.putManifest(index, in: "stocks/trade", as: .tag(try RegistryTag.parse("multi")))
         #expect(indexDigest == index.digest)
 
-        let fetched = try await client.manifest("stocks/trade", .tag(try ImageTag.parse("multi")))
+        let fetched = try await client.manifest("stocks/trade", .tag(try RegistryTag.parse("multi")))
         #expect(fetched.mediaType == ImageManifest.ociIndex)
         #expect(fetched.isIndex)
         #expect(try fetched.referencedDigests() == [manifestDigest])
 
-        let descriptor = try #require(try await client.manifestDescriptor("stocks/trade", .tag(try ImageTag.parse("multi"))))
+        let descriptor = try #require(try await client.manifestDescriptor("stocks/trade", .tag(try RegistryTag.parse("multi"))))
         #expect(descriptor.mediaType == ImageManifest.ociIndex)
-        #expect(try await client.retag("stocks/trade", from: .digest(indexDigest), to: ImageTag.parse("multi-copy")) == indexDigest)
+        #expect(try await client.retag("stocks/trade", from: .digest(indexDigest), to: RegistryTag.parse("multi-copy")) == indexDigest)
     }
 
     @Test func uploadBlobIsIdempotent() async throws {
@@ -174,7 +174,7 @@ struct RegistryClientTests {
         defer { registry.stop() }
         let image = HandmadeImage(seed: "no blobs")
         let error = await #expect(throws: RegistryError.self) {
-            try await registry.client().putManifest(image.manifest, in: "stocks/trade", as: .tag(ImageTag.parse("broken")))
+            try await registry.client().putManifest(image.manifest, in: "stocks/trade", as: .tag(RegistryTag.parse("broken")))
         }
         #expect(error?.status == 400)
     }

@@ -154,7 +154,7 @@ struct HandmadeImage {
     func push(with client: RegistryClient, to repository: String, tag: String) async throws -> ImageDigest {
         try await client.uploadBlob(config, to: repository)
         try await client.uploadBlob(layer, to: repository)
-        return try await client.putManifest(manifest, in: repository, as: .tag(try ImageTag.parse(tag)))
+        return try await client.putManifest(manifest, in: repository, as: .tag(try RegistryTag.parse(tag)))
     }
 
     /// An OCI index listing `manifests`.

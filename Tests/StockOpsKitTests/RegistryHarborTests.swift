@@ -44,7 +44,7 @@ struct RegistryHarborTests {
         defer { fake.stop() }
         let harbor = client(fake)
         let digest = try ImageDigest.parse("sha256:" + String(repeating: "ab", count: 32))
-        try await harbor.addTag(try ImageTag.stage(commit: "abc1234"), project: "stocks", repository: "trade", reference: .digest(digest))
+        try await harbor.addTag(try RegistryTag.stage(commit: "abc1234"), project: "stocks", repository: "trade", reference: .digest(digest))
 
         let request = try #require(try await fake.requests().last)
         #expect(request.method == "POST")
@@ -52,12 +52,12 @@ struct RegistryHarborTests {
         #expect(request.contentType == "application/json")
         #expect(request.body == #"{"name":"stage-abc1234"}"#)
 
-        let artifact = try await harbor.artifact(project: "stocks", repository: "trade", reference: .tag(try ImageTag.parse("stage-abc1234")))
+        let artifact = try await harbor.artifact(project: "stocks", repository: "trade", reference: .tag(try RegistryTag.parse("stage-abc1234")))
         #expect(artifact.digest == digest)
         #expect(artifact.tagNames.map(\.name) == ["git-abc1234", "stage-abc1234"])
 
         let again = await #expect(throws: RegistryError.self) {
-            try await harbor.addTag(ImageTag.stage(commit: "abc1234"), project: "stocks", repository: "trade", reference: .digest(digest))
+            try await harbor.addTag(RegistryTag.stage(commit: "abc1234"), project: "stocks", repository: "trade", reference: .digest(digest))
         }
         #expect(again?.code == .conflict)
     }
@@ -66,7 +66,7 @@ struct RegistryHarborTests {
         let fake = try await HarborFake.start(username: Self.robot.username, password: Self.robot.password.reveal())
         defer { fake.stop() }
         let missing = await #expect(throws: RegistryError.self) {
-            try await client(fake).artifact(project: "stocks", repository: "trade", reference: .tag(ImageTag.parse("git-0000000")))
+            try await client(fake).artifact(project: "stocks", repository: "trade", reference: .tag(RegistryTag.parse("git-0000000")))
         }
         #expect(missing?.code == .notFound)
         let anonymous = await #expect(throws: RegistryError.self) {
@@ -111,7 +111,7 @@ struct RegistryBearerTests {
         try await client.ping()
         let image = HandmadeImage(seed: "bearer")
         let digest = try await image.push(with: client, to: "stocks/trade", tag: "git-abc1234")
-        #expect(try await client.retag("stocks/trade", from: .digest(digest), to: ImageTag.parse("dev-abc1234")) == digest)
+        #expect(try await client.retag("stocks/trade", from: .digest(digest), to: RegistryTag.parse("dev-abc1234")) == digest)
         let tags = try await client.tags("stocks/trade", pageSize: 1)
         #expect(tags.map(\.name).sorted() == ["dev-abc1234", "git-abc1234"])
 

@@ -49,37 +49,37 @@ struct RegistryDigestTests {
     }
 }
 
-@Suite("ImageTag")
+@Suite("RegistryTag")
 struct RegistryTagTests {
     @Test func validation() {
-        #expect(ImageTag("git-abc1234") != nil)
-        #expect(ImageTag("_private.v1-2") != nil)
-        #expect(ImageTag(String(repeating: "a", count: 128)) != nil)
-        #expect(ImageTag(String(repeating: "a", count: 129)) == nil)
-        #expect(ImageTag("") == nil)
-        #expect(ImageTag("-leading") == nil)
-        #expect(ImageTag(".leading") == nil)
-        #expect(ImageTag("has space") == nil)
-        #expect(ImageTag("a/b") == nil)
-        #expect(ImageTag("a:b") == nil)
-        #expect(ImageTag("ünï") == nil)
+        #expect(RegistryTag("git-abc1234") != nil)
+        #expect(RegistryTag("_private.v1-2") != nil)
+        #expect(RegistryTag(String(repeating: "a", count: 128)) != nil)
+        #expect(RegistryTag(String(repeating: "a", count: 129)) == nil)
+        #expect(RegistryTag("") == nil)
+        #expect(RegistryTag("-leading") == nil)
+        #expect(RegistryTag(".leading") == nil)
+        #expect(RegistryTag("has space") == nil)
+        #expect(RegistryTag("a/b") == nil)
+        #expect(RegistryTag("a:b") == nil)
+        #expect(RegistryTag("ünï") == nil)
     }
 
     @Test func pipelineTags() throws {
         let sha = "ABC1234DEF5678ABC1234DEF5678ABC1234DEF56"
-        #expect(try ImageTag.git(commit: sha).name == "git-abc1234")
-        #expect(try ImageTag.dev(commit: sha).name == "dev-abc1234")
-        #expect(try ImageTag.stage(commit: "abc1234").name == "stage-abc1234")
-        #expect(throws: ImageReferenceError.self) { try ImageTag.git(commit: "abc12") }
-        #expect(throws: ImageReferenceError.self) { try ImageTag.git(commit: "xyz1234") }
+        #expect(try RegistryTag.git(commit: sha).name == "git-abc1234")
+        #expect(try RegistryTag.dev(commit: sha).name == "dev-abc1234")
+        #expect(try RegistryTag.stage(commit: "abc1234").name == "stage-abc1234")
+        #expect(throws: ImageReferenceError.self) { try RegistryTag.git(commit: "abc12") }
+        #expect(throws: ImageReferenceError.self) { try RegistryTag.git(commit: "xyz1234") }
     }
 
     @Test func versions() throws {
-        #expect(try ImageTag.version("1.2.3").name == "v1.2.3")
-        #expect(try ImageTag.version("v10.0.1").name == "v10.0.1")
-        #expect(try ImageTag.version("1.2.3-rc.1").name == "v1.2.3-rc.1")
+        #expect(try RegistryTag.version("1.2.3").name == "v1.2.3")
+        #expect(try RegistryTag.version("v10.0.1").name == "v10.0.1")
+        #expect(try RegistryTag.version("1.2.3-rc.1").name == "v1.2.3-rc.1")
         for invalid in ["1.2", "1.2.3.4", "01.2.3", "1.2.x", "1.2.3+build.5", "1.2.3-", "1.2.3-rc..1", ""] {
-            #expect(throws: ImageReferenceError.self, "\(invalid)") { try ImageTag.version(invalid) }
+            #expect(throws: ImageReferenceError.self, "\(invalid)") { try RegistryTag.version(invalid) }
         }
     }
 }
@@ -96,7 +96,7 @@ struct RegistryReferenceTests {
         #expect(reference.digest == nil)
         #expect(reference.description == "harbor.example.com:8443/stocks/trade:git-abc1234")
         #expect(reference.name == "harbor.example.com:8443/stocks/trade")
-        #expect(reference.manifestReference == .tag(try ImageTag.parse("git-abc1234")))
+        #expect(reference.manifestReference == .tag(try RegistryTag.parse("git-abc1234")))
     }
 
     @Test func parsesDigests() throws {
@@ -143,7 +143,7 @@ struct RegistryReferenceTests {
         let pinned = reference.pinned(to: try ImageDigest.parse(digest))
         #expect(pinned.description == "harbor.example.com/stocks/trade@" + digest)
         #expect(pinned.reference.tag == nil)
-        #expect(reference.tagged(try ImageTag.parse("stage-abc1234")).description == "harbor.example.com/stocks/trade:stage-abc1234")
+        #expect(reference.tagged(try RegistryTag.parse("stage-abc1234")).description == "harbor.example.com/stocks/trade:stage-abc1234")
     }
 }
 

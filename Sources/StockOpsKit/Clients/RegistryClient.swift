@@ -74,13 +74,13 @@ public final class RegistryClient: Sendable {
     }
 
     /// Every tag of `repository`, following `Link: <…>; rel="next"` pages of `pageSize` tags when given.
-    public func tags(_ repository: String, pageSize: Int? = nil) async throws -> [ImageTag] {
+    public func tags(_ repository: String, pageSize: Int? = nil) async throws -> [RegistryTag] {
         try Self.validate(repository)
         struct Page: Decodable {
             var tags: [String]?
         }
         var next: String? = baseURL + "/v2/\(repository)/tags/list" + (pageSize.map { "?n=\($0)" } ?? "")
-        var tags: [ImageTag] = []
+        var tags: [RegistryTag] = []
         var pages = 0
         while let url = next {
             pages += 1
@@ -94,7 +94,7 @@ public final class RegistryClient: Sendable {
                 throw RegistryError(.protocolError, "the tags list of \(repository) is not valid JSON: \(error)", status: 200)
             }
             for name in page.tags ?? [] {
-                guard let tag = ImageTag(name) else {
+                guard let tag = RegistryTag(name) else {
                     throw RegistryError(.protocolError, "the registry listed an invalid tag \"\(name)\" in \(repository)")
                 }
                 tags.append(tag)
@@ -129,7 +129,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// Whether `tag` exists in `repository`, and at which digest; nil when it does not.
-    public func digest(of tag: ImageTag, in repository: String) async throws -> ImageDigest? {
+    public func digest(of tag: RegistryTag, in repository: String) async throws -> ImageDigest? {
         try await manifestDescriptor(repository, .tag(tag))?.digest
     }
 
@@ -183,7 +183,7 @@ public final class RegistryClient: Sendable {
     /// Re-tags without rebuilding: gets the manifest at `source` and puts the same bytes under `tag`, so the new tag
     /// points at the same digest. Returns that digest.
     @discardableResult
-    public func retag(_ repository: String, from source: ManifestReference, to tag: ImageTag) async throws -> ImageDigest {
+    public func retag(_ repository: String, from source: ManifestReference, to tag: RegistryTag) async throws -> ImageDigest {
         let manifest = try await manifest(repository, source)
         return try await putManifest(manifest, in: repository, as: .tag(tag))
     }

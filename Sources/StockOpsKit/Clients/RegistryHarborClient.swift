@@ -24,7 +24,7 @@ public struct HarborArtifact: Sendable, Equatable, Decodable {
     public var tags: [Tag]
 
     /// The tag names that are valid tags.
-    public var tagNames: [ImageTag] { tags.compactMap { ImageTag($0.name) } }
+    public var tagNames: [RegistryTag] { tags.compactMap { RegistryTag($0.name) } }
 
     enum CodingKeys: String, CodingKey {
         case id, digest, tags
@@ -95,7 +95,7 @@ public struct HarborClient: Sendable {
 
     /// Adds `tag` to the artifact `reference` (`POST …/artifacts/{reference}/tags` with `{"name": tag}`).
     /// A tag that exists already is a ``RegistryError/Code/conflict``.
-    public func addTag(_ tag: ImageTag, project: String, repository: String, reference: ManifestReference) async throws {
+    public func addTag(_ tag: RegistryTag, project: String, repository: String, reference: ManifestReference) async throws {
         let subject = "\(project)/\(repository):\(reference)"
         let url = repositoryURL(project: project, repository: repository) + "/artifacts/\(reference)/tags"
         var headers = headers()

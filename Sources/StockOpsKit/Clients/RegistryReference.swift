@@ -21,8 +21,10 @@ public struct ImageReferenceError: Error, Sendable, Equatable, CustomStringConve
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// A tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` (OCI distribution specification).
-public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
+/// A tag as a registry accepts it: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` (OCI distribution specification).
+///
+/// A tag rendered from an environment's tag template is checked with ``parse(_:)`` before it reaches a registry.
+public struct RegistryTag: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
     public let name: String
 
     /// Validates `name`; nil when it is not a valid tag.
@@ -32,30 +34,30 @@ public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible, Lo
     }
 
     /// Validates `name` or throws ``ImageReferenceError/Code/invalidTag``.
-    public static func parse(_ name: String) throws(ImageReferenceError) -> ImageTag {
-        guard let tag = ImageTag(name) else {
+    public static func parse(_ name: String) throws(ImageReferenceError) -> RegistryTag {
+        guard let tag = RegistryTag(name) else {
             throw ImageReferenceError(.invalidTag, "\"\(name)\" is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})")
         }
         return tag
     }
 
     /// `git-<sha7>`: the tag every image is pushed under once, after its build.
-    public static func git(commit: String) throws(ImageReferenceError) -> ImageTag {
+    public static func git(commit: String) throws(ImageReferenceError) -> RegistryTag {
         try prefixed("git", commit: commit)
     }
 
     /// `dev-<sha7>`: the image promoted to the dev environment.
-    public static func dev(commit: String) throws(ImageReferenceError) -> ImageTag {
+    public static func dev(commit: String) throws(ImageReferenceError) -> RegistryTag {
         try prefixed("dev", commit: commit)
     }
 
     /// `stage-<sha7>`: the image promoted to the staging environment.
-    public static func stage(commit: String) throws(ImageReferenceError) -> ImageTag {
+    public static func stage(commit: String) throws(ImageReferenceError) -> RegistryTag {
         try prefixed("stage", commit: commit)
     }
 
     /// `v<semver>` from `1.2.3` or `v1.2.3`, with an optional pre-release (`1.2.3-rc.1`); build metadata (`+…`) is refused.
-    public static func version(_ version: String) throws(ImageReferenceError) -> ImageTag {
+    public static func version(_ version: String) throws(ImageReferenceError) -> RegistryTag {
         let bare = version.hasPrefix("v") ? String(version.dropFirst()) : version
         let parts = bare.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         let core = parts[0].split(separator: ".", omittingEmptySubsequences: false)
@@ -71,7 +73,7 @@ public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible, Lo
         return try parse("v" + bare)
     }
 
-    private static func prefixed(_ prefix: String, commit: String) throws(ImageReferenceError) -> ImageTag {
+    private static func prefixed(_ prefix: String, commit: String) throws(ImageReferenceError) -> RegistryTag {
         let lower = commit.lowercased()
         guard lower.count >= 7, lower.allSatisfy(\.isHexDigit) else {
             throw ImageReferenceError(.invalidTag, "\"\(commit)\" is not a commit SHA (at least 7 hex digits)")
@@ -92,7 +94,7 @@ public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible, Lo
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let tag = ImageTag(text) else {
+        guard let tag = RegistryTag(text) else {
             throw DecodingError.dataCorrupted(
                 DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "not a valid tag: \(text)"))
         }
@@ -107,7 +109,7 @@ public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible, Lo
 
 /// What a manifest is addressed by in a repository: a tag or a digest.
 public enum ManifestReference: Hashable, Sendable, CustomStringConvertible {
-    case tag(ImageTag)
+    case tag(RegistryTag)
     case digest(ImageDigest)
 
     public var description: String {
@@ -124,10 +126,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible, Lossl
     public var registry: String?
     /// Slash-separated lowercase path components, such as `stocks/trade`.
     public var repository: String
-    public var tag: ImageTag?
+    public var tag: RegistryTag?
     public var digest: ImageDigest?
 
-    public init(registry: String?, repository: String, tag: ImageTag? = nil, digest: ImageDigest? = nil) throws(ImageReferenceError) {
+    public init(registry: String?, repository: String, tag: RegistryTag? = nil, digest: ImageDigest? = nil) throws(ImageReferenceError) {
         if let registry, !Self.isValidHost(registry) {
             throw ImageReferenceError(.invalidReference, "\"\(registry)\" is not a registry host[:port]")
         }
@@ -142,7 +144,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible, Lossl
         self.digest = digest
     }
 
-    init(validatedRegistry registry: String?, repository: String, tag: ImageTag?, digest: ImageDigest?) {
+    init(validatedRegistry registry: String?, repository: String, tag: RegistryTag?, digest: ImageDigest?) {
         self.registry = registry
         self.repository = repository
         self.tag = tag
@@ -163,10 +165,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible, Lossl
             digest = try ImageDigest.parse(String(rest[rest.index(after: at)...]))
             rest = rest[..<at]
         }
-        var tag: ImageTag?
+        var tag: RegistryTag?
         let lastSlash = rest.lastIndex(of: "/") ?? rest.startIndex
         if let colon = rest[lastSlash...].lastIndex(of: ":") {
-            tag = try ImageTag.parse(String(rest[rest.index(after: colon)...]))
+            tag = try RegistryTag.parse(String(rest[rest.index(after: colon)...]))
             rest = rest[..<colon]
         }
         var registry: String?
@@ -200,7 +202,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible, Lossl
     }
 
     /// The same repository under another tag, without a digest.
-    public func tagged(_ tag: ImageTag) -> ImageReference {
+    public func tagged(_ tag: RegistryTag) -> ImageReference {
         var copy = self
         copy.tag = tag
         copy.digest = nil
