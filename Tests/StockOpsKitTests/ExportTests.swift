@@ -156,7 +156,7 @@ import Yams
         #expect(result.hasInfrastructureFailure)
     }
 
-    @Test func testTradeRunsOnAPreWrittenPathsFilterOutput() async throws {
+    @Test func testTradeUsesAPreWrittenPathsFilterOutput() async throws {
         let repository = try await SessionTests().repository()
         let outputs = repository.root + "/.stockops/outputs"
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
@@ -175,7 +175,18 @@ import Yams
         #expect(nodes[NodeID("test", key: "trade")]?.status == .skipped)
         #expect(nodes[NodeID("test", key: "trade")]?.reason?.hasPrefix("unchanged") == true)
         #expect(nodes[NodeID("test", key: "stock-listing")]?.reason == "not selected by --only")
+        #expect(nodes["paths-filter"]?.output != nil)
         let runs = try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs")
         #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs/" + runs[0] + "/logs/paths-filter.log"))
+
+        let selected = ChangeSet(base: nil, baseSource: "none", files: ["services/trade/Sources/TradeService/Trade.swift"], sharedChanged: false, services: ["trade"])
+        try GraphBuilder.encode(selected).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
+        request.json = false
+        _ = await session.run(request)
+        let latest = try #require(try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs").first { !runs.contains($0) })
+        let second = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: repository.root + "/.stockops/runs/" + latest + "/run.json")))
+        let trade = try #require(second.nodes.first { $0.id == NodeID("test", key: "trade") })
+        #expect(second.nodes.first?.status == .external)
+        #expect(trade.attempts >= 1, "test[trade] ran on the loaded selection")
     }
 }
