@@ -116,9 +116,9 @@ import Yams
         let inputs = directory.inputs(for: graph, only: ["next"], excluded: exclusions)
         #expect(inputs.outputs.keys.sorted() == ["source"])
         #expect(inputs.exclusions.keys.sorted() == ["cleanup"])
-        var scheduler = scheduler(exclusions: exclusions.merging(inputs.exclusions) { first, _ in first })
-        scheduler.externalOutputs = inputs.outputs
-        let result = await scheduler.run(graph)
+        var engine = scheduler(exclusions: exclusions.merging(inputs.exclusions) { first, _ in first })
+        engine.externalOutputs = inputs.outputs
+        let result = await engine.run(graph)
 
         #expect(ran.values.isEmpty)
         #expect(result["source"]?.status == .external)
@@ -148,9 +148,10 @@ import Yams
         var builder = GraphBuilder()
         let source = builder.add("source", Produce(value: { 1 }))
         builder.add("next", AddOne(input: source))
-        var scheduler = scheduler()
-        scheduler.externalOutputs = ["source": Data("not json".utf8)]
-        let result = await scheduler.run(try builder.build())
+        let graph = try builder.build()
+        var engine = scheduler()
+        engine.externalOutputs = ["source": Data("not json".utf8)]
+        let result = await engine.run(graph)
         #expect(result["source"]?.status == .failed)
         #expect(result["next"]?.status == .blocked)
         #expect(result.hasInfrastructureFailure)

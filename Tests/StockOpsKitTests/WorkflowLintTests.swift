@@ -146,10 +146,10 @@ enum WorkflowLinters {
         }
         #expect(try await accepts("prod", "v1.2.3"))
         #expect(try await accepts("stage", "stage-1a2b3c4"))
-        #expect(try await !accepts("qa", "v1.2.3"))
-        #expect(try await !accepts("dev", "v1; rm -rf /"))
-        #expect(try await !accepts("dev", "$(id)"))
-        #expect(try await !accepts("dev", ""))
-        #expect(try await !accepts("dev", "-v1"))
+        #expect(try await accepts("qa", "v1.2.3") == false)
+        #expect(try await accepts("dev", "v1; rm -rf /") == false)
+        #expect(try await accepts("dev", "$(id)") == false)
+        #expect(try await accepts("dev", "") == false)
+        #expect(try await accepts("dev", "-v1") == false)
     }
 }
