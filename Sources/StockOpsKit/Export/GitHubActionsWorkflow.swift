@@ -1,3 +1,5 @@
+import Foundation
+
 /// A GitHub Actions workflow in which every node of a ``PipelineGraph`` is a job (`stockops export github-actions`).
 ///
 /// A job's `needs:` are exactly its node's dependencies. Each job checks out, builds stockops, downloads the outputs of
@@ -165,18 +167,12 @@ public struct GitHubActionsWorkflow: Sendable {
             case "\n": quoted += "\\n"
             default:
                 if scalar.value < 0x20 {
-                    quoted += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
+                    quoted += String(format: "\\x%02x", scalar.value)
                 } else {
                     quoted.unicodeScalars.append(scalar)
                 }
             }
         }
         return quoted + "\""
-    }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
     }
 }
