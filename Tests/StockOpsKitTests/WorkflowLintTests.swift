@@ -69,6 +69,26 @@ enum WorkflowLinters {
         #expect(findings.isEmpty, "\(findings.joined(separator: "\n"))")
     }
 
+    @Test func theLintersReportAnInjection() async throws {
+        let directory = temporaryDirectory("lint-injection")
+        try FileManager.default.createDirectory(atPath: directory + "/.github/workflows", withIntermediateDirectories: true)
+        let workflow = """
+        name: injection
+        on:
+          issues:
+        permissions: {}
+        jobs:
+          echo:
+            runs-on: ubuntu-24.04
+            steps:
+              - run: echo "${{ github.event.issue.title }}"
+        """
+        try Data(workflow.utf8).write(to: URL(fileURLWithPath: directory + "/.github/workflows/injection.yml"))
+        let findings = try await WorkflowLinters.findings(in: [".github/workflows/injection.yml"], root: directory)
+        #expect(findings.contains { $0.hasPrefix("zizmor:") && $0.contains("template-injection") })
+        #expect(findings.contains { $0.hasPrefix("actionlint:") })
+    }
+
     @Test func everyActionIsPinnedByCommitWithItsVersion() throws {
         for file in try workflowFiles() {
             let text = try String(contentsOfFile: Self.root + "/" + file, encoding: .utf8)
