@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(
             name: "CurlHTTPTests",
             dependencies: ["CurlHTTP"],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
 

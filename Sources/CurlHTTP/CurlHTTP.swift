@@ -1,3 +1,0 @@
-import CCurl
-/// An HTTP client over libcurl.
-public enum CurlHTTP {}

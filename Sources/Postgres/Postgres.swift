@@ -1,2 +1,0 @@
-/// PostgreSQL access over libpq.
-public enum Postgres {}

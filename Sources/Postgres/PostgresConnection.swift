@@ -1,0 +1,176 @@
+import CLibPQ
+import Dispatch
+import Foundation
+
+/// One libpq connection. The pool lends it to one caller at a time, and every libpq call on it
+/// runs on its own serial queue, so blocking network I/O never occupies Swift's cooperative pool.
+final class PostgresConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let queue: DispatchQueue
+    /// SQL text → name of the statement prepared for it on this connection.
+    private var preparedStatements: [String: String] = [:]
+    private static let preparedStatementLimit = 512
+    /// Set when the pool hands out a connection that served earlier callers; only such a
+    /// connection can have been cut by a server restart without anyone noticing yet.
+    var hasServedBefore = false
+
+    private init(handle: OpaquePointer, queue: DispatchQueue) {
+        self.handle = handle
+        self.queue = queue
+    }
+
+    /// Opens a connection on a new serial queue.
+    static func open(_ configuration: PostgresConfiguration) async throws(PostgresError) -> PostgresConnection {
+        let queue = DispatchQueue(label: "stockops.postgres.connection")
+        let result: Result<PostgresConnection, PostgresError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { () throws(PostgresError) -> PostgresConnection in
+                    PostgresConnection(handle: try connect(configuration), queue: queue)
+                })
+            }
+        }
+        return try result.get()
+    }
+
+    private static func connect(_ configuration: PostgresConfiguration) throws(PostgresError) -> OpaquePointer {
+        let parameters = configuration.connectionParameters
+        let keywords = parameters.map { strdup($0.0) }
+        let values = parameters.map { strdup($0.1) }
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let keywordPointers: [UnsafePointer<CChar>?] = keywords.map { UnsafePointer($0) } + [nil]
+        let valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
+        guard let connection = PQconnectdbParams(keywordPointers, valuePointers, 0) else {
+            throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let reason = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(connection)
+            throw PostgresError(
+                code: .connectionFailed,
+                message: "cannot connect to \(configuration.host):\(configuration.port) "
+                    + "as \(configuration.user) to database \(configuration.database): \(reason)")
+        }
+        // Server notices ("relation already exists, skipping") are not errors: keep them off stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        return connection
+    }
+
+    /// Runs `body` on this connection's queue and waits for it without blocking the caller's thread.
+    func run<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws(PostgresError) -> T
+    ) async throws(PostgresError) -> T {
+        let result: Result<T, PostgresError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { () throws(PostgresError) -> T in try body(self) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body`, whose errors are of any type, on this connection's queue.
+    func runAny<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let result: Result<T, any Error> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { try body(self) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// True once libpq has seen the connection fail; such a connection is never reused.
+    var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+
+    /// One statement with text parameters: prepared once per connection and SQL text, then executed.
+    /// Call on this connection's queue only.
+    func execute(_ sql: String, _ parameters: [String?], prepare: Bool = true) throws(PostgresError) -> PostgresResult {
+        let cString = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { cString.forEach { free($0) } }
+        let values: [UnsafePointer<CChar>?] = cString.map { $0.map { UnsafePointer($0) } }
+        let count = Int32(parameters.count)
+
+        let result: OpaquePointer?
+        if prepare, let name = try preparedStatementName(for: sql, parameterCount: count) {
+            result = PQexecPrepared(handle, name, count, values, nil, nil, 0)
+        } else {
+            result = PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        return try read(result)
+    }
+
+    /// Runs constant SQL text that may hold several statements and no parameters (migrations,
+    /// BEGIN/COMMIT). Call on this connection's queue only.
+    func executeScript(_ sql: String) throws(PostgresError) {
+        _ = try read(PQexec(handle, sql))
+    }
+
+    private func preparedStatementName(for sql: String, parameterCount: Int32) throws(PostgresError) -> String? {
+        if let name = preparedStatements[sql] { return name }
+        guard preparedStatements.count < Self.preparedStatementLimit else { return nil }
+        let name = "stockops_\(preparedStatements.count + 1)"
+        _ = try read(PQprepare(handle, name, sql, parameterCount, nil))
+        preparedStatements[sql] = name
+        return name
+    }
+
+    /// Reads a libpq result into Swift values and frees it; turns a failed one into a `PostgresError`.
+    private func read(_ result: OpaquePointer?) throws(PostgresError) -> PostgresResult {
+        guard let result else { throw connectionError() }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || status == PGRES_EMPTY_QUERY else {
+            throw error(from: result)
+        }
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [String] = []
+        columns.reserveCapacity(columnCount)
+        for column in 0..<columnCount {
+            columns.append(String(cString: PQfname(result, Int32(column))))
+        }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(columnCount)
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                }
+            }
+            rows.append(values)
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PostgresResult(columns: columns, values: rows, affectedRows: affected)
+    }
+
+    private func error(from result: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field("C")
+        let message = field("M") ?? connectionMessage()
+        var error = PostgresError(
+            code: isBroken ? .connectionFailed : .queryFailed,
+            message: message, sqlState: sqlState, detail: field("D"), constraint: field("n"))
+        if sqlState == "57014" { error.code = .timeout }
+        return error
+    }
+
+    private func connectionError() -> PostgresError {
+        PostgresError(code: isBroken ? .connectionFailed : .queryFailed, message: connectionMessage())
+    }
+
+    private func connectionMessage() -> String {
+        String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+}

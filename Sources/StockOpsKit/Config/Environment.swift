@@ -1,0 +1,127 @@
+/// A deployment environment.
+public enum Environment: String, Sendable, Codable, CaseIterable, Comparable {
+    case dev
+    case stage
+    case prod
+
+    public static func < (lhs: Environment, rhs: Environment) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// How an environment is reached and what its images are called.
+public struct EnvironmentConfig: Sendable, Equatable, Codable {
+    /// Git ref pattern selecting the environment: `refs/heads/develop`, `refs/heads/release/**`, `refs/tags/v*.*.*`.
+    public var ref: String
+    /// Image tag template: `{sha7}` is the short commit, `{ref}` the last component of the ref (e.g. `v1.2.3`).
+    public var tag: String
+    /// Whether deploying needs a manual approval.
+    public var approval: Bool
+
+    public init(ref: String, tag: String, approval: Bool = false) {
+        self.ref = ref
+        self.tag = tag
+        self.approval = approval
+    }
+
+    public static let defaults: [Environment: EnvironmentConfig] = [
+        .dev: EnvironmentConfig(ref: "refs/heads/develop", tag: "dev-{sha7}"),
+        .stage: EnvironmentConfig(ref: "refs/heads/release/**", tag: "stage-{sha7}"),
+        .prod: EnvironmentConfig(ref: "refs/tags/v*.*.*", tag: "{ref}", approval: true),
+    ]
+}
+
+/// An image tag such as `dev-1a2b3c4` or `v1.2.3`.
+public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    /// Renders `template` for a commit and ref.
+    public init(template: String, commit: String, ref: String) {
+        let last = ref.split(separator: "/").last.map(String.init) ?? ref
+        value = template
+            .replacingOccurrences(of: "{sha7}", with: String(commit.prefix(7)))
+            .replacingOccurrences(of: "{sha}", with: commit)
+            .replacingOccurrences(of: "{ref}", with: last)
+    }
+
+    public var description: String { value }
+}
+
+/// Why an environment could not be chosen.
+public struct EnvironmentError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// Neither `--env` nor a ref that maps to an environment.
+        case undetermined
+        /// `--env` names another environment than the ref's.
+        case contradictsRef = "contradicts-ref"
+    }
+
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+}
+
+extension Environment {
+    /// The environment a Git ref deploys to, or nil when it deploys nowhere.
+    public static func derive(fromRef ref: String, using environments: [Environment: EnvironmentConfig] = EnvironmentConfig.defaults) -> Environment? {
+        allCases.first { environment in
+            environments[environment].map { GlobPattern($0.ref).matches(ref) } ?? false
+        }
+    }
+
+    /// Chooses the environment from an explicit `--env` and the ref (`GITHUB_REF`).
+    ///
+    /// An explicit choice that contradicts the ref is refused unless `force` is set.
+    public static func resolve(explicit: Environment?, ref: String?, force: Bool, using environments: [Environment: EnvironmentConfig] = EnvironmentConfig.defaults) throws(EnvironmentError) -> Environment {
+        let derived = ref.flatMap { derive(fromRef: $0, using: environments) }
+        switch (explicit, derived) {
+        case (let explicit?, let derived?) where explicit != derived && !force:
+            throw EnvironmentError(code: .contradictsRef, message: "--env \(explicit.rawValue) contradicts GITHUB_REF=\(ref!), which deploys to \(derived.rawValue); drop --env, or pass --force to override")
+        case (let explicit?, _):
+            return explicit
+        case (nil, let derived?):
+            return derived
+        case (nil, nil):
+            let known = allCases.compactMap { environments[$0].map { "\($0.ref) → \($0)" } }.joined(separator: ", ")
+            let about = ref.map { "GITHUB_REF=\($0) maps to no environment" } ?? "GITHUB_REF is not set"
+            throw EnvironmentError(code: .undetermined, message: "\(about); pass --env dev|stage|prod (refs: \(known))")
+        }
+    }
+}
+
+/// A path pattern: `*` matches within one segment, `**` across segments, `?` one character.
+public struct GlobPattern: Sendable, Equatable {
+    public let pattern: String
+
+    public init(_ pattern: String) {
+        self.pattern = pattern
+    }
+
+    public func matches(_ text: String) -> Bool {
+        Self.match(Array(pattern.utf8)[...], Array(text.utf8)[...])
+    }
+
+    private static func match(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+        guard let first = pattern.first else { return text.isEmpty }
+        let star = UInt8(ascii: "*")
+        if first == star {
+            let deep = pattern.dropFirst().first == star
+            let rest = deep ? pattern.dropFirst(2) : pattern.dropFirst()
+            var index = text.startIndex
+            while true {
+                if match(rest, text[index...]) { return true }
+                guard index < text.endIndex, deep || text[index] != UInt8(ascii: "/") else { return false }
+                index += 1
+            }
+        }
+        guard let character = text.first else { return false }
+        if first == UInt8(ascii: "?") ? character != UInt8(ascii: "/") : first == character {
+            return match(pattern.dropFirst(), text.dropFirst())
+        }
+        return false
+    }
+}

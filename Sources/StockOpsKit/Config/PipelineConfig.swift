@@ -1,0 +1,240 @@
+import Foundation
+import Yams
+
+/// One deployable service of the repository.
+public struct ServiceConfig: Sendable, Equatable, Codable {
+    /// The service's name, used as matrix key: `test[trade]`.
+    public var name: String
+    /// Repository paths belonging to the service (`services/trade/`); a trailing `/` denotes a directory.
+    public var paths: [String]
+    /// The SwiftPM executable product.
+    public var product: String
+    /// The SwiftPM test target run by `test[<name>]`.
+    public var testTarget: String
+    /// The HTTP path answering health checks.
+    public var healthPath: String
+    /// Published port per environment.
+    public var ports: [Environment: Int]
+}
+
+/// The container registry images are pushed to.
+public struct RegistryConfig: Sendable, Equatable, Codable {
+    public var host: String
+    public var project: String
+}
+
+/// A Vault secret path and the keys read from it.
+public struct VaultSecret: Sendable, Equatable, Codable {
+    public var path: String
+    public var keys: [String]
+}
+
+/// Severity of a found vulnerability.
+public enum Severity: String, Sendable, Codable, CaseIterable {
+    case unknown = "UNKNOWN"
+    case low = "LOW"
+    case medium = "MEDIUM"
+    case high = "HIGH"
+    case critical = "CRITICAL"
+}
+
+/// Thresholds of the quality and security gates.
+public struct GateThresholds: Sendable, Equatable, Codable {
+    /// Minimum line coverage in percent of a service's sources.
+    public var minimumCoverage: Double
+    /// Severities that fail the image scan.
+    public var failingSeverities: [Severity]
+}
+
+/// The typed, validated content of `pipelines/stockops.yml`.
+public struct PipelineConfig: Sendable, Equatable {
+    /// The file it was read from, as given.
+    public var file: String
+    public var services: [ServiceConfig]
+    /// Paths whose change affects every service.
+    public var sharedPaths: [String]
+    /// The branch paths-filter compares with when there is no better base.
+    public var defaultBranch: String
+    public var databasePorts: [Environment: Int]
+    public var environments: [Environment: EnvironmentConfig]
+    public var registry: RegistryConfig
+    public var vault: [VaultSecret]
+    public var gates: GateThresholds
+
+    public func service(named name: String) -> ServiceConfig? {
+        services.first { $0.name == name }
+    }
+
+    /// The default location, relative to the repository root.
+    public static let defaultPath = "pipelines/stockops.yml"
+
+    /// Reads and validates the file at `path`; `displayPath` is how errors name it.
+    public static func load(path: String, displayPath: String? = nil) throws(ConfigError) -> PipelineConfig {
+        let name = displayPath ?? path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(code: .unreadable, file: name, keyPath: "", line: nil, message: "cannot read the file; run stockops from the repository root or pass --config PATH")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: name)
+    }
+
+    /// Parses and validates YAML text.
+    public static func parse(_ yaml: String, file: String) throws(ConfigError) -> PipelineConfig {
+        let root: Yams.Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw ConfigError(code: .syntax, file: file, keyPath: "", line: 1, message: "the file is empty")
+            }
+            root = node
+        } catch let error as ConfigError {
+            throw error
+        } catch let error as YamlError {
+            throw ConfigError(code: .syntax, file: file, keyPath: "", line: error.line, message: "invalid YAML: \(error.problem)")
+        } catch {
+            throw ConfigError(code: .syntax, file: file, keyPath: "", line: nil, message: "invalid YAML: \(error)")
+        }
+        return try decode(YAMLValue(node: root, file: file, path: ""))
+    }
+
+    private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
+        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "gates"])
+        let version = try root.required("version")
+        guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
+
+        var environments = EnvironmentConfig.defaults
+        if let section = try root.optional("environments") {
+            for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
+                let environment = Environment(rawValue: key)!
+                _ = try value.mapping(allowed: ["ref", "tag", "approval"])
+                environments[environment] = EnvironmentConfig(
+                    ref: try value.required("ref").nonEmptyString(),
+                    tag: try value.required("tag").nonEmptyString(),
+                    approval: try value.optional("approval")?.bool() ?? false
+                )
+            }
+        }
+
+        let servicesNode = try root.required("services")
+        var services: [ServiceConfig] = []
+        for item in try servicesNode.list() {
+            let service = try decodeService(item)
+            if services.contains(where: { $0.name == service.name }) {
+                throw try item.required("name").error(.invalidValue, "service '\(service.name)' is declared twice")
+            }
+            services.append(service)
+        }
+        guard !services.isEmpty else { throw servicesNode.error(.invalidValue, "declare at least one service") }
+
+        var sharedPaths: [String] = []
+        if let shared = try root.optional("shared") {
+            _ = try shared.mapping(allowed: ["paths"])
+            sharedPaths = try shared.required("paths").strings()
+        }
+
+        var databasePorts: [Environment: Int] = [:]
+        if let database = try root.optional("database") {
+            _ = try database.mapping(allowed: ["ports"])
+            databasePorts = try decodePorts(try database.required("ports"))
+        }
+
+        let registryNode = try root.required("registry")
+        _ = try registryNode.mapping(allowed: ["host", "project"])
+        let registry = RegistryConfig(host: try registryNode.required("host").nonEmptyString(), project: try registryNode.required("project").nonEmptyString())
+
+        var vault: [VaultSecret] = []
+        if let vaultNode = try root.optional("vault") {
+            for item in try vaultNode.list() {
+                _ = try item.mapping(allowed: ["path", "keys"])
+                let keys = try item.required("keys")
+                let secret = VaultSecret(path: try item.required("path").nonEmptyString(), keys: try keys.strings())
+                guard !secret.keys.isEmpty else { throw keys.error(.invalidValue, "list at least one key") }
+                vault.append(secret)
+            }
+        }
+
+        var gates = GateThresholds(minimumCoverage: 0, failingSeverities: [.critical, .high])
+        if let gatesNode = try root.optional("gates") {
+            _ = try gatesNode.mapping(allowed: ["coverage", "vulnerabilities"])
+            if let coverage = try gatesNode.optional("coverage") {
+                _ = try coverage.mapping(allowed: ["minimum"])
+                let minimum = try coverage.required("minimum")
+                gates.minimumCoverage = try minimum.double()
+                guard (0...100).contains(gates.minimumCoverage) else { throw minimum.error(.invalidValue, "must be a percentage between 0 and 100") }
+            }
+            if let vulnerabilities = try gatesNode.optional("vulnerabilities") {
+                _ = try vulnerabilities.mapping(allowed: ["fail-on"])
+                gates.failingSeverities = []
+                for item in try vulnerabilities.required("fail-on").list() {
+                    let text = try item.nonEmptyString()
+                    guard let severity = Severity(rawValue: text.uppercased()) else {
+                        throw item.error(.invalidValue, "unknown severity '\(text)'; use one of " + Severity.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                    gates.failingSeverities.append(severity)
+                }
+            }
+        }
+
+        return PipelineConfig(
+            file: root.file,
+            services: services,
+            sharedPaths: sharedPaths,
+            defaultBranch: try root.optional("default-branch")?.nonEmptyString() ?? "main",
+            databasePorts: databasePorts,
+            environments: environments,
+            registry: registry,
+            vault: vault,
+            gates: gates
+        )
+    }
+
+    private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {
+        _ = try item.mapping(allowed: ["name", "paths", "product", "test-target", "health", "ports"])
+        let nameNode = try item.required("name")
+        let name = try nameNode.nonEmptyString()
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw nameNode.error(.invalidValue, "'\(name)' may contain only letters, digits, '-' and '_'")
+        }
+        let pathsNode = try item.required("paths")
+        let paths = try pathsNode.strings()
+        guard !paths.isEmpty else { throw pathsNode.error(.invalidValue, "list at least one path") }
+        let healthNode = try item.optional("health")
+        let health = try healthNode?.nonEmptyString() ?? "/health"
+        guard health.hasPrefix("/") else { throw healthNode!.error(.invalidValue, "must start with '/'") }
+        return ServiceConfig(
+            name: name,
+            paths: paths,
+            product: try item.required("product").nonEmptyString(),
+            testTarget: try item.required("test-target").nonEmptyString(),
+            healthPath: health,
+            ports: try decodePorts(try item.required("ports"))
+        )
+    }
+
+    private static func decodePorts(_ node: YAMLValue) throws(ConfigError) -> [Environment: Int] {
+        var ports: [Environment: Int] = [:]
+        for (key, value) in try node.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
+            let port = try value.int()
+            guard (1...65535).contains(port) else { throw value.error(.invalidValue, "\(port) is not a TCP port (1-65535)") }
+            ports[Environment(rawValue: key)!] = port
+        }
+        return ports
+    }
+}
+
+extension YamlError {
+    var line: Int? {
+        switch self {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        case .duplicatedKeysInMapping(_, let context): context.mark.line
+        default: nil
+        }
+    }
+
+    var problem: String {
+        switch self {
+        case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _), .composer(let context, let problem, _, _):
+            (context.map { "\($0.text) " } ?? "") + problem
+        case .duplicatedKeysInMapping(let duplicates, _): "duplicated keys " + duplicates.joined(separator: ", ")
+        default: description
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// The outputs produced so far in a run, read through typed ``StageRef`` handles.
+public struct Outputs: Sendable {
+    var values: [NodeID: any Sendable] = [:]
+
+    public init() {}
+
+    /// The output of `ref`, or ``OutputUnavailable`` when that node has not produced one.
+    public func value<O>(_ ref: StageRef<O>) throws(OutputUnavailable) -> O {
+        guard let value = values[ref.id] as? O else { throw OutputUnavailable(node: ref.id) }
+        return value
+    }
+
+    public subscript<O>(_ ref: StageRef<O>) -> O? {
+        values[ref.id] as? O
+    }
+}
+
+/// A dependency's output was read but that node did not produce one (it failed, was skipped, or this is a plan).
+public struct OutputUnavailable: Error, Sendable, CustomStringConvertible {
+    public let node: NodeID
+    public var description: String { "the output of \(node) is not available" }
+}
+
+/// Where a run keeps its record, logs and reports.
+public struct RunPaths: Sendable {
+    /// The repository (working) directory stages run in.
+    public let root: String
+    /// `.stockops/runs/<run-id>`.
+    public let runDirectory: String
+
+    public init(root: String, runDirectory: String) {
+        self.root = root
+        self.runDirectory = runDirectory
+    }
+
+    public var logsDirectory: String { runDirectory + "/logs" }
+    public var reportsDirectory: String { runDirectory + "/reports" }
+
+    public func logPath(for id: NodeID) -> String { logsDirectory + "/" + id.fileName + ".log" }
+}
+
+/// What a stage sees while it runs.
+public struct StageContext: Sendable {
+    /// The node being run.
+    public let node: NodeID
+    /// 1 for the first attempt, incremented on each retry.
+    public let attempt: Int
+    /// The node's log; process output is streamed here.
+    public let log: NodeLog
+    /// The one process runner for every tool.
+    public let runner: ProcessRunner
+    /// Repository root, run directory, reports directory.
+    public let paths: RunPaths
+    let outputs: Outputs
+    let dependencies: Set<NodeID>
+
+    public init(node: NodeID, attempt: Int = 1, log: NodeLog, runner: ProcessRunner, paths: RunPaths, outputs: Outputs = Outputs(), dependencies: Set<NodeID> = []) {
+        self.node = node
+        self.attempt = attempt
+        self.log = log
+        self.runner = runner
+        self.paths = paths
+        self.outputs = outputs
+        self.dependencies = dependencies
+    }
+
+    /// The output of a dependency. Reading a node that is not a declared dependency is an error.
+    public func value<O>(_ ref: StageRef<O>) throws -> O {
+        guard dependencies.contains(ref.id) else {
+            throw StageFailure.failed("\(node) reads \(ref.id), which is not one of its dependencies")
+        }
+        return try outputs.value(ref)
+    }
+
+    /// Runs a tool with output streamed to this node's log.
+    public func run(_ command: Command) async throws -> ProcessResult {
+        log.write("$ \(command.displayString)\n")
+        return try await runner.run(command, log: log)
+    }
+}
+
+/// An append-only log file of one node. Safe to write from any thread.
+public final class NodeLog: Sendable {
+    /// Where the log is written; `nil` when it is discarded.
+    public let path: String?
+    private let fd: Int32
+
+    /// Opens (creating or truncating) the log at `path`, or a discarding log when `path` is nil.
+    public init(path: String?) {
+        self.path = path
+        if let path {
+            let directory = (path as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        } else {
+            fd = -1
+        }
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    public func write(_ text: String) {
+        var text = text
+        text.withUTF8 { write($0) }
+    }
+
+    public func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard fd >= 0, var base = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let written = Foundation.write(fd, base, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            remaining -= written
+            base += written
+        }
+    }
+
+    /// The log's content, for printing as one block.
+    public func contents() -> String {
+        guard let path, let data = FileManager.default.contents(atPath: path) else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Any JSON value, to embed typed stage outputs in the run record.
+public enum JSONValue: Codable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+/// `run.json`: everything a run did, outputs included with secrets removed.
+public struct RunRecord: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        public var id: NodeID
+        public var kind: NodePolicy.Kind
+        public var status: NodeStatus
+        public var reason: String?
+        public var failureKind: StageFailure.Kind?
+        public var attempts: Int
+        public var started: Date?
+        public var finished: Date?
+        public var duration: Double
+        public var cached: Bool
+        public var cacheKey: String?
+        /// The node's log, relative to the run directory.
+        public var log: String?
+        public var output: JSONValue?
+    }
+
+    public var runID: String
+    public var environment: String?
+    public var status: RunStatus
+    public var exitCode: Int32
+    public var started: Date
+    public var finished: Date
+    public var duration: Double
+    public var nodes: [Entry]
+
+    public init(runID: String, environment: String?, exitCode: Int32, result: RunResult, paths: RunPaths?) {
+        self.runID = runID
+        self.environment = environment
+        self.status = result.status
+        self.exitCode = exitCode
+        self.started = result.started
+        self.finished = result.finished
+        self.duration = result.finished.timeIntervalSince(result.started)
+        self.nodes = result.results.map { item in
+            let logPath = paths.map { $0.logPath(for: item.id) }
+            let hasLog = logPath.map { FileManager.default.fileExists(atPath: $0) } ?? false
+            return Entry(
+                id: item.id,
+                kind: item.policy.kind,
+                status: item.result.status,
+                reason: item.result.reason,
+                failureKind: item.result.failureKind,
+                attempts: item.result.attempts,
+                started: item.result.started,
+                finished: item.result.finished,
+                duration: item.result.duration,
+                cached: item.result.status == .cached,
+                cacheKey: item.result.cacheKey,
+                log: hasLog ? "logs/\(item.id.fileName).log" : nil,
+                output: result.encodedOutputs[item.id].flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+            )
+        }
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(self)
+    }
+
+    /// Writes `run.json` into the run directory.
+    public func write(to paths: RunPaths) throws {
+        try FileManager.default.createDirectory(atPath: paths.runDirectory, withIntermediateDirectories: true)
+        try encoded().write(to: URL(fileURLWithPath: paths.runDirectory + "/run.json"))
+    }
+
+    /// A new run id: UTC timestamp and a random suffix.
+    public static func newRunID(now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: now) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    }
+}

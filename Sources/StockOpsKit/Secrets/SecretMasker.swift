@@ -1,0 +1,147 @@
+import Foundation
+import Synchronization
+
+/// The process-wide list of secret values to hide in output.
+///
+/// ``mask(_:)`` replaces every registered value, and every line of a multi-line value, with
+/// `***`. When `GITHUB_ACTIONS` is `true`, registering a value also prints
+/// `::add-mask::<line>` for each of its lines, so the runner masks them in the job log too.
+///
+/// Masking is one pass over the UTF-8 bytes of the text: a table of first bytes skips most
+/// positions, and only values sharing the next four bytes are compared, longest first; it is
+/// cheap enough for every log line.
+public final class SecretMasker: Sendable {
+    /// The registry fetched secrets are added to.
+    public static let shared = SecretMasker()
+
+    /// What a masked value is replaced with.
+    public static let mask = "***"
+
+    private struct State {
+        var values: Set<String> = []
+        /// Whether some value starts with the byte: rejects most positions with one load.
+        var startsWith = [Bool](repeating: false, count: 256)
+        /// Values of four bytes or more as UTF-8, by their first four bytes, longest first.
+        var long: [UInt32: [[UInt8]]] = [:]
+        /// Shorter values, longest first.
+        var short: [[UInt8]] = []
+
+        mutating func insert(_ bytes: [UInt8]) {
+            startsWith[Int(bytes[0])] = true
+            if bytes.count >= 4 {
+                long[State.key(bytes, 0), default: []].append(bytes)
+                long[State.key(bytes, 0)]!.sort { $0.count > $1.count }
+            } else {
+                short.append(bytes)
+                short.sort { $0.count > $1.count }
+            }
+        }
+
+        static func key(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt32 {
+            UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16
+                | UInt32(bytes[index + 3]) << 24
+        }
+
+        static func key(_ bytes: [UInt8], _ index: Int) -> UInt32 {
+            bytes.withUnsafeBufferPointer { key($0, index) }
+        }
+    }
+
+    private let state = Mutex(State())
+    private let announcesToGitHubActions: Bool
+    private let output: @Sendable (String) -> Void
+
+    /// - Parameters:
+    ///   - environment: Where `GITHUB_ACTIONS` is read from.
+    ///   - output: Where `::add-mask::` commands are written; standard output by default.
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        output: @escaping @Sendable (String) -> Void = SecretMasker.writeToStandardOutput
+    ) {
+        announcesToGitHubActions = environment["GITHUB_ACTIONS"] == "true"
+        self.output = output
+    }
+
+    /// Writes `line` and a newline to standard output at once.
+    public static func writeToStandardOutput(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    public func register(_ secret: Secret) {
+        register(secret.reveal())
+    }
+
+    /// Adds `value` and each of its lines; blank values and lines are ignored.
+    public func register(_ value: String) {
+        var candidates = [value]
+        if value.contains(where: \.isNewline) {
+            candidates += value.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline).map(String.init)
+        }
+        let added: [String] = state.withLock { state in
+            var added: [String] = []
+            for candidate in candidates
+            where !candidate.allSatisfy(\.isWhitespace) && state.values.insert(candidate).inserted {
+                state.insert(Array(candidate.utf8))
+                added.append(candidate)
+            }
+            return added
+        }
+        guard announcesToGitHubActions else { return }
+        for line in added where !line.contains(where: \.isNewline) {
+            output("::add-mask::" + Self.escapeWorkflowCommandData(line))
+        }
+    }
+
+    /// How many distinct values and lines are registered.
+    public var count: Int { state.withLock { $0.values.count } }
+
+    /// `text` with every registered value replaced by `***`.
+    public func mask(_ text: String) -> String {
+        let table = state.withLock { $0.values.isEmpty ? nil : $0 }
+        guard let table else { return text }
+        let utf8 = Array(text.utf8)
+        var result: [UInt8] = []
+        var changed = false
+        utf8.withUnsafeBufferPointer { bytes in
+            func matches(_ candidate: [UInt8], at index: Int) -> Bool {
+                candidate.count <= bytes.count - index
+                    && candidate.withUnsafeBufferPointer {
+                        memcmp($0.baseAddress!, bytes.baseAddress! + index, candidate.count) == 0
+                    }
+            }
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                var match: [UInt8]?
+                if table.startsWith[Int(byte)] {
+                    if index + 4 <= bytes.count, let bucket = table.long[State.key(bytes, index)] {
+                        match = bucket.first { matches($0, at: index) }
+                    }
+                    if match == nil {
+                        match = table.short.first { matches($0, at: index) }
+                    }
+                }
+                if let match {
+                    if !changed {
+                        result.reserveCapacity(bytes.count)
+                        result.append(contentsOf: bytes[..<index])
+                        changed = true
+                    }
+                    result.append(contentsOf: Self.mask.utf8)
+                    index += match.count
+                } else {
+                    if changed { result.append(byte) }
+                    index += 1
+                }
+            }
+        }
+        return changed ? String(decoding: result, as: UTF8.self) : text
+    }
+
+    /// Escapes `%`, CR and LF as GitHub workflow commands require.
+    static func escapeWorkflowCommandData(_ data: String) -> String {
+        data.replacingOccurrences(of: "%", with: "%25")
+            .replacingOccurrences(of: "\r", with: "%0D")
+            .replacingOccurrences(of: "\n", with: "%0A")
+    }
+}

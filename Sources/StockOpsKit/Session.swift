@@ -1,0 +1,255 @@
+import Foundation
+
+/// How the `stockops` process exits.
+public enum ExitStatus: Int32, Sendable {
+    case success = 0
+    /// A gate failed.
+    case gateFailed = 1
+    /// Wrong usage or configuration.
+    case usage = 2
+    /// A tool is missing or a server unreachable.
+    case infrastructure = 3
+    /// SIGINT or SIGTERM.
+    case interrupted = 130
+}
+
+/// An error the CLI reports before or outside a run: what was wrong and what to do.
+public struct StockOpsError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case usage
+        case config
+        case infrastructure
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public var exitStatus: ExitStatus {
+        code == .infrastructure ? .infrastructure : .usage
+    }
+}
+
+/// What a `run` or `plan` invocation asks for; the CLI fills it from its flags.
+public struct RunRequest: Sendable {
+    public var root: String
+    public var configPath: String
+    public var environment: Environment?
+    public var force = false
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    public var only: [String] = []
+    public var skip: [String] = []
+    public var approvals: [String] = []
+    public var selectAll = false
+    public var since: String?
+    public var json = false
+    /// The process environment (`GITHUB_REF`, `GITHUB_EVENT_PATH`, `GITHUB_ACTIONS`, `NO_COLOR`…).
+    public var processEnvironment: [String: String]
+
+    public init(root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment? = nil, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.root = root
+        self.configPath = configPath
+        self.environment = environment
+        self.processEnvironment = processEnvironment
+    }
+}
+
+/// The commands of the CLI, as library calls that print and return an exit status.
+public struct Session: Sendable {
+    public var output: Console
+    public var errors: Console
+
+    public init(output: Console = Console(fd: 1), errors: Console = Console(fd: 2)) {
+        self.output = output
+        self.errors = errors
+    }
+
+    func fail(_ error: StockOpsError) -> ExitStatus {
+        errors.write("error: \(error.message)\n")
+        return error.exitStatus
+    }
+
+    struct Prepared {
+        let config: PipelineConfig
+        let environment: Environment
+        let graph: PipelineGraph
+        let exclusions: [NodeID: String]
+    }
+
+    func prepare(_ request: RunRequest, requireEnvironment: Bool) throws(StockOpsError) -> Prepared {
+        let configPath = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
+        let config: PipelineConfig
+        do {
+            config = try PipelineConfig.load(path: configPath, displayPath: request.configPath)
+        } catch {
+            throw StockOpsError(.config, error.description)
+        }
+        let environment: Environment
+        do {
+            environment = try Environment.resolve(explicit: request.environment, ref: request.processEnvironment["GITHUB_REF"], force: request.force, using: config.environments)
+        } catch {
+            if requireEnvironment || error.code == .contradictsRef { throw StockOpsError(.usage, error.message) }
+            environment = .dev
+        }
+        let options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
+        let graph: PipelineGraph
+        do {
+            graph = try StockOpsPipeline.graph(config: config, options: options)
+        } catch {
+            throw StockOpsError(.config, "the pipeline graph is invalid: \(error.message)")
+        }
+        let exclusions: [NodeID: String]
+        do {
+            exclusions = try graph.exclusions(only: request.only, skip: request.skip)
+        } catch {
+            throw StockOpsError(.usage, "\(error.description). Use `stockops graph` to list nodes")
+        }
+        for approval in request.approvals where !graph.nodes.contains(where: { $0.id.matches(selector: approval) }) {
+            throw StockOpsError(.usage, "--approve \(approval): no such node. Use `stockops graph` to list nodes")
+        }
+        return Prepared(config: config, environment: environment, graph: graph, exclusions: exclusions)
+    }
+
+    /// Refuses a `--since` naming no commit before anything runs.
+    func checkSince(_ request: RunRequest) async throws(StockOpsError) {
+        guard let since = request.since else { return }
+        let git = Git(repository: request.root)
+        let result: ProcessResult
+        do {
+            result = try await ProcessRunner().run(git.resolveCommit(since))
+        } catch {
+            throw StockOpsError(.infrastructure, "cannot run git to resolve --since \(since): \(error)")
+        }
+        guard result.succeeded else {
+            throw StockOpsError(.usage, "--since \(since): no such commit in \(request.root); pass a branch, tag or SHA that exists locally (git fetch it first)")
+        }
+    }
+
+    private func approvals(_ request: RunRequest, _ graph: PipelineGraph) -> Set<NodeID> {
+        Set(graph.nodes.map(\.id).filter { id in request.approvals.contains { id.matches(selector: $0) } })
+    }
+
+    /// `stockops plan` / `run --dry-run`: what would run, what is skipped and why.
+    public func plan(_ request: RunRequest) async -> ExitStatus {
+        let prepared: Prepared
+        do {
+            prepared = try prepare(request, requireEnvironment: false)
+            try await checkSince(request)
+        } catch {
+            return fail(error)
+        }
+        let runner = ProcessRunner()
+        let scheduler = Scheduler(
+            jobs: request.jobs,
+            mode: .plan,
+            runner: runner,
+            paths: RunPaths(root: request.root, runDirectory: request.root + "/.stockops/plan"),
+            approvals: approvals(request, prepared.graph),
+            exclusions: prepared.exclusions,
+            cache: OutputCache(directory: request.root + "/.stockops/cache"),
+            writesLogs: false
+        )
+        let result = await scheduler.run(prepared.graph)
+        if request.json {
+            let record = RunRecord(runID: "plan", environment: prepared.environment.rawValue, exitCode: 0, result: result, paths: nil)
+            output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
+        } else {
+            var text = "plan for \(prepared.environment.rawValue)"
+            if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
+                text += ", base: \(changes.base.map { String($0.prefix(12)) } ?? "none") (\(changes.baseSource)), \(changes.files.count) changed files"
+            }
+            output.write(text + "\n" + output.table(result, plan: true))
+        }
+        if let failed = result.results.first(where: { $0.result.status.isFailure }) {
+            errors.write("error: \(failed.id) could not be planned: \(failed.result.reason ?? "")\n")
+            return failed.result.failureKind == .infrastructure ? .infrastructure : .usage
+        }
+        return .success
+    }
+
+    /// `stockops run`.
+    public func run(_ request: RunRequest) async -> ExitStatus {
+        let prepared: Prepared
+        do {
+            prepared = try prepare(request, requireEnvironment: true)
+            try await checkSince(request)
+        } catch {
+            return fail(error)
+        }
+        let runID = RunRecord.newRunID()
+        let paths = RunPaths(root: request.root, runDirectory: request.root + "/.stockops/runs/" + runID)
+        let progress = request.json ? errors : output
+        let live = progress.isTTY ? LiveReporter(console: progress) : nil
+        let observer: any RunObserver = live ?? BlockReporter(console: progress)
+        progress.write("stockops run \(runID) — environment \(prepared.environment.rawValue), jobs \(request.jobs)\n")
+
+        let scheduler = Scheduler(
+            jobs: request.jobs,
+            runner: ProcessRunner(),
+            paths: paths,
+            approvals: approvals(request, prepared.graph),
+            exclusions: prepared.exclusions,
+            cache: OutputCache(directory: request.root + "/.stockops/cache"),
+            observer: observer
+        )
+        let redraw = live?.start()
+        let (result, interrupted) = await Interruption.cancellingOnSignals { await scheduler.run(prepared.graph) }
+        redraw?.cancel()
+        live?.stop()
+
+        let status: ExitStatus = switch result.status {
+        case .passed: interrupted ? .interrupted : .success
+        case .cancelled: .interrupted
+        case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
+        }
+        let record = RunRecord(runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths)
+        do {
+            try record.write(to: paths)
+            try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
+            try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
+            try GitHubActions.append(GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)"), toFileIn: "GITHUB_STEP_SUMMARY", environment: request.processEnvironment)
+            var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json")]
+            if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
+                values.append(("services", changes.services.joined(separator: ",")))
+            }
+            try GitHubActions.append(GitHubActions.outputs(values), toFileIn: "GITHUB_OUTPUT", environment: request.processEnvironment)
+        } catch {
+            errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
+        }
+
+        progress.write("\n" + progress.table(result) + "record: \(paths.runDirectory)/run.json\n")
+        if request.json {
+            output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
+        }
+        return status
+    }
+
+    /// `stockops graph`: the graph as Mermaid or Graphviz.
+    public func graph(_ request: RunRequest, format: GraphFormat) -> ExitStatus {
+        do {
+            let prepared = try prepare(request, requireEnvironment: false)
+            output.write(format.render(prepared.graph))
+            return .success
+        } catch {
+            return fail(error)
+        }
+    }
+
+    /// `stockops cache prune`.
+    public func pruneCache(root: String, keep: Int) -> ExitStatus {
+        let cache = OutputCache(directory: root + "/.stockops/cache")
+        do {
+            let report = try cache.prune(keep: keep)
+            output.write("removed \(report.removed) cache entries, kept \(report.kept) (in \(cache.directory))\n")
+            return .success
+        } catch {
+            return fail(StockOpsError(.infrastructure, "could not prune \(cache.directory): \(error)"))
+        }
+    }
+}

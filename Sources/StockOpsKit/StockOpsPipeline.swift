@@ -1,0 +1,80 @@
+/// The stockops pipeline: which stages exist and how they connect.
+///
+/// Adding a stage is a file in `Stages/` and one `graph.add(…)` here.
+public enum StockOpsPipeline {
+    /// What shapes the graph of one run.
+    public struct Options: Sendable {
+        public var environment: Environment
+        /// `--since REF`.
+        public var since: String?
+        /// `$GITHUB_EVENT_PATH`.
+        public var eventPath: String?
+        /// `--all`: every service, whatever changed.
+        public var selectAll: Bool
+        /// `$GITHUB_BASE_REF`: the target branch of a pull request.
+        public var pullRequestBase: String?
+        /// Variables passed through to the services' tests.
+        public var testEnvironment: [String]
+
+        public init(environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
+            self.environment = environment
+            self.since = since
+            self.eventPath = eventPath
+            self.selectAll = selectAll
+            self.pullRequestBase = pullRequestBase
+            self.testEnvironment = testEnvironment
+        }
+    }
+
+    /// The id of the node selecting changed services.
+    public static let pathsFilter = StageRef<ChangeSet>("paths-filter")
+
+    /// Assembles and validates the graph.
+    public static func graph(config: PipelineConfig, options: Options) throws(GraphError) -> PipelineGraph {
+        var graph = GraphBuilder()
+
+        let changes = graph.add(
+            pathsFilter.id,
+            PathsFilterStage(services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since, eventPath: options.eventPath, selectAll: options.selectAll, pullRequestBase: options.pullRequestBase),
+            policy: NodePolicy(.gate, timeout: .seconds(120), runsInPlan: true),
+            summary: "select the services changed since the base"
+        )
+
+        for service in config.services {
+            graph.add(
+                NodeID("test", key: service.name),
+                TestStage(service: service, minimumCoverage: config.gates.minimumCoverage, passEnvironment: options.testEnvironment),
+                policy: NodePolicy(.gate, timeout: .seconds(3600), resources: ["swiftpm-build"]),
+                after: [changes.id],
+                summary: "swift test --filter \(service.testTarget), coverage ≥ \(config.gates.minimumCoverage)%",
+                when: serviceChanged(service.name, changes),
+                cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(config.gates.minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
+            )
+        }
+
+        return try graph.build()
+    }
+
+    /// Skips a service's node when paths-filter did not select the service.
+    public static func serviceChanged(_ service: String, _ changes: StageRef<ChangeSet>) -> @Sendable (Outputs) throws -> String? {
+        { outputs in
+            try outputs.value(changes).contains(service) ? nil : "unchanged: no change under the paths of \(service) or the shared paths"
+        }
+    }
+
+    /// What of a service's configuration its test result depends on, for cache keys.
+    static func describe(_ service: ServiceConfig) -> String {
+        "service \(service.name) paths \(service.paths.joined(separator: ",")) product \(service.product) tests \(service.testTarget)"
+    }
+
+    /// Cache inputs: the content fingerprint of `paths`, fixed values, and a tool's version output.
+    public static func sources(_ paths: [String], plus values: [String], toolVersion: Command?) -> @Sendable (CacheKeyContext) async throws -> [String] {
+        { context in
+            var parts = [try await Git(repository: context.root).fingerprint(paths, runner: context.runner)] + values
+            if let toolVersion {
+                parts.append(try await context.runner.run(toolVersion).check(toolVersion.displayString, kind: .infrastructure).output)
+            }
+            return parts
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// Argv builders for `swift test` and `llvm-cov`, and parsers of their reports. Pure values.
+public struct SwiftPM: Sendable, Equatable {
+    public var swift: String
+    public var llvmCov: String
+    public var packageDirectory: String
+    public var environment: [String: String]
+
+    public init(swift: String = "swift", llvmCov: String = SwiftPM.defaultLLVMCov, packageDirectory: String, environment: [String: String] = Command.baseEnvironment()) {
+        self.swift = swift
+        self.llvmCov = llvmCov
+        self.packageDirectory = packageDirectory
+        self.environment = environment
+    }
+
+    /// `llvm-cov` of the Swift toolchain when present, else the one in `PATH`.
+    public static var defaultLLVMCov: String {
+        FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/llvm-cov") ? "/opt/swift/usr/bin/llvm-cov" : "llvm-cov"
+    }
+
+    /// `swift test --filter <target> --xunit-output <path> --enable-code-coverage`.
+    public func test(filter: String, xunitOutput: String, coverage: Bool = true) -> Command {
+        var arguments = ["test", "--package-path", packageDirectory, "--filter", filter, "--xunit-output", xunitOutput]
+        if coverage { arguments.append("--enable-code-coverage") }
+        return Command(swift, arguments, environment: environment)
+    }
+
+    /// Prints the path of the exported coverage JSON; `default.profdata` lies next to it.
+    public func showCodecovPath() -> Command {
+        Command(swift, ["test", "--package-path", packageDirectory, "--show-codecov-path"], environment: environment)
+    }
+
+    /// Prints the build products directory (where `*.xctest` lies).
+    public func showBinPath() -> Command {
+        Command(swift, ["build", "--package-path", packageDirectory, "--show-bin-path"], environment: environment)
+    }
+
+    public func version() -> Command {
+        Command(swift, ["--version"], environment: environment)
+    }
+
+    /// `llvm-cov export -summary-only`: per-file line counts as JSON.
+    public func coverageSummary(profile: String, binary: String) -> Command {
+        Command(llvmCov, ["export", "-summary-only", "-instr-profile", profile, binary], environment: environment)
+    }
+
+    /// The xUnit files `swift test --xunit-output <path>` writes: XCTest's, and swift-testing's next to it.
+    public static func xunitFiles(for path: String) -> [String] {
+        let base = path.hasSuffix(".xml") ? String(path.dropLast(4)) : path
+        return [path, base + "-swift-testing.xml"]
+    }
+}
+
+/// Counts from xUnit/JUnit XML.
+public struct TestCounts: Sendable, Codable, Equatable {
+    public var tests: Int
+    public var failures: Int
+
+    public init(tests: Int, failures: Int) {
+        self.tests = tests
+        self.failures = failures
+    }
+
+    /// Counts `<testcase` elements and those containing `<failure` or `<error`.
+    public static func parse(junit xml: String) -> TestCounts {
+        var counts = TestCounts(tests: 0, failures: 0)
+        let cases = xml.components(separatedBy: "<testcase").dropFirst()
+        for testCase in cases {
+            counts.tests += 1
+            let body = testCase.components(separatedBy: "</testcase>").first ?? testCase
+            if body.contains("<failure") || body.contains("<error") { counts.failures += 1 }
+        }
+        return counts
+    }
+
+    public static func + (lhs: TestCounts, rhs: TestCounts) -> TestCounts {
+        TestCounts(tests: lhs.tests + rhs.tests, failures: lhs.failures + rhs.failures)
+    }
+}
+
+/// Line coverage of a set of sources.
+public struct LineCoverage: Sendable, Codable, Equatable {
+    public var covered: Int
+    public var count: Int
+
+    public var percent: Double { count == 0 ? 100 : Double(covered) * 100 / Double(count) }
+
+    /// Sums the per-file line summaries of `llvm-cov export -summary-only` for files under any of `prefixes`.
+    public static func parse(llvmCovExport data: Data, under prefixes: [String]) throws -> LineCoverage {
+        struct Export: Decodable {
+            struct Unit: Decodable {
+                struct File: Decodable {
+                    struct Summary: Decodable {
+                        struct Lines: Decodable {
+                            let count: Int
+                            let covered: Int
+                        }
+                        let lines: Lines
+                    }
+                    let filename: String
+                    let summary: Summary
+                }
+                let files: [File]
+            }
+            let data: [Unit]
+        }
+        let export = try JSONDecoder().decode(Export.self, from: data)
+        var total = LineCoverage(covered: 0, count: 0)
+        for unit in export.data {
+            for file in unit.files where prefixes.contains(where: { file.filename.hasPrefix($0) }) {
+                total.covered += file.summary.lines.covered
+                total.count += file.summary.lines.count
+            }
+        }
+        return total
+    }
+}

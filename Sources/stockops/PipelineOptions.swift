@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import StockOpsKit
+
+extension Environment: ExpressibleByArgument {}
+
+/// Flags shared by `run`, `plan` and `graph`.
+struct PipelineOptions: ParsableArguments {
+    @Option(help: "The repository root. (default: the current directory)")
+    var root: String?
+
+    @Option(help: "The pipeline file, relative to the root.")
+    var config: String = PipelineConfig.defaultPath
+
+    @Option(help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF.")
+    var env: Environment?
+
+    @Flag(help: "Accept an --env that contradicts GITHUB_REF.")
+    var force = false
+
+    @Option(help: "How many nodes run at once.")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Run only these nodes (and what they depend on): an id like test[trade] or a stage name like test.", valueName: "node"))
+    var only: [String] = []
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Leave these nodes (and their dependents) out.", valueName: "node"))
+    var skip: [String] = []
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Approve these manual nodes.", valueName: "node"))
+    var approve: [String] = []
+
+    @Flag(help: "Select every service, whatever changed.")
+    var all = false
+
+    @Option(help: ArgumentHelp("Compare with this ref instead of the push's before SHA or the merge-base with the default branch.", valueName: "ref"))
+    var since: String?
+
+    @Flag(help: "Print the run record as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+    }
+
+    var request: RunRequest {
+        var request = RunRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env)
+        request.force = force
+        request.jobs = jobs
+        request.only = only
+        request.skip = skip
+        request.approvals = approve
+        request.selectAll = all
+        request.since = since
+        request.json = json
+        return request
+    }
+}

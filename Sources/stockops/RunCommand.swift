@@ -1,0 +1,32 @@
+import ArgumentParser
+import StockOpsKit
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the pipeline.",
+        discussion: """
+        Without --env the environment follows GITHUB_REF: refs/heads/develop → dev, \
+        refs/heads/release/** → stage, refs/tags/vX.Y.Z → prod.
+
+        Examples:
+          stockops run --env dev
+          stockops run --env dev --only test --jobs 2
+          stockops run --all --skip test[trade] --json
+        """
+    )
+
+    @OptionGroup var options: PipelineOptions
+
+    @Flag(help: "Show the plan instead of running.")
+    var dryRun = false
+
+    func run() async throws {
+        let session = Session()
+        if dryRun {
+            try await session.plan(options.request).finish()
+        } else {
+            try await session.run(options.request).finish()
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import StockOpsKit
+
+@main
+struct StockOps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stockops",
+        abstract: "Run the stock app's CI/CD pipeline as a typed graph of stages.",
+        discussion: """
+        Exit codes: 0 success, 1 a gate failed, 2 usage or configuration error, \
+        3 infrastructure error (tool missing, server unreachable), 130 interrupted.
+
+        Examples:
+          stockops plan                         what would run for the current changes
+          stockops run --env dev                run the pipeline for dev
+          stockops run --only test --since main test the services changed since main
+          stockops graph --format mermaid       the graph as a Mermaid flowchart
+          stockops cache prune --keep 2         keep the two newest cache entries per node
+        """,
+        version: StockOpsKit.version,
+        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, CacheCommand.self, BenchCommand.self]
+    )
+
+    /// Parses, runs, and maps argument errors to exit status 2.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+extension ExitStatus {
+    /// Ends the command with this status.
+    func finish() throws {
+        if self != .success { throw ExitCode(rawValue) }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+@testable import StockOpsKit
+
+@Suite struct ConfigTests {
+    static let valid = """
+    version: 1
+    services:
+      - name: stock-listing
+        paths: [services/stock-listing/]
+        product: stock-listing
+        test-target: StockListingServiceTests
+        ports: {dev: 8000, stage: 8010, prod: 8020}
+      - name: trade
+        paths: [services/trade/]
+        product: trade
+        test-target: TradeServiceTests
+        health: /health
+        ports: {dev: 8001, stage: 8011, prod: 8021}
+    shared:
+      paths: [Package.swift, Sources/ServiceKit/]
+    registry:
+      host: localhost:5000
+      project: stockapp
+    vault:
+      - path: secret/data/ci
+        keys: [SONAR_TOKEN]
+    gates:
+      coverage:
+        minimum: 70
+      vulnerabilities:
+        fail-on: [critical]
+    """
+
+    @Test func parsesTheRepositoryPipeline() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let config = try PipelineConfig.load(path: root + "/pipelines/stockops.yml")
+        #expect(config.services.map(\.name) == ["stock-listing", "trade"])
+        #expect(config.service(named: "trade")?.ports == [.dev: 8001, .stage: 8011, .prod: 8021])
+        #expect(config.service(named: "trade")?.testTarget == "TradeServiceTests")
+        #expect(config.databasePorts == [.dev: 5432, .stage: 5433, .prod: 5434])
+        #expect(config.sharedPaths.contains("Sources/CLibPQ/"))
+        #expect(config.environments[.prod]?.approval == true)
+    }
+
+    @Test func parsesTypedValues() throws {
+        let config = try PipelineConfig.parse(Self.valid, file: "p.yml")
+        #expect(config.service(named: "stock-listing")?.healthPath == "/health")
+        #expect(config.gates == GateThresholds(minimumCoverage: 70, failingSeverities: [.critical]))
+        #expect(config.vault == [VaultSecret(path: "secret/data/ci", keys: ["SONAR_TOKEN"])])
+        #expect(config.registry == RegistryConfig(host: "localhost:5000", project: "stockapp"))
+        #expect(config.defaultBranch == "main")
+        #expect(config.environments == EnvironmentConfig.defaults)
+    }
+
+    func error(_ yaml: String) -> ConfigError? {
+        do {
+            _ = try PipelineConfig.parse(yaml, file: "pipelines/stockops.yml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func aWrongTypeNamesFileKeyAndLine() throws {
+        let yaml = Self.valid.replacingOccurrences(of: "{dev: 8001,", with: "{dev: eight,")
+        let error = try #require(self.error(yaml))
+        #expect(error.code == .wrongType)
+        #expect(error.file == "pipelines/stockops.yml")
+        #expect(error.keyPath == "services[1].ports.dev")
+        #expect(error.line == 13)
+        #expect(error.description == "pipelines/stockops.yml:13: services[1].ports.dev: expected an integer, found 'eight'")
+    }
+
+    @Test func aMissingKeyIsNamed() throws {
+        let yaml = Self.valid.replacingOccurrences(of: "    test-target: TradeServiceTests\n", with: "")
+        let error = try #require(self.error(yaml))
+        #expect(error.code == .missingKey)
+        #expect(error.keyPath == "services[1].test-target")
+        #expect(error.line == 8)
+    }
+
+    @Test func anUnknownKeyIsRefused() throws {
+        let yaml = Self.valid.replacingOccurrences(of: "    health: /health", with: "    helth: /health")
+        let error = try #require(self.error(yaml))
+        #expect(error.code == .unknownKey)
+        #expect(error.keyPath == "services[1].helth")
+        #expect(error.line == 12)
+    }
+
+    @Test func invalidValuesAreExplained() throws {
+        let port = try #require(error(Self.valid.replacingOccurrences(of: "prod: 8020", with: "prod: 80200")))
+        #expect(port.code == .invalidValue)
+        #expect(port.keyPath == "services[0].ports.prod")
+        #expect(port.message.contains("80200"))
+        let severity = try #require(error(Self.valid.replacingOccurrences(of: "[critical]", with: "[severe]")))
+        #expect(severity.keyPath == "gates.vulnerabilities.fail-on[0]")
+        #expect(severity.line == 26)
+        let coverage = try #require(error(Self.valid.replacingOccurrences(of: "minimum: 70", with: "minimum: 170")))
+        #expect(coverage.keyPath == "gates.coverage.minimum")
+        let duplicate = try #require(error(Self.valid.replacingOccurrences(of: "name: trade", with: "name: stock-listing")))
+        #expect(duplicate.keyPath == "services[1].name")
+        #expect(duplicate.line == 8)
+    }
+
+    @Test func aSyntaxErrorHasALine() throws {
+        let error = try #require(self.error("version: 1\nservices:\n  - name: [unclosed\n"))
+        #expect(error.code == .syntax)
+        #expect(error.line != nil)
+        #expect(error.description.hasPrefix("pipelines/stockops.yml:"))
+    }
+
+    @Test func anUnreadableFileSaysWhatToDo() {
+        #expect {
+            try PipelineConfig.load(path: "/nonexistent/stockops.yml")
+        } throws: { error in
+            (error as? ConfigError)?.code == .unreadable && "\(error)".contains("--config")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import StockOpsKit
+
+@Suite struct ProcessRunnerTests {
+    let runner = ProcessRunner(grace: .seconds(2))
+
+    @Test func capturesOutputAndExitStatus() async throws {
+        let result = try await runner.run(Command("sh", ["-c", "echo out; echo err >&2; exit 3"]))
+        #expect(result.exitStatus == 3)
+        #expect(result.output.contains("out"))
+        #expect(result.output.contains("err"))
+        #expect(!result.succeeded)
+        #expect(throws: StageFailure.self) { try result.check("sh") }
+    }
+
+    @Test func argumentsAreNeverInterpretedByAShell() async throws {
+        let result = try await runner.run(Command("printf", ["%s|", "a b", "$(echo no)", "*"]))
+        #expect(result.output == "a b|$(echo no)|*|")
+    }
+
+    @Test func theEnvironmentIsExactlyTheOneGiven() async throws {
+        let result = try await runner.run(Command("env", [], environment: ["PATH": "/usr/bin:/bin", "ONLY": "this"]))
+        #expect(Set(Git.parseLines(result.output)) == ["PATH=/usr/bin:/bin", "ONLY=this"])
+    }
+
+    @Test func runsInTheWorkingDirectory() async throws {
+        let directory = temporaryDirectory()
+        let result = try await runner.run(Command("pwd", [], workingDirectory: directory))
+        #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(directory.split(separator: "/").last.map(String.init)!))
+    }
+
+    @Test func aMissingToolIsAnInfrastructureError() async throws {
+        await #expect {
+            try await runner.run(Command("stockops-no-such-tool", []))
+        } throws: { error in
+            guard let error = error as? ProcessError else { return false }
+            return error.code == .toolMissing && error.failureKind == .infrastructure && error.message.contains("stockops-no-such-tool")
+        }
+    }
+
+    @Test func outputIsStreamedToTheLogAndBounded() async throws {
+        let directory = temporaryDirectory()
+        let log = NodeLog(path: directory + "/node.log")
+        let bounded = ProcessRunner(outputLimit: 1000)
+        let result = try await bounded.run(Command("sh", ["-c", "i=0; while [ $i -lt 500 ]; do echo line$i; i=$((i+1)); done"]), log: log)
+        #expect(result.truncated)
+        #expect(result.output.utf8.count <= 1000)
+        #expect(result.output.hasSuffix("line499\n"))
+        let logged = log.contents()
+        #expect(logged.hasPrefix("line0\n"))
+        #expect(logged.hasSuffix("line499\n"))
+    }
+
+    @Test func theChildHasItsOwnProcessGroup() async throws {
+        let result = try await runner.run(Command("sh", ["-c", "ps -o pgid= -p $$"]))
+        #expect(Int32(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) == result.pid)
+    }
+
+    @Test func cancellationKillsTheWholeProcessGroup() async throws {
+        let pid = Mutex<Int32?>(nil)
+        let directory = temporaryDirectory()
+        let task = Task {
+            try await runner.run(Command("sh", ["-c", "sleep 300 & echo $! > \(directory)/grandchild; wait"])) { spawned in pid.withLock { $0 = spawned } }
+        }
+        let start = ContinuousClock.now
+        while (pid.withLock({ $0 }) == nil || !FileManager.default.fileExists(atPath: directory + "/grandchild")) && start.secondsSinceNow < 10 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let grandchild = try #require(Int32((try String(contentsOfFile: directory + "/grandchild", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(start.secondsSinceNow < 120, "the 300 s sleep was cut short")
+        let child = try #require(pid.withLock { $0 })
+        #expect(kill(child, 0) == -1)
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(grandchild, 0) == -1
+            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(gone, "the grandchild in the same group is gone too")
+    }
+
+    @Test func aProcessIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
+        let quick = ProcessRunner(grace: .milliseconds(300))
+        let pid = Mutex<Int32?>(nil)
+        let task = Task {
+            try await quick.run(Command("sh", ["-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"])) { spawned in pid.withLock { $0 = spawned } }
+        }
+        let start = ContinuousClock.now
+        while pid.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        _ = try? await task.value
+        #expect(start.secondsSinceNow < 120, "the endless loop was ended")
+        #expect(kill(pid.withLock { $0 }!, 0) == -1)
+    }
+}

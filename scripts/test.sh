@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, starts a throwaway PostgreSQL on loopback for the
+# tests, runs `swift test`, and stops the server again however the tests end.
+# Extra arguments go to `swift test` (e.g. scripts/test.sh --filter TradeServiceTests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
+
+scripts/install-deps.sh
+export PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+
+workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
+trap 'postgres_stop "$workdir"' EXIT
+postgres_start "$workdir" -c max_connections=500 -c fsync=off -c synchronous_commit=off
+export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
+# Whatever the tests put in temporary directories goes when the run ends.
+mkdir -p "$workdir/tmp" && chmod 755 "$workdir/tmp"
+export TMPDIR="$workdir/tmp"
+echo "test PostgreSQL on 127.0.0.1:$PG_PORT"
+
+swift build --build-tests
+swift test --skip-build "$@"

@@ -1,0 +1,49 @@
+# Agent beside a service: logs in with the service's AppRole, renders the database settings to
+# /vault/secrets/db.env, then creates /vault/secrets/.ready so the service can start.
+# VAULT_ADDR in the environment overrides the address below.
+
+pid_file = "/vault/agent/agent.pid"
+
+vault {
+  address = "http://127.0.0.1:8200"
+  retry {
+    num_retries = 5
+  }
+}
+
+auto_auth {
+  method "approle" {
+    mount_path = "auth/approle"
+    config = {
+      role_id_file_path                   = "/vault/approle/app/role_id"
+      secret_id_file_path                 = "/vault/approle/app/secret_id"
+      remove_secret_id_file_after_reading = false
+    }
+  }
+
+  sink "file" {
+    config = {
+      path = "/vault/agent/token"
+      mode = 0600
+    }
+  }
+}
+
+template_config {
+  exit_on_retry_failure = true
+}
+
+template {
+  destination = "/vault/secrets/db.env"
+  perms       = "0600"
+  contents    = <<EOT
+{{ with secret "secret/data/db/stockops" -}}
+export DATABASE_URL="{{ .Data.data.url }}"
+export DB_PASSWORD="{{ .Data.data.password }}"
+{{- end }}
+EOT
+
+  exec {
+    command = ["touch", "/vault/secrets/.ready"]
+  }
+}

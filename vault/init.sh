@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Brings a Vault or OpenBao server to the state stockops expects, with curl and jq only:
+#   - initialises it (5 key shares, threshold 3) when it is not, saving init.json in the output dir;
+#   - unseals it with the saved keys when it is sealed;
+#   - enables KV v2 at secret/ and AppRole at approle/;
+#   - writes the policies in policies/*.hcl;
+#   - creates the AppRoles ci and app and writes their role_id and secret_id to <out>/<role>/;
+#   - seeds randomly generated placeholder secrets where none exist.
+# Running it again changes nothing that is already in place. Works against `bao server -dev`
+# (already initialised and unsealed; pass its root token as VAULT_TOKEN).
+#
+# Usage: init.sh [output-dir]        (default: ./vault-out)
+# Environment: VAULT_ADDR (default http://127.0.0.1:8200), VAULT_TOKEN, VAULT_NAMESPACE,
+#              VAULT_CACERT (a PEM bundle to trust for https).
+# Every file written is readable by the current user only. Tokens and keys never appear in
+# command lines: curl reads headers and bodies from files and stdin.
+set -euo pipefail
+umask 077
+
+VAULT_ADDR=${VAULT_ADDR:-http://127.0.0.1:8200}
+VAULT_ADDR=${VAULT_ADDR%/}
+OUT=${1:-./vault-out}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { printf 'init.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in curl jq od; do
+  command -v "$tool" >/dev/null || die "$tool is required"
+done
+
+mkdir -p "$OUT"
+chmod 700 "$OUT"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+: >"$WORK/headers"
+
+STATUS=0
+BODY=""
+
+# api METHOD PATH [JSON] -- sets STATUS and BODY; the JSON goes through stdin.
+api() {
+  local method=$1 path=$2 json=${3-}
+  local args=(--silent --show-error --request "$method" --output "$WORK/response" --write-out '%{http_code}'
+    --header @"$WORK/headers" --header 'X-Vault-Request: true' --connect-timeout 5 --max-time 60)
+  if [[ -n ${VAULT_CACERT-} ]]; then args+=(--cacert "$VAULT_CACERT"); fi
+  if [[ -n $json ]]; then
+    args+=(--header 'Content-Type: application/json' --data-binary @-)
+  fi
+  if ! STATUS=$(printf '%s' "$json" | curl "${args[@]}" "$VAULT_ADDR/v1/$path"); then
+    die "Vault unreachable at $VAULT_ADDR"
+  fi
+  BODY=$(cat "$WORK/response")
+}
+
+# ok METHOD PATH [JSON] -- like api, but fails on a status other than 2xx.
+ok() {
+  api "$@"
+  if [[ $STATUS != 2* ]]; then
+    die "$1 $2 failed with $STATUS: $(jq -r '(.errors // []) | join("; ")' <<<"$BODY" 2>/dev/null || true)"
+  fi
+}
+
+random_secret() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
+
+# --- Initialise and unseal -------------------------------------------------------------------
+api GET sys/init
+[[ $STATUS == 200 ]] || die "GET sys/init failed with $STATUS"
+if [[ $(jq -r .initialized <<<"$BODY") != true ]]; then
+  log "initialising with 5 key shares, threshold 3"
+  ok PUT sys/init '{"secret_shares": 5, "secret_threshold": 3}'
+  printf '%s\n' "$BODY" >"$OUT/init.json"
+  chmod 600 "$OUT/init.json"
+  log "unseal keys and root token saved to $OUT/init.json: move them somewhere safe"
+fi
+
+api GET sys/seal-status
+if [[ $(jq -r .sealed <<<"$BODY") == true ]]; then
+  [[ -f $OUT/init.json ]] || die "Vault is sealed and $OUT/init.json holds no unseal keys"
+  log "unsealing"
+  for index in 0 1 2; do
+    jq -c --argjson i "$index" '{key: .keys_base64[$i]}' "$OUT/init.json" >"$WORK/unseal.json"
+    ok PUT sys/unseal "$(cat "$WORK/unseal.json")"
+  done
+  [[ $(jq -r .sealed <<<"$BODY") == false ]] || die "still sealed after three keys"
+fi
+
+# --- Authenticate ----------------------------------------------------------------------------
+if [[ -z ${VAULT_TOKEN-} && -f $OUT/init.json ]]; then
+  VAULT_TOKEN=$(jq -r .root_token "$OUT/init.json")
+fi
+[[ -n ${VAULT_TOKEN-} ]] || die "set VAULT_TOKEN (no init.json in $OUT to take the root token from)"
+{
+  printf 'X-Vault-Token: %s\n' "$VAULT_TOKEN"
+  if [[ -n ${VAULT_NAMESPACE-} ]]; then printf 'X-Vault-Namespace: %s\n' "$VAULT_NAMESPACE"; fi
+} >"$WORK/headers"
+ok GET auth/token/lookup-self
+
+# --- Engines ---------------------------------------------------------------------------------
+ok GET sys/mounts
+mount=$(jq -c '(.data // .)["secret/"] // empty' <<<"$BODY")
+if [[ -z $mount ]]; then
+  log "enabling KV v2 at secret/"
+  ok POST sys/mounts/secret '{"type": "kv", "options": {"version": "2"}, "description": "stockops secrets"}'
+elif [[ $(jq -r '.options.version // "1"' <<<"$mount") != 2 ]]; then
+  die "secret/ is mounted but is not KV version 2"
+fi
+
+ok GET sys/auth
+if [[ -z $(jq -c '(.data // .)["approle/"] // empty' <<<"$BODY") ]]; then
+  log "enabling AppRole at approle/"
+  ok POST sys/auth/approle '{"type": "approle"}'
+fi
+
+# --- Policies --------------------------------------------------------------------------------
+for file in "$HERE"/policies/*.hcl; do
+  name=$(basename "$file" .hcl)
+  ok PUT "sys/policies/acl/$name" "$(jq -n --rawfile policy "$file" '{policy: $policy}')"
+  log "policy $name written"
+done
+
+# --- AppRoles --------------------------------------------------------------------------------
+ok POST auth/approle/role/ci \
+  '{"token_policies": ["ci"], "token_ttl": "20m", "token_max_ttl": "1h", "secret_id_ttl": "720h"}'
+ok POST auth/approle/role/app \
+  '{"token_policies": ["app"], "token_ttl": "1h", "token_max_ttl": "24h", "secret_id_ttl": "720h"}'
+
+for role in ci app; do
+  mkdir -p "$OUT/$role"
+  ok GET "auth/approle/role/$role/role-id"
+  jq -j .data.role_id <<<"$BODY" >"$OUT/$role/role_id"
+  chmod 600 "$OUT/$role/role_id"
+
+  valid=false
+  if [[ -s $OUT/$role/secret_id ]]; then
+    api POST "auth/approle/role/$role/secret-id/lookup" "$(jq -n --rawfile id "$OUT/$role/secret_id" '{secret_id: $id}')"
+    if [[ $STATUS == 200 && $(jq -r '.data != null' <<<"$BODY") == true ]]; then valid=true; fi
+  fi
+  if [[ $valid != true ]]; then
+    ok POST "auth/approle/role/$role/secret-id" '{}'
+    jq -j .data.secret_id <<<"$BODY" >"$OUT/$role/secret_id"
+    chmod 600 "$OUT/$role/secret_id"
+    log "AppRole $role: new secret id written to $OUT/$role/secret_id"
+  else
+    log "AppRole $role: existing secret id kept"
+  fi
+done
+
+# --- Placeholder secrets ---------------------------------------------------------------------
+# seed PATH JQ-PROGRAM -- writes the object the program builds (from random $p1 and $p2) unless PATH exists.
+seed() {
+  local path=$1 program=$2
+  api GET "secret/data/$path"
+  if [[ $STATUS == 200 ]]; then return; fi
+  [[ $STATUS == 404 ]] || die "GET secret/data/$path failed with $STATUS"
+  P1=$(random_secret) P2=$(random_secret) \
+    jq -n "{data: ($program), options: {cas: 0}}" >"$WORK/seed.json"
+  ok POST "secret/data/$path" "$(cat "$WORK/seed.json")"
+  log "seeded secret/$path with random placeholder values"
+}
+
+seed db/stockops '{username: "stockops", password: env.P1,
+  url: "postgres://stockops:\(env.P1)@postgres:5432/stockops?sslmode=require"}'
+seed app/stockops '{session_key: env.P1}'
+seed ci/pipeline '{signing_key: env.P1}'
+seed harbor/robot '{username: "robot$stockops-ci", password: env.P1}'
+seed sonarqube/token '{token: env.P1}'
+
+log "done: role ids and secret ids are in $OUT/ci and $OUT/app"
