@@ -44,7 +44,12 @@ public struct ServiceMiddleware: RouterMiddleware {
         let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
         let elapsed = ContinuousClock.now - start
         metrics.record(route: route, method: request.method.rawValue, status: response.status.code, duration: elapsed)
-        let level: Logger.Level = response.status.code >= 500 ? .error : .debug
+        let level: Logger.Level =
+            switch response.status.code {
+            case 503: .warning
+            case 500...: .error
+            default: .debug
+            }
         if logger.logLevel <= level {
             logger.log(
                 level: level, "request",
