@@ -15,8 +15,7 @@ postgres_start "$workdir" -c max_connections=500 -c fsync=off -c synchronous_com
 export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
 # Whatever the tests put in temporary directories goes when the run ends.
 mkdir -p "$workdir/tmp" && chmod 755 "$workdir/tmp"
-export TMPDIR="$workdir/tmp"
 echo "test PostgreSQL on 127.0.0.1:$PG_PORT"
 
 swift build --build-tests
-swift test --skip-build "$@"
+TMPDIR="$workdir/tmp" swift test --skip-build "$@"
