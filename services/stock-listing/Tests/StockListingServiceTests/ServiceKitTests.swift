@@ -268,3 +268,32 @@ struct PersistenceTests {
         await server.destroy()
     }
 }
+
+@Suite("health check probe")
+struct HealthCheckProbeTests {
+    /// Runs the blocking probe off the cooperative pool.
+    func probe(port: Int) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: HealthCheck.probe(port: port, timeoutSeconds: 5)) }
+        }
+    }
+
+    @Test func probeAsksTheLiveServer() async throws {
+        let database = try await TestDatabase.create()
+        let pool = PostgresPool(configuration: database, logger: quietLogger)
+        do {
+            let configuration = ServiceConfiguration(
+                serviceName: StockListing.serviceName, database: database, host: "127.0.0.1", port: 0)
+            let app = try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger)
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                #expect(await probe(port: port))
+            }
+        } catch {
+            await pool.close()
+            throw error
+        }
+        await pool.close()
+        #expect(await !probe(port: 9))
+    }
+}
