@@ -86,14 +86,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "stock-listing",
-            dependencies: ["StockListingService"],
+            dependencies: ["StockListingService", "ServiceKit"],
             path: "services/stock-listing/Sources/stock-listing",
             swiftSettings: strict
         ),
         .testTarget(
             name: "StockListingServiceTests",
             dependencies: [
-                "StockListingService", "PostgresTestSupport",
+                "StockListingService", "ServiceKit", "Postgres", "PostgresTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "services/stock-listing/Tests/StockListingServiceTests",
@@ -109,14 +109,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "trade",
-            dependencies: ["TradeService"],
+            dependencies: ["TradeService", "ServiceKit"],
             path: "services/trade/Sources/trade",
             swiftSettings: strict
         ),
         .testTarget(
             name: "TradeServiceTests",
             dependencies: [
-                "TradeService", "PostgresTestSupport",
+                "TradeService", "StockListingService", "ServiceKit", "Postgres", "PostgresTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "services/trade/Tests/TradeServiceTests",

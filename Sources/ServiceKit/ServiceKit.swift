@@ -1,2 +1,0 @@
-/// What the stock-listing and trade services share.
-public enum ServiceKit {}

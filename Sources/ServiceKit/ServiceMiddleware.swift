@@ -1,0 +1,119 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Postgres
+
+/// The one middleware in front of every route: assigns the request id (honouring a valid
+/// `x-request-id`, echoed back), turns every error into the JSON error body (404 and 405
+/// included; unexpected errors become a 500 without internal detail), records metrics
+/// and writes the access log.
+public struct ServiceMiddleware: RouterMiddleware {
+    public typealias Context = ServiceRequestContext
+
+    let routes: RouteTable
+    let metrics: ServiceMetrics
+
+    public init(routes: RouteTable, metrics: ServiceMetrics) {
+        self.routes = routes
+        self.metrics = metrics
+    }
+
+    public func handle(
+        _ request: Request, context: ServiceRequestContext,
+        next: (Request, ServiceRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        var context = context
+        let requestID = Self.requestID(from: request.headers[.requestID])
+        context.requestID = requestID
+        var logger = context.logger
+        logger[metadataKey: "hb.request.id"] = nil
+        logger[metadataKey: "request_id"] = .string(requestID)
+        context.logger = logger
+
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = errorResponse(for: error, request: request, context: context).response()
+        }
+        response.headers[.requestID] = requestID
+
+        let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
+        let elapsed = ContinuousClock.now - start
+        metrics.record(route: route, method: request.method.rawValue, status: response.status.code, duration: elapsed)
+        let level: Logger.Level =
+            switch response.status.code {
+            case 503: .warning
+            case 500...: .error
+            default: .debug
+            }
+        if logger.logLevel <= level {
+            logger.log(
+                level: level, "request",
+                metadata: [
+                    "method": .string(request.method.rawValue),
+                    "path": .string(request.uri.path),
+                    "status": .stringConvertible(response.status.code),
+                    "duration_ms": .string(String(format: "%.3f", Double(elapsed.components.attoseconds) / 1e15
+                        + Double(elapsed.components.seconds) * 1000)),
+                ])
+        }
+        return response
+    }
+
+    func errorResponse(for error: any Error, request: Request, context: ServiceRequestContext) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as HTTPError:
+            if error.status == .notFound, context.endpointPath == "NotFound" || context.endpointPath == nil {
+                let allowed = routes.allowedMethods(forPath: request.uri.path)
+                if !allowed.isEmpty {
+                    return APIError(
+                        status: .methodNotAllowed, code: "method_not_allowed",
+                        detail: "method \(request.method.rawValue) not allowed on \(request.uri.path)",
+                        headers: [.allow: allowed.joined(separator: ", ")])
+                }
+                return APIError.notFound("no route for \(request.method.rawValue) \(request.uri.path)")
+            }
+            if error.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": .string("\(error)")])
+                return APIError(status: error.status, code: APIError.code(for: error.status), detail: error.status.reasonPhrase)
+            }
+            return APIError(
+                status: error.status, code: APIError.code(for: error.status),
+                detail: error.body ?? error.status.reasonPhrase)
+        case is NIOTooManyBytesError:
+            return JSONBody.tooLarge
+        case let error as PostgresError where error.isConnectionError || error.code == .poolClosed || error.code == .timeout:
+            context.logger.error("database unavailable", metadata: ["error": .string(error.description)])
+            return .databaseUnavailable
+        case let error as any HTTPResponseError where error.status.code < 500:
+            return APIError(status: error.status, code: APIError.code(for: error.status), detail: error.status.reasonPhrase)
+        default:
+            context.logger.error("unexpected error", metadata: ["error": .string(String(describing: error))])
+            return .internalError
+        }
+    }
+
+    /// The received id when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a new one.
+    static func requestID(from header: String?) -> String {
+        if let header, !header.isEmpty, header.utf8.count <= 128,
+            header.utf8.allSatisfy({ byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2E || byte == 0x5F || byte == 0x3A || byte == 0x2D
+            })
+        {
+            return header
+        }
+        return RequestID().description
+    }
+}
+
+extension HTTPField.Name {
+    /// `x-request-id`.
+    public static let requestID = HTTPField.Name("x-request-id")!
+}

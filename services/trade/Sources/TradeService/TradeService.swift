@@ -1,3 +1,0 @@
-import ServiceKit
-/// The trade service: buy, sell, history and portfolio.
-public enum TradeService {}
