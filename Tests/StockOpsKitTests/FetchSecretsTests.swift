@@ -116,7 +116,7 @@ struct FetchSecretsTests {
         #expect(log.contains("child: ***"))
         let json = try String(contentsOfFile: paths.runDirectory + "/run.json", encoding: .utf8)
         #expect(json.contains("\"HARBOR_PASSWORD\""), "the record keeps key names")
-        #expect(!json.contains("token\""))
+        #expect(!json.contains("\"token\""))
         #expect(try String(contentsOfFile: stdout, encoding: .utf8).contains("::error title=leak failed::leaked ***"))
 
         let token = try #require(fetched.token)
@@ -151,7 +151,7 @@ struct FetchSecretsTests {
 
     @Test func anUnreachableVaultIsAnInfrastructureError() async throws {
         let root = temporaryDirectory()
-        let environment = ["VAULT_ADDR": "http://127.0.0.1:\(try OpenBaoDevServer.freePort())", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s"]
+        let environment = ["VAULT_ADDR": "http://127.0.0.1:\(try OpenBaoDevServer.freePort())", "VAULT_ROLE_ID": "role-\(UUID().uuidString)", "VAULT_SECRET_ID": "secret-\(UUID().uuidString)"]
         let result = await scheduler(root: root).run(try graph(CIVault.declared, environment: environment))
         #expect(result[StockOpsPipeline.fetchSecrets.id]?.failureKind == .infrastructure)
         #expect(result.hasInfrastructureFailure)
@@ -167,7 +167,7 @@ struct FetchSecretsTests {
         required[0].required = true
         let failed = await scheduler().run(try graph(required, environment: [:]))
         #expect(failed[StockOpsPipeline.fetchSecrets.id]?.failureKind == .infrastructure)
-        #expect(failed[StockOpsPipeline.fetchSecrets.id]?.reason?.contains("secret/data/ci/pipeline is required") == true)
+        #expect(failed[StockOpsPipeline.fetchSecrets.id]?.reason?.contains("secret/data/ci/pipeline is required") == true, "\(String(describing: failed[StockOpsPipeline.fetchSecrets.id]))")
     }
 }
 

@@ -153,7 +153,8 @@ public struct FetchSecretsStage: Stage {
             }
             return fetched
         } catch {
-            try? await client.revokeSelf()
+            // A task of its own, so that the revocation also goes out when the run is being cancelled.
+            await Task { try? await client.revokeSelf() }.value
             context.log.write("token revoked after the failure\n")
             throw error
         }

@@ -59,7 +59,9 @@ public struct NotifyStage: Stage {
         let message = Self.message(
             runID: runID, environment: environment, outcome: outcome, failed: failed, blocked: blocked,
             reasons: settled.mapValues { $0.result.reason ?? "" }, link: runLink)
-        let body = try JSONEncoder().encode(message)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let body = try encoder.encode(message)
         let request = HTTPRequest(method: .post, url: url.reveal(), headers: ["Content-Type": "application/json"], body: body, isMarkedIdempotent: true)
         do {
             let response = try await HTTPClient(configuration: http).send(request)
