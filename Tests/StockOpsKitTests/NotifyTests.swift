@@ -7,7 +7,7 @@ import Testing
 /// documented payload shape (POST, `Content-Type: application/json`, a string `text`, `blocks` an array
 /// of objects each with a string `type`), answering 200 `ok` or 400 `invalid_payload`.
 final class WebhookServer: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     let port: Int
     let recordPath: String
 
@@ -70,28 +70,41 @@ final class WebhookServer: @unchecked Sendable {
     server.serve_forever()
     """#
 
-    init() throws {
+    /// Starts the server; waits for its port on a separate thread, not on the cooperative pool.
+    static func start() async throws -> WebhookServer {
         let directory = temporaryDirectory("webhook")
-        recordPath = directory + "/requests.jsonl"
         let scriptPath = directory + "/webhook.py"
-        try Self.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let process = Process()
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptPath, recordPath]
+        process.arguments = ["python3", scriptPath, directory + "/requests.jsonl"]
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            line.append(chunk)
+        let line = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var line = Data()
+                while !line.contains(UInt8(ascii: "\n")) {
+                    let chunk = output.fileHandleForReading.availableData
+                    guard !chunk.isEmpty else { break }
+                    line.append(chunk)
+                }
+                continuation.resume(returning: line)
+            }
         }
         guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
             throw FixtureError("the webhook server did not start (is python3 installed?)")
         }
+        return WebhookServer(process: process, port: port, recordPath: directory + "/requests.jsonl")
+    }
+
+    private init(process: Process, port: Int, recordPath: String) {
+        self.process = process
         self.port = port
+        self.recordPath = recordPath
     }
 
     struct Request: Decodable {
@@ -134,7 +147,7 @@ struct NotifyTests {
     }
 
     @Test func aFailedRunPostsASlackShapedSummary() async throws {
-        let server = try WebhookServer()
+        let server = try await WebhookServer.start()
         let (result, paths) = try await run(failing: true, environment: github.merging(["STOCKOPS_WEBHOOK_URL": server.url]) { $1 })
         #expect(result["notify"]?.status == .passed)
         #expect(result.outputs[StageRef<NotifyResult>("notify")] == NotifyResult(outcome: "failure", delivered: true))
@@ -157,7 +170,7 @@ struct NotifyTests {
     }
 
     @Test func aPassedRunIsNotifiedOnlyWhenConfigured() async throws {
-        let server = try WebhookServer()
+        let server = try await WebhookServer.start()
         let environment = ["STOCKOPS_WEBHOOK_URL": server.url]
         let (quiet, _) = try await run(failing: false, environment: environment)
         #expect(quiet.outputs[StageRef<NotifyResult>("notify")]?.delivered == false)
