@@ -13,7 +13,9 @@ workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
 trap 'postgres_stop "$workdir"' EXIT
 postgres_start "$workdir" -c max_connections=500 -c fsync=off -c synchronous_commit=off
 export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
+# Whatever the tests put in temporary directories goes when the run ends.
+mkdir -p "$workdir/tmp" && chmod 755 "$workdir/tmp"
 echo "test PostgreSQL on 127.0.0.1:$PG_PORT"
 
 swift build --build-tests
-swift test --skip-build "$@"
+TMPDIR="$workdir/tmp" swift test --skip-build "$@"

@@ -106,33 +106,32 @@ public final class PostgresPool: Sendable {
     // MARK: - Lending connections
 
     /// Lends a connection to `body`. A connection that turns out broken is discarded; when it had
-    /// served before (so the server may simply have restarted since) and the failure is a
-    /// connection error, the work is tried once more on a new connection: nothing ran on the old one.
+    /// served before (so the server may simply have restarted since) and `nothingRan` says the
+    /// failure happened before any statement took effect, the work is tried once more on a new connection.
     private func withConnection<T: Sendable>(
         _ body: (PostgresConnection) async throws(PostgresError) -> T
     ) async throws(PostgresError) -> T {
-        var mayRetry = true
-        while true {
-            let connection = try await acquire()
-            do {
-                let value = try await body(connection)
-                release(connection)
-                return value
-            } catch {
-                let servedBefore = connection.hasServedBefore
-                release(connection)
-                if error.isConnectionError, servedBefore, mayRetry {
-                    mayRetry = false
-                    logger.info("connection lost; retrying on a new connection", metadata: ["error": "\(error)"])
-                    continue
-                }
-                throw error
-            }
+        do {
+            return try await lend(nothingRan: { ($0 as? PostgresError)?.isConnectionError ?? false }, body)
+        } catch let error as PostgresError {
+            throw error
+        } catch {
+            throw PostgresError(code: .queryFailed, message: "\(error)")
         }
     }
 
     private func withConnectionAny<T: Sendable>(
         _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        do {
+            return try await lend(nothingRan: { ($0 as? PostgresTransaction.BeginFailed)?.underlying.isConnectionError ?? false }, body)
+        } catch let error as PostgresTransaction.BeginFailed {
+            throw error.underlying
+        }
+    }
+
+    private func lend<T: Sendable>(
+        nothingRan: (any Error) -> Bool, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         var mayRetry = true
         while true {
@@ -141,16 +140,14 @@ public final class PostgresPool: Sendable {
                 let value = try await body(connection)
                 release(connection)
                 return value
-            } catch let error as PostgresTransaction.BeginFailed {
+            } catch {
                 let servedBefore = connection.hasServedBefore
                 release(connection)
-                if error.underlying.isConnectionError, servedBefore, mayRetry {
+                if nothingRan(error), servedBefore, mayRetry {
                     mayRetry = false
+                    logger.info("connection lost; retrying on a new connection", metadata: ["error": "\(error)"])
                     continue
                 }
-                throw error.underlying
-            } catch {
-                release(connection)
                 throw error
             }
         }

@@ -49,6 +49,8 @@ public struct RunRequest: Sendable {
     public var selectAll = false
     public var since: String?
     public var json = false
+    /// `--outputs-dir`: where dependencies' outputs are loaded from and the selected nodes' outputs written to.
+    public var outputsDirectory: String?
     /// The process environment (`GITHUB_REF`, `GITHUB_EVENT_PATH`, `GITHUB_ACTIONS`, `NO_COLOR`…).
     public var processEnvironment: [String: String]
 
@@ -190,14 +192,17 @@ public struct Session: Sendable {
         let observer: any RunObserver = live ?? BlockReporter(console: progress)
         progress.write("stockops run \(runID) — environment \(prepared.environment.rawValue), jobs \(request.jobs)\n")
 
+        let outputsDirectory = request.outputsDirectory.map { OutputsDirectory(path: $0.hasPrefix("/") ? $0 : request.root + "/" + $0) }
+        let inputs = outputsDirectory?.inputs(for: prepared.graph, only: request.only, excluded: prepared.exclusions)
         let scheduler = Scheduler(
             jobs: request.jobs,
             runner: ProcessRunner(),
             paths: paths,
             approvals: approvals(request, prepared.graph),
-            exclusions: prepared.exclusions,
+            exclusions: prepared.exclusions.merging(inputs?.exclusions ?? [:]) { first, _ in first },
             cache: OutputCache(directory: request.root + "/.stockops/cache"),
-            observer: observer
+            observer: observer,
+            externalOutputs: inputs?.outputs ?? [:]
         )
         let redraw = live?.start()
         let (result, interrupted) = await Interruption.cancellingOnSignals { await scheduler.run(prepared.graph) }
@@ -212,6 +217,7 @@ public struct Session: Sendable {
         let record = RunRecord(runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths)
         do {
             try record.write(to: paths)
+            try outputsDirectory?.write(result, only: request.only)
             try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
             try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
             try GitHubActions.append(GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)"), toFileIn: "GITHUB_STEP_SUMMARY", environment: request.processEnvironment)

@@ -13,6 +13,7 @@ struct RunCommand: AsyncParsableCommand {
           stockops run --env dev
           stockops run --env dev --only test --jobs 2
           stockops run --all --skip test[trade] --json
+          stockops run --only test[trade] --outputs-dir .stockops/outputs
         """
     )
 
@@ -21,12 +22,17 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show the plan instead of running.")
     var dryRun = false
 
+    @Option(help: ArgumentHelp("Load the outputs of dependencies not selected by --only from this directory instead of running them, and write the selected nodes' outputs to it.", valueName: "dir"))
+    var outputsDir: String?
+
     func run() async throws {
         let session = Session()
         if dryRun {
             try await session.plan(options.request).finish()
         } else {
-            try await session.run(options.request).finish()
+            var request = options.request
+            request.outputsDirectory = outputsDir
+            try await session.run(request).finish()
         }
     }
 }

@@ -22,16 +22,13 @@ import Testing
         let recorder = Recorder<Interval>()
         var builder = GraphBuilder()
         for index in 0..<4 { builder.add(NodeID("work", key: "\(index)"), sleeper("\(index)", recorder)) }
-        let started = ContinuousClock.now
         let result = await scheduler(jobs: 4).run(try builder.build())
-        let elapsed = started.secondsSinceNow
         #expect(result.status == .passed)
         let intervals = recorder.values
         #expect(intervals.count == 4)
         let latestStart = intervals.map(\.start).max()!
         let earliestEnd = intervals.map(\.end).min()!
         #expect(latestStart < earliestEnd, "all four intervals overlap")
-        #expect(elapsed < 1.2, "shorter than running them one after another")
     }
 
     @Test func jobsBoundsConcurrency() async throws {
@@ -126,11 +123,11 @@ import Testing
 
     @Test func aTimeoutEndsTheAttemptAndBlocksDependents() async throws {
         var builder = GraphBuilder()
-        builder.add("slow", Probe { _ in try await Task.sleep(for: .seconds(10)) }, policy: NodePolicy(.gate, timeout: .milliseconds(200), retries: 2, retryDelay: .zero))
+        builder.add("slow", Probe { _ in try await Task.sleep(for: .seconds(120)) }, policy: NodePolicy(.gate, timeout: .milliseconds(200), retries: 2, retryDelay: .zero))
         builder.add("next", Probe(dependencies: ["slow"]))
         let started = ContinuousClock.now
         let result = await scheduler().run(try builder.build())
-        #expect(started.secondsSinceNow < 8, "the 10 s sleep was cut short")
+        #expect(started.secondsSinceNow < 60, "the 120 s sleep was cut short")
         #expect(result["slow"]?.status == .timedOut)
         #expect(result["slow"]?.attempts == 1)
         #expect(result["next"]?.status == .blocked)
@@ -250,7 +247,7 @@ import Testing
         let cleaned = Mutex(false)
         var builder = GraphBuilder()
         builder.add("long", Probe { context in
-            _ = try await context.runner.run(Command("sleep", ["30"]), log: context.log) { spawned in pid.withLock { $0 = spawned } }
+            _ = try await context.runner.run(Command("sleep", ["300"]), log: context.log) { spawned in pid.withLock { $0 = spawned } }
         })
         builder.add("after", Probe(dependencies: ["long"]))
         builder.add("notify", Probe(dependencies: ["after"]) { _ in
@@ -268,7 +265,7 @@ import Testing
         let cancelled = ContinuousClock.now
         run.cancel()
         let result = await run.value
-        #expect(cancelled.secondsSinceNow < 10, "the 30 s sleep was cut short")
+        #expect(cancelled.secondsSinceNow < 120, "the 300 s sleep was cut short")
         #expect(result.status == .cancelled)
         #expect(result["long"]?.status == .cancelled)
         #expect(result["after"]?.status == .cancelled)
@@ -291,9 +288,10 @@ import Testing
 
     @Test func aThousandNodeGraphSchedulesQuickly() async throws {
         let graph = try Benchmark.noOpGraph(count: 1000)
-        let (result, seconds) = await Benchmark.measure(graph, jobs: 4)
+        // How quickly is measured by scripts/bench-pipeline.sh, not asserted here.
+        let (result, _) = await Benchmark.measure(graph, jobs: 4)
         #expect(result.status == .passed)
+        #expect(result.results.count == 1000)
         #expect(result.results.allSatisfy { $0.result.status == .passed })
-        #expect(seconds < 10, "generous under load; scripts/bench-pipeline.sh measures it")
     }
 }

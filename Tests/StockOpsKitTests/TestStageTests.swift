@@ -8,12 +8,13 @@ struct FakeToolchain {
     let swift: String
     let llvmCov: String
 
-    init(failures: Int, coveredLines: Int) throws {
+    init(failures: Int, coveredLines: Int, testCases: Int = 2, instrumentedLines: Int = 100) throws {
         root = temporaryDirectory("toolchain")
         let bin = root + "/.build/debug"
         try FileManager.default.createDirectory(atPath: bin + "/codecov", withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: bin + "/stockopsPackageTests.xctest", contents: Data())
         let failure = failures > 0 ? "<failure message=\"boom\"/>" : ""
+        let cases = testCases > 0 ? "<testcase name=\"a\"></testcase><testcase name=\"b\">\(failure)</testcase>" : ""
         swift = root + "/swift"
         try Self.script(swift, """
         #!/bin/sh
@@ -27,7 +28,7 @@ struct FakeToolchain {
           shift
         done
         echo "database: ${STOCKOPS_TEST_DATABASE_URL:-unset}"
-        printf '<testsuites><testsuite><testcase name="a"></testcase><testcase name="b">\(failure)</testcase></testsuite></testsuites>' > "$out"
+        printf '<testsuites><testsuite>\(cases)</testsuite></testsuites>' > "$out"
         exit \(failures > 0 ? 1 : 0)
         """)
         llvmCov = root + "/llvm-cov"
@@ -35,7 +36,7 @@ struct FakeToolchain {
         #!/bin/sh
         cat <<'JSON'
         {"data":[{"files":[
-          {"filename":"\(root)/services/trade/Sources/TradeService/Order.swift","summary":{"lines":{"count":100,"covered":\(coveredLines)}}},
+          {"filename":"\(root)/services/trade/Sources/TradeService/Order.swift","summary":{"lines":{"count":\(instrumentedLines),"covered":\(coveredLines)}}},
           {"filename":"\(root)/Sources/ServiceKit/Server.swift","summary":{"lines":{"count":100,"covered":0}}}
         ]}]}
         JSON
@@ -80,6 +81,24 @@ struct FakeToolchain {
             try await toolchain.run(minimumCoverage: 60)
         } throws: { error in
             "\(error)".contains("line coverage of trade is 40.0%, below the minimum of 60.0%")
+        }
+    }
+
+    @Test func aRunWithoutTestsFailsTheGate() async throws {
+        let toolchain = try FakeToolchain(failures: 0, coveredLines: 0, testCases: 0)
+        await #expect {
+            try await toolchain.run(minimumCoverage: 0)
+        } throws: { error in
+            "\(error)".contains("no test ran: --filter TradeServiceTests matched nothing")
+        }
+    }
+
+    @Test func sourcesWithoutInstrumentedLinesFailTheGate() async throws {
+        let toolchain = try FakeToolchain(failures: 0, coveredLines: 0, instrumentedLines: 0)
+        await #expect {
+            try await toolchain.run(minimumCoverage: 0)
+        } throws: { error in
+            "\(error)".contains("coverage cannot be measured")
         }
     }
 }

@@ -16,6 +16,8 @@ public enum NodeStatus: String, Sendable, Codable, CaseIterable {
     case cancelled
     /// `plan` only: the node would run.
     case wouldRun = "would-run"
+    /// Not run: its output was produced elsewhere and loaded (`run --outputs-dir`).
+    case external
 
     /// Whether the status counts as a failure of the node.
     public var isFailure: Bool { self == .failed || self == .timedOut }

@@ -25,6 +25,8 @@ public struct Scheduler: Sendable {
     public var observer: (any RunObserver)?
     /// Whether node logs are written to `paths.logsDirectory`.
     public var writesLogs: Bool
+    /// Encoded outputs of nodes run elsewhere: such nodes are not run but recorded `external` with this output.
+    public var externalOutputs: [NodeID: Data]
 
     public init(
         jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
@@ -35,7 +37,8 @@ public struct Scheduler: Sendable {
         exclusions: [NodeID: String] = [:],
         cache: OutputCache? = nil,
         observer: (any RunObserver)? = nil,
-        writesLogs: Bool = true
+        writesLogs: Bool = true,
+        externalOutputs: [NodeID: Data] = [:]
     ) {
         self.jobs = max(1, jobs)
         self.mode = mode
@@ -46,6 +49,7 @@ public struct Scheduler: Sendable {
         self.cache = cache
         self.observer = observer
         self.writesLogs = writesLogs
+        self.externalOutputs = externalOutputs
     }
 
     private struct Completion: Sendable {
@@ -55,7 +59,7 @@ public struct Scheduler: Sendable {
     }
 
     private enum Decision {
-        case settle(NodeResult)
+        case settle(NodeResult, StageValue? = nil)
         case launch
     }
 
@@ -74,9 +78,9 @@ public struct Scheduler: Sendable {
                 while !ready.isEmpty {
                     let id = ready.removeFirst()
                     switch decide(id, state: state) {
-                    case .settle(let result):
+                    case .settle(let result, let value):
                         observer?.nodeFinished(id, policy: state.nodes[id]!.policy, result: result, log: nil)
-                        ready.append(contentsOf: state.settle(id, result: result, value: nil))
+                        ready.append(contentsOf: state.settle(id, result: result, value: value))
                     case .launch:
                         launchable.append(id)
                     }
@@ -152,6 +156,13 @@ public struct Scheduler: Sendable {
         let node = state.nodes[id]!
         if let reason = exclusions[id] {
             return .settle(NodeResult(status: .skipped, reason: reason))
+        }
+        if let data = externalOutputs[id] {
+            do {
+                return .settle(NodeResult(status: .external, reason: "output produced elsewhere"), try node.decode(data))
+            } catch {
+                return .settle(NodeResult(status: .failed, reason: "its external output could not be read: \(error)", failureKind: .infrastructure))
+            }
         }
         if node.policy.kind != .finally {
             let settled = node.dependencies.map { ($0, state.results[$0]!) }

@@ -41,7 +41,7 @@ public struct Console: Sendable {
     func paint(_ text: String, _ status: NodeStatus) -> String {
         guard colors else { return text }
         let code = switch status {
-        case .passed, .cached: "32"
+        case .passed, .cached, .external: "32"
         case .failed, .timedOut: "31"
         case .blocked, .cancelled: "33"
         case .skipped, .wouldRun: "2"
@@ -58,6 +58,7 @@ public struct Console: Sendable {
         case .skipped: "-"
         case .cancelled: "!"
         case .wouldRun: "▸"
+        case .external: "↧"
         }
     }
 

@@ -19,7 +19,7 @@ public enum JUnitReport {
                 xml += ">\n    <failure message=\"\(reason)\"/>\n  </testcase>\n"
             case .skipped, .blocked, .cancelled, .wouldRun:
                 xml += ">\n    <skipped message=\"\(escape(item.result.status.rawValue)): \(reason)\"/>\n  </testcase>\n"
-            case .passed, .cached:
+            case .passed, .cached, .external:
                 xml += "/>\n"
             }
         }

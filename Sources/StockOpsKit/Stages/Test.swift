@@ -41,17 +41,17 @@ public struct TestStage: Stage {
             total + TestCounts.parse(junit: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
         }
         context.log.write("\(counts.tests) tests, \(counts.failures) failed\n")
-        if counts.tests == 0 {
-            context.log.write("warning: no test matched --filter \(service.testTarget)\n")
-        }
         if !result.succeeded {
             let detail = counts.failures > 0 ? "\(counts.failures) of \(counts.tests) tests failed" : "swift test exited with \(result.exitStatus.map(String.init) ?? "signal \(result.signal ?? 0)")"
             throw StageFailure.failed("\(service.testTarget): \(detail); see the log and \(xunit)")
         }
 
+        if counts.tests == 0 {
+            throw StageFailure.failed("no test ran: --filter \(service.testTarget) matched nothing; check services[].test-target in pipelines/stockops.yml")
+        }
         let coverage = try await measureCoverage(tools, context)
         if coverage.count == 0 {
-            context.log.write("warning: no instrumented lines under \(service.paths.joined(separator: ", ")); coverage counts as 100%\n")
+            throw StageFailure.failed("no instrumented lines under \(service.paths.joined(separator: ", ")): coverage cannot be measured; check services[].paths")
         }
         context.log.write(String(format: "line coverage of %@: %.1f%% (%d/%d lines), minimum %.1f%%\n", service.name, coverage.percent, coverage.covered, coverage.count, minimumCoverage))
         if coverage.percent < minimumCoverage {

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import StockOpsKit
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export the pipeline to another CI system.",
+        subcommands: [GitHubActionsExport.self]
+    )
+
+    struct GitHubActionsExport: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "github-actions",
+            abstract: "Print a GitHub Actions workflow running each node of the graph as a job.",
+            discussion: """
+            Jobs follow the graph's edges (needs:) and pass outputs as artifacts: each runs \
+            `stockops run --only <node> --outputs-dir .stockops/outputs`.
+
+            Examples:
+              stockops export github-actions
+              stockops export github-actions --output .github/workflows/stockops-nodes.yml
+            """
+        )
+
+        @Option(help: "The repository root. (default: the current directory)")
+        var root: String?
+
+        @Option(help: "The pipeline file, relative to the root.")
+        var config: String = PipelineConfig.defaultPath
+
+        @Option(help: ArgumentHelp("Write the workflow to this file instead of standard output.", valueName: "file"))
+        var output: String?
+
+        func run() async throws {
+            let request = RunRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config)
+            try Session().exportGitHubActions(request, outputPath: output).finish()
+        }
+    }
+}

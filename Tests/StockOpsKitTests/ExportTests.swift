@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+import Yams
+@testable import StockOpsKit
+
+@Suite struct ExportTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The repository's own pipeline graph.
+    func pipelineGraph() throws -> PipelineGraph {
+        let config = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml", displayPath: "pipelines/stockops.yml")
+        return try StockOpsPipeline.graph(config: config, options: StockOpsPipeline.Options(environment: .dev))
+    }
+
+    /// A graph with a fan-out, a join, a manual node and a `finally` node.
+    func syntheticGraph() throws -> PipelineGraph {
+        var builder = GraphBuilder()
+        let source = builder.add("paths-filter", Produce(value: { 1 }))
+        let trade = builder.add(NodeID("test", key: "trade"), AddOne(input: source))
+        let listing = builder.add(NodeID("test", key: "stock-listing"), AddOne(input: source))
+        let deploy = builder.add("deploy", Probe(dependencies: [trade.id, listing.id]), policy: NodePolicy(.manual))
+        builder.add("notify", Probe(dependencies: [deploy.id]), policy: NodePolicy(.finally))
+        return try builder.build()
+    }
+
+    /// Jobs of a rendered workflow, parsed back.
+    func jobs(_ yaml: String) throws -> [String: [String: Any]] {
+        let workflow = try #require(try Yams.load(yaml: yaml, Resolver.default.removing(.bool)) as? [String: Any])
+        return try #require(workflow["jobs"] as? [String: [String: Any]])
+    }
+
+    @Test func jobIDsAreSanitizedAndUnique() throws {
+        var builder = GraphBuilder()
+        builder.add(NodeID("test", key: "trade"), Probe())
+        builder.add("test-trade", Probe())
+        builder.add(NodeID("scan", key: "stock.listing"), Probe())
+        builder.add("9lives", Probe())
+        let ids = GitHubActionsWorkflow.jobIDs(for: try builder.build())
+        #expect(ids[NodeID("test", key: "trade")] == "test-trade")
+        #expect(ids["test-trade"] == "test-trade-2")
+        #expect(ids[NodeID("scan", key: "stock.listing")] == "scan-stock-listing")
+        #expect(ids["9lives"] == "node-9lives")
+    }
+
+    @Test(arguments: ["pipeline", "synthetic"])
+    func needsEqualTheGraphsEdges(_ which: String) throws {
+        let graph = try which == "pipeline" ? pipelineGraph() : syntheticGraph()
+        let ids = GitHubActionsWorkflow.jobIDs(for: graph)
+        let jobs = try jobs(GitHubActionsWorkflow().render(graph))
+        #expect(Set(jobs.keys) == Set(graph.nodes.map { ids[$0.id]! }))
+        var edges: Set<[String]> = []
+        for (id, job) in jobs {
+            for dependency in job["needs"] as? [String] ?? [] { edges.insert([dependency, id]) }
+        }
+        let expected = Set(graph.nodes.flatMap { node in node.dependencies.map { [ids[$0]!, ids[node.id]!] } })
+        #expect(edges == expected)
+        #expect(!expected.isEmpty)
+    }
+
+    @Test func jobsRunTheirNodeAndExchangeOutputs() throws {
+        let graph = try syntheticGraph()
+        let jobs = try jobs(GitHubActionsWorkflow().render(graph))
+        let trade = try #require(jobs["test-trade"])
+        #expect(trade["name"] as? String == "test[trade]")
+        let steps = try #require(trade["steps"] as? [[String: Any]])
+        let download = try #require(steps.first { ($0["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true })
+        #expect((download["with"] as? [String: String])?["name"] == "stockops-output-paths-filter")
+        let run = try #require(steps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
+        #expect((run["env"] as? [String: String])?["NODE"] == "test[trade]")
+        #expect((run["run"] as? String)?.contains("--outputs-dir .stockops/outputs") == true)
+        let upload = try #require(steps.first { ($0["with"] as? [String: String])?["name"] == "stockops-output-test-trade" })
+        #expect((upload["with"] as? [String: String])?["path"] == ".stockops/outputs/test_trade_.json")
+        #expect(jobs["notify"]?["if"] as? String == "always()")
+        #expect(jobs["test-trade"]?["if"] == nil)
+        #expect(jobs["deploy"]?["environment"] as? String == "prod")
+        let deploySteps = try #require(jobs["deploy"]?["steps"] as? [[String: Any]])
+        #expect(deploySteps.contains { ($0["run"] as? String)?.contains("--approve \"$NODE\"") == true })
+        #expect(!steps.contains { ($0["run"] as? String)?.contains("--approve") == true })
+    }
+
+    @Test func theExportedWorkflowPassesTheLinters() async throws {
+        let directory = temporaryDirectory("export-lint")
+        try FileManager.default.createDirectory(atPath: directory + "/.github/workflows", withIntermediateDirectories: true)
+        for (name, graph) in [("pipeline", try pipelineGraph()), ("synthetic", try syntheticGraph())] {
+            try Data(GitHubActionsWorkflow().render(graph).utf8).write(to: URL(fileURLWithPath: directory + "/.github/workflows/\(name).yml"))
+        }
+        let findings = try await WorkflowLinters.findings(in: [".github/workflows/pipeline.yml", ".github/workflows/synthetic.yml"], root: directory)
+        #expect(findings.isEmpty, "\(findings.joined(separator: "\n"))")
+    }
+
+    @Test func exportWritesTheWorkflow() throws {
+        let directory = temporaryDirectory("export")
+        let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let session = Session(output: Console(fd: out, isTTY: false, colors: false, githubActions: false), errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
+        #expect(session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/nodes.yml") == .success)
+        let text = try String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8)
+        #expect(text == GitHubActionsWorkflow().render(try pipelineGraph()))
+        #expect(session.exportGitHubActions(RunRequest(root: Self.root, configPath: "missing.yml", processEnvironment: [:]), outputPath: nil) == .usage)
+    }
+}
+
+@Suite struct OutputsDirectoryTests {
+    @Test func dependenciesComeFromTheDirectoryAndTheNodesOutputGoesBack() async throws {
+        var builder = GraphBuilder()
+        let ran = Recorder<String>()
+        let source = builder.add("source", Produce(value: { ran.append("source"); return 41 }))
+        builder.add("next", AddOne(input: source))
+        builder.add("unrelated", Produce(value: { ran.append("unrelated"); return 0 }))
+        builder.add("cleanup", Probe(), policy: NodePolicy(.finally))
+        let graph = try builder.build()
+        let directory = OutputsDirectory(path: temporaryDirectory("outputs"))
+        try Data("41".utf8).write(to: URL(fileURLWithPath: directory.file(for: "source")))
+
+        let exclusions = try graph.exclusions(only: ["next"], skip: [])
+        let inputs = directory.inputs(for: graph, only: ["next"], excluded: exclusions)
+        #expect(inputs.outputs.keys.sorted() == ["source"])
+        #expect(inputs.exclusions.keys.sorted() == ["cleanup"])
+        var engine = scheduler(exclusions: exclusions.merging(inputs.exclusions) { first, _ in first })
+        engine.externalOutputs = inputs.outputs
+        let result = await engine.run(graph)
+
+        #expect(ran.values.isEmpty)
+        #expect(result["source"]?.status == .external)
+        #expect(result["next"]?.status == .passed)
+        #expect(result["unrelated"]?.status == .skipped)
+        #expect(result["cleanup"]?.status == .skipped)
+        #expect(result.status == .passed)
+        #expect(try directory.write(result, only: ["next"]) == [directory.file(for: "next")])
+        #expect(try String(contentsOfFile: directory.file(for: "next"), encoding: .utf8) == "42")
+    }
+
+    @Test func aMissingDependencyOutputSkipsItsDependents() async throws {
+        var builder = GraphBuilder()
+        let source = builder.add("source", Produce(value: { 1 }))
+        builder.add("next", AddOne(input: source))
+        let graph = try builder.build()
+        let directory = OutputsDirectory(path: temporaryDirectory("outputs"))
+        let inputs = directory.inputs(for: graph, only: ["next"], excluded: [:])
+        let result = await scheduler(exclusions: inputs.exclusions).run(graph)
+        #expect(result["source"]?.status == .skipped)
+        #expect(result["source"]?.reason?.contains("no output in") == true)
+        #expect(result["next"]?.status == .skipped)
+        #expect(try directory.write(result, only: ["next"]).isEmpty)
+    }
+
+    @Test func anUnreadableOutputFailsTheRun() async throws {
+        var builder = GraphBuilder()
+        let source = builder.add("source", Produce(value: { 1 }))
+        builder.add("next", AddOne(input: source))
+        let graph = try builder.build()
+        var engine = scheduler()
+        engine.externalOutputs = ["source": Data("not json".utf8)]
+        let result = await engine.run(graph)
+        #expect(result["source"]?.status == .failed)
+        #expect(result["next"]?.status == .blocked)
+        #expect(result.hasInfrastructureFailure)
+    }
+
+    @Test func testTradeUsesAPreWrittenPathsFilterOutput() async throws {
+        let repository = try await SessionTests().repository()
+        let outputs = repository.root + "/.stockops/outputs"
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
+        let changes = ChangeSet(base: "0123456789abcdef", baseSource: "push event before", files: ["services/stock-listing/README.md"], sharedChanged: false, services: ["stock-listing"])
+        try GraphBuilder.encode(changes).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
+        let (session, directory) = SessionTests().captureSession()
+        var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [:])
+        request.only = ["test[trade]"]
+        request.outputsDirectory = ".stockops/outputs"
+        request.json = true
+        #expect(await session.run(request) == .success)
+        let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(SessionTests().read(directory + "/out").utf8))
+        let nodes = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id, $0) })
+        #expect(nodes["paths-filter"]?.status == .external)
+        #expect(nodes["paths-filter"]?.log == nil)
+        #expect(nodes[NodeID("test", key: "trade")]?.status == .skipped)
+        #expect(nodes[NodeID("test", key: "trade")]?.reason?.hasPrefix("unchanged") == true)
+        #expect(nodes[NodeID("test", key: "stock-listing")]?.reason == "not selected by --only")
+        #expect(nodes["paths-filter"]?.output != nil)
+        let runs = try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs")
+        #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs/" + runs[0] + "/logs/paths-filter.log"))
+
+        let selected = ChangeSet(base: nil, baseSource: "none", files: ["services/trade/Sources/TradeService/Trade.swift"], sharedChanged: false, services: ["trade"])
+        try GraphBuilder.encode(selected).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
+        request.json = false
+        _ = await session.run(request)
+        let latest = try #require(try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs").first { !runs.contains($0) })
+        let second = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: repository.root + "/.stockops/runs/" + latest + "/run.json")))
+        let trade = try #require(second.nodes.first { $0.id == NodeID("test", key: "trade") })
+        #expect(second.nodes.first?.status == .external)
+        #expect(trade.attempts >= 1, "test[trade] ran on the loaded selection")
+    }
+}

