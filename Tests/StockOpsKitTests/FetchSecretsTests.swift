@@ -125,6 +125,30 @@ struct FetchSecretsTests {
         #expect(error?.code == .permissionDenied)
     }
 
+    @Test func theTokenIsRevokedWhenTheRunIsCancelled() async throws {
+        let vault = try await CIVault()
+        let root = temporaryDirectory()
+        var builder = GraphBuilder()
+        let fetch = FetchSecretsStage(secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
+        let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch)
+        let started = Recorder<Bool>()
+        builder.add("slow", Probe(dependencies: [secrets.id]) { _ in
+            started.append(true)
+            try await Task.sleep(for: .seconds(30))
+        })
+        builder.add("revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids, when: RevokeVaultTokenStage.skipReason(secrets))
+        let graph = try builder.build()
+        let run = Task { await scheduler(root: root).run(graph) }
+        while started.values.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        run.cancel()
+        let result = await run.value
+        #expect(result["slow"]?.status == .cancelled)
+        #expect(result["revoke-vault-token"]?.status == .passed)
+        let token = try #require(result.outputs[StockOpsPipeline.fetchSecrets]?.token)
+        let reused = VaultClient(address: vault.server.address, token: token, http: OpenBaoDevServer.httpConfiguration)
+        await #expect(throws: VaultError.self) { try await reused.lookupSelf() }
+    }
+
     @Test func aPathOutsideThePolicyIsDeniedByName() async throws {
         let vault = try await CIVault()
         let root = temporaryDirectory()
