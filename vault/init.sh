@@ -162,8 +162,10 @@ seed() {
 seed db/stockops '{username: "stockops", password: env.P1,
   url: "postgres://stockops:\(env.P1)@postgres:5432/stockops?sslmode=require"}'
 seed app/stockops '{session_key: env.P1}'
-seed ci/pipeline '{signing_key: env.P1}'
-seed harbor/robot '{username: "robot$stockops-ci", password: env.P1}'
-seed sonarqube/token '{token: env.P1}'
+# The paths and keys pipelines/stockops.yml declares under vault:. SLACK_WEBHOOK_URL stays empty
+# (no notification) until a real incoming-webhook URL is written.
+seed ci/pipeline '{SIGNING_KEY: env.P1, SLACK_WEBHOOK_URL: ""}'
+seed harbor/robot '{HARBOR_USERNAME: "robot$stockops-ci", HARBOR_PASSWORD: env.P1}'
+seed sonarqube/token '{SONAR_TOKEN: env.P1}'
 
 log "done: role ids and secret ids are in $OUT/ci and $OUT/app"

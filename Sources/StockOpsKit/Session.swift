@@ -99,7 +99,8 @@ public struct Session: Sendable {
             if requireEnvironment || error.code == .contradictsRef { throw StockOpsError(.usage, error.message) }
             environment = .dev
         }
-        let options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
+        var options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
+        options.processEnvironment = request.processEnvironment
         let graph: PipelineGraph
         do {
             graph = try StockOpsPipeline.graph(config: config, options: options)

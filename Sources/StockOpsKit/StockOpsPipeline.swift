@@ -15,6 +15,8 @@ public enum StockOpsPipeline {
         public var pullRequestBase: String?
         /// Variables passed through to the services' tests.
         public var testEnvironment: [String]
+        /// The process environment: `VAULT_*` for fetch-secrets, `STOCKOPS_WEBHOOK_URL` and `GITHUB_*` for notify.
+        public var processEnvironment: [String: String] = [:]
 
         public init(environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
             self.environment = environment
@@ -28,10 +30,20 @@ public enum StockOpsPipeline {
 
     /// The id of the node selecting changed services.
     public static let pathsFilter = StageRef<ChangeSet>("paths-filter")
+    /// The id of the node reading the secrets declared under `vault:`.
+    public static let fetchSecrets = StageRef<FetchedSecrets>("fetch-secrets")
 
     /// Assembles and validates the graph.
     public static func graph(config: PipelineConfig, options: Options) throws(GraphError) -> PipelineGraph {
         var graph = GraphBuilder()
+
+        let fetch = FetchSecretsStage(secrets: config.vault, settings: VaultSettings(environment: options.processEnvironment))
+        let secrets = graph.add(
+            fetchSecrets.id, fetch,
+            policy: NodePolicy(.gate, timeout: .seconds(120)),
+            summary: "AppRole login, read \(config.vault.map(\.path).joined(separator: ", "))",
+            when: { _ in fetch.skipReason }
+        )
 
         let changes = graph.add(
             pathsFilter.id,
@@ -51,6 +63,20 @@ public enum StockOpsPipeline {
                 cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(config.gates.minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
             )
         }
+
+        graph.add(
+            "revoke-vault-token", RevokeVaultTokenStage(fetched: secrets),
+            policy: NodePolicy(.finally, timeout: .seconds(60), retries: 2),
+            after: graph.ids, summary: "revoke the Vault token of fetch-secrets",
+            when: RevokeVaultTokenStage.skipReason(secrets)
+        )
+        graph.add(
+            "notify",
+            NotifyStage(config: config.notify, fetched: secrets, environment: options.environment.rawValue, processEnvironment: options.processEnvironment),
+            policy: NodePolicy(.finally, timeout: .seconds(60)),
+            after: graph.ids,
+            summary: "post a run summary to the webhook on " + config.notify.on.map(\.rawValue).sorted().joined(separator: ", ")
+        )
 
         return try graph.build()
     }

@@ -187,7 +187,7 @@ import Yams
         let latest = try #require(try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs").first { !runs.contains($0) })
         let second = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: repository.root + "/.stockops/runs/" + latest + "/run.json")))
         let trade = try #require(second.nodes.first { $0.id == NodeID("test", key: "trade") })
-        #expect(second.nodes.first?.status == .external)
+        #expect(second.nodes.first { $0.id == "paths-filter" }?.status == .external)
         #expect(trade.attempts >= 1, "test[trade] ran on the loaded selection")
     }
 }

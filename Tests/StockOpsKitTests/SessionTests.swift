@@ -77,7 +77,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run + "/reports/pipeline-junit.xml"))
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(read(directory + "/out").utf8))
         #expect(record.environment == "dev")
-        #expect(record.nodes.map(\.status) == [.passed, .skipped, .skipped])
+        #expect(record.nodes.map(\.id.description) == ["fetch-secrets", "paths-filter", "test[stock-listing]", "test[trade]", "revoke-vault-token", "notify"])
+        #expect(record.nodes.map(\.status) == [.skipped, .passed, .skipped, .skipped, .skipped, .passed])
+        #expect(record.nodes.first?.reason == "VAULT_ADDR not set")
         #expect(read(directory + "/summary.md").contains("| `paths-filter` | passed |"))
         #expect(read(directory + "/output").contains("status=passed\n"))
     }

@@ -165,7 +165,8 @@ struct VaultClientTests {
         let root = server.rootClient()
         try await root.request(.post, "sys/namespaces/team-a")
         let inNamespace = VaultClient(
-            address: server.address, token: server.rootToken, namespace: "team-a", http: OpenBaoDevServer.httpConfiguration)
+            address: server.address, token: server.rootToken, namespace: "team-a", http: OpenBaoDevServer.httpConfiguration,
+            masker: SecretMasker(environment: [:]))
         try await inNamespace.request(
             .post, "sys/mounts/secret", body: .object(["type": .string("kv"), "options": .object(["version": .string("2")])]))
         try await inNamespace.write("app/only-here", data: ["k": "namespaced"])
@@ -180,7 +181,8 @@ struct VaultClientTests {
         try await server.rootClient().request(
             .post, "sys/mounts/kv-ops", body: .object(["type": .string("kv"), "options": .object(["version": .string("2")])]))
         let vault = VaultClient(
-            address: server.address, token: server.rootToken, kvMount: "/kv-ops/", http: OpenBaoDevServer.httpConfiguration)
+            address: server.address, token: server.rootToken, kvMount: "/kv-ops/", http: OpenBaoDevServer.httpConfiguration,
+            masker: SecretMasker(environment: [:]))
         try await vault.write("a", data: ["k": "v"])
         #expect(try await vault.read("a")["k"]?.reveal() == "v")
     }
@@ -189,7 +191,7 @@ struct VaultClientTests {
         let port = try OpenBaoDevServer.freePort()
         let vault = VaultClient(
             address: "http://127.0.0.1:\(port)", token: Secret("t"),
-            http: HTTPClientConfiguration(connectTimeout: .seconds(1), retry: .none))
+            http: HTTPClientConfiguration(connectTimeout: .seconds(1), retry: .none), masker: SecretMasker(environment: [:]))
         let error = await #expect(throws: VaultError.self) { try await vault.read("app/x") }
         #expect(error?.code == .unreachable)
         #expect(error?.description.contains("Vault unreachable at http://127.0.0.1:\(port)") == true)
@@ -198,7 +200,7 @@ struct VaultClientTests {
     @Test func environmentConfiguresTheClient() async throws {
         let vault = VaultClient.fromEnvironment([
             "VAULT_ADDR": "https://vault.example:8200/", "VAULT_TOKEN": "t", "VAULT_NAMESPACE": "team",
-        ])
+        ], masker: SecretMasker(environment: [:]))
         #expect(vault.address == "https://vault.example:8200")
         #expect(vault.namespace == "team")
         #expect(await vault.hasToken)

@@ -64,8 +64,8 @@ struct VaultInitScriptTests {
         let (ciRole, ciSecret) = try credentials("ci")
         let ci = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration)
         try await ci.loginAppRole(roleIDFile: "\(output)/ci/role_id", secretIDFile: "\(output)/ci/secret_id")
-        #expect(try await ci.read("harbor/robot")["password"] != nil)
-        #expect(try await ci.read("sonarqube/token")["token"] != nil)
+        #expect(try await ci.read("harbor/robot")["HARBOR_PASSWORD"] != nil)
+        #expect(try await ci.read("sonarqube/token")["SONAR_TOKEN"] != nil)
         let ciDenied = await #expect(throws: VaultError.self) { try await ci.read("db/stockops") }
         #expect(ciDenied?.code == .permissionDenied)
 

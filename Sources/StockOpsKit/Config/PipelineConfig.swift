@@ -25,8 +25,25 @@ public struct RegistryConfig: Sendable, Equatable, Codable {
 
 /// A Vault secret path and the keys read from it.
 public struct VaultSecret: Sendable, Equatable, Codable {
+    /// The API path of a KV v2 secret: `secret/data/ci/pipeline`.
     public var path: String
     public var keys: [String]
+    /// Whether a run without `VAULT_ADDR` fails instead of skipping `fetch-secrets`.
+    public var required: Bool = false
+}
+
+/// When and where the `notify` node posts a run summary.
+public struct NotifyConfig: Sendable, Equatable, Codable {
+    /// Run outcomes that are notified.
+    public enum Event: String, Sendable, Codable, CaseIterable {
+        /// A failed or interrupted run.
+        case failure
+        case success
+    }
+
+    public var on: Set<Event> = [.failure]
+    /// The fetched secret holding the webhook URL.
+    public var webhookKey: String = "SLACK_WEBHOOK_URL"
 }
 
 /// Severity of a found vulnerability.
@@ -59,6 +76,7 @@ public struct PipelineConfig: Sendable, Equatable {
     public var environments: [Environment: EnvironmentConfig]
     public var registry: RegistryConfig
     public var vault: [VaultSecret]
+    public var notify = NotifyConfig()
     public var gates: GateThresholds
 
     public func service(named name: String) -> ServiceConfig? {
@@ -96,7 +114,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
-        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "gates"])
+        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates"])
         let version = try root.required("version")
         guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
 
@@ -143,12 +161,35 @@ public struct PipelineConfig: Sendable, Equatable {
         var vault: [VaultSecret] = []
         if let vaultNode = try root.optional("vault") {
             for item in try vaultNode.list() {
-                _ = try item.mapping(allowed: ["path", "keys"])
+                _ = try item.mapping(allowed: ["path", "keys", "required"])
                 let keys = try item.required("keys")
-                let secret = VaultSecret(path: try item.required("path").nonEmptyString(), keys: try keys.strings())
+                let pathNode = try item.required("path")
+                let secret = VaultSecret(path: try pathNode.nonEmptyString(), keys: try keys.strings(), required: try item.optional("required")?.bool() ?? false)
                 guard !secret.keys.isEmpty else { throw keys.error(.invalidValue, "list at least one key") }
+                guard secret.path.split(separator: "/").count >= 3, secret.path.split(separator: "/")[1] == "data" else {
+                    throw pathNode.error(.invalidValue, "'\(secret.path)' is not a KV v2 data path; write <mount>/data/<path>, e.g. secret/data/ci/pipeline")
+                }
+                if let duplicate = secret.keys.first(where: { key in vault.contains { $0.keys.contains(key) } }) {
+                    throw keys.error(.invalidValue, "key \(duplicate) is already read from another path; key names must be unique")
+                }
                 vault.append(secret)
             }
+        }
+
+        var notify = NotifyConfig()
+        if let notifyNode = try root.optional("notify") {
+            _ = try notifyNode.mapping(allowed: ["on", "webhook-key"])
+            if let events = try notifyNode.optional("on") {
+                notify.on = []
+                for item in try events.list() {
+                    let text = try item.nonEmptyString()
+                    guard let event = NotifyConfig.Event(rawValue: text) else {
+                        throw item.error(.invalidValue, "unknown event '\(text)'; use failure or success")
+                    }
+                    notify.on.insert(event)
+                }
+            }
+            notify.webhookKey = try notifyNode.optional("webhook-key")?.nonEmptyString() ?? notify.webhookKey
         }
 
         var gates = GateThresholds(minimumCoverage: 0, failingSeverities: [.critical, .high])
@@ -182,6 +223,7 @@ public struct PipelineConfig: Sendable, Equatable {
             environments: environments,
             registry: registry,
             vault: vault,
+            notify: notify,
             gates: gates
         )
     }

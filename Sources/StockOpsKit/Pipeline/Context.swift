@@ -1,8 +1,11 @@
 import Foundation
+import Synchronization
 
 /// The outputs produced so far in a run, read through typed ``StageRef`` handles.
 public struct Outputs: Sendable {
     var values: [NodeID: any Sendable] = [:]
+    /// The nodes settled so far, with their policy kind and result.
+    public internal(set) var settled: [NodeID: (kind: NodePolicy.Kind, result: NodeResult)] = [:]
 
     public init() {}
 
@@ -66,6 +69,9 @@ public struct StageContext: Sendable {
         self.dependencies = dependencies
     }
 
+    /// The nodes settled when this node started, for `finally` nodes reporting on the run.
+    public var settled: [NodeID: (kind: NodePolicy.Kind, result: NodeResult)] { outputs.settled }
+
     /// The output of a dependency. Reading a node that is not a declared dependency is an error.
     public func value<O>(_ ref: StageRef<O>) throws -> O {
         guard dependencies.contains(ref.id) else {
@@ -82,10 +88,15 @@ public struct StageContext: Sendable {
 }
 
 /// An append-only log file of one node. Safe to write from any thread.
+///
+/// Everything written passes through ``SecretMasker/shared``: text is held until its line is complete
+/// (or the pending text grows past 64 KiB), so a secret split across writes is still masked.
 public final class NodeLog: Sendable {
     /// Where the log is written; `nil` when it is discarded.
     public let path: String?
     private let fd: Int32
+    private let pending = Mutex<[UInt8]>([])
+    private static let pendingLimit = 1 << 16
 
     /// Opens (creating or truncating) the log at `path`, or a discarding log when `path` is nil.
     public init(path: String?) {
@@ -100,6 +111,7 @@ public final class NodeLog: Sendable {
     }
 
     deinit {
+        flush()
         if fd >= 0 { close(fd) }
     }
 
@@ -109,21 +121,45 @@ public final class NodeLog: Sendable {
     }
 
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard fd >= 0, var base = bytes.baseAddress else { return }
-        var remaining = bytes.count
-        while remaining > 0 {
-            let written = Foundation.write(fd, base, remaining)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
+        guard fd >= 0, !bytes.isEmpty else { return }
+        pending.withLock { pending in
+            pending.append(contentsOf: bytes)
+            let end = pending.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? (pending.count > Self.pendingLimit ? pending.count : 0)
+            guard end > 0 else { return }
+            emit(pending[..<end])
+            pending.removeFirst(end)
+        }
+    }
+
+    /// Writes any incomplete last line.
+    public func flush() {
+        pending.withLock { pending in
+            emit(pending[...])
+            pending.removeAll()
+        }
+    }
+
+    private func emit(_ bytes: ArraySlice<UInt8>) {
+        guard !bytes.isEmpty else { return }
+        var text = SecretMasker.shared.mask(String(decoding: bytes, as: UTF8.self))
+        text.withUTF8 { buffer in
+            guard var base = buffer.baseAddress else { return }
+            var remaining = buffer.count
+            while remaining > 0 {
+                let written = Foundation.write(fd, base, remaining)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                remaining -= written
+                base += written
             }
-            remaining -= written
-            base += written
         }
     }
 
     /// The log's content, for printing as one block.
     public func contents() -> String {
+        flush()
         guard let path, let data = FileManager.default.contents(atPath: path) else { return "" }
         return String(decoding: data, as: UTF8.self)
     }

@@ -55,6 +55,9 @@ public struct GraphBuilder: Sendable {
 
     public init() {}
 
+    /// The ids of the nodes added so far, in order.
+    public var ids: [NodeID] { nodes.map(\.id) }
+
     /// Adds a node running `stage`.
     ///
     /// - Parameters:

@@ -202,7 +202,7 @@ public struct Scheduler: Sendable {
         func finish(_ status: NodeStatus, reason: String? = nil, kind: StageFailure.Kind? = nil, attempts: Int = 0, key: String? = nil, value: StageValue? = nil, log: NodeLog? = nil) -> Completion {
             let elapsed = ContinuousClock.now - clock
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let result = NodeResult(status: status, reason: reason, failureKind: kind, attempts: attempts, started: started, finished: Date(), duration: seconds, cacheKey: key)
+            let result = NodeResult(status: status, reason: reason.map(SecretMasker.shared.mask), failureKind: kind, attempts: attempts, started: started, finished: Date(), duration: seconds, cacheKey: key)
             observer?.nodeFinished(node.id, policy: node.policy, result: result, log: log)
             return Completion(id: node.id, result: result, value: value)
         }
@@ -294,6 +294,7 @@ private struct State {
     /// Records a result and returns the dependents that became ready.
     mutating func settle(_ id: NodeID, result: NodeResult, value: StageValue?) -> [NodeID] {
         results[id] = result
+        outputs.settled[id] = (nodes[id]!.policy.kind, result)
         if let value {
             outputs.values[id] = value.value
             encoded[id] = value.encoded

@@ -22,8 +22,9 @@ public struct Console: Sendable {
         self.githubActions = githubActions
     }
 
+    /// Writes `text` with every secret registered in ``SecretMasker/shared`` masked.
     public func write(_ text: String) {
-        var text = text
+        var text = SecretMasker.shared.mask(text)
         text.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -1,6 +1,11 @@
 /// The run as a JUnit document: one test case per node, for CI test report viewers.
 public enum JUnitReport {
+    /// The document, with every secret registered in ``SecretMasker/shared`` masked.
     public static func render(_ result: RunResult, suite: String = "stockops") -> String {
+        SecretMasker.shared.mask(document(result, suite: suite))
+    }
+
+    private static func document(_ result: RunResult, suite: String) -> String {
         let failures = result.results.filter { $0.result.status.isFailure }.count
         let skipped = result.results.filter { [.skipped, .blocked, .cancelled, .wouldRun].contains($0.result.status) }.count
         let total = result.finished.timeIntervalSince(result.started)

@@ -89,11 +89,12 @@ public struct RunRecord: Codable, Sendable {
         }
     }
 
+    /// The record as JSON, with every secret registered in ``SecretMasker/shared`` masked.
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        return try encoder.encode(self)
+        return Data(SecretMasker.shared.mask(String(decoding: try encoder.encode(self), as: UTF8.self)).utf8)
     }
 
     /// Writes `run.json` into the run directory.
