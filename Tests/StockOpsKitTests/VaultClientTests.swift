@@ -183,7 +183,17 @@ struct VaultClientTests {
         let vault = VaultClient(
             address: server.address, token: server.rootToken, kvMount: "/kv-ops/", http: OpenBaoDevServer.httpConfiguration,
             masker: SecretMasker(environment: [:]))
-        try await vault.write("a", data: ["k": "v"])
+        // A new KV v2 mount upgrades itself in the background and refuses writes until it is done.
+        var attempts = 0
+        while true {
+            do {
+                try await vault.write("a", data: ["k": "v"])
+                break
+            } catch let error as VaultError where "\(error)".contains("Upgrading") && attempts < 100 {
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
         #expect(try await vault.read("a")["k"]?.reveal() == "v")
     }
 
