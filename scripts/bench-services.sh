@@ -15,6 +15,7 @@ duration="${DURATION:-10s}"
 connections="${CONNECTIONS:-50}"
 peer_dir="${PEER_DIR:-$root/../shared/bench/peer-fastapi}"
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-XXXXXX")"
+chmod 755 "$workdir"  # the postgres account must reach the data directory inside
 results="$workdir/results.txt"
 pids=()
 

@@ -20,6 +20,7 @@ scripts/install-deps.sh
 export PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-demo-XXXXXX")"
+chmod 755 "$workdir"  # the postgres account must reach the data directory inside
 service_pids=()
 cleanup() {
   for pid in "${service_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
