@@ -77,6 +77,16 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "ServiceTestSupport",
+            dependencies: [
+                "ServiceKit", "Postgres",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/ServiceTestSupport",
+            swiftSettings: strict
+        ),
+
         // MARK: The stock-listing service
         .target(
             name: "StockListingService",
@@ -93,7 +103,7 @@ let package = Package(
         .testTarget(
             name: "StockListingServiceTests",
             dependencies: [
-                "StockListingService", "ServiceKit", "Postgres", "PostgresTestSupport",
+                "StockListingService", "ServiceKit", "Postgres", "PostgresTestSupport", "ServiceTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "services/stock-listing/Tests/StockListingServiceTests",
@@ -116,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "TradeServiceTests",
             dependencies: [
-                "TradeService", "StockListingService", "ServiceKit", "Postgres", "PostgresTestSupport",
+                "TradeService", "StockListingService", "ServiceKit", "Postgres", "PostgresTestSupport", "ServiceTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "services/trade/Tests/TradeServiceTests",

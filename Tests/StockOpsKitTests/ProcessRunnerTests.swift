@@ -53,6 +53,16 @@ import Testing
         #expect(logged.hasSuffix("line499\n"))
     }
 
+    @Test func theChildInheritsNoOtherDescriptor() async throws {
+        let path = temporaryDirectory() + "/held-open-for-writing"
+        let descriptor = open(path, O_WRONLY | O_CREAT, 0o644)
+        #expect(descriptor > 2)
+        defer { close(descriptor) }
+        let result = try await runner.run(Command("sh", ["-c", "ls -l /proc/$$/fd"]))
+        #expect(result.succeeded)
+        #expect(!result.output.contains("held-open-for-writing"))
+    }
+
     @Test func theChildHasItsOwnProcessGroup() async throws {
         let result = try await runner.run(Command("sh", ["-c", "ps -o pgid= -p $$"]))
         #expect(Int32(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) == result.pid)

@@ -82,11 +82,14 @@ public struct ProcessRunner: Sendable {
             _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
             posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
             posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+            // Nothing else the parent has open (files other threads are writing, other children's
+            // pipes) reaches the child.
+            _ = Self.addCloseFrom?(&actions, 3)
             var pid: pid_t = 0
             var status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
             // A just-written executable stays "busy" while a process forked elsewhere still holds it open.
             var retries = 0
-            while status == ETXTBSY && retries < 20 {
+            while status == ETXTBSY && retries < 200 {
                 retries += 1
                 usleep(10_000)
                 status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
@@ -123,6 +126,13 @@ public struct ProcessRunner: Sendable {
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
 
     /// `posix_spawn_file_actions_addchdir_np`, looked up at run time (glibc 2.29+).
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift does not import.
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
     private static let addChdir: AddChdir? = {
         guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addchdir_np") else { return nil }
         return unsafeBitCast(symbol, to: AddChdir.self)

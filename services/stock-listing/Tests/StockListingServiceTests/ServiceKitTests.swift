@@ -5,6 +5,7 @@ import Logging
 import Postgres
 import PostgresTestSupport
 import ServiceKit
+import ServiceTestSupport
 import Testing
 
 @testable import StockListingService

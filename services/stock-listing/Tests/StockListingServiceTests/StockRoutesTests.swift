@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Postgres
 import PostgresTestSupport
 import ServiceKit
+import ServiceTestSupport
 import Testing
 
 @testable import StockListingService

@@ -5,6 +5,7 @@ import Postgres
 import PostgresTestSupport
 import ServiceKit
 import StockListingService
+import ServiceTestSupport
 import Testing
 
 @testable import TradeService
