@@ -165,6 +165,8 @@ seed app/stockops '{session_key: env.P1}'
 # The paths and keys pipelines/stockops.yml declares under vault:. SLACK_WEBHOOK_URL stays empty
 # (no notification) until a real incoming-webhook URL is written.
 seed ci/pipeline '{SIGNING_KEY: env.P1, SLACK_WEBHOOK_URL: ""}'
+# The $ in the robot account name is literal.
+# shellcheck disable=SC2016
 seed harbor/robot '{HARBOR_USERNAME: "robot$stockops-ci", HARBOR_PASSWORD: env.P1}'
 seed sonarqube/token '{SONAR_TOKEN: env.P1}'
 
