@@ -123,6 +123,15 @@ struct VaultRaftTests {
         return Secret(try #require(json["root_token"] as? String))
     }
 
+    /// A raft server brought up by init.sh, with the output directory and the root token.
+    func initialisedServer() async throws -> (OpenBaoRaftServer, String, Secret) {
+        let server = try await OpenBaoRaftServer.start()
+        let output = server.directory + "/out"
+        let result = try await runInitScript(address: server.address, output: output)
+        #expect(result.status == 0, "\(result.output)")
+        return (server, output, try rootToken(output))
+    }
+
     @Test func initialisesUnsealsAndASecondRunChangesNothing() async throws {
         let server = try await OpenBaoRaftServer.start()
         defer { server.stop() }
@@ -155,5 +164,40 @@ struct VaultRaftTests {
         let appAuth = try await app.loginAppRole(roleIDFile: output + "/app/role_id", secretIDFile: output + "/app/secret_id")
         #expect(appAuth.leaseDuration == .seconds(12 * 3600) && appAuth.renewable)
         #expect(try await app.read("db/stockops")["password"]?.reveal() == "CHANGE_ME")
+    }
+
+    @Test func aSealedServerIsSealedForTheClientAndAnInfrastructureErrorForFetchSecrets() async throws {
+        let (server, output, token) = try await initialisedServer()
+        defer { server.stop() }
+        let root = VaultClient(address: server.address, token: token, http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
+        try await root.request(.put, "sys/seal")
+
+        let ci = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
+        let loginError = await #expect(throws: VaultError.self) {
+            try await ci.loginAppRole(roleIDFile: output + "/ci/role_id", secretIDFile: output + "/ci/secret_id")
+        }
+        #expect(loginError?.code == .sealed)
+        let readError = await #expect(throws: VaultError.self) { try await root.read("ci/pipeline") }
+        #expect(readError?.code == .sealed)
+
+        let environment = [
+            "VAULT_ADDR": server.address, "VAULT_ROLE_ID_FILE": output + "/ci/role_id", "VAULT_SECRET_ID_FILE": output + "/ci/secret_id",
+        ]
+        let result = await scheduler(root: temporaryDirectory()).run(try FetchSecretsTests().graph(CIVault.declared, environment: environment))
+        let node = try #require(result[StockOpsPipeline.fetchSecrets.id])
+        #expect(node.failureKind == .infrastructure)
+        #expect(node.reason?.contains("sealed") == true, "\(String(describing: node.reason))")
+        #expect(result.hasInfrastructureFailure)
+
+        let directory = temporaryDirectory()
+        try SecretsCheckTests().config(directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n")
+        let status = await SecretsCheckTests().session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration)
+        #expect(status == .infrastructure)
+        #expect(status.rawValue == 3)
+
+        let unsealed = try await runInitScript(address: server.address, output: output)
+        #expect(unsealed.status == 0, "\(unsealed.output)")
+        #expect(unsealed.output.contains("unsealing"))
+        try await ci.loginAppRole(roleIDFile: output + "/ci/role_id", secretIDFile: output + "/ci/secret_id")
     }
 }
