@@ -17,7 +17,8 @@ if [ -t 1 ]; then wait_default=1; else wait_default=0; fi
 demo_wait="${DEMO_WAIT:-$wait_default}"
 
 scripts/install-deps.sh
-export PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH="$pip_scripts:$PATH"
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-demo-XXXXXX")"
 chmod 755 "$workdir"  # the postgres account must reach the data directory inside
@@ -67,6 +68,7 @@ curl -fsS -X POST -H 'Content-Type: application/json' \
   "http://127.0.0.1:$trade_port/trades/buy" >/dev/null
 curl -fsS "http://127.0.0.1:$trade_port/portfolio/demo" | grep -q '"AAPL"'
 
+latest_run="$(find .stockops/runs -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | sort -rn | head -n 1 | cut -d' ' -f2-)"
 cat <<TXT
 
 The pipeline passed and both services answer:
@@ -81,7 +83,7 @@ The pipeline passed and both services answer:
   curl http://127.0.0.1:$trade_port/portfolio/demo
   curl 'http://127.0.0.1:$trade_port/trades?user_id=demo'
 
-Run record: $(ls -td .stockops/runs/*/ | head -n 1)run.json
+Run record: $latest_run/run.json
 TXT
 if [ "$demo_wait" = 1 ]; then
   echo "Ctrl-C stops the services and the database."

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 
 scripts/install-deps.sh
-export PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+export PATH="$pip_scripts:$PATH"
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
 trap 'postgres_stop "$workdir"' EXIT

@@ -4,12 +4,14 @@
 #   - unseals it with the saved keys when it is sealed;
 #   - enables KV v2 at secret/ and AppRole at approle/;
 #   - writes the policies in policies/*.hcl;
-#   - creates the AppRoles ci and app and writes their role_id and secret_id to <out>/<role>/;
-#   - seeds randomly generated placeholder secrets where none exist.
-# Running it again changes nothing that is already in place. Works against `bao server -dev`
+#   - creates the AppRoles ci (1 h tokens) and app (12 h tokens, renewable up to 72 h), writes their
+#     role_id and secret_id to <out>/<role>/ and prints the role ids;
+#   - seeds CHANGE_ME placeholders for every declared key that has no value yet.
+# Running it again changes nothing that is already in place: existing values, role ids and valid
+# secret ids are kept. Works against `bao server -dev`
 # (already initialised and unsealed; pass its root token as VAULT_TOKEN).
 #
-# Usage: init.sh [output-dir]        (default: ./vault-out)
+# Usage: init.sh [output-dir]        (default: ./vault-out; .gitignore covers vault-out/ at any depth)
 # Environment: VAULT_ADDR (default http://127.0.0.1:8200), VAULT_TOKEN, VAULT_NAMESPACE,
 #              VAULT_CACERT (a PEM bundle to trust for https).
 # Every file written is readable by the current user only. Tokens and keys never appear in
@@ -25,7 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { printf 'init.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for tool in curl jq od; do
+for tool in curl jq; do
   command -v "$tool" >/dev/null || die "$tool is required"
 done
 
@@ -60,8 +62,6 @@ ok() {
     die "$1 $2 failed with $STATUS: $(jq -r '(.errors // []) | join("; ")' <<<"$BODY" 2>/dev/null || true)"
   fi
 }
-
-random_secret() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
 
 # --- Initialise and unseal -------------------------------------------------------------------
 api GET sys/init
@@ -120,16 +120,18 @@ for file in "$HERE"/policies/*.hcl; do
 done
 
 # --- AppRoles --------------------------------------------------------------------------------
+# A pipeline run gets a 1 h token; a service's agent a 12 h token it renews, up to 72 h.
 ok POST auth/approle/role/ci \
-  '{"token_policies": ["ci"], "token_ttl": "20m", "token_max_ttl": "1h", "secret_id_ttl": "720h"}'
+  '{"token_policies": ["ci"], "token_ttl": "1h", "token_max_ttl": "1h", "secret_id_ttl": "720h"}'
 ok POST auth/approle/role/app \
-  '{"token_policies": ["app"], "token_ttl": "1h", "token_max_ttl": "24h", "secret_id_ttl": "720h"}'
+  '{"token_policies": ["app"], "token_ttl": "12h", "token_max_ttl": "72h", "secret_id_ttl": "720h"}'
 
 for role in ci app; do
   mkdir -p "$OUT/$role"
   ok GET "auth/approle/role/$role/role-id"
   jq -j .data.role_id <<<"$BODY" >"$OUT/$role/role_id"
   chmod 600 "$OUT/$role/role_id"
+  printf '%s role_id %s\n' "$role" "$(jq -r .data.role_id <<<"$BODY")"
 
   valid=false
   if [[ -s $OUT/$role/secret_id ]]; then
@@ -147,25 +149,32 @@ for role in ci app; do
 done
 
 # --- Placeholder secrets ---------------------------------------------------------------------
-# seed PATH JQ-PROGRAM -- writes the object the program builds (from random $p1 and $p2) unless PATH exists.
+# seed PATH JQ-OBJECT -- gives every key of the object its placeholder value unless the key already
+# has one: creates PATH (check-and-set 0) or adds the missing keys to it (check-and-set on its version).
 seed() {
-  local path=$1 program=$2
+  local path=$1 object=$2
   api GET "secret/data/$path"
-  if [[ $STATUS == 200 ]]; then return; fi
-  [[ $STATUS == 404 ]] || die "GET secret/data/$path failed with $STATUS"
-  P1=$(random_secret) P2=$(random_secret) \
-    jq -n "{data: ($program), options: {cas: 0}}" >"$WORK/seed.json"
+  if [[ $STATUS == 404 ]]; then
+    jq -n "{data: ($object), options: {cas: 0}}" >"$WORK/seed.json"
+  elif [[ $STATUS == 200 ]]; then
+    if [[ $(jq -r --argjson wanted "$(jq -n "$object")" '($wanted | keys) - (.data.data // {} | keys) | length' <<<"$BODY") == 0 ]]; then
+      return
+    fi
+    jq --argjson wanted "$(jq -n "$object")" \
+      '{data: ($wanted + (.data.data // {})), options: {cas: .data.metadata.version}}' <<<"$BODY" >"$WORK/seed.json"
+  else
+    die "GET secret/data/$path failed with $STATUS"
+  fi
   ok POST "secret/data/$path" "$(cat "$WORK/seed.json")"
-  log "seeded secret/$path with random placeholder values"
+  log "seeded secret/$path with CHANGE_ME placeholders"
 }
 
-seed db/stockops '{username: "stockops", password: env.P1,
-  url: "postgres://stockops:\(env.P1)@postgres:5432/stockops?sslmode=require"}'
-seed app/stockops '{session_key: env.P1}'
-# The paths and keys pipelines/stockops.yml declares under vault:. SLACK_WEBHOOK_URL stays empty
-# (no notification) until a real incoming-webhook URL is written.
-seed ci/pipeline '{SIGNING_KEY: env.P1, SLACK_WEBHOOK_URL: ""}'
-seed harbor/robot '{HARBOR_USERNAME: "robot$stockops-ci", HARBOR_PASSWORD: env.P1}'
-seed sonarqube/token '{SONAR_TOKEN: env.P1}'
+seed db/stockops '{username: "stockops", password: "CHANGE_ME",
+  url: "postgres://stockops:CHANGE_ME@postgres:5432/stockops?sslmode=require"}'
+seed app/stockops '{session_key: "CHANGE_ME"}'
+# The paths and keys pipelines/stockops.yml declares under vault:.
+seed ci/pipeline '{SIGNING_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: "CHANGE_ME"}'
+seed harbor/robot '{HARBOR_USERNAME: "CHANGE_ME", HARBOR_PASSWORD: "CHANGE_ME"}'
+seed sonarqube/token '{SONAR_TOKEN: "CHANGE_ME"}'
 
 log "done: role ids and secret ids are in $OUT/ci and $OUT/app"

@@ -53,27 +53,61 @@ struct VaultInitScriptTests {
         }
 
         let (appRole, appSecret) = try credentials("app")
+        #expect(first.log.contains("app role_id \(appRole.reveal())\n"))
         let app = server.anonymousClient()
-        try await app.loginAppRole(roleID: appRole, secretID: appSecret)
+        let appAuth = try await app.loginAppRole(roleID: appRole, secretID: appSecret)
+        #expect(appAuth.leaseDuration == .seconds(12 * 3600))
+        #expect(appAuth.renewable)
+        let appRoleConfig = try await server.rootClient().request(.get, "auth/approle/role/app")?["data"]
+        #expect((appRoleConfig?["token_max_ttl"]?.intValue ?? 0) > 12 * 3600)
         let database = try await app.read("db/stockops")
-        #expect(database["password"].map { !$0.isEmpty } == true)
-        #expect(database["url"]?.reveal().hasPrefix("postgres://stockops:") == true)
+        #expect(database["password"]?.reveal() == "CHANGE_ME")
+        #expect(database["url"]?.reveal() == "postgres://stockops:CHANGE_ME@postgres:5432/stockops?sslmode=require")
         let appDenied = await #expect(throws: VaultError.self) { try await app.read("harbor/robot") }
         #expect(appDenied?.code == .permissionDenied)
 
         let (ciRole, ciSecret) = try credentials("ci")
+        #expect(first.log.contains("ci role_id \(ciRole.reveal())\n"))
         let ci = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration)
-        try await ci.loginAppRole(roleIDFile: "\(output)/ci/role_id", secretIDFile: "\(output)/ci/secret_id")
-        #expect(try await ci.read("harbor/robot")["HARBOR_PASSWORD"] != nil)
-        #expect(try await ci.read("sonarqube/token")["SONAR_TOKEN"] != nil)
+        let ciAuth = try await ci.loginAppRole(roleIDFile: "\(output)/ci/role_id", secretIDFile: "\(output)/ci/secret_id")
+        #expect(ciAuth.leaseDuration == .seconds(3600))
+        #expect(try await ci.read("harbor/robot")["HARBOR_PASSWORD"]?.reveal() == "CHANGE_ME")
+        #expect(try await ci.read("sonarqube/token")["SONAR_TOKEN"]?.reveal() == "CHANGE_ME")
+        let pipeline = try await ci.read("ci/pipeline")
+        #expect(pipeline["SIGNING_KEY"]?.reveal() == "CHANGE_ME" && pipeline["SLACK_WEBHOOK_URL"]?.reveal() == "CHANGE_ME")
         let ciDenied = await #expect(throws: VaultError.self) { try await ci.read("db/stockops") }
         #expect(ciDenied?.code == .permissionDenied)
 
         let second = try await runInit(address: server.address, token: server.rootToken, output: output)
         #expect(second.status == 0, "\(second.log)")
         #expect(try credentials("ci").1 == ciSecret)
-        #expect(try await server.rootClient().read("db/stockops").version.version == 1)
+        #expect(second.log.contains("ci role_id \(ciRole.reveal())\n"))
+        #expect(!second.log.contains("seeded"))
+        for path in ["db/stockops", "app/stockops", "ci/pipeline", "harbor/robot", "sonarqube/token"] {
+            #expect(try await server.rootClient().read(path).version.version == 1, "\(path) was written again")
+        }
         try await ci.loginAppRole(roleID: ciRole, secretID: ciSecret)
+    }
+
+    @Test func aKeyAddedToADeclaredPathIsSeededWithoutTouchingTheOthers() async throws {
+        let server = try await OpenBaoDevServer.start()
+        defer { server.stop() }
+        let output = NSTemporaryDirectory() + "vault-init-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let root = server.rootClient()
+        try await root.write("ci/pipeline", data: ["SIGNING_KEY": "a-real-key"])
+        let result = try await runInit(address: server.address, token: server.rootToken, output: output)
+        #expect(result.status == 0, "\(result.log)")
+        let pipeline = try await root.read("ci/pipeline")
+        #expect(pipeline["SIGNING_KEY"]?.reveal() == "a-real-key")
+        #expect(pipeline["SLACK_WEBHOOK_URL"]?.reveal() == "CHANGE_ME")
+    }
+
+    @Test func theDefaultOutputDirectoryIsIgnoredByGit() async throws {
+        for path in ["vault-out/init.json", "vault/vault-out/ci/secret_id"] {
+            let result = try await runTool(["git", "check-ignore", "--quiet", "--no-index", path], directory: OpenBaoDevServer.repositoryRoot.path)
+            #expect(result.status == 0, "\(path) is not ignored: \(result.output)")
+        }
     }
 
     @Test func failsClearlyWhenVaultIsUnreachable() async throws {
