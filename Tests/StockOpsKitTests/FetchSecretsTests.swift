@@ -175,7 +175,7 @@ struct FetchSecretsTests {
 
     @Test func anUnreachableVaultIsAnInfrastructureError() async throws {
         let root = temporaryDirectory()
-        let environment = ["VAULT_ADDR": "http://127.0.0.1:\(try OpenBaoDevServer.freePort())", "VAULT_ROLE_ID": "role-\(UUID().uuidString)", "VAULT_SECRET_ID": "secret-\(UUID().uuidString)"]
+        let environment = ["VAULT_ADDR": "http://127.0.0.1:\(try freeLoopbackPort())", "VAULT_ROLE_ID": "role-\(UUID().uuidString)", "VAULT_SECRET_ID": "secret-\(UUID().uuidString)"]
         let result = await scheduler(root: root).run(try graph(CIVault.declared, environment: environment))
         #expect(result[StockOpsPipeline.fetchSecrets.id]?.failureKind == .infrastructure)
         #expect(result.hasInfrastructureFailure)
@@ -237,7 +237,7 @@ struct SecretsCheckTests {
         #expect(try String(contentsOfFile: directory + "/err", encoding: .utf8).contains("vault/policies/ci.hcl"))
 
         var unreachable = environment
-        unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(try OpenBaoDevServer.freePort())"
+        unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(try freeLoopbackPort())"
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: unreachable, http: OpenBaoDevServer.httpConfiguration) == .infrastructure)
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: [:]) == .usage)
         try "version: 1\nvault: 3\n".write(toFile: directory + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)

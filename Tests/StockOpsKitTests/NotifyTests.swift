@@ -187,7 +187,7 @@ struct NotifyTests {
         let (none, _) = try await run(failing: true, environment: [:])
         #expect(none.outputs[StageRef<NotifyResult>("notify")]?.note == "no webhook URL")
 
-        let port = try OpenBaoDevServer.freePort()
+        let port = try freeLoopbackPort()
         let (unreachable, _) = try await run(failing: true, environment: ["STOCKOPS_WEBHOOK_URL": "http://127.0.0.1:\(port)/hook"])
         #expect(unreachable["notify"]?.status == .passed)
         #expect(unreachable.outputs[StageRef<NotifyResult>("notify")]?.delivered == false)

@@ -180,7 +180,7 @@ struct RegistryClientTests {
     }
 
     @Test func closedPortIsUnreachable() async throws {
-        let port = try RegistryFixtureSupport.freePort()
+        let port = try freeLoopbackPort()
         let client = RegistryClient(
             baseURL: "http://127.0.0.1:\(port)",
             http: HTTPClientConfiguration(connectTimeout: .seconds(1), totalTimeout: .seconds(2), retry: .none))

@@ -24,12 +24,12 @@ final class LocalRegistry: @unchecked Sendable {
 
     static func start(_ auth: Auth = .none) async throws -> LocalRegistry {
         guard let registry = RegistryFixtureSupport.findOnPath("docker-registry") else {
-            throw RegistryFixtureError(
+            throw FixtureError(
                 "`docker-registry` is not on the PATH: these tests need a real OCI registry; run `apt-get install docker-registry apache2-utils`")
         }
         var lastError: (any Error)?
         for _ in 0..<3 {
-            let server = try LocalRegistry(executable: registry, port: try RegistryFixtureSupport.freePort(), auth: auth)
+            let server = try LocalRegistry(executable: registry, port: try freeLoopbackPort(), auth: auth)
             do {
                 try await server.waitUntilServing()
                 return server
@@ -38,7 +38,7 @@ final class LocalRegistry: @unchecked Sendable {
                 server.stop()
             }
         }
-        throw lastError ?? RegistryFixtureError("docker-registry did not start")
+        throw lastError ?? FixtureError("docker-registry did not start")
     }
 
     private init(executable: String, port: Int, auth: Auth) throws {
@@ -64,7 +64,7 @@ final class LocalRegistry: @unchecked Sendable {
             break
         case .htpasswd(let username, let password):
             guard RegistryFixtureSupport.findOnPath("htpasswd") != nil else {
-                throw RegistryFixtureError("`htpasswd` is not on the PATH; run `apt-get install apache2-utils`")
+                throw FixtureError("`htpasswd` is not on the PATH; run `apt-get install apache2-utils`")
             }
             let entry = try RegistryFixtureSupport.run(["htpasswd", "-Bbn", username, password])
             try entry.write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
@@ -110,7 +110,7 @@ final class LocalRegistry: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         let log = (try? String(contentsOfFile: directory + "/registry.log", encoding: .utf8)) ?? ""
-        throw RegistryFixtureError("docker-registry at \(baseURL) did not serve /v2/:\n\(log.suffix(2000))")
+        throw FixtureError("docker-registry at \(baseURL) did not serve /v2/:\n\(log.suffix(2000))")
     }
 
     func client(_ credentials: RegistryCredentials? = nil) -> RegistryClient {
@@ -194,35 +194,13 @@ enum RegistryFixtureSupport {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw RegistryFixtureError("\(argv.first ?? "") exited with \(process.terminationStatus)")
+            throw FixtureError("\(argv.first ?? "") exited with \(process.terminationStatus)")
         }
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// A loopback TCP port nothing listens on right now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw RegistryFixtureError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
-            }
-        }
-        guard bound else { throw RegistryFixtureError("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
-struct RegistryFixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 @Suite("docker-registry fixture")
 struct RegistryFixtureTests {

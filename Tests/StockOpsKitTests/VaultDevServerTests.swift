@@ -25,7 +25,7 @@ final class OpenBaoDevServer: @unchecked Sendable {
         }
         var lastError: (any Error)?
         for _ in 0..<3 {
-            let server = try OpenBaoDevServer(bao: bao, port: try freePort())
+            let server = try OpenBaoDevServer(bao: bao, port: try freeLoopbackPort())
             do {
                 try await server.waitUntilHealthy()
                 return server
@@ -120,30 +120,8 @@ final class OpenBaoDevServer: @unchecked Sendable {
         return nil
     }
 
-    /// A loopback TCP port nothing listens on right now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
-            }
-        }
-        guard bound else { throw FixtureError("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 @Suite("OpenBao dev server fixture")
 struct VaultDevServerTests {

@@ -113,7 +113,7 @@ struct VaultInitScriptTests {
     @Test func failsClearlyWhenVaultIsUnreachable() async throws {
         let output = NSTemporaryDirectory() + "vault-init-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let address = "http://127.0.0.1:\(try OpenBaoDevServer.freePort())"
+        let address = "http://127.0.0.1:\(try freeLoopbackPort())"
         let result = try await runInit(address: address, token: nil, output: output)
         #expect(result.status != 0)
         #expect(result.log.contains("Vault unreachable at \(address)"))

@@ -18,7 +18,7 @@ final class OpenBaoRaftServer: @unchecked Sendable {
         }
         var lastError: (any Error)?
         for _ in 0..<3 {
-            let server = try OpenBaoRaftServer(bao: bao, port: try OpenBaoDevServer.freePort(), clusterPort: try OpenBaoDevServer.freePort())
+            let server = try OpenBaoRaftServer(bao: bao, port: try freeLoopbackPort(), clusterPort: try freeLoopbackPort())
             do {
                 try await server.waitUntilListening()
                 return server

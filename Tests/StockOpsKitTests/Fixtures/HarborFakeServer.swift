@@ -47,7 +47,7 @@ final class HarborFake: @unchecked Sendable {
         guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            throw RegistryFixtureError("the Harbor stand-in did not print its port (is python3 installed?)")
+            throw FixtureError("the Harbor stand-in did not print its port (is python3 installed?)")
         }
         return HarborFake(process: process, port: port, directory: directory)
     }
