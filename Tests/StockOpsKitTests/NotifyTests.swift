@@ -82,18 +82,7 @@ final class WebhookServer: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let line = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var line = Data()
-                while !line.contains(UInt8(ascii: "\n")) {
-                    let chunk = output.fileHandleForReading.availableData
-                    guard !chunk.isEmpty else { break }
-                    line.append(chunk)
-                }
-                continuation.resume(returning: line)
-            }
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let port = await firstLinePort(of: output) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             throw FixtureError("the webhook server did not start (is python3 installed?)")

@@ -85,3 +85,20 @@ func freeLoopbackPort() throws -> Int {
     guard bound else { throw FixtureError("bind() failed") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// The port a fixture server prints as its first line, read on a thread of its own so the wait holds
+/// no cooperative thread; nil when the server ends or prints something else.
+func firstLinePort(of output: Pipe) async -> Int? {
+    let line = await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                line.append(chunk)
+            }
+            continuation.resume(returning: line)
+        }
+    }
+    return Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+}

@@ -33,18 +33,7 @@ final class HarborFake: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        let line = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var line = Data()
-                while !line.contains(UInt8(ascii: "\n")) {
-                    let chunk = output.fileHandleForReading.availableData
-                    guard !chunk.isEmpty else { break }
-                    line.append(chunk)
-                }
-                continuation.resume(returning: line)
-            }
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let port = await firstLinePort(of: output) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             throw FixtureError("the Harbor stand-in did not print its port (is python3 installed?)")
