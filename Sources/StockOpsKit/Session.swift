@@ -9,6 +9,8 @@ public enum ExitStatus: Int32, Sendable {
     case usage = 2
     /// A tool is missing or a server unreachable.
     case infrastructure = 3
+    /// The environment is locked by another deploy, rollback or maintenance.
+    case locked = 4
     /// SIGINT or SIGTERM.
     case interrupted = 130
 }
@@ -53,6 +55,16 @@ public struct RunRequest: Sendable {
     public var outputsDirectory: String?
     /// The process environment (`GITHUB_REF`, `GITHUB_EVENT_PATH`, `GITHUB_ACTIONS`, `NO_COLOR`…).
     public var processEnvironment: [String: String]
+    /// `--approver NAME`: who approves a deploy to an environment that requires approval.
+    public var approver: String?
+    /// `--force-unverified`: release to prod digests that did not pass stage (recorded in the ledger).
+    public var forceUnverified = false
+    /// `--smoke-timeout`: how long the services may take to become healthy after a deploy.
+    public var smokeTimeout: Duration = SmokeTest.defaultTimeout
+    /// `--lock-wait`: how long a deploy waits for a held environment lock.
+    public var lockWait: Duration = .seconds(600)
+    /// Asks a question expecting the given answer and returns who confirmed; nil asks on the terminal when there is one.
+    public var confirm: (@Sendable (String, String) -> String?)?
 
     public init(root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment? = nil, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
         self.root = root
@@ -84,7 +96,7 @@ public struct Session: Sendable {
         let exclusions: [NodeID: String]
     }
 
-    func prepare(_ request: RunRequest, requireEnvironment: Bool) throws(StockOpsError) -> Prepared {
+    func prepare(_ request: RunRequest, requireEnvironment: Bool, resolveApproval: Bool = false) throws(StockOpsError) -> Prepared {
         let configPath = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         let config: PipelineConfig
         do {
@@ -101,7 +113,8 @@ public struct Session: Sendable {
         }
         var options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
         options.processEnvironment = request.processEnvironment
-        let graph: PipelineGraph
+        options.deploy = DeploySettings(forceUnverified: request.forceUnverified, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait)
+        var graph: PipelineGraph
         do {
             graph = try StockOpsPipeline.graph(config: config, options: options)
         } catch {
@@ -115,6 +128,14 @@ public struct Session: Sendable {
         }
         for approval in request.approvals where !graph.nodes.contains(where: { $0.id.matches(selector: approval) }) {
             throw StockOpsError(.usage, "--approve \(approval): no such node. Use `stockops graph` to list nodes")
+        }
+        if resolveApproval, exclusions[StockOpsPipeline.deploy.id] == nil, let approval = try deployApproval(request, config: config, environment: environment) {
+            options.deploy.approval = approval
+            do {
+                graph = try StockOpsPipeline.graph(config: config, options: options)
+            } catch {
+                throw StockOpsError(.config, "the pipeline graph is invalid: \(error.message)")
+            }
         }
         return Prepared(config: config, environment: environment, graph: graph, exclusions: exclusions)
     }
@@ -180,7 +201,7 @@ public struct Session: Sendable {
     public func run(_ request: RunRequest) async -> ExitStatus {
         let prepared: Prepared
         do {
-            prepared = try prepare(request, requireEnvironment: true)
+            prepared = try prepare(request, requireEnvironment: true, resolveApproval: true)
             try await checkSince(request)
         } catch {
             return fail(error)

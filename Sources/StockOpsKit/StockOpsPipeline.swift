@@ -17,6 +17,8 @@ public enum StockOpsPipeline {
         public var testEnvironment: [String]
         /// The process environment: `VAULT_*` for fetch-secrets, `STOCKOPS_WEBHOOK_URL` and `GITHUB_*` for notify.
         public var processEnvironment: [String: String] = [:]
+        /// Approval, `--force-unverified`, smoke-test and lock timeouts of the deploy stages.
+        public var deploy = DeploySettings()
 
         public init(environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
             self.environment = environment
@@ -62,6 +64,11 @@ public enum StockOpsPipeline {
                 when: serviceChanged(service.name, changes),
                 cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(config.gates.minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
             )
+        }
+
+        // promote and deploy follow the images: they join the graph once every service has a build node.
+        if config.services.allSatisfy({ graph.ids.contains(build($0.name).id) }) {
+            addDeployStages(to: &graph, config: config, options: options)
         }
 
         graph.add(

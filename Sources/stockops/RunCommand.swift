@@ -14,6 +14,7 @@ struct RunCommand: AsyncParsableCommand {
           stockops run --env dev --only test --jobs 2
           stockops run --all --skip test[trade] --json
           stockops run --only test[trade] --outputs-dir .stockops/outputs
+          GITHUB_REF=refs/tags/v1.2.3 stockops run --approve deploy --approver alice
         """
     )
 
@@ -22,8 +23,25 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show the plan instead of running.")
     var dryRun = false
 
+    @Option(help: ArgumentHelp("Who approves a deploy to an environment that requires approval (with --approve deploy).", valueName: "name"))
+    var approver: String?
+
+    @Flag(help: "Release to prod images whose digests did not pass stage (recorded in the ledger).")
+    var forceUnverified = false
+
+    @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks after a deploy.", valueName: "seconds"))
+    var smokeTimeout: Double = 60
+
+    @Option(help: ArgumentHelp("Seconds a deploy waits for the environment's lock when it is held.", valueName: "seconds"))
+    var lockWait: Double = 600
+
     @Option(help: ArgumentHelp("Load the outputs of dependencies not selected by --only from this directory instead of running them, and write the selected nodes' outputs to it.", valueName: "dir"))
     var outputsDir: String?
+
+    func validate() throws {
+        _ = try seconds(smokeTimeout, "--smoke-timeout")
+        _ = try seconds(lockWait, "--lock-wait")
+    }
 
     func run() async throws {
         let session = Session()
@@ -32,6 +50,10 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             var request = options.request
             request.outputsDirectory = outputsDir
+            request.approver = approver
+            request.forceUnverified = forceUnverified
+            request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
+            request.lockWait = try seconds(lockWait, "--lock-wait")
             try await session.run(request).finish()
         }
     }

@@ -9,7 +9,7 @@ struct StockOps: AsyncParsableCommand {
         abstract: "Run the stock app's CI/CD pipeline as a typed graph of stages.",
         discussion: """
         Exit codes: 0 success, 1 a gate failed, 2 usage or configuration error, \
-        3 infrastructure error (tool missing, server unreachable), 130 interrupted.
+        3 infrastructure error (tool missing, server unreachable), 4 the environment is locked, 130 interrupted.
 
         Examples:
           stockops plan                         what would run for the current changes
@@ -17,9 +17,11 @@ struct StockOps: AsyncParsableCommand {
           stockops run --only test --since main test the services changed since main
           stockops graph --format mermaid       the graph as a Mermaid flowchart
           stockops cache prune --keep 2         keep the two newest cache entries per node
+          stockops status --env prod            what runs in prod, since when, by whom
+          stockops rollback --env stage --tag stage-1a2b3c4 --yes
         """,
         version: StockOpsKit.version,
-        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, ExportCommand.self, CacheCommand.self, SecretsCommand.self, BenchCommand.self, BenchSecretsCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, ExportCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, LockCommand.self, UnlockCommand.self, CacheCommand.self, SecretsCommand.self, BenchCommand.self, BenchSecretsCommand.self]
     )
 
     /// Parses, runs, and maps argument errors to exit status 2.

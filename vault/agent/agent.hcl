@@ -1,5 +1,7 @@
 # Agent beside a service: logs in with the service's AppRole, renders the database settings to
-# /vault/secrets/db.env, then creates /vault/secrets/.ready so the service can start.
+# /vault/secrets/db.env (read by the services), then creates /vault/secrets/.ready so the service can
+# start; and renders the database password alone to /vault/secrets/postgres-password, group-readable, for
+# the database container's POSTGRES_PASSWORD_FILE (environments/*.yml).
 # VAULT_ADDR in the environment overrides the address below.
 
 pid_file = "/vault/agent/agent.pid"
@@ -46,4 +48,12 @@ EOT
   exec {
     command = ["touch", "/vault/secrets/.ready"]
   }
+}
+
+template {
+  destination = "/vault/secrets/postgres-password"
+  perms       = "0640"
+  contents    = <<EOT
+{{ with secret "secret/data/db/stockops" }}{{ .Data.data.password }}{{ end }}
+EOT
 }

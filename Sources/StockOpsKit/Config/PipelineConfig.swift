@@ -15,6 +15,8 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     public var healthPath: String
     /// Published port per environment.
     public var ports: [Environment: Int]
+    /// API requests of the smoke test after a deploy, once `healthPath` answers 200.
+    public var smoke: [SmokeCheck] = []
 }
 
 /// The container registry images are pushed to.
@@ -229,7 +231,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {
-        _ = try item.mapping(allowed: ["name", "paths", "product", "test-target", "health", "ports"])
+        _ = try item.mapping(allowed: ["name", "paths", "product", "test-target", "health", "ports", "smoke"])
         let nameNode = try item.required("name")
         let name = try nameNode.nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -247,8 +249,30 @@ public struct PipelineConfig: Sendable, Equatable {
             product: try item.required("product").nonEmptyString(),
             testTarget: try item.required("test-target").nonEmptyString(),
             healthPath: health,
-            ports: try decodePorts(try item.required("ports"))
+            ports: try decodePorts(try item.required("ports")),
+            smoke: try decodeSmoke(try item.optional("smoke"))
         )
+    }
+
+    private static func decodeSmoke(_ node: YAMLValue?) throws(ConfigError) -> [SmokeCheck] {
+        guard let node else { return [] }
+        var checks: [SmokeCheck] = []
+        for item in try node.list() {
+            _ = try item.mapping(allowed: ["path", "expect"])
+            let pathNode = try item.required("path")
+            let path = try pathNode.nonEmptyString()
+            guard path.hasPrefix("/") else { throw pathNode.error(.invalidValue, "must start with '/'") }
+            var expectation = SmokeCheck.Expectation.ok
+            if let expectNode = try item.optional("expect") {
+                let text = try expectNode.nonEmptyString()
+                guard let value = SmokeCheck.Expectation(rawValue: text) else {
+                    throw expectNode.error(.invalidValue, "unknown expectation '\(text)'; use " + SmokeCheck.Expectation.allCases.map(\.rawValue).joined(separator: " or "))
+                }
+                expectation = value
+            }
+            checks.append(SmokeCheck(path: path, expect: expectation))
+        }
+        return checks
     }
 
     private static func decodePorts(_ node: YAMLValue) throws(ConfigError) -> [Environment: Int] {

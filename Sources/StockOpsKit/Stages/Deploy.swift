@@ -1,0 +1,89 @@
+import Foundation
+
+/// `deploy`: runs the promoted tag in the environment with the ``Deployer`` (lock → pull → up → smoke test → ledger),
+/// rolling back to the previous good tag when the smoke test fails. Manual where the environment requires approval.
+public struct DeployStage: Stage {
+    public var config: PipelineConfig
+    public var environment: Environment
+    public var promotion: StageRef<Promotion>
+    public var settings: DeploySettings
+    /// Compose's pass-through variables, `STOCKOPS_STATE_DIR`, `STOCKOPS_COMPOSE`, registry credentials, `GITHUB_ACTOR`.
+    public var processEnvironment: [String: String]
+    public var dependencies: [NodeID] { [promotion.id] }
+
+    public init(config: PipelineConfig, environment: Environment, promotion: StageRef<Promotion>, settings: DeploySettings, processEnvironment: [String: String]) {
+        self.config = config
+        self.environment = environment
+        self.promotion = promotion
+        self.settings = settings
+        self.processEnvironment = processEnvironment
+    }
+
+    public func run(_ context: StageContext) async throws -> Deployment {
+        let promotion = try context.value(promotion)
+        let flavor: ComposeCommand.Flavor
+        do {
+            flavor = try await ComposeEnvironment.detectFlavor(runner: context.runner, environment: processEnvironment)
+        } catch {
+            throw StageFailure(error.code == .infrastructure ? .infrastructure : .failed, error.message)
+        }
+        let deployer = Deployer(
+            environment: ComposeEnvironment(
+                compose: ComposeCommand(flavor: flavor, environment: environment.rawValue, root: context.paths.root), config: config,
+                environment: environment, processEnvironment: processEnvironment),
+            registry: RegistryAccess.client(host: config.registry.host, environment: processEnvironment),
+            stateDirectory: StateDirectory.resolve(root: context.paths.root, environment: processEnvironment),
+            runner: context.runner, log: context.log, smokeTimeout: settings.smokeTimeout, lockWait: settings.lockWait,
+            actor: DeployActor.name(processEnvironment), approval: settings.approval,
+            runID: (context.paths.runDirectory as NSString).lastPathComponent)
+        do {
+            return try await deployer.deploy(promotion)
+        } catch {
+            throw StageFailure(error.failureKind, error.message)
+        }
+    }
+}
+
+/// How the deploy stages behave; filled from `stockops run`'s options.
+public struct DeploySettings: Sendable {
+    /// Who approved a deploy to an environment that requires approval.
+    public var approval: Approval?
+    /// `--force-unverified`: release to prod digests that did not pass stage.
+    public var forceUnverified: Bool
+    public var smokeTimeout: Duration
+    /// `--lock-wait`: how long to wait for a held environment lock.
+    public var lockWait: Duration
+
+    public init(approval: Approval? = nil, forceUnverified: Bool = false, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .seconds(600)) {
+        self.approval = approval
+        self.forceUnverified = forceUnverified
+        self.smokeTimeout = smokeTimeout
+        self.lockWait = lockWait
+    }
+}
+
+extension StockOpsPipeline {
+    /// The node re-tagging the built images for the environment.
+    public static let promote = StageRef<Promotion>("promote")
+    /// The node running the promoted images in the environment.
+    public static let deploy = StageRef<Deployment>("deploy")
+
+    /// Adds `promote` (after every `build[<service>]`) and `deploy` (manual where the environment requires approval).
+    public static func addDeployStages(to graph: inout GraphBuilder, config: PipelineConfig, options: Options) {
+        let environment = options.environment
+        let approval = config.environments[environment]?.approval ?? false
+        let promotion = graph.add(
+            promote.id,
+            PromoteStage(config: config, environment: environment, builds: config.services.map { build($0.name) }, settings: options.deploy, processEnvironment: options.processEnvironment),
+            policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2),
+            summary: "tag the built digests \(config.environments[environment]?.tag ?? "?") in \(config.registry.host)/\(config.registry.project)"
+                + (environment == .prod ? " (only digests that passed stage)" : "")
+        )
+        graph.add(
+            deploy.id,
+            DeployStage(config: config, environment: environment, promotion: promotion, settings: options.deploy, processEnvironment: options.processEnvironment),
+            policy: NodePolicy(approval ? .manual : .gate, timeout: .seconds(1800)),
+            summary: "compose pull + up stocks-\(environment.rawValue), smoke test, ledger; roll back when the smoke test fails"
+        )
+    }
+}

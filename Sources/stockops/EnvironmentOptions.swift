@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import StockOpsKit
+
+/// Flags shared by `rollback`, `status`, `history`, `lock` and `unlock`.
+struct EnvironmentOptions: ParsableArguments {
+    @Option(help: "The environment: dev, stage or prod.")
+    var env: Environment
+
+    @Option(help: "The repository root. (default: the current directory)")
+    var root: String?
+
+    @Option(help: "The pipeline file, relative to the root.")
+    var config: String = PipelineConfig.defaultPath
+
+    var request: EnvironmentRequest {
+        EnvironmentRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env)
+    }
+}
+
+/// Seconds given on the command line, as a duration.
+func seconds(_ value: Double, _ option: String) throws -> Duration {
+    guard value >= 0, value <= 86_400 else { throw ValidationError("\(option) must be between 0 and 86400 seconds, got \(value)") }
+    return .milliseconds(Int64((value * 1000).rounded()))
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import StockOpsKit
+
+struct LockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lock",
+        abstract: "Lock an environment for maintenance: deploys and rollbacks are refused until unlock.",
+        discussion: """
+        Exit codes: 0 locked, 4 someone else holds the lock (after --wait).
+
+        Examples:
+          stockops lock --env prod --reason "database upgrade"
+          stockops lock --env dev --wait 300
+        """
+    )
+
+    @OptionGroup var target: EnvironmentOptions
+
+    @Option(help: "Why, shown to whoever finds the environment locked.")
+    var reason: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait when the lock is held.", valueName: "seconds"))
+    var wait: Double = 0
+
+    func validate() throws {
+        _ = try seconds(wait, "--wait")
+    }
+
+    func run() async throws {
+        try await Session().lock(target.request, reason: reason, wait: try seconds(wait, "--wait")).finish()
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import StockOpsKit
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Return an environment to an image tag that exists in the registry.",
+        discussion: """
+        Checks that the tag exists for every service in the registry before touching anything (and lists the \
+        nearest tags that do when it does not), takes the environment's lock, runs compose pull and up with the \
+        tag, smoke-tests it, and records the rollback in the ledger. A tag that fails its smoke test is rolled \
+        back to the previous good tag. Environments that require approval (prod) need one: the GitHub \
+        Environment, --approver NAME, or a confirmation on a terminal.
+
+        Exit codes: 0 rolled back, 1 the tag failed its smoke test, 2 invalid or missing tag (nothing changed) \
+        or no approval, 3 Docker, Compose or the registry failed, 4 the environment is locked.
+
+        Examples:
+          stockops rollback --env stage --tag stage-1a2b3c4 --yes
+          stockops rollback --env prod --tag v1.3.0 --approver alice
+          stockops rollback --env dev --to-previous --yes
+        """
+    )
+
+    @OptionGroup var target: EnvironmentOptions
+
+    @Option(help: "The image tag to return to, such as v1.3.0 or stage-1a2b3c4.")
+    var tag: String?
+
+    @Flag(help: "Return to the newest good tag of the ledger other than the live one.")
+    var toPrevious = false
+
+    @Flag(help: "Do not ask for a confirmation (environments requiring approval still need one).")
+    var yes = false
+
+    @Option(help: ArgumentHelp("Who approves the rollback, for environments that require approval.", valueName: "name"))
+    var approver: String?
+
+    @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks.", valueName: "seconds"))
+    var smokeTimeout: Double = 60
+
+    @Option(help: ArgumentHelp("Seconds to wait for the environment's lock when it is held.", valueName: "seconds"))
+    var wait: Double = 0
+
+    func validate() throws {
+        if (tag == nil) == !toPrevious { throw ValidationError("pass either --tag TAG or --to-previous") }
+        _ = try seconds(smokeTimeout, "--smoke-timeout")
+        _ = try seconds(wait, "--wait")
+    }
+
+    func run() async throws {
+        var request = RollbackRequest(target: target.request, tag: tag)
+        request.toPrevious = toPrevious
+        request.yes = yes
+        request.approver = approver
+        request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
+        request.lockWait = try seconds(wait, "--wait")
+        try await Session().rollback(request).finish()
+    }
+}

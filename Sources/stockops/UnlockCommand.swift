@@ -1,0 +1,23 @@
+import ArgumentParser
+import StockOpsKit
+
+struct UnlockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Remove a maintenance lock (or the stale record of a holder that is gone).",
+        discussion: """
+        A lock held by a running deploy or rollback is not removed: wait for it to finish.
+
+        Exit codes: 0 unlocked (or was not locked), 4 a running deploy or rollback holds the lock.
+
+        Example:
+          stockops unlock --env prod
+        """
+    )
+
+    @OptionGroup var target: EnvironmentOptions
+
+    func run() async throws {
+        try Session().unlock(target.request).finish()
+    }
+}
