@@ -27,6 +27,13 @@ public struct ComposeEnvironment: Sendable {
         self.processEnvironment = processEnvironment
     }
 
+    /// The Compose project of `environment`: `stocks-<env>`, or `STOCKOPS_COMPOSE_PROJECT` when set (a second copy of
+    /// an environment on one host, such as a test's).
+    public static func command(flavor: ComposeCommand.Flavor, environment: Environment, root: String?, processEnvironment: [String: String]) -> ComposeCommand {
+        let project = processEnvironment["STOCKOPS_COMPOSE_PROJECT"].flatMap { $0.isEmpty ? nil : $0 }
+        return ComposeCommand(flavor: flavor, environment: environment.rawValue, root: root, project: project)
+    }
+
     /// `STOCK_LISTING_PORT` for `stock-listing`.
     public static func portVariable(_ service: String) -> String {
         service.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined() + "_PORT"

@@ -381,17 +381,19 @@ public struct Deployer: Sendable {
 
 /// Ranks existing tags by how near they are to a missing one, for suggestions.
 public enum NearestTags {
-    /// Up to `limit` of `candidates`: for a version `vX.Y.Z` the versions closest to it (same major first), otherwise
-    /// tags with the same prefix (`stage-`, `dev-`) first, then by edit distance.
+    /// Up to `limit` of `candidates`: for a version `vX.Y.Z` the versions next to it in version order (older first on a
+    /// tie), otherwise tags with the same prefix (`stage-`, `dev-`) first, then by edit distance.
     public static func rank(_ wanted: String, among candidates: [String], limit: Int = 5) -> [String] {
         let unique = Array(Set(candidates)).filter { $0 != wanted }
         if let target = version(wanted) {
-            let versions = unique.compactMap { name in version(name).map { (name, $0) } }
+            let versions = unique.compactMap { name in version(name).map { (name: name, version: $0) } }
+                .sorted { $0.version.lexicographicallyPrecedes($1.version) }
             if !versions.isEmpty {
-                return versions.sorted { lhs, rhs in
-                    let (a, b) = (distance(lhs.1, target), distance(rhs.1, target))
-                    return a != b ? a < b : lhs.0 > rhs.0
-                }.prefix(limit).map(\.0)
+                let insertion = versions.firstIndex { !$0.version.lexicographicallyPrecedes(target) } ?? versions.count
+                return versions.indices.sorted { lhs, rhs in
+                    let (a, b) = (lhs < insertion ? insertion - lhs : lhs - insertion + 1, rhs < insertion ? insertion - rhs : rhs - insertion + 1)
+                    return a != b ? a < b : lhs < rhs
+                }.prefix(limit).map { versions[$0].name }
             }
         }
         let prefix = wanted.split(separator: "-").first.map(String.init) ?? wanted
@@ -408,10 +410,6 @@ public enum NearestTags {
         let core = tag.dropFirst().split(separator: "-", maxSplits: 1).first ?? ""
         let parts = core.split(separator: ".").compactMap { Int($0) }
         return parts.count == 3 ? parts : nil
-    }
-
-    private static func distance(_ a: [Int], _ b: [Int]) -> Int {
-        abs(a[0] - b[0]) * 1_000_000 + abs(a[1] - b[1]) * 1_000 + abs(a[2] - b[2])
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {

@@ -128,7 +128,6 @@ extension Session {
             } else {
                 destination = try deployer.previousGoodTag()
             }
-            output.write("rolling \(environment.rawValue) back to \(destination)\n")
             outcome = .success(try await deployer.rollback(to: destination))
         } catch {
             outcome = .failure(error)
@@ -154,7 +153,7 @@ extension Session {
         let output = output
         return Deployer(
             environment: ComposeEnvironment(
-                compose: ComposeCommand(flavor: flavor, environment: target.environment.rawValue, root: target.root), config: config,
+                compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
                 environment: target.environment, processEnvironment: target.processEnvironment),
             registry: RegistryAccess.client(host: config.registry.host, environment: target.processEnvironment),
             stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
@@ -175,7 +174,7 @@ extension Session {
             return fail(StockOpsError(.infrastructure, "\(error)"))
         }
         for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
-        let project = ComposeCommand(flavor: .plugin, environment: environment.rawValue).projectName
+        let project = ComposeEnvironment.command(flavor: .plugin, environment: environment, root: nil, processEnvironment: request.processEnvironment).projectName
         let argv = ContainerStatus.list(project: project)
         var environmentVariables = Command.baseEnvironment()
         for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"] {

@@ -29,7 +29,7 @@ public struct DeployStage: Stage {
         }
         let deployer = Deployer(
             environment: ComposeEnvironment(
-                compose: ComposeCommand(flavor: flavor, environment: environment.rawValue, root: context.paths.root), config: config,
+                compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: context.paths.root, processEnvironment: processEnvironment), config: config,
                 environment: environment, processEnvironment: processEnvironment),
             registry: RegistryAccess.client(host: config.registry.host, environment: processEnvironment),
             stateDirectory: StateDirectory.resolve(root: context.paths.root, environment: processEnvironment),

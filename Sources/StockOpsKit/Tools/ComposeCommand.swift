@@ -16,14 +16,17 @@ public struct ComposeCommand: Sendable, Equatable {
     public var environment: String
     /// The directory holding `environments/`.
     public var root: String?
+    /// The project name when not `stocks-<environment>`.
+    public var project: String?
 
-    public init(flavor: Flavor, environment: String, root: String? = nil) {
+    public init(flavor: Flavor, environment: String, root: String? = nil, project: String? = nil) {
         self.flavor = flavor
         self.environment = environment
         self.root = root
+        self.project = project
     }
 
-    public var projectName: String { "stocks-\(environment)" }
+    public var projectName: String { project ?? "stocks-\(environment)" }
 
     public var composeFile: String {
         let file = "environments/\(environment).yml"

@@ -1,0 +1,220 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+@Suite struct DeployPartsTests {
+    static var config: PipelineConfig {
+        get throws {
+            try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        }
+    }
+
+    // MARK: Tags
+
+    @Test func theEnvironmentTagsComeFromTheTemplates() throws {
+        let environments = EnvironmentConfig.defaults
+        let dev = try ReleaseTags.compute(environment: .dev, config: environments[.dev]!, commit: "1a2b3c4d5e", ref: "refs/heads/develop")
+        #expect(dev.tag.name == "dev-1a2b3c4")
+        #expect(dev.following.isEmpty)
+        let stage = try ReleaseTags.compute(environment: .stage, config: environments[.stage]!, commit: "1a2b3c4", ref: nil)
+        #expect(stage.tag.name == "stage-1a2b3c4")
+        let prod = try ReleaseTags.compute(environment: .prod, config: environments[.prod]!, commit: "1a2b3c4", ref: "refs/tags/v1.3.0")
+        #expect(prod.tag.name == "v1.3.0")
+        #expect(prod.following.map(\.name) == ["latest"])
+        #expect(try ReleaseTags.commit(ofBuildTag: "git-1a2b3c4") == "1a2b3c4")
+        #expect(try ReleaseTags.stageTag(commit: "1a2b3c4").name == "stage-1a2b3c4")
+    }
+
+    @Test func aProdReleaseNeedsASemanticVersionTag() {
+        let prod = EnvironmentConfig.defaults[.prod]!
+        #expect(throws: ReleaseTagError.self) { try ReleaseTags.compute(environment: .prod, config: prod, commit: "1a2b3c4", ref: nil) }
+        do {
+            _ = try ReleaseTags.compute(environment: .prod, config: prod, commit: "1a2b3c4", ref: "refs/tags/release-3")
+            Issue.record("a non-semver prod tag was accepted")
+        } catch {
+            #expect(error.message.contains("\"release-3\" is not a semantic version"))
+        }
+        #expect(throws: ReleaseTagError.self) { try ReleaseTags.commit(ofBuildTag: "latest") }
+    }
+
+    @Test func theNearestTagsOfAMissingOne() {
+        let tags = ["v1.2.0", "v1.2.9", "v1.3.1", "v2.0.0", "latest", "stage-1a2b3c4", "dev-1a2b3c4"]
+        #expect(NearestTags.rank("v1.3.0", among: tags, limit: 4) == ["v1.2.9", "v1.3.1", "v1.2.0", "v2.0.0"])
+        #expect(NearestTags.rank("v3.0.0", among: tags, limit: 2) == ["v2.0.0", "v1.3.1"])
+        #expect(NearestTags.rank("stage-1a2b3c5", among: tags, limit: 2) == ["stage-1a2b3c4", "dev-1a2b3c4"])
+        #expect(NearestTags.rank("v9.9.9", among: ["latest"]) == ["latest"])
+        #expect(NearestTags.rank("x", among: []).isEmpty)
+        #expect(NearestTags.editDistance("kitten", "sitting") == 3)
+    }
+
+    @Test func registriesOnLoopbackAreReachedOverPlainHTTP() {
+        #expect(RegistryAccess.isLoopback("127.0.0.1:5000"))
+        #expect(RegistryAccess.isLoopback("localhost:5000"))
+        #expect(RegistryAccess.isLoopback("[::1]:5000"))
+        #expect(!RegistryAccess.isLoopback("harbor.example.com"))
+        #expect(RegistryAccess.client(host: "127.0.0.1:5000", environment: [:]).baseURL == "http://127.0.0.1:5000")
+        #expect(RegistryAccess.client(host: "harbor.example.com", environment: [:]).baseURL == "https://harbor.example.com")
+    }
+
+    // MARK: Compose
+
+    @Test func composeGetsTheTagPortsAndPassThroughVariablesOnly() throws {
+        let config = try Self.config
+        let compose = ComposeEnvironment.command(flavor: .standalone, environment: .stage, root: "/repo", processEnvironment: [:])
+        let environment = ComposeEnvironment(
+            compose: compose, config: config, environment: .stage,
+            processEnvironment: ["TRADE_PORT": "18011", "VAULT_ADDR": "http://vault:8200", "SECRET_TOKEN": "s3cr3t", "POSTGRES_IMAGE": "stockops-local/postgres:15"])
+        let variables = try environment.variables(tag: RegistryTag("stage-1a2b3c4"))
+        #expect(variables["IMAGE_TAG"] == "stage-1a2b3c4")
+        #expect(variables["REGISTRY"] == "localhost:5000")
+        #expect(variables["REGISTRY_PROJECT"] == "stockapp")
+        #expect(variables["STOCK_LISTING_PORT"] == "8010")
+        #expect(variables["TRADE_PORT"] == "18011")
+        #expect(variables["DB_PORT"] == "5433")
+        #expect(variables["VAULT_ADDR"] == "http://vault:8200")
+        #expect(variables["POSTGRES_IMAGE"] == "stockops-local/postgres:15")
+        #expect(variables["SECRET_TOKEN"] == nil)
+        let command = try environment.command(compose.up(), tag: RegistryTag("stage-1a2b3c4"))
+        #expect(command.executable == "docker-compose")
+        #expect(command.arguments == ["-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "up", "-d", "--remove-orphans"])
+        #expect(compose.pull(["stock-listing", "trade"]) == ["docker-compose", "-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "pull", "stock-listing", "trade"])
+        #expect(try environment.smokeTest(timeout: .seconds(5)).targets.map(\.baseURL) == ["http://127.0.0.1:8010", "http://127.0.0.1:18011"])
+        #expect(ComposeEnvironment.command(flavor: .plugin, environment: .dev, root: nil, processEnvironment: ["STOCKOPS_COMPOSE_PROJECT": "e2e-1"]).projectName == "e2e-1")
+    }
+
+    @Test func aBadPortVariableIsRefusedByName() throws {
+        let environment = ComposeEnvironment(
+            compose: ComposeCommand(flavor: .plugin, environment: "dev"), config: try Self.config, environment: .dev, processEnvironment: ["STOCK_LISTING_PORT": "eighty"])
+        #expect {
+            _ = try environment.ports()
+        } throws: { error in
+            (error as? StockOpsError)?.message == "STOCK_LISTING_PORT=eighty is not a TCP port (1-65535)"
+        }
+    }
+
+    @Test func theSmokeHostFollowsTheBindAddress() throws {
+        func host(_ bind: String?) throws -> String {
+            ComposeEnvironment(
+                compose: ComposeCommand(flavor: .plugin, environment: "dev"), config: try Self.config, environment: .dev,
+                processEnvironment: bind.map { ["BIND_ADDRESS": $0] } ?? [:]
+            ).smokeHost
+        }
+        #expect(try host(nil) == "127.0.0.1")
+        #expect(try host("0.0.0.0") == "127.0.0.1")
+        #expect(try host("10.1.2.3") == "10.1.2.3")
+        #expect(try host("fd00::1") == "[fd00::1]")
+    }
+
+    @Test func dockerPsLinesOfAComposeProjectAreParsed() throws {
+        // Captured from `docker ps` (CLI 28.2, engine 20.10) for a running dev environment.
+        let output = """
+            stock-listing\trunning\tUp 5 seconds (healthy)\t127.0.0.1:15000/stockapp/stock-listing:dev-aaaaaaa
+            trade\trunning\tUp 4 seconds (health: starting)\t127.0.0.1:15000/stockapp/trade:dev-aaaaaaa
+            db\texited\tExited (0) 2 seconds ago\tstockops-local/postgres:15
+            vault-agent\trunning\tUp 11 seconds (unhealthy)\tstockops-local/openbao:2
+
+            """
+        let containers = try ContainerStatus.parse(output)
+        #expect(containers.map(\.service) == ["db", "stock-listing", "trade", "vault-agent"])
+        #expect(containers.map(\.health) == [nil, "healthy", "starting", "unhealthy"])
+        #expect(containers[0].state == "exited")
+        #expect(containers[1].image == "127.0.0.1:15000/stockapp/stock-listing:dev-aaaaaaa")
+        #expect(throws: ToolOutputError.self) { try ContainerStatus.parse("just one field\n") }
+        #expect(ContainerStatus.list(project: "stocks-dev").contains("label=com.docker.compose.project=stocks-dev"))
+    }
+
+    // MARK: Approval
+
+    @Test func aGitHubEnvironmentOfTheSameNameApproves() throws {
+        let approval = try Approval.resolve(
+            environment: .prod, approver: "mallory",
+            processEnvironment: ["GITHUB_ACTIONS": "true", "STOCKOPS_GITHUB_ENVIRONMENT": "prod", "GITHUB_ACTOR": "alice", "GITHUB_TRIGGERING_ACTOR": "bob"],
+            confirm: nil)
+        #expect(approval == Approval(approver: "bob", source: .githubEnvironment))
+        let otherEnvironment = try Approval.resolve(
+            environment: .prod, approver: "carol", processEnvironment: ["GITHUB_ACTIONS": "true", "STOCKOPS_GITHUB_ENVIRONMENT": "stage", "GITHUB_ACTOR": "alice"], confirm: nil)
+        #expect(otherEnvironment == Approval(approver: "carol", source: .commandLine))
+    }
+
+    @Test func withoutGitHubOrANameOnlyATerminalConfirmationApproves() throws {
+        #expect(try Approval.resolve(environment: .prod, approver: nil, processEnvironment: [:], confirm: { "dave" }) == Approval(approver: "dave", source: .terminal))
+        #expect {
+            try Approval.resolve(environment: .prod, approver: nil, processEnvironment: ["STOCKOPS_GITHUB_ENVIRONMENT": "prod"], confirm: { nil })
+        } throws: { error in
+            let message = (error as? StockOpsError)?.message ?? ""
+            return message.hasPrefix("prod requires an approval") && message.contains("--approver NAME") && message.contains("GitHub Environment")
+        }
+        #expect(throws: StockOpsError.self) { try Approval.resolve(environment: .prod, approver: " ", processEnvironment: [:], confirm: nil) }
+    }
+
+    // MARK: Config
+
+    @Test func smokeChecksAreReadFromThePipelineFile() throws {
+        let config = try Self.config
+        #expect(config.service(named: "stock-listing")?.smoke == [SmokeCheck(path: "/stocks?limit=1", expect: .nonEmptyList)])
+        #expect(config.service(named: "trade")?.smoke == [SmokeCheck(path: "/portfolio/stockops-smoke", expect: .ok)])
+        let yaml = try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", encoding: .utf8)
+            .replacingOccurrences(of: "expect: non-empty-list", with: "expect: lots")
+        #expect {
+            _ = try PipelineConfig.parse(yaml, file: "pipelines/stockops.yml")
+        } throws: { error in
+            "\(error)".contains("services[0].smoke[0].expect: unknown expectation 'lots'; use ok or non-empty-list")
+        }
+    }
+
+    // MARK: Smoke test against a real HTTP server
+
+    /// `python3 -m http.server` serving `files` on a free loopback port.
+    final class FileServer: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+
+        init(files: [String: String]) async throws {
+            let directory = temporaryDirectory("smoke")
+            for (name, content) in files {
+                try content.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+            }
+            port = try freeLoopbackPort()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", directory, String(port)]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func stop() {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+    }
+
+    @Test func theSmokeTestWaitsForHealthThenChecksTheAPI() async throws {
+        let server = try await FileServer(files: ["health": #"{"status":"ok"}"#, "stocks": #"[{"symbol":"AAPL"}]"#, "empty": "[]"])
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        let lines = Recorder<String>()
+        let passing = SmokeTest(
+            targets: [SmokeTest.Target(service: "stock-listing", baseURL: base, checks: [SmokeCheck(path: "/stocks?limit=1", expect: .nonEmptyList), SmokeCheck(path: "/health", expect: .ok)])],
+            timeout: .seconds(30))
+        let report = await passing.run { lines.append($0) }
+        #expect(report.passed, "\(report)")
+        #expect(report.results.map(\.status) == [200, 200, 200])
+        #expect(lines.values.first == "✓ stock-listing: GET /health 200")
+
+        let empty = await SmokeTest(targets: [SmokeTest.Target(service: "stock-listing", baseURL: base, checks: [SmokeCheck(path: "/empty", expect: .nonEmptyList)])], timeout: .seconds(30)).run()
+        #expect(!empty.passed)
+        #expect(empty.failure == "stock-listing: GET /empty answered an empty list")
+        let missing = await SmokeTest(targets: [SmokeTest.Target(service: "trade", baseURL: base, checks: [SmokeCheck(path: "/portfolio/x", expect: .ok)])], timeout: .seconds(30)).run()
+        #expect(missing.failure == "trade: GET /portfolio/x answered 404, expected 200")
+    }
+
+    @Test func aServiceThatNeverAnswersFailsItsHealthCheckAtTheTimeout() async throws {
+        let port = try freeLoopbackPort()
+        let report = await SmokeTest(targets: [SmokeTest.Target(service: "trade", baseURL: "http://127.0.0.1:\(port)")], timeout: .seconds(1), interval: .milliseconds(100)).run()
+        #expect(!report.passed)
+        #expect(report.failure?.hasPrefix("trade: GET /health did not answer 200 within 1.0 s (last: couldNotConnect") == true, "\(report.failure ?? "")")
+    }
+}

