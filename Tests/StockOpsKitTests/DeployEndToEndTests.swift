@@ -1,0 +1,248 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// Deploys, rollbacks and locks against a real Docker engine, registry, PostgreSQL and OpenBao agent (see
+/// ``DeploySandbox``). The suite runs one test at a time: each starts a whole environment.
+@Suite(.serialized) struct DeployEndToEndTests {
+    func captureSession() -> (Session, output: String, errors: String) {
+        let directory = temporaryDirectory("session")
+        let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let console = { (fd: Int32) in Console(fd: fd, isTTY: false, colors: false, githubActions: false) }
+        return (Session(output: console(out), errors: console(err)), directory + "/out", directory + "/err")
+    }
+
+    func outcome(_ body: () async throws(DeployFailure) -> Deployment) async -> Result<Deployment, DeployFailure> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    func expectServing(_ sandbox: DeploySandbox, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let stocks = try await sandbox.get("stock-listing", "/stocks?limit=3")
+        #expect(stocks.status == 200, sourceLocation: sourceLocation)
+        let list = try JSONSerialization.jsonObject(with: stocks.body) as? [[String: Any]]
+        #expect(list?.count == 3, "\(stocks.text)", sourceLocation: sourceLocation)
+        let portfolio = try await sandbox.get("trade", "/portfolio/e2e-user")
+        #expect(portfolio.status == 200, "\(portfolio.text)", sourceLocation: sourceLocation)
+    }
+
+    func images(_ sandbox: DeploySandbox) async throws -> [String: String] {
+        try await sandbox.containers().filter { DeployImages.services.contains($0.key) }.mapValues(\.image)
+    }
+
+    func expected(_ sandbox: DeploySandbox, tag: String) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: DeployImages.services.map { ($0, "\(sandbox.registry.host)/stockapp/\($0):\(tag)") })
+    }
+
+    @Test func deploysRollsBackAFailingVersionAndRollsBackOnRequest() async throws {
+        try await DeploySandbox.with(.dev) { sandbox in
+            let v1 = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let v2 = try await sandbox.pushBuild("v2", commit: "ccccccc")
+            let broken = try await sandbox.pushBuild("broken", commit: "bbbbbbb")
+            let settings = DeploySettings(smokeTimeout: .seconds(60), lockWait: .zero)
+
+            // A first deploy answers real HTTP on 127.0.0.1.
+            let first = try await sandbox.runPipeline(v1, settings: settings)
+            #expect(first.status == .passed, "\(first.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            #expect(first.outputs[StockOpsPipeline.promote]?.tag.name == "dev-aaaaaaa")
+            #expect(first.outputs[StockOpsPipeline.deploy]?.smoke?.passed == true)
+            try await expectServing(sandbox)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "dev-aaaaaaa"))
+            let registry = sandbox.registry.client()
+            for image in v1 {
+                #expect(try await registry.digest(of: RegistryTag("dev-aaaaaaa")!, in: "stockapp/\(image.service)")?.description == image.digest)
+            }
+
+            let second = try await sandbox.runPipeline(v2, settings: settings)
+            #expect(second.status == .passed, "\(second.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
+
+            // An image whose health check fails is rolled back to the previous good tag; that version still serves.
+            let failing = try await sandbox.runPipeline(broken, settings: DeploySettings(smokeTimeout: .seconds(8), lockWait: .zero))
+            #expect(failing.status == .failed)
+            let deploy = try #require(failing.results.first { $0.id == StockOpsPipeline.deploy.id })
+            #expect(deploy.result.status == .failed)
+            #expect(deploy.result.reason?.hasPrefix("dev-bbbbbbb failed its smoke test; rolled back to dev-ccccccc.") == true, "\(deploy.result.reason ?? "")")
+            #expect(deploy.result.reason?.contains("GET /health did not answer 200 within 8.0 s") == true, "\(deploy.result.reason ?? "")")
+            try await expectServing(sandbox)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
+            let afterFailure = try sandbox.ledger
+            #expect(afterFailure.map { "\($0.action.rawValue) \($0.tag) \($0.outcome.rawValue)" } == [
+                "deploy dev-aaaaaaa succeeded", "deploy dev-ccccccc succeeded", "deploy dev-bbbbbbb failed", "auto-rollback dev-ccccccc succeeded",
+            ])
+            #expect(afterFailure[3].previousTag == "dev-bbbbbbb")
+            #expect(afterFailure[3].images == afterFailure[1].images)
+            #expect(afterFailure[2].images["trade"] == broken.first { $0.service == "trade" }?.digest)
+
+            // stockops rollback to a tag that exists.
+            let (session, output, errors) = captureSession()
+            var request = RollbackRequest(target: sandbox.request, tag: "dev-aaaaaaa")
+            request.yes = true
+            let started = ContinuousClock.now
+            #expect(await session.rollback(request) == .success, "\(read(output))\n\(read(errors))")
+            let rollbackTime = started.secondsSinceNow
+            try await expectServing(sandbox)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "dev-aaaaaaa"))
+            #expect(read(output).contains("dev is on dev-aaaaaaa (was dev-ccccccc): smoke test passed"), "\(read(output))")
+            let rolledBack = try #require(try sandbox.ledger.last)
+            #expect(rolledBack.action == .rollback && rolledBack.tag == "dev-aaaaaaa" && rolledBack.outcome == .succeeded)
+            #expect(rolledBack.images == afterFailure[0].images)
+            print("rollback to dev-aaaaaaa with its images on the host, smoke test included: \(String(format: "%.1f", rollbackTime)) s")
+
+            // A rollback to a tag that does not exist changes nothing and says what exists.
+            let before = try await sandbox.containers()
+            let entries = try sandbox.ledger.count
+            let (missingSession, missingOutput, missingErrors) = captureSession()
+            var missing = RollbackRequest(target: sandbox.request, tag: "dev-fffffff")
+            missing.yes = true
+            #expect(await missingSession.rollback(missing) == .usage)
+            let message = read(missingErrors)
+            #expect(message.contains("dev-fffffff is not in the registry for stock-listing, trade"), "\(message)")
+            #expect(message.contains("nothing was changed"))
+            #expect(message.contains("nearest tags that exist for every service: dev-"), "\(message)")
+            #expect(message.contains("dev-aaaaaaa") && message.contains("dev-ccccccc"))
+            #expect(read(missingOutput).isEmpty)
+            #expect(try sandbox.ledger.count == entries)
+            let after = try await sandbox.containers()
+            #expect(after.mapValues(\.id) == before.mapValues(\.id))
+
+            // status and history tell what is deployed where.
+            let (statusSession, statusOutput, _) = captureSession()
+            #expect(await statusSession.status(sandbox.request) == .success)
+            let status = read(statusOutput)
+            #expect(status.contains("live:        dev-aaaaaaa — rollback succeeded"), "\(status)")
+            #expect(status.contains("by root") || status.contains("by \(LockHolder.userName)"))
+            #expect(status.contains("lock:        free"))
+            for service in DeployImages.services {
+                #expect(status.contains(try #require(rolledBack.images[service]).prefix(19)), "\(status)")
+            }
+            let (historySession, historyOutput, _) = captureSession()
+            #expect(historySession.history(sandbox.request, limit: 2) == .success)
+            let history = read(historyOutput).split(separator: "\n")
+            #expect(history.count == 3)
+            #expect(history[1].contains("rollback") && history[1].contains("dev-aaaaaaa"))
+            #expect(history[2].contains("auto-rollback") && history[2].contains("after dev-bbbbbbb failed its smoke test"))
+        }
+    }
+
+    @Test func twoDeploysToOneEnvironmentNeverRunTogether() async throws {
+        try await DeploySandbox.with(.stage, plugin: true) { sandbox in
+            let builds = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let promoted = try await sandbox.runPipeline(builds, settings: DeploySettings(lockWait: .zero))
+            #expect(promoted.status == .passed, "\(promoted.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            let promotion = try #require(promoted.outputs[StockOpsPipeline.promote])
+            #expect(promotion.tag.name == "stage-aaaaaaa")
+
+            // Refused: the second one finds the lock held and does not wait.
+            let log = NodeLog(path: sandbox.root + "/race.log")
+            async let first = outcome { () async throws(DeployFailure) -> Deployment in try await sandbox.deployer(log: log).deploy(promotion) }
+            async let second = outcome { () async throws(DeployFailure) -> Deployment in try await sandbox.deployer(log: log).deploy(promotion) }
+            let outcomes = await [first, second]
+            let refused = outcomes.compactMap { outcome -> DeployFailure? in
+                if case .failure(let failure) = outcome { return failure }
+                return nil
+            }
+            #expect(outcomes.count - refused.count == 1, "\(refused)")
+            #expect(refused.map(\.code) == [.locked])
+            #expect(refused.first?.message.contains("the stage environment is locked: held: deploy stage-aaaaaaa (run e2e)") == true, "\(refused)")
+            #expect(try sandbox.ledger.count == 2)
+
+            // Waiting: both succeed, one after the other.
+            async let third = sandbox.deployer(lockWait: .seconds(300)).deploy(promotion)
+            async let fourth = sandbox.deployer(lockWait: .seconds(300)).deploy(promotion)
+            let deployed = try await [third, fourth]
+            #expect(deployed.map(\.tag) == ["stage-aaaaaaa", "stage-aaaaaaa"])
+            let entries = try sandbox.ledger
+            #expect(entries.count == 4)
+            #expect(entries.allSatisfy { $0.outcome == .succeeded })
+            #expect(entries[3].time >= entries[2].time)
+            try await expectServing(sandbox)
+
+            // A maintenance lock refuses deploys until it is removed.
+            let (session, _, errors) = captureSession()
+            #expect(await session.lock(sandbox.request, reason: "e2e maintenance", wait: .zero) == .success)
+            await #expect {
+                _ = try await sandbox.deployer().deploy(promotion)
+            } throws: { error in
+                (error as? DeployFailure)?.code == .locked && (error as? DeployFailure)?.message.contains("e2e maintenance") == true
+            }
+            var rollback = RollbackRequest(target: sandbox.request, tag: "stage-aaaaaaa")
+            rollback.yes = true
+            #expect(await session.rollback(rollback) == .locked)
+            #expect(read(errors).contains("locked for maintenance"))
+            #expect(session.unlock(sandbox.request) == .success)
+            #expect(try sandbox.ledger.count == 4)
+        }
+    }
+
+    @Test func prodTakesOnlyApprovedDigestsThatPassedStage() async throws {
+        try await DeploySandbox.with(.prod) { sandbox in
+            let release = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let approval = Approval(approver: "alice", source: .commandLine)
+            let tagRef = ["GITHUB_REF": "refs/tags/v1.0.0"]
+
+            // Not yet in stage: refused.
+            let unverified = try await sandbox.runPipeline(release, settings: DeploySettings(approval: approval, lockWait: .zero), extraEnvironment: tagRef)
+            let refusal = try #require(unverified.results.first { $0.id == StockOpsPipeline.promote.id })
+            #expect(refusal.result.status == .failed)
+            #expect(refusal.result.reason?.contains("refusing to release v1.0.0 to prod: its digests did not pass stage") == true, "\(refusal.result.reason ?? "")")
+            #expect(refusal.result.reason?.contains("--force-unverified") == true)
+            #expect(try await sandbox.registry.client().digest(of: RegistryTag("v1.0.0")!, in: "stockapp/trade") == nil)
+
+            // Through stage (its promote tags stage-aaaaaaa), then to prod with an approval.
+            let stage = try await sandbox.runPipeline(release, environment: .stage, settings: DeploySettings(lockWait: .zero), promoteOnly: true)
+            #expect(stage.results.first { $0.id == StockOpsPipeline.promote.id }?.result.status == .passed)
+            let noApproval = try await sandbox.runPipeline(release, settings: DeploySettings(lockWait: .zero), extraEnvironment: tagRef)
+            let unapproved = try #require(noApproval.results.first { $0.id == StockOpsPipeline.deploy.id })
+            #expect(unapproved.result.status == .failed)
+            #expect(unapproved.result.reason == "prod requires an approval; none was given")
+            #expect(try sandbox.ledger.isEmpty)
+
+            let started = ContinuousClock.now
+            let approved = try await sandbox.runPipeline(release, settings: DeploySettings(approval: approval, lockWait: .zero), extraEnvironment: tagRef)
+            print("promotion of stage-aaaaaaa to prod as v1.0.0 (first start of the environment): \(String(format: "%.1f", started.secondsSinceNow)) s")
+            #expect(approved.status == .passed, "\(approved.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            #expect(approved.outputs[StockOpsPipeline.promote]?.verifiedInStage == true)
+            try await expectServing(sandbox)
+            let registry = sandbox.registry.client()
+            for image in release {
+                let repository = "stockapp/\(image.service)"
+                #expect(try await registry.digest(of: RegistryTag("v1.0.0")!, in: repository)?.description == image.digest)
+                #expect(try await registry.digest(of: RegistryTag("latest")!, in: repository)?.description == image.digest)
+            }
+            let entry = try #require(try sandbox.ledger.last)
+            #expect(entry.tag == "v1.0.0" && entry.outcome == .succeeded && entry.approver == "alice" && entry.forceUnverified == nil)
+
+            // --force-unverified releases a digest that skipped stage, and the ledger says so.
+            let hotfix = try await sandbox.pushBuild("v2", commit: "ccccccc")
+            let forced = try await sandbox.runPipeline(
+                hotfix, settings: DeploySettings(approval: approval, forceUnverified: true, lockWait: .zero), extraEnvironment: ["GITHUB_REF": "refs/tags/v1.0.1"])
+            #expect(forced.status == .passed, "\(forced.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            let forcedEntry = try #require(try sandbox.ledger.last)
+            #expect(forcedEntry.tag == "v1.0.1" && forcedEntry.forceUnverified == true && forcedEntry.previousTag == "v1.0.0")
+            #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.1"))
+
+            // A prod rollback needs an approval too.
+            let (session, _, errors) = captureSession()
+            var rollback = RollbackRequest(target: sandbox.request, tag: "v1.0.0")
+            rollback.yes = true
+            rollback.confirm = { _, _ in nil }
+            #expect(await session.rollback(rollback) == .usage)
+            #expect(read(errors).contains("prod requires an approval"))
+            rollback.approver = "bob"
+            #expect(await session.rollback(rollback) == .success, "\(read(errors))")
+            #expect(try sandbox.ledger.last?.approver == "bob")
+            #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.0"))
+        }
+    }
+}
