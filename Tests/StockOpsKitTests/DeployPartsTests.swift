@@ -57,6 +57,23 @@ import Testing
         #expect(RegistryAccess.client(host: "harbor.example.com", environment: [:]).baseURL == "https://harbor.example.com")
     }
 
+    // MARK: Graph
+
+    @Test func promoteFollowsEveryBuildAndDeployIsManualWhereApprovalIsRequired() throws {
+        let config = try Self.config
+        for environment in Environment.allCases {
+            let graph = try StockOpsPipeline.releaseGraph(config: config, options: StockOpsPipeline.Options(environment: environment))
+            let promote = try #require(graph.node(StockOpsPipeline.promote.id))
+            #expect(Set(promote.dependencies) == [NodeID("build", key: "stock-listing"), NodeID("build", key: "trade")])
+            #expect(promote.policy.kind == .gate)
+            let deploy = try #require(graph.node(StockOpsPipeline.deploy.id))
+            #expect(deploy.dependencies == [StockOpsPipeline.promote.id])
+            #expect(deploy.policy.kind == (environment == .prod ? .manual : .gate))
+        }
+        let pipeline = try StockOpsPipeline.graph(config: config, options: StockOpsPipeline.Options(environment: .dev))
+        #expect(pipeline.node(StockOpsPipeline.promote.id) == nil, "promote joins the pipeline with the build nodes")
+    }
+
     // MARK: Compose
 
     @Test func composeGetsTheTagPortsAndPassThroughVariablesOnly() throws {

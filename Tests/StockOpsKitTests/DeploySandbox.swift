@@ -187,18 +187,15 @@ final class DeploySandbox: @unchecked Sendable {
         return built
     }
 
-    /// Runs `promote` and `deploy` of the pipeline, with `build[<service>]` given as external outputs.
+    /// Runs `promote` and `deploy` of the pipeline (``StockOpsPipeline/releaseGraph(config:options:)``), with the
+    /// outputs of `build[<service>]` given as external outputs.
     func runPipeline(
         _ builds: [BuiltImage], environment: Environment? = nil, settings: DeploySettings, extraEnvironment: [String: String] = [:], promoteOnly: Bool = false
     ) async throws -> RunResult {
-        var graph = GraphBuilder()
-        for service in config.services {
-            graph.add(StockOpsPipeline.build(service.name).id, ExternalBuild())
-        }
         var options = StockOpsPipeline.Options(environment: environment ?? self.environment)
         options.processEnvironment = processEnvironment.merging(extraEnvironment) { $1 }
         options.deploy = settings
-        StockOpsPipeline.addDeployStages(to: &graph, config: config, options: options)
+        let graph = try StockOpsPipeline.releaseGraph(config: config, options: options)
         let encoder = JSONEncoder()
         var external: [NodeID: Data] = [:]
         for build in builds {
@@ -207,7 +204,7 @@ final class DeploySandbox: @unchecked Sendable {
         let scheduler = Scheduler(
             jobs: 2, runner: ProcessRunner(grace: .seconds(2)), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/" + RunRecord.newRunID()),
             approvals: [StockOpsPipeline.deploy.id], exclusions: promoteOnly ? [StockOpsPipeline.deploy.id: "promote only"] : [:], externalOutputs: external)
-        return await scheduler.run(try graph.build())
+        return await scheduler.run(graph)
     }
 
     /// A deployer of this sandbox, as `stockops rollback` makes it.
@@ -273,12 +270,5 @@ final class DeploySandbox: @unchecked Sendable {
             throw error
         }
         await sandbox.tearDown()
-    }
-}
-
-/// Stands for `build[<service>]`, whose output the tests give as an external output.
-struct ExternalBuild: Stage {
-    func run(_ context: StageContext) async throws -> BuiltImage {
-        throw StageFailure.failed("the tests provide this node's output")
     }
 }

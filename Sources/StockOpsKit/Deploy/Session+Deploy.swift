@@ -357,3 +357,46 @@ enum RecordPaths {
         try? Data(SecretMasker.shared.mask(String(decoding: data, as: UTF8.self)).utf8).write(to: URL(fileURLWithPath: paths.runDirectory + "/rollback.json"))
     }
 }
+
+extension Session {
+    /// Runs `promote` and `deploy` for images built elsewhere (`builds`), as the pipeline runs them after
+    /// `build[<service>]`; prints one line `release <env> <tag> <status> <seconds>`. For `stockops bench-deploy`.
+    public func release(_ request: RunRequest, builds: [BuiltImage]) async -> ExitStatus {
+        guard let environment = request.environment else { return fail(StockOpsError(.usage, "pass --env")) }
+        let config: PipelineConfig
+        do {
+            config = try loadConfig(EnvironmentRequest(root: request.root, configPath: request.configPath, environment: environment))
+        } catch {
+            return fail(error)
+        }
+        var options = StockOpsPipeline.Options(environment: environment)
+        options.processEnvironment = request.processEnvironment
+        options.deploy = DeploySettings(forceUnverified: request.forceUnverified, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait)
+        let graph: PipelineGraph
+        var external: [NodeID: Data] = [:]
+        do {
+            options.deploy.approval = try deployApproval(request, config: config, environment: environment)
+            graph = try StockOpsPipeline.releaseGraph(config: config, options: options)
+            for build in builds {
+                external[StockOpsPipeline.build(build.service).id] = try JSONEncoder().encode(build)
+            }
+        } catch let error as StockOpsError {
+            return fail(error)
+        } catch {
+            return fail(StockOpsError(.config, "\(error)"))
+        }
+        let runID = RecordPaths.newRunID(kind: "release")
+        let scheduler = Scheduler(
+            jobs: 2, paths: RunPaths(root: request.root, runDirectory: request.root + "/.stockops/runs/" + runID), approvals: [StockOpsPipeline.deploy.id],
+            observer: BlockReporter(console: errors), externalOutputs: external)
+        let started = ContinuousClock.now
+        let result = await scheduler.run(graph)
+        let tag = result.outputs[StockOpsPipeline.promote]?.tag.name ?? "-"
+        output.write("release \(environment.rawValue) \(tag) \(result.status.rawValue) " + String(format: "%.2f", Deployer.seconds(since: started)) + "\n")
+        switch result.status {
+        case .passed: return .success
+        case .cancelled: return .interrupted
+        case .failed: return result.hasInfrastructureFailure ? .infrastructure : .gateFailed
+        }
+    }
+}

@@ -87,3 +87,25 @@ extension StockOpsPipeline {
         )
     }
 }
+
+extension StockOpsPipeline {
+    /// `promote` and `deploy` alone, after `build[<service>]` nodes whose outputs are given as external outputs: a
+    /// release of images built elsewhere (`stockops bench-deploy`).
+    public static func releaseGraph(config: PipelineConfig, options: Options) throws(GraphError) -> PipelineGraph {
+        var graph = GraphBuilder()
+        for service in config.services {
+            graph.add(build(service.name).id, ProvidedBuild(service: service.name), summary: "the image of \(service.name), built elsewhere")
+        }
+        addDeployStages(to: &graph, config: config, options: options)
+        return try graph.build()
+    }
+}
+
+/// Stands for `build[<service>]` in a ``StockOpsPipeline/releaseGraph(config:options:)``: its output must be given.
+struct ProvidedBuild: Stage {
+    var service: String
+
+    func run(_ context: StageContext) async throws -> BuiltImage {
+        throw StageFailure.failed("build[\(service)] does not run here: give its output (a BuiltImage) as an external output")
+    }
+}
