@@ -133,7 +133,9 @@ enum WorkflowLinters {
             #expect(runs.contains("scripts/install-deps.sh"), "\(name)")
             #expect(runs.contains("swift build -c release --product stockops"), "\(name)")
             let pipeline = try #require(steps.first { ($0["run"] as? String)?.contains(".build/release/stockops") == true })
-            #expect(Set((pipeline["env"] as? [String: String] ?? [:]).keys) == ["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"])
+            let environment = pipeline["env"] as? [String: String] ?? [:]
+            #expect(Set(environment.keys) == Set(["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"] + (name == "prod" ? ["STOCKOPS_GITHUB_ENVIRONMENT"] : [])), "\(name)")
+            #expect(environment["STOCKOPS_GITHUB_ENVIRONMENT"] == (name == "prod" ? "prod" : nil), "\(name)")
             #expect((pipeline["run"] as? String)?.contains("--approve deploy") == (name == "prod"), "\(name)")
             let upload = try #require(steps.last)
             #expect(upload["if"] as? String == "always()")
@@ -152,6 +154,7 @@ enum WorkflowLinters {
         let rollback = try #require(steps.first { ($0["run"] as? String)?.contains("stockops rollback") == true })
         #expect(rollback["run"] as? String == ".build/release/stockops rollback --env \"$ENVIRONMENT\" --tag \"$ROLLBACK_TAG\" --yes")
         #expect((rollback["env"] as? [String: String])?["ROLLBACK_TAG"] == "${{ inputs.rollback_tag }}")
+        #expect((rollback["env"] as? [String: String])?["STOCKOPS_GITHUB_ENVIRONMENT"] == "${{ inputs.environment }}")
     }
 
     @Test func theTagCheckRejectsInjection() async throws {
