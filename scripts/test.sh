@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, starts a throwaway PostgreSQL on loopback and a Docker
-# engine (scripts/lib/docker.sh) for the
-# tests, runs `swift test`, and stops the server again however the tests end.
+# engine (scripts/lib/docker.sh) for the tests, runs `swift test`, and stops both again however the
+# tests end.
 # Extra arguments go to `swift test` (e.g. scripts/test.sh --filter TradeServiceTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +24,9 @@ docker_base_image
 echo "test Docker engine at $DOCKER_HOST"
 
 swift build --build-tests
+# The image tests run the pipeline's build node, whose SwiftPM cannot share the lock of the tests' own
+# .build: its release binaries live in .build-images, built here so the node finds them up to date.
+for product in stock-listing trade; do
+  swift build -c release --static-swift-stdlib --scratch-path .build-images --product "$product"
+done
 TMPDIR="$workdir/tmp" swift test --skip-build "$@"

@@ -118,12 +118,12 @@ public enum StockOpsPipeline {
             imageNodes.append(build.id)
             imageNodes.append(graph.add(
                 NodeID("scan", key: service.name), ScanImageStage(image: image, settings: settings, failOn: failOn),
-                policy: NodePolicy(.gate, timeout: .seconds(1800), retries: 2, retryDelay: .seconds(5)),
+                policy: NodePolicy(.gate, timeout: .seconds(1800), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource]),
                 summary: "trivy image by digest (\(images.scanners.joined(separator: ","))), fail on \(failOn.map(\.rawValue).joined(separator: ","))"
             ).id)
             imageNodes.append(graph.add(
                 NodeID("sbom", key: service.name), SBOMStage(image: image, settings: settings),
-                policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2, retryDelay: .seconds(5)),
+                policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource]),
                 summary: "CycloneDX and SPDX SBOMs of the image"
             ).id)
             imageNodes.append(graph.add(

@@ -144,7 +144,7 @@ enum DockerEngine {
             let tag = String(reference.split(separator: ":").last!)
             let digest = try #require(try await registry.client().digest(of: try RegistryTag.parse(tag), in: repository))
             let image = graph.add(NodeID("build", key: name), Fixed(value: BuiltImage(service: name, repository: "\(registry.host)/\(repository)", tag: tag, digest: digest.description, reused: true)))
-            graph.add(NodeID("scan", key: name), ScanImageStage(image: image, settings: settings, failOn: config.gates.failingSeverities))
+            graph.add(NodeID("scan", key: name), ScanImageStage(image: image, settings: settings, failOn: config.gates.failingSeverities), policy: NodePolicy(.gate, resources: [ImageSettings.trivyResource]))
         }
         let directory = Self.runDirectory()
         let result = await Self.scheduler(runDirectory: directory).run(try graph.build())

@@ -22,6 +22,9 @@ public struct ImageSettings: Sendable {
         self.trivyCacheDirectory = trivyCacheDirectory
     }
 
+    /// trivy locks its cache directory: nodes running trivy share this resource so they never overlap.
+    public static let trivyResource = "trivy-cache"
+
     static let usernameKey = "HARBOR_USERNAME"
     static let passwordKey = "HARBOR_PASSWORD"
 
