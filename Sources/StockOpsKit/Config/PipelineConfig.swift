@@ -22,6 +22,11 @@ public struct RegistryConfig: Sendable, Equatable, Codable {
     public var host: String
     public var project: String
 
+    public init(host: String, project: String) {
+        self.host = host
+        self.project = project
+    }
+
     /// The `/v2/` API base: plain HTTP for a loopback registry (as Docker treats 127.0.0.0/8), HTTPS otherwise.
     public var baseURL: String {
         let name = host.split(separator: ":").first.map(String.init) ?? host
