@@ -7,14 +7,14 @@
 #   2. promotion from stage to prod: the first (prod starts cold), then one onto a running prod;
 #   3. `stockops rollback` in prod between two tags whose images are on the host, smoke test included,
 #      ROLLBACKS times (default 5; target: < 20 s each).
-# Every step runs the release stockops binary (STOCKOPS overrides it); the service binaries are debug
-# builds unless SERVICES=release. Everything it starts is stopped by PID or `compose down -v` at the end.
+# Every step runs the release stockops binary (STOCKOPS overrides it); the services are release builds with
+# the Swift runtime linked in (.build-images, as the pipeline's build node makes them). Everything it starts
+# is stopped by PID or `compose down -v` at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/docker.sh
 
 ROLLBACKS=${ROLLBACKS:-5}
-SERVICES=${SERVICES:-debug}
 for tool in docker docker-compose docker-registry bao curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-deploy.sh: $tool is required (scripts/install-deps.sh)" >&2; exit 3; }
 done
@@ -31,7 +31,11 @@ if [[ -z ${STOCKOPS-} ]]; then
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-deploy-XXXXXX")
 chmod 755 "$WORK"
-scripts/build-service-binaries.sh "$WORK/bin" "$SERVICES" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
+for product in stock-listing trade; do
+  swift build -c release --static-swift-stdlib --scratch-path .build-images --product "$product" >"$WORK/build.log" 2>&1 \
+    || { cat "$WORK/build.log" >&2; exit 1; }
+done
+BIN=$PWD/.build-images/release
 environments/standins/build.sh >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
 
 REGISTRY_PID="" VAULT_PID=""
@@ -104,7 +108,7 @@ push() {
   for service in stock-listing trade; do
     context=$WORK/context-$service
     rm -rf "$context" && mkdir -p "$context/bin"
-    cp "services/$service/Dockerfile" "$context/" && cp "$WORK/bin/$service" "$context/bin/"
+    cp "services/$service/Dockerfile" "$context/" && cp "$BIN/$service" "$context/bin/"
     docker build --quiet --tag "stockops-bench/$service:v1" "$context" >/dev/null 2>&1
     if [[ $variant == v2 ]]; then
       printf 'FROM stockops-bench/%s:v1\nLABEL org.stockops.bench.version=2\n' "$service" >"$context/Dockerfile"
@@ -128,7 +132,7 @@ run_in() {
   env STOCKOPS_STATE_DIR="$WORK/state" STOCKOPS_COMPOSE_PROJECT="bench-$env" STOCKOPS_COMPOSE=standalone \
     STOCK_LISTING_PORT="$listing" TRADE_PORT="$trade" DB_PORT="$db" \
     POSTGRES_IMAGE=stockops-local/postgres:15 VAULT_AGENT_IMAGE=stockops-local/openbao:2 \
-    VAULT_ADDR="http://host.docker.internal:$VAULT_PORT" VAULT_APPROLE_DIR="$WORK/approle" "$@"
+    VAULT_AGENT_ADDR="http://host.docker.internal:$VAULT_PORT" VAULT_APPROLE_DIR="$WORK/approle" "$@"
 }
 # release ENV COMMIT [REF]: promote + deploy of the images of COMMIT; prints the seconds it took.
 release() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, starts a throwaway PostgreSQL on loopback and a Docker
-# engine (scripts/lib/docker.sh) for the tests, builds the services' binaries for their images
-# (scripts/build-service-binaries.sh), runs `swift test`, and stops the server again however the tests end.
+# engine (scripts/lib/docker.sh) for the tests, runs `swift test`, and stops both again however the
+# tests end.
 # Extra arguments go to `swift test` (e.g. scripts/test.sh --filter TradeServiceTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +24,11 @@ docker_base_image
 echo "test Docker engine at $DOCKER_HOST"
 
 swift build --build-tests
-# The end-to-end deploy tests run the services in containers: their binaries with the Swift runtime linked in.
-scripts/build-service-binaries.sh "$workdir/service-binaries" >"$workdir/service-binaries.log" 2>&1 \
-  || { cat "$workdir/service-binaries.log" >&2; exit 1; }
-export STOCKOPS_SERVICE_BINARIES="$workdir/service-binaries"
+# The image tests run the pipeline's build node, whose SwiftPM cannot share the lock of the tests' own
+# .build: its release binaries live in .build-images, built here so the node finds them up to date.
+for product in stock-listing trade; do
+  swift build -c release --static-swift-stdlib --scratch-path .build-images --product "$product"
+done
+# The deploy tests run the services' images from these binaries too.
+export STOCKOPS_SERVICE_BINARIES="$PWD/.build-images/release"
 TMPDIR="$workdir/tmp" swift test --skip-build "$@"

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import StockOpsKit
 
@@ -44,6 +45,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        SandboxEnvironment.apply(root: options.root ?? FileManager.default.currentDirectoryPath)
         let session = Session()
         if dryRun {
             try await session.plan(options.request).finish()

@@ -48,13 +48,13 @@ import Testing
         #expect(NearestTags.editDistance("kitten", "sitting") == 3)
     }
 
-    @Test func registriesOnLoopbackAreReachedOverPlainHTTP() {
-        #expect(RegistryAccess.isLoopback("127.0.0.1:5000"))
-        #expect(RegistryAccess.isLoopback("localhost:5000"))
-        #expect(RegistryAccess.isLoopback("[::1]:5000"))
-        #expect(!RegistryAccess.isLoopback("harbor.example.com"))
-        #expect(RegistryAccess.client(host: "127.0.0.1:5000", environment: [:]).baseURL == "http://127.0.0.1:5000")
-        #expect(RegistryAccess.client(host: "harbor.example.com", environment: [:]).baseURL == "https://harbor.example.com")
+    @Test func theRegistryHostAndCredentialsFollowTheImageStages() throws {
+        let config = RegistryAccess.effective(try Self.config, environment: ["STOCKOPS_REGISTRY": "127.0.0.1:5999"])
+        #expect(config.registry.host == "127.0.0.1:5999")
+        #expect(RegistryAccess.client(config.registry, credentials: nil).baseURL == "http://127.0.0.1:5999")
+        #expect(RegistryAccess.credentials(fetched: nil, environment: [:]) == nil)
+        let fromEnvironment = RegistryAccess.credentials(fetched: nil, environment: ["STOCKOPS_REGISTRY_USERNAME": "robot", "STOCKOPS_REGISTRY_PASSWORD": "pw"])
+        #expect(fromEnvironment == RegistryCredentials(username: "robot", password: Secret("pw")))
     }
 
     // MARK: Graph
@@ -71,7 +71,15 @@ import Testing
             #expect(deploy.policy.kind == (environment == .prod ? .manual : .gate))
         }
         let pipeline = try StockOpsPipeline.graph(config: config, options: StockOpsPipeline.Options(environment: .dev))
-        #expect(pipeline.node(StockOpsPipeline.promote.id) == nil, "promote joins the pipeline with the build nodes")
+        let promote = try #require(pipeline.node(StockOpsPipeline.promote.id))
+        var expected: Set<NodeID> = [StockOpsPipeline.fetchSecrets.id]
+        for service in ["stock-listing", "trade"] {
+            for stage in ["build", "scan", "sbom", "sign"] { expected.insert(NodeID(stage, key: service)) }
+        }
+        #expect(Set(promote.dependencies) == expected, "promote waits for every image and its checks")
+        #expect(pipeline.node(StockOpsPipeline.deploy.id)?.dependencies == [StockOpsPipeline.promote.id, StockOpsPipeline.fetchSecrets.id])
+        #expect(pipeline.node(NodeID("build", key: "trade"))?.policy.skipPropagates == false)
+        #expect(pipeline.node(NodeID("scan", key: "trade"))?.policy.skipPropagates == false)
     }
 
     // MARK: Compose

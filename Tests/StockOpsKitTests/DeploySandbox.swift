@@ -6,9 +6,9 @@ import Testing
 
 /// The images the end-to-end deploy tests run, built once per test process in the Docker engine of `DOCKER_HOST`:
 /// - `stockops-local/postgres:15` and `stockops-local/openbao:2`, the stand-ins of `environments/standins/`;
-/// - `stockops-e2e/<service>:v1` from `services/<service>/Dockerfile` and the binaries in `STOCKOPS_SERVICE_BINARIES`
-///   (`scripts/build-service-binaries.sh`, run by `scripts/test.sh`), `:v2` (the same with another label, so another
-///   digest) and `:broken` (its process never answers, so its health check fails).
+/// - `stockops-e2e/<service>:v1` from `services/<service>/Dockerfile` and the static binaries in
+///   `STOCKOPS_SERVICE_BINARIES` (default `.build-images/release`, which `scripts/test.sh` builds), `:v2` (the same with
+///   another label, so another digest) and `:broken` (its process never answers, so its health check fails).
 actor DeployImages {
     static let shared = DeployImages()
 
@@ -40,8 +40,9 @@ actor DeployImages {
         let standins = try await runTool([root + "/environments/standins/build.sh"])
         guard standins.status == 0 else { throw FixtureError("environments/standins/build.sh failed:\n\(standins.output)") }
 
-        guard let binaries = ProcessInfo.processInfo.environment["STOCKOPS_SERVICE_BINARIES"], !binaries.isEmpty else {
-            throw FixtureError("STOCKOPS_SERVICE_BINARIES is not set: run the tests with scripts/test.sh, which builds the services' binaries with scripts/build-service-binaries.sh")
+        let binaries = ProcessInfo.processInfo.environment["STOCKOPS_SERVICE_BINARIES"].flatMap { $0.isEmpty ? nil : $0 } ?? root + "/.build-images/release"
+        guard services.allSatisfy({ FileManager.default.isExecutableFile(atPath: binaries + "/" + $0) }) else {
+            throw FixtureError("no service binaries in \(binaries): run the tests with scripts/test.sh, which builds them (swift build -c release --static-swift-stdlib --scratch-path .build-images)")
         }
         for service in services {
             let context = temporaryDirectory("image-\(service)")
@@ -152,7 +153,7 @@ final class DeploySandbox: @unchecked Sendable {
             "STOCKOPS_STATE_DIR": state, "STOCKOPS_COMPOSE_PROJECT": project,
             "STOCK_LISTING_PORT": String(ports["stock-listing"]!), "TRADE_PORT": String(ports["trade"]!), "DB_PORT": String(ports["db"]!),
             "POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2",
-            "VAULT_ADDR": "http://host.docker.internal:" + (URL(string: vault.address)?.port.map(String.init) ?? ""),
+            "VAULT_AGENT_ADDR": "http://host.docker.internal:" + (URL(string: vault.address)?.port.map(String.init) ?? ""),
             "VAULT_APPROLE_DIR": approle, "STOCKOPS_COMPOSE": plugin ? "plugin" : "standalone",
         ]
         let current = ProcessInfo.processInfo.environment
@@ -180,7 +181,7 @@ final class DeploySandbox: @unchecked Sendable {
                 let result = try await DeployImages.docker(arguments)
                 guard result.status == 0 else { throw FixtureError("docker \(arguments.joined(separator: " ")) failed:\n\(result.output)") }
             }
-            let repository = RegistryAccess.repository(config, service: service)
+            let repository = config.registry.repository(service)
             let digest = try #require(try await registry.client().digest(of: RegistryTag("git-\(commit)")!, in: repository))
             built.append(BuiltImage(service: service, repository: registry.host + "/" + repository, tag: "git-\(commit)", digest: digest.description, reused: false))
         }
@@ -213,7 +214,7 @@ final class DeploySandbox: @unchecked Sendable {
             flavor: processEnvironment["STOCKOPS_COMPOSE"] == "plugin" ? .plugin : .standalone, environment: environment, root: root, processEnvironment: processEnvironment)
         return Deployer(
             environment: ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: processEnvironment),
-            registry: RegistryAccess.client(host: config.registry.host, environment: processEnvironment), stateDirectory: state,
+            registry: RegistryAccess.client(config.registry, credentials: nil), stateDirectory: state,
             runner: ProcessRunner(grace: .seconds(2)), log: log ?? NodeLog(path: root + "/deployer-\(UUID().uuidString).log"), smokeTimeout: smokeTimeout,
             lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e")
     }

@@ -86,18 +86,22 @@ import Testing
         #expect(services["db"]?["image"] as? String == "postgres:15-bookworm")
         #expect((services["db"]?["environment"] as? [String: Any])?["POSTGRES_PASSWORD_FILE"] as? String == "/vault/secrets/postgres-password")
         #expect(services["vault-agent"]?["image"] as? String == "openbao/openbao:2.7.2")
+        #expect((services["vault-agent"]?["environment"] as? [String: Any])?["VAULT_ADDR"] as? String == "https://vault.example.com:8200")
         let networks = try #require(project["networks"] as? [String: [String: Any]])
         #expect(networks.count == 1)
         #expect(networks["stocks"]?["name"] as? String == "stocks-\(environment.rawValue)_stocks")
     }
 
     @Test func theDockerComposePluginReadsTheSameFiles() async throws {
-        let result = try await config(.prod, ["POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2", "BIND_ADDRESS": "10.0.0.5"], plugin: true)
+        let result = try await config(
+            .prod, ["POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2", "BIND_ADDRESS": "10.0.0.5", "VAULT_AGENT_ADDR": "http://host.docker.internal:8200"],
+            plugin: true)
         #expect(result.status == 0, "\(result.output)")
         let services = try #require(try parsed(result)["services"] as? [String: [String: Any]])
         #expect(services["db"]?["image"] as? String == "stockops-local/postgres:15")
         #expect(services["vault-agent"]?["image"] as? String == "stockops-local/openbao:2")
         #expect((services["trade"]?["ports"] as? [[String: Any]])?.first?["host_ip"] as? String == "10.0.0.5")
+        #expect((services["vault-agent"]?["environment"] as? [String: Any])?["VAULT_ADDR"] as? String == "http://host.docker.internal:8200")
     }
 
     @Test func aMissingVariableIsNamedWithWhatToSet() async throws {

@@ -23,6 +23,21 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
 public struct RegistryConfig: Sendable, Equatable, Codable {
     public var host: String
     public var project: String
+
+    public init(host: String, project: String) {
+        self.host = host
+        self.project = project
+    }
+
+    /// The `/v2/` API base: plain HTTP for a loopback registry (as Docker treats 127.0.0.0/8), HTTPS otherwise.
+    public var baseURL: String {
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        let loopback = name == "localhost" || name.hasPrefix("127.") || host.hasPrefix("[::1]")
+        return (loopback ? "http://" : "https://") + host
+    }
+
+    /// The repository of a service's images, `project/service`.
+    public func repository(_ service: String) -> String { project + "/" + service }
 }
 
 /// A Vault secret path and the keys read from it.
@@ -80,6 +95,7 @@ public struct PipelineConfig: Sendable, Equatable {
     public var vault: [VaultSecret]
     public var notify = NotifyConfig()
     public var gates: GateThresholds
+    public var images = ImagesConfig()
 
     public func service(named name: String) -> ServiceConfig? {
         services.first { $0.name == name }
@@ -116,7 +132,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
-        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates"])
+        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube"])
         let version = try root.required("version")
         guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
 
@@ -216,7 +232,7 @@ public struct PipelineConfig: Sendable, Equatable {
             }
         }
 
-        return PipelineConfig(
+        var config = PipelineConfig(
             file: root.file,
             services: services,
             sharedPaths: sharedPaths,
@@ -228,6 +244,8 @@ public struct PipelineConfig: Sendable, Equatable {
             notify: notify,
             gates: gates
         )
+        config.images = try ImagesConfig.decode(images: try root.optional("images"), sonarqube: try root.optional("sonarqube"))
+        return config
     }
 
     private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {

@@ -16,7 +16,7 @@ public struct ComposeEnvironment: Sendable {
     /// Variables of stockops's environment that reach Compose unchanged.
     public static let passedThrough = [
         "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "COMPOSE_HTTP_TIMEOUT",
-        "BIND_ADDRESS", "POSTGRES_IMAGE", "VAULT_AGENT_IMAGE", "VAULT_ADDR", "VAULT_APPROLE_DIR",
+        "BIND_ADDRESS", "POSTGRES_IMAGE", "VAULT_AGENT_IMAGE", "VAULT_AGENT_ADDR", "VAULT_ADDR", "VAULT_APPROLE_DIR",
         "SERVICE_MEMORY", "DB_MEMORY", "LOG_LEVEL",
     ]
 

@@ -170,7 +170,7 @@ public struct Deployer: Sendable {
         var digests: [String: ImageDigest] = [:]
         var missing: [String] = []
         for service in config.services {
-            let repository = RegistryAccess.repository(config, service: service.name)
+            let repository = config.registry.repository(service.name)
             if let digest = try await digest(of: tag, in: repository) {
                 digests[service.name] = digest
             } else {
@@ -180,7 +180,7 @@ public struct Deployer: Sendable {
         guard missing.isEmpty else {
             var common: Set<String>?
             for service in config.services {
-                let repository = RegistryAccess.repository(config, service: service.name)
+                let repository = config.registry.repository(service.name)
                 let tags: [RegistryTag]
                 do {
                     tags = try await registry.tags(repository)

@@ -97,35 +97,33 @@ public enum ReleaseTags {
     }
 }
 
-/// How stockops reaches the registry of `pipelines/stockops.yml`.
+/// How the deploy stages and commands reach the registry of `pipelines/stockops.yml`.
 public enum RegistryAccess {
-    /// A client of `host`: plain HTTP for loopback hosts (as Docker treats them), HTTPS otherwise; credentials from
-    /// `STOCKOPS_REGISTRY_USERNAME` and `STOCKOPS_REGISTRY_PASSWORD` when set (the password is masked in output).
-    public static func client(host: String, environment: [String: String]) -> RegistryClient {
-        var credentials: RegistryCredentials?
-        if let username = environment["STOCKOPS_REGISTRY_USERNAME"], !username.isEmpty, let password = environment["STOCKOPS_REGISTRY_PASSWORD"] {
-            credentials = RegistryCredentials(username: username, password: Secret(password).registered())
+    /// `config` with the registry host the image stages use: `STOCKOPS_REGISTRY` when set.
+    public static func effective(_ config: PipelineConfig, environment: [String: String]) -> PipelineConfig {
+        var config = config
+        if let host = environment["STOCKOPS_REGISTRY"], !host.isEmpty { config.registry.host = host }
+        return config
+    }
+
+    /// The registry credentials: `HARBOR_USERNAME`/`HARBOR_PASSWORD` fetched from Vault, else
+    /// `STOCKOPS_REGISTRY_USERNAME`/`STOCKOPS_REGISTRY_PASSWORD` (registered for masking); anonymous otherwise.
+    public static func credentials(fetched: FetchedSecrets?, environment: [String: String]) -> RegistryCredentials? {
+        if let username = fetched?["HARBOR_USERNAME"], let password = fetched?["HARBOR_PASSWORD"], !username.isEmpty {
+            return RegistryCredentials(username: username.reveal(), password: password)
         }
-        return RegistryClient(registry: host, plainHTTP: isLoopback(host), credentials: credentials, http: http)
+        if let username = environment["STOCKOPS_REGISTRY_USERNAME"], !username.isEmpty, let password = environment["STOCKOPS_REGISTRY_PASSWORD"] {
+            return RegistryCredentials(username: username, password: Secret(password).registered())
+        }
+        return nil
+    }
+
+    /// A client of `registry` (plain HTTP for a loopback host, as Docker treats them; HTTPS otherwise).
+    public static func client(_ registry: RegistryConfig, credentials: RegistryCredentials?) -> RegistryClient {
+        RegistryClient(baseURL: registry.baseURL, credentials: credentials, http: http)
     }
 
     static let http = HTTPClientConfiguration(
         connectTimeout: .seconds(5), totalTimeout: .seconds(60),
         retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(2)))
-
-    /// `127.0.0.0/8`, `localhost` and `[::1]`, with or without a port.
-    public static func isLoopback(_ host: String) -> Bool {
-        var name = host
-        if name.hasPrefix("[") {
-            name = String(name.prefix { $0 != "]" }.dropFirst())
-        } else if let colon = name.lastIndex(of: ":") {
-            name = String(name[..<colon])
-        }
-        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
-    }
-
-    /// `project/service`.
-    public static func repository(_ config: PipelineConfig, service: String) -> String {
-        config.registry.project + "/" + service
-    }
 }

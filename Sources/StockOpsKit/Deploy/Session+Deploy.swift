@@ -44,10 +44,11 @@ public struct RollbackRequest: Sendable {
 }
 
 extension Session {
+    /// The pipeline file, with `STOCKOPS_REGISTRY` replacing the registry host as in the image stages.
     func loadConfig(_ request: EnvironmentRequest) throws(StockOpsError) -> PipelineConfig {
         let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         do {
-            return try PipelineConfig.load(path: path, displayPath: request.configPath)
+            return RegistryAccess.effective(try PipelineConfig.load(path: path, displayPath: request.configPath), environment: request.processEnvironment)
         } catch {
             throw StockOpsError(.config, error.description)
         }
@@ -155,7 +156,7 @@ extension Session {
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
                 environment: target.environment, processEnvironment: target.processEnvironment),
-            registry: RegistryAccess.client(host: config.registry.host, environment: target.processEnvironment),
+            registry: RegistryAccess.client(config.registry, credentials: RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)),
             stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
             smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID)
     }

@@ -130,6 +130,12 @@ public struct GitHubActionsWorkflow: Sendable {
             "          VAULT_ADDR: ${{ secrets.VAULT_ADDR }}",
             "          VAULT_ROLE_ID: ${{ secrets.VAULT_ROLE_ID }}",
             "          VAULT_SECRET_ID: ${{ secrets.VAULT_SECRET_ID }}",
+        ]
+        if node.policy.kind == .manual {
+            // The job runs in the prod environment, whose reviewers approved it: the deploy records that approval.
+            lines.append("          STOCKOPS_GITHUB_ENVIRONMENT: prod")
+        }
+        lines += [
             "        run: |",
             "          args=(run --only \"$NODE\" --outputs-dir \(outputsDirectory))",
             "          if [ \"$GITHUB_EVENT_NAME\" = pull_request ]; then args+=(--env dev); fi",

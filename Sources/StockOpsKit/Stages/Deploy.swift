@@ -6,15 +6,18 @@ public struct DeployStage: Stage {
     public var config: PipelineConfig
     public var environment: Environment
     public var promotion: StageRef<Promotion>
+    /// The fetched `HARBOR_USERNAME`/`HARBOR_PASSWORD`, when fetch-secrets ran.
+    public var secrets: StageRef<FetchedSecrets>?
     public var settings: DeploySettings
     /// Compose's pass-through variables, `STOCKOPS_STATE_DIR`, `STOCKOPS_COMPOSE`, registry credentials, `GITHUB_ACTOR`.
     public var processEnvironment: [String: String]
-    public var dependencies: [NodeID] { [promotion.id] }
+    public var dependencies: [NodeID] { [promotion.id] + (secrets.map { [$0.id] } ?? []) }
 
-    public init(config: PipelineConfig, environment: Environment, promotion: StageRef<Promotion>, settings: DeploySettings, processEnvironment: [String: String]) {
+    public init(config: PipelineConfig, environment: Environment, promotion: StageRef<Promotion>, secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings, processEnvironment: [String: String]) {
         self.config = config
         self.environment = environment
         self.promotion = promotion
+        self.secrets = secrets
         self.settings = settings
         self.processEnvironment = processEnvironment
     }
@@ -31,7 +34,8 @@ public struct DeployStage: Stage {
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: context.paths.root, processEnvironment: processEnvironment), config: config,
                 environment: environment, processEnvironment: processEnvironment),
-            registry: RegistryAccess.client(host: config.registry.host, environment: processEnvironment),
+            registry: RegistryAccess.client(
+                config.registry, credentials: RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment)),
             stateDirectory: StateDirectory.resolve(root: context.paths.root, environment: processEnvironment),
             runner: context.runner, log: context.log, smokeTimeout: settings.smokeTimeout, lockWait: settings.lockWait,
             actor: DeployActor.name(processEnvironment), approval: settings.approval,
@@ -68,20 +72,26 @@ extension StockOpsPipeline {
     /// The node running the promoted images in the environment.
     public static let deploy = StageRef<Deployment>("deploy")
 
-    /// Adds `promote` (after every `build[<service>]`) and `deploy` (manual where the environment requires approval).
-    public static func addDeployStages(to graph: inout GraphBuilder, config: PipelineConfig, options: Options) {
+    /// Adds `promote` (after every `build[<service>]` and the scan, sbom and sign nodes of the images) and `deploy`
+    /// (manual where the environment requires approval).
+    public static func addDeployStages(to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil) {
+        let config = RegistryAccess.effective(original, environment: options.processEnvironment)
         let environment = options.environment
         let approval = config.environments[environment]?.approval ?? false
+        let builds = config.services.map { build($0.name) }
+        let imageChecks = graph.ids.filter { ["scan", "sbom", "sign"].contains($0.name) }
         let promotion = graph.add(
             promote.id,
-            PromoteStage(config: config, environment: environment, builds: config.services.map { build($0.name) }, settings: options.deploy, processEnvironment: options.processEnvironment),
+            PromoteStage(config: config, environment: environment, builds: builds, secrets: secrets, settings: options.deploy, processEnvironment: options.processEnvironment),
             policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2),
-            summary: "tag the built digests \(config.environments[environment]?.tag ?? "?") in \(config.registry.host)/\(config.registry.project)"
-                + (environment == .prod ? " (only digests that passed stage)" : "")
+            after: imageChecks,
+            summary: "tag the images \(config.environments[environment]?.tag ?? "?") in \(config.registry.host)/\(config.registry.project)"
+                + (environment == .prod ? " (only digests that passed stage)" : ""),
+            when: PromoteStage.skipReason(builds)
         )
         graph.add(
             deploy.id,
-            DeployStage(config: config, environment: environment, promotion: promotion, settings: options.deploy, processEnvironment: options.processEnvironment),
+            DeployStage(config: config, environment: environment, promotion: promotion, secrets: secrets, settings: options.deploy, processEnvironment: options.processEnvironment),
             policy: NodePolicy(approval ? .manual : .gate, timeout: .seconds(1800)),
             summary: "compose pull + up stocks-\(environment.rawValue), smoke test, ledger; roll back when the smoke test fails"
         )

@@ -1,30 +1,41 @@
 import Foundation
 
-/// `promote`: gives the built images the environment's tag in the registry, without rebuilding: `dev-<sha7>`,
+/// `promote`: gives the release's images the environment's tag in the registry, without rebuilding: `dev-<sha7>`,
 /// `stage-<sha7>`, or in prod the release's `v<semver>` (and `latest` once the deploy passed its smoke test).
 ///
-/// A prod release is accepted only when `stage-<sha7>` points to the same digest for every service, i.e. the exact
-/// bytes passed stage, unless `--force-unverified` is given (then recorded in the ledger). The tag moves under the
-/// environment's lock.
+/// A service built in this run contributes its new digest; an unchanged one (its build skipped) keeps the digest live in
+/// the environment (the ledger's last good entry), so the tag always names a complete set. A prod release is accepted
+/// only when `stage-<sha7>` points to the same digest for every service, i.e. the exact bytes passed stage, unless
+/// `--force-unverified` is given (then recorded in the ledger). The tag moves under the environment's lock.
 public struct PromoteStage: Stage {
     public var config: PipelineConfig
     public var environment: Environment
     public var builds: [StageRef<BuiltImage>]
+    /// The fetched `HARBOR_USERNAME`/`HARBOR_PASSWORD`, when fetch-secrets ran.
+    public var secrets: StageRef<FetchedSecrets>?
     public var settings: DeploySettings
     /// `GITHUB_REF` (the prod tag comes from it), `STOCKOPS_STATE_DIR` and the registry credentials.
     public var processEnvironment: [String: String]
-    public var dependencies: [NodeID] { builds.map(\.id) }
+    public var dependencies: [NodeID] { builds.map(\.id) + (secrets.map { [$0.id] } ?? []) }
 
-    public init(config: PipelineConfig, environment: Environment, builds: [StageRef<BuiltImage>], settings: DeploySettings, processEnvironment: [String: String]) {
+    public init(config: PipelineConfig, environment: Environment, builds: [StageRef<BuiltImage>], secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings, processEnvironment: [String: String]) {
         self.config = config
         self.environment = environment
         self.builds = builds
+        self.secrets = secrets
         self.settings = settings
         self.processEnvironment = processEnvironment
     }
 
+    /// Skips promote when no image was built in the run (no service changed).
+    public static func skipReason(_ builds: [StageRef<BuiltImage>]) -> @Sendable (Outputs) throws -> String? {
+        { outputs in
+            builds.allSatisfy { outputs.settled[$0.id]?.result.status == .skipped } ? "no image was built in this run" : nil
+        }
+    }
+
     public func run(_ context: StageContext) async throws -> Promotion {
-        let built = try builds.map { try context.value($0) }
+        let built = builds.compactMap { try? context.value($0) }
         let commits = try Set(built.map { image throws(StageFailure) in
             do {
                 return try ReleaseTags.commit(ofBuildTag: image.tag)
@@ -33,7 +44,7 @@ public struct PromoteStage: Stage {
             }
         })
         guard commits.count == 1, let commit = commits.first else {
-            throw StageFailure.failed("the images were built from different commits (\(commits.sorted().joined(separator: ", "))); a release is one commit")
+            throw StageFailure.failed(commits.isEmpty ? "no image was built in this run" : "the images were built from different commits (\(commits.sorted().joined(separator: ", "))); a release is one commit")
         }
         guard let environmentConfig = config.environments[environment] else {
             throw StageFailure.failed("\(config.file) has no environment \(environment.rawValue)")
@@ -44,18 +55,10 @@ public struct PromoteStage: Stage {
         } catch {
             throw StageFailure.failed("\(error)")
         }
-        var images: [ReleaseImage] = []
-        for image in built {
-            let repository = RegistryAccess.repository(config, service: image.service)
-            guard image.repository == config.registry.host + "/" + repository else {
-                throw StageFailure.failed("build[\(image.service)] pushed \(image.repository), not \(config.registry.host)/\(repository) of \(config.file)")
-            }
-            guard let digest = ImageDigest(image.digest) else {
-                throw StageFailure.failed("build[\(image.service)] reported \"\(image.digest)\", which is not a sha256 digest")
-            }
-            images.append(ReleaseImage(service: image.service, repository: repository, digest: digest))
-        }
-        let registry = RegistryAccess.client(host: config.registry.host, environment: processEnvironment)
+        let stateDirectory = StateDirectory.resolve(root: context.paths.root, environment: processEnvironment)
+        let images = try releaseImages(built, stateDirectory: stateDirectory, log: context.log)
+        let registry = RegistryAccess.client(
+            config.registry, credentials: RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment))
 
         var verified: Bool?
         if environment == .prod {
@@ -64,7 +67,7 @@ public struct PromoteStage: Stage {
             for image in images {
                 let digest = try await Self.registryCall("read \(image.repository):\(stageTag)") { try await registry.digest(of: stageTag, in: image.repository) }
                 if digest != image.digest {
-                    mismatches.append("\(image.service): \(stageTag) " + (digest.map { "points to \($0)" } ?? "does not exist") + ", built \(image.digest)")
+                    mismatches.append("\(image.service): \(stageTag) " + (digest.map { "points to \($0)" } ?? "does not exist") + ", the release has \(image.digest)")
                 }
             }
             verified = mismatches.isEmpty
@@ -79,7 +82,6 @@ public struct PromoteStage: Stage {
             }
         }
 
-        let stateDirectory = StateDirectory.resolve(root: context.paths.root, environment: processEnvironment)
         let lock: EnvironmentLock
         do {
             lock = try await EnvironmentLock.acquire(
@@ -98,6 +100,41 @@ public struct PromoteStage: Stage {
         return Promotion(
             environment: environment, tag: tags.tag, followingTags: tags.following, commit: String(commit.prefix(7)), images: images,
             verifiedInStage: verified, forceUnverified: verified == false && settings.forceUnverified)
+    }
+
+    /// The built images, plus the live image of every service not built in this run.
+    func releaseImages(_ built: [BuiltImage], stateDirectory: String, log: NodeLog) throws -> [ReleaseImage] {
+        var images: [ReleaseImage] = []
+        var ledgerRead = false
+        var live: LedgerEntry?
+        for service in config.services {
+            let repository = config.registry.repository(service.name)
+            if let image = built.first(where: { $0.service == service.name }) {
+                guard image.repository == config.registry.host + "/" + repository else {
+                    throw StageFailure.failed("build[\(image.service)] pushed \(image.repository), not \(config.registry.host)/\(repository)")
+                }
+                guard let digest = ImageDigest(image.digest) else {
+                    throw StageFailure.failed("build[\(image.service)] reported \"\(image.digest)\", which is not a sha256 digest")
+                }
+                images.append(ReleaseImage(service: service.name, repository: repository, digest: digest))
+                continue
+            }
+            if !ledgerRead {
+                ledgerRead = true
+                do {
+                    live = try Ledger(stateDirectory: stateDirectory, environment: environment).read().lastGood
+                } catch {
+                    throw StageFailure.infrastructure(error.description)
+                }
+            }
+            guard let entry = live, let text = entry.images[service.name], let digest = ImageDigest(text) else {
+                throw StageFailure.failed(
+                    "\(service.name) was not built in this run (unchanged) and \(environment.rawValue) has no good deploy to take its image from; run with --all")
+            }
+            log.write("\(service.name) unchanged: keeps \(digest) (live as \(entry.tag))\n")
+            images.append(ReleaseImage(service: service.name, repository: repository, digest: digest))
+        }
+        return images
     }
 
     private static func mapFailure<T>(_ body: () throws(ReleaseTagError) -> T) throws(StageFailure) -> T {
