@@ -77,8 +77,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run + "/reports/pipeline-junit.xml"))
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(read(directory + "/out").utf8))
         #expect(record.environment == "dev")
-        #expect(record.nodes.map(\.id.description) == ["fetch-secrets", "paths-filter", "test[stock-listing]", "test[trade]", "revoke-vault-token", "notify"])
-        #expect(record.nodes.map(\.status) == [.skipped, .passed, .skipped, .skipped, .skipped, .passed])
+        let statuses = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id.description, $0.status) })
+        #expect(Array(record.nodes.map(\.id.description).prefix(4)) == ["fetch-secrets", "paths-filter", "test[stock-listing]", "test[trade]"])
+        #expect(statuses["paths-filter"] == .passed)
+        #expect(statuses["notify"] == .passed)
+        #expect(statuses["revoke-vault-token"] == .skipped)
+        for service in ["stock-listing", "trade"] {
+            for stage in ["test", "build", "scan", "sbom"] {
+                #expect(statuses["\(stage)[\(service)]"] == .skipped, "\(stage)[\(service)]")
+            }
+        }
+        #expect(!record.nodes.contains { $0.status.isFailure })
         #expect(record.nodes.first?.reason == "VAULT_ADDR not set")
         #expect(read(directory + "/summary.md").contains("| `paths-filter` | passed |"))
         #expect(read(directory + "/output").contains("status=passed\n"))
