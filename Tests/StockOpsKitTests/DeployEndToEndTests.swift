@@ -182,6 +182,18 @@ import Testing
             #expect(read(errors).contains("locked for maintenance"))
             #expect(session.unlock(sandbox.request) == .success)
             #expect(try sandbox.ledger.count == 4)
+
+            // Only trade changed: its new image ships with stock-listing's live one under the new tag.
+            let tradeOnly = try await sandbox.pushBuild("v2", commit: "ddddddd", services: ["trade"])
+            let partial = try await sandbox.runPipeline(tradeOnly, settings: DeploySettings(lockWait: .zero))
+            #expect(partial.status == .passed, "\(partial.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            let entry = try #require(try sandbox.ledger.last)
+            #expect(entry.tag == "stage-ddddddd")
+            #expect(entry.images["trade"] == tradeOnly[0].digest)
+            #expect(entry.images["stock-listing"] == builds.first { $0.service == "stock-listing" }?.digest)
+            #expect(try await sandbox.registry.client().digest(of: RegistryTag("stage-ddddddd")!, in: "stockapp/stock-listing")?.description == entry.images["stock-listing"])
+            #expect(try await images(sandbox) == expected(sandbox, tag: "stage-ddddddd"))
+            try await expectServing(sandbox)
         }
     }
 

@@ -82,6 +82,36 @@ import Testing
         #expect(pipeline.node(NodeID("scan", key: "trade"))?.policy.skipPropagates == false)
     }
 
+    /// The skip rules of the image and deploy nodes, with the scheduler: a skipped build skips its image checks but
+    /// not promote, unless every build was skipped.
+    @Test(arguments: [false, true])
+    func aSkippedBuildSkipsItsChecksAndPromoteOnlyWhenNothingWasBuilt(_ everyBuildSkipped: Bool) async throws {
+        var graph = GraphBuilder()
+        let ran = Recorder<String>()
+        var builds: [StageRef<BuiltImage>] = []
+        var checks: [NodeID] = []
+        for service in ["a", "b"] {
+            let id = NodeID("build", key: service)
+            let skipped = everyBuildSkipped || service == "a"
+            graph.add(id, Probe(body: { _ in ran.append(id.description) }), policy: NodePolicy(.gate, skipPropagates: false), when: { _ in skipped ? "unchanged" : nil })
+            let build = StageRef<BuiltImage>(id)
+            builds.append(build)
+            let scan = NodeID("scan", key: service)
+            checks.append(graph.add(scan, Probe(body: { _ in ran.append(scan.description) }), policy: NodePolicy(.gate, skipPropagates: false), after: [id], when: StockOpsPipeline.imageBuilt(build)).id)
+        }
+        graph.add(StockOpsPipeline.promote.id, Probe(body: { _ in ran.append("promote") }), after: builds.map(\.id) + checks, when: PromoteStage.skipReason(builds))
+        let result = await scheduler().run(try graph.build())
+        #expect(result["scan[a]"]?.status == .skipped)
+        #expect(result["scan[a]"]?.reason == "build[a] was skipped")
+        if everyBuildSkipped {
+            #expect(ran.values.isEmpty)
+            #expect(result["promote"]?.reason == "no image was built in this run")
+        } else {
+            #expect(Set(ran.values) == ["build[b]", "scan[b]", "promote"])
+            #expect(result["promote"]?.status == .passed)
+        }
+    }
+
     // MARK: Compose
 
     @Test func composeGetsTheTagPortsAndPassThroughVariablesOnly() throws {

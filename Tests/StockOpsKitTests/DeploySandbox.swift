@@ -173,9 +173,9 @@ final class DeploySandbox: @unchecked Sendable {
 
     /// Pushes the local image `stockops-e2e/<service>:<variant>` of every service as `git-<commit>` and returns what
     /// `build[<service>]` would have produced.
-    func pushBuild(_ variant: String, commit: String) async throws -> [BuiltImage] {
+    func pushBuild(_ variant: String, commit: String, services: [String] = DeployImages.services) async throws -> [BuiltImage] {
         var built: [BuiltImage] = []
-        for service in DeployImages.services {
+        for service in services {
             let reference = "\(registry.host)/\(config.registry.project)/\(service):git-\(commit)"
             for arguments in [["tag", "stockops-e2e/\(service):\(variant)", reference], ["push", "--quiet", reference]] {
                 let result = try await DeployImages.docker(arguments)

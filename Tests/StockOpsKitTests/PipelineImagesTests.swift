@@ -25,7 +25,10 @@ struct PipelineImagesTests {
             #expect(try node(NodeID("build", key: service)).policy.resources == ["swiftpm-build"])
             #expect(try node(NodeID("sonar", key: service)).policy.skipPropagates == false)
             #expect(try node(NodeID("sign", key: service)).policy.skipPropagates == false)
-            #expect(try node(NodeID("build", key: service)).policy.skipPropagates == true)
+            // An unchanged service's build is skipped without skipping promote; scan, sbom and sign skip themselves.
+            #expect(try node(NodeID("build", key: service)).policy.skipPropagates == false)
+            #expect(try node(NodeID("scan", key: service)).policy.skipPropagates == false)
+            #expect(try node(NodeID("sbom", key: service)).policy.skipPropagates == false)
         }
         let logout = try node("docker-logout")
         #expect(logout.policy.kind == .finally)

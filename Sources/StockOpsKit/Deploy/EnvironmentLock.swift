@@ -36,7 +36,11 @@ public struct LockHolder: Codable, Sendable, Equatable {
         host == Self.hostName && kill(pid, 0) != 0 && errno == ESRCH
     }
 
+    /// A holder whose record could not be read.
+    static let unknown = LockHolder(pid: 0, host: "", user: "", command: "", since: Date(timeIntervalSince1970: 0))
+
     public var summary: String {
+        guard pid != 0 else { return "a process whose holder record cannot be read" }
         let time = ISO8601DateFormatter().string(from: since)
         var text = "\(maintenance == true ? "maintenance lock" : command) by \(user) (pid \(pid) on \(host)) since \(time)"
         if let reason, !reason.isEmpty { text += ": \(reason)" }
@@ -154,11 +158,19 @@ public final class EnvironmentLock: Sendable {
                     return EnvironmentLock(path: path, environment: environment, fd: fd, tookOverFrom: previous)
                 }
             } else {
-                let state = readHolder(fd).map { LockState.held($0, gone: $0.processIsGone) }
-                    ?? .held(LockHolder(pid: 0, host: "?", user: "?", command: "a process that has not written its record yet", since: Date()), gone: false)
-                try await waitMore(state)
+                try await waitMore(await heldState(fd))
             }
         }
+    }
+
+    /// The state of a lock another process holds; its record may lag its `flock` by a moment, so an empty one is read
+    /// again for up to 250 ms.
+    private static func heldState(_ fd: Int32) async -> LockState {
+        for _ in 0..<25 {
+            if let holder = readHolder(fd) { return .held(holder, gone: holder.processIsGone) }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return .held(LockHolder.unknown, gone: false)
     }
 
     /// Releases the lock: clears the record and unlocks. Safe to call twice.
@@ -184,9 +196,7 @@ public final class EnvironmentLock: Sendable {
             guard let record else { return .free }
             return record.maintenance == true ? .maintenance(record) : .stale(record)
         }
-        guard let record else {
-            return .held(LockHolder(pid: 0, host: "?", user: "?", command: "a process that has not written its record yet", since: Date()), gone: false)
-        }
+        guard let record else { return .held(LockHolder.unknown, gone: false) }
         return .held(record, gone: record.processIsGone)
     }
 

@@ -100,18 +100,21 @@ extension StockOpsPipeline {
 
 extension StockOpsPipeline {
     /// `promote` and `deploy` alone, after `build[<service>]` nodes whose outputs are given as external outputs: a
-    /// release of images built elsewhere (`stockops bench-deploy`).
+    /// release of images built elsewhere (`stockops bench-deploy`). A service without an output counts as unchanged.
     public static func releaseGraph(config: PipelineConfig, options: Options) throws(GraphError) -> PipelineGraph {
         var graph = GraphBuilder()
         for service in config.services {
-            graph.add(build(service.name).id, ProvidedBuild(service: service.name), summary: "the image of \(service.name), built elsewhere")
+            graph.add(
+                build(service.name).id, ProvidedBuild(service: service.name), policy: NodePolicy(.gate, skipPropagates: false),
+                summary: "the image of \(service.name), built elsewhere", when: { _ in "not built in this run" })
         }
         addDeployStages(to: &graph, config: config, options: options)
         return try graph.build()
     }
 }
 
-/// Stands for `build[<service>]` in a ``StockOpsPipeline/releaseGraph(config:options:)``: its output must be given.
+/// Stands for `build[<service>]` in a ``StockOpsPipeline/releaseGraph(config:options:)``: its output is given, or it
+/// is skipped.
 struct ProvidedBuild: Stage {
     var service: String
 
