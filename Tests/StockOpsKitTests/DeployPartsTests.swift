@@ -203,6 +203,22 @@ import Testing
         #expect(throws: StockOpsError.self) { try Approval.resolve(environment: .prod, approver: " ", processEnvironment: [:], confirm: nil) }
     }
 
+    @Test func aProdRunThatDeploysIsRefusedWithoutAnApprovalBeforeAnythingRuns() async throws {
+        let root = temporaryDirectory("approval")
+        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", toPath: root + "/pipelines/stockops.yml")
+        let errors = root + "/err"
+        let fd = open(errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let session = Session(output: Console(fd: fd, isTTY: false, colors: false, githubActions: false), errors: Console(fd: fd, isTTY: false, colors: false, githubActions: false))
+        var request = RunRequest(root: root, processEnvironment: ["GITHUB_REF": "refs/tags/v1.2.3"])
+        request.approvals = ["deploy"]
+        request.confirm = { _, _ in nil }
+        #expect(await session.run(request) == .usage)
+        let message = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(message.contains("error: prod requires an approval"), "\(message)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/.stockops/runs"))
+    }
+
     // MARK: Config
 
     @Test func smokeChecksAreReadFromThePipelineFile() throws {
