@@ -103,7 +103,12 @@ extension PipelineConfig {
                 throw ConfigError(code: .missingKey, file: value.file, keyPath: value.path + ".gitops", line: value.line, message: "kind: gitops needs a gitops: mapping with at least repository:")
             }
             _ = try node.mapping(allowed: ["repository", "branch", "overlay", "pin", "author", "token-key", "images", "argocd"])
-            var target = GitOpsTarget(repository: try node.required("repository").nonEmptyString(), overlay: "overlays/\(environment.rawValue)")
+            let repositoryNode = try node.required("repository")
+            let repository = try repositoryNode.nonEmptyString()
+            if let url = URL(string: repository), url.scheme != nil, url.password != nil {
+                throw repositoryNode.error(.invalidValue, "the URL must not hold credentials; name a fetched secret with gitops.token-key")
+            }
+            var target = GitOpsTarget(repository: repository, overlay: "overlays/\(environment.rawValue)")
             target.branch = try node.optional("branch")?.gitRefName() ?? target.branch
             target.overlay = try node.optional("overlay")?.relativePath() ?? target.overlay
             if let pin = try node.optional("pin") {

@@ -97,6 +97,17 @@ public struct GraphBuilder: Sendable {
         return StageRef(id)
     }
 
+    /// Adds `dependency` as an ordering edge to every node added so far that `isDependent` selects
+    /// (never to `dependency` itself), so they run only after it and are blocked when it fails.
+    public mutating func addDependency(_ dependency: NodeID, toNodes isDependent: (GraphNode) -> Bool) {
+        nodes = nodes.map { node in
+            guard node.id != dependency, !node.dependencies.contains(dependency), isDependent(node) else { return node }
+            return GraphNode(
+                id: node.id, policy: node.policy, dependencies: node.dependencies + [dependency], summary: node.summary,
+                execute: node.execute, decode: node.decode, skipCondition: node.skipCondition, cacheInputs: node.cacheInputs)
+        }
+    }
+
     static func encode<O: Encodable>(_ output: O) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
