@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// Reading of `security:`, `gates.coverage.environments` and the `kind: gitops` environments.
 extension PipelineConfig {
@@ -7,7 +8,7 @@ extension PipelineConfig {
         guard let section = try root.optional("security") else { return security }
         _ = try section.mapping(allowed: ["secret-scan", "sast", "sca", "dast", "defectdojo"])
 
-        if let node = try section.optional("secret-scan"), try node.enabled(allowed: ["scanner", "allowlist"]) {
+        if let node = try section.optional("secret-scan")?.enabledSection(allowed: ["scanner", "allowlist"]) {
             var config = SecretScanConfig()
             if let scanner = try node.optional("scanner") {
                 let text = try scanner.nonEmptyString()
@@ -20,7 +21,7 @@ extension PipelineConfig {
             security.secretScan = config
         }
 
-        if let node = try section.optional("sast"), try node.enabled(allowed: ["rules", "paths", "blocking"]) {
+        if let node = try section.optional("sast")?.enabledSection(allowed: ["rules", "paths", "blocking"]) {
             var config = SASTConfig()
             config.rules = try node.optional("rules")?.relativePath() ?? config.rules
             if let paths = try node.optional("paths") {
@@ -32,7 +33,7 @@ extension PipelineConfig {
             security.sast = config
         }
 
-        if let node = try section.optional("sca"), try node.enabled(allowed: ["blocking", "fail-on", "cache-dir", "db-repository"]) {
+        if let node = try section.optional("sca")?.enabledSection(allowed: ["blocking", "fail-on", "cache-dir", "db-repository"]) {
             var config = SCAConfig()
             config.blocking = try node.optional("blocking")?.bool() ?? config.blocking
             if let failOn = try node.optional("fail-on") { config.failOn = try failOn.severities() }
@@ -41,7 +42,7 @@ extension PipelineConfig {
             security.sca = config
         }
 
-        if let node = try section.optional("dast"), try node.enabled(allowed: ["environments", "image", "host", "minutes", "rules", "fail-on-warnings"]) {
+        if let node = try section.optional("dast")?.enabledSection(allowed: ["environments", "image", "host", "minutes", "rules", "fail-on-warnings"]) {
             var config = DASTConfig()
             if let environments = try node.optional("environments") {
                 config.environments = []
@@ -59,7 +60,7 @@ extension PipelineConfig {
             security.dast = config
         }
 
-        if let node = try section.optional("defectdojo"), try node.enabled(allowed: ["url", "token-key", "product", "product-type", "repository-engagement"]) {
+        if let node = try section.optional("defectdojo")?.enabledSection(allowed: ["url", "token-key", "product", "product-type", "repository-engagement"]) {
             var config = DefectDojoConfig(url: try node.required("url").httpURL(), product: try node.optional("product")?.nonEmptyString() ?? registry.project)
             let tokenNode = try node.optional("token-key")
             config.tokenKey = try tokenNode?.nonEmptyString() ?? config.tokenKey
@@ -161,11 +162,14 @@ extension PipelineConfig {
 }
 
 extension YAMLValue {
-    /// Checks the keys of a node's mapping and whether `enabled` is not false. An empty value counts as enabled.
-    func enabled(allowed: Set<String>) throws(ConfigError) -> Bool {
-        if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { return true }
+    /// The settings of a switchable node: nil when `enabled: false`, an empty mapping for an empty value
+    /// (`sast:`), else the mapping, whose keys must be in `allowed` or `enabled`.
+    func enabledSection(allowed: Set<String>) throws(ConfigError) -> YAMLValue? {
+        if case .scalar(let scalar) = node, ["", "~", "null"].contains(scalar.string) {
+            return YAMLValue(node: .mapping(Node.Mapping([])), file: file, path: path)
+        }
         _ = try mapping(allowed: allowed.union(["enabled"]))
-        return try optional("enabled")?.bool() ?? true
+        return try optional("enabled")?.bool() ?? true ? self : nil
     }
 
     /// A path relative to the repository root, without `..`.
