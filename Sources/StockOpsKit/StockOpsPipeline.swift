@@ -40,7 +40,7 @@ public enum StockOpsPipeline {
         let fetch = FetchSecretsStage(secrets: config.vault, settings: VaultSettings(environment: options.processEnvironment))
         let secrets = graph.add(
             fetchSecrets.id, fetch,
-            policy: NodePolicy(.gate, timeout: .seconds(120)),
+            policy: NodePolicy(.gate, timeout: .seconds(120), skipPropagates: false),
             summary: "AppRole login, read \(config.vault.map(\.path).joined(separator: ", "))",
             when: { _ in fetch.skipReason }
         )
@@ -65,6 +65,8 @@ public enum StockOpsPipeline {
             )
         }
 
+        addImageStages(&graph, config: config, options: options, secrets: secrets, changes: changes)
+
         addSecurityStages(&graph, config: config, options: options, secrets: secrets)
 
         graph.add(
@@ -82,6 +84,63 @@ public enum StockOpsPipeline {
         )
 
         return try graph.build()
+    }
+
+    /// sonar → build → scan, sbom, sign for every service, and the `docker-logout` finally node.
+    static func addImageStages(_ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>) {
+        var registry = config.registry
+        if let host = options.processEnvironment["STOCKOPS_REGISTRY"], !host.isEmpty { registry.host = host }
+        let settings = ImageSettings(registry: registry, images: config.images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"])
+        let images = config.images
+        let failOn = config.gates.failingSeverities
+        var imageNodes: [NodeID] = []
+        for service in config.services {
+            let test = NodeID("test", key: service.name)
+            let changed = serviceChanged(service.name, changes)
+            let sonar = graph.add(
+                NodeID("sonar", key: service.name),
+                SonarStage(service: service, hostURL: images.sonarHostURL ?? "", secrets: secrets, branch: options.processEnvironment["GITHUB_REF_NAME"]),
+                policy: NodePolicy(.gate, timeout: .seconds(900), skipPropagates: false),
+                after: [test],
+                summary: "sonar-scanner with \(service.paths.first ?? "")sonar-project.properties, wait for the quality gate",
+                when: { outputs in
+                    if let reason = try changed(outputs) { return reason }
+                    if images.sonarHostURL == nil { return images.sonarRequired ? nil : "sonarqube.host-url is not set in \(config.file)" }
+                    return ToolAvailability.skipReason(tool: "sonar-scanner", required: images.sonarRequired, hint: SonarStage.installHint)
+                }
+            )
+            let build = graph.add(
+                NodeID("build", key: service.name),
+                BuildImageStage(service: service, settings: settings),
+                policy: NodePolicy(.gate, timeout: .seconds(3600), retries: 2, resources: ["swiftpm-build"]),
+                after: [test, sonar.id],
+                summary: "swift build -c \(images.buildConfiguration) --static-swift-stdlib, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
+                when: changed
+            )
+            let image = StageRef<BuiltImage>(build.id)
+            imageNodes.append(build.id)
+            imageNodes.append(graph.add(
+                NodeID("scan", key: service.name), ScanImageStage(image: image, settings: settings, failOn: failOn),
+                policy: NodePolicy(.gate, timeout: .seconds(1800), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource]),
+                summary: "trivy image by digest (\(images.scanners.joined(separator: ","))), fail on \(failOn.map(\.rawValue).joined(separator: ","))"
+            ).id)
+            imageNodes.append(graph.add(
+                NodeID("sbom", key: service.name), SBOMStage(image: image, settings: settings),
+                policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource]),
+                summary: "CycloneDX and SPDX SBOMs of the image"
+            ).id)
+            imageNodes.append(graph.add(
+                NodeID("sign", key: service.name), SignImageStage(image: image, settings: settings),
+                policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
+                summary: "cosign sign --yes by digest, cosign verify",
+                when: { _ in ToolAvailability.skipReason(tool: "cosign", required: images.signRequired, hint: "install cosign (https://docs.sigstore.dev/cosign/system_config/installation/) or set images.sign.required: false") }
+            ).id)
+        }
+        graph.add(
+            "docker-logout", DockerLogoutStage(settings: settings),
+            policy: NodePolicy(.finally, timeout: .seconds(60)),
+            after: imageNodes, summary: "docker logout; delete the run's Docker client configuration"
+        )
     }
 
     /// Skips a service's node when paths-filter did not select the service.

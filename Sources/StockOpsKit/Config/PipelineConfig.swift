@@ -21,6 +21,21 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
 public struct RegistryConfig: Sendable, Equatable, Codable {
     public var host: String
     public var project: String
+
+    public init(host: String, project: String) {
+        self.host = host
+        self.project = project
+    }
+
+    /// The `/v2/` API base: plain HTTP for a loopback registry (as Docker treats 127.0.0.0/8), HTTPS otherwise.
+    public var baseURL: String {
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        let loopback = name == "localhost" || name.hasPrefix("127.") || host.hasPrefix("[::1]")
+        return (loopback ? "http://" : "https://") + host
+    }
+
+    /// The repository of a service's images, `project/service`.
+    public func repository(_ service: String) -> String { project + "/" + service }
 }
 
 /// A Vault secret path and the keys read from it.
@@ -88,6 +103,7 @@ public struct PipelineConfig: Sendable, Equatable {
     public var vault: [VaultSecret]
     public var notify = NotifyConfig()
     public var gates: GateThresholds
+    public var images = ImagesConfig()
     /// The security nodes switched on (`security:`).
     public var security = SecurityConfig()
     /// The environments of `kind: gitops` and where they deploy.
@@ -128,7 +144,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
-        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "security"])
+        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube", "security"])
         let version = try root.required("version")
         guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
 
@@ -241,6 +257,7 @@ public struct PipelineConfig: Sendable, Equatable {
             notify: notify,
             gates: gates
         )
+        config.images = try ImagesConfig.decode(images: try root.optional("images"), sonarqube: try root.optional("sonarqube"))
         config.security = try decodeSecurity(root, registry: registry, vault: vault)
         config.gitOps = try decodeGitOps(root, vault: vault)
         try checkGitOpsServices(config.gitOps, services: services, file: root.file)

@@ -32,7 +32,7 @@ public struct GitOpsRequest: Sendable {
 extension GitOpsTarget {
     /// The Kustomize image name of `service`: `images.<service>`, else its registry repository.
     public func imageName(for service: String, registry: RegistryConfig) -> String {
-        imageNames[service] ?? "\(registry.host)/\(registry.project)/\(service)"
+        imageNames[service] ?? registry.host + "/" + registry.repository(service)
     }
 }
 

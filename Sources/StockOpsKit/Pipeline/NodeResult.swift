@@ -74,9 +74,13 @@ public struct RunResult: Sendable {
         results.first { $0.id == id }?.result
     }
 
-    /// Whether a failed gate is due to the environment rather than the verdict of a check.
+    /// Whether a failed gate is due to the environment rather than the verdict of a check: an infrastructure
+    /// failure, or a transient one that outlasted its retries.
     public var hasInfrastructureFailure: Bool {
-        results.contains { $0.result.status.isFailure && $0.result.failureKind == .infrastructure && $0.policy.kind != .allowFailure }
+        results.contains { result in
+            result.result.status.isFailure && result.policy.kind != .allowFailure
+                && (result.result.failureKind == .infrastructure || result.result.failureKind == .transient)
+        }
     }
 }
 

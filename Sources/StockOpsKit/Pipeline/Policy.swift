@@ -23,6 +23,9 @@ public struct NodePolicy: Sendable {
     public var resources: Set<String>
     /// Whether `plan` may execute the node to learn its output (cheap, side-effect-free stages).
     public var runsInPlan: Bool
+    /// Whether skipping this node skips its dependents. False for optional checks (sonar, sign) whose tool
+    /// may be absent: their dependents run on, and the skip is still reported.
+    public var skipPropagates: Bool
 
     public init(
         _ kind: Kind = .gate,
@@ -30,7 +33,8 @@ public struct NodePolicy: Sendable {
         retries: Int = 0,
         retryDelay: Duration = .seconds(1),
         resources: Set<String> = [],
-        runsInPlan: Bool = false
+        runsInPlan: Bool = false,
+        skipPropagates: Bool = true
     ) {
         self.kind = kind
         self.timeout = timeout
@@ -38,6 +42,7 @@ public struct NodePolicy: Sendable {
         self.retryDelay = retryDelay
         self.resources = resources
         self.runsInPlan = runsInPlan
+        self.skipPropagates = skipPropagates
     }
 
     public static let gate = NodePolicy(.gate)

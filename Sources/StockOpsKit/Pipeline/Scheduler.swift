@@ -175,7 +175,7 @@ public struct Scheduler: Sendable {
             if let (dependency, _) = settled.first(where: { $0.1.status == .cancelled }) {
                 return .settle(NodeResult(status: .cancelled, reason: "\(dependency) was cancelled"))
             }
-            if let (dependency, _) = settled.first(where: { $0.1.status == .skipped }) {
+            if let (dependency, _) = settled.first(where: { $0.1.status == .skipped && state.nodes[$0.0]!.policy.skipPropagates }) {
                 return .settle(NodeResult(status: .skipped, reason: "\(dependency) was skipped"))
             }
         }

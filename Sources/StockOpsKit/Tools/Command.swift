@@ -8,12 +8,15 @@ public struct Command: Sendable, Equatable, Hashable {
     /// The complete environment of the child; nothing else is inherited.
     public var environment: [String: String]
     public var workingDirectory: String?
+    /// What the child reads on standard input (a password for `--password-stdin`); `/dev/null` when nil.
+    public var standardInput: Secret?
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment(), workingDirectory: String? = nil) {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment(), workingDirectory: String? = nil, standardInput: Secret? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.standardInput = standardInput
     }
 
     /// The variables every tool needs (`PATH`, `HOME`, locale, temp dir), taken from this process.

@@ -45,7 +45,16 @@ public struct ProcessRunner: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let input = try command.standardInput.map { secret in
+            do { return try secret.makeStandardInput() } catch {
+                throw ProcessError(code: .spawnFailed, message: "could not create the standard input pipe of \(command.executable): \(error)")
+            }
+        }
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input.fileDescriptor, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         if let directory = command.workingDirectory {
             guard let addChdir = Self.addChdir else {
                 throw ProcessError(code: .spawnFailed, message: "this C library cannot set a child's working directory; run from \(directory)")
@@ -101,6 +110,7 @@ public struct ProcessRunner: Sendable {
             }
             return .success((pid, fds[0]))
         }
+        try? input?.close()
         let (pid, readEnd) = try spawned.get()
         onSpawn?(pid)
 

@@ -32,6 +32,11 @@ public struct SwiftPM: Sendable, Equatable {
     }
 
     /// Prints the build products directory (where `*.xctest` lies).
+    /// `swift build [--product P] ARGUMENTS`, such as `-c release --static-swift-stdlib`.
+    public func build(product: String?, arguments: [String]) -> Command {
+        Command(swift, ["build", "--package-path", packageDirectory] + (product.map { ["--product", $0] } ?? []) + arguments, environment: environment)
+    }
+
     public func showBinPath() -> Command {
         Command(swift, ["build", "--package-path", packageDirectory, "--show-bin-path"], environment: environment)
     }

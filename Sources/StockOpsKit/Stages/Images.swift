@@ -1,0 +1,382 @@
+import Foundation
+
+/// What the image nodes share: the registry, its credentials, the per-run Docker client configuration.
+public struct ImageSettings: Sendable {
+    public var registry: RegistryConfig
+    public var images: ImagesConfig
+    /// The node whose output holds `HARBOR_USERNAME`/`HARBOR_PASSWORD`; anonymous access when absent.
+    public var secrets: StageRef<FetchedSecrets>?
+    public var docker: String
+    public var swift: String
+    public var trivy: String
+    /// Where trivy keeps its DB and layer cache between runs (`TRIVY_CACHE_DIR`).
+    public var trivyCacheDirectory: String?
+
+    public init(registry: RegistryConfig, images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, docker: String = "docker", swift: String = "swift", trivy: String = "trivy", trivyCacheDirectory: String? = nil) {
+        self.registry = registry
+        self.images = images
+        self.secrets = secrets
+        self.docker = docker
+        self.swift = swift
+        self.trivy = trivy
+        self.trivyCacheDirectory = trivyCacheDirectory
+    }
+
+    /// trivy locks its cache directory: nodes running trivy share this resource so they never overlap.
+    public static let trivyResource = "trivy-cache"
+
+    static let usernameKey = "HARBOR_USERNAME"
+    static let passwordKey = "HARBOR_PASSWORD"
+
+    /// The per-run Docker client configuration directory (`--config`, `DOCKER_CONFIG`); the logout node removes it.
+    static func dockerConfig(_ paths: RunPaths) -> String { paths.runDirectory + "/docker-config" }
+
+    func credentials(_ context: StageContext) throws -> RegistryCredentials? {
+        guard let secrets, let fetched = try? context.value(secrets) else { return nil }
+        guard let username = fetched[Self.usernameKey], let password = fetched[Self.passwordKey] else { return nil }
+        return RegistryCredentials(username: username.reveal(), password: password)
+    }
+
+    func client(_ context: StageContext) throws -> RegistryClient {
+        RegistryClient(baseURL: registry.baseURL, credentials: try credentials(context))
+    }
+
+    func dockerCommand(_ paths: RunPaths) -> DockerCommand {
+        DockerCommand(executable: docker, configDirectory: Self.dockerConfig(paths))
+    }
+
+    /// Logs the per-run Docker configuration into the registry, once per run, with the password on stdin.
+    func login(_ context: StageContext) async throws {
+        let directory = Self.dockerConfig(context.paths)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard let credentials = try credentials(context) else { return }
+        if FileManager.default.fileExists(atPath: directory + "/config.json"),
+           let text = try? String(contentsOfFile: directory + "/config.json", encoding: .utf8), text.contains("\"\(registry.host)\"") {
+            return
+        }
+        let argv = dockerCommand(context.paths).login(registry: registry.host, username: credentials.username)
+        _ = try await context.run(Command(argv: argv, environment: dockerEnvironment(context.paths), standardInput: credentials.password))
+            .check("docker login \(registry.host)", kind: .infrastructure)
+    }
+
+    func dockerEnvironment(_ paths: RunPaths) -> [String: String] {
+        var environment = Command.baseEnvironment(adding: ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"])
+        environment["DOCKER_CONFIG"] = Self.dockerConfig(paths)
+        return environment
+    }
+
+    func trivyCommand(_ root: String, severities: [TrivyCommand.Severity] = [.high, .critical]) -> TrivyCommand {
+        let ignore = root + "/" + images.ignoreFile
+        return TrivyCommand(
+            executable: trivy,
+            cacheDirectory: trivyCacheDirectory ?? root + "/.stockops/trivy-cache",
+            severities: severities,
+            ignoreFile: FileManager.default.fileExists(atPath: ignore) ? ignore : nil,
+            timeout: "15m",
+            scanners: images.scanners.compactMap(TrivyCommand.Scanner.init(rawValue:)),
+            databaseRepository: images.trivyDatabaseRepository
+        )
+    }
+
+    func pinned(_ image: BuiltImage) throws -> PinnedImageReference {
+        guard let digest = ImageDigest(image.digest) else { throw StageFailure.failed("\(image.service): \(image.digest) is not a sha256 digest") }
+        return try ImageReference.parse(image.repository).pinned(to: digest)
+    }
+}
+
+extension Command {
+    /// A command from an argv array whose first element is the executable.
+    public init(argv: [String], environment: [String: String] = Command.baseEnvironment(), workingDirectory: String? = nil, standardInput: Secret? = nil) {
+        self.init(argv[0], Array(argv.dropFirst()), environment: environment, workingDirectory: workingDirectory, standardInput: standardInput)
+    }
+}
+
+/// `build[<service>]`: the static service binary, then its image, pushed as `git-<sha7>`. Skipped (reused)
+/// when the registry already holds that tag: an image is built once per commit.
+public struct BuildImageStage: Stage {
+    public var service: ServiceConfig
+    public var settings: ImageSettings
+    public var dependencies: [NodeID] { settings.secrets.map { [$0.id] } ?? [] }
+
+    public init(service: ServiceConfig, settings: ImageSettings) {
+        self.service = service
+        self.settings = settings
+    }
+
+    public func run(_ context: StageContext) async throws -> BuiltImage {
+        let root = context.paths.root
+        let git = Git(repository: root)
+        let commit = try await context.runner.run(git.resolveCommit("HEAD")).check("git rev-parse HEAD", kind: .infrastructure).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let tag = try RegistryTag.git(commit: commit)
+        let repository = settings.registry.repository(service.name)
+        let reference = try ImageReference.parse(settings.registry.host + "/" + repository)
+        let client = try settings.client(context)
+
+        if let digest = try await client.digest(of: tag, in: repository) {
+            context.log.write("\(reference.tagged(tag)) already exists at \(digest); not rebuilt\n")
+            return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true)
+        }
+
+        let binary = try await buildBinary(context)
+        let buildContext = context.paths.runDirectory + "/images/" + service.name
+        try stageContext(binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext)
+
+        try await settings.login(context)
+        let docker = settings.dockerCommand(context.paths)
+        let environment = settings.dockerEnvironment(context.paths)
+        let metadata = buildContext + "/buildx-metadata.json"
+        let build = DockerCommand.Build(
+            context: buildContext, dockerfile: root + "/" + dockerfile, image: reference.tagged(tag), revision: commit,
+            source: try await sourceURL(context), created: ISO8601DateFormatter().string(from: Date()),
+            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata
+        )
+        if try await context.runner.run(Command(argv: docker.buildxVersion(), environment: environment)).succeeded {
+            _ = try await context.run(Command(argv: docker.buildxBuild(build), environment: environment)).check("docker buildx build \(service.name)")
+        } else {
+            context.log.write("the docker buildx plugin is missing: docker build, then docker push (no registry build cache)\n")
+            _ = try await context.run(Command(argv: docker.build(build), environment: environment)).check("docker build \(service.name)")
+            _ = try await context.run(Command(argv: docker.push(build.image), environment: environment)).check("docker push \(build.image)", kind: .transient)
+        }
+        let digest: ImageDigest
+        if let data = FileManager.default.contents(atPath: metadata) {
+            digest = try DockerCommand.parseMetadata(data)
+        } else if let pushed = try await client.digest(of: tag, in: repository) {
+            digest = pushed
+        } else {
+            throw StageFailure.infrastructure("\(build.image) was pushed but the registry does not list it")
+        }
+        context.log.write("pushed \(build.image) at \(digest)\n")
+        return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false)
+    }
+
+    var dockerfile: String { servicePath + "/Dockerfile" }
+
+    /// The service's directory: the first of its paths holding a Dockerfile.
+    var servicePath: String {
+        let first = service.paths.first ?? "services/\(service.name)"
+        return first.hasSuffix("/") ? String(first.dropLast()) : first
+    }
+
+    private func buildBinary(_ context: StageContext) async throws -> String {
+        let swiftPM = SwiftPM(swift: settings.swift, packageDirectory: context.paths.root)
+        var arguments = ["-c", settings.images.buildConfiguration, "--static-swift-stdlib"]
+        if let scratch = settings.images.scratchPath {
+            arguments += ["--scratch-path", scratch.hasPrefix("/") ? scratch : context.paths.root + "/" + scratch]
+        }
+        _ = try await context.run(swiftPM.build(product: service.product, arguments: arguments)).check("swift build --product \(service.product)")
+        let path = try await context.runner.run(swiftPM.build(product: nil, arguments: arguments + ["--show-bin-path"]))
+            .check("swift build --show-bin-path", kind: .infrastructure).output
+        guard let directory = Git.parseLines(path).last else { throw StageFailure.infrastructure("swift build --show-bin-path printed nothing") }
+        return directory + "/" + service.product
+    }
+
+    /// The Docker build context: the binary as `bin/<product>` and the service's `.dockerignore`. Nothing else.
+    private func stageContext(binary: String, ignoreFile ignore: String, into directory: String) throws {
+        let manager = FileManager.default
+        try? manager.removeItem(atPath: directory)
+        try manager.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
+        let target = directory + "/bin/" + service.product
+        if link(binary, target) != 0 { try manager.copyItem(atPath: binary, toPath: target) }
+        if manager.fileExists(atPath: ignore) { try manager.copyItem(atPath: ignore, toPath: directory + "/.dockerignore") }
+    }
+
+    private func sourceURL(_ context: StageContext) async throws -> String {
+        if let url = settings.images.sourceURL { return url }
+        let result = try await context.runner.run(Command("git", ["-C", context.paths.root, "remote", "get-url", "origin"]))
+        return result.succeeded ? result.output.trimmingCharacters(in: .whitespacesAndNewlines) : "file://" + context.paths.root
+    }
+}
+
+/// What `scan[<service>]` found.
+public struct ScanReport: Codable, Sendable, Equatable {
+    public var service: String
+    public var digest: String
+    /// Findings per severity.
+    public var counts: [String: Int]
+    /// The JSON and SARIF reports written.
+    public var reports: [String]
+}
+
+/// `scan[<service>]`: trivy on the pushed image by digest; fails on findings at the configured severities.
+///
+/// A trivy that could not run (DB download, rate limit) is transient and retried, then an infrastructure
+/// failure: never a pass, never "vulnerabilities found".
+public struct ScanImageStage: Stage {
+    public var image: StageRef<BuiltImage>
+    public var settings: ImageSettings
+    public var failOn: [Severity]
+    public var dependencies: [NodeID] { [image.id] + (settings.secrets.map { [$0.id] } ?? []) }
+
+    public init(image: StageRef<BuiltImage>, settings: ImageSettings, failOn: [Severity]) {
+        self.image = image
+        self.settings = settings
+        self.failOn = failOn
+    }
+
+    public func run(_ context: StageContext) async throws -> ScanReport {
+        let built = try context.value(image)
+        let pinned = try settings.pinned(built)
+        try await settings.login(context)
+        try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
+        let severities = failOn.compactMap { TrivyCommand.Severity(rawValue: $0.rawValue) }
+        let trivy = settings.trivyCommand(context.paths.root, severities: TrivyCommand.Severity.allCases)
+        let json = context.paths.reportsDirectory + "/trivy-\(built.service).json"
+        let result = try await context.run(Command(argv: trivy.image(pinned, output: json), environment: settings.dockerEnvironment(context.paths)))
+        guard result.succeeded else {
+            let failure = TrivyFailure.classify(result.output)
+            throw StageFailure(failure.isRetryable ? .transient : .infrastructure, "trivy could not scan \(pinned): \(failure)")
+        }
+        guard let data = FileManager.default.contents(atPath: json) else { throw StageFailure.infrastructure("trivy wrote no report to \(json)") }
+        let report = try TrivyReport.parse(data)
+        let sarif = context.paths.reportsDirectory + "/trivy-\(built.service).sarif"
+        _ = try await context.run(Command(argv: [trivy.executable, "convert", "--format", "sarif", "--output", sarif, json]))
+            .check("trivy convert --format sarif", kind: .infrastructure)
+
+        let counts = Dictionary(report.counts.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: +)
+        let blocking = report.findings.filter { severities.contains($0.severity) }
+        context.log.write("\(report.findings.count) findings: " + TrivyCommand.Severity.allCases.reversed().map { "\($0.rawValue) \(report.counts[$0] ?? 0)" }.joined(separator: ", ") + "\n")
+        for finding in report.findings.prefix(50) { context.log.write("  \(finding)\n") }
+        if !blocking.isEmpty {
+            let listed = blocking.prefix(5).map { "\($0.severity.rawValue) \($0.id) in \($0.package)" }.joined(separator: "; ")
+            throw StageFailure.failed("\(built.service): \(blocking.count) finding(s) at \(failOn.map(\.rawValue).joined(separator: "/")) (gates.vulnerabilities.fail-on): \(listed); reports \(json), \(sarif)")
+        }
+        return ScanReport(service: built.service, digest: built.digest, counts: counts, reports: [json, sarif])
+    }
+}
+
+/// The SBOMs written by `sbom[<service>]`.
+public struct SBOMReport: Codable, Sendable, Equatable {
+    public var service: String
+    public var digest: String
+    public var cycloneDX: String
+    public var spdx: String
+    /// Components listed in the CycloneDX document.
+    public var components: Int
+}
+
+/// `sbom[<service>]`: CycloneDX and SPDX JSON of the pushed image, stored with the run's reports.
+public struct SBOMStage: Stage {
+    public var image: StageRef<BuiltImage>
+    public var settings: ImageSettings
+    public var dependencies: [NodeID] { [image.id] + (settings.secrets.map { [$0.id] } ?? []) }
+
+    public init(image: StageRef<BuiltImage>, settings: ImageSettings) {
+        self.image = image
+        self.settings = settings
+    }
+
+    public func run(_ context: StageContext) async throws -> SBOMReport {
+        let built = try context.value(image)
+        let pinned = try settings.pinned(built)
+        try await settings.login(context)
+        try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
+        let trivy = settings.trivyCommand(context.paths.root)
+        let base = context.paths.reportsDirectory + "/sbom-\(built.service)"
+        let cycloneDX = base + ".cdx.json", spdx = base + ".spdx.json"
+        for (format, output) in [(TrivyCommand.SBOMFormat.cycloneDX, cycloneDX), (.spdxJSON, spdx)] {
+            let result = try await context.run(Command(argv: trivy.sbom(pinned, format: format, output: output), environment: settings.dockerEnvironment(context.paths)))
+            guard result.succeeded else {
+                let failure = TrivyFailure.classify(result.output)
+                throw StageFailure(failure.isRetryable ? .transient : .infrastructure, "trivy could not write the \(format.rawValue) SBOM of \(pinned): \(failure)")
+            }
+        }
+        let components = try Self.componentCount(cycloneDX: cycloneDX)
+        context.log.write("SBOMs of \(pinned): \(components) components; \(cycloneDX), \(spdx)\n")
+        return SBOMReport(service: built.service, digest: built.digest, cycloneDX: cycloneDX, spdx: spdx, components: components)
+    }
+
+    static func componentCount(cycloneDX path: String) throws -> Int {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              object["bomFormat"] as? String == "CycloneDX" else {
+            throw StageFailure.infrastructure("\(path) is not a CycloneDX document")
+        }
+        return (object["components"] as? [Any])?.count ?? 0
+    }
+}
+
+/// What `sign[<service>]` signed and verified.
+public struct SignatureReport: Codable, Sendable, Equatable {
+    public var service: String
+    public var digest: String
+    public var mode: String
+}
+
+/// `sign[<service>]`: `cosign sign --yes` by digest with the key from Vault in the environment (`env://`),
+/// or keyless; then `cosign verify`.
+public struct SignImageStage: Stage {
+    public var image: StageRef<BuiltImage>
+    public var settings: ImageSettings
+    public var cosign: String
+    public var dependencies: [NodeID] { [image.id] + (settings.secrets.map { [$0.id] } ?? []) }
+
+    /// The Vault keys: the private key PEM, its password (optional) and the public key PEM (optional,
+    /// derived with `cosign public-key` when absent).
+    public static let keyKey = "SIGNING_KEY"
+    public static let passwordKey = "SIGNING_KEY_PASSWORD"
+    public static let publicKeyKey = "SIGNING_PUBLIC_KEY"
+
+    public init(image: StageRef<BuiltImage>, settings: ImageSettings, cosign: String = "cosign") {
+        self.image = image
+        self.settings = settings
+        self.cosign = cosign
+    }
+
+    var mode: CosignCommand.Mode {
+        if let identity = settings.images.keylessIdentity, let issuer = settings.images.keylessIssuer {
+            return .keyless(certificateIdentity: identity, oidcIssuer: issuer)
+        }
+        return .key
+    }
+
+    public func run(_ context: StageContext) async throws -> SignatureReport {
+        let built = try context.value(image)
+        let pinned = try settings.pinned(built)
+        try await settings.login(context)
+        let command = CosignCommand(executable: cosign, mode: mode)
+        var environment = settings.dockerEnvironment(context.paths)
+        var verifyEnvironment = environment
+        if case .key = mode {
+            guard let secrets = settings.secrets, let fetched = try? context.value(secrets), let key = fetched[Self.keyKey] else {
+                throw StageFailure.failed("no \(Self.keyKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml, or configure images.sign.keyless")
+            }
+            environment[CosignCommand.privateKeyVariable] = key.reveal()
+            environment[CosignCommand.passwordVariable] = fetched[Self.passwordKey]?.reveal() ?? ""
+            let publicKey: String
+            if let stored = fetched[Self.publicKeyKey] {
+                publicKey = stored.reveal()
+            } else {
+                publicKey = try await context.runner.run(Command(cosign, ["public-key", "--key", "env://" + CosignCommand.privateKeyVariable], environment: environment))
+                    .check("cosign public-key", kind: .failed).output
+            }
+            verifyEnvironment[CosignCommand.publicKeyVariable] = publicKey
+        }
+        _ = try await context.run(Command(argv: command.sign(pinned), environment: environment)).check("cosign sign \(pinned)", kind: .transient)
+        let verified = try await context.run(Command(argv: command.verify(pinned), environment: verifyEnvironment)).check("cosign verify \(pinned)")
+        let digests = try CosignCommand.parseVerifiedDigests(verified.output)
+        guard digests.contains(where: { $0.description == built.digest }) else {
+            throw StageFailure.failed("cosign verify did not report a signature for \(built.digest)")
+        }
+        context.log.write("signed and verified \(pinned)\n")
+        return SignatureReport(service: built.service, digest: built.digest, mode: { if case .key = mode { "key" } else { "keyless" } }())
+    }
+}
+
+/// `docker-logout` (finally): logs the per-run Docker configuration out and deletes it.
+public struct DockerLogoutStage: Stage {
+    public var settings: ImageSettings
+
+    public init(settings: ImageSettings) {
+        self.settings = settings
+    }
+
+    public func run(_ context: StageContext) async throws -> Done {
+        let directory = ImageSettings.dockerConfig(context.paths)
+        guard FileManager.default.fileExists(atPath: directory) else { return Done() }
+        let argv = settings.dockerCommand(context.paths).logout(registry: settings.registry.host)
+        _ = try? await context.run(Command(argv: argv, environment: settings.dockerEnvironment(context.paths)))
+        try FileManager.default.removeItem(atPath: directory)
+        return Done()
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Measures the image nodes against a real Docker engine and OCI registry (docker-registry):
+#   1. a no-change build of both services (target: < 10 s), twice:
+#      a. the registry already holds git-<sha7>: the node asks the registry and builds nothing;
+#      b. the tag was deleted but every cache is warm: SwiftPM finds the release binaries up to date,
+#         Docker reuses its layers and the registry already has the blobs.
+#   2. the re-tag of a promotion (manifest GET + PUT with a new client each time) per service
+#      (target: < 200 ms).
+# The first build (cold) is printed too. Run from the repository root, as root (private dockerd) or
+# with DOCKER_HOST set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/docker.sh
+
+swift build --product stockops
+stockops="$(swift build --show-bin-path)/stockops"
+docker_engine_start
+docker_base_image
+
+workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-images-XXXXXX")"
+registry_pid=
+cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; docker_engine_stop; rm -rf "$workdir"; }
+trap cleanup EXIT
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cat > "$workdir/registry.yml" <<YAML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $workdir/data}
+  delete: {enabled: true}
+http: {addr: 127.0.0.1:$port}
+YAML
+docker-registry serve "$workdir/registry.yml" >"$workdir/registry.log" 2>&1 &
+registry_pid=$!
+until curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do sleep 0.2; done
+export STOCKOPS_REGISTRY="127.0.0.1:$port"
+
+echo "== first build (cold tag)"
+"$stockops" bench-build --scratch-path .build-images
+echo "== no-change build, tag present"
+"$stockops" bench-build --scratch-path .build-images
+echo "== no-change build, tag deleted, caches warm"
+tag="git-$(git rev-parse --short=7 HEAD)"
+for service in stock-listing trade; do
+  digest="$(curl -fsSI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://127.0.0.1:$port/v2/stockapp/$service/manifests/$tag" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')"
+  curl -fsS -X DELETE "http://127.0.0.1:$port/v2/stockapp/$service/manifests/$digest" >/dev/null
+done
+"$stockops" bench-build --scratch-path .build-images
+
+echo "== re-tag (name count median_ms p90_ms total_ms)"
+"$stockops" bench-retag --registry "127.0.0.1:$port" --repository stockapp/stock-listing stockapp/trade --from "$tag" --count 20
