@@ -96,7 +96,7 @@ import Testing
         #expect(failure?.message.contains("1 secret in the work tree (gitleaks): services/trade/Sources/TradeService/Credentials.swift:2: aws-access-token (AWS Access Key)") == true, "\(failure?.message ?? "")")
         let calls = try gitleaks.calls()
         #expect(calls.map(\.args.first) == ["version", "dir"])
-        #expect(calls.last?.cwd == repository.root)
+        #expect(calls.last?.cwd == (repository.root as NSString).standardizingPath)
         #expect(context.log.contents().contains("gitleaks (8.28.0): 1 findings"))
     }
 
