@@ -65,7 +65,8 @@ import Testing
             "GITHUB_STEP_SUMMARY": directory + "/summary.md",
             "GITHUB_OUTPUT": directory + "/output",
         ])
-        request.skip = ["test"]
+        // secret-scan, sast and sca read files this small repository does not have (allowlist, rules, Package.resolved).
+        request.skip = ["test", "secret-scan", "sast", "sca"]
         request.json = true
         let status = await session.run(request)
         #expect(status == .success)
@@ -77,8 +78,12 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run + "/reports/pipeline-junit.xml"))
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(read(directory + "/out").utf8))
         #expect(record.environment == "dev")
-        #expect(record.nodes.map(\.id.description) == ["fetch-secrets", "paths-filter", "test[stock-listing]", "test[trade]", "revoke-vault-token", "notify"])
-        #expect(record.nodes.map(\.status) == [.skipped, .passed, .skipped, .skipped, .skipped, .passed])
+        let ids = record.nodes.map(\.id.description)
+        #expect(ids.prefix(2) == ["fetch-secrets", "paths-filter"] && ids.suffix(2) == ["revoke-vault-token", "notify"])
+        #expect(Set(ids).isSuperset(of: ["secret-scan", "sast", "sca", "test[stock-listing]", "test[trade]", "build[trade]"]))
+        let ran: Set<String> = ["paths-filter", "docker-logout", "notify"]
+        #expect(record.nodes.filter { ran.contains($0.id.description) }.allSatisfy { $0.status == .passed })
+        #expect(record.nodes.filter { !ran.contains($0.id.description) }.allSatisfy { $0.status == .skipped })
         #expect(record.nodes.first?.reason == "VAULT_ADDR not set")
         #expect(read(directory + "/summary.md").contains("| `paths-filter` | passed |"))
         #expect(read(directory + "/output").contains("status=passed\n"))
