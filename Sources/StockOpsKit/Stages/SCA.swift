@@ -74,12 +74,13 @@ public struct SCAStage: Stage {
         let result = try await context.run(tool.dependencyScan(input, output: report, skipDatabaseUpdate: cached, databaseRepository: config.databaseRepository, ignoreFile: ignoreFile))
         if !result.succeeded {
             let failure = TrivyFailure.classify(result.output)
+            let evidence = Self.essence(failure.evidence)
             switch failure.kind {
             case .databaseDownload, .rateLimited:
                 throw StageFailure.infrastructure(
-                    "the vulnerability DB is unavailable, so the dependencies were not scanned (\(failure.evidence)); give the runner access to the DB, set security.sca.db-repository to a mirror, or put a DB in \(config.cacheDirectory)")
+                    "the vulnerability DB is unavailable, so the dependencies were not scanned (trivy: \(evidence)); give the runner access to the DB, set security.sca.db-repository to a mirror, or put a DB in \(config.cacheDirectory)")
             case .imageUnavailable, .other:
-                throw StageFailure.infrastructure("trivy fs --scanners vuln failed: \(failure.evidence)")
+                throw StageFailure.infrastructure("trivy fs --scanners vuln failed: \(evidence)")
             }
         }
         guard let data = manager.contents(atPath: report) else {
@@ -99,5 +100,12 @@ public struct SCAStage: Stage {
             throw StageFailure.failed("\(failing.count) vulnerable dependenc\(failing.count == 1 ? "y" : "ies") at \(failOn.map(\.rawValue).joined(separator: "/")): \(listed)\(failing.count > 10 ? "; …" : ""). Update them (swift package update) or accept them in .trivyignore")
         }
         return SCAResult(trivyVersion: version, vulnerabilities: vulnerabilities, failOn: failOn.map(\.rawValue), databaseUpdateSkipped: cached, report: "reports/sca-trivy.json")
+    }
+
+    /// A trivy log line without its timestamp and level: from the first "failed to" on, at most 200 characters.
+    static func essence(_ line: String) -> String {
+        let start = line.range(of: "failed to")?.lowerBound ?? line.startIndex
+        let text = line[start...].trimmingCharacters(in: .whitespaces)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
 }
