@@ -90,8 +90,12 @@ public enum StockOpsPipeline {
     static func addImageStages(_ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>) {
         var registry = config.registry
         if let host = options.processEnvironment["STOCKOPS_REGISTRY"], !host.isEmpty { registry.host = host }
-        let settings = ImageSettings(registry: registry, images: config.images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"])
-        let images = config.images
+        var configured = config.images
+        if let scanners = options.processEnvironment["STOCKOPS_TRIVY_SCANNERS"], !scanners.isEmpty {
+            configured.scanners = scanners.split(separator: ",").map(String.init)
+        }
+        let images = configured
+        let settings = ImageSettings(registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"])
         let failOn = config.gates.failingSeverities
         var imageNodes: [NodeID] = []
         for service in config.services {

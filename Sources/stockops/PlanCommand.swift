@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import StockOpsKit
 
@@ -15,6 +16,7 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var options: PipelineOptions
 
     func run() async throws {
+        SandboxEnvironment.apply(root: options.root ?? FileManager.default.currentDirectoryPath)
         try await Session().plan(options.request).finish()
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import StockOpsKit
 
@@ -26,6 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     var outputsDir: String?
 
     func run() async throws {
+        SandboxEnvironment.apply(root: options.root ?? FileManager.default.currentDirectoryPath)
         let session = Session()
         if dryRun {
             try await session.plan(options.request).finish()

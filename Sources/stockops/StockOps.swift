@@ -19,7 +19,7 @@ struct StockOps: AsyncParsableCommand {
           stockops cache prune --keep 2         keep the two newest cache entries per node
         """,
         version: StockOpsKit.version,
-        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, ExportCommand.self, CacheCommand.self, SecretsCommand.self, GitOpsCommand.self, BenchCommand.self, BenchSecretsCommand.self, GitOpsCommand.self, BenchRetagCommand.self, BenchBuildCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, ExportCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self, BenchCommand.self, BenchSecretsCommand.self, BenchRetagCommand.self, BenchBuildCommand.self]
     )
 
     /// Parses, runs, and maps argument errors to exit status 2.

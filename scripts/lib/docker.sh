@@ -28,7 +28,7 @@ docker_engine_start() {
   fi
   mkdir -p "$dir/data" "$dir/exec"
   rm -f "$dir/docker.sock" "$dir/docker.pid"
-  dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "$DOCKER_HOST" --pidfile "$dir/docker.pid" \
+  setsid dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "$DOCKER_HOST" --pidfile "$dir/docker.pid" \
     </dev/null >"$dir/dockerd.log" 2>&1 &
   DOCKER_STARTED_PID=$!
   local tries=0

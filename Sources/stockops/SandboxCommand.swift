@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import StockOpsKit
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Start, inspect or stop a local stand-in for a runner's Docker engine, Harbor and Vault.",
+        discussion: """
+        up: a Docker engine (DOCKER_HOST, or a private dockerd when root), an OCI registry with htpasswd \
+        on 127.0.0.1:5000, OpenBao on 127.0.0.1:8200 initialised by vault/init.sh, and \
+        .stockops/sandbox.env, which `stockops run` reads. Idempotent.
+        status: what runs, by PID. Exits 1 when something is stopped.
+        down: stops what `up` started, by PID; `--purge` also deletes the sandbox's data.
+
+        Examples:
+          stockops sandbox up && stockops run --env dev
+          stockops sandbox down --purge
+        """
+    )
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case up, status, down
+    }
+
+    @Argument(help: "up, status or down.")
+    var action: Action
+
+    @Flag(help: "With down: delete the registry, Vault and engine data of the sandbox too.")
+    var purge = false
+
+    @Option(help: "The repository root. (default: the current directory)")
+    var root: String?
+
+    func validate() throws {
+        if purge && action != .down { throw ValidationError("--purge goes with `down` only") }
+    }
+
+    func run() async throws {
+        let root = root ?? FileManager.default.currentDirectoryPath
+        let script = root + "/scripts/sandbox.sh"
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            FileHandle.standardError.write(Data("error: \(script) not found: run stockops sandbox from the repository root or pass --root\n".utf8))
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
+        let status = try Self.runInheritingTerminal([script, action.rawValue] + (purge ? ["--purge"] : []))
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs argv with this process's standard input, output and error, and returns its exit status.
+    /// (posix_spawn and waitpid: Foundation's Process can miss the exit of a child whose own children live on.)
+    static func runInheritingTerminal(_ argv: [String]) throws -> Int32 {
+        var pid: pid_t = 0
+        let arguments = argv.map { strdup($0) } + [nil]
+        defer { arguments.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, argv[0], nil, nil, arguments, environ)
+        guard spawned == 0 else { throw ValidationError("could not start \(argv[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = status & 0x7f == 0
+        return exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+}
