@@ -99,12 +99,3 @@ public struct DASTStage: Stage {
         return DASTResult(environment: environment.rawValue, image: config.image, targets: results)
     }
 }
-
-extension ZAPBaselineCommand.Reports {
-    init(json: String, html: String, xml: String) {
-        self.init(name: "")
-        self.json = json
-        self.html = html
-        self.xml = xml
-    }
-}

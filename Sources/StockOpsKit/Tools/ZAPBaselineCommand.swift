@@ -24,10 +24,14 @@ public struct ZAPBaselineCommand: Sendable, Equatable {
         public var html: String
         public var xml: String
 
+        public init(json: String, html: String, xml: String) {
+            self.json = json
+            self.html = html
+            self.xml = xml
+        }
+
         public init(name: String) {
-            json = name + ".json"
-            html = name + ".html"
-            xml = name + ".xml"
+            self.init(json: name + ".json", html: name + ".html", xml: name + ".xml")
         }
     }
 
