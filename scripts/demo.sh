@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The main job on an embedded default, with no Vault, Harbor or SonarQube of your own:
 #   1. installs what is missing and builds stockops;
-#   2. starts a throwaway PostgreSQL on loopback;
-#   3. runs `stockops run --env dev --all --skip sca` (paths-filter, secret-scan and sast, then each service's
-#      tests and coverage gate);
-#   4. starts stock-listing and trade on the dev ports against that database, checks them over HTTP
+#   2. starts a throwaway PostgreSQL on loopback for the services' tests;
+#   3. `stockops sandbox up`: a Docker engine, a registry standing in for Harbor, OpenBao for Vault;
+#   4. runs `stockops run --env dev --all --skip sca` in the sandbox: fetch-secrets, paths-filter,
+#      secret-scan, sast, each service's tests and coverage gate, its image built once, pushed, scanned,
+#      with SBOMs (sonar and sign are reported skipped: their tools cannot be installed here);
+#   5. starts stock-listing and trade on the dev ports against that database, checks them over HTTP
 #      and prints the URLs and curl lines that now answer.
-# On a terminal it then waits for Ctrl-C; elsewhere (or with DEMO_WAIT=0) it stops everything and exits.
+# On a terminal it then waits for Ctrl-C; elsewhere (or with DEMO_WAIT=0) it stops everything it
+# started, the sandbox included (its data stays in .stockops/sandbox; `stockops sandbox down --purge`).
 # Environment: LISTING_PORT (8000), TRADE_PORT (8001), DEMO_WAIT (1 on a terminal, else 0),
-# STOCKOPS_DEMO_SCA=1 to run sca too (needs trivy's vulnerability DB).
+# STOCKOPS_DEMO_SCA=1 to run sca too (it needs trivy's vulnerability DB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
@@ -25,10 +28,12 @@ export PATH="$pip_scripts:$PATH"
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-demo-XXXXXX")"
 chmod 755 "$workdir"  # the postgres account must reach the data directory inside
 service_pids=()
+sandbox_started=0
 cleanup() {
   for pid in "${service_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   postgres_stop "$workdir/pg"
+  [ "$sandbox_started" = 1 ] && "$stockops" sandbox down
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -42,6 +47,10 @@ echo "== PostgreSQL"
 postgres_start "$workdir/pg" -c max_connections=300 -c fsync=off
 export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres stocks_dev
+
+echo "== stockops sandbox up"
+if ! "$stockops" sandbox status >/dev/null 2>&1; then sandbox_started=1; fi
+"$stockops" sandbox up
 
 # sca needs trivy's vulnerability DB, downloaded from the internet: without it the node fails as an
 # infrastructure error (exit 3), so the demo leaves it out unless STOCKOPS_DEMO_SCA=1.

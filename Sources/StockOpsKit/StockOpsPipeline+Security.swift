@@ -60,7 +60,7 @@ extension StockOpsPipeline {
             let failOn = scaConfig.failOn ?? config.gates.failingSeverities
             graph.add(
                 sca.id, SCAStage(config: scaConfig, failOn: failOn),
-                policy: NodePolicy(scaConfig.blocking ? .gate : .allowFailure, timeout: .seconds(900)),
+                policy: NodePolicy(scaConfig.blocking ? .gate : .allowFailure, timeout: .seconds(900), resources: [ImageSettings.trivyResource]),
                 summary: "trivy fs --scanners vuln of Package.resolved, failing on \(failOn.map(\.rawValue).joined(separator: "/"))" + (scaConfig.blocking ? "" : " (allowed to fail)")
             )
         }

@@ -78,12 +78,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run + "/reports/pipeline-junit.xml"))
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(read(directory + "/out").utf8))
         #expect(record.environment == "dev")
-        let ids = record.nodes.map(\.id.description)
-        #expect(ids.prefix(2) == ["fetch-secrets", "paths-filter"] && ids.suffix(2) == ["revoke-vault-token", "notify"])
-        #expect(Set(ids).isSuperset(of: ["secret-scan", "sast", "sca", "test[stock-listing]", "test[trade]", "build[trade]"]))
-        let ran: Set<String> = ["paths-filter", "docker-logout", "notify"]
-        #expect(record.nodes.filter { ran.contains($0.id.description) }.allSatisfy { $0.status == .passed })
-        #expect(record.nodes.filter { !ran.contains($0.id.description) }.allSatisfy { $0.status == .skipped })
+        let statuses = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id.description, $0.status) })
+        #expect(Array(record.nodes.map(\.id.description).prefix(2)) == ["fetch-secrets", "paths-filter"])
+        #expect(statuses["paths-filter"] == .passed)
+        #expect(statuses["notify"] == .passed)
+        #expect(statuses["revoke-vault-token"] == .skipped)
+        for node in ["secret-scan", "sast", "sca"] {
+            #expect(statuses[node] == .skipped, "\(node)")
+        }
+        for service in ["stock-listing", "trade"] {
+            for stage in ["test", "build", "scan", "sbom"] {
+                #expect(statuses["\(stage)[\(service)]"] == .skipped, "\(stage)[\(service)]")
+            }
+        }
+        #expect(!record.nodes.contains { $0.status.isFailure })
         #expect(record.nodes.first?.reason == "VAULT_ADDR not set")
         #expect(read(directory + "/summary.md").contains("| `paths-filter` | passed |"))
         #expect(read(directory + "/output").contains("status=passed\n"))
