@@ -3,14 +3,15 @@
 #   1. installs what is missing and builds stockops;
 #   2. starts a throwaway PostgreSQL on loopback for the services' tests;
 #   3. `stockops sandbox up`: a Docker engine, a registry standing in for Harbor, OpenBao for Vault;
-#   4. runs `stockops run --env dev --all` in the sandbox: fetch-secrets, paths-filter, each service's
-#      tests and coverage gate, its image built once, pushed, scanned, with SBOMs (sonar and sign are
-#      reported skipped: their tools cannot be installed here);
+#   4. runs `stockops run --env dev --all --skip sca` in the sandbox: fetch-secrets, paths-filter,
+#      secret-scan, sast, each service's tests and coverage gate, its image built once, pushed, scanned,
+#      with SBOMs (sonar and sign are reported skipped: their tools cannot be installed here);
 #   5. starts stock-listing and trade on the dev ports against that database, checks them over HTTP
 #      and prints the URLs and curl lines that now answer.
 # On a terminal it then waits for Ctrl-C; elsewhere (or with DEMO_WAIT=0) it stops everything it
 # started, the sandbox included (its data stays in .stockops/sandbox; `stockops sandbox down --purge`).
-# Environment: LISTING_PORT (8000), TRADE_PORT (8001), DEMO_WAIT (1 on a terminal, else 0).
+# Environment: LISTING_PORT (8000), TRADE_PORT (8001), DEMO_WAIT (1 on a terminal, else 0),
+# STOCKOPS_DEMO_SCA=1 to run sca too (it needs trivy's vulnerability DB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
@@ -51,9 +52,13 @@ echo "== stockops sandbox up"
 if ! "$stockops" sandbox status >/dev/null 2>&1; then sandbox_started=1; fi
 "$stockops" sandbox up
 
-echo "== stockops run --env dev --all"
+# sca needs trivy's vulnerability DB, downloaded from the internet: without it the node fails as an
+# infrastructure error (exit 3), so the demo leaves it out unless STOCKOPS_DEMO_SCA=1.
+skip=(--skip sca)
+if [ "${STOCKOPS_DEMO_SCA:-0}" = 1 ]; then skip=(); fi
+echo "== stockops run --env dev --all ${skip[*]}"
 status=0
-"$stockops" run --env dev --all || status=$?
+"$stockops" run --env dev --all "${skip[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "stockops run exited $status: see the newest .stockops/runs/*/run.json and its logs/" >&2
   exit "$status"

@@ -54,20 +54,23 @@ public enum StockOpsPipeline {
             summary: "select the services changed since the base"
         )
 
+        let minimumCoverage = config.gates.minimumCoverage(for: options.environment)
         for service in config.services {
             graph.add(
                 NodeID("test", key: service.name),
-                TestStage(service: service, minimumCoverage: config.gates.minimumCoverage, passEnvironment: options.testEnvironment),
+                TestStage(service: service, minimumCoverage: minimumCoverage, passEnvironment: options.testEnvironment),
                 policy: NodePolicy(.gate, timeout: .seconds(3600), resources: ["swiftpm-build"]),
                 after: [changes.id],
-                summary: "swift test --filter \(service.testTarget), coverage ≥ \(config.gates.minimumCoverage)%",
+                summary: "swift test --filter \(service.testTarget), coverage ≥ \(minimumCoverage)%",
                 when: serviceChanged(service.name, changes),
-                cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(config.gates.minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
+                cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
             )
         }
 
         addImageStages(&graph, config: config, options: options, secrets: secrets, changes: changes)
         addDeployStages(to: &graph, config: config, options: options, secrets: secrets)
+
+        addSecurityStages(&graph, config: config, options: options, secrets: secrets)
 
         graph.add(
             "revoke-vault-token", RevokeVaultTokenStage(fetched: secrets),

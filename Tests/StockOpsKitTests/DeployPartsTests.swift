@@ -80,6 +80,13 @@ import Testing
         #expect(pipeline.node(StockOpsPipeline.deploy.id)?.dependencies == [StockOpsPipeline.promote.id, StockOpsPipeline.fetchSecrets.id])
         #expect(pipeline.node(NodeID("build", key: "trade"))?.policy.skipPropagates == false)
         #expect(pipeline.node(NodeID("scan", key: "trade"))?.policy.skipPropagates == false)
+        var gitOps = config
+        gitOps.gitOps[.stage] = GitOpsTarget(repository: "/srv/infra.git", overlay: "overlays/stage")
+        let gitOpsStage = try StockOpsPipeline.graph(config: gitOps, options: StockOpsPipeline.Options(environment: .stage))
+        #expect(gitOpsStage.node(StockOpsPipeline.promote.id) == nil, "a kind: gitops environment is deployed by gitops-deploy")
+        #expect(gitOpsStage.node(StockOpsPipeline.deploy.id) == nil)
+        #expect(gitOpsStage.node(NodeID("gitops-deploy", key: "trade")) != nil)
+        #expect(try StockOpsPipeline.graph(config: gitOps, options: StockOpsPipeline.Options(environment: .dev)).node(StockOpsPipeline.deploy.id) != nil)
     }
 
     /// The skip rules of the image and deploy nodes, with the scheduler: a skipped build skips its image checks but

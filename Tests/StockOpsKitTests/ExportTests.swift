@@ -166,6 +166,8 @@ import Yams
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
         let changes = ChangeSet(base: "0123456789abcdef", baseSource: "push event before", files: ["services/stock-listing/README.md"], sharedChanged: false, services: ["stock-listing"])
         try GraphBuilder.encode(changes).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
+        let scanned = SecretScanResult(scanner: "trivy", version: "Version: 0.76.0", findings: [], allowed: [], report: "reports/secret-scan-trivy.json", skippedPaths: 0)
+        try GraphBuilder.encode(scanned).write(to: URL(fileURLWithPath: outputs + "/secret-scan.json"))
         let (session, directory) = SessionTests().captureSession()
         var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [:])
         request.only = ["test[trade]"]

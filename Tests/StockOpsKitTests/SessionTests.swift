@@ -65,7 +65,8 @@ import Testing
             "GITHUB_STEP_SUMMARY": directory + "/summary.md",
             "GITHUB_OUTPUT": directory + "/output",
         ])
-        request.skip = ["test"]
+        // secret-scan, sast and sca read files this small repository does not have (allowlist, rules, Package.resolved).
+        request.skip = ["test", "secret-scan", "sast", "sca"]
         request.json = true
         let status = await session.run(request)
         #expect(status == .success)
@@ -78,10 +79,13 @@ import Testing
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(read(directory + "/out").utf8))
         #expect(record.environment == "dev")
         let statuses = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id.description, $0.status) })
-        #expect(Array(record.nodes.map(\.id.description).prefix(4)) == ["fetch-secrets", "paths-filter", "test[stock-listing]", "test[trade]"])
+        #expect(Array(record.nodes.map(\.id.description).prefix(2)) == ["fetch-secrets", "paths-filter"])
         #expect(statuses["paths-filter"] == .passed)
         #expect(statuses["notify"] == .passed)
         #expect(statuses["revoke-vault-token"] == .skipped)
+        for node in ["secret-scan", "sast", "sca"] {
+            #expect(statuses[node] == .skipped, "\(node)")
+        }
         for service in ["stock-listing", "trade"] {
             for stage in ["test", "build", "scan", "sbom"] {
                 #expect(statuses["\(stage)[\(service)]"] == .skipped, "\(stage)[\(service)]")

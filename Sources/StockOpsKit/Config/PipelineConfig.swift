@@ -78,6 +78,16 @@ public struct GateThresholds: Sendable, Equatable, Codable {
     public var minimumCoverage: Double
     /// Severities that fail the image scan.
     public var failingSeverities: [Severity]
+    /// Per-environment minimum coverage (`gates.coverage.environments`).
+    public var coverageByEnvironment: [Environment: Double] = [:]
+
+    /// The minimum coverage in `environment`: its override, else 70 on stage, else `minimumCoverage`.
+    public func minimumCoverage(for environment: Environment) -> Double {
+        coverageByEnvironment[environment] ?? (environment == .stage ? Self.stageCoverageDefault : minimumCoverage)
+    }
+
+    /// The stage minimum when `gates.coverage.environments.stage` is not set.
+    public static let stageCoverageDefault = 70.0
 }
 
 /// The typed, validated content of `pipelines/stockops.yml`.
@@ -96,6 +106,10 @@ public struct PipelineConfig: Sendable, Equatable {
     public var notify = NotifyConfig()
     public var gates: GateThresholds
     public var images = ImagesConfig()
+    /// The security nodes switched on (`security:`).
+    public var security = SecurityConfig()
+    /// The environments of `kind: gitops` and where they deploy.
+    public var gitOps: [Environment: GitOpsTarget] = [:]
 
     public func service(named name: String) -> ServiceConfig? {
         services.first { $0.name == name }
@@ -132,7 +146,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
-        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube"])
+        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube", "security"])
         let version = try root.required("version")
         guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
 
@@ -140,7 +154,7 @@ public struct PipelineConfig: Sendable, Equatable {
         if let section = try root.optional("environments") {
             for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
                 let environment = Environment(rawValue: key)!
-                _ = try value.mapping(allowed: ["ref", "tag", "approval"])
+                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops"])
                 environments[environment] = EnvironmentConfig(
                     ref: try value.required("ref").nonEmptyString(),
                     tag: try value.required("tag").nonEmptyString(),
@@ -214,7 +228,7 @@ public struct PipelineConfig: Sendable, Equatable {
         if let gatesNode = try root.optional("gates") {
             _ = try gatesNode.mapping(allowed: ["coverage", "vulnerabilities"])
             if let coverage = try gatesNode.optional("coverage") {
-                _ = try coverage.mapping(allowed: ["minimum"])
+                _ = try coverage.mapping(allowed: ["minimum", "environments"])
                 let minimum = try coverage.required("minimum")
                 gates.minimumCoverage = try minimum.double()
                 guard (0...100).contains(gates.minimumCoverage) else { throw minimum.error(.invalidValue, "must be a percentage between 0 and 100") }
@@ -232,6 +246,7 @@ public struct PipelineConfig: Sendable, Equatable {
             }
         }
 
+        gates.coverageByEnvironment = try decodeCoverageOverrides(root)
         var config = PipelineConfig(
             file: root.file,
             services: services,
@@ -245,6 +260,9 @@ public struct PipelineConfig: Sendable, Equatable {
             gates: gates
         )
         config.images = try ImagesConfig.decode(images: try root.optional("images"), sonarqube: try root.optional("sonarqube"))
+        config.security = try decodeSecurity(root, registry: registry, vault: vault)
+        config.gitOps = try decodeGitOps(root, vault: vault)
+        try checkGitOpsServices(config.gitOps, services: services, file: root.file)
         return config
     }
 

@@ -97,6 +97,21 @@ public struct GraphBuilder: Sendable {
         return StageRef(id)
     }
 
+    /// Makes every node added so far that `isDependent` selects (never `dependency` itself) run only after
+    /// `dependency`, and be blocked when it fails. The edge is added only where no other dependency already
+    /// orders the node after `dependency`.
+    public mutating func addDependency(_ dependency: NodeID, toNodes isDependent: (GraphNode) -> Bool) {
+        var ordered: Set<NodeID> = []
+        nodes = nodes.map { node in
+            guard node.id != dependency, isDependent(node) else { return node }
+            defer { ordered.insert(node.id) }
+            if node.dependencies.contains(dependency) || node.dependencies.contains(where: ordered.contains) { return node }
+            return GraphNode(
+                id: node.id, policy: node.policy, dependencies: node.dependencies + [dependency], summary: node.summary,
+                execute: node.execute, decode: node.decode, skipCondition: node.skipCondition, cacheInputs: node.cacheInputs)
+        }
+    }
+
     static func encode<O: Encodable>(_ output: O) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -73,10 +73,12 @@ extension StockOpsPipeline {
     public static let deploy = StageRef<Deployment>("deploy")
 
     /// Adds `promote` (after every `build[<service>]` and the scan, sbom and sign nodes of the images) and `deploy`
-    /// (manual where the environment requires approval).
+    /// (manual where the environment requires approval), for a Compose environment; a `kind: gitops` one is deployed by
+    /// its `gitops-deploy` nodes instead.
     public static func addDeployStages(to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil) {
-        let config = RegistryAccess.effective(original, environment: options.processEnvironment)
         let environment = options.environment
+        guard original.gitOps[environment] == nil else { return }
+        let config = RegistryAccess.effective(original, environment: options.processEnvironment)
         let approval = config.environments[environment]?.approval ?? false
         let builds = config.services.map { build($0.name) }
         let imageChecks = graph.ids.filter { ["scan", "sbom", "sign"].contains($0.name) }
