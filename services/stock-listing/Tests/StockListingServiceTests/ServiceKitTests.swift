@@ -221,7 +221,8 @@ struct ServiceKitTests {
         } catch {
             #expect(error.message.contains("127.0.0.1:9"))
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // A hang guard, not a timing check: the full suite on two cores stretches a 0.5 s wait well past 10 s.
+        #expect(ContinuousClock.now - start < .seconds(120))
         await pool.close()
     }
 }
