@@ -47,6 +47,7 @@ docker_base_image() {
   local image="debian:bookworm-slim"
   docker image inspect "$image" >/dev/null 2>&1 && return 0
   local tarball="$stockops_cache_dir/bookworm-slim.tar"
+  mkdir -p "$stockops_cache_dir"
   if [ ! -s "$tarball" ]; then
     if ! command -v debootstrap >/dev/null 2>&1; then
       echo "cannot make $image: apt-get install debootstrap (or docker pull $image where the internet is reachable)" >&2
