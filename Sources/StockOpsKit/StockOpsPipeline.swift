@@ -146,7 +146,7 @@ public enum StockOpsPipeline {
                 summary: "cosign sign --yes by digest, cosign verify",
                 when: { outputs in
                     if let reason = try built(outputs) { return reason }
-                    return ToolAvailability.skipReason(tool: "cosign", required: images.signRequired, hint: "install cosign (https://docs.sigstore.dev/cosign/system_config/installation/) or set images.sign.required: false")
+                    return ToolAvailability.skipReason(tool: "cosign", required: images.signRequired, hint: "install cosign to sign images (https://docs.sigstore.dev/cosign/system_config/installation/); images.sign.required: true makes its absence fail the run")
                 }
             ).id)
         }

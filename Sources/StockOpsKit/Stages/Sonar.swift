@@ -22,7 +22,7 @@ public struct SonarStage: Stage {
     public var dependencies: [NodeID] { secrets.map { [$0.id] } ?? [] }
 
     public static let tokenKey = "SONAR_TOKEN"
-    public static let installHint = "install sonar-scanner (https://docs.sonarsource.com/sonarqube-server/latest/analyzing-source-code/scanners/sonarscanner/) or set sonarqube.required: false"
+    public static let installHint = "install sonar-scanner (https://docs.sonarsource.com/sonarqube-server/latest/analyzing-source-code/scanners/sonarscanner/) to run the quality gate; sonarqube.required: true makes its absence fail the run"
 
     public init(service: ServiceConfig, hostURL: String, secrets: StageRef<FetchedSecrets>?, scanner: String = "sonar-scanner", branch: String? = nil, http: HTTPClientConfiguration = HTTPClientConfiguration()) {
         self.service = service
