@@ -163,16 +163,9 @@ struct SignSonarContractTests {
 
     @Test func failedQualityGateNamesTheFailingConditionsFromTheWebAPI() async throws {
         let token = "squ_\(UUID().uuidString)"
-        let server = Process()
-        let directory = temporaryDirectory("sonar-server")
-        try Self.sonarServerScript.write(toFile: directory + "/server.py", atomically: true, encoding: .utf8)
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", directory + "/server.py", token]
-        let output = Pipe()
-        server.standardOutput = output
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL) }
-        let port = try #require(await firstLinePort(of: output))
+        let server = try await FakeAPIServer.start(Self.sonarServerScript, arguments: [token])
+        defer { server.stop() }
+        let port = server.port
 
         let result = try await runSonar(token: token, gate: "ERROR", serverURL: "http://127.0.0.1:\(port)")
         let sonar = try #require(result.run["sonar[trade]"])
