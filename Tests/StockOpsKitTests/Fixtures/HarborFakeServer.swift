@@ -18,27 +18,13 @@ final class HarborFake: @unchecked Sendable {
     static func start(username: String, password: String, signing: TokenSigningCertificate? = nil, issuer: String = "stockops-test-issuer")
         async throws -> HarborFake
     {
-        let directory = NSTemporaryDirectory() + "stockops-harbor-fake-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let script = directory + "/harbor_fake.py"
-        try source.write(toFile: script, atomically: true, encoding: .utf8)
-        var arguments = ["python3", script, username, password]
+        var arguments = [username, password]
         if let signing {
             arguments += ["--cert", signing.certificatePath, "--key", signing.keyPath, "--issuer", issuer]
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        guard let port = await firstLinePort(of: output) else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw FixtureError("the Harbor stand-in did not print its port (is python3 installed?)")
-        }
-        return HarborFake(process: process, port: port, directory: directory)
+        let launched = try await launchPythonServer(
+            source, directory: NSTemporaryDirectory() + "stockops-harbor-fake-\(UUID().uuidString)", arguments: arguments, name: "the Harbor stand-in")
+        return HarborFake(process: launched.process, port: launched.port, directory: launched.directory)
     }
 
     private init(process: Process, port: Int, directory: String) {

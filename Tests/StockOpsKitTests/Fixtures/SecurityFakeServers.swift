@@ -3,6 +3,26 @@ import Foundation
 
 @testable import StockOpsKit
 
+/// Writes a Python server script to `directory`, runs it with `python3` and reads the port it prints first.
+func launchPythonServer(_ source: String, directory: String, arguments: [String], name: String) async throws -> (process: Process, port: Int, directory: String) {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let script = directory + "/server.py"
+    try source.write(toFile: script, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    guard let port = await firstLinePort(of: output) else {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        throw FixtureError("\(name) did not print its port (is python3 installed?)")
+    }
+    return (process, port, directory)
+}
+
 /// A stand-in HTTP server for an API that cannot run here (DefectDojo, Argo CD): a Python script, written to a
 /// temporary file and run by `python3`, that checks every request against the shape the API's documentation gives
 /// and answers like the API. It prints its port on the first line and lists what it received at `/_requests`.
@@ -13,22 +33,8 @@ final class FakeAPIServer: @unchecked Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     static func start(_ source: String, arguments: [String]) async throws -> FakeAPIServer {
-        let directory = temporaryDirectory("fake-api")
-        let script = directory + "/server.py"
-        try source.write(toFile: script, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        guard let port = await firstLinePort(of: output) else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw FixtureError("the fake API server did not print its port (is python3 installed?)")
-        }
-        return FakeAPIServer(process: process, port: port, directory: directory)
+        let launched = try await launchPythonServer(source, directory: temporaryDirectory("fake-api"), arguments: arguments, name: "the fake API server")
+        return FakeAPIServer(process: launched.process, port: launched.port, directory: launched.directory)
     }
 
     private init(process: Process, port: Int, directory: String) {
