@@ -4,10 +4,16 @@
 #   up              a Docker engine ($DOCKER_HOST when it answers, else a private dockerd), the
 #                   debian:bookworm-slim base image (debootstrap, once), an OCI registry with
 #                   htpasswd standing in for Harbor, and OpenBao (the Vault API) initialised by
-#                   vault/init.sh with the policies, AppRoles and secrets; writes .stockops/sandbox.env,
-#                   which `stockops run` reads. Running it again starts only what is not running.
+#                   vault/init.sh with the policies, AppRoles and secrets (also listening on the Docker
+#                   bridge gateway, so the environments' Vault Agent reaches it), the database and agent
+#                   images of environments/*.yml (pulled, or the stand-ins of environments/standins/ when
+#                   they cannot be pulled); writes .stockops/sandbox.env, which `stockops run` reads, so
+#                   its deploy node can run the dev, stage and prod environments in this engine.
+#                   Running it again starts only what is not running.
 #   status          what runs, by PID, and whether it answers.
 #   down [--purge]  stops what `up` started, by PID, and nothing else; data is kept unless --purge.
+#                   Environments deployed into the sandbox's private dockerd stop with it (and start
+#                   again with the next `up`); in an engine of your own they keep running.
 # Environment: SANDBOX_REGISTRY_PORT (5000), SANDBOX_VAULT_PORT (8200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +44,36 @@ start_engine() {
   if [ -n "${DOCKER_STARTED_PID:-}" ]; then echo "$DOCKER_STARTED_PID" >"$state/dockerd.pid"; fi
   echo "$DOCKER_HOST" >"$state/docker_host"
   docker_base_image
+}
+
+# The address containers reach the host at (host-gateway): Vault listens there too, when it is on this machine.
+find_bridge_gateway() {
+  bridge_gateway="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
+  if [ -n "$bridge_gateway" ] && ! ip -o -4 addr show 2>/dev/null | grep -qF " $bridge_gateway/"; then
+    echo "sandbox: the Docker bridge gateway $bridge_gateway is not on this machine; set VAULT_AGENT_ADDR before deploying" >&2
+    bridge_gateway=""
+  fi
+}
+
+# The official image when the engine has it or can pull it within a minute; otherwise "".
+official_image() {
+  docker image inspect "$1" >/dev/null 2>&1 && { echo "$1"; return 0; }
+  [ -e "$state/no-pull" ] && return 0
+  if timeout 60 docker pull --quiet "$1" >/dev/null 2>&1; then echo "$1"; else touch "$state/no-pull"; fi
+}
+
+# The database and Vault Agent images of environments/*.yml (POSTGRES_IMAGE, VAULT_AGENT_IMAGE).
+choose_environment_images() {
+  postgres_image="$(official_image postgres:15-bookworm)"
+  agent_image="$(official_image openbao/openbao:2.7.2)"
+  if [ -n "$postgres_image" ] && [ -n "$agent_image" ]; then return 0; fi
+  echo "sandbox: the official postgres and openbao images cannot be pulled; building the stand-ins of environments/standins/"
+  environments/standins/build.sh >"$state/standins.log" 2>&1 || {
+    echo "sandbox: environments/standins/build.sh failed; see $state/standins.log" >&2
+    return 3
+  }
+  postgres_image="${postgres_image:-stockops-local/postgres:15}"
+  agent_image="${agent_image:-stockops-local/openbao:2}"
 }
 
 start_registry() {
@@ -87,6 +123,7 @@ listener "tcp" {
   address     = "127.0.0.1:$vault_port"
   tls_disable = true
 }
+$(if [ -n "$bridge_gateway" ]; then printf 'listener "tcp" {\n  address     = "%s:%s"\n  tls_disable = true\n}\n' "$bridge_gateway" "$vault_port"; fi)
 api_addr      = "$vault_addr"
 cluster_addr  = "http://127.0.0.1:$((vault_port + 1))"
 disable_mlock = true
@@ -95,6 +132,10 @@ HCL
     setsid bao server -config "$state/vault/config.hcl" </dev/null >"$state/vault/server.log" 2>&1 &
     echo $! >"$state/vault.pid"
     wait_for OpenBao "$vault_addr/v1/sys/health?uninitcode=200&sealedcode=200" "$state/vault/server.log"
+  fi
+  if [ -n "$bridge_gateway" ] && ! curl -s -o /dev/null "http://$bridge_gateway:$vault_port/v1/sys/health"; then
+    echo "sandbox: OpenBao does not listen on the Docker gateway $bridge_gateway: run \`stockops sandbox down\` and \`up\` again" >&2
+    return 3
   fi
   # Initialises and unseals (keys kept in vault-out/init.json, readable by this user only), then
   # policies, AppRoles and placeholder secrets; idempotent.
@@ -110,7 +151,20 @@ HCL
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/harbor/robot"
   jq -n '{data: {SIGNING_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: ""}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/ci/pipeline"
+  # The environments' database password: made once, because a database volume keeps the first one.
+  if [ ! -s "$state/db-password" ]; then (umask 077; openssl rand -hex 16 >"$state/db-password"); fi
+  jq -n --rawfile password "$state/db-password" \
+    '($password | rtrimstr("\n")) as $p | {data: {username: "stockops", password: $p, url: "postgres://stockops:\($p)@db:5432/stockops"}}' |
+    curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/db/stockops"
   rm -f "$headers"
+  # The environments' Vault Agent runs as 10001:10001 and reads the app AppRole's files, and only those.
+  local approle="$state/vault-out/app"
+  if chgrp -R 10001 "$approle" 2>/dev/null; then
+    chmod 750 "$approle"; chmod 640 "$approle/role_id" "$approle/secret_id"
+  else
+    chmod 755 "$approle"; chmod 644 "$approle/role_id" "$approle/secret_id"
+    echo "sandbox: cannot give $approle to group 10001 (not root); its AppRole files are now readable by every local user" >&2
+  fi
 }
 
 write_env() {
@@ -123,7 +177,12 @@ STOCKOPS_REGISTRY=127.0.0.1:$registry_port
 DOCKER_HOST=$DOCKER_HOST
 # trivy cannot download its vulnerability DB here: the image scan looks for secrets only.
 STOCKOPS_TRIVY_SCANNERS=secret
+# For the deploy node's Compose environments (environments/README.md).
+VAULT_APPROLE_DIR=$state/vault-out/app
+POSTGRES_IMAGE=$postgres_image
+VAULT_AGENT_IMAGE=$agent_image
 ENV
+  if [ -n "$bridge_gateway" ]; then echo "VAULT_AGENT_ADDR=http://host.docker.internal:$vault_port" >>"$root/.stockops/sandbox.env"; fi
 }
 
 status() {
@@ -139,10 +198,27 @@ status() {
   done
   if curl -fsS -o /dev/null "$vault_addr/v1/sys/health" 2>/dev/null; then echo "vault: unsealed at $vault_addr"; else echo "vault: not answering or sealed"; code=1; fi
   [ -f "$root/.stockops/sandbox.env" ] && echo "environment: $root/.stockops/sandbox.env"
+  if [ -s "$state/docker_host" ] && DOCKER_HOST="$(cat "$state/docker_host")" docker version >/dev/null 2>&1; then
+    DOCKER_HOST="$(cat "$state/docker_host")" docker ps --filter label=com.docker.compose.project \
+      --format 'container {{.Names}}: {{.Status}} {{.Ports}}'
+  fi
   return "$code"
 }
 
 down() {
+  # What runs in the sandbox's own engine (the environments stockops deployed there) is stopped first, so
+  # the engine does not restart it by itself; the next deploy starts it again, with its volumes.
+  if alive "$state/dockerd.pid"; then
+    export DOCKER_HOST; DOCKER_HOST="$(cat "$state/docker_host")"
+    local running; running="$(docker ps --quiet 2>/dev/null || true)"
+    if [ -n "$running" ]; then
+      # shellcheck disable=SC2086 # one container id per word
+      docker stop --time 10 $running >/dev/null
+      echo "stopped $(wc -w <<<"$running") containers in the sandbox's Docker engine"
+    fi
+  elif [ -s "$state/docker_host" ]; then
+    echo "the environments deployed to $(cat "$state/docker_host") keep running: that engine is not the sandbox's"
+  fi
   for component in vault registry dockerd; do
     local pidfile="$state/$component.pid"
     if alive "$pidfile"; then
@@ -165,6 +241,8 @@ case "${1:-}" in
   up)
     mkdir -p "$state"; chmod 700 "$state"
     start_engine
+    find_bridge_gateway
+    choose_environment_images
     start_registry
     start_vault
     write_env

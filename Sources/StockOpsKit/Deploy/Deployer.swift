@@ -81,11 +81,14 @@ public struct Deployer: Sendable {
     public var actor: String
     public var approval: Approval?
     public var runID: String?
+    /// The registry login for `compose pull`: a temporary Docker client configuration is logged in with it (the
+    /// password on stdin) for the pull and deleted afterwards. Without it the pull uses the caller's `DOCKER_CONFIG`.
+    public var pullCredentials: RegistryCredentials?
 
     public init(
         environment: ComposeEnvironment, registry: RegistryClient, stateDirectory: String, runner: ProcessRunner = ProcessRunner(), log: NodeLog,
         progress: @escaping @Sendable (String) -> Void = { _ in }, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .zero,
-        actor: String, approval: Approval? = nil, runID: String? = nil
+        actor: String, approval: Approval? = nil, runID: String? = nil, pullCredentials: RegistryCredentials? = nil
     ) {
         self.environment = environment
         self.registry = registry
@@ -98,6 +101,7 @@ public struct Deployer: Sendable {
         self.actor = actor
         self.approval = approval
         self.runID = runID
+        self.pullCredentials = pullCredentials
     }
 
     var name: Environment { environment.environment }
@@ -323,10 +327,12 @@ public struct Deployer: Sendable {
         }
     }
 
-    private func compose(_ argv: [String], tag: RegistryTag) async throws(DeployFailure) -> ProcessResult {
+    private func compose(_ argv: [String], tag: RegistryTag, dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
+        var target = environment
+        if let dockerConfig { target.processEnvironment["DOCKER_CONFIG"] = dockerConfig }
         let command: Command
         do {
-            command = try environment.command(argv, tag: tag)
+            command = try target.command(argv, tag: tag)
         } catch {
             throw DeployFailure(.refused, error.message)
         }
@@ -338,12 +344,45 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// `compose pull` of the services' images; a failure changes nothing.
+    /// `compose pull` of the services' images, logged in with ``pullCredentials`` when set; a failure changes nothing.
     private func pull(_ tag: RegistryTag) async throws(DeployFailure) {
-        let result = try await compose(environment.compose.pull(config.services.map(\.name)), tag: tag)
+        let dockerConfig = try await loggedInDockerConfig()
+        defer { if let dockerConfig { try? FileManager.default.removeItem(atPath: dockerConfig) } }
+        let result = try await compose(environment.compose.pull(config.services.map(\.name)), tag: tag, dockerConfig: dockerConfig)
         guard result.succeeded else {
             throw DeployFailure(.infrastructure, "pulling \(tag) failed; nothing was changed: \(Self.tail(result.output))")
         }
+    }
+
+    /// A new Docker client configuration directory (0700) logged into the registry with ``pullCredentials``, or nil
+    /// without credentials. The caller deletes it.
+    private func loggedInDockerConfig() async throws(DeployFailure) -> String? {
+        guard let credentials = pullCredentials else { return nil }
+        var template = Array((NSTemporaryDirectory() + "/stockops-docker-XXXXXX").utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw DeployFailure(.infrastructure, "cannot create a temporary Docker configuration directory: \(String(cString: strerror(errno)))")
+        }
+        let directory = String(cString: created)
+        var variables = Command.baseEnvironment()
+        for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+            if let value = environment.processEnvironment[name] { variables[name] = value }
+        }
+        variables["DOCKER_CONFIG"] = directory
+        let argv = DockerCommand(executable: "docker", configDirectory: directory).login(registry: config.registry.host, username: credentials.username)
+        let command = Command(argv: argv, environment: variables, standardInput: credentials.password)
+        log.write("$ \(command.displayString)\n")
+        let result: ProcessResult
+        do {
+            result = try await runner.run(command, log: log)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw DeployFailure(.infrastructure, "docker login could not run: \(error)")
+        }
+        guard result.succeeded else {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw DeployFailure(.infrastructure, "docker login \(config.registry.host) failed; nothing was changed: \(Self.tail(result.output))")
+        }
+        return directory
     }
 
     /// `compose up -d --remove-orphans`, then the smoke test; `failure` says why the tag is not serving.

@@ -152,13 +152,15 @@ extension Session {
     ) async throws(StockOpsError) -> Deployer {
         let flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
         let output = output
+        let credentials = RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)
         return Deployer(
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
                 environment: target.environment, processEnvironment: target.processEnvironment),
-            registry: RegistryAccess.client(config.registry, credentials: RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)),
+            registry: RegistryAccess.client(config.registry, credentials: credentials),
             stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
-            smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID)
+            smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID,
+            pullCredentials: credentials)
     }
 
     /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.

@@ -30,16 +30,16 @@ public struct DeployStage: Stage {
         } catch {
             throw StageFailure(error.code == .infrastructure ? .infrastructure : .failed, error.message)
         }
+        let credentials = RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment)
         let deployer = Deployer(
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: context.paths.root, processEnvironment: processEnvironment), config: config,
                 environment: environment, processEnvironment: processEnvironment),
-            registry: RegistryAccess.client(
-                config.registry, credentials: RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment)),
+            registry: RegistryAccess.client(config.registry, credentials: credentials),
             stateDirectory: StateDirectory.resolve(root: context.paths.root, environment: processEnvironment),
             runner: context.runner, log: context.log, smokeTimeout: settings.smokeTimeout, lockWait: settings.lockWait,
             actor: DeployActor.name(processEnvironment), approval: settings.approval,
-            runID: (context.paths.runDirectory as NSString).lastPathComponent)
+            runID: (context.paths.runDirectory as NSString).lastPathComponent, pullCredentials: credentials)
         do {
             return try await deployer.deploy(promotion)
         } catch {

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The test of README command 1. Runs scripts/demo.sh in this checkout (CI's checkout is a clean clone of
+# main), or with --clone in a fresh `git clone` of HEAD, then checks on its own:
+#   - the run record of that `stockops run`: every node has an honest status (passed, skipped with a
+#     reason, failed), deploy and its smoke test passed, sonar and sign are skipped with their reason,
+#     and the GitHub summary was written;
+#   - over HTTP, that both services answer on their dev ports with data from the environment's
+#     PostgreSQL: the stocks the listing returns are the rows of its `stocks` table, and a buy made
+#     through trade is a row of its `trades` table;
+#   - that `stockops sandbox down` stops the services, the registry, OpenBao and the sandbox's engine.
+# Exits 0 when every check passed, 1 when one failed (each failure is printed), 2 on bad usage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+checkout="$PWD"
+work="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-demo-XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+case "${1:-}" in
+  --clone)
+    git clone --quiet "$checkout" "$work/clone"
+    checkout="$work/clone"
+    ;;
+  "") ;;
+  *) echo "usage: scripts/test-demo.sh [--clone]" >&2; exit 2 ;;
+esac
+cd "$checkout"
+if [ -n "$(git status --porcelain)" ]; then
+  echo "test-demo: the checkout has uncommitted changes; they are part of what is tested"
+fi
+echo "test-demo: README command 1 (scripts/demo.sh) in $checkout at $(git rev-parse --short HEAD)"
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+
+export GITHUB_STEP_SUMMARY="$work/summary.md"
+: >"$GITHUB_STEP_SUMMARY"
+start=$(date +%s)
+demo_status=0
+DEMO_WAIT=0 scripts/demo.sh >"$work/demo.log" 2>&1 || demo_status=$?
+echo "test-demo: scripts/demo.sh exited $demo_status after $(( $(date +%s) - start )) s"
+if [ "$demo_status" -ne 0 ]; then
+  fail "scripts/demo.sh exited $demo_status; its output ends with:"
+  tail -n 60 "$work/demo.log" >&2
+fi
+
+stockops="$checkout/.build-stockops/debug/stockops"
+listing="http://127.0.0.1:${LISTING_PORT:-8000}"
+trade="http://127.0.0.1:${TRADE_PORT:-8001}"
+
+if [ "$demo_status" -eq 0 ]; then
+  # The run record of the demo's run.
+  run_json="$(find .stockops/runs -mindepth 2 -maxdepth 2 -name run.json -printf '%T@ %p\n' | sort -rn | head -n 1 | cut -d' ' -f2-)"
+  if [ -z "$run_json" ]; then
+    fail "no .stockops/runs/*/run.json after the demo"
+  else
+    status_of() { jq -r --arg id "$1" '.nodes[] | select(.id == $id) | .status' "$run_json"; }
+    reason_of() { jq -r --arg id "$1" '.nodes[] | select(.id == $id) | (.reason // .summary // "")' "$run_json"; }
+    bad="$(jq -r '.nodes[] | select((.status | IN("passed", "cached", "skipped", "failed", "timed-out", "blocked", "cancelled")) | not) | "\(.id)=\(.status)"' "$run_json")"
+    if [ -z "$bad" ]; then pass "every node of the run has a known status"; else fail "nodes with an unknown status: $bad"; fi
+    unexplained="$(jq -r '.nodes[] | select(.status == "skipped" and ((.reason // .summary // "") == "")) | .id' "$run_json")"
+    if [ -z "$unexplained" ]; then pass "every skipped node says why"; else fail "skipped without a reason: $unexplained"; fi
+    for node in "test[stock-listing]" "test[trade]" "build[stock-listing]" "build[trade]" "promote" "deploy"; do
+      case "$(status_of "$node")" in
+        passed | cached) pass "$node $(status_of "$node")" ;;
+        *) fail "$node is $(status_of "$node"), not passed" ;;
+      esac
+    done
+    for node in "sonar[trade]" "sign[trade]"; do
+      if [ "$(status_of "$node")" = skipped ] && reason_of "$node" | grep -Eq 'not set|not installed'; then
+        pass "$node skipped: $(reason_of "$node")"
+      else
+        fail "$node is $(status_of "$node") ($(reason_of "$node")), not skipped with its reason"
+      fi
+    done
+  fi
+  if grep -q 'deploy' "$GITHUB_STEP_SUMMARY"; then pass "the GitHub summary was written"; else fail "the GitHub summary at \$GITHUB_STEP_SUMMARY is empty"; fi
+
+  # Over HTTP, against the environment's database.
+  dev_env=()
+  while IFS='=' read -r name value; do
+    case "$name" in DOCKER_HOST) dev_env+=("DOCKER_HOST=$value") ;; esac
+  done <.stockops/sandbox.env
+  db_container="$(env "${dev_env[@]}" docker ps --quiet --filter label=com.docker.compose.project=stocks-dev --filter label=com.docker.compose.service=db)"
+  psql_dev() { env "${dev_env[@]}" docker exec "$db_container" psql -U stockops -d stockops -tAc "$1"; }
+  if [ -z "$db_container" ]; then
+    fail "no running db container of the Compose project stocks-dev"
+  else
+    http_symbols="$(curl -fsS "$listing/stocks?limit=1000" | jq -r '(.stocks // .)[] | .symbol' | sort | tr '\n' ' ')"
+    db_symbols="$(psql_dev 'SELECT symbol FROM stocks ORDER BY symbol' | sort | tr '\n' ' ')"
+    if [ -n "$db_symbols" ] && [ "$http_symbols" = "$db_symbols" ]; then
+      pass "GET $listing/stocks returns the $(wc -w <<<"$db_symbols") rows of the dev database's stocks table"
+    else
+      fail "GET $listing/stocks returned [$http_symbols], the dev database holds [$db_symbols]"
+    fi
+    user="test-demo-$(date +%s)"
+    code="$(curl -s -o "$work/buy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      -d "{\"user_id\":\"$user\",\"symbol\":\"MSFT\",\"quantity\":2,\"price\":411.25}" "$trade/trades/buy")"
+    if [ "$code" = 201 ]; then pass "POST $trade/trades/buy answered 201"; else fail "POST $trade/trades/buy answered $code: $(cat "$work/buy.json")"; fi
+    rows="$(psql_dev "SELECT symbol || ':' || quantity || ':' || price FROM trades WHERE user_id = '$user'")"
+    if [ "$rows" = "MSFT:2:411.25" ]; then pass "the buy is a row of the dev database's trades table"; else fail "trades rows of $user: [$rows]"; fi
+    held="$(curl -fsS "$trade/portfolio/$user" | jq -r '[(.positions // .)[] | select(.symbol == "MSFT") | .quantity] | add')"
+    if [ "$held" = 2 ]; then pass "GET $trade/portfolio/$user holds 2 MSFT"; else fail "GET $trade/portfolio/$user holds [$held] MSFT"; fi
+  fi
+fi
+
+# The sandbox goes down, and with it what it ran.
+if [ -x "$stockops" ]; then
+  "$stockops" sandbox down || fail "stockops sandbox down exited $?"
+  if "$stockops" sandbox status >/dev/null 2>&1; then fail "stockops sandbox status still reports a running sandbox"; else pass "stockops sandbox status reports it stopped"; fi
+  for url in "$listing/health" "$trade/health" "http://127.0.0.1:${SANDBOX_VAULT_PORT:-8200}/v1/sys/health" "http://127.0.0.1:${SANDBOX_REGISTRY_PORT:-5000}/v2/"; do
+    if curl -s -o /dev/null --max-time 5 "$url"; then fail "$url still answers after sandbox down"; else pass "$url no longer answers"; fi
+  done
+else
+  fail "no stockops binary at $stockops"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "test-demo: $failures checks failed; the demo's output is in the lines above" >&2
+  exit 1
+fi
+echo "test-demo: every check passed"
