@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, starts a throwaway PostgreSQL on loopback and a Docker
-# engine (scripts/lib/docker.sh) for the tests, runs `swift test`, and stops both again however the
-# tests end.
-# Extra arguments go to `swift test` (e.g. scripts/test.sh --filter TradeServiceTests).
+# The whole test suite: installs what is missing, then
+#   1. scripts/test-demo.sh: README command 1 (scripts/demo.sh) in this checkout, checked over HTTP, then
+#      `stockops sandbox down`. CI's checkout is a clean clone, so this is the demo from a clean clone; it
+#      builds what step 2 builds (.build with coverage, .build-images), so step 2 reuses it;
+#   2. starts a throwaway PostgreSQL on loopback and a Docker engine (scripts/lib/docker.sh) for the tests,
+#      runs `swift test` (with coverage, as the pipeline's test nodes build), and stops both again however
+#      the tests end.
+# Extra arguments go to `swift test` and leave step 1 out (e.g. scripts/test.sh --filter TradeServiceTests).
+# Exits non-zero when either step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
@@ -11,6 +16,15 @@ source scripts/lib/docker.sh
 scripts/install-deps.sh
 pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH="$pip_scripts:$PATH"
+
+demo_status=0
+if [ "$#" -eq 0 ]; then
+  echo "== step 1: README command 1 (scripts/test-demo.sh)"
+  scripts/test-demo.sh || demo_status=$?
+else
+  echo "== step 1 (README command 1) left out: arguments select part of the suite"
+fi
+echo "== step 2: swift test"
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
 trap 'postgres_stop "$workdir"; docker_engine_stop' EXIT
@@ -23,7 +37,7 @@ docker_engine_start
 docker_base_image
 echo "test Docker engine at $DOCKER_HOST"
 
-swift build --build-tests
+swift build --build-tests --enable-code-coverage
 # The image tests run the pipeline's build node, whose SwiftPM cannot share the lock of the tests' own
 # .build: its release binaries live in .build-images, built here so the node finds them up to date.
 for product in stock-listing trade; do
@@ -31,4 +45,8 @@ for product in stock-listing trade; do
 done
 # The deploy tests run the services' images from these binaries too.
 export STOCKOPS_SERVICE_BINARIES="$PWD/.build-images/release"
-TMPDIR="$workdir/tmp" swift test --skip-build "$@"
+test_status=0
+TMPDIR="$workdir/tmp" swift test --skip-build --enable-code-coverage "$@" || test_status=$?
+if [ "$demo_status" -ne 0 ]; then echo "scripts/test-demo.sh (README command 1) failed with $demo_status" >&2; fi
+if [ "$test_status" -ne 0 ]; then echo "swift test failed with $test_status" >&2; exit "$test_status"; fi
+exit "$demo_status"

@@ -8,10 +8,12 @@ struct SandboxCommand: AsyncParsableCommand {
         abstract: "Start, inspect or stop a local stand-in for a runner's Docker engine, Harbor and Vault.",
         discussion: """
         up: a Docker engine (DOCKER_HOST, or a private dockerd when root), an OCI registry with htpasswd \
-        on 127.0.0.1:5000, OpenBao on 127.0.0.1:8200 initialised by vault/init.sh, and \
-        .stockops/sandbox.env, which `stockops run` reads. Idempotent.
-        status: what runs, by PID. Exits 1 when something is stopped.
-        down: stops what `up` started, by PID; `--purge` also deletes the sandbox's data.
+        on 127.0.0.1:5000, OpenBao on 127.0.0.1:8200 (and the Docker bridge gateway) initialised by \
+        vault/init.sh, the environments' database and Vault Agent images, and .stockops/sandbox.env, \
+        which `stockops run` reads, so its deploy node runs the environments in that engine. Idempotent.
+        status: what runs, by PID, and the environments' containers. Exits 1 when something is stopped.
+        down: stops what `up` started, by PID (the containers of a private engine first); `--purge` also \
+        deletes the sandbox's data.
 
         Examples:
           stockops sandbox up && stockops run --env dev
