@@ -135,6 +135,60 @@ import Testing
         }
     }
 
+    @Test func pullsFromAnAuthenticatedRegistryWithItsLoginAndKeepsNoCopyOfIt() async throws {
+        let password = "pw-" + UUID().uuidString.prefix(16).lowercased()
+        try await DeploySandbox.with(.dev, registryLogin: ("robot", password)) { sandbox in
+            let v1 = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let v2 = try await sandbox.pushBuild("v2", commit: "ccccccc")
+            let login = ["STOCKOPS_REGISTRY_USERNAME": "robot", "STOCKOPS_REGISTRY_PASSWORD": password]
+            let settings = DeploySettings(smokeTimeout: .seconds(60), lockWait: .zero)
+            func temporaryConfigurations() throws -> [String] {
+                try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("stockops-docker-") }
+            }
+            let configurationsBefore = try temporaryConfigurations()
+
+            // The pipeline's deploy node logs its pull in with the registry login it was given.
+            for builds in [v1, v2] {
+                let run = try await sandbox.runPipeline(builds, settings: settings, extraEnvironment: login)
+                #expect(run.status == .passed, "\(run.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            }
+            try await expectServing(sandbox)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
+
+            // Without the login, the pull is refused by the registry and nothing changes.
+            let credentials = RegistryCredentials(username: "robot", password: Secret(password))
+            let containers = try await sandbox.containers()
+            let refused = await outcome { () async throws(DeployFailure) -> Deployment in
+                try await sandbox.deployer(registryCredentials: credentials).rollback(to: RegistryTag("dev-aaaaaaa")!)
+            }
+            guard case .failure(let failure) = refused else {
+                Issue.record("a pull without the registry login succeeded")
+                return
+            }
+            #expect(failure.message.contains("pulling dev-aaaaaaa failed; nothing was changed"), "\(failure.message)")
+            #expect(failure.message.contains("no basic auth credentials"), "\(failure.message)")
+            #expect(try await sandbox.containers().mapValues(\.id) == containers.mapValues(\.id))
+
+            // With it, the same rollback pulls and serves dev-aaaaaaa.
+            let rolledBack = await outcome { () async throws(DeployFailure) -> Deployment in
+                try await sandbox.deployer(registryCredentials: credentials, pullCredentials: credentials).rollback(to: RegistryTag("dev-aaaaaaa")!)
+            }
+            if case .failure(let error) = rolledBack { Issue.record("rollback with the registry login failed: \(error.message)") }
+            try await expectServing(sandbox)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "dev-aaaaaaa"))
+
+            // The temporary Docker configurations are gone, and the password is in no log, record or ledger.
+            #expect(try temporaryConfigurations() == configurationsBefore)
+            var leaks: [String] = []
+            let files = FileManager.default.enumerator(atPath: sandbox.root)
+            while let relative = files?.nextObject() as? String {
+                guard !relative.hasPrefix("push-config"), let text = try? String(contentsOfFile: sandbox.root + "/" + relative, encoding: .utf8) else { continue }
+                if text.contains(password) { leaks.append(relative) }
+            }
+            #expect(leaks.isEmpty, "the registry password is in \(leaks)")
+        }
+    }
+
     @Test func twoDeploysToOneEnvironmentNeverRunTogether() async throws {
         try await DeploySandbox.with(.stage, plugin: true) { sandbox in
             let builds = try await sandbox.pushBuild("v1", commit: "aaaaaaa")

@@ -92,14 +92,18 @@ final class DeploySandbox: @unchecked Sendable {
     let ports: [String: Int]
     let config: PipelineConfig
     var processEnvironment: [String: String]
+    /// The registry's HTTP Basic login, when it asks for one.
+    let registryLogin: (username: String, password: String)?
 
-    static func start(_ environment: Environment, plugin: Bool = false) async throws -> DeploySandbox {
+    /// With `registryLogin`, the registry asks for HTTP Basic with it; ``pushBuild(_:commit:services:)`` logs in with
+    /// its own Docker configuration, and stockops gets no credentials unless a test passes them.
+    static func start(_ environment: Environment, plugin: Bool = false, registryLogin: (username: String, password: String)? = nil) async throws -> DeploySandbox {
         let images = try await DeployImages.shared.prepare()
-        let registry = try await LocalRegistry.start()
+        let registry = try await LocalRegistry.start(registryLogin.map { .htpasswd(username: $0.username, password: $0.password) } ?? .none)
         do {
             let vault = try await OpenBaoDevServer.start(host: images.hostGateway)
             do {
-                return try await DeploySandbox(environment, registry: registry, vault: vault, plugin: plugin)
+                return try await DeploySandbox(environment, registry: registry, vault: vault, plugin: plugin, registryLogin: registryLogin)
             } catch {
                 vault.stop()
                 throw error
@@ -110,10 +114,13 @@ final class DeploySandbox: @unchecked Sendable {
         }
     }
 
-    private init(_ environment: Environment, registry: LocalRegistry, vault: OpenBaoDevServer, plugin: Bool) async throws {
+    private init(
+        _ environment: Environment, registry: LocalRegistry, vault: OpenBaoDevServer, plugin: Bool, registryLogin: (username: String, password: String)?
+    ) async throws {
         self.environment = environment
         self.registry = registry
         self.vault = vault
+        self.registryLogin = registryLogin
         let repository = OpenBaoDevServer.repositoryRoot.path
         root = temporaryDirectory("sandbox")
         state = root + "/state"
@@ -169,20 +176,31 @@ final class DeploySandbox: @unchecked Sendable {
             variables["DOCKER_CONFIG"] = configDirectory
         }
         processEnvironment = variables
+
+        if let registryLogin {
+            let token = Data("\(registryLogin.username):\(registryLogin.password)".utf8).base64EncodedString()
+            try manager.createDirectory(atPath: root + "/push-config", withIntermediateDirectories: true)
+            try #"{"auths": {"\#(registry.host)": {"auth": "\#(token)"}}}"#.write(toFile: root + "/push-config/config.json", atomically: true, encoding: .utf8)
+            pushArguments = ["--config", root + "/push-config"]
+        }
     }
+
+    /// `docker` arguments before the command of the pushes: the logged-in configuration of an authenticated registry.
+    private var pushArguments: [String] = []
 
     /// Pushes the local image `stockops-e2e/<service>:<variant>` of every service as `git-<commit>` and returns what
     /// `build[<service>]` would have produced.
     func pushBuild(_ variant: String, commit: String, services: [String] = DeployImages.services) async throws -> [BuiltImage] {
         var built: [BuiltImage] = []
+        let registryClient = registry.client(registryLogin.map { RegistryCredentials(username: $0.username, password: Secret($0.password)) })
         for service in services {
             let reference = "\(registry.host)/\(config.registry.project)/\(service):git-\(commit)"
-            for arguments in [["tag", "stockops-e2e/\(service):\(variant)", reference], ["push", "--quiet", reference]] {
+            for arguments in [["tag", "stockops-e2e/\(service):\(variant)", reference], pushArguments + ["push", "--quiet", reference]] {
                 let result = try await DeployImages.docker(arguments)
                 guard result.status == 0 else { throw FixtureError("docker \(arguments.joined(separator: " ")) failed:\n\(result.output)") }
             }
             let repository = config.registry.repository(service)
-            let digest = try #require(try await registry.client().digest(of: RegistryTag("git-\(commit)")!, in: repository))
+            let digest = try #require(try await registryClient.digest(of: RegistryTag("git-\(commit)")!, in: repository))
             built.append(BuiltImage(service: service, repository: registry.host + "/" + repository, tag: "git-\(commit)", digest: digest.description, reused: false))
         }
         return built
@@ -209,14 +227,17 @@ final class DeploySandbox: @unchecked Sendable {
     }
 
     /// A deployer of this sandbox, as `stockops rollback` makes it.
-    func deployer(lockWait: Duration = .zero, smokeTimeout: Duration = .seconds(60), approval: Approval? = nil, log: NodeLog? = nil) -> Deployer {
+    func deployer(
+        lockWait: Duration = .zero, smokeTimeout: Duration = .seconds(60), approval: Approval? = nil, log: NodeLog? = nil,
+        registryCredentials: RegistryCredentials? = nil, pullCredentials: RegistryCredentials? = nil
+    ) -> Deployer {
         let compose = ComposeEnvironment.command(
             flavor: processEnvironment["STOCKOPS_COMPOSE"] == "plugin" ? .plugin : .standalone, environment: environment, root: root, processEnvironment: processEnvironment)
         return Deployer(
             environment: ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: processEnvironment),
-            registry: RegistryAccess.client(config.registry, credentials: nil), stateDirectory: state,
+            registry: RegistryAccess.client(config.registry, credentials: registryCredentials), stateDirectory: state,
             runner: ProcessRunner(grace: .seconds(2)), log: log ?? NodeLog(path: root + "/deployer-\(UUID().uuidString).log"), smokeTimeout: smokeTimeout,
-            lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e")
+            lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e", pullCredentials: pullCredentials)
     }
 
     var request: EnvironmentRequest {
@@ -262,8 +283,10 @@ final class DeploySandbox: @unchecked Sendable {
     }
 
     /// Runs `body` with a sandbox and always tears it down.
-    static func with(_ environment: Environment, plugin: Bool = false, _ body: (DeploySandbox) async throws -> Void) async throws {
-        let sandbox = try await start(environment, plugin: plugin)
+    static func with(
+        _ environment: Environment, plugin: Bool = false, registryLogin: (username: String, password: String)? = nil, _ body: (DeploySandbox) async throws -> Void
+    ) async throws {
+        let sandbox = try await start(environment, plugin: plugin, registryLogin: registryLogin)
         do {
             try await body(sandbox)
         } catch {
