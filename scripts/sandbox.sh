@@ -10,10 +10,11 @@
 #                   they cannot be pulled); writes .stockops/sandbox.env, which `stockops run` reads, so
 #                   its deploy node can run the dev, stage and prod environments in this engine.
 #                   Running it again starts only what is not running.
-#   status          what runs, by PID, and whether it answers.
+#   status          what runs, by PID, whether it answers, and the environments' containers.
 #   down [--purge]  stops what `up` started, by PID, and nothing else; data is kept unless --purge.
-#                   Environments deployed into the sandbox's private dockerd stop with it (and start
-#                   again with the next `up`); in an engine of your own they keep running.
+#                   The containers of the sandbox's private dockerd (the environments deployed there) are
+#                   stopped first; the next deploy starts them again. In an engine of your own they keep
+#                   running.
 # Environment: SANDBOX_REGISTRY_PORT (5000), SANDBOX_VAULT_PORT (8200).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,11 +15,13 @@ struct ExportCommand: AsyncParsableCommand {
             abstract: "Print a GitHub Actions workflow running each node of the graph as a job.",
             discussion: """
             Jobs follow the graph's edges (needs:) and pass outputs as artifacts: each runs \
-            `stockops run --only <node> --outputs-dir .stockops/outputs`.
+            `stockops run --only <node> --outputs-dir .stockops/outputs`. With --matrix the keyed nodes of one \
+            stage (test[stock-listing], test[trade]) are the entries of one matrix job, which needs the jobs of \
+            all its entries' dependencies.
 
             Examples:
               stockops export github-actions
-              stockops export github-actions --output .github/workflows/stockops-nodes.yml
+              stockops export github-actions --matrix --output .github/workflows/stockops-nodes.yml
             """
         )
 
@@ -32,9 +34,12 @@ struct ExportCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Write the workflow to this file instead of standard output.", valueName: "file"))
         var output: String?
 
+        @Flag(help: "One matrix job per stage of keyed nodes instead of one job per node.")
+        var matrix = false
+
         func run() async throws {
             let request = RunRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config)
-            try Session().exportGitHubActions(request, outputPath: output).finish()
+            try Session().exportGitHubActions(request, outputPath: output, matrix: matrix).finish()
         }
     }
 }

@@ -6,12 +6,12 @@ import Testing
 
 private func client(
     retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50)),
-    maxResponseBytes: Int = 1 << 20, totalTimeout: Duration = .seconds(10), caBundlePath: String? = nil,
+    maxResponseBytes: Int = 1 << 20, connectTimeout: Duration = .seconds(2), totalTimeout: Duration = .seconds(10), caBundlePath: String? = nil,
     debugLog: (@Sendable (String) -> Void)? = nil
 ) -> HTTPClient {
     HTTPClient(
         configuration: HTTPClientConfiguration(
-            connectTimeout: .seconds(2), totalTimeout: totalTimeout, caBundlePath: caBundlePath,
+            connectTimeout: connectTimeout, totalTimeout: totalTimeout, caBundlePath: caBundlePath,
             maxResponseBytes: maxResponseBytes, retry: retry, debugLog: debugLog))
 }
 
@@ -176,8 +176,10 @@ struct CurlHTTPTests {
         defer { certificate.remove() }
         let server = try await TestHTTPServer.start(certificate: certificate)
         defer { server.stop() }
+        // curl's connect timeout covers the TLS handshake: generous, so a loaded machine cannot turn the refusal into
+        // a timeout; a refused certificate fails at once.
         let error = await #expect(throws: HTTPClientError.self) {
-            try await client(retry: .none).send(HTTPRequest(url: server.url("/status/200")))
+            try await client(retry: .none, connectTimeout: .seconds(60), totalTimeout: .seconds(90)).send(HTTPRequest(url: server.url("/status/200")))
         }
         #expect(error?.code == .tlsFailure)
     }
@@ -187,7 +189,7 @@ struct CurlHTTPTests {
         defer { certificate.remove() }
         let server = try await TestHTTPServer.start(certificate: certificate)
         defer { server.stop() }
-        let response = try await client(caBundlePath: certificate.certificatePath).send(
+        let response = try await client(connectTimeout: .seconds(60), totalTimeout: .seconds(90), caBundlePath: certificate.certificatePath).send(
             HTTPRequest(url: server.url("/status/200")))
         #expect(response.status == 200)
     }
@@ -202,7 +204,7 @@ struct CurlHTTPTests {
         let server = try await TestHTTPServer.start(certificate: serverCertificate, clientCA: clientCertificate)
         defer { server.stop() }
         var configuration = HTTPClientConfiguration(
-            connectTimeout: .seconds(2), totalTimeout: .seconds(5), caBundlePath: serverCertificate.certificatePath,
+            connectTimeout: .seconds(60), totalTimeout: .seconds(90), caBundlePath: serverCertificate.certificatePath,
             retry: .none)
 
         let refused = await #expect(throws: HTTPClientError.self) {

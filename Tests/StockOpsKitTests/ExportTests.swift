@@ -81,13 +81,115 @@ import Yams
         #expect(!steps.contains { ($0["run"] as? String)?.contains("--approve") == true })
     }
 
+    /// The node(s) a parsed job runs: its matrix entries' `node`, or the NODE of its run step.
+    func nodesOf(_ job: [String: Any]) throws -> [String] {
+        if let include = ((job["strategy"] as? [String: Any])?["matrix"] as? [String: Any])?["include"] as? [[String: Any]] {
+            return include.compactMap { $0["node"] as? String }
+        }
+        let steps = try #require(job["steps"] as? [[String: Any]])
+        return steps.compactMap { ($0["env"] as? [String: String])?["NODE"] }
+    }
+
+    @Test(arguments: ["pipeline", "synthetic"])
+    func matrixJobsRunEveryNodeOnceAndNeedTheJobsOfTheirEntriesDependencies(_ which: String) throws {
+        let graph = try which == "pipeline" ? pipelineGraph() : syntheticGraph()
+        var workflow = GitHubActionsWorkflow()
+        workflow.matrix = true
+        let jobs = try jobs(workflow.render(graph))
+        var jobOfNode: [String: String] = [:]
+        for (id, job) in jobs {
+            for node in try nodesOf(job) {
+                #expect(jobOfNode[node] == nil, "\(node) runs in \(jobOfNode[node] ?? "") and \(id)")
+                jobOfNode[node] = id
+            }
+        }
+        #expect(Set(jobOfNode.keys) == Set(graph.nodes.map(\.id.description)))
+        #expect(jobs.count < graph.nodes.count)
+        for (id, job) in jobs {
+            let nodes = try nodesOf(job)
+            let expected = Set(graph.nodes.filter { nodes.contains($0.id.description) }.flatMap(\.dependencies).map { jobOfNode[$0.description]! })
+            #expect(Set(job["needs"] as? [String] ?? []) == expected, "\(id)")
+            #expect(!expected.contains(id))
+            if nodes.count > 1 {
+                #expect(Set(nodes.map { NodeID(parsing: $0).name }).count == 1, "\(id) mixes stages: \(nodes)")
+                #expect(job["name"] as? String == "${{ matrix.node }}")
+            }
+        }
+        if which == "pipeline" {
+            for stage in ["test", "build", "scan", "sbom", "sign", "sonar"] {
+                #expect(try nodesOf(try #require(jobs[stage])).sorted() == ["\(stage)[stock-listing]", "\(stage)[trade]"])
+            }
+        }
+    }
+
+    @Test func matrixEntriesPassTheirOwnOutputs() throws {
+        var workflow = GitHubActionsWorkflow()
+        workflow.matrix = true
+        let jobs = try jobs(workflow.render(try syntheticGraph()))
+        let test = try #require(jobs["test"])
+        let include = try #require(((test["strategy"] as? [String: Any])?["matrix"] as? [String: Any])?["include"] as? [[String: String]])
+        #expect(include == [
+            ["node": "test[trade]", "artifact": "test-trade", "output": "test_trade_.json"],
+            ["node": "test[stock-listing]", "artifact": "test-stock-listing", "output": "test_stock-listing_.json"],
+        ])
+        #expect((test["strategy"] as? [String: Any])?["fail-fast"] as? String == "false")
+        let steps = try #require(test["steps"] as? [[String: Any]])
+        let run = try #require(steps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
+        #expect((run["env"] as? [String: String])?["NODE"] == "${{ matrix.node }}")
+        let upload = try #require(steps.first { ($0["with"] as? [String: String])?["name"] == "stockops-output-${{ matrix.artifact }}" })
+        #expect((upload["with"] as? [String: String])?["path"] == ".stockops/outputs/${{ matrix.output }}")
+        let deploySteps = try #require(jobs["deploy"]?["steps"] as? [[String: Any]])
+        let downloads = deploySteps.compactMap { step -> String? in
+            guard (step["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true else { return nil }
+            return (step["with"] as? [String: String])?["name"]
+        }
+        #expect(downloads == ["stockops-output-test-trade", "stockops-output-test-stock-listing"])
+        #expect(jobs["deploy"]?["needs"] as? [String] == ["test"])
+    }
+
+    @Test func matrixRefusesFoldsThatWouldNeedThemselves() throws {
+        var workflow = GitHubActionsWorkflow()
+        workflow.matrix = true
+        var inside = GraphBuilder()
+        let first = inside.add(NodeID("test", key: "a"), Produce(value: { 1 }))
+        inside.add(NodeID("test", key: "b"), AddOne(input: first))
+        let folded = try inside.build()
+        do {
+            _ = try workflow.render(folded)
+            Issue.record("a matrix job needing itself was rendered")
+        } catch {
+            #expect(error.message.contains("cannot fold the test nodes into one job: one of them depends on test[a]"), "\(error.message)")
+        }
+        // a[x] → b[x] and b[y] → a[y]: the jobs a and b would need each other.
+        var crossing = GraphBuilder()
+        let ax = crossing.add(NodeID("a", key: "x"), Produce(value: { 1 }))
+        crossing.add(NodeID("b", key: "x"), AddOne(input: ax))
+        let by = crossing.add(NodeID("b", key: "y"), Produce(value: { 1 }))
+        crossing.add(NodeID("a", key: "y"), AddOne(input: by))
+        let graph = try crossing.build()
+        do {
+            _ = try workflow.render(graph)
+            Issue.record("a cycle of matrix jobs was rendered")
+        } catch {
+            #expect(error.message.contains("need each other in a cycle"), "\(error.message)")
+        }
+        #expect(try GitHubActionsWorkflow().jobs(for: graph).count == 4)
+    }
+
     @Test func theExportedWorkflowPassesTheLinters() async throws {
         let directory = temporaryDirectory("export-lint")
         try FileManager.default.createDirectory(atPath: directory + "/.github/workflows", withIntermediateDirectories: true)
+        var matrix = GitHubActionsWorkflow()
+        matrix.matrix = true
+        var files: [String] = []
         for (name, graph) in [("pipeline", try pipelineGraph()), ("synthetic", try syntheticGraph())] {
-            try Data(GitHubActionsWorkflow().render(graph).utf8).write(to: URL(fileURLWithPath: directory + "/.github/workflows/\(name).yml"))
+            for (flavor, workflow) in [("nodes", GitHubActionsWorkflow()), ("matrix", matrix)] {
+                let file = ".github/workflows/\(name)-\(flavor).yml"
+                try Data(workflow.render(graph).utf8).write(to: URL(fileURLWithPath: directory + "/" + file))
+                files.append(file)
+            }
         }
-        let findings = try await WorkflowLinters.findings(in: [".github/workflows/pipeline.yml", ".github/workflows/synthetic.yml"], root: directory)
+        let findings = try await WorkflowLinters.findings(in: files, root: directory)
         #expect(findings.isEmpty, "\(findings.joined(separator: "\n"))")
     }
 
@@ -98,8 +200,16 @@ import Yams
         let session = Session(output: Console(fd: out, isTTY: false, colors: false, githubActions: false), errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
         #expect(session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/nodes.yml") == .success)
         let text = try String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8)
-        #expect(text == GitHubActionsWorkflow().render(try pipelineGraph()))
+        #expect(try text == GitHubActionsWorkflow().render(pipelineGraph()))
         #expect(session.exportGitHubActions(RunRequest(root: Self.root, configPath: "missing.yml", processEnvironment: [:]), outputPath: nil) == .usage)
+        #expect(session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/matrix.yml", matrix: true) == .success)
+        var matrix = GitHubActionsWorkflow()
+        matrix.matrix = true
+        #expect(try String(contentsOfFile: directory + "/matrix.yml", encoding: .utf8) == matrix.render(pipelineGraph()))
+        let messages = try String(contentsOfFile: directory + "/err", encoding: .utf8)
+        let nodes = try pipelineGraph().nodes.count
+        #expect(messages.contains("nodes.yml: \(nodes) jobs for \(nodes) nodes"), "\(messages)")
+        #expect(messages.contains("matrix.yml: \(try matrix.jobs(for: pipelineGraph()).count) jobs for \(nodes) nodes"), "\(messages)")
     }
 }
 

@@ -1,9 +1,9 @@
 import Foundation
 
 extension Session {
-    /// `stockops export github-actions`: the pipeline graph as a workflow of one job per node, written to `outputPath`
-    /// (relative to the current directory) or printed.
-    public func exportGitHubActions(_ request: RunRequest, outputPath: String?) -> ExitStatus {
+    /// `stockops export github-actions`: the pipeline graph as a workflow of one job per node (with `matrix`, one
+    /// matrix job per stage of keyed nodes), written to `outputPath` (relative to the current directory) or printed.
+    public func exportGitHubActions(_ request: RunRequest, outputPath: String?, matrix: Bool = false) -> ExitStatus {
         let prepared: Prepared
         do {
             prepared = try prepare(request, requireEnvironment: false)
@@ -12,7 +12,13 @@ extension Session {
         }
         var workflow = GitHubActionsWorkflow()
         workflow.configPath = request.configPath
-        let text = workflow.render(prepared.graph)
+        workflow.matrix = matrix
+        let text: String
+        do {
+            text = try workflow.render(prepared.graph)
+        } catch {
+            return fail(error)
+        }
         guard let outputPath else {
             output.write(text)
             return .success
@@ -22,7 +28,8 @@ extension Session {
         } catch {
             return fail(StockOpsError(.infrastructure, "could not write \(outputPath): \(error.localizedDescription)"))
         }
-        errors.write("wrote \(outputPath): \(prepared.graph.nodes.count) jobs\n")
+        let jobs = (try? workflow.jobs(for: prepared.graph).count) ?? prepared.graph.nodes.count
+        errors.write("wrote \(outputPath): \(jobs) jobs for \(prepared.graph.nodes.count) nodes\n")
         return .success
     }
 }
