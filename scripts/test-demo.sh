@@ -7,7 +7,8 @@
 #   - over HTTP, that both services answer on their dev ports with data from the environment's
 #     PostgreSQL: the stocks the listing returns are the rows of its `stocks` table, and a buy made
 #     through trade is a row of its `trades` table;
-#   - that `stockops sandbox down` stops the services, the registry, OpenBao and the sandbox's engine.
+#   - that `stockops sandbox down` stops the services, the registry, OpenBao and the sandbox's engine
+#     (it ends with `sandbox down` also when the sandbox was already up before the test).
 # Exits 0 when every check passed, 1 when one failed (each failure is printed), 2 on bad usage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
