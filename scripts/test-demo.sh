@@ -34,6 +34,20 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
 
+# The demo's default ports (8000, 8001, 5000, 8200) may be taken on a shared runner: when the sandbox is not
+# up yet, a taken one is replaced by a free one through the variables the demo and the sandbox read.
+source scripts/lib/postgres.sh
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ ! -f .stockops/sandbox.env ]; then
+  for pair in LISTING_PORT:8000 TRADE_PORT:8001 SANDBOX_REGISTRY_PORT:5000 SANDBOX_VAULT_PORT:8200; do
+    name="${pair%%:*}"
+    if [ -z "${!name:-}" ] && port_busy "${pair##*:}"; then
+      export "$name=$(free_port)"
+      echo "test-demo: 127.0.0.1:${pair##*:} is taken; $name=${!name}"
+    fi
+  done
+fi
+
 export GITHUB_STEP_SUMMARY="$work/summary.md"
 : >"$GITHUB_STEP_SUMMARY"
 start=$(date +%s)
