@@ -14,7 +14,8 @@
 #   down [--purge]  stops what `up` started, by PID, and nothing else; data is kept unless --purge.
 #                   The containers of the sandbox's private dockerd (the environments deployed there) are
 #                   stopped first; the next deploy starts them again. In an engine of your own they keep
-#                   running.
+#                   running. --purge also removes the environments (containers, volumes) from its private
+#                   dockerd while that runs.
 # Environment: SANDBOX_REGISTRY_PORT (5000), SANDBOX_VAULT_PORT (8200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,47 @@ choose_environment_images() {
   }
   postgres_image="${postgres_image:-stockops-local/postgres:15}"
   agent_image="${agent_image:-stockops-local/openbao:2}"
+}
+
+own_engine() { [ "$DOCKER_HOST" = "unix://$stockops_cache_dir/docker/docker.sock" ]; }
+
+# The environments' Compose projects (stocks-dev, stocks-stage, stocks-prod) with a database volume in the engine.
+environment_projects() {
+  local volume
+  for volume in $(docker volume ls --quiet --filter label=com.docker.compose.volume=pgdata); do
+    docker volume inspect --format '{{index .Labels "com.docker.compose.project"}}' "$volume"
+  done | grep -E '^stocks-(dev|stage|prod)$' | sort -u || true
+}
+
+# Removes the containers and volumes of the environments deployed to the engine.
+remove_environments() {
+  local project ids
+  for project in $(environment_projects); do
+    ids="$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")"
+    # shellcheck disable=SC2086 # one container id per word
+    [ -z "$ids" ] || docker rm --force $ids >/dev/null
+    ids="$(docker volume ls --quiet --filter "label=com.docker.compose.project=$project")"
+    # shellcheck disable=SC2086 # one volume name per word
+    [ -z "$ids" ] || docker volume rm $ids >/dev/null
+    echo "removed the $project environment (containers and volumes) from the sandbox's Docker engine"
+  done
+}
+
+# The environments' database password, made once: a database volume keeps the password it was made with, so the
+# password lives as long as the volumes do, beside the engine's data for the sandbox's own engine (shared by every
+# checkout using it) and in this checkout's sandbox state for an engine of your own.
+ensure_db_password() {
+  if own_engine; then db_password_file="$stockops_cache_dir/docker/sandbox-db-password"; else db_password_file="$state/db-password"; fi
+  [ -s "$db_password_file" ] && return 0
+  (umask 077; openssl rand -hex 16 >"$db_password_file")
+  if [ -z "$(environment_projects)" ]; then return 0; fi
+  if own_engine; then
+    # Made with a password that is gone: no deploy could open them again.
+    remove_environments
+  else
+    echo "sandbox: $DOCKER_HOST holds environment database volumes made with another password; remove them" \
+      "(docker-compose -p stocks-dev down --volumes) before deploying there" >&2
+  fi
 }
 
 start_registry() {
@@ -152,9 +194,8 @@ HCL
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/harbor/robot"
   jq -n '{data: {SIGNING_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: ""}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/ci/pipeline"
-  # The environments' database password: made once, because a database volume keeps the first one.
-  if [ ! -s "$state/db-password" ]; then (umask 077; openssl rand -hex 16 >"$state/db-password"); fi
-  jq -n --rawfile password "$state/db-password" \
+  ensure_db_password
+  jq -n --rawfile password "$db_password_file" \
     '($password | rtrimstr("\n")) as $p | {data: {username: "stockops", password: $p, url: "postgres://stockops:\($p)@db:5432/stockops"}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/db/stockops"
   rm -f "$headers"
@@ -219,6 +260,10 @@ down() {
     fi
   elif [ -s "$state/docker_host" ]; then
     echo "the environments deployed to $(cat "$state/docker_host") keep running: that engine is not the sandbox's"
+  fi
+  if [ "${1:-}" = --purge ] && alive "$state/dockerd.pid"; then
+    remove_environments
+    rm -f "$stockops_cache_dir/docker/sandbox-db-password"
   fi
   for component in vault registry dockerd; do
     local pidfile="$state/$component.pid"

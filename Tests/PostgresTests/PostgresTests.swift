@@ -166,15 +166,16 @@ struct StatementTests {
         let observer = PostgresPool(configuration: observerConfiguration)
         defer { Task { await pool.close(); await observer.close() } }
         // Eight sleeps at once: were libpq's blocking calls made on the cooperative pool (two threads
-        // here), no more than two could ever be in flight, and the observer could not even run.
+        // here), no more than two could ever be in flight, and the observer could not even run. Each sleep
+        // is long enough for eight connections to be opened one after another on a loaded machine.
         let sleepers = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<8 { group.addTask { _ = try await pool.query("SELECT pg_sleep(2)") } }
+                for _ in 0..<8 { group.addTask { _ = try await pool.query("SELECT pg_sleep(8)") } }
                 try await group.waitForAll()
             }
         }
         var mostInFlight = 0
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(40)
         while mostInFlight < 8, ContinuousClock.now < deadline {
             let active = try await observer.query(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'active' "
