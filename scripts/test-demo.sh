@@ -15,7 +15,17 @@ cd "$(dirname "$0")/.."
 
 checkout="$PWD"
 work="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-demo-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+sandbox_down_done=0
+# However the test ends, the sandbox it brought up goes down before the clone is deleted.
+cleanup() {
+  if [ "$sandbox_down_done" = 0 ] && [ -x "$checkout/.build-stockops/debug/stockops" ] && [ -f "$checkout/.stockops/sandbox.env" ]; then
+    (cd "$checkout" && .build-stockops/debug/stockops sandbox down >/dev/null 2>&1) || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 case "${1:-}" in
   --clone)
     git clone --quiet "$checkout" "$work/clone"
@@ -124,6 +134,7 @@ if [ -x "$stockops" ]; then
   own_engine=0
   if [ -s .stockops/sandbox/dockerd.pid ]; then own_engine=1; fi
   engine="$(cat .stockops/sandbox/docker_host 2>/dev/null || true)"
+  sandbox_down_done=1
   "$stockops" sandbox down || fail "stockops sandbox down exited $?"
   if [ "$own_engine" = 0 ] && [ -n "$engine" ]; then
     # An engine of the user's own keeps what was deployed to it: the test removes the dev environment itself.
