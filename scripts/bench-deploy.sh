@@ -13,13 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/docker.sh
+source scripts/lib/ports.sh
 
 ROLLBACKS=${ROLLBACKS:-5}
 for tool in docker docker-compose docker-registry bao curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-deploy.sh: $tool is required (scripts/install-deps.sh)" >&2; exit 3; }
 done
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now() { python3 -c 'import time; print(time.monotonic())'; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 

@@ -20,7 +20,6 @@ source scripts/lib/postgres.sh
 
 listing_port="${LISTING_PORT:-8000}"
 trade_port="${TRADE_PORT:-8001}"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Held by Docker's port proxy: an earlier deploy of the environment, which the new one replaces.
 docker_holds_port() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -q '"docker-proxy"'; }
 

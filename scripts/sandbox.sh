@@ -23,6 +23,7 @@ root="$PWD"
 state="$root/.stockops/sandbox"
 export STOCKOPS_CACHE_DIR="${STOCKOPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stockops}"
 source scripts/lib/docker.sh
+source scripts/lib/ports.sh
 pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH="$pip_scripts:$PATH"
 
@@ -32,7 +33,6 @@ vault_addr="http://127.0.0.1:$vault_port"
 robot_user="stockops-robot"
 
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_for() {  # wait_for WHAT URL LOG
   for _ in $(seq 150); do curl -fsS -o /dev/null "$2" 2>/dev/null && return 0; sleep 0.2; done
   echo "sandbox: $1 did not answer at $2; its log, $3, ends with:" >&2

@@ -46,8 +46,7 @@ pass() { echo "ok: $*"; }
 
 # The demo's default ports (8000, 8001, 5000, 8200) may be taken on a shared runner: when the sandbox is not
 # up yet, a taken one is replaced by a free one through the variables the demo and the sandbox read.
-source scripts/lib/postgres.sh
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+source scripts/lib/ports.sh
 if [ ! -f .stockops/sandbox.env ]; then
   for pair in LISTING_PORT:8000 TRADE_PORT:8001 SANDBOX_REGISTRY_PORT:5000 SANDBOX_VAULT_PORT:8200; do
     name="${pair%%:*}"
@@ -70,6 +69,8 @@ if [ "$demo_status" -ne 0 ]; then
 fi
 
 stockops="$checkout/.build-stockops/debug/stockops"
+# The Docker engine the sandbox uses, as it tells `stockops run`.
+engine="$(sed -n 's/^DOCKER_HOST=//p' .stockops/sandbox.env 2>/dev/null || true)"
 listing="http://127.0.0.1:${LISTING_PORT:-8000}"
 trade="http://127.0.0.1:${TRADE_PORT:-8001}"
 
@@ -102,12 +103,8 @@ if [ "$demo_status" -eq 0 ]; then
   if grep -q 'deploy' "$GITHUB_STEP_SUMMARY"; then pass "the GitHub summary was written"; else fail "the GitHub summary at \$GITHUB_STEP_SUMMARY is empty"; fi
 
   # Over HTTP, against the environment's database.
-  dev_env=()
-  while IFS='=' read -r name value; do
-    case "$name" in DOCKER_HOST) dev_env+=("DOCKER_HOST=$value") ;; esac
-  done <.stockops/sandbox.env
-  db_container="$(env "${dev_env[@]}" docker ps --quiet --filter label=com.docker.compose.project=stocks-dev --filter label=com.docker.compose.service=db)"
-  psql_dev() { env "${dev_env[@]}" docker exec "$db_container" psql -U stockops -d stockops -tAc "$1"; }
+  db_container="$(DOCKER_HOST="$engine" docker ps --quiet --filter label=com.docker.compose.project=stocks-dev --filter label=com.docker.compose.service=db)"
+  psql_dev() { DOCKER_HOST="$engine" docker exec "$db_container" psql -U stockops -d stockops -tAc "$1"; }
   if [ -z "$db_container" ]; then
     fail "no running db container of the Compose project stocks-dev"
   else
@@ -133,7 +130,6 @@ fi
 if [ -x "$stockops" ]; then
   own_engine=0
   if [ -s .stockops/sandbox/dockerd.pid ]; then own_engine=1; fi
-  engine="$(cat .stockops/sandbox/docker_host 2>/dev/null || true)"
   sandbox_down_done=1
   "$stockops" sandbox down || fail "stockops sandbox down exited $?"
   if [ "$own_engine" = 0 ] && [ -n "$engine" ]; then

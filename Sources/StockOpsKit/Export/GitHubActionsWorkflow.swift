@@ -45,11 +45,16 @@ public struct GitHubActionsWorkflow: Sendable {
         var groups: [[GraphNode]] = []
         var groupOfStage: [String: Int] = [:]
         for node in graph.nodes {
-            if matrix, node.id.key != nil, let index = groupOfStage[node.id.name], groups[index][0].policy.kind == node.policy.kind {
-                groups[index].append(node)
-                continue
+            if matrix, node.id.key != nil {
+                if let index = groupOfStage[node.id.name] {
+                    if groups[index][0].policy.kind == node.policy.kind {
+                        groups[index].append(node)
+                        continue
+                    }
+                } else {
+                    groupOfStage[node.id.name] = groups.count
+                }
             }
-            if matrix, node.id.key != nil, groupOfStage[node.id.name] == nil { groupOfStage[node.id.name] = groups.count }
             groups.append([node])
         }
         var taken = Set(groups.filter { $0.count == 1 }.map { nodeJobIDs[$0[0].id]! })
