@@ -49,12 +49,30 @@ start_engine() {
 }
 
 # The address containers reach the host at (host-gateway): Vault listens there too, when it is on this machine.
+# The bridge network's IPAM gateway when the engine reports one; an engine created on a machine that had no
+# docker0 before reports only the subnet, so the bridge interface's own IPv4 address is read instead. Fails
+# (exit 3) when neither gives an address of this machine: the environments' Vault Agent could not reach Vault.
 find_bridge_gateway() {
+  local interface
   bridge_gateway="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
-  if [ -n "$bridge_gateway" ] && ! ip -o -4 addr show 2>/dev/null | grep -qF " $bridge_gateway/"; then
-    echo "sandbox: the Docker bridge gateway $bridge_gateway is not on this machine; set VAULT_AGENT_ADDR before deploying" >&2
-    bridge_gateway=""
+  if [ -z "$bridge_gateway" ]; then
+    interface="$(docker network inspect bridge --format '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
+    if [ -n "$interface" ]; then
+      bridge_gateway="$(ip -o -4 addr show dev "$interface" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
+    fi
   fi
+  if [ -n "$bridge_gateway" ] && ip -o -4 addr show 2>/dev/null | grep -qF " $bridge_gateway/"; then
+    return 0
+  fi
+  if [ -n "${VAULT_AGENT_ADDR:-}" ]; then
+    echo "sandbox: no Docker bridge address on this machine; the environments' Vault Agent uses VAULT_AGENT_ADDR=$VAULT_AGENT_ADDR"
+    bridge_gateway=""
+    return 0
+  fi
+  echo "sandbox: cannot tell the address containers reach this machine at (bridge network of $DOCKER_HOST:" \
+    "gateway '${bridge_gateway}', interface '${interface:-none}'); set VAULT_AGENT_ADDR to a Vault address" \
+    "the environments' containers can reach, then run \`stockops sandbox up\` again" >&2
+  return 3
 }
 
 # The official image when the engine has it or can pull it within a minute; otherwise "".
@@ -224,7 +242,11 @@ VAULT_APPROLE_DIR=$state/vault-out/app
 POSTGRES_IMAGE=$postgres_image
 VAULT_AGENT_IMAGE=$agent_image
 ENV
-  if [ -n "$bridge_gateway" ]; then echo "VAULT_AGENT_ADDR=http://host.docker.internal:$vault_port" >>"$root/.stockops/sandbox.env"; fi
+  if [ -n "$bridge_gateway" ]; then
+    echo "VAULT_AGENT_ADDR=http://host.docker.internal:$vault_port" >>"$root/.stockops/sandbox.env"
+  else
+    echo "VAULT_AGENT_ADDR=$VAULT_AGENT_ADDR" >>"$root/.stockops/sandbox.env"
+  fi
 }
 
 status() {

@@ -7,6 +7,9 @@
 #      runs `swift test` (with coverage, as the pipeline's test nodes build), and stops both again however
 #      the tests end.
 # Extra arguments go to `swift test` and leave step 1 out (e.g. scripts/test.sh --filter TradeServiceTests).
+# Under CI (CI=true) or with STOCKOPS_FRESH_ENGINE=1, both steps use a new, empty STOCKOPS_CACHE_DIR (engine data,
+# base image) and, when no dockerd runs, a leftover docker0 interface is deleted first: step 1 is then the first
+# run on a machine that never ran Docker.
 # Exits non-zero when either step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +20,16 @@ scripts/install-deps.sh
 pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH="$pip_scripts:$PATH"
 
+workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
+if [ "${CI:-}" = true ] || [ "${STOCKOPS_FRESH_ENGINE:-0}" = 1 ]; then
+  export STOCKOPS_CACHE_DIR="$workdir/cache"
+  mkdir -p "$STOCKOPS_CACHE_DIR"
+  if ! pgrep -x dockerd >/dev/null && ip link show docker0 >/dev/null 2>&1; then
+    ip link delete docker0 && echo "deleted the docker0 interface an earlier engine left (no dockerd runs)"
+  fi
+  echo "fresh engine: STOCKOPS_CACHE_DIR=$STOCKOPS_CACHE_DIR"
+fi
+
 demo_status=0
 if [ "$#" -eq 0 ]; then
   echo "== step 1: README command 1 (scripts/test-demo.sh)"
@@ -26,8 +39,8 @@ else
 fi
 echo "== step 2: swift test"
 
-workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
-trap 'postgres_stop "$workdir"; docker_engine_stop' EXIT
+# The engine's data (overlay mounts) can only go once the engine is stopped.
+trap 'postgres_stop "$workdir"; docker_engine_stop; rm -rf "$workdir" 2>/dev/null || true' EXIT
 postgres_start "$workdir" -c max_connections=500 -c fsync=off -c synchronous_commit=off
 export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
 # Whatever the tests put in temporary directories goes when the run ends.

@@ -16,6 +16,14 @@ public enum SandboxEnvironment {
         }
     }
 
+    /// `environment` with every variable of the sandbox file under `root` that it does not set yet.
+    public static func merged(into environment: [String: String], root: String) -> [String: String] {
+        guard let text = try? String(contentsOfFile: path(root: root), encoding: .utf8) else { return environment }
+        var merged = environment
+        for (name, value) in parse(text) where merged[name] == nil { merged[name] = value }
+        return merged
+    }
+
     /// Sets, in this process, every variable of the sandbox file under `root` that is not set yet.
     /// Returns the names it set.
     @discardableResult

@@ -212,6 +212,9 @@ public struct Session: Sendable {
         let live = progress.isTTY ? LiveReporter(console: progress) : nil
         let observer: any RunObserver = live ?? BlockReporter(console: progress)
         progress.write("stockops run \(runID) — environment \(prepared.environment.rawValue), jobs \(request.jobs)\n")
+        for directory in DockerLoginDirectory.removeAbandoned() {
+            progress.write("removed \(directory): the registry login of a run that was killed\n")
+        }
 
         let outputsDirectory = request.outputsDirectory.map { OutputsDirectory(path: $0.hasPrefix("/") ? $0 : request.root + "/" + $0) }
         let inputs = outputsDirectory?.inputs(for: prepared.graph, only: request.only, excluded: prepared.exclusions)
@@ -240,7 +243,7 @@ public struct Session: Sendable {
             try record.write(to: paths)
             try outputsDirectory?.write(result, only: request.only)
             try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
-            try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
+            try PrivateFile.write(Data(JUnitReport.render(result).utf8), to: paths.reportsDirectory + "/pipeline-junit.xml")
             try GitHubActions.append(GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)"), toFileIn: "GITHUB_STEP_SUMMARY", environment: request.processEnvironment)
             var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json")]
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {

@@ -13,8 +13,11 @@ struct EnvironmentOptions: ParsableArguments {
     @Option(help: "The pipeline file, relative to the root.")
     var config: String = PipelineConfig.defaultPath
 
+    /// The request, with the variables of `.stockops/sandbox.env` that the process does not set (as `run` sees them).
     var request: EnvironmentRequest {
-        EnvironmentRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env)
+        let root = root ?? FileManager.default.currentDirectoryPath
+        let environment = SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root)
+        return EnvironmentRequest(root: root, configPath: config, environment: env, processEnvironment: environment)
     }
 }
 

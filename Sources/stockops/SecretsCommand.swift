@@ -33,6 +33,8 @@ struct SecretsCommand: AsyncParsableCommand {
     var config: String = PipelineConfig.defaultPath
 
     func run() async throws {
-        try await Session().checkSecrets(root: root ?? FileManager.default.currentDirectoryPath, configPath: config).finish()
+        let root = root ?? FileManager.default.currentDirectoryPath
+        let environment = SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root)
+        try await Session().checkSecrets(root: root, configPath: config, processEnvironment: environment).finish()
     }
 }

@@ -115,7 +115,9 @@ enum DockerEngine {
         #expect(logs.components(separatedBy: " login --username *** --password-stdin ").count == 2)
         #expect(!logs.contains(Self.password))
         #expect(first["docker-logout"]?.status == .passed)
-        #expect(!FileManager.default.fileExists(atPath: firstDirectory + "/docker-config"), "the per-run Docker configuration outlived the run")
+        let firstPaths = RunPaths(root: Self.root, runDirectory: firstDirectory)
+        #expect(!FileManager.default.fileExists(atPath: ImageSettings.dockerConfig(firstPaths)), "the per-run Docker configuration outlived the run")
+        #expect(!allFiles(under: firstDirectory).contains { $0.hasSuffix("config.json") }, "a Docker configuration is in the run record")
 
         let (second, _) = try await runBuilds()
         for service in config.services {

@@ -137,7 +137,7 @@ public struct Ledger: Sendable {
         } catch {
             throw LedgerError(path: path, message: "cannot create \(directory): \(error.localizedDescription); set STOCKOPS_STATE_DIR to a writable directory")
         }
-        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw LedgerError(path: path, message: "cannot open for appending: \(String(cString: strerror(errno))); set STOCKOPS_STATE_DIR to a writable directory")
         }

@@ -106,16 +106,52 @@ public enum RegistryAccess {
         return config
     }
 
-    /// The registry credentials: `HARBOR_USERNAME`/`HARBOR_PASSWORD` fetched from Vault, else
-    /// `STOCKOPS_REGISTRY_USERNAME`/`STOCKOPS_REGISTRY_PASSWORD` (registered for masking); anonymous otherwise.
+    /// The registry credentials: `STOCKOPS_REGISTRY_USERNAME`/`STOCKOPS_REGISTRY_PASSWORD` when set (an override,
+    /// registered for masking), else `HARBOR_USERNAME`/`HARBOR_PASSWORD` fetched from Vault; anonymous otherwise.
     public static func credentials(fetched: FetchedSecrets?, environment: [String: String]) -> RegistryCredentials? {
-        if let username = fetched?["HARBOR_USERNAME"], let password = fetched?["HARBOR_PASSWORD"], !username.isEmpty {
-            return RegistryCredentials(username: username.reveal(), password: password)
-        }
         if let username = environment["STOCKOPS_REGISTRY_USERNAME"], !username.isEmpty, let password = environment["STOCKOPS_REGISTRY_PASSWORD"] {
             return RegistryCredentials(username: username, password: Secret(password).registered())
         }
+        if let username = fetched?["HARBOR_USERNAME"], let password = fetched?["HARBOR_PASSWORD"], !username.isEmpty {
+            return RegistryCredentials(username: username.reveal(), password: password)
+        }
         return nil
+    }
+
+    /// The registry credentials of a command that runs outside the pipeline (`rollback`, `status`, `doctor`), found
+    /// the way the pipeline finds them: `STOCKOPS_REGISTRY_USERNAME`/`_PASSWORD` when set (an override), else
+    /// `HARBOR_USERNAME`/`HARBOR_PASSWORD` read from Vault with the CI AppRole (`VAULT_ADDR`, `VAULT_ROLE_ID`,
+    /// `VAULT_SECRET_ID` or their `_FILE` forms) at the path `vault:` of `pipelines/stockops.yml` declares for them;
+    /// the token is revoked afterwards. Anonymous (nil) when neither is configured.
+    public static func credentials(config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> RegistryCredentials? {
+        if let overriding = credentials(fetched: nil, environment: environment) { return overriding }
+        guard let path = config.vault.first(where: { $0.keys.contains("HARBOR_USERNAME") && $0.keys.contains("HARBOR_PASSWORD") })?.path,
+              let settings = VaultSettings(environment: environment)
+        else { return nil }
+        let client = settings.client()
+        do {
+            _ = try await settings.login(client)
+        } catch let error as VaultError {
+            throw StockOpsError(.infrastructure, "registry credentials: " + FetchSecretsStage.failure(error, path: nil).message)
+        } catch let error as StageFailure {
+            throw StockOpsError(.infrastructure, "registry credentials: " + error.message)
+        } catch {
+            throw StockOpsError(.infrastructure, "registry credentials: \(error)")
+        }
+        let values: [String: Secret]
+        do {
+            values = try await FetchSecretsStage.values(path, client: client)
+        } catch {
+            await Task { try? await client.revokeSelf() }.value
+            throw StockOpsError(.infrastructure, "registry credentials: cannot read \(path) from Vault: \(error.message); set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD, or grant the AppRole read on it")
+        }
+        // The credentials are read; a token left to expire on its own is harmless, so a failed revocation is ignored.
+        await Task { try? await client.revokeSelf() }.value
+        let fetched = FetchedSecrets(values: values)
+        guard let found = credentials(fetched: fetched, environment: [:]) else {
+            throw StockOpsError(.infrastructure, "registry credentials: \(path) in Vault has no HARBOR_USERNAME and HARBOR_PASSWORD; write them there or set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD")
+        }
+        return found
     }
 
     /// A client of `registry` (plain HTTP for a loopback host, as Docker treats them; HTTPS otherwise).

@@ -152,7 +152,7 @@ extension Session {
     ) async throws(StockOpsError) -> Deployer {
         let flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
         let output = output
-        let credentials = RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)
+        let credentials = try await RegistryAccess.credentials(config: config, environment: target.processEnvironment)
         return Deployer(
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
@@ -357,7 +357,7 @@ enum RecordPaths {
         encoder.dateEncodingStrategy = .iso8601
         guard let data = try? encoder.encode(summary) else { return }
         try? FileManager.default.createDirectory(atPath: paths.runDirectory, withIntermediateDirectories: true)
-        try? Data(SecretMasker.shared.mask(String(decoding: data, as: UTF8.self)).utf8).write(to: URL(fileURLWithPath: paths.runDirectory + "/rollback.json"))
+        try? PrivateFile.write(Data(SecretMasker.shared.mask(String(decoding: data, as: UTF8.self)).utf8), to: paths.runDirectory + "/rollback.json")
     }
 }
 

@@ -104,7 +104,7 @@ public final class NodeLog: Sendable {
         if let path {
             let directory = (path as NSString).deletingLastPathComponent
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         } else {
             fd = -1
         }
@@ -120,40 +120,51 @@ public final class NodeLog: Sendable {
         text.withUTF8 { write($0) }
     }
 
+    /// Appends `bytes`; complete lines are masked and written at once. A line longer than 64 KiB is written in
+    /// pieces, each cut keeping back the bytes a registered value could still straddle.
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard fd >= 0, !bytes.isEmpty else { return }
         pending.withLock { pending in
             pending.append(contentsOf: bytes)
-            let end = pending.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? (pending.count > Self.pendingLimit ? pending.count : 0)
-            guard end > 0 else { return }
-            emit(pending[..<end])
-            pending.removeFirst(end)
+            if let newline = pending.lastIndex(of: UInt8(ascii: "\n")) {
+                emit(&pending, upTo: newline + 1)
+            } else if pending.count > Self.pendingLimit {
+                emit(&pending, upTo: pending.count - max(SecretMasker.shared.longestValue - 1, 0))
+            }
         }
     }
 
     /// Writes any incomplete last line.
     public func flush() {
         pending.withLock { pending in
-            emit(pending[...])
-            pending.removeAll()
+            emit(&pending, upTo: pending.count)
         }
     }
 
-    private func emit(_ bytes: ArraySlice<UInt8>) {
-        guard !bytes.isEmpty else { return }
-        var text = SecretMasker.shared.mask(String(decoding: bytes, as: UTF8.self))
-        text.withUTF8 { buffer in
-            guard var base = buffer.baseAddress else { return }
-            var remaining = buffer.count
-            while remaining > 0 {
-                let written = Foundation.write(fd, base, remaining)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                remaining -= written
-                base += written
+    /// Masks and writes the start of `pending` (at least `limit` bytes, more when a value runs past it) and removes
+    /// what it wrote.
+    private func emit(_ pending: inout [UInt8], upTo limit: Int) {
+        guard limit > 0 else { return }
+        let (masked, consumed) = pending.withUnsafeBufferPointer { SecretMasker.shared.mask($0, upTo: limit) }
+        if let masked {
+            masked.withUnsafeBufferPointer { writeAll($0) }
+        } else {
+            pending.withUnsafeBufferPointer { writeAll(UnsafeBufferPointer(rebasing: $0[..<consumed])) }
+        }
+        pending.removeFirst(consumed)
+    }
+
+    private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard var base = buffer.baseAddress else { return }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let written = Foundation.write(fd, base, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
             }
+            remaining -= written
+            base += written
         }
     }
 

@@ -100,7 +100,7 @@ public struct RunRecord: Codable, Sendable {
     /// Writes `run.json` into the run directory.
     public func write(to paths: RunPaths) throws {
         try FileManager.default.createDirectory(atPath: paths.runDirectory, withIntermediateDirectories: true)
-        try encoded().write(to: URL(fileURLWithPath: paths.runDirectory + "/run.json"))
+        try PrivateFile.write(try encoded(), to: paths.runDirectory + "/run.json")
     }
 
     /// A new run id: UTC timestamp and a random suffix.

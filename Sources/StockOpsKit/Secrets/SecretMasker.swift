@@ -25,9 +25,12 @@ public final class SecretMasker: Sendable {
         var long: [UInt32: [[UInt8]]] = [:]
         /// Shorter values, longest first.
         var short: [[UInt8]] = []
+        /// The UTF-8 length of the longest value.
+        var longest = 0
 
         mutating func insert(_ bytes: [UInt8]) {
             startsWith[Int(bytes[0])] = true
+            longest = max(longest, bytes.count)
             if bytes.count >= 4 {
                 long[State.key(bytes, 0), default: []].append(bytes)
                 long[State.key(bytes, 0)]!.sort { $0.count > $1.count }
@@ -71,12 +74,14 @@ public final class SecretMasker: Sendable {
         register(secret.reveal())
     }
 
-    /// Adds `value` and each of its lines; blank values and lines are ignored.
+    /// Adds `value`, each of its lines, and the forms it takes inside JSON, base64 and URLs; blank values and lines
+    /// are ignored.
     public func register(_ value: String) {
         var candidates = [value]
         if value.contains(where: \.isNewline) {
             candidates += value.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline).map(String.init)
         }
+        if !value.allSatisfy(\.isWhitespace) { candidates += Self.encodedForms(value) }
         let added: [String] = state.withLock { state in
             var added: [String] = []
             for candidate in candidates
@@ -92,50 +97,88 @@ public final class SecretMasker: Sendable {
         }
     }
 
-    /// How many distinct values and lines are registered.
+    /// How many distinct values, lines and encoded forms are registered.
     public var count: Int { state.withLock { $0.values.count } }
+
+    /// The UTF-8 length of the longest registered value: a cut of a stream must keep this many bytes minus one
+    /// unmasked for later, or a value straddling the cut would be missed.
+    public var longestValue: Int { state.withLock { $0.longest } }
+
+    /// `value` as JSON strings carry it (with and without `\/`), in standard base64, and percent-encoded.
+    static func encodedForms(_ value: String) -> [String] {
+        var forms: [String] = []
+        var escaped = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            case "\u{08}": escaped += "\\b"
+            case "\u{0C}": escaped += "\\f"
+            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        forms.append(escaped)
+        forms.append(escaped.replacingOccurrences(of: "/", with: "\\/"))
+        forms.append(Data(value.utf8).base64EncodedString())
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        if let percent = value.addingPercentEncoding(withAllowedCharacters: unreserved) {
+            forms.append(percent)
+            forms.append(percent.replacingOccurrences(of: "%20", with: "+"))
+        }
+        return forms.filter { $0 != value }
+    }
 
     /// `text` with every registered value replaced by `***`.
     public func mask(_ text: String) -> String {
+        var utf8 = text
+        guard let masked = utf8.withUTF8({ mask($0, upTo: $0.count).masked }) else { return text }
+        return String(decoding: masked, as: UTF8.self)
+    }
+
+    /// Masks the start of a stream: every value that begins before `limit` is replaced, read whole even where it
+    /// runs past `limit`. Returns the masked bytes (nil when nothing was replaced: the consumed bytes are then
+    /// unchanged) and how many input bytes they cover, `limit` or more.
+    public func mask(_ bytes: UnsafeBufferPointer<UInt8>, upTo limit: Int) -> (masked: [UInt8]?, consumed: Int) {
         let table = state.withLock { $0.values.isEmpty ? nil : $0 }
-        guard let table else { return text }
-        let utf8 = Array(text.utf8)
+        guard let table else { return (nil, limit) }
+        func matches(_ candidate: [UInt8], at index: Int) -> Bool {
+            candidate.count <= bytes.count - index
+                && candidate.withUnsafeBufferPointer {
+                    memcmp($0.baseAddress!, bytes.baseAddress! + index, candidate.count) == 0
+                }
+        }
         var result: [UInt8] = []
         var changed = false
-        utf8.withUnsafeBufferPointer { bytes in
-            func matches(_ candidate: [UInt8], at index: Int) -> Bool {
-                candidate.count <= bytes.count - index
-                    && candidate.withUnsafeBufferPointer {
-                        memcmp($0.baseAddress!, bytes.baseAddress! + index, candidate.count) == 0
-                    }
+        var index = 0
+        while index < limit {
+            let byte = bytes[index]
+            var match: [UInt8]?
+            if table.startsWith[Int(byte)] {
+                if index + 4 <= bytes.count, let bucket = table.long[State.key(bytes, index)] {
+                    match = bucket.first { matches($0, at: index) }
+                }
+                if match == nil {
+                    match = table.short.first { matches($0, at: index) }
+                }
             }
-            var index = 0
-            while index < bytes.count {
-                let byte = bytes[index]
-                var match: [UInt8]?
-                if table.startsWith[Int(byte)] {
-                    if index + 4 <= bytes.count, let bucket = table.long[State.key(bytes, index)] {
-                        match = bucket.first { matches($0, at: index) }
-                    }
-                    if match == nil {
-                        match = table.short.first { matches($0, at: index) }
-                    }
+            if let match {
+                if !changed {
+                    result.reserveCapacity(bytes.count)
+                    result.append(contentsOf: bytes[..<index])
+                    changed = true
                 }
-                if let match {
-                    if !changed {
-                        result.reserveCapacity(bytes.count)
-                        result.append(contentsOf: bytes[..<index])
-                        changed = true
-                    }
-                    result.append(contentsOf: Self.mask.utf8)
-                    index += match.count
-                } else {
-                    if changed { result.append(byte) }
-                    index += 1
-                }
+                result.append(contentsOf: Self.mask.utf8)
+                index += match.count
+            } else {
+                if changed { result.append(byte) }
+                index += 1
             }
         }
-        return changed ? String(decoding: result, as: UTF8.self) : text
+        return (changed ? result : nil, index)
     }
 
     /// Escapes `%`, CR and LF as GitHub workflow commands require.

@@ -28,8 +28,9 @@ public struct ImageSettings: Sendable {
     static let usernameKey = "HARBOR_USERNAME"
     static let passwordKey = "HARBOR_PASSWORD"
 
-    /// The per-run Docker client configuration directory (`--config`, `DOCKER_CONFIG`); the logout node removes it.
-    static func dockerConfig(_ paths: RunPaths) -> String { paths.runDirectory + "/docker-config" }
+    /// The per-run Docker client configuration directory (`--config`, `DOCKER_CONFIG`), outside the run record; the
+    /// logout node removes it.
+    static func dockerConfig(_ paths: RunPaths) -> String { DockerLoginDirectory.path(for: paths) }
 
     func credentials(_ context: StageContext) throws -> RegistryCredentials? {
         guard let secrets, let fetched = try? context.value(secrets) else { return nil }
@@ -47,8 +48,7 @@ public struct ImageSettings: Sendable {
 
     /// Logs the per-run Docker configuration into the registry, once per run, with the password on stdin.
     func login(_ context: StageContext) async throws {
-        let directory = Self.dockerConfig(context.paths)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let directory = try DockerLoginDirectory.create(for: context.paths)
         guard let credentials = try credentials(context) else { return }
         if FileManager.default.fileExists(atPath: directory + "/config.json"),
            let text = try? String(contentsOfFile: directory + "/config.json", encoding: .utf8), text.contains("\"\(registry.host)\"") {
