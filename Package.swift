@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     ],
     targets: [
         // MARK: PostgreSQL over libpq
@@ -133,11 +134,20 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Cosign key files over libsodium
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+
         // MARK: The pipeline tool
         .target(
             name: "StockOpsKit",
             dependencies: [
                 "CurlHTTP",
+                "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -154,6 +164,7 @@ let package = Package(
         .testTarget(
             name: "StockOpsKitTests",
             dependencies: ["StockOpsKit"],
+            exclude: ["Fixtures/cosign"],
             swiftSettings: strict
         ),
     ]
