@@ -120,11 +120,19 @@ public struct Session: Sendable {
         } catch {
             throw StockOpsError(.config, "the pipeline graph is invalid: \(error.message)")
         }
-        let exclusions: [NodeID: String]
+        var exclusions: [NodeID: String]
         do {
             exclusions = try graph.exclusions(only: request.only, skip: request.skip)
         } catch {
             throw StockOpsError(.usage, "\(error.description). Use `stockops graph` to list nodes")
+        }
+        if let event = PullRequestBoundary.event(request.processEnvironment) {
+            let refused = graph.nodes.map(\.id).filter(PullRequestBoundary.isRefused)
+            let asked = refused.filter { id in (request.only + request.approvals).contains { id.matches(selector: $0) } }
+            if !asked.isEmpty {
+                throw StockOpsError(.usage, "\(asked.map(\.description).joined(separator: ", ")) refused for a \(event) event: \(PullRequestBoundary.reason); run it from a push to a branch or a tag")
+            }
+            for id in refused { exclusions[id] = "refused for a \(event) event: \(PullRequestBoundary.reason)" }
         }
         for approval in request.approvals where !graph.nodes.contains(where: { $0.id.matches(selector: approval) }) {
             throw StockOpsError(.usage, "--approve \(approval): no such node. Use `stockops graph` to list nodes")
