@@ -18,10 +18,11 @@ struct StockOps: AsyncParsableCommand {
           stockops graph --format mermaid       the graph as a Mermaid flowchart
           stockops cache prune --keep 2         keep the two newest cache entries per node
           stockops status --env prod            what runs in prod, since when, by whom
+          stockops doctor                       can the pipeline run on this machine
           stockops rollback --env stage --tag stage-1a2b3c4 --yes
         """,
         version: StockOpsKit.version,
-        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, ExportCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, LockCommand.self, UnlockCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self, BenchCommand.self, BenchSecretsCommand.self, BenchRetagCommand.self, BenchBuildCommand.self, BenchDeployCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, DoctorCommand.self, ExportCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, LockCommand.self, UnlockCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self, BenchCommand.self, BenchSecretsCommand.self, BenchRetagCommand.self, BenchBuildCommand.self, BenchDeployCommand.self]
     )
 
     /// Parses, runs, and maps argument errors to exit status 2.

@@ -1,0 +1,284 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// Version output of the real tools, as their sources print it.
+enum ToolOutput {
+    static let git = "git version 2.39.5"
+    static let swift = "Swift version 6.2.1 (swift-6.2.1-RELEASE)\nTarget: x86_64-unknown-linux-gnu"
+    static let docker = "Docker version 27.3.1, build ce12230"
+    static let compose = "Docker Compose version v2.29.7"
+    static let trivy = "Version: 0.56.2"
+    static let semgrep = "1.97.0"
+    static let gitleaks = "8.21.2"
+    static let cosign = """
+          ______   ______        _______. __    _______ .__   __.
+         /      | /  __  \\      /       ||  |  /  _____||  \\ |  |
+        |  ,----'|  |  |  |    |   (----`|  | |  |  __  |   \\|  |
+        |  |     |  |  |  |     \\   \\    |  | |  | |_ | |  . `  |
+        |  `----.|  `--'  | .----)   |   |  | |  |__| | |  |\\   |
+         \\______| \\______/  |_______/    |__|  \\______| |__| \\__|
+        cosign: A tool for Container Signing, Verification and Storage in an OCI registry.
+
+        GitVersion:    v2.4.1
+        GitCommit:     9a6cb4f2a0a5c2d5f3b7e5f0c1d3a1b2c3d4e5f6
+        GitTreeState:  clean
+        BuildDate:     2024-10-03T16:12:53Z
+        GoVersion:     go1.23.2
+        Compiler:      gc
+        Platform:      linux/amd64
+        """
+}
+
+/// A directory of shell scripts standing in for tools, each printing a real tool's version output.
+struct FakeTools {
+    let directory = temporaryDirectory("faketools")
+
+    /// A script `name` printing `output` and exiting with `status`.
+    func add(_ name: String, output: String, status: Int32 = 0) throws {
+        try script(name, "/bin/cat <<'OUTPUT'\n\(output)\nOUTPUT\nexit \(status)\n")
+    }
+
+    /// A `docker` answering `--version`, `compose version`, `version --format` (the engine) and refusing `buildx`.
+    func addDocker(engineUp: Bool) throws {
+        let engine = engineUp
+            ? "echo 27.3.1"
+            : "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1"
+        try script("docker", """
+            case "$1 $2" in
+              "--version "*) echo '\(ToolOutput.docker)' ;;
+              "compose version") echo '\(ToolOutput.compose)' ;;
+              "version --format") \(engine) ;;
+              *) echo "docker: unknown command: docker $1" >&2; echo "Run 'docker --help' for more information" >&2; exit 1 ;;
+            esac
+
+            """)
+    }
+
+    /// Every tool of the repository's pipeline but cosign, sonar-scanner, act and PostgreSQL.
+    static func pipeline(engineUp: Bool = true) throws -> FakeTools {
+        let tools = FakeTools()
+        try tools.add("git", output: ToolOutput.git)
+        try tools.add("swift", output: ToolOutput.swift)
+        try tools.add("trivy", output: ToolOutput.trivy)
+        try tools.add("semgrep", output: ToolOutput.semgrep)
+        try tools.add("gitleaks", output: ToolOutput.gitleaks)
+        try tools.addDocker(engineUp: engineUp)
+        return tools
+    }
+
+    private func script(_ name: String, _ body: String) throws {
+        let path = directory + "/" + name
+        try ("#!/bin/sh\n" + body).write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+    }
+}
+
+@Suite("stockops doctor")
+struct DoctorTests {
+    /// The repository's pipeline.
+    func repositoryPipeline() throws -> PipelineConfig {
+        try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+    }
+
+    func doctor(_ tools: FakeTools, _ environment: [String: String] = [:]) -> Doctor {
+        let state = temporaryDirectory("doctorstate")
+        let base = ["PATH": tools.directory, "HOME": state, "STOCKOPS_STATE_DIR": state + "/state"]
+        return Doctor(root: state, processEnvironment: base.merging(environment) { _, new in new }, postgresDirectories: [])
+    }
+
+    func check(_ report: DoctorReport, _ name: String) throws -> DoctorCheck {
+        try #require(report.checks.first { $0.name == name }, "no check named \(name)")
+    }
+
+    @Test func missingOptionalToolsAreWarningsAndThePipelineCanRun() async throws {
+        let tools = try FakeTools.pipeline()
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        let report = await doctor(tools, ["STOCKOPS_REGISTRY": registry.host]).check(config: try repositoryPipeline(), environment: .dev)
+
+        for name in ["cosign", "sonar-scanner"] {
+            let missing = try check(report, name)
+            #expect(missing.status == .warning)
+            #expect(!missing.required)
+            #expect(missing.found == nil)
+            #expect(missing.fix?.contains(name) == true, "\(name): \(missing.fix ?? "no fix")")
+        }
+        let git = try check(report, "git")
+        #expect(git.status == .ok)
+        #expect(git.version == "2.39.5")
+        #expect(git.found == tools.directory + "/git")
+        #expect(try check(report, "docker compose").version == "2.29.7")
+        #expect(try check(report, "docker buildx").status == .warning)
+        #expect(try check(report, "docker engine").status == .ok)
+        #expect(try check(report, "registry").status == .ok)
+        #expect(try check(report, "state directory").status == .ok)
+        #expect(report.problems.isEmpty, "\(report.problems.map(\.name))")
+        #expect(report.ok)
+        #expect(report.exitStatus == .success)
+    }
+
+    @Test func aRequiredSignatureMakesAMissingCosignAProblem() async throws {
+        let tools = try FakeTools.pipeline()
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        var config = try repositoryPipeline()
+        config.images.signRequired = true
+        let report = await doctor(tools, ["STOCKOPS_REGISTRY": registry.host]).check(config: config, environment: .dev)
+
+        let cosign = try check(report, "cosign")
+        #expect(cosign.status == .missing)
+        #expect(cosign.required)
+        #expect(report.problems.map(\.name) == ["cosign"])
+        #expect(!report.ok)
+        #expect(report.exitStatus == .infrastructure)
+
+        try tools.add("cosign", output: ToolOutput.cosign)
+        let installed = await doctor(tools, ["STOCKOPS_REGISTRY": registry.host]).check(config: config, environment: .dev)
+        #expect(try check(installed, "cosign").version == "2.4.1")
+        #expect(installed.exitStatus == .success)
+    }
+
+    @Test func tooOldToolsNameTheMinimum() async throws {
+        let tools = try FakeTools.pipeline()
+        try tools.add("git", output: "git version 2.25.1")
+        try tools.add("semgrep", output: "1.50.0")
+        let doctor = doctor(tools)
+
+        let git = try #require(await doctor.probe(Doctor.ToolNeed(tool: "git", required: true, usage: "paths-filter")).first)
+        #expect(git.status == .tooOld)
+        #expect(git.version == "2.25.1")
+        #expect(git.minimum == "2.30")
+        #expect(git.fix?.hasPrefix("upgrade: ") == true)
+
+        let semgrep = try #require(await doctor.probe(Doctor.ToolNeed(tool: "semgrep", required: false, usage: "sast")).first)
+        #expect(semgrep.status == .warning, "an optional tool that is too old is a warning")
+        #expect(semgrep.version == "1.50.0")
+        #expect(semgrep.minimum == "1.70")
+    }
+
+    @Test func aToolThatFailsIsMissingAndAnEngineDownIsUnreachable() async throws {
+        let tools = try FakeTools.pipeline(engineUp: false)
+        try tools.add("trivy", output: "trivy: error while loading shared libraries", status: 127)
+        let report = await doctor(tools).check(config: try repositoryPipeline(), environment: .dev)
+
+        let trivy = try check(report, "trivy")
+        #expect(trivy.status == .missing)
+        #expect(trivy.found == tools.directory + "/trivy")
+        #expect(trivy.detail.contains("exited with 127"))
+        let engine = try check(report, "docker engine")
+        #expect(engine.status == .unreachable)
+        #expect(engine.detail.contains("Cannot connect to the Docker daemon"))
+        #expect(engine.fix?.contains("DOCKER_HOST") == true)
+        #expect(Set(report.problems.map(\.name)).isSuperset(of: ["trivy", "docker engine", "registry"]))
+        #expect(report.exitStatus == .infrastructure)
+    }
+
+    @Test func aGitOpsEnvironmentNeedsNoCompose() throws {
+        var config = try repositoryPipeline()
+        #expect(Doctor.toolNeeds(config: config, environment: .stage).contains { $0.tool == "docker compose" && $0.required })
+        config.gitOps[.stage] = GitOpsTarget(repository: "/srv/infra.git", overlay: "overlays/stage")
+        #expect(!Doctor.toolNeeds(config: config, environment: .stage).contains { $0.tool == "docker compose" })
+        config.security.secretScan = SecretScanConfig(scanner: .gitleaks)
+        #expect(Doctor.toolNeeds(config: config, environment: .stage).first { $0.tool == "gitleaks" }?.required == true)
+    }
+
+    @Test func theBuildxDriverIsReadFromInspect() {
+        let output = """
+            Name:          elated_tesla
+            Driver:        docker-container
+            Last Activity: 2022-11-30 12:42:47 +0100 CET
+
+            Nodes:
+            Name:      elated_tesla0
+            Endpoint:  unix:///var/run/docker.sock
+            """
+        #expect(Doctor.buildxDriver(output) == "docker-container")
+        #expect(Doctor.buildxDriver("Name: default\nDriver: docker\n") == "docker")
+        #expect(Doctor.buildxDriver("no builder") == nil)
+    }
+
+    @Test func theJSONReportHasSchemaVersionOneAndEveryKey() throws {
+        let report = DoctorReport(environment: "dev", checks: [
+            DoctorCheck(name: "git", kind: .tool, required: true, status: .ok, found: "/usr/bin/git", version: "2.39.5", minimum: "2.30", detail: "paths-filter"),
+            DoctorCheck.problem(.missing, name: "cosign", kind: .tool, required: false, detail: "not found in PATH", fix: "https://github.com/sigstore/cosign/releases"),
+            DoctorCheck.problem(.tooOld, name: "semgrep", kind: .tool, required: true, found: "/usr/bin/semgrep", version: "1.50.0", minimum: "1.70", detail: "too old", fix: "pipx install semgrep"),
+        ])
+        let data = try JSONEncoder().encode(report)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["schemaVersion"] as? Int == 1)
+        #expect(object["ok"] as? Bool == false)
+        let checks = try #require(object["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["status"] as? String } == ["ok", "warning", "too-old"])
+        for check in checks {
+            #expect(Set(check.keys) == ["name", "kind", "required", "status", "found", "version", "minimum", "detail", "fix"])
+        }
+        #expect(checks[1]["found"] is NSNull)
+        #expect(try JSONDecoder().decode(DoctorReport.self, from: data) == report)
+    }
+
+    @Test func registryCredentialsFromTheEnvironmentAreChecked() async throws {
+        let tools = try FakeTools.pipeline()
+        let registry = try await LocalRegistry.start(.htpasswd(username: "robot", password: "right-\(UUID().uuidString)"))
+        defer { registry.stop() }
+        let wrong = "wrong-\(UUID().uuidString)"
+        let doctor = doctor(tools, ["STOCKOPS_REGISTRY": registry.host, "STOCKOPS_REGISTRY_USERNAME": "robot", "STOCKOPS_REGISTRY_PASSWORD": wrong])
+        let check = await doctor.registry(try repositoryPipeline(), fetched: nil)
+        #expect(check.status == .unauthorised)
+        #expect(check.detail.contains("as robot (STOCKOPS_REGISTRY_USERNAME)"))
+        #expect(!check.detail.contains(wrong))
+    }
+}
+
+@Suite("stockops doctor against OpenBao and docker-registry", .serialized)
+struct DoctorServerTests {
+    @Test func theAppRoleReadsEveryPathAndTheRegistryTakesTheVaultCredentials() async throws {
+        let vault = try await CIVault()
+        let password = Secret("robot-\(UUID().uuidString)")
+        try await vault.server.rootClient().write("harbor/robot", data: ["HARBOR_USERNAME": "robot", "HARBOR_PASSWORD": password.reveal()])
+        let registry = try await LocalRegistry.start(.htpasswd(username: "robot", password: password.reveal()))
+        defer { registry.stop() }
+        let directory = temporaryDirectory()
+        var config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        config.vault = CIVault.declared + [
+            VaultSecret(path: "secret/data/sonarqube/token", keys: ["SONAR_TOKEN"]),
+            VaultSecret(path: "secret/data/db/stockops", keys: ["password"]),
+        ]
+        var environment = try vault.environment(directory: directory)
+        environment["STOCKOPS_REGISTRY"] = registry.host
+        let doctor = Doctor(root: directory, processEnvironment: environment, postgresDirectories: [])
+
+        let checks = await doctor.servers(config: config, environment: .dev)
+        let byName = Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0) })
+        #expect(byName["vault"]?.status == .ok)
+        #expect(byName["vault"]?.detail.contains("policies: ci") == true)
+        #expect(byName["vault secret/data/ci/pipeline"]?.status == .ok)
+        #expect(byName["vault secret/data/harbor/robot"]?.detail == "readable: HARBOR_USERNAME, HARBOR_PASSWORD")
+        #expect(byName["vault secret/data/sonarqube/token"]?.status == .missing)
+        #expect(byName["vault secret/data/db/stockops"]?.status == .unauthorised)
+        #expect(byName["vault secret/data/db/stockops"]?.fix?.contains("vault/policies/ci.hcl") == true)
+        #expect(byName["registry"]?.status == .ok)
+        #expect(byName["registry"]?.detail.contains("as robot (HARBOR_USERNAME from Vault)") == true)
+        let text = String(decoding: try JSONEncoder().encode(checks), as: UTF8.self)
+        for value in [password.reveal(), vault.signingKey.reveal(), vault.secretID.reveal()] {
+            #expect(!text.contains(value), "a secret value is reported")
+        }
+    }
+
+    @Test func aWrongSecretIDIsUnauthorised() async throws {
+        let vault = try await CIVault()
+        let directory = temporaryDirectory()
+        var environment = try vault.environment(directory: directory)
+        environment["VAULT_SECRET_ID_FILE"] = nil
+        environment["VAULT_SECRET_ID"] = UUID().uuidString
+        var config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        config.vault = CIVault.declared
+        let (checks, fetched, fetchesSecrets) = await Doctor(root: directory, processEnvironment: environment, postgresDirectories: []).vault(config)
+        #expect(checks.map(\.name) == ["vault"])
+        #expect(checks.first?.status == .unauthorised)
+        #expect(checks.first?.fix?.contains("VAULT_SECRET_ID") == true)
+        #expect(fetched == nil)
+        #expect(fetchesSecrets)
+    }
+}
