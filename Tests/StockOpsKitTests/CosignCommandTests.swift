@@ -72,4 +72,17 @@ struct CosignCommandTests {
             try CosignCommand.parseVerifiedDigests(#"[{"critical":{"identity":{},"image":{"docker-manifest-digest":"sha256:1"},"type":"cosign container image signature"}}]"#)
         }
     }
+
+    @Test func readsCosign3BundleSignatures() throws {
+        #expect(try CosignCommand.parseVerifiedDigests(DocumentedFixtures.cosign3Verify).map(\.description) == [Self.digest])
+    }
+
+    @Test func leavesOutAttestationsVerifiedAlongsideSignatures() throws {
+        let other = "sha256:" + String(repeating: "f", count: 64)
+        let output = """
+            [{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"\(other)"},"type":"https://slsa.dev/provenance/v1"},"optional":{}},\
+            {"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"\(Self.digest)"},"type":"https://sigstore.dev/cosign/sign/v1"},"optional":{}}]
+            """
+        #expect(try CosignCommand.parseVerifiedDigests(output).map(\.description) == [Self.digest])
+    }
 }

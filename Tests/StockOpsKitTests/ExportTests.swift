@@ -193,6 +193,51 @@ import Yams
         #expect(findings.isEmpty, "\(findings.joined(separator: "\n"))")
     }
 
+    /// Permissions a parsed job grants its token.
+    func permissions(_ job: [String: Any]?) -> [String: String] {
+        job?["permissions"] as? [String: String] ?? [:]
+    }
+
+    @Test(arguments: [false, true])
+    func keylessSigningGivesOnlyTheSignJobsAnOIDCToken(matrix: Bool) throws {
+        var workflow = GitHubActionsWorkflow()
+        workflow.matrix = matrix
+        let graph = try pipelineGraph()
+        for (id, job) in try jobs(workflow.render(graph)) {
+            #expect(permissions(job) == ["contents": "read"], "\(id)")
+        }
+        workflow.keylessSigning = true
+        let jobs = try jobs(workflow.render(graph))
+        var signing = 0
+        for (id, job) in jobs {
+            if try nodesOf(job).contains(where: { $0.hasPrefix("sign[") }) {
+                signing += 1
+                #expect(permissions(job) == ["contents": "read", "id-token": "write"], "\(id)")
+            } else {
+                #expect(permissions(job) == ["contents": "read"], "\(id)")
+            }
+        }
+        #expect(signing > 0)
+    }
+
+    @Test func exportGrantsTheOIDCTokenWhenTheConfigSignsKeyless() throws {
+        let directory = temporaryDirectory("export-keyless")
+        let config = try String(contentsOfFile: Self.root + "/pipelines/stockops.yml", encoding: .utf8)
+        let keyless = config.replacingOccurrences(
+            of: "  sign:\n    required: false\n",
+            with: "  sign:\n    required: false\n    keyless: {identity: ci@example.com, issuer: https://token.actions.githubusercontent.com}\n")
+        #expect(keyless != config)
+        try Data(keyless.utf8).write(to: URL(fileURLWithPath: directory + "/stockops.yml"))
+        let session = Session(output: Console(fd: -1, isTTY: false, colors: false, githubActions: false), errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
+        let request = RunRequest(root: Self.root, configPath: directory + "/stockops.yml", processEnvironment: [:])
+        #expect(session.exportGitHubActions(request, outputPath: directory + "/nodes.yml") == .success)
+        let jobs = try jobs(String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8))
+        let signJobs = jobs.filter { $0.key.hasPrefix("sign-") }
+        #expect(!signJobs.isEmpty)
+        #expect(signJobs.allSatisfy { permissions($0.value)["id-token"] == "write" })
+        #expect(jobs.filter { permissions($0.value)["id-token"] != nil }.count == signJobs.count)
+    }
+
     @Test func exportWritesTheWorkflow() throws {
         let directory = temporaryDirectory("export")
         let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)

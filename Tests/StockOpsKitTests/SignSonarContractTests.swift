@@ -6,7 +6,9 @@ import Testing
 /// cosign and sonar-scanner cannot be installed here. These stand-ins check the argv and environment that
 /// the tools' documentation gives, record each call, and fail loudly on any drift:
 /// - cosign: "Signing Containers" / "Verifying Signatures" (docs.sigstore.dev): `cosign sign --yes --key
-///   env://VAR IMAGE@DIGEST`, `cosign public-key --key env://VAR`, `cosign verify --key env://VAR --output json`.
+///   env://VAR IMAGE@DIGEST`, `cosign public-key --key env://VAR`, `cosign verify --key env://VAR --output json`;
+///   verify prints what cosign 3 prints for a Sigstore-bundle signature (`critical.type`
+///   `https://sigstore.dev/cosign/sign/v1`, sigstore/cosign `cmd/cosign/cli/verify/verify.go` `transformOutput`).
 /// - sonar-scanner: "SonarScanner CLI" (docs.sonarsource.com): `-Dsonar.*` properties, the token in
 ///   `SONAR_TOKEN`, `sonar.qualitygate.wait`; `.scannerwork/report-task.txt` holds `ceTaskId`.
 struct SignSonarContractTests {
@@ -34,9 +36,9 @@ struct SignSonarContractTests {
         if args == ["verify", "--key", "env://COSIGN_PUBLIC_KEY", "--output", "json", image]:
             if not os.environ.get("COSIGN_PUBLIC_KEY", "").startswith("-----BEGIN PUBLIC KEY-----"): fail("COSIGN_PUBLIC_KEY is not a PEM public key")
             if not os.path.exists(os.path.join(here, "signed")): sys.stderr.write("Error: no matching signatures\n"); sys.exit(1)
-            repo, digest = image.split("@")
+            digest = image.split("@")[1]
             print("Verification for " + image + " --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - The signatures were verified against the specified public key", file=sys.stderr)
-            print(json.dumps([{"critical": {"identity": {"docker-reference": repo}, "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"}, "optional": None}]))
+            print(json.dumps([{"critical": {"identity": {"docker-reference": image}, "image": {"docker-manifest-digest": digest}, "type": "https://sigstore.dev/cosign/sign/v1"}, "optional": {}}]))
             sys.exit(0)
         fail("undocumented invocation: " + " ".join(args))
         """#

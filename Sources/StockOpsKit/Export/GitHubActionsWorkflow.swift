@@ -26,6 +26,12 @@ public struct GitHubActionsWorkflow: Sendable {
     /// node. Such a job needs the jobs of all its entries' dependencies, so an entry may wait for a sibling's
     /// dependency: shorter workflow, coarser edges. Without it every node is a job and `needs:` is the graph's edges.
     public var matrix = false
+    /// Whether images are signed keyless (`images.sign.keyless`): the jobs running `sign` then get `id-token: write`,
+    /// the GitHub OIDC token cosign exchanges with Fulcio for a signing certificate.
+    public var keylessSigning = false
+
+    /// The stage that signs images.
+    static let signStage = "sign"
 
     public init() {}
 
@@ -194,10 +200,11 @@ public struct GitHubActionsWorkflow: Sendable {
                 ]
             }
         }
+        lines += ["    runs-on: \(runner)", "    permissions:", "      contents: read"]
+        if keylessSigning && nodes.contains(where: { $0.id.name == Self.signStage }) {
+            lines.append("      id-token: write")
+        }
         lines += [
-            "    runs-on: \(runner)",
-            "    permissions:",
-            "      contents: read",
             "    steps:",
             "      - uses: \(Pin.checkout)",
             "        with:",

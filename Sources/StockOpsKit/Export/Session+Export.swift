@@ -13,6 +13,7 @@ extension Session {
         var workflow = GitHubActionsWorkflow()
         workflow.configPath = request.configPath
         workflow.matrix = matrix
+        workflow.keylessSigning = prepared.config.images.keylessIdentity != nil
         let text: String
         do {
             text = try workflow.render(prepared.graph)

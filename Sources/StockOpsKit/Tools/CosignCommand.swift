@@ -71,8 +71,13 @@ public struct CosignCommand: Sendable, Equatable {
         [publicKeyVariable: Secret(publicKey), "DOCKER_CONFIG": Secret(dockerConfig)]
     }
 
+    /// `critical.type` of a signature: cosign 2's simple-signing payload, and cosign 3's in-toto predicate type
+    /// (`types.CosignSignPredicateType`), which `cosign verify` reports for signatures in the Sigstore bundle format.
+    public static let signatureTypes: Set<String> = ["cosign container image signature", "https://sigstore.dev/cosign/sign/v1"]
+
     /// The digests `cosign verify` vouched for, from its JSON output (an array of simple-signing payloads,
-    /// `critical.image.docker-manifest-digest`). Log lines before the JSON are skipped.
+    /// `critical.image.docker-manifest-digest`). Log lines before the JSON are skipped. Entries of other types
+    /// (attestations, which cosign 3 verifies alongside signatures) vouch for no signature and are left out.
     public static func parseVerifiedDigests(_ output: String) throws -> [ImageDigest] {
         guard let start = output.firstIndex(where: { $0 == "[" || $0 == "{" }) else {
             throw ToolOutputError(.unparsable, "cosign verify printed no JSON")
@@ -101,10 +106,7 @@ public struct CosignCommand: Sendable, Equatable {
         } catch {
             throw ToolOutputError(.unparsable, "cosign verify output is not JSON as documented: \(error)")
         }
-        return try payloads.map { payload in
-            guard payload.critical.type == "cosign container image signature" else {
-                throw ToolOutputError(.unparsable, "unexpected signature type \"\(payload.critical.type)\"")
-            }
+        return try payloads.filter { signatureTypes.contains($0.critical.type) }.map { payload in
             guard let digest = ImageDigest(payload.critical.image.digest) else {
                 throw ToolOutputError(.unparsable, "\"\(payload.critical.image.digest)\" is not a sha256 digest")
             }

@@ -87,6 +87,19 @@ enum DocumentedFixtures {
     [{"critical":{"identity":{"docker-reference":"harbor.example.com/stocks/trade"},"image":{"docker-manifest-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},"type":"cosign container image signature"},"optional":{"Bundle":{"SignedEntryTimestamp":"MEUCIQ...","Payload":{"body":"eyJ...","integratedTime":1715000000,"logIndex":93000000,"logID":"c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"}}}}]
     """#
 
+    /// `cosign verify --key cosign.pub IMAGE@DIGEST` standard output from cosign 3, where signatures are Sigstore
+    /// bundles by default: `transformOutput` in sigstore/cosign `cmd/cosign/cli/verify/verify.go` turns each verified
+    /// in-toto statement into a simple-signing payload whose type is the predicate type, whose identity is the
+    /// reference as given, and whose optional part is the subject's annotations.
+    static let cosign3Verify = #"""
+    Verification for harbor.example.com/stocks/trade@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --
+    The following checks were performed on each of these signatures:
+      - The cosign claims were validated
+      - Existence of the claims in the transparency log was verified offline
+      - The signatures were verified against the specified public key
+    [{"critical":{"identity":{"docker-reference":"harbor.example.com/stocks/trade@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},"image":{"docker-manifest-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},"type":"https://sigstore.dev/cosign/sign/v1"},"optional":{}}]
+    """#
+
     /// `GET api/qualitygates/project_status?projectKey=…` response example from SonarQube's Web API documentation.
     static let sonarProjectStatus = #"""
     {
