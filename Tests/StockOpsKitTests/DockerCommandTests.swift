@@ -38,10 +38,54 @@ struct DockerCommandTests {
                     "--label", "org.opencontainers.image.source=https://git.example.com/stocks/stocks",
                     "--label", "org.opencontainers.image.created=2026-11-22T18:00:00Z",
                     "--cache-from", "type=registry,ref=harbor.example.com/stocks/trade:buildcache",
-                    "--cache-to", "type=registry,ref=harbor.example.com/stocks/trade:buildcache,mode=max",
+                    "--cache-to", "type=registry,ref=harbor.example.com/stocks/trade:buildcache,mode=max,image-manifest=true,oci-mediatypes=true",
                     "--metadata-file", "/run/stockops/42/trade-metadata.json",
                     "--push", "services/trade",
                 ])
+    }
+
+    @Test func withoutCacheExportTheRegistryCacheIsOnlyRead() throws {
+        var request = try build()
+        request.exportsCache = false
+        let argv = docker.buildxBuild(request)
+        #expect(!argv.contains("--cache-to"))
+        let from = try #require(argv.firstIndex(of: "--cache-from"))
+        #expect(argv[from + 1] == "type=registry,ref=harbor.example.com/stocks/trade:buildcache")
+        #expect(argv.suffix(2) == ["--push", "services/trade"])
+    }
+
+    @Test(arguments: [
+        (DocumentedFixtures.buildxInspectDockerContainer, "elated_tesla", "docker-container", true),
+        (DocumentedFixtures.buildxInspectDockerDriver, "default", "docker", false),
+        (DocumentedFixtures.buildxInspectDockerDriverContainerd, "default", "docker", true),
+    ])
+    func buildxInspectGivesTheDriverAndCacheExport(output: String, name: String, driver: String, exportsCache: Bool) throws {
+        let builder = try BuildxBuilder.parse(inspectOutput: output)
+        #expect(builder.name == name)
+        #expect(builder.driver == driver)
+        #expect(builder.exportsRegistryCache == exportsCache)
+    }
+
+    @Test func buildxInspectLabelsAndErrors() throws {
+        let builder = try BuildxBuilder.parse(inspectOutput: DocumentedFixtures.buildxInspectDockerContainer)
+        #expect(builder.workerLabels["org.mobyproject.buildkit.worker.snapshotter"] == "overlayfs")
+        #expect(builder.workerLabels["org.mobyproject.buildkit.worker.oci.process-mode"] == "sandbox")
+        #expect(builder.workerLabels["All"] == nil)
+        #expect(builder.workerLabels.count == 6)
+        #expect(throws: ToolOutputError.self) { try BuildxBuilder.parse(inspectOutput: "ERROR: no builder \"missing\" found") }
+        #expect(docker.buildxInspect() == ["docker", "--config", "/run/stockops/42/docker", "buildx", "inspect"])
+    }
+
+    @Test func theBuildStageExportsCacheOnlyWhereTheBuilderCan() {
+        func inspect(_ output: String, exitStatus: Int32 = 0) -> ProcessResult {
+            ProcessResult(pid: 1, exitStatus: exitStatus, signal: nil, output: output, truncated: false)
+        }
+        #expect(BuildImageStage.cacheExportUnsupported(inspect: inspect(DocumentedFixtures.buildxInspectDockerContainer)) == nil)
+        #expect(BuildImageStage.cacheExportUnsupported(inspect: inspect(DocumentedFixtures.buildxInspectDockerDriverContainerd)) == nil)
+        let classic = BuildImageStage.cacheExportUnsupported(inspect: inspect(DocumentedFixtures.buildxInspectDockerDriver))
+        #expect(classic?.contains("docker driver without the containerd image store") == true)
+        #expect(classic?.contains("--driver docker-container") == true)
+        #expect(BuildImageStage.cacheExportUnsupported(inspect: inspect("ERROR: no builder found", exitStatus: 1)) != nil)
     }
 
     @Test func plainBuildAndPushFallback() throws {

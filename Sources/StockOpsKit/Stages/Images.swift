@@ -126,12 +126,17 @@ public struct BuildImageStage: Stage {
         let docker = settings.dockerCommand(context.paths)
         let environment = settings.dockerEnvironment(context.paths)
         let metadata = buildContext + "/buildx-metadata.json"
-        let build = DockerCommand.Build(
+        var build = DockerCommand.Build(
             context: buildContext, dockerfile: root + "/" + dockerfile, image: reference.tagged(tag), revision: commit,
             source: try await sourceURL(context), created: ISO8601DateFormatter().string(from: Date()),
             cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata
         )
         if try await context.runner.run(Command(argv: docker.buildxVersion(), environment: environment)).succeeded {
+            let inspect = try await context.runner.run(Command(argv: docker.buildxInspect(), environment: environment))
+            if let reason = Self.cacheExportUnsupported(inspect: inspect) {
+                build.exportsCache = false
+                context.log.write("\(reason): building without --cache-to (the registry cache is still read)\n")
+            }
             _ = try await context.run(Command(argv: docker.buildxBuild(build), environment: environment)).check("docker buildx build \(service.name)")
         } else {
             context.log.write("the docker buildx plugin is missing: docker build, then docker push (no registry build cache)\n")
@@ -148,6 +153,19 @@ public struct BuildImageStage: Stage {
         }
         context.log.write("pushed \(build.image) at \(digest)\n")
         return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false)
+    }
+
+    /// Why the selected buildx builder cannot write the registry build cache, from what `docker buildx inspect`
+    /// printed; nil when it can.
+    static func cacheExportUnsupported(inspect: ProcessResult) -> String? {
+        guard inspect.succeeded, let builder = try? BuildxBuilder.parse(inspectOutput: inspect.output) else {
+            return "docker buildx inspect failed, so whether the builder exports cache is unknown"
+        }
+        guard builder.exportsRegistryCache else {
+            return "the buildx builder \(builder.name) uses the docker driver without the containerd image store, which cannot export"
+                + " cache to a registry (`docker buildx create --driver docker-container --use` makes a builder that can)"
+        }
+        return nil
     }
 
     var dockerfile: String { servicePath + "/Dockerfile" }

@@ -33,6 +33,9 @@ public struct DockerCommand: Sendable, Equatable {
         /// A registry reference for the build cache (`--cache-from`/`--cache-to type=registry`), such as
         /// `harbor.example.com/stocks/trade:buildcache`.
         public var cache: ImageReference?
+        /// Whether the build also writes ``cache`` (`--cache-to`), which needs a builder that exports cache
+        /// (``BuildxBuilder/exportsRegistryCache``); it is only read (`--cache-from`) otherwise.
+        public var exportsCache: Bool
         /// Where buildx writes its metadata JSON (with `containerimage.digest`).
         public var metadataFile: String?
         public var platform: String?
@@ -40,7 +43,7 @@ public struct DockerCommand: Sendable, Equatable {
 
         public init(
             context: String, dockerfile: String, image: ImageReference, revision: String, source: String, created: String,
-            cache: ImageReference? = nil, metadataFile: String? = nil, platform: String? = nil,
+            cache: ImageReference? = nil, exportsCache: Bool = true, metadataFile: String? = nil, platform: String? = nil,
             buildArguments: [(String, String)] = []
         ) {
             self.context = context
@@ -50,6 +53,7 @@ public struct DockerCommand: Sendable, Equatable {
             self.source = source
             self.created = created
             self.cache = cache
+            self.exportsCache = exportsCache
             self.metadataFile = metadataFile
             self.platform = platform
             self.buildArguments = buildArguments
@@ -58,7 +62,7 @@ public struct DockerCommand: Sendable, Equatable {
         public static func == (lhs: Build, rhs: Build) -> Bool {
             lhs.context == rhs.context && lhs.dockerfile == rhs.dockerfile && lhs.image == rhs.image
                 && lhs.revision == rhs.revision && lhs.source == rhs.source && lhs.created == rhs.created
-                && lhs.cache == rhs.cache && lhs.metadataFile == rhs.metadataFile && lhs.platform == rhs.platform
+                && lhs.cache == rhs.cache && lhs.exportsCache == rhs.exportsCache && lhs.metadataFile == rhs.metadataFile && lhs.platform == rhs.platform
                 && lhs.buildArguments.elementsEqual(rhs.buildArguments, by: { $0 == $1 })
         }
 
@@ -98,14 +102,21 @@ public struct DockerCommand: Sendable, Equatable {
         docker(["buildx", "version"])
     }
 
-    /// `docker buildx build … --push`: builds and pushes in one step, with the registry build cache.
+    /// `docker buildx inspect`: the selected builder, read by ``BuildxBuilder/parse(inspectOutput:)``.
+    public func buildxInspect() -> [String] {
+        docker(["buildx", "inspect"])
+    }
+
+    /// `docker buildx build … --push`: builds and pushes in one step, with the registry build cache. The cache is
+    /// written as an OCI image manifest with OCI media types (`image-manifest=true,oci-mediatypes=true`), which
+    /// registries such as Harbor accept where they refuse BuildKit's default cache index.
     public func buildxBuild(_ build: Build) -> [String] {
         var arguments = ["buildx", "build"] + build.commonArguments
         if let cache = build.cache {
-            arguments += [
-                "--cache-from", "type=registry,ref=\(cache)",
-                "--cache-to", "type=registry,ref=\(cache),mode=max",
-            ]
+            arguments += ["--cache-from", "type=registry,ref=\(cache)"]
+            if build.exportsCache {
+                arguments += ["--cache-to", "type=registry,ref=\(cache),mode=max,image-manifest=true,oci-mediatypes=true"]
+            }
         }
         if let metadataFile = build.metadataFile { arguments += ["--metadata-file", metadataFile] }
         arguments += ["--push", build.context]
@@ -138,6 +149,60 @@ public struct DockerCommand: Sendable, Equatable {
             throw ToolOutputError(.unparsable, "containerimage.digest \"\(text)\" is not a sha256 digest")
         }
         return digest
+    }
+}
+
+/// The selected buildx builder, as `docker buildx inspect` prints it (`commands/inspect.go` in docker/buildx): a
+/// `Driver:` line, then per node a `Labels:` block of its BuildKit worker labels.
+public struct BuildxBuilder: Sendable, Equatable {
+    /// The worker label BuildKit sets to the containerd snapshotter's name. Docker's own BuildKit sets it only
+    /// with the containerd image store.
+    public static let snapshotterLabel = "org.mobyproject.buildkit.worker.snapshotter"
+
+    public var name: String
+    /// `docker`, `docker-container`, `kubernetes` or `remote`.
+    public var driver: String
+    /// The worker labels of all nodes.
+    public var workerLabels: [String: String]
+
+    public init(name: String, driver: String, workerLabels: [String: String] = [:]) {
+        self.name = name
+        self.driver = driver
+        self.workerLabels = workerLabels
+    }
+
+    /// Whether `--cache-to type=registry` works, as buildx decides it (`driver/docker/driver.go` `Features`): every
+    /// driver but `docker` exports cache; the `docker` driver only when Docker uses the containerd image store,
+    /// which shows as a worker with a snapshotter label.
+    public var exportsRegistryCache: Bool {
+        driver != "docker" || workerLabels[Self.snapshotterLabel] != nil
+    }
+
+    /// Reads `docker buildx inspect` output; throws when it names no driver.
+    public static func parse(inspectOutput output: String) throws -> BuildxBuilder {
+        var name: String?
+        var driver: String?
+        var labels: [String: String] = [:]
+        var inLabels = false
+        for line in output.split(whereSeparator: \.isNewline) {
+            let indented = line.first?.isWhitespace ?? false
+            if inLabels && indented {
+                if let colon = line.firstIndex(of: ":") {
+                    labels[line[..<colon].trimmingCharacters(in: .whitespaces)] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+                continue
+            }
+            inLabels = line.trimmingCharacters(in: .whitespaces) == "Labels:"
+            if let value = field("Name:", in: line), name == nil { name = value }
+            if let value = field("Driver:", in: line), driver == nil { driver = value }
+        }
+        guard let driver, !driver.isEmpty else { throw ToolOutputError(.unparsable, "docker buildx inspect printed no Driver: line") }
+        return BuildxBuilder(name: name ?? "", driver: driver, workerLabels: labels)
+    }
+
+    private static func field(_ key: String, in line: Substring) -> String? {
+        guard line.hasPrefix(key) else { return nil }
+        return line.dropFirst(key.count).trimmingCharacters(in: .whitespaces)
     }
 }
 

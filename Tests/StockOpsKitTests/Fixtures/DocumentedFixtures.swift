@@ -130,6 +130,79 @@ enum DocumentedFixtures {
     {"projectStatus": {"status": "OK", "conditions": [{"status": "OK", "metricKey": "new_coverage", "comparator": "LT", "errorThreshold": "80", "actualValue": "91.2"}], "periods": []}}
     """#
 
+    /// `docker buildx inspect` of a `docker-container` builder: the example of docker/buildx
+    /// `docs/reference/buildx_inspect.md` (commit 461836ba0fcb3e847dab6045a726889faa150bdb).
+    static let buildxInspectDockerContainer = """
+    Name:          elated_tesla
+    Driver:        docker-container
+    Last Activity: 2022-11-30 12:42:47 +0100 CET
+
+    Nodes:
+    Name:           elated_tesla0
+    Endpoint:       unix:///var/run/docker.sock
+    Driver Options: env.BUILDKIT_STEP_LOG_MAX_SPEED="10485760" env.JAEGER_TRACE="localhost:6831" image="moby/buildkit:latest" network="host" env.BUILDKIT_STEP_LOG_MAX_SIZE="10485760"
+    Status:         running
+    Flags:          --debug --allow-insecure-entitlement security.insecure --allow-insecure-entitlement network.host
+    BuildKit:       v0.10.6
+    Platforms:      linux/arm64*, linux/arm/v7, linux/arm/v6
+    Labels:
+     org.mobyproject.buildkit.worker.executor:         oci
+     org.mobyproject.buildkit.worker.hostname:         docker-desktop
+     org.mobyproject.buildkit.worker.network:          host
+     org.mobyproject.buildkit.worker.oci.process-mode: sandbox
+     org.mobyproject.buildkit.worker.selinux.enabled:  false
+     org.mobyproject.buildkit.worker.snapshotter:      overlayfs
+    GC Policy rule#0:
+     All:           false
+     Filters:       type==source.local,type==exec.cachemount,type==source.git.checkout
+     Keep Duration: 48h0m0s
+     Keep Bytes:    488.3MiB
+
+    """
+
+    /// `docker buildx inspect` of Docker's default builder (`docker` driver) on the classic image store, laid out
+    /// as docker/buildx `commands/inspect.go` (461836ba) prints it, with the one worker label Docker's graph-driver
+    /// BuildKit sets (moby `builder/builder-next/controller.go`, `newGraphDriverController`).
+    static let buildxInspectDockerDriver = """
+    Name:          default
+    Driver:        docker
+    Last Activity: 2026-11-30 09:12:31 +0000 UTC
+
+    Nodes:
+    Name:             default
+    Endpoint:         default
+    Status:           running
+    BuildKit version: v0.23.2
+    Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386
+    Labels:
+     org.mobyproject.buildkit.worker.moby.host-gateway-ip: 172.17.0.1
+    GC Policy rule#0:
+     All:            false
+     Filters:        type==source.local,type==exec.cachemount,type==source.git.checkout
+     Keep Duration:  48h0m0s
+     Max Used Space: 488.3MiB
+
+    """
+
+    /// The same builder with Docker's containerd image store: its BuildKit worker carries the snapshotter label
+    /// (moby `newSnapshotterController`), which buildx reads as cache export support.
+    static let buildxInspectDockerDriverContainerd = """
+    Name:          default
+    Driver:        docker
+    Last Activity: 2026-11-30 09:12:31 +0000 UTC
+
+    Nodes:
+    Name:             default
+    Endpoint:         default
+    Status:           running
+    BuildKit version: v0.23.2
+    Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386
+    Labels:
+     org.mobyproject.buildkit.worker.moby.host-gateway-ip: 172.17.0.1
+     org.mobyproject.buildkit.worker.snapshotter:          overlayfs
+
+    """
+
     /// A buildx `--metadata-file`, as Docker's `docker buildx build` reference documents it.
     static let buildxMetadata = #"""
     {
