@@ -72,7 +72,7 @@ struct DoctorCommand: AsyncParsableCommand {
             switch check.status {
             case .ok: check.version ?? "ok"
             case .tooOld: "too old: \(check.version ?? "?") < \(check.minimum ?? "?")"
-            case .warning where check.found == nil && check.kind == .tool: "not found"
+            case .warning where check.found == nil && check.kind == .tool: "missing"
             default: check.status.rawValue
             }
         }

@@ -81,7 +81,7 @@ public struct Doctor: Sendable {
             needs.append(ToolNeed(tool: "docker compose", required: true, usage: "deploy to \(environment.rawValue)"))
         }
         needs += [
-            ToolNeed(tool: "docker buildx", required: false, usage: "build[*] with the registry build cache; without it docker build, then docker push"),
+            ToolNeed(tool: "docker buildx", required: false, usage: "build[*] with the registry build cache (without it: docker build, docker push)"),
             ToolNeed(tool: "trivy", required: true, usage: "scan[*], sbom[*]" + (config.security.sca != nil ? ", sca" : "")),
             ToolNeed(tool: "cosign", required: images.signRequired, usage: "sign[*]" + (images.signRequired ? " (images.sign.required: true)" : "; skipped without it")),
         ]
@@ -239,8 +239,8 @@ public struct Doctor: Sendable {
         environment["DOCKER_CONTEXT"] = nil
         if let builder = processEnvironment["BUILDX_BUILDER"] { environment["BUILDX_BUILDER"] = builder }
         let measured = await measure(requirement.versionArguments, environment: environment)
-        if case .broken(let path, _) = measured {
-            return [.problem(.missing, name: need.tool, kind: .tool, required: need.required, detail: "the plugin is not installed (`docker buildx version` fails with \(path)); for \(need.usage)", fix: requirement.install)]
+        if case .broken = measured {
+            return [.problem(.missing, name: need.tool, kind: .tool, required: need.required, detail: "the plugin is not installed; for \(need.usage)", fix: requirement.install)]
         }
         let plugin = judge(measured, need: need, requirement: requirement)
         guard plugin.status == .ok else { return [plugin] }

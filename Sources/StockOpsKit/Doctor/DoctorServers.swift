@@ -115,7 +115,7 @@ extension Doctor {
         let source: String
         if let credentials {
             let fromEnvironment = processEnvironment["STOCKOPS_REGISTRY_USERNAME"] == credentials.username
-            source = "as \(credentials.username) (\(fromEnvironment ? "STOCKOPS_REGISTRY_USERNAME" : "HARBOR_USERNAME from Vault"))"
+            source = fromEnvironment ? "as \(credentials.username) (STOCKOPS_REGISTRY_USERNAME)" : "with HARBOR_USERNAME/HARBOR_PASSWORD from Vault"
         } else {
             source = "anonymously"
         }
