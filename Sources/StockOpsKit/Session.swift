@@ -137,6 +137,16 @@ public struct Session: Sendable {
         for approval in request.approvals where !graph.nodes.contains(where: { $0.id.matches(selector: approval) }) {
             throw StockOpsError(.usage, "--approve \(approval): no such node. Use `stockops graph` to list nodes")
         }
+        // An explicit --since asks for change-based selection, and gets it.
+        if !request.selectAll, request.since == nil, graph.nodes.contains(where: { $0.id == StockOpsPipeline.deploy.id }), exclusions[StockOpsPipeline.deploy.id] == nil,
+           Self.hasNoGoodVersion(environment, root: request.root, processEnvironment: request.processEnvironment) {
+            options.firstDeploy = true
+            do {
+                graph = try StockOpsPipeline.graph(config: config, options: options)
+            } catch {
+                throw StockOpsError(.config, "the pipeline graph is invalid: \(error.message)")
+            }
+        }
         if resolveApproval, exclusions[StockOpsPipeline.deploy.id] == nil, let approval = try deployApproval(request, config: config, environment: environment) {
             options.deploy.approval = approval
             do {
@@ -146,6 +156,14 @@ public struct Session: Sendable {
             }
         }
         return Prepared(config: config, environment: environment, graph: graph, exclusions: exclusions)
+    }
+
+    /// Whether `environment`'s ledger has no good version: its next deploy is its first. An unreadable ledger counts
+    /// as having one, so that the deploy node reports the problem instead.
+    static func hasNoGoodVersion(_ environment: Environment, root: String, processEnvironment: [String: String]) -> Bool {
+        let ledger = Ledger(stateDirectory: StateDirectory.resolve(root: root, environment: processEnvironment), environment: environment)
+        guard let contents = try? ledger.read() else { return false }
+        return contents.lastGood == nil
     }
 
     /// Refuses a `--since` naming no commit before anything runs.

@@ -13,6 +13,8 @@ public enum StockOpsPipeline {
         public var selectAll: Bool
         /// `$GITHUB_BASE_REF`: the target branch of a pull request.
         public var pullRequestBase: String?
+        /// The run deploys an environment whose ledger has no good version yet: every service is selected.
+        public var firstDeploy = false
         /// Variables passed through to the services' tests.
         public var testEnvironment: [String]
         /// The process environment: `VAULT_*` for fetch-secrets, `STOCKOPS_WEBHOOK_URL` and `GITHUB_*` for notify.
@@ -49,7 +51,7 @@ public enum StockOpsPipeline {
 
         let changes = graph.add(
             pathsFilter.id,
-            PathsFilterStage(services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since, eventPath: options.eventPath, selectAll: options.selectAll, pullRequestBase: options.pullRequestBase),
+            PathsFilterStage(services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since, eventPath: options.eventPath, selectAll: options.selectAll, pullRequestBase: options.pullRequestBase, firstDeployOf: options.firstDeploy ? options.environment.rawValue : nil),
             policy: NodePolicy(.gate, timeout: .seconds(120), runsInPlan: true),
             summary: "select the services changed since the base"
         )

@@ -52,8 +52,11 @@ public struct PathsFilterStage: Stage {
     public var selectAll: Bool
     /// `$GITHUB_BASE_REF`: the target branch of a pull request.
     public var pullRequestBase: String?
+    /// The environment this run deploys for the first time (no good version in its ledger): every service is
+    /// selected, whatever changed, so that it gets all of them.
+    public var firstDeployOf: String?
 
-    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil) {
+    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, firstDeployOf: String? = nil) {
         self.services = services
         self.sharedPaths = sharedPaths
         self.defaultBranch = defaultBranch
@@ -61,6 +64,7 @@ public struct PathsFilterStage: Stage {
         self.eventPath = eventPath
         self.selectAll = selectAll
         self.pullRequestBase = pullRequestBase
+        self.firstDeployOf = firstDeployOf
     }
 
     public func run(_ context: StageContext) async throws -> ChangeSet {
@@ -68,6 +72,10 @@ public struct PathsFilterStage: Stage {
         let everyService = services.map(\.name)
         if selectAll {
             return ChangeSet(base: nil, baseSource: "--all", files: [], sharedChanged: false, services: everyService)
+        }
+        if let environment = firstDeployOf {
+            context.log.write("first deploy of \(environment): its ledger has no good version, so every service is selected\n")
+            return ChangeSet(base: nil, baseSource: "first deploy of \(environment): no good version in its ledger", files: [], sharedChanged: false, services: everyService)
         }
         guard let (base, source) = try await findBase(git, context) else {
             context.log.write("no base commit: every service counts as changed\n")
