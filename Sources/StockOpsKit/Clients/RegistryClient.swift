@@ -200,6 +200,27 @@ public final class RegistryClient: Sendable {
         return true
     }
 
+    /// `GET` of the blob `digest`, following one redirect to the storage backend (without the registry's
+    /// credentials); the bytes are verified against `digest`.
+    public func blob(_ digest: ImageDigest, in repository: String) async throws -> Data {
+        try Self.validate(repository)
+        let subject = "\(repository)@\(digest)"
+        var response = try await send(
+            HTTPRequest(url: baseURL + "/v2/\(repository)/blobs/\(digest)"), scope: Self.scope(repository, push: false),
+            subject: subject)
+        if [301, 302, 303, 307, 308].contains(response.status) {
+            guard let location = response.headers["Location"] else {
+                throw RegistryError(.protocolError, "\(subject): a redirect without a Location", status: response.status)
+            }
+            response = try await transport(HTTPRequest(url: resolve(location)))
+        }
+        guard response.status == 200 else { throw failure(response, subject: subject) }
+        guard ImageDigest.of(response.body) == digest else {
+            throw RegistryError(.invalidDigest, "\(subject): the blob's bytes hash to \(ImageDigest.of(response.body))", status: 200)
+        }
+        return response.body
+    }
+
     /// Uploads `data` as one blob (`POST /blobs/uploads/`, then a monolithic `PUT ?digest=`), unless the repository
     /// already has it. Returns its digest.
     @discardableResult

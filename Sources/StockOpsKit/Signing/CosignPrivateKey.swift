@@ -36,6 +36,15 @@ public struct CosignPrivateKey: Sendable {
     /// The public key, as PEM `PUBLIC KEY` (the `cosign.pub` format).
     public var publicKeyPEM: String { signingKey.publicKey.pemRepresentation }
 
+    /// The base64 DER ECDSA P-256 signature of `payload` (over its SHA-256), as cosign writes it.
+    public func signature(of payload: Data) throws(SigningError) -> String {
+        do {
+            return try signingKey.signature(for: payload).derRepresentation.base64EncodedString()
+        } catch {
+            throw SigningError(.cryptoFailure, "ECDSA signing failed: \(error)")
+        }
+    }
+
     private struct Envelope: Decodable {
         struct KDF: Decodable {
             struct Parameters: Decodable {
