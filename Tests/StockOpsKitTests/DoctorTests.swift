@@ -40,16 +40,28 @@ struct FakeTools {
         try script(name, "/bin/cat <<'OUTPUT'\n\(output)\nOUTPUT\nexit \(status)\n")
     }
 
-    /// A `docker` answering `--version`, `compose version`, `version --format` (the engine) and refusing `buildx`.
-    func addDocker(engineUp: Bool) throws {
+    /// A `docker` answering `--version`, `compose version` and `version --format` (the engine), and `buildx version`
+    /// and `buildx inspect` when given the inspect output (refusing `buildx` as an unknown command otherwise).
+    func addDocker(engineUp: Bool, buildxInspect: String? = nil) throws {
         let engine = engineUp
             ? "echo 27.3.1"
             : "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1"
+        let buildx = buildxInspect.map { inspect in
+            """
+              "buildx version") echo 'github.com/docker/buildx v0.17.1 257815a6fb95ae1a4fc5e2e3e1d8c4ab3e2e6f3a' ;;
+              "buildx inspect") /bin/cat <<'INSPECT'
+            \(inspect)
+            INSPECT
+                ;;
+            """
+        } ?? ""
         try script("docker", """
+            if [ "$1" = --config ]; then shift 2; fi
             case "$1 $2" in
               "--version "*) echo '\(ToolOutput.docker)' ;;
               "compose version") echo '\(ToolOutput.compose)' ;;
               "version --format") \(engine) ;;
+            \(buildx)
               *) echo "docker: unknown command: docker $1" >&2; echo "Run 'docker --help' for more information" >&2; exit 1 ;;
             esac
 
@@ -184,19 +196,27 @@ struct DoctorTests {
         #expect(Doctor.toolNeeds(config: config, environment: .stage).first { $0.tool == "gitleaks" }?.required == true)
     }
 
-    @Test func theBuildxDriverIsReadFromInspect() {
-        let output = """
-            Name:          elated_tesla
-            Driver:        docker-container
-            Last Activity: 2022-11-30 12:42:47 +0100 CET
+    @Test func theBuildxBuilderDecidesWhetherTheCacheIsExported() async throws {
+        let tools = try FakeTools.pipeline()
+        let need = Doctor.ToolNeed(tool: "docker buildx", required: false, usage: "build[*]")
+        let missing = await doctor(tools).probe(need)
+        #expect(missing.map(\.status) == [.warning])
+        #expect(missing.first?.detail.contains("plugin is not installed") == true)
 
-            Nodes:
-            Name:      elated_tesla0
-            Endpoint:  unix:///var/run/docker.sock
-            """
-        #expect(Doctor.buildxDriver(output) == "docker-container")
-        #expect(Doctor.buildxDriver("Name: default\nDriver: docker\n") == "docker")
-        #expect(Doctor.buildxDriver("no builder") == nil)
+        try tools.addDocker(engineUp: true, buildxInspect: DocumentedFixtures.buildxInspectDockerDriver)
+        let classic = await doctor(tools).probe(need)
+        #expect(classic.map(\.name) == ["docker buildx", "docker buildx builder"])
+        #expect(classic.first?.version == "0.17.1")
+        #expect(classic.last?.status == .warning)
+        #expect(classic.last?.found == "docker")
+        #expect(classic.last?.fix?.contains("containerd") == true)
+
+        try tools.addDocker(engineUp: true, buildxInspect: DocumentedFixtures.buildxInspectDockerDriverContainerd)
+        #expect(await doctor(tools).probe(need).last?.status == .ok)
+        try tools.addDocker(engineUp: true, buildxInspect: DocumentedFixtures.buildxInspectDockerContainer)
+        let container = await doctor(tools).probe(need)
+        #expect(container.last?.status == .ok)
+        #expect(container.last?.found == "docker-container")
     }
 
     @Test func theJSONReportHasSchemaVersionOneAndEveryKey() throws {

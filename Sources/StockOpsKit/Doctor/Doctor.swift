@@ -227,8 +227,8 @@ public struct Doctor: Sendable {
         return check
     }
 
-    /// The buildx plugin and its builder, as `build[*]` runs them: with a fresh `DOCKER_CONFIG`, so the builder
-    /// is the default of the engine unless `BUILDX_BUILDER` names one.
+    /// The buildx plugin and its builder, as `build[*]` runs them: with a fresh `DOCKER_CONFIG`, so the plugin is
+    /// looked up in the system's plugin directories and the builder is the engine's default.
     func buildx(_ need: ToolNeed) async -> [DoctorCheck] {
         guard let requirement = ToolRequirements.requirement(for: need.tool) else { return [] }
         let configDirectory = NSTemporaryDirectory() + "stockops-doctor-" + UUID().uuidString
@@ -237,7 +237,6 @@ public struct Doctor: Sendable {
         var environment = toolEnvironment
         environment["DOCKER_CONFIG"] = configDirectory
         environment["DOCKER_CONTEXT"] = nil
-        if let builder = processEnvironment["BUILDX_BUILDER"] { environment["BUILDX_BUILDER"] = builder }
         let measured = await measure(requirement.versionArguments, environment: environment)
         if case .broken = measured {
             return [.problem(.missing, name: need.tool, kind: .tool, required: need.required, detail: "the plugin is not installed; for \(need.usage)", fix: requirement.install)]
@@ -246,33 +245,18 @@ public struct Doctor: Sendable {
         guard plugin.status == .ok else { return [plugin] }
 
         let name = "docker buildx builder"
-        let usage = "build[*] exports its cache to the registry (--cache-to type=registry)"
-        guard case .exited(let inspect) = await run(["docker", "buildx", "inspect"], environment: environment), inspect.succeeded else {
-            return [plugin, DoctorCheck(name: name, kind: .tool, required: false, status: .warning, detail: "`docker buildx inspect` failed; see the docker engine check", fix: nil)]
+        guard case .exited(let inspect) = await run(DockerCommand(configDirectory: configDirectory).buildxInspect(), environment: environment), inspect.succeeded,
+              let builder = try? BuildxBuilder.parse(inspectOutput: inspect.output)
+        else {
+            return [plugin, DoctorCheck(name: name, kind: .tool, required: false, status: .warning, detail: "`docker buildx inspect` failed; see the docker engine check")]
         }
-        let driver = Self.buildxDriver(inspect.output) ?? "unknown"
-        if driver != "docker" {
-            return [plugin, DoctorCheck(name: name, kind: .tool, required: true, status: .ok, found: driver, detail: "driver \(driver); \(usage)")]
+        guard builder.exportsRegistryCache else {
+            return [plugin, DoctorCheck(
+                name: name, kind: .tool, required: false, status: .warning, found: builder.driver,
+                detail: "\(builder.name): the docker driver without the containerd image store cannot export cache to a registry, so build[*] only reads it",
+                fix: "enable the engine's containerd image store (\"features\": {\"containerd-snapshotter\": true} in daemon.json); build[*] runs with its own DOCKER_CONFIG, so it does not see builders made by `docker buildx create`")]
         }
-        var containerdStore = false
-        if case .exited(let info) = await run(["docker", "info", "--format", "{{json .DriverStatus}}"], environment: environment), info.succeeded {
-            containerdStore = info.output.contains("io.containerd.snapshotter")
-        }
-        if containerdStore {
-            return [plugin, DoctorCheck(name: name, kind: .tool, required: true, status: .ok, found: driver, detail: "driver docker with the containerd image store; \(usage)")]
-        }
-        return [plugin, DoctorCheck(
-            name: name, kind: .tool, required: true, status: .missing, found: driver,
-            detail: "driver docker without the containerd image store cannot export a registry cache, so build[*] would fail",
-            fix: "set BUILDX_BUILDER to a builder made by `docker buildx create --name stockops --driver docker-container`, or enable the engine's containerd image store")]
-    }
-
-    /// The `Driver:` of the builder in `docker buildx inspect` output.
-    static func buildxDriver(_ output: String) -> String? {
-        for line in output.split(whereSeparator: \.isNewline) where line.hasPrefix("Driver:") {
-            return line.dropFirst("Driver:".count).trimmingCharacters(in: .whitespaces)
-        }
-        return nil
+        return [plugin, DoctorCheck(name: name, kind: .tool, required: false, status: .ok, found: builder.driver, detail: "\(builder.name), driver \(builder.driver): build[*] exports its cache to the registry")]
     }
 
     /// PostgreSQL's server binaries: `pg_ctl` on `PATH`, else in Debian's versioned directories, with `initdb` beside it.
