@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # The main job on an embedded default, with no Vault, Harbor or SonarQube of your own:
 #   1. installs what is missing and builds stockops (into .build-stockops);
-#   2. starts a throwaway PostgreSQL on loopback for the services' tests;
-#   3. `stockops sandbox up`: a Docker engine, a registry standing in for Harbor, OpenBao for Vault, and
+#   2. `stockops sandbox up`: a Docker engine, a registry standing in for Harbor, OpenBao for Vault, and
 #      the database and Vault Agent images of the environments;
-#   4. runs `stockops run --env dev --all --skip sca` in the sandbox: fetch-secrets, paths-filter,
-#      secret-scan, sast, each service's tests and coverage gate, its image built once, pushed, scanned,
+#   3. runs `stockops run --env dev --all --skip sca` in the sandbox: fetch-secrets, paths-filter,
+#      secret-scan, sast, each service's tests and coverage gate (each test node starts a throwaway PostgreSQL of
+#      the machine's server binaries when STOCKOPS_TEST_DATABASE_URL is not set), its image built once, pushed, scanned,
 #      with SBOMs (sonar and sign are reported skipped: their tools are not installed here), promoted
 #      to dev-<sha7> and deployed to the dev environment (Compose: PostgreSQL, Vault Agent, both
 #      services), smoke-tested there;
-#   5. checks both services over HTTP on the dev ports and prints the URLs and curl lines that answer.
+#   4. checks both services over HTTP on the dev ports and prints the URLs and curl lines that answer.
 # The dev environment and the sandbox keep running afterwards: `stockops sandbox down` stops them (their
 # data stays in .stockops/sandbox and the engine's volumes; `stockops sandbox down --purge` drops it).
 # Environment: LISTING_PORT (8000), TRADE_PORT (8001), DB_PORT (5432, or a free port when taken),
 # STOCKOPS_DEMO_SCA=1 to run sca too (it needs trivy's vulnerability DB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/postgres.sh
+source scripts/lib/ports.sh
 
 listing_port="${LISTING_PORT:-8000}"
 trade_port="${TRADE_PORT:-8001}"
@@ -27,13 +27,6 @@ scripts/install-deps.sh
 pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH="$pip_scripts:$PATH"
 
-workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-demo-XXXXXX")"
-chmod 755 "$workdir"  # the postgres account must reach the data directory inside
-cleanup() {
-  postgres_stop "$workdir/pg"
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building stockops"
@@ -41,10 +34,6 @@ echo "== building stockops"
 # .build-images, so none of the three invalidates another.
 swift build --product stockops --scratch-path .build-stockops
 stockops="$PWD/.build-stockops/debug/stockops"
-
-echo "== PostgreSQL for the services' tests"
-postgres_start "$workdir/pg" -c max_connections=300 -c fsync=off
-export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
 
 echo "== stockops sandbox up"
 "$stockops" sandbox up

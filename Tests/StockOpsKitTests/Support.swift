@@ -69,21 +69,7 @@ struct FixtureError: Error, CustomStringConvertible {
 
 /// A loopback TCP port nothing listens on right now.
 func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw FixtureError("socket() failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-            bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
-        }
-    }
-    guard bound else { throw FixtureError("bind() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    try LoopbackPort.free()
 }
 
 /// The port a fixture server prints as its first line, read on a thread of its own so the wait holds

@@ -29,9 +29,30 @@ public struct TestStage: Stage {
         self.passEnvironment = passEnvironment
     }
 
+    /// The variable naming the tests' database; a throwaway server is started when it is not set.
+    public static let databaseVariable = "STOCKOPS_TEST_DATABASE_URL"
+
     public func run(_ context: StageContext) async throws -> TestReport {
+        var environment = Command.baseEnvironment(adding: passEnvironment)
+        guard passEnvironment.contains(Self.databaseVariable), environment[Self.databaseVariable]?.isEmpty ?? true else {
+            return try await test(context, environment: environment)
+        }
+        let database = try await ThrowawayPostgres.start(runner: context.runner, log: context.log)
+        environment[Self.databaseVariable] = database.url
+        do {
+            let report = try await test(context, environment: environment)
+            await database.stop()
+            return report
+        } catch {
+            // A task of its own, so that the server also stops when the run is being cancelled.
+            await Task { await database.stop() }.value
+            throw error
+        }
+    }
+
+    private func test(_ context: StageContext, environment: [String: String]) async throws -> TestReport {
         let root = context.paths.root
-        let tools = SwiftPM(swift: swift, llvmCov: llvmCov, packageDirectory: root, environment: Command.baseEnvironment(adding: passEnvironment))
+        let tools = SwiftPM(swift: swift, llvmCov: llvmCov, packageDirectory: root, environment: environment)
         try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let xunit = context.paths.reportsDirectory + "/junit-\(service.name).xml"
         let result = try await context.run(tools.test(filter: service.testTarget, xunitOutput: xunit, coverage: true))
