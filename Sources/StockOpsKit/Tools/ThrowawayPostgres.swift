@@ -53,7 +53,7 @@ public struct ThrowawayPostgres: Sendable {
         let initdb = server.command("initdb", ["-D", directory + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
         let start = server.command("pg_ctl", [
             "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
-            "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off",
+            "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off",
             "start",
         ])
         log.write("a throwaway PostgreSQL for the tests: \(binaries), port \(port)\n")
