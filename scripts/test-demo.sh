@@ -7,6 +7,8 @@
 #   - over HTTP, that both services answer on their dev ports with data from the environment's
 #     PostgreSQL: the stocks the listing returns are the rows of its `stocks` table, and a buy made
 #     through trade is a row of its `trades` table;
+#   - that `stockops rollback --env dev --tag <live tag>` works from a plain shell, with only the sandbox's AppRole
+#     (the registry login read from Vault);
 #   - that `stockops sandbox down` stops the services, the registry, OpenBao and the sandbox's engine
 #     (it ends with `sandbox down` also when the sandbox was already up before the test).
 # Exits 0 when every check passed, 1 when one failed (each failure is printed), 2 on bad usage.
@@ -123,6 +125,20 @@ if [ "$demo_status" -eq 0 ]; then
     if [ "$rows" = "MSFT:2:411.25" ]; then pass "the buy is a row of the dev database's trades table"; else fail "trades rows of $user: [$rows]"; fi
     held="$(curl -fsS "$trade/portfolio/$user" | jq -r '[.positions[] | select(.symbol == "MSFT") | .quantity] | add')" || true
     if [ "$held" = 2 ]; then pass "GET $trade/portfolio/$user holds 2 MSFT"; else fail "GET $trade/portfolio/$user holds [$held] MSFT"; fi
+
+    # An SRE's rollback from a plain shell: no DOCKER_HOST, Vault or registry variables of its own; stockops reads
+    # the sandbox's engine and AppRole from .stockops/sandbox.env and the registry login from Vault.
+    live_tag="$(tail -n 1 .stockops/state/dev.ledger.jsonl 2>/dev/null | jq -r .tag)" || true
+    db_port="$(DOCKER_HOST="$engine" docker port "$db_container" 5432/tcp | head -n 1 | sed 's/.*://')" || true
+    if env -u DOCKER_HOST -u VAULT_ADDR -u STOCKOPS_REGISTRY_USERNAME -u STOCKOPS_REGISTRY_PASSWORD \
+      STOCK_LISTING_PORT="${LISTING_PORT:-8000}" TRADE_PORT="${TRADE_PORT:-8001}" DB_PORT="$db_port" \
+      "$stockops" rollback --env dev --tag "$live_tag" --yes >"$work/rollback.log" 2>&1; then
+      pass "stockops rollback --env dev --tag $live_tag with only the sandbox's AppRole"
+    else
+      fail "stockops rollback --env dev --tag $live_tag failed; its output ends with:"
+      tail -n 20 "$work/rollback.log" >&2
+    fi
+    if curl -fsS -o /dev/null --max-time 10 "$trade/portfolio/$user"; then pass "trade answers after the rollback"; else fail "trade does not answer after the rollback"; fi
   fi
 fi
 
