@@ -187,13 +187,15 @@ struct DoctorTests {
         #expect(report.exitStatus == .infrastructure)
     }
 
-    @Test func aGitOpsEnvironmentNeedsNoCompose() throws {
+    @Test func whatIsNeededFollowsTheEnvironmentAndTheEvent() throws {
         var config = try repositoryPipeline()
         #expect(Doctor.toolNeeds(config: config, environment: .stage).contains { $0.tool == "docker compose" && $0.required })
         config.gitOps[.stage] = GitOpsTarget(repository: "/srv/infra.git", overlay: "overlays/stage")
         #expect(!Doctor.toolNeeds(config: config, environment: .stage).contains { $0.tool == "docker compose" })
         config.security.secretScan = SecretScanConfig(scanner: .gitleaks)
         #expect(Doctor.toolNeeds(config: config, environment: .stage).first { $0.tool == "gitleaks" }?.required == true)
+        let pullRequest = Doctor.toolNeeds(config: try repositoryPipeline(), environment: .dev, pullRequest: true).map(\.tool)
+        #expect(!pullRequest.contains("cosign") && !pullRequest.contains("docker compose"), "a pull-request run neither signs nor deploys")
     }
 
     @Test func theBuildxBuilderDecidesWhetherTheCacheIsExported() async throws {
@@ -248,6 +250,92 @@ struct DoctorTests {
         #expect(check.status == .unauthorised)
         #expect(check.detail.contains("as robot (STOCKOPS_REGISTRY_USERNAME)"))
         #expect(!check.detail.contains(wrong))
+    }
+}
+
+/// SonarQube's `GET /api/system/status` (`{"id", "version", "status"}`, no authentication) and
+/// `GET /api/authentication/validate` (`{"valid": bool}` for the token in `Authorization: Bearer`), as its Web API
+/// documents them. Usage: server.py TOKEN STATUS.
+let sonarQubeFake = #"""
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOKEN, STATUS = sys.argv[1:3]
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        if self.path == "/api/system/status":
+            return self.reply(200, {"id": "243B8A4D-AZEPCMpfBfTXwD2FVAGm", "version": "10.7.0.96327", "status": STATUS})
+        if self.path == "/api/authentication/validate":
+            return self.reply(200, {"valid": self.headers.get("Authorization") == "Bearer " + TOKEN})
+        self.reply(404, {"errors": [{"msg": "Unknown url : " + self.path}]})
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""#
+
+@Suite("stockops doctor against SonarQube and Argo CD stand-ins")
+struct DoctorAPITests {
+    @Test func sonarQubeIsUpAndTakesTheFetchedToken() async throws {
+        let token = "squ_\(UUID().uuidString)"
+        let launched = try await launchPythonServer(sonarQubeFake, directory: temporaryDirectory("sonarfake"), arguments: [token, "UP"], name: "the SonarQube stand-in")
+        defer { kill(launched.process.processIdentifier, SIGKILL); launched.process.waitUntilExit() }
+        var images = ImagesConfig()
+        images.sonarHostURL = "http://127.0.0.1:\(launched.port)"
+        images.sonarRequired = true
+        let doctor = Doctor(root: temporaryDirectory(), processEnvironment: [:], postgresDirectories: [])
+
+        let valid = try #require(await doctor.sonar(images, fetched: FetchedSecrets(values: ["SONAR_TOKEN": Secret(token)])).first)
+        #expect(valid.status == .ok)
+        #expect(valid.version == "10.7.0.96327")
+        let refused = try #require(await doctor.sonar(images, fetched: FetchedSecrets(values: ["SONAR_TOKEN": Secret("squ_wrong")])).first)
+        #expect(refused.status == .unauthorised)
+        #expect(!refused.detail.contains("squ_wrong"))
+        #expect(await doctor.sonar(images, fetched: nil).first?.status == .unauthorised)
+        images.sonarRequired = false
+        #expect(await doctor.sonar(images, fetched: nil).first?.status == .warning)
+        images.sonarHostURL = nil
+        #expect(await doctor.sonar(images, fetched: nil).isEmpty, "no server check without sonarqube.host-url")
+    }
+
+    @Test func theArgoCDApplicationIsReadWithTheFetchedToken() async throws {
+        let directory = temporaryDirectory()
+        let work = directory + "/work"
+        let bare = directory + "/infra.git"
+        for argv in [
+            ["git", "init", "-q", "-b", "main", work],
+            ["git", "-C", work, "-c", "user.name=stockops", "-c", "user.email=stockops@localhost", "commit", "-q", "--allow-empty", "-m", "overlays"],
+            ["git", "clone", "-q", "--bare", work, bare],
+        ] {
+            let result = try await runTool(argv)
+            #expect(result.status == 0, "\(argv.joined(separator: " ")): \(result.output)")
+        }
+        let token = "argocd-\(UUID().uuidString)"
+        let server = try await FakeAPIServer.start(FakeAPIServer.argoCD, arguments: [token, "stocks-stage", bare, "main", "healthy"])
+        defer { server.stop() }
+        let doctor = Doctor(root: directory, processEnvironment: [:], postgresDirectories: [])
+        let target = ArgoCDTarget(url: server.baseURL, application: "stocks-stage")
+        let fetched = FetchedSecrets(values: ["ARGOCD_TOKEN": Secret(token)])
+
+        let ok = try #require(await doctor.argoCD(target, fetched: fetched).first)
+        #expect(ok.status == .ok)
+        #expect(ok.name == "argocd stocks-stage")
+        #expect(ok.detail.contains("health Healthy"))
+        #expect(await doctor.argoCD(target, fetched: FetchedSecrets(values: ["ARGOCD_TOKEN": Secret("wrong")])).first?.status == .unauthorised)
+        #expect(await doctor.argoCD(ArgoCDTarget(url: server.baseURL, application: "stocks-prod"), fetched: fetched).first?.status == .unauthorised)
+        #expect(await doctor.argoCD(target, fetched: nil).first?.status == .unauthorised)
+        #expect(await doctor.argoCD(nil, fetched: fetched).isEmpty)
     }
 }
 

@@ -41,7 +41,7 @@ public struct Doctor: Sendable {
 
     /// Checks everything `config` needs to run for `environment`.
     public func check(config: PipelineConfig, environment: Environment) async -> DoctorReport {
-        var probes: [@Sendable () async -> [DoctorCheck]] = Self.toolNeeds(config: config, environment: environment).map { need in
+        var probes: [@Sendable () async -> [DoctorCheck]] = Self.toolNeeds(config: config, environment: environment, pullRequest: PullRequestBoundary.event(processEnvironment) != nil).map { need in
             { await self.probe(need) }
         }
         probes.append { await self.dockerEngine() }
@@ -69,22 +69,25 @@ public struct Doctor: Sendable {
         public var usage: String
     }
 
-    /// The tools `config` uses for `environment`, in the order they are reported.
-    public static func toolNeeds(config: PipelineConfig, environment: Environment) -> [ToolNeed] {
+    /// The tools `config` uses for `environment`, in the order they are reported. A pull-request run neither
+    /// signs nor deploys (``PullRequestBoundary``).
+    public static func toolNeeds(config: PipelineConfig, environment: Environment, pullRequest: Bool = false) -> [ToolNeed] {
         let images = config.images
         var needs = [
             ToolNeed(tool: "git", required: true, usage: "paths-filter, image labels"),
             ToolNeed(tool: "swift", required: true, usage: "test[*], build[*]"),
             ToolNeed(tool: "docker", required: true, usage: "build[*], deploy"),
         ]
-        if config.gitOps[environment] == nil {
+        if config.gitOps[environment] == nil && !pullRequest {
             needs.append(ToolNeed(tool: "docker compose", required: true, usage: "deploy to \(environment.rawValue)"))
         }
         needs += [
             ToolNeed(tool: "docker buildx", required: false, usage: "build[*] with the registry build cache (without it: docker build, docker push)"),
             ToolNeed(tool: "trivy", required: true, usage: "scan[*], sbom[*]" + (config.security.sca != nil ? ", sca" : "")),
-            ToolNeed(tool: "cosign", required: images.signRequired, usage: "sign[*]" + (images.signRequired ? " (images.sign.required: true)" : "; skipped without it")),
         ]
+        if !pullRequest {
+            needs.append(ToolNeed(tool: "cosign", required: images.signRequired, usage: "sign[*]" + (images.signRequired ? " (images.sign.required: true)" : "; skipped without it")))
+        }
         if let sast = config.security.sast {
             needs.append(ToolNeed(tool: "semgrep", required: sast.blocking, usage: "sast" + (sast.blocking ? " (blocking)" : ", allowed to fail")))
         }

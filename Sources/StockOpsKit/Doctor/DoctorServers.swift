@@ -30,12 +30,14 @@ extension Doctor {
     }
 
     /// Vault first; then, with the secrets it holds, the registry, SonarQube, DefectDojo and Argo CD at once.
+    /// A pull-request run reads no secret and deploys nothing, so it needs neither Vault nor Argo CD.
     func servers(config: PipelineConfig, environment: Environment) async -> [DoctorCheck] {
-        let (vaultChecks, fetched, fetchesSecrets) = await vault(config)
+        let pullRequest = PullRequestBoundary.event(processEnvironment) != nil
+        let (vaultChecks, fetched, fetchesSecrets) = pullRequest ? ([], nil, false) : await vault(config)
         async let registryCheck = registry(config, fetched: fetched)
         async let sonarChecks = sonar(config.images, fetched: fetched)
         async let defectDojoChecks = defectDojo(config.security.defectDojo, fetched: fetched, fetchesSecrets: fetchesSecrets)
-        async let argoCDChecks = argoCD(config.gitOps[environment]?.argoCD, fetched: fetched)
+        async let argoCDChecks = argoCD(pullRequest ? nil : config.gitOps[environment]?.argoCD, fetched: fetched)
         return vaultChecks + [await registryCheck] + (await sonarChecks) + (await defectDojoChecks) + (await argoCDChecks)
     }
 
