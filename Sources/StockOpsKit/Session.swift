@@ -202,7 +202,7 @@ public struct Session: Sendable {
             paths: RunPaths(root: request.root, runDirectory: request.root + "/.stockops/plan"),
             approvals: approvals(request, prepared.graph),
             exclusions: prepared.exclusions,
-            cache: OutputCache(directory: request.root + "/.stockops/cache"),
+            cache: OutputCache(directory: StateDirectory.cache(root: request.root, environment: request.processEnvironment)),
             writesLogs: false
         )
         let result = await scheduler.run(prepared.graph)
@@ -250,7 +250,7 @@ public struct Session: Sendable {
             paths: paths,
             approvals: approvals(request, prepared.graph),
             exclusions: prepared.exclusions.merging(inputs?.exclusions ?? [:]) { first, _ in first },
-            cache: OutputCache(directory: request.root + "/.stockops/cache"),
+            cache: OutputCache(directory: StateDirectory.cache(root: request.root, environment: request.processEnvironment)),
             observer: observer,
             externalOutputs: inputs?.outputs ?? [:]
         )
@@ -299,8 +299,8 @@ public struct Session: Sendable {
     }
 
     /// `stockops cache prune`.
-    public func pruneCache(root: String, keep: Int) -> ExitStatus {
-        let cache = OutputCache(directory: root + "/.stockops/cache")
+    public func pruneCache(root: String, keep: Int, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> ExitStatus {
+        let cache = OutputCache(directory: StateDirectory.cache(root: root, environment: processEnvironment))
         do {
             let report = try cache.prune(keep: keep)
             output.write("removed \(report.removed) cache entries, kept \(report.kept) (in \(cache.directory))\n")

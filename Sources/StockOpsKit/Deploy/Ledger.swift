@@ -219,12 +219,43 @@ public struct Ledger: Sendable {
     }
 }
 
-/// Where deploy state (ledgers and locks) lives: `$STOCKOPS_STATE_DIR`, else `<root>/.stockops/state`.
+/// Where deploy state (ledgers and locks) lives: `$STOCKOPS_STATE_DIR` (relative to the root when relative); on a CI
+/// runner (`GITHUB_ACTIONS=true`), whose checkout wipes the workspace at the start of every job, outside it:
+/// `/var/lib/stockops` when writable, else `$XDG_STATE_HOME/stockops` (`~/.local/state/stockops`); elsewhere
+/// `<root>/.stockops/state`.
 public enum StateDirectory {
     public static func resolve(root: String, environment: [String: String]) -> String {
         if let configured = environment["STOCKOPS_STATE_DIR"], !configured.isEmpty {
             return configured.hasPrefix("/") ? configured : root + "/" + configured
         }
-        return root + "/.stockops/state"
+        guard environment["GITHUB_ACTIONS"] == "true" else { return root + "/.stockops/state" }
+        if writable("/var/lib/stockops") { return "/var/lib/stockops" }
+        return userDirectory(environment, variable: "XDG_STATE_HOME", fallback: ".local/state") + "/stockops"
+    }
+
+    /// Where node results are cached: `$STOCKOPS_NODE_CACHE_DIR`; on a CI runner `$XDG_CACHE_HOME/stockops/results`
+    /// (`~/.cache/stockops/results`); elsewhere `<root>/.stockops/cache`.
+    public static func cache(root: String, environment: [String: String]) -> String {
+        if let configured = environment["STOCKOPS_NODE_CACHE_DIR"], !configured.isEmpty {
+            return configured.hasPrefix("/") ? configured : root + "/" + configured
+        }
+        guard environment["GITHUB_ACTIONS"] == "true" else { return root + "/.stockops/cache" }
+        return userDirectory(environment, variable: "XDG_CACHE_HOME", fallback: ".cache") + "/stockops/results"
+    }
+
+    /// `$variable`, else `$HOME/fallback`.
+    static func userDirectory(_ environment: [String: String], variable: String, fallback: String) -> String {
+        if let value = environment[variable], value.hasPrefix("/") { return value }
+        return (environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/root") + "/" + fallback
+    }
+
+    /// Whether `path` is a directory this process may write, or could be created as one.
+    static func writable(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            return isDirectory.boolValue && access(path, W_OK) == 0
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        return access(parent, W_OK) == 0
     }
 }

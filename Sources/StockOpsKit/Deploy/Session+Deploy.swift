@@ -212,12 +212,13 @@ extension Session {
                 var lock: String
                 var services: [Service]
                 var docker: String?
+                var stateDirectory: String
             }
             let services = Self.serviceNames(contents, containers).map { name in
                 let container = containers?.first { $0.service == name }
                 return Service(service: name, state: container?.state, health: container?.health, image: container?.image, digest: live?.images[name])
             }
-            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem)
+            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -235,6 +236,7 @@ extension Session {
                 text += "live:        nothing deployed by stockops (the ledger \(ledger.path) is empty)\n"
             }
             text += "lock:        \(lock.description)\n"
+            text += "state:       \(request.stateDirectory)\n"
             let rows = Self.serviceNames(contents, containers).map { name -> [String] in
                 let container = containers?.first { $0.service == name }
                 return [name, container?.state ?? "-", container?.health ?? "-", live?.images[name].map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
