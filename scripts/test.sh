@@ -23,6 +23,7 @@ export PATH="$pip_scripts:$PATH"
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
 if [ "${CI:-}" = true ] || [ "${STOCKOPS_FRESH_ENGINE:-0}" = 1 ]; then
   export STOCKOPS_CACHE_DIR="$workdir/cache"
+  stockops_cache_dir="$STOCKOPS_CACHE_DIR"  # scripts/lib/docker.sh read it when sourced: step 2's engine uses it too
   mkdir -p "$STOCKOPS_CACHE_DIR"
   if ! pgrep -x dockerd >/dev/null && ip link show docker0 >/dev/null 2>&1; then
     ip link delete docker0 && echo "deleted the docker0 interface an earlier engine left (no dockerd runs)"
