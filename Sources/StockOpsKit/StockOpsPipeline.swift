@@ -145,10 +145,10 @@ public enum StockOpsPipeline {
             imageNodes.append(graph.add(
                 NodeID("sign", key: service.name), SignImageStage(image: image, settings: settings),
                 policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
-                summary: "cosign sign --yes by digest, cosign verify",
+                summary: "sign by digest and verify (images.sign.tool: \(images.signTool.rawValue); cosign or native)",
                 when: { outputs in
                     if let reason = try built(outputs) { return reason }
-                    return ToolAvailability.skipReason(tool: "cosign", required: images.signRequired, hint: "install cosign to sign images (https://docs.sigstore.dev/cosign/system_config/installation/); images.sign.required: true makes its absence fail the run")
+                    return SignImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
                 }
             ).id)
         }

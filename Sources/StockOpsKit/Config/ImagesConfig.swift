@@ -14,6 +14,8 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
     public var ignoreFile: String = ".trivyignore"
     /// Whether `sign[*]` must run: false reports a missing cosign as a skip.
     public var signRequired: Bool = false
+    /// `images.sign.tool`: cosign, the native signer, or (auto) cosign when installed and native otherwise.
+    public var signTool: SignTool = .auto
     /// Keyless signing identity and OIDC issuer; key mode (the key from Vault) when nil.
     public var keylessIdentity: String?
     public var keylessIssuer: String?
@@ -47,12 +49,22 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
             config.trivyDatabaseRepository = try images.optional("trivy-db-repository")?.nonEmptyString()
             config.ignoreFile = try images.optional("ignore-file")?.nonEmptyString() ?? config.ignoreFile
             if let sign = try images.optional("sign") {
-                _ = try sign.mapping(allowed: ["required", "keyless"])
+                _ = try sign.mapping(allowed: ["required", "keyless", "tool"])
                 config.signRequired = try sign.optional("required")?.bool() ?? false
+                if let node = try sign.optional("tool") {
+                    let value = try node.nonEmptyString()
+                    guard let tool = SignTool(rawValue: value) else {
+                        throw node.error(.invalidValue, "'\(value)' is not a signer; use " + SignTool.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                    config.signTool = tool
+                }
                 if let keyless = try sign.optional("keyless") {
                     _ = try keyless.mapping(allowed: ["identity", "issuer"])
                     config.keylessIdentity = try keyless.required("identity").nonEmptyString()
                     config.keylessIssuer = try keyless.required("issuer").nonEmptyString()
+                    if config.signTool == .native {
+                        throw keyless.error(.invalidValue, "keyless signing needs cosign; use tool: cosign or auto")
+                    }
                 }
             }
         }

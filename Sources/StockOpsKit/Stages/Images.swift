@@ -319,10 +319,15 @@ public struct SignatureReport: Codable, Sendable, Equatable {
     public var service: String
     public var digest: String
     public var mode: String
+    /// `cosign` or `native` (``SignTool``); nil in reports made before the native signer existed.
+    public var tool: String?
 }
 
-/// `sign[<service>]`: `cosign sign --yes` by digest with the key from Vault in the environment (`env://`),
-/// or keyless; then `cosign verify`.
+/// `sign[<service>]`: signs by digest and verifies, with the signer ``ImagesConfig/signTool`` resolves to.
+///
+/// cosign: `cosign sign --yes` with the key from Vault in the environment (`env://`), or keyless; then `cosign verify`.
+/// Native: the same key from Vault, opened in process (``CosignPrivateKey``), signed and pushed by ``NativeSigner``
+/// and checked by ``NativeVerifier`` against `SIGNING_PUBLIC_KEY` (or the key's own public key).
 public struct SignImageStage: Stage {
     public var image: StageRef<BuiltImage>
     public var settings: ImageSettings
@@ -348,9 +353,26 @@ public struct SignImageStage: Stage {
         return .key
     }
 
+    /// The signer that runs.
+    var tool: SignTool {
+        settings.images.signTool.resolved(cosignInstalled: ToolAvailability.isInstalled(cosign), keyless: settings.images.keylessIdentity != nil)
+    }
+
+    /// Why `sign[*]` is skipped, or nil: cosign is needed and missing, or the native signer has no `SIGNING_KEY`
+    /// (fetch-secrets skipped, or the key not read); `images.sign.required: true` turns either into a failure.
+    public static func skipReason(images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, outputs: Outputs, cosign: String = "cosign") -> String? {
+        let tool = images.signTool.resolved(cosignInstalled: ToolAvailability.isInstalled(cosign), keyless: images.keylessIdentity != nil)
+        guard tool == .native else {
+            return ToolAvailability.skipReason(tool: cosign, required: images.signRequired, hint: "install cosign to sign images (https://docs.sigstore.dev/cosign/system_config/installation/), or set images.sign.tool: native (key mode); images.sign.required: true makes its absence fail the run")
+        }
+        guard !images.signRequired, (secrets.flatMap { try? outputs.value($0) })?[keyKey] == nil else { return nil }
+        return "no \(keyKey) was fetched from Vault for the native signer; images.sign.required: true makes its absence fail the run"
+    }
+
     public func run(_ context: StageContext) async throws -> SignatureReport {
         let built = try context.value(image)
         let pinned = try settings.pinned(built)
+        if tool == .native { return try await signNatively(pinned, service: built.service, context) }
         try await settings.login(context)
         let command = CosignCommand(executable: cosign, mode: mode)
         var environment = settings.dockerEnvironment(context.paths)
@@ -377,7 +399,37 @@ public struct SignImageStage: Stage {
             throw StageFailure.failed("cosign verify did not report a signature for \(built.digest)")
         }
         context.log.write("signed and verified \(pinned)\n")
-        return SignatureReport(service: built.service, digest: built.digest, mode: { if case .key = mode { "key" } else { "keyless" } }())
+        return SignatureReport(service: built.service, digest: built.digest, mode: { if case .key = mode { "key" } else { "keyless" } }(), tool: SignTool.cosign.rawValue)
+    }
+
+    private func signNatively(_ pinned: PinnedImageReference, service: String, _ context: StageContext) async throws -> SignatureReport {
+        guard let secrets = settings.secrets, let fetched = try? context.value(secrets), let pem = fetched[Self.keyKey] else {
+            throw StageFailure.failed("no \(Self.keyKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml")
+        }
+        let key: CosignPrivateKey
+        let verifier: CosignVerifier
+        do {
+            key = try CosignPrivateKey(pem: pem.reveal(), password: fetched[Self.passwordKey] ?? Secret(""))
+            verifier = try fetched[Self.publicKeyKey].map { try CosignVerifier(publicKeysPEM: $0.reveal()) }
+                ?? CosignVerifier(publicKeys: [key.signingKey.publicKey])
+        } catch {
+            throw StageFailure.failed("\(Self.keyKey)/\(Self.passwordKey)/\(Self.publicKeyKey): \(error)")
+        }
+        let client = try settings.client(context)
+        do {
+            let signed = try await NativeSigner(key: key, registry: client).sign(pinned)
+            context.log.write("\(signed.appended ? "signed" : "already signed by this key:") \(pinned) (\(signed.tag), \(signed.signatureCount) signature(s))\n")
+            let verification = try await NativeVerifier(verifier: verifier, registry: client).verify(image: pinned)
+            for rejected in verification.rejected {
+                context.log.write("signature \(rejected.layer.short()) not verified: \(rejected.reason)\n")
+            }
+        } catch let error as RegistryError {
+            throw error.code == .unreachable ? StageFailure.transient("\(error)") : StageFailure.failed("\(error)")
+        } catch let error as SigningError {
+            throw StageFailure.failed("\(error)")
+        }
+        context.log.write("signed and verified \(pinned) natively\n")
+        return SignatureReport(service: service, digest: pinned.digest.description, mode: "key", tool: SignTool.native.rawValue)
     }
 }
 
