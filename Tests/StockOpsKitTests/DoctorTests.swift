@@ -285,7 +285,39 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 """#
 
-@Suite("stockops doctor against SonarQube and Argo CD stand-ins")
+/// DefectDojo's `GET /api/v2/user_profile/` (API v2, `Authorization: Token <key>`; 401 `{"detail": "Invalid token."}`).
+/// Usage: server.py KEY.
+let defectDojoProfileFake = #"""
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+KEY = sys.argv[1]
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Token " + KEY:
+            return self.reply(401, {"detail": "Invalid token."})
+        if self.path == "/api/v2/user_profile/":
+            return self.reply(200, {"user": {"id": 1, "username": "stockops"}, "user_contact_info": None, "global_role": None,
+                                    "dojo_group_member": [], "product_type_member": [], "product_member": []})
+        self.reply(404, {"detail": "Not found."})
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""#
+
+@Suite("stockops doctor against SonarQube, DefectDojo and Argo CD stand-ins")
 struct DoctorAPITests {
     @Test func sonarQubeIsUpAndTakesTheFetchedToken() async throws {
         let token = "squ_\(UUID().uuidString)"
@@ -307,6 +339,22 @@ struct DoctorAPITests {
         #expect(await doctor.sonar(images, fetched: nil).first?.status == .warning)
         images.sonarHostURL = nil
         #expect(await doctor.sonar(images, fetched: nil).isEmpty, "no server check without sonarqube.host-url")
+    }
+
+    @Test func defectDojoTakesTheFetchedAPIKey() async throws {
+        let key = "dojo-\(UUID().uuidString)"
+        let launched = try await launchPythonServer(defectDojoProfileFake, directory: temporaryDirectory("dojofake"), arguments: [key], name: "the DefectDojo stand-in")
+        defer { kill(launched.process.processIdentifier, SIGKILL); launched.process.waitUntilExit() }
+        let config = DefectDojoConfig(url: "http://127.0.0.1:\(launched.port)", product: "stockapp")
+        let doctor = Doctor(root: temporaryDirectory(), processEnvironment: [:], postgresDirectories: [])
+
+        let accepted = await doctor.defectDojo(config, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret(key)]), fetchesSecrets: true)
+        #expect(accepted.map(\.status) == [.ok])
+        let refused = await doctor.defectDojo(config, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret("wrong")]), fetchesSecrets: true)
+        #expect(refused.map(\.status) == [.unauthorised])
+        #expect(await doctor.defectDojo(config, fetched: nil, fetchesSecrets: false).map(\.status) == [.warning], "without Vault the import is skipped")
+        let down = DefectDojoConfig(url: "http://127.0.0.1:\(try freeLoopbackPort())", product: "stockapp")
+        #expect(await doctor.defectDojo(down, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret(key)]), fetchesSecrets: true).map(\.status) == [.unreachable])
     }
 
     @Test func theArgoCDApplicationIsReadWithTheFetchedToken() async throws {
