@@ -108,7 +108,9 @@ public enum StockOpsPipeline {
             let changed = serviceChanged(service.name, changes)
             let sonar = graph.add(
                 NodeID("sonar", key: service.name),
-                SonarStage(service: service, hostURL: images.sonarHostURL ?? "", secrets: secrets, branch: options.processEnvironment["GITHUB_REF_NAME"]),
+                SonarStage(
+                    service: service, hostURL: images.sonarHostURL ?? "", secrets: secrets,
+                    subject: SonarStage.subject(branchSupport: images.sonarBranches, environment: options.processEnvironment)),
                 policy: NodePolicy(.gate, timeout: .seconds(900), skipPropagates: false),
                 after: [test],
                 summary: "sonar-scanner with \(service.paths.first ?? "")sonar-project.properties, wait for the quality gate",

@@ -79,6 +79,13 @@ struct PipelineImagesTests {
         #expect(parsed.images.sonarRequired)
     }
 
+    @Test func sonarBranchSupportIsOffUnlessConfigured() throws {
+        let sonar = Self.minimal + "sonarqube:\n  host-url: https://sonar.example.com\n"
+        #expect(try PipelineConfig.parse(sonar, file: "test.yml").images.sonarBranches == false)
+        #expect(try PipelineConfig.parse(sonar + "  branches: true\n", file: "test.yml").images.sonarBranches)
+        #expect(throws: ConfigError.self) { try PipelineConfig.parse(sonar + "  branches: developer\n", file: "test.yml") }
+    }
+
     static let minimal = """
         version: 1
         services:

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import Testing
 
@@ -10,7 +11,11 @@ import Testing
 ///   verify prints what cosign 3 prints for a Sigstore-bundle signature (`critical.type`
 ///   `https://sigstore.dev/cosign/sign/v1`, sigstore/cosign `cmd/cosign/cli/verify/verify.go` `transformOutput`).
 /// - sonar-scanner: "SonarScanner CLI" (docs.sonarsource.com): `-Dsonar.*` properties, the token in
-///   `SONAR_TOKEN`, `sonar.qualitygate.wait`; `.scannerwork/report-task.txt` holds `ceTaskId`.
+///   `SONAR_TOKEN`, `sonar.qualitygate.wait`; `.scannerwork/report-task.txt` holds `ceTaskId`. Without branch
+///   support (the Community Edition) it refuses branch and pull request properties as SonarSource/sonarqube
+///   `sonar-scanner-engine/.../scan/ProjectReactorValidator.java` does.
+/// - SonarQube's Web API takes the token as SonarQube 9.9 does: HTTP Basic with the token as login and an empty
+///   password (`server/sonar-webserver-auth/.../BasicAuthentication.java`); a `Bearer` header is not a login there.
 struct SignSonarContractTests {
     static let cosignScript = #"""
         #!/usr/bin/env python3
@@ -58,6 +63,11 @@ struct SignSonarContractTests {
         if any(a.split("=")[0] in ("-Dsonar.token", "-Dsonar.login", "-Dsonar.password") for a in args): fail("a credential property is in argv")
         if not all(a.startswith("-Dsonar.") and "=" in a for a in args): fail("not -Dsonar.key=value: " + " ".join(args))
         properties = dict(a[2:].split("=", 1) for a in args)
+        if not expect.get("branches"):
+            refused = ["To use the property \"%s\" and analyze %s, Developer Edition or above is required. See https://docs.sonarsource.com/sonarqube/9.9/analyzing-source-code/branches/branch-analysis/ for more information." % (key, "branches" if key.startswith("sonar.branch.") else "pull requests")
+                       for key in ("sonar.branch.name", "sonar.pullrequest.key", "sonar.pullrequest.branch", "sonar.pullrequest.base") if key in properties]
+            if refused:
+                print("ERROR: Error during SonarScanner execution\nERROR: Validation of project failed:\n  o " + "\n  o ".join(refused), file=sys.stderr); sys.exit(2)
         for key, value in expect["properties"].items():
             if properties.get(key) != value: fail("%s is %r, expected %r" % (key, properties.get(key), value))
         if not os.path.exists("sonar-project.properties"): fail("not run in the service directory")
@@ -71,8 +81,14 @@ struct SignSonarContractTests {
 
     /// SonarQube's Web API as documented in its `api/ce/task` and `api/qualitygates/project_status` examples.
     static let sonarServerScript = #"""
-        import http.server, json, sys, urllib.parse
+        import base64, http.server, json, sys, urllib.parse
         token = sys.argv[1]
+        def login(header):
+            if not header.lower().startswith("basic "): return None
+            try: decoded = base64.b64decode(header[6:], validate=True).decode()
+            except Exception: return None
+            user, colon, password = decoded.partition(":")
+            return user if colon and user and not password else None
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args): pass
             def answer(self, status, body):
@@ -80,7 +96,7 @@ struct SignSonarContractTests {
                 self.send_response(status); self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
             def do_GET(self):
                 url = urllib.parse.urlparse(self.path); query = urllib.parse.parse_qs(url.query)
-                if self.headers.get("Authorization") != "Bearer " + token:
+                if login(self.headers.get("Authorization", "")) != token:
                     return self.answer(401, {"errors": [{"msg": "Authentication required"}]})
                 if url.path == "/api/ce/task" and query.get("id") == ["AVAn5RKqYwETbXvgas-I"]:
                     return self.answer(200, {"task": {"id": "AVAn5RKqYwETbXvgas-I", "type": "REPORT", "componentKey": "stockops-trade", "status": "SUCCESS", "analysisId": "AU-TpxcA-iU5OvuD2FLz"}})
@@ -176,7 +192,47 @@ struct SignSonarContractTests {
         #expect(sonar.reason == "the SonarQube quality gate of stockops-trade is ERROR: new_coverage = 82.5 (fails when < 85)")
     }
 
-    private func runSonar(token: String, gate: String, serverURL: String) async throws -> (run: RunResult, scanner: String) {
+    @Test func withoutBranchSupportThePushedBranchIsNotPassed() async throws {
+        let token = "squ_\(UUID().uuidString)"
+        let push = ["GITHUB_REF": "refs/heads/develop", "GITHUB_REF_NAME": "develop"]
+        let community = try await runSonar(token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: SonarStage.subject(branchSupport: false, environment: push))
+        #expect(community.run["sonar[trade]"]?.status == .passed, "\(community.run["sonar[trade]"]?.reason ?? "")")
+        let refused = try await runSonar(token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: .branch("develop"))
+        #expect(refused.run["sonar[trade]"]?.status == .failed)
+        #expect(refused.run["sonar[trade]"]?.reason?.contains("Developer Edition or above is required") == true, "\(refused.run["sonar[trade]"]?.reason ?? "")")
+    }
+
+    @Test func withBranchSupportBranchesAndPullRequestsAreNamed() async throws {
+        let token = "squ_\(UUID().uuidString)"
+        let pullRequest = ["GITHUB_REF": "refs/pull/42/merge", "GITHUB_HEAD_REF": "feature/quotes", "GITHUB_BASE_REF": "develop"]
+        let result = try await runSonar(
+            token: token, gate: "OK", serverURL: "https://sonarqube.example.com",
+            subject: SonarStage.subject(branchSupport: true, environment: pullRequest), branches: true)
+        #expect(result.run["sonar[trade]"]?.status == .passed, "\(result.run["sonar[trade]"]?.reason ?? "")")
+        let argv = try #require(try Self.calls(of: result.scanner).first?["argv"] as? [String])
+        #expect(argv.contains("-Dsonar.pullrequest.key=42"))
+        #expect(argv.contains("-Dsonar.pullrequest.branch=feature/quotes"))
+        #expect(argv.contains("-Dsonar.pullrequest.base=develop"))
+    }
+
+    @Test func theWebAPIStandInTakesOnlyWhatSonarQube99Takes() async throws {
+        let token = "squ_\(UUID().uuidString)"
+        let server = try await FakeAPIServer.start(Self.sonarServerScript, arguments: [token])
+        defer { server.stop() }
+        let client = HTTPClient(configuration: HTTPClientConfiguration())
+        let url = "http://127.0.0.1:\(server.port)/api/ce/task?id=AVAn5RKqYwETbXvgas-I"
+        for (header, status) in [
+            (SonarScannerCommand.webAPIAuthorization(token: Secret(token)), 200),
+            ("Bearer " + token, 401),
+            ("Basic " + Data(token.utf8).base64EncodedString(), 401),
+            ("Basic " + Data((token + ":x").utf8).base64EncodedString(), 401),
+        ] {
+            let response = try await client.send(HTTPRequest(method: .get, url: url, headers: ["Authorization": header]))
+            #expect(response.status == status, "\(header)")
+        }
+    }
+
+    private func runSonar(token: String, gate: String, serverURL: String, subject: SonarScannerCommand.Subject? = nil, branches: Bool = false) async throws -> (run: RunResult, scanner: String) {
         let root = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: root + "/services/trade", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: ImageStagesTests.root + "/services/trade/sonar-project.properties", toPath: root + "/services/trade/sonar-project.properties")
@@ -184,11 +240,11 @@ struct SignSonarContractTests {
             "sonar.projectKey": "stockops-trade", "sonar.host.url": serverURL, "sonar.sources": "Sources", "sonar.tests": "Tests",
             "sonar.qualitygate.wait": "true", "sonar.qualitygate.timeout": "300",
         ]
-        let scanner = try Self.standIn("sonar-scanner", script: Self.sonarScannerScript, expect: ["token": token, "gate": gate, "properties": properties])
+        let scanner = try Self.standIn("sonar-scanner", script: Self.sonarScannerScript, expect: ["token": token, "gate": gate, "properties": properties, "branches": branches])
         let config = try PipelineConfig.load(path: ImageStagesTests.root + "/pipelines/stockops.yml")
         var graph = GraphBuilder()
         let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [SonarStage.tokenKey: token]))
-        graph.add("sonar[trade]", SonarStage(service: try #require(config.service(named: "trade")), hostURL: serverURL, secrets: secrets, scanner: scanner))
+        graph.add("sonar[trade]", SonarStage(service: try #require(config.service(named: "trade")), hostURL: serverURL, secrets: secrets, scanner: scanner, subject: subject))
         return (await scheduler(root: root).run(try graph.build()), scanner)
     }
 }

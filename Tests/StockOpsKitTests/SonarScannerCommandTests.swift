@@ -10,7 +10,7 @@ struct SonarScannerCommandTests {
     @Test func scanWaitsForTheQualityGate() {
         let scanner = SonarScannerCommand(
             projectKey: "stocks", hostURL: "https://sonarqube.example.com", sources: ["Sources", "services"],
-            tests: ["Tests"], branch: "main", properties: ["sonar.swift.coverage.reportPaths": "coverage.xml"])
+            tests: ["Tests"], subject: .branch("main"), properties: ["sonar.swift.coverage.reportPaths": "coverage.xml"])
         #expect(
             scanner.scan()
                 == [
@@ -24,6 +24,40 @@ struct SonarScannerCommandTests {
                     "-Dsonar.qualitygate.timeout=300",
                     "-Dsonar.swift.coverage.reportPaths=coverage.xml",
                 ])
+    }
+
+    @Test func pullRequestsAreAnalysedWithThePullRequestProperties() {
+        let scanner = SonarScannerCommand(
+            projectKey: "stocks", hostURL: "https://sonarqube.example.com",
+            subject: .pullRequest(key: "42", branch: "feature/quotes", base: "develop"))
+        let argv = scanner.scan()
+        #expect(argv.contains("-Dsonar.pullrequest.key=42"))
+        #expect(argv.contains("-Dsonar.pullrequest.branch=feature/quotes"))
+        #expect(argv.contains("-Dsonar.pullrequest.base=develop"))
+        #expect(!argv.contains { $0.hasPrefix("-Dsonar.branch.") })
+        #expect(!SonarScannerCommand(projectKey: "stocks", hostURL: "https://sonarqube.example.com").scan().contains { $0.hasPrefix("-Dsonar.branch.") || $0.hasPrefix("-Dsonar.pullrequest.") })
+    }
+
+    @Test func theSubjectComesFromGitHubActionsOnlyWithBranchSupport() {
+        let push = ["GITHUB_REF": "refs/heads/release/1.4", "GITHUB_REF_NAME": "release/1.4", "GITHUB_EVENT_NAME": "push"]
+        let pullRequest = [
+            "GITHUB_REF": "refs/pull/42/merge", "GITHUB_REF_NAME": "42/merge", "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_HEAD_REF": "feature/quotes", "GITHUB_BASE_REF": "develop",
+        ]
+        let tag = ["GITHUB_REF": "refs/tags/v1.4.0", "GITHUB_REF_NAME": "v1.4.0"]
+        #expect(SonarStage.subject(branchSupport: false, environment: push) == nil)
+        #expect(SonarStage.subject(branchSupport: false, environment: pullRequest) == nil)
+        #expect(SonarStage.subject(branchSupport: true, environment: push) == .branch("release/1.4"))
+        #expect(SonarStage.subject(branchSupport: true, environment: pullRequest) == .pullRequest(key: "42", branch: "feature/quotes", base: "develop"))
+        #expect(SonarStage.subject(branchSupport: true, environment: tag) == nil)
+        #expect(SonarStage.subject(branchSupport: true, environment: [:]) == nil)
+    }
+
+    /// SonarQube 9.9 reads a token only from HTTP Basic (`BasicAuthentication`: the login, with no password).
+    @Test func theWebAPITokenIsTheBasicLoginWithAnEmptyPassword() {
+        let header = SonarScannerCommand.webAPIAuthorization(token: Secret("squ_0123456789abcdef"))
+        #expect(header == "Basic c3F1XzAxMjM0NTY3ODlhYmNkZWY6")
+        #expect(Data(base64Encoded: String(header.dropFirst("Basic ".count))).map { String(decoding: $0, as: UTF8.self) } == "squ_0123456789abcdef:")
     }
 
     @Test func tokenNeverInArgv() {

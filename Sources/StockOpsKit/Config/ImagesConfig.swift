@@ -23,6 +23,9 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
     public var sonarHostURL: String?
     /// Whether `sonar[*]` must run: false reports a missing sonar-scanner or server as a skip.
     public var sonarRequired: Bool = false
+    /// Whether the server analyses branches and pull requests (Developer Edition or above): only then does the
+    /// scanner get `sonar.branch.name` or `sonar.pullrequest.*`, which the Community Edition refuses.
+    public var sonarBranches: Bool = false
 
     public init() {}
 
@@ -69,13 +72,14 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
             }
         }
         if let sonarqube {
-            _ = try sonarqube.mapping(allowed: ["host-url", "required"])
+            _ = try sonarqube.mapping(allowed: ["host-url", "required", "branches"])
             if let node = try sonarqube.optional("host-url") {
                 let url = try node.nonEmptyString()
                 guard url.hasPrefix("https://") || url.hasPrefix("http://") else { throw node.error(.invalidValue, "'\(url)' is not an http(s) URL") }
                 config.sonarHostURL = url
             }
             config.sonarRequired = try sonarqube.optional("required")?.bool() ?? false
+            config.sonarBranches = try sonarqube.optional("branches")?.bool() ?? false
         }
         return config
     }

@@ -17,19 +17,20 @@ public struct SonarStage: Stage {
     public var hostURL: String
     public var secrets: StageRef<FetchedSecrets>?
     public var scanner: String
-    public var branch: String?
+    /// The branch or pull request analysed (``subject(branchSupport:environment:)``).
+    public var subject: SonarScannerCommand.Subject?
     public var http: HTTPClientConfiguration
     public var dependencies: [NodeID] { secrets.map { [$0.id] } ?? [] }
 
     public static let tokenKey = "SONAR_TOKEN"
     public static let installHint = "install sonar-scanner (https://docs.sonarsource.com/sonarqube-server/latest/analyzing-source-code/scanners/sonarscanner/) to run the quality gate; sonarqube.required: true makes its absence fail the run"
 
-    public init(service: ServiceConfig, hostURL: String, secrets: StageRef<FetchedSecrets>?, scanner: String = "sonar-scanner", branch: String? = nil, http: HTTPClientConfiguration = HTTPClientConfiguration()) {
+    public init(service: ServiceConfig, hostURL: String, secrets: StageRef<FetchedSecrets>?, scanner: String = "sonar-scanner", subject: SonarScannerCommand.Subject? = nil, http: HTTPClientConfiguration = HTTPClientConfiguration()) {
         self.service = service
         self.hostURL = hostURL.hasSuffix("/") ? String(hostURL.dropLast()) : hostURL
         self.secrets = secrets
         self.scanner = scanner
-        self.branch = branch
+        self.subject = subject
         self.http = http
     }
 
@@ -49,7 +50,7 @@ public struct SonarStage: Stage {
             executable: scanner, projectKey: projectKey, hostURL: hostURL,
             sources: (properties["sonar.sources"] ?? "Sources").split(separator: ",").map(String.init),
             tests: (properties["sonar.tests"] ?? "").split(separator: ",").map(String.init),
-            branch: branch
+            subject: subject
         )
         var environment = Command.baseEnvironment(adding: ["JAVA_HOME", "SONAR_SCANNER_OPTS"])
         for (name, value) in SonarScannerCommand.environment(token: token) { environment[name] = value.reveal() }
@@ -71,7 +72,7 @@ public struct SonarStage: Stage {
     /// Reads the gate of the analysis behind a Compute Engine task through the Web API.
     func qualityGate(taskID: String, token: Secret) async throws -> SonarQualityGateStatus {
         let client = HTTPClient(configuration: http)
-        let headers: HTTPHeaders = ["Authorization": "Bearer " + token.reveal(), "Accept": "application/json"]
+        let headers: HTTPHeaders = ["Authorization": SonarScannerCommand.webAPIAuthorization(token: token), "Accept": "application/json"]
         let task = try await client.send(HTTPRequest(method: .get, url: hostURL + "/api/ce/task?id=" + Self.queryEscaped(taskID), headers: headers))
         guard task.isSuccess else { throw StageFailure.infrastructure("GET api/ce/task answered \(task.status)") }
         struct TaskBody: Decodable {
@@ -87,6 +88,21 @@ public struct SonarStage: Stage {
         let gate = try await client.send(HTTPRequest(method: .get, url: hostURL + "/api/qualitygates/project_status?analysisId=" + Self.queryEscaped(analysisID), headers: headers))
         guard gate.isSuccess else { throw StageFailure.infrastructure("GET api/qualitygates/project_status answered \(gate.status)") }
         return try SonarQualityGateStatus.parse(gate.body)
+    }
+
+    /// What a GitHub Actions run analyses: with `branchSupport` (`sonarqube.branches`), a pull request
+    /// (`refs/pull/<key>/merge`, `GITHUB_HEAD_REF` into `GITHUB_BASE_REF`) or the pushed branch (`refs/heads/…`);
+    /// nil otherwise, which analyses the main branch: tags, runs outside Actions, and servers without branch support.
+    public static func subject(branchSupport: Bool, environment: [String: String]) -> SonarScannerCommand.Subject? {
+        guard branchSupport, let ref = environment["GITHUB_REF"] else { return nil }
+        if ref.hasPrefix("refs/pull/"), let key = ref.split(separator: "/").dropFirst(2).first,
+           let head = environment["GITHUB_HEAD_REF"], !head.isEmpty, let base = environment["GITHUB_BASE_REF"], !base.isEmpty {
+            return .pullRequest(key: String(key), branch: head, base: base)
+        }
+        if ref.hasPrefix("refs/heads/") {
+            return .branch(String(ref.dropFirst("refs/heads/".count)))
+        }
+        return nil
     }
 
     static func queryEscaped(_ value: String) -> String {

@@ -7,6 +7,16 @@ import Foundation
 public struct SonarScannerCommand: Sendable, Equatable {
     public static let tokenVariable = "SONAR_TOKEN"
 
+    /// What an analysis is of. Only a server with branch support (Developer Edition or above) takes either: the
+    /// Community Edition's scanner refuses these properties ("To use the property \"sonar.branch.name\" and analyze
+    /// branches, Developer Edition or above is required"), and analyses the main branch without them.
+    public enum Subject: Sendable, Equatable {
+        /// `sonar.branch.name`.
+        case branch(String)
+        /// `sonar.pullrequest.key`, `sonar.pullrequest.branch` and `sonar.pullrequest.base`.
+        case pullRequest(key: String, branch: String, base: String)
+    }
+
     public var executable: String
     public var projectKey: String
     /// The server, such as `https://sonarqube.example.com`.
@@ -17,14 +27,14 @@ public struct SonarScannerCommand: Sendable, Equatable {
     public var tests: [String]
     /// Seconds the scanner waits for the quality gate, `sonar.qualitygate.timeout`.
     public var qualityGateTimeout: Int
-    /// The analysed branch, `sonar.branch.name`, when the server supports branches.
-    public var branch: String?
+    /// The branch or pull request analysed; nil for the main branch (and on servers without branch support).
+    public var subject: Subject?
     /// More `-Dkey=value` properties, passed sorted by key; credential properties are dropped.
     public var properties: [String: String]
 
     public init(
         executable: String = "sonar-scanner", projectKey: String, hostURL: String, sources: [String] = ["Sources"],
-        tests: [String] = [], qualityGateTimeout: Int = 300, branch: String? = nil, properties: [String: String] = [:]
+        tests: [String] = [], qualityGateTimeout: Int = 300, subject: Subject? = nil, properties: [String: String] = [:]
     ) {
         self.executable = executable
         self.projectKey = projectKey
@@ -32,7 +42,7 @@ public struct SonarScannerCommand: Sendable, Equatable {
         self.sources = sources
         self.tests = tests
         self.qualityGateTimeout = qualityGateTimeout
-        self.branch = branch
+        self.subject = subject
         self.properties = properties
     }
 
@@ -45,7 +55,14 @@ public struct SonarScannerCommand: Sendable, Equatable {
             "-Dsonar.sources=\(sources.joined(separator: ","))",
         ]
         if !tests.isEmpty { arguments.append("-Dsonar.tests=\(tests.joined(separator: ","))") }
-        if let branch { arguments.append("-Dsonar.branch.name=\(branch)") }
+        switch subject {
+        case .branch(let name):
+            arguments.append("-Dsonar.branch.name=\(name)")
+        case .pullRequest(let key, let branch, let base):
+            arguments += ["-Dsonar.pullrequest.key=\(key)", "-Dsonar.pullrequest.branch=\(branch)", "-Dsonar.pullrequest.base=\(base)"]
+        case nil:
+            break
+        }
         arguments += ["-Dsonar.qualitygate.wait=true", "-Dsonar.qualitygate.timeout=\(qualityGateTimeout)"]
         for key in properties.keys.sorted() where !Self.isTokenProperty(key) {
             arguments.append("-D\(key)=\(properties[key] ?? "")")
@@ -56,6 +73,12 @@ public struct SonarScannerCommand: Sendable, Equatable {
     /// The scanner's environment additions: the token.
     public static func environment(token: Secret) -> [String: Secret] {
         [tokenVariable: token]
+    }
+
+    /// The `Authorization` header of Web API calls: HTTP Basic with the token as login and an empty password,
+    /// which every SonarQube version takes (9.9 does not take `Bearer`).
+    public static func webAPIAuthorization(token: Secret) -> String {
+        "Basic " + Data((token.reveal() + ":").utf8).base64EncodedString()
     }
 
     /// Properties that carry credentials are never put into argv.
