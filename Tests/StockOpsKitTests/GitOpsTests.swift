@@ -182,6 +182,38 @@ struct InfraRepository {
         #expect(!log.contains(token))
     }
 
+    @Test func aMultiSourceApplicationIsWaitedForAtThePushedRevisionOfItsSource() async throws {
+        let infra = try await InfraRepository()
+        let token = "argo-token-" + UUID().uuidString
+        let argo = try await FakeAPIServer.start(FakeAPIServer.argoCD, arguments: [token, "stockapp-stage", infra.bare, "main", "healthy", "2", "multi"])
+        defer { argo.stop() }
+        let target = infra.target(argoCD: ArgoCDTarget(url: argo.baseURL, application: "stockapp-stage", timeout: 60))
+        let secrets = FetchedSecrets(values: ["ARGOCD_TOKEN": Secret(token).registered()])
+        let (deployment, context) = try await deploy(infra, built("git-7777777", Self.digestA), target: target, secrets: secrets)
+        let status = try #require(deployment.argoCD)
+        #expect(status.revision == nil)
+        #expect(status.revisions == ["1.4.2", deployment.change.commit])
+        #expect(status.isDeployed(deployment.change.commit, repository: infra.bare))
+        #expect(context.log.contents().contains("argo cd: sync Synced at 1.4.2, \(deployment.change.commit.prefix(12)), health Healthy"))
+    }
+
+    @Test func ofAMultiSourceApplicationTheSourceOfTheRepositoryCounts() throws {
+        let json = #"""
+            {"spec": {"sources": [{"repoURL": "https://git.example.com/platform.git", "path": "base"}, {"repoURL": "https://git.example.com/infra.git", "path": "overlays/stage"}]},
+             "status": {"sync": {"status": "Synced", "revisions": ["aaaa", "bbbb"]}, "health": {"status": "Healthy"}}}
+            """#
+        let status = try ArgoCDApplicationStatus.parse(Data(json.utf8))
+        #expect(status.sourceRepositories == ["https://git.example.com/platform.git", "https://git.example.com/infra.git"])
+        #expect(status.isDeployed("bbbb", repository: "https://git.example.com/infra"))
+        #expect(!status.isDeployed("aaaa", repository: "https://git.example.com/infra.git/"))
+        #expect(status.isDeployed("aaaa"))
+        #expect(status.isDeployed("aaaa", repository: "https://git.example.com/elsewhere.git"))
+        #expect(!status.isDeployed("cccc"))
+        let single = try ArgoCDApplicationStatus.parse(Data(#"{"status": {"sync": {"status": "Synced", "revision": "aaaa"}, "health": {"status": "Healthy"}}}"#.utf8))
+        #expect(single.isDeployed("aaaa", repository: "https://git.example.com/infra.git"))
+        #expect(!single.isDeployed("bbbb"))
+    }
+
     @Test func aDegradedApplicationIsRolledBackInANewCommit() async throws {
         let infra = try await InfraRepository()
         let token = "argo-token-" + UUID().uuidString

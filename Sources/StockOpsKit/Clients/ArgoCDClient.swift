@@ -5,29 +5,63 @@ import Foundation
 public struct ArgoCDApplicationStatus: Codable, Sendable, Equatable, CustomStringConvertible {
     /// `status.sync.status`: `Synced`, `OutOfSync` or `Unknown`.
     public var sync: String
-    /// `status.sync.revision`: the commit the application is synced to.
+    /// `status.sync.revision`: the commit a single-source application is synced to.
     public var revision: String?
+    /// `status.sync.revisions`: what a multi-source application (`spec.sources`) is synced to, one per source.
+    public var revisions: [String]?
+    /// `spec.sources[].repoURL` of a multi-source application, in the order of ``revisions``.
+    public var sourceRepositories: [String]?
     /// `status.health.status`: `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
     public var health: String
     public var healthMessage: String?
     /// `status.operationState.phase` of the last sync operation.
     public var operationPhase: String?
 
-    public init(sync: String, revision: String?, health: String, healthMessage: String? = nil, operationPhase: String? = nil) {
+    public init(
+        sync: String, revision: String?, revisions: [String]? = nil, sourceRepositories: [String]? = nil, health: String,
+        healthMessage: String? = nil, operationPhase: String? = nil
+    ) {
         self.sync = sync
         self.revision = revision
+        self.revisions = revisions
+        self.sourceRepositories = sourceRepositories
         self.health = health
         self.healthMessage = healthMessage
         self.operationPhase = operationPhase
     }
 
     public var description: String {
-        "sync \(sync) at \(revision.map { String($0.prefix(12)) } ?? "no revision"), health \(health)" + (healthMessage.map { " (\($0))" } ?? "")
+        let at = revision.map { String($0.prefix(12)) } ?? revisions.map { $0.map { String($0.prefix(12)) }.joined(separator: ", ") } ?? "no revision"
+        return "sync \(sync) at \(at), health \(health)" + (healthMessage.map { " (\($0))" } ?? "")
     }
 
-    /// Synced to `revision` and Healthy.
-    public func isDeployed(_ revision: String) -> Bool {
-        sync == "Synced" && health == "Healthy" && self.revision == revision
+    /// Whether the comparison was made at `revision`: the revision of a single-source application; for a
+    /// multi-source one, the revision of the source whose `repoURL` is `repository`, or of any source when none is
+    /// (or `repository` is nil).
+    public func isAt(_ revision: String, repository: String? = nil) -> Bool {
+        if self.revision == revision { return true }
+        guard let revisions else { return false }
+        if let repository, let sources = sourceRepositories,
+           let index = sources.firstIndex(where: { Self.sameRepository($0, repository) }), index < revisions.count {
+            return revisions[index] == revision
+        }
+        return revisions.contains(revision)
+    }
+
+    /// Synced at `revision` (``isAt(_:repository:)``) and Healthy.
+    public func isDeployed(_ revision: String, repository: String? = nil) -> Bool {
+        sync == "Synced" && health == "Healthy" && isAt(revision, repository: repository)
+    }
+
+    /// Repository URLs equal but for a trailing `/` or `.git`.
+    static func sameRepository(_ first: String, _ second: String) -> Bool {
+        func normalized(_ url: String) -> String {
+            var url = url
+            while url.hasSuffix("/") { url.removeLast() }
+            if url.hasSuffix(".git") { url.removeLast(4) }
+            return url
+        }
+        return normalized(first) == normalized(second)
     }
 
     /// Reads an Application as `GET /api/v1/applications/{name}` returns it.
@@ -37,6 +71,7 @@ public struct ArgoCDApplicationStatus: Codable, Sendable, Equatable, CustomStrin
                 struct Sync: Decodable {
                     var status: String?
                     var revision: String?
+                    var revisions: [String]?
                 }
                 struct Health: Decodable {
                     var status: String?
@@ -47,6 +82,11 @@ public struct ArgoCDApplicationStatus: Codable, Sendable, Equatable, CustomStrin
                 var health: Health?
                 var operationState: Operation?
             }
+            struct Spec: Decodable {
+                struct Source: Decodable { var repoURL: String? }
+                var sources: [Source]?
+            }
+            var spec: Spec?
             var status: Status?
         }
         let raw: Raw
@@ -56,7 +96,8 @@ public struct ArgoCDApplicationStatus: Codable, Sendable, Equatable, CustomStrin
             throw ToolOutputError(.unparsable, "the Argo CD application is not JSON as expected: \(error)")
         }
         return ArgoCDApplicationStatus(
-            sync: raw.status?.sync?.status ?? "Unknown", revision: raw.status?.sync?.revision,
+            sync: raw.status?.sync?.status ?? "Unknown", revision: raw.status?.sync?.revision.flatMap { $0.isEmpty ? nil : $0 },
+            revisions: raw.status?.sync?.revisions, sourceRepositories: raw.spec?.sources?.map { $0.repoURL ?? "" },
             health: raw.status?.health?.status ?? "Unknown", healthMessage: raw.status?.health?.message,
             operationPhase: raw.status?.operationState?.phase)
     }
@@ -105,9 +146,10 @@ public struct ArgoCDClient: Sendable {
     }
 
     /// Polls until the application is Synced to `revision` and Healthy, or `timeout` passes, or it turns Degraded
-    /// at `revision`. Returns the last status and whether it is deployed; `observe` sees every change.
+    /// at `revision`. Of a multi-source application, the source from `repository` counts (any source without it).
+    /// Returns the last status and whether it is deployed; `observe` sees every change.
     public func waitUntilDeployed(
-        application: String, revision: String, timeout: Duration, interval: Duration = .seconds(3),
+        application: String, revision: String, repository: String? = nil, timeout: Duration, interval: Duration = .seconds(3),
         observe: @Sendable (ArgoCDApplicationStatus) -> Void = { _ in }
     ) async throws -> (status: ArgoCDApplicationStatus, deployed: Bool) {
         let deadline = ContinuousClock.now + timeout
@@ -118,8 +160,8 @@ public struct ArgoCDClient: Sendable {
             first = false
             if status != last { observe(status) }
             last = status
-            if status.isDeployed(revision) { return (status, true) }
-            if status.revision == revision && status.sync == "Synced" && status.health == "Degraded" { return (status, false) }
+            if status.isDeployed(revision, repository: repository) { return (status, true) }
+            if status.isAt(revision, repository: repository) && status.sync == "Synced" && status.health == "Degraded" { return (status, false) }
             if ContinuousClock.now + interval > deadline { return (status, false) }
             try await Task.sleep(for: interval)
         }

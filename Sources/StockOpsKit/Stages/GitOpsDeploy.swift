@@ -64,7 +64,7 @@ public struct GitOpsDeployStage: Stage {
         context.log.write("waiting up to \(argo.timeout) s for Argo CD application \(argo.application) to be Synced at \(change.commit.prefix(12)) and Healthy\n")
         let log = context.log
         let (status, deployed) = try await client.waitUntilDeployed(
-            application: argo.application, revision: change.commit, timeout: .seconds(argo.timeout), interval: pollInterval,
+            application: argo.application, revision: change.commit, repository: target.repository, timeout: .seconds(argo.timeout), interval: pollInterval,
             observe: { log.write("argo cd: \($0)\n") })
         if deployed {
             return GitOpsDeployment(service: service.name, change: change, argoCD: status)

@@ -42,7 +42,7 @@ public struct GitOpsRollbackStage: Stage {
         let client = ArgoCDClient(baseURL: argo.url, token: try fetched.require(argo.tokenKey))
         let log = context.log
         let (status, deployed) = try await client.waitUntilDeployed(
-            application: argo.application, revision: change.commit, timeout: .seconds(argo.timeout), interval: pollInterval,
+            application: argo.application, revision: change.commit, repository: target.repository, timeout: .seconds(argo.timeout), interval: pollInterval,
             observe: { log.write("argo cd: \($0)\n") })
         guard deployed else {
             throw StageFailure.failed("rolled back in \(change.commit.prefix(12)), but Argo CD application \(argo.application) is not Synced to it and Healthy (\(status))")

@@ -155,9 +155,12 @@ final class FakeAPIServer: @unchecked Sendable {
 
     /// Argo CD's `GET /api/v1/applications/{name}` (argo-cd `docs/developer-guide/api-docs.md`: `Authorization: Bearer
     /// <token>`; swagger `ApplicationService_Get` with the `refresh` query; a `v1alpha1Application` body).
-    /// Usage: server.py TOKEN APPLICATION BARE_REPO BRANCH MODE [LAG]. The application follows the branch head of
-    /// the bare repository like Argo CD does: OutOfSync for LAG polls after the head moves, then Synced at the
-    /// head and Healthy (MODE healthy) or Degraded (MODE degraded).
+    /// Usage: server.py TOKEN APPLICATION BARE_REPO BRANCH MODE [LAG [SOURCES]]. The application follows the branch
+    /// head of the bare repository like Argo CD does: OutOfSync for LAG polls after the head moves, then Synced at the
+    /// head and Healthy (MODE healthy) or Degraded (MODE degraded). SOURCES `multi` makes it a multi-source
+    /// application (`spec.sources`: a Helm chart, then the repository) which, as argo-cd's `controller/state.go`
+    /// does, reports `status.sync.revisions` (one per source, per `SyncStatus` in
+    /// `pkg/apis/application/v1alpha1/types.go`) and no `revision`.
     static let argoCD = #"""
     import json, subprocess, sys, threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,6 +168,8 @@ final class FakeAPIServer: @unchecked Sendable {
 
     TOKEN, APP, REPO, BRANCH, MODE = sys.argv[1:6]
     LAG = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    MULTI = len(sys.argv) > 7 and sys.argv[7] == "multi"
+    CHART = {"repoURL": "https://charts.example.com/stockapp", "chart": "stockapp-base", "targetRevision": "1.4.2"}
     LOCK = threading.Lock()
     REQUESTS = []
     STATE = {"synced": None, "seen": None, "polls": 0}
@@ -183,6 +188,14 @@ final class FakeAPIServer: @unchecked Sendable {
             synced = STATE["synced"]
         in_sync = synced == current
         health = "Progressing" if not in_sync else ("Degraded" if MODE == "degraded" and STATE["polls"] > 1 else "Healthy")
+        if MULTI:
+            source = {"repoURL": REPO, "path": "overlays/stage", "targetRevision": BRANCH}
+            return {"metadata": {"name": APP, "namespace": "argocd"},
+                    "spec": {"project": "default", "sources": [CHART, source]},
+                    "status": {"sync": {"status": "Synced" if in_sync else "OutOfSync", "revisions": ["1.4.2", synced],
+                                        "comparedTo": {"sources": [CHART, source]}},
+                               "health": {"status": health, "message": "Deployment trade exceeded its progress deadline" if health == "Degraded" else ""},
+                               "operationState": {"phase": "Succeeded" if in_sync else "Running"}}}
         return {"metadata": {"name": APP, "namespace": "argocd"},
                 "spec": {"project": "default", "source": {"repoURL": REPO, "path": "overlays/stage", "targetRevision": BRANCH}},
                 "status": {"sync": {"status": "Synced" if in_sync else "OutOfSync", "revision": synced},
