@@ -31,13 +31,44 @@ enum ToolOutput {
         """
 }
 
+/// A pipeline like the repository's: what the sandbox runs.
+let sandboxPipeline = """
+    version: 1
+    services:
+      - name: trade
+        paths: [services/trade/]
+        product: trade
+        test-target: TradeServiceTests
+        ports: {dev: 8001, stage: 8011, prod: 8021}
+    registry:
+      host: localhost:5000
+      project: stockapp
+    images:
+      sign:
+        required: false
+    sonarqube:
+      required: false
+    vault:
+      - path: secret/data/ci/pipeline
+        keys: [SIGNING_KEY]
+      - path: secret/data/harbor/robot
+        keys: [HARBOR_USERNAME, HARBOR_PASSWORD]
+    security:
+      secret-scan:
+        scanner: auto
+      sast:
+        blocking: false
+      sca:
+        blocking: true
+    """
+
 /// A directory of shell scripts standing in for tools, each printing a real tool's version output.
 struct FakeTools {
     let directory = temporaryDirectory("faketools")
 
     /// A script `name` printing `output` and exiting with `status`.
     func add(_ name: String, output: String, status: Int32 = 0) throws {
-        try script(name, "/bin/cat <<'OUTPUT'\n\(output)\nOUTPUT\nexit \(status)\n")
+        try addScript(name, "/bin/cat <<'OUTPUT'\n\(output)\nOUTPUT\nexit \(status)\n")
     }
 
     /// A `docker` answering `--version`, `compose version` and `version --format` (the engine), and `buildx version`
@@ -55,7 +86,7 @@ struct FakeTools {
                 ;;
             """
         } ?? ""
-        try script("docker", """
+        try addScript("docker", """
             if [ "$1" = --config ]; then shift 2; fi
             case "$1 $2" in
               "--version "*) echo '\(ToolOutput.docker)' ;;
@@ -80,7 +111,8 @@ struct FakeTools {
         return tools
     }
 
-    private func script(_ name: String, _ body: String) throws {
+    /// A script `name` running `body`.
+    func addScript(_ name: String, _ body: String) throws {
         let path = directory + "/" + name
         try ("#!/bin/sh\n" + body).write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
@@ -89,9 +121,9 @@ struct FakeTools {
 
 @Suite("stockops doctor")
 struct DoctorTests {
-    /// The repository's pipeline.
+    /// The sandbox's pipeline: signing and SonarQube optional, secret scan with gitleaks or trivy, non-blocking SAST.
     func repositoryPipeline() throws -> PipelineConfig {
-        try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        try PipelineConfig.parse(sandboxPipeline, file: "stockops.yml")
     }
 
     func doctor(_ tools: FakeTools, _ environment: [String: String] = [:]) -> Doctor {
@@ -185,6 +217,19 @@ struct DoctorTests {
         #expect(engine.fix?.contains("DOCKER_HOST") == true)
         #expect(Set(report.problems.map(\.name)).isSuperset(of: ["trivy", "docker engine", "registry"]))
         #expect(report.exitStatus == .infrastructure)
+    }
+
+    @Test func aToolThatHangsIsCutOffAtTheTimeout() async throws {
+        let tools = FakeTools()
+        try tools.addScript("act", "exec /bin/sleep 30\n")
+        var doctor = doctor(tools)
+        doctor.timeout = .milliseconds(300)
+        let started = ContinuousClock.now
+        let act = try #require(await doctor.probe(Doctor.ToolNeed(tool: "act", required: false, usage: "workflows")).first)
+        #expect(act.status == .warning)
+        #expect(act.found == tools.directory + "/act")
+        #expect(act.detail.contains("did not answer within"))
+        #expect(started.secondsSinceNow < 10)
     }
 
     @Test func whatIsNeededFollowsTheEnvironmentAndTheEvent() throws {
@@ -396,7 +441,7 @@ struct DoctorServerTests {
         let registry = try await LocalRegistry.start(.htpasswd(username: "robot", password: password.reveal()))
         defer { registry.stop() }
         let directory = temporaryDirectory()
-        var config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        var config = try PipelineConfig.parse(sandboxPipeline, file: "stockops.yml")
         config.vault = CIVault.declared + [
             VaultSecret(path: "secret/data/sonarqube/token", keys: ["SONAR_TOKEN"]),
             VaultSecret(path: "secret/data/db/stockops", keys: ["password"]),
@@ -428,7 +473,7 @@ struct DoctorServerTests {
         var environment = try vault.environment(directory: directory)
         environment["VAULT_SECRET_ID_FILE"] = nil
         environment["VAULT_SECRET_ID"] = UUID().uuidString
-        var config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        var config = try PipelineConfig.parse(sandboxPipeline, file: "stockops.yml")
         config.vault = CIVault.declared
         let (checks, fetched, fetchesSecrets) = await Doctor(root: directory, processEnvironment: environment, postgresDirectories: []).vault(config)
         #expect(checks.map(\.name) == ["vault"])
