@@ -137,6 +137,14 @@ ensure_db_password() {
   fi
 }
 
+# The key pair sign[*] signs with, in cosign's format (scripts/lib/cosign_keypair.py), kept with the
+# sandbox's state so that images signed earlier still verify.
+ensure_signing_key() {
+  signing_key_dir="$state/signing"
+  [ -s "$signing_key_dir/cosign.key" ] && [ -s "$signing_key_dir/cosign.pub" ] && [ -f "$signing_key_dir/cosign.password" ] && return 0
+  python3 scripts/lib/cosign_keypair.py "$signing_key_dir"
+}
+
 start_registry() {
   alive "$state/registry.pid" && return 0
   if port_busy "$registry_port"; then
@@ -204,13 +212,16 @@ HCL
     echo "sandbox: vault/init.sh failed; see $state/vault/init.log" >&2
     return 3
   }
-  # The sandbox's own values: the registry robot, no webhook.
+  # The sandbox's own values: the registry robot, the signing key pair, no webhook.
   local headers="$state/vault/token-header"
   (umask 077; printf 'X-Vault-Token: %s\n' "$(jq -r .root_token "$state/vault-out/init.json")" >"$headers")
   jq -n --rawfile password "$state/registry/password" --arg user "$robot_user" \
     '{data: {HARBOR_USERNAME: $user, HARBOR_PASSWORD: ($password | rtrimstr("\n"))}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/harbor/robot"
-  jq -n '{data: {SIGNING_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: ""}}' |
+  ensure_signing_key
+  jq -n --rawfile key "$signing_key_dir/cosign.key" --rawfile password "$signing_key_dir/cosign.password" \
+    --rawfile public "$signing_key_dir/cosign.pub" \
+    '{data: {SIGNING_KEY: $key, SIGNING_KEY_PASSWORD: $password, SIGNING_PUBLIC_KEY: $public, SLACK_WEBHOOK_URL: ""}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/ci/pipeline"
   ensure_db_password
   jq -n --rawfile password "$db_password_file" \

@@ -173,7 +173,7 @@ seed db/stockops '{username: "stockops", password: "CHANGE_ME",
   url: "postgres://stockops:CHANGE_ME@postgres:5432/stockops?sslmode=require"}'
 seed app/stockops '{session_key: "CHANGE_ME"}'
 # The paths and keys pipelines/stockops.yml declares under vault:.
-seed ci/pipeline '{SIGNING_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: "CHANGE_ME"}'
+seed ci/pipeline '{SIGNING_KEY: "CHANGE_ME", SIGNING_KEY_PASSWORD: "CHANGE_ME", SIGNING_PUBLIC_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: "CHANGE_ME"}'
 seed harbor/robot '{HARBOR_USERNAME: "CHANGE_ME", HARBOR_PASSWORD: "CHANGE_ME"}'
 seed sonarqube/token '{SONAR_TOKEN: "CHANGE_ME"}'
 

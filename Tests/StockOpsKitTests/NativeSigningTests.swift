@@ -53,6 +53,28 @@ struct NativeSignaturePythonTests {
         #expect(tampered.output.contains("InvalidSignature"))
     }
 
+    /// scripts/lib/cosign_keypair.py (the sandbox's key pair: hashlib scrypt, libsodium secretbox through ctypes).
+    @Test func theKeyPairScriptWritesKeysThatOpenNatively() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let directory = temporaryDirectory() + "/keys"
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["COSIGN_PASSWORD"] = "sandbox password"
+        let made = try await runTool(["python3", root + "/scripts/lib/cosign_keypair.py", directory], environment: environment)
+        try #require(made.status == 0, "cosign_keypair.py failed: \(made.output)")
+        let pem = try String(contentsOfFile: directory + "/cosign.key", encoding: .utf8)
+        #expect(pem.hasPrefix("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"))
+        #expect(try String(contentsOfFile: directory + "/cosign.password", encoding: .utf8) == "sandbox password")
+        let key = try CosignPrivateKey(pem: pem, password: Secret("sandbox password"))
+        let publicKey = try CosignVerifier(publicKeysPEM: try String(contentsOfFile: directory + "/cosign.pub", encoding: .utf8))
+        let payload = SimpleSigningPayload(image: try Self.image("sandbox")).bytes
+        #expect(try publicKey.signer(of: payload, signature: try key.signature(of: payload)) == 0)
+        let wrong = #expect(throws: SigningError.self) { try CosignPrivateKey(pem: pem, password: Secret("another")) }
+        #expect(wrong?.code == .wrongPassword)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/cosign.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+
     @Test func aPythonSignatureVerifiesNatively() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
