@@ -71,6 +71,36 @@ enum DockerEngine {
         try await ProcessRunner().run(Git(repository: root).resolveCommit("HEAD")).check("git rev-parse HEAD").output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    @Test func anImageUnderTheCommitsTagFromElsewhereIsRebuiltFromTheCommit() async throws {
+        _ = try DockerEngine.require()
+        let registry = try await LocalRegistry.start(.htpasswd(username: Self.username, password: Self.password))
+        defer { registry.stop() }
+        let config = try Self.config(registry: registry.host)
+        let commit = try await Self.head()
+        let client = registry.client(RegistryCredentials(username: Self.username, password: Secret(Self.password)))
+        // Someone with push rights put another image under the commit's tag before the run.
+        let impostor = try await HandmadeImage(seed: "impostor").push(with: client, to: "stockapp/trade", tag: "git-" + commit.prefix(7))
+
+        var graph = GraphBuilder()
+        let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [ImageSettings.usernameKey: Self.username, ImageSettings.passwordKey: Self.password]))
+        let settings = Self.settings(config, secrets: secrets, cache: temporaryDirectory("trivy-cache"))
+        let service = try #require(config.services.first { $0.name == "trade" })
+        let build = graph.add(NodeID("build", key: "trade"), BuildImageStage(service: service, settings: settings))
+        graph.add("docker-logout", DockerLogoutStage(settings: settings), policy: .finally, after: [build.id])
+        let directory = Self.runDirectory()
+        let result = await Self.scheduler(runDirectory: directory).run(try graph.build())
+        #expect(result[build.id]?.status == .passed, "\(result[build.id]?.reason ?? "")")
+        let built = try #require(result.outputs[build])
+        #expect(!built.reused)
+        #expect(built.digest != impostor.description)
+        let stored = try #require(try await client.digest(of: try RegistryTag.parse(built.tag), in: "stockapp/trade"))
+        #expect(stored.description == built.digest)
+        #expect(try await client.labels("stockapp/trade", .digest(stored))[RegistryClient.revisionLabel] == commit)
+        let log = try String(contentsOfFile: RunPaths(root: Self.root, runDirectory: directory).logPath(for: build.id), encoding: .utf8)
+        #expect(log.contains("but its \(RegistryClient.revisionLabel) is missing, not \(commit): rebuilding it from the commit"), "\(log)")
+        #expect(!allFiles(under: directory).contains { $0.contains("/images/") }, "the build context is in the run record")
+    }
+
     @Test func buildPushesBothServiceImagesOnceAndReusesTheTag() async throws {
         _ = try DockerEngine.require()
         let registry = try await LocalRegistry.start(.htpasswd(username: Self.username, password: Self.password))

@@ -56,6 +56,9 @@ public struct ReleaseTagError: Error, Sendable, CustomStringConvertible {
 public enum ReleaseTags {
     /// The short commit of a `git-<sha7>` build tag.
     public static func commit(ofBuildTag tag: String) throws(ReleaseTagError) -> String {
+        if tag.hasPrefix("uncommitted-"), let sha = tag.split(separator: "-").dropFirst().first, sha.count == 7, sha.allSatisfy(\.isHexDigit) {
+            return String(sha)
+        }
         guard tag.hasPrefix("git-") else {
             throw ReleaseTagError(message: "build tag \"\(tag)\" is not git-<sha7>; the build stage must push the immutable git-<sha7> tag first")
         }

@@ -91,8 +91,10 @@ extension Command {
     }
 }
 
-/// `build[<service>]`: the static service binary, then its image, pushed as `git-<sha7>`. Skipped (reused)
-/// when the registry already holds that tag: an image is built once per commit.
+/// `build[<service>]`: the static service binary, then its image, pushed as `git-<sha7>`. Reused when the registry
+/// already holds that tag with the commit's full SHA as its revision label: an image is built once per commit; a tag
+/// with another revision is rebuilt, saying why. A working tree with uncommitted changes never produces or reuses a
+/// `git-<sha7>` image: it builds `uncommitted-<sha7>-<content hash>`, which only dev accepts.
 public struct BuildImageStage: Stage {
     public var service: ServiceConfig
     public var settings: ImageSettings
@@ -108,18 +110,33 @@ public struct BuildImageStage: Stage {
         let git = Git(repository: root)
         let commit = try await context.runner.run(git.resolveCommit("HEAD")).check("git rev-parse HEAD", kind: .infrastructure).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let tag = try RegistryTag.git(commit: commit)
+        let uncommitted = try await Self.uncommittedFiles(git, context)
+        let tag: RegistryTag
+        if uncommitted.isEmpty {
+            tag = try RegistryTag.git(commit: commit)
+        } else {
+            let content = try await git.fingerprint(["."], runner: context.runner)
+            tag = try RegistryTag.parse("uncommitted-\(commit.prefix(7))-\(content.prefix(12))")
+            context.log.write("the working tree has uncommitted changes (\(Self.list(uncommitted))): building \(tag), which only dev accepts\n")
+        }
         let repository = settings.registry.repository(service.name)
         let reference = try ImageReference.parse(settings.registry.host + "/" + repository)
         let client = try settings.client(context)
+        let files = uncommitted.isEmpty ? nil : uncommitted
 
         if let digest = try await client.digest(of: tag, in: repository) {
-            context.log.write("\(reference.tagged(tag)) already exists at \(digest); not rebuilt\n")
-            return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true)
+            let revision = try await client.labels(repository, .digest(digest))[RegistryClient.revisionLabel]
+            if revision == commit {
+                context.log.write("\(reference.tagged(tag)) already exists at \(digest), built from \(commit); not rebuilt\n")
+                return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true, uncommittedFiles: files)
+            }
+            context.log.write("\(reference.tagged(tag)) exists at \(digest), but its \(RegistryClient.revisionLabel) is \(revision.map { "\"\($0)\"" } ?? "missing"), not \(commit): rebuilding it from the commit\n")
         }
 
         let binary = try await buildBinary(context)
-        let buildContext = context.paths.runDirectory + "/images/" + service.name
+        // Outside the run record, which workflows upload: the context holds the service binary.
+        let buildContext = NSTemporaryDirectory() + "/stockops-build-\(service.name)-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: buildContext) }
         try stageContext(binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext)
 
         try await settings.login(context)
@@ -152,7 +169,19 @@ public struct BuildImageStage: Stage {
             throw StageFailure.infrastructure("\(build.image) was pushed but the registry does not list it")
         }
         context.log.write("pushed \(build.image) at \(digest)\n")
-        return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false)
+        return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false, uncommittedFiles: files)
+    }
+
+    /// Files of the working tree that differ from `HEAD` (staged or not) or are untracked, outside `.stockops/`.
+    static func uncommittedFiles(_ git: Git, _ context: StageContext) async throws -> [String] {
+        let changed = try await context.runner.run(git.changedFiles(since: "HEAD")).check("git diff --name-only HEAD", kind: .infrastructure)
+        let untracked = try await context.runner.run(git.untrackedFiles()).check("git ls-files --others", kind: .infrastructure)
+        return Set(Git.parseNULSeparated(changed.output) + Git.parseNULSeparated(untracked.output)).filter { !$0.hasPrefix(".stockops/") }.sorted()
+    }
+
+    /// Up to five file names, then how many more.
+    static func list(_ files: [String]) -> String {
+        files.prefix(5).joined(separator: ", ") + (files.count > 5 ? " and \(files.count - 5) more" : "")
     }
 
     /// Why the selected buildx builder cannot write the registry build cache, from what `docker buildx inspect`

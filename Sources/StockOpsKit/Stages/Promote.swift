@@ -46,6 +46,11 @@ public struct PromoteStage: Stage {
         guard commits.count == 1, let commit = commits.first else {
             throw StageFailure.failed(commits.isEmpty ? "no image was built in this run" : "the images were built from different commits (\(commits.sorted().joined(separator: ", "))); a release is one commit")
         }
+        if environment != .dev, let dirty = built.first(where: { $0.uncommittedFiles != nil }) {
+            throw StageFailure.failed(
+                "refusing to promote to \(environment.rawValue) images built from uncommitted changes (\(BuildImageStage.list(dirty.uncommittedFiles ?? []))): "
+                    + "only dev accepts \(dirty.tag); commit the changes and run again")
+        }
         guard let environmentConfig = config.environments[environment] else {
             throw StageFailure.failed("\(config.file) has no environment \(environment.rawValue)")
         }

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// An image stands for exactly one commit: `git-<sha7>` is reused only when its revision label is the commit, and a
+/// working tree with changes builds an `uncommitted-…` image that only dev accepts.
+@Suite struct OneCommitOneImageTests {
+    @Test func labelsAreReadFromTheImageConfigAlsoThroughAnIndex() async throws {
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        let client = registry.client()
+        let image = HandmadeImage(seed: "labelled")
+        let digest = try await image.push(with: client, to: "stocks/trade", tag: "git-abc1234")
+        #expect(try await client.labels("stocks/trade", .digest(digest)) == ["seed": "labelled"])
+        let index = HandmadeImage.index(of: [image.manifest])
+        let indexDigest = try await client.putManifest(index, in: "stocks/trade", as: .tag(try RegistryTag.parse("multi")))
+        #expect(try await client.labels("stocks/trade", .digest(indexDigest)) == ["seed": "labelled"])
+    }
+
+    @Test func uncommittedFilesAreTrackedChangesAndUntrackedFilesOutsideTheRunState() async throws {
+        let repository = try await Repository()
+        try repository.write("services/trade/Sources/TradeService/Trade.swift", "let a = 1\n")
+        try repository.write("README.md", "readme\n")
+        _ = try await repository.commit("initial")
+        let root = repository.root
+        let context = StageContext(node: "build", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/x"))
+        #expect(try await BuildImageStage.uncommittedFiles(Git(repository: root), context) == [])
+        try repository.write("services/trade/Sources/TradeService/Trade.swift", "let a = 2\n")
+        try repository.write("services/trade/Sources/TradeService/New.swift", "let b = 1\n")
+        try repository.write(".stockops/runs/x/run.json", "{}")
+        try await repository.git("add", "README.md")
+        #expect(try await BuildImageStage.uncommittedFiles(Git(repository: root), context) == [
+            "services/trade/Sources/TradeService/New.swift", "services/trade/Sources/TradeService/Trade.swift",
+        ])
+    }
+
+    @Test func uncommittedImagesAreBuildTagsOfTheirCommit() throws {
+        #expect(try ReleaseTags.commit(ofBuildTag: "uncommitted-abcdef1-0123456789ab") == "abcdef1")
+        #expect(throws: ReleaseTagError.self) { try ReleaseTags.commit(ofBuildTag: "uncommitted-xyz") }
+    }
+
+    /// A build node's output, given.
+    struct Built: Stage {
+        var image: BuiltImage
+        func run(_ context: StageContext) async throws -> BuiltImage { image }
+    }
+
+    @Test func onlyDevAcceptsAnImageBuiltFromUncommittedChanges() async throws {
+        let config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        let image = BuiltImage(
+            service: "trade", repository: "127.0.0.1:1/stockapp/trade", tag: "uncommitted-abcdef1-0123456789ab",
+            digest: "sha256:" + String(repeating: "a", count: 64), reused: false, uncommittedFiles: ["services/trade/Sources/TradeService/Trade.swift"])
+        var graph = GraphBuilder()
+        let built = graph.add(StockOpsPipeline.build("trade").id, Built(image: image))
+        graph.add("promote", PromoteStage(config: config, environment: .stage, builds: [built], settings: DeploySettings(), processEnvironment: ["STOCKOPS_STATE_DIR": temporaryDirectory()]))
+        let result = await scheduler().run(try graph.build())
+        let promote = try #require(result["promote"])
+        #expect(promote.status == .failed)
+        #expect(promote.reason?.contains("uncommitted changes (services/trade/Sources/TradeService/Trade.swift)") == true, "\(promote.reason ?? "")")
+        #expect(promote.reason?.contains("only dev accepts uncommitted-abcdef1-0123456789ab") == true)
+    }
+}
