@@ -6,7 +6,8 @@
 #   3. runs `stockops run --env dev --all --skip sca` in the sandbox: fetch-secrets, paths-filter,
 #      secret-scan, sast, each service's tests and coverage gate (each test node starts a throwaway PostgreSQL of
 #      the machine's server binaries when STOCKOPS_TEST_DATABASE_URL is not set), its image built once, pushed, scanned,
-#      with SBOMs (sonar and sign are reported skipped: their tools are not installed here), promoted
+#      with SBOMs, signed natively in cosign's format with the sandbox's key from Vault (sonar is reported
+#      skipped: no SonarQube here), promoted
 #      to dev-<sha7> and deployed to the dev environment (Compose: PostgreSQL, Vault Agent, both
 #      services), smoke-tested there;
 #   4. checks both services over HTTP on the dev ports and prints the URLs and curl lines that answer.

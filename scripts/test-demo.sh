@@ -2,7 +2,8 @@
 # The test of README command 1. Runs scripts/demo.sh in this checkout (CI's checkout is a clean clone of
 # main), or with --clone in a fresh `git clone` of HEAD, then checks on its own:
 #   - the run record of that `stockops run`: every node has an honest status (passed, skipped with a
-#     reason, failed), deploy and its smoke test passed, sonar and sign are skipped with their reason,
+#     reason, failed), both images signed (natively, with the sandbox's key from Vault), deploy and its smoke test
+#     passed, sonar is skipped with its reason,
 #     and the GitHub summary was written;
 #   - over HTTP, that both services answer on their dev ports with data from the environment's
 #     PostgreSQL: the stocks the listing returns are the rows of its `stocks` table, and a buy made
@@ -88,13 +89,13 @@ if [ "$demo_status" -eq 0 ]; then
     if [ -z "$bad" ]; then pass "every node of the run has a known status"; else fail "nodes with an unknown status: $bad"; fi
     unexplained="$(jq -r '.nodes[] | select(.status == "skipped" and ((.reason // .summary // "") == "")) | .id' "$run_json")"
     if [ -z "$unexplained" ]; then pass "every skipped node says why"; else fail "skipped without a reason: $unexplained"; fi
-    for node in "test[stock-listing]" "test[trade]" "build[stock-listing]" "build[trade]" "promote" "deploy"; do
+    for node in "test[stock-listing]" "test[trade]" "build[stock-listing]" "build[trade]" "sign[stock-listing]" "sign[trade]" "promote" "deploy"; do
       case "$(status_of "$node")" in
         passed | cached) pass "$node $(status_of "$node")" ;;
         *) fail "$node is $(status_of "$node"), not passed" ;;
       esac
     done
-    for node in "sonar[trade]" "sign[trade]"; do
+    for node in "sonar[trade]"; do
       if [ "$(status_of "$node")" = skipped ] && reason_of "$node" | grep -Eq 'not set|not installed'; then
         pass "$node skipped: $(reason_of "$node")"
       else
