@@ -103,6 +103,30 @@ import Testing
         #expect(duplicate.line == 8)
     }
 
+    @Test func runnerLabelsAreParsedAndChecked() throws {
+        let defaults = try PipelineConfig.parse(Self.valid, file: "stockops.yml")
+        #expect(defaults.environments[.stage]?.runsOn(.stage) == ["self-hosted", "stockops-stage"])
+        #expect(defaults.pullRequestRunner == ["self-hosted", "stockops-pr"])
+        let custom = try PipelineConfig.parse(Self.valid + """
+
+        environments:
+          prod: {ref: "refs/tags/v*", tag: "{ref}", runner: [self-hosted, linux, prod-host]}
+        pull-requests:
+          runner: [self-hosted, untrusted]
+        """, file: "stockops.yml")
+        #expect(custom.environments[.prod]?.runsOn(.prod) == ["self-hosted", "linux", "prod-host"])
+        #expect(custom.environments[.dev]?.runsOn(.dev) == ["self-hosted", "stockops-dev"])
+        #expect(custom.pullRequestRunner == ["self-hosted", "untrusted"])
+        for (runner, message) in [("[]", "at least one"), ("[linux]", "self-hosted"), ("[self-hosted, \"a b\"]", "not a runner label"), ("[self-hosted, self-hosted]", "twice")] {
+            let error = try #require(self.error(Self.valid + "\nenvironments:\n  dev: {ref: refs/heads/develop, tag: x, runner: \(runner)}\n"))
+            #expect(error.keyPath.hasPrefix("environments.dev.runner"), "\(runner): \(error.keyPath)")
+            #expect(error.message.contains(message), "\(runner): \(error.message)")
+        }
+        let unknown = try #require(self.error(Self.valid + "\npull-requests:\n  runs-on: [self-hosted]\n"))
+        #expect(unknown.code == .unknownKey)
+        #expect(unknown.keyPath == "pull-requests.runs-on")
+    }
+
     @Test func aSyntaxErrorHasALine() throws {
         let error = try #require(self.error("version: 1\nservices:\n  - name: [unclosed\n"))
         #expect(error.code == .syntax)

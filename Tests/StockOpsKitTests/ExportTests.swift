@@ -46,11 +46,15 @@ import Yams
     func needsEqualTheGraphsEdges(_ which: String) throws {
         let graph = try which == "pipeline" ? pipelineGraph() : syntheticGraph()
         let ids = GitHubActionsWorkflow.jobIDs(for: graph)
-        let jobs = try jobs(GitHubActionsWorkflow().render(graph))
+        var jobs = try jobs(GitHubActionsWorkflow().render(graph))
+        #expect(jobs.removeValue(forKey: GitHubActionsWorkflow.buildJob)?["needs"] == nil)
+        #expect(jobs.removeValue(forKey: GitHubActionsWorkflow.pullRequestJob)?["needs"] == nil)
         #expect(Set(jobs.keys) == Set(graph.nodes.map { ids[$0.id]! }))
         var edges: Set<[String]> = []
         for (id, job) in jobs {
-            for dependency in job["needs"] as? [String] ?? [] { edges.insert([dependency, id]) }
+            let needs = job["needs"] as? [String] ?? []
+            #expect(needs.first == GitHubActionsWorkflow.buildJob, "\(id) does not need the job that builds stockops")
+            for dependency in needs.dropFirst() { edges.insert([dependency, id]) }
         }
         let expected = Set(graph.nodes.flatMap { node in node.dependencies.map { [ids[$0]!, ids[node.id]!] } })
         #expect(edges == expected)
@@ -63,15 +67,15 @@ import Yams
         let trade = try #require(jobs["test-trade"])
         #expect(trade["name"] as? String == "test[trade]")
         let steps = try #require(trade["steps"] as? [[String: Any]])
-        let download = try #require(steps.first { ($0["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true })
+        let download = try #require(steps.first { ($0["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true && ($0["with"] as? [String: String])?["name"] != "stockops-binary" })
         #expect((download["with"] as? [String: String])?["name"] == "stockops-output-paths-filter")
         let run = try #require(steps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
         #expect((run["env"] as? [String: String])?["NODE"] == "test[trade]")
         #expect((run["run"] as? String)?.contains("--outputs-dir .stockops/outputs") == true)
         let upload = try #require(steps.first { ($0["with"] as? [String: String])?["name"] == "stockops-output-test-trade" })
         #expect((upload["with"] as? [String: String])?["path"] == ".stockops/outputs/test_trade_.json")
-        #expect(jobs["notify"]?["if"] as? String == "always()")
-        #expect(jobs["test-trade"]?["if"] == nil)
+        #expect(jobs["notify"]?["if"] as? String == "${{ always() && github.event_name != 'pull_request' }}")
+        #expect(jobs["test-trade"]?["if"] as? String == "${{ github.event_name != 'pull_request' }}")
         #expect(jobs["deploy"]?["environment"] as? String == "prod")
         let deploySteps = try #require(jobs["deploy"]?["steps"] as? [[String: Any]])
         let deployRun = try #require(deploySteps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
@@ -104,11 +108,12 @@ import Yams
             }
         }
         #expect(Set(jobOfNode.keys) == Set(graph.nodes.map(\.id.description)))
-        #expect(jobs.count < graph.nodes.count)
+        #expect(jobs.count - 2 < graph.nodes.count)  // less the jobs that build stockops and run pull requests
         for (id, job) in jobs {
             let nodes = try nodesOf(job)
             let expected = Set(graph.nodes.filter { nodes.contains($0.id.description) }.flatMap(\.dependencies).map { jobOfNode[$0.description]! })
-            #expect(Set(job["needs"] as? [String] ?? []) == expected, "\(id)")
+            if nodes.isEmpty { continue }  // the jobs that build stockops and run pull requests
+            #expect(Set(job["needs"] as? [String] ?? []) == expected.union([GitHubActionsWorkflow.buildJob]), "\(id)")
             #expect(!expected.contains(id))
             if nodes.count > 1 {
                 #expect(Set(nodes.map { NodeID(parsing: $0).name }).count == 1, "\(id) mixes stages: \(nodes)")
@@ -140,11 +145,11 @@ import Yams
         #expect((upload["with"] as? [String: String])?["path"] == ".stockops/outputs/${{ matrix.output }}")
         let deploySteps = try #require(jobs["deploy"]?["steps"] as? [[String: Any]])
         let downloads = deploySteps.compactMap { step -> String? in
-            guard (step["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true else { return nil }
+            guard (step["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true, (step["with"] as? [String: String])?["name"] != "stockops-binary" else { return nil }
             return (step["with"] as? [String: String])?["name"]
         }
         #expect(downloads == ["stockops-output-test-trade", "stockops-output-test-stock-listing"])
-        #expect(jobs["deploy"]?["needs"] as? [String] == ["test"])
+        #expect(jobs["deploy"]?["needs"] as? [String] == [GitHubActionsWorkflow.buildJob, "test"])
     }
 
     @Test func matrixRefusesFoldsThatWouldNeedThemselves() throws {
@@ -255,6 +260,65 @@ import Yams
         let nodes = try pipelineGraph().nodes.count
         #expect(messages.contains("nodes.yml: \(nodes) jobs for \(nodes) nodes"), "\(messages)")
         #expect(messages.contains("matrix.yml: \(try matrix.jobs(for: pipelineGraph()).count) jobs for \(nodes) nodes"), "\(messages)")
+    }
+
+    /// The run step of a parsed job: the step with NODE in its environment.
+    func runStep(_ job: [String: Any]?) throws -> [String: Any] {
+        let steps = try #require(job?["steps"] as? [[String: Any]])
+        return try #require(steps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
+    }
+
+    @Test(arguments: [false, true])
+    func stockopsIsBuiltOnceAndOnlyVaultReadersGetTheAppRole(matrix: Bool) throws {
+        var workflow = GitHubActionsWorkflow()
+        workflow.matrix = matrix
+        let text = try workflow.render(try pipelineGraph())
+        let jobs = try jobs(text)
+        #expect(text.components(separatedBy: "swift build -c release --product stockops").count == 3, "built in the stockops and pull-request jobs only")
+        let build = try #require(jobs[GitHubActionsWorkflow.buildJob])
+        let buildSteps = try #require(build["steps"] as? [[String: Any]])
+        #expect(buildSteps.contains { ($0["with"] as? [String: String])?["name"] == "stockops-binary" && ($0["uses"] as? String)?.hasPrefix("actions/upload-artifact@") == true })
+        var readers: [String] = []
+        for (id, job) in jobs where id != GitHubActionsWorkflow.buildJob && id != GitHubActionsWorkflow.pullRequestJob {
+            let steps = try #require(job["steps"] as? [[String: Any]])
+            #expect(steps.contains { ($0["with"] as? [String: String])?["name"] == "stockops-binary" }, "\(id) does not download stockops")
+            #expect((try runStep(job)["run"] as? String)?.contains(".stockops/bin/stockops") == true, "\(id)")
+            let environment = try runStep(job)["env"] as? [String: String] ?? [:]
+            if environment["VAULT_SECRET_ID"] != nil { readers += try nodesOf(job) }
+        }
+        #expect(Set(readers) == ["fetch-secrets", "revoke-vault-token"])
+        let pullRequest = try #require(jobs[GitHubActionsWorkflow.pullRequestJob])
+        #expect(pullRequest["if"] as? String == "${{ github.event_name == 'pull_request' }}")
+        #expect(try !Yams.dump(object: pullRequest).contains("secrets."))
+        let prSteps = try #require(pullRequest["steps"] as? [[String: Any]])
+        #expect(prSteps.contains { ($0["run"] as? String)?.contains("--only test --only secret-scan --only sast --only sca") == true })
+    }
+
+    @Test func jobsRunOnTheEnvironmentsRunnerAndDeployInItsConcurrencyGroup() throws {
+        let directory = temporaryDirectory("export-runner")
+        let config = try String(contentsOfFile: Self.root + "/pipelines/stockops.yml", encoding: .utf8)
+        let custom = config.replacingOccurrences(of: "    runner: [self-hosted, stockops-stage]\n", with: "    runner: [self-hosted, linux, stage-host]\n")
+        #expect(custom != config)
+        try Data(custom.utf8).write(to: URL(fileURLWithPath: directory + "/stockops.yml"))
+        let session = Session(output: Console(fd: -1, isTTY: false, colors: false, githubActions: false), errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
+        let request = RunRequest(root: Self.root, configPath: directory + "/stockops.yml", environment: .stage, processEnvironment: [:])
+        #expect(session.exportGitHubActions(request, outputPath: directory + "/stage.yml") == .success)
+        let text = try String(contentsOfFile: directory + "/stage.yml", encoding: .utf8)
+        let workflow = try #require(try Yams.load(yaml: text, Resolver.default.removing(.bool)) as? [String: Any])
+        #expect(((workflow["on"] as? [String: Any])?["push"] as? [String: Any])?["branches"] as? [String] == ["release/**"])
+        let jobs = try jobs(text)
+        for (id, job) in jobs {
+            let expected = id == GitHubActionsWorkflow.pullRequestJob ? ["self-hosted", "stockops-pr"] : ["self-hosted", "linux", "stage-host"]
+            #expect(job["runs-on"] as? [String] == expected, "\(id)")
+        }
+        for id in ["promote", "deploy"] {
+            #expect(jobs[id]?["environment"] as? String == "stage", "\(id)")
+            let concurrency = jobs[id]?["concurrency"] as? [String: Any]
+            #expect(concurrency?["group"] as? String == "stockops-stage", "\(id)")
+            #expect(concurrency?["cancel-in-progress"] as? String == "false", "\(id)")
+        }
+        #expect(jobs["test-trade"]?["environment"] == nil)
+        #expect(jobs["test-trade"]?["concurrency"] == nil)
     }
 }
 

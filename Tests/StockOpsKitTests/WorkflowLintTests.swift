@@ -41,7 +41,12 @@ enum WorkflowLinters {
         environment["PATH"] = URL(fileURLWithPath: shellcheck).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         var findings: [String] = []
         let runner = ProcessRunner()
-        let linted = try await runner.run(Command(actionlint, ["-shellcheck", shellcheck, "-no-color"] + files, environment: environment, workingDirectory: root))
+        // The self-hosted runner labels: the root's .github/actionlint.yaml, else the repository's.
+        var configFile: [String] = []
+        if !FileManager.default.fileExists(atPath: root + "/.github/actionlint.yaml") {
+            configFile = ["-config-file", WorkflowLintTests.root + "/.github/actionlint.yaml"]
+        }
+        let linted = try await runner.run(Command(actionlint, ["-shellcheck", shellcheck, "-no-color"] + configFile + files, environment: environment, workingDirectory: root))
         if !linted.succeeded { findings.append("actionlint:\n" + linted.output) }
         let audited = try await runner.run(Command(zizmor, ["--offline", "--no-progress", "--format", "plain"] + files, environment: environment, workingDirectory: root))
         if !audited.succeeded { findings.append("zizmor:\n" + audited.output) }
@@ -119,11 +124,23 @@ enum WorkflowLinters {
         #expect(push["branches"] as? [String] == ["develop", "release/**"])
         #expect(push["tags"] as? [String] == ["v*.*.*"])
         #expect(triggers.keys.contains("pull_request"))
-        let concurrency = try #require(workflow["concurrency"] as? [String: Any])
-        #expect(concurrency["cancel-in-progress"] as? String == "${{ github.event_name == 'pull_request' }}")
         let jobs = try #require(workflow["jobs"] as? [String: [String: Any]])
-        let prod = try #require(jobs["prod"])
-        #expect(prod["environment"] as? String == "prod")
+        #expect(Set(jobs.keys) == ["pull-request", "dev", "stage", "prod"])
+        // Each environment's job runs on its self-hosted runner (pipelines/stockops.yml), in its GitHub environment
+        // (stage, prod) and its concurrency group, never cancelled; the pull-request job has no secret at all.
+        let config = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
+        for environment in Environment.allCases {
+            let job = try #require(jobs[environment.rawValue])
+            #expect(job["runs-on"] as? [String] == config.environments[environment]?.runsOn(environment), "\(environment)")
+            #expect(job["environment"] as? String == (environment == .dev ? nil : environment.rawValue))
+            let concurrency = try #require(job["concurrency"] as? [String: Any])
+            #expect(concurrency["group"] as? String == "stockops-\(environment.rawValue)")
+            #expect(concurrency["cancel-in-progress"] as? String == "false")
+        }
+        let pullRequest = try #require(jobs["pull-request"])
+        #expect(pullRequest["runs-on"] as? [String] == config.pullRequestRunner)
+        #expect(pullRequest["if"] as? String == "${{ github.event_name == 'pull_request' }}")
+        #expect(try !Yams.dump(object: pullRequest).contains("secrets."))
         for (name, job) in jobs {
             #expect(job["permissions"] as? [String: String] == ["contents": "read"], "\(name)")
             let steps = try #require(job["steps"] as? [[String: Any]])
@@ -132,9 +149,11 @@ enum WorkflowLinters {
             let runs = steps.compactMap { $0["run"] as? String }
             #expect(runs.contains("scripts/install-deps.sh"), "\(name)")
             #expect(runs.contains("swift build -c release --product stockops"), "\(name)")
-            let pipeline = try #require(steps.first { ($0["run"] as? String)?.contains(".build/release/stockops") == true })
+            let pipeline = try #require(steps.first { ($0["run"] as? String)?.contains("\"$STOCKOPS\" run") == true })
             let environment = pipeline["env"] as? [String: String] ?? [:]
-            #expect(Set(environment.keys) == Set(["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"] + (name == "prod" ? ["STOCKOPS_GITHUB_ENVIRONMENT"] : [])), "\(name)")
+            #expect(environment["STOCKOPS"] == "${{ vars.STOCKOPS_BIN || '.build/release/stockops' }}")
+            let secrets = name == "pull-request" ? [] : ["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"]
+            #expect(Set(environment.keys) == Set(["STOCKOPS"] + secrets + (name == "prod" ? ["STOCKOPS_GITHUB_ENVIRONMENT"] : [])), "\(name)")
             #expect(environment["STOCKOPS_GITHUB_ENVIRONMENT"] == (name == "prod" ? "prod" : nil), "\(name)")
             #expect((pipeline["run"] as? String)?.contains("--approve deploy") == (name == "prod"), "\(name)")
             let upload = try #require(steps.last)
@@ -151,8 +170,10 @@ enum WorkflowLinters {
         let job = try #require((workflow["jobs"] as? [String: [String: Any]])?["rollback"])
         #expect(job["environment"] as? String == "${{ inputs.environment }}")
         let steps = try #require(job["steps"] as? [[String: Any]])
-        let rollback = try #require(steps.first { ($0["run"] as? String)?.contains("stockops rollback") == true })
-        #expect(rollback["run"] as? String == ".build/release/stockops rollback --env \"$ENVIRONMENT\" --tag \"$ROLLBACK_TAG\" --yes")
+        let rollback = try #require(steps.first { ($0["run"] as? String)?.contains("\"$STOCKOPS\" rollback") == true })
+        #expect(rollback["run"] as? String == "\"$STOCKOPS\" rollback --env \"$ENVIRONMENT\" --tag \"$ROLLBACK_TAG\" --yes")
+        #expect(job["runs-on"] as? [String] == ["self-hosted", "stockops-${{ inputs.environment }}"])
+        #expect((job["concurrency"] as? [String: Any])?["group"] as? String == "stockops-${{ inputs.environment }}")
         #expect((rollback["env"] as? [String: String])?["ROLLBACK_TAG"] == "${{ inputs.rollback_tag }}")
         #expect((rollback["env"] as? [String: String])?["STOCKOPS_GITHUB_ENVIRONMENT"] == "${{ inputs.environment }}")
     }

@@ -17,11 +17,15 @@ public struct EnvironmentConfig: Sendable, Equatable, Codable {
     public var tag: String
     /// Whether deploying needs a manual approval.
     public var approval: Bool
+    /// `runs-on` labels of the self-hosted runner that reaches the environment's Docker engine (`runner:`); nil for
+    /// the default, ``RunnerLabels/defaults(for:)``.
+    public var runner: [String]?
 
-    public init(ref: String, tag: String, approval: Bool = false) {
+    public init(ref: String, tag: String, approval: Bool = false, runner: [String]? = nil) {
         self.ref = ref
         self.tag = tag
         self.approval = approval
+        self.runner = runner
     }
 
     public static let defaults: [Environment: EnvironmentConfig] = [
@@ -29,6 +33,24 @@ public struct EnvironmentConfig: Sendable, Equatable, Codable {
         .stage: EnvironmentConfig(ref: "refs/heads/release/**", tag: "stage-{sha7}"),
         .prod: EnvironmentConfig(ref: "refs/tags/v*.*.*", tag: "{ref}", approval: true),
     ]
+}
+
+/// `runs-on` labels of the self-hosted runners the workflows run on.
+public enum RunnerLabels {
+    /// An environment's default: `[self-hosted, stockops-<env>]`.
+    public static func defaults(for environment: Environment) -> [String] { ["self-hosted", "stockops-\(environment.rawValue)"] }
+    /// Pull requests' default: `[self-hosted, stockops-pr]`, a runner that reaches no environment.
+    public static let pullRequests = ["self-hosted", "stockops-pr"]
+
+    /// Whether `label` can be a runner label: letters, digits, `-`, `_` and `.`.
+    static func isValid(_ label: String) -> Bool {
+        !label.isEmpty && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
+    }
+}
+
+extension EnvironmentConfig {
+    /// The `runs-on` labels of `environment`'s jobs.
+    public func runsOn(_ environment: Environment) -> [String] { runner ?? RunnerLabels.defaults(for: environment) }
 }
 
 /// An image tag such as `dev-1a2b3c4` or `v1.2.3`.

@@ -110,6 +110,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public var security = SecurityConfig()
     /// The environments of `kind: gitops` and where they deploy.
     public var gitOps: [Environment: GitOpsTarget] = [:]
+    /// `runs-on` labels of the pull-request job (`pull-requests.runner`): a runner that reaches no environment.
+    public var pullRequestRunner = RunnerLabels.pullRequests
 
     public func service(named name: String) -> ServiceConfig? {
         services.first { $0.name == name }
@@ -146,7 +148,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
-        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube", "security"])
+        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube", "security", "pull-requests"])
         let version = try root.required("version")
         guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
 
@@ -154,11 +156,12 @@ public struct PipelineConfig: Sendable, Equatable {
         if let section = try root.optional("environments") {
             for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
                 let environment = Environment(rawValue: key)!
-                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops"])
+                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner"])
                 environments[environment] = EnvironmentConfig(
                     ref: try value.required("ref").nonEmptyString(),
                     tag: try value.required("tag").nonEmptyString(),
-                    approval: try value.optional("approval")?.bool() ?? false
+                    approval: try value.optional("approval")?.bool() ?? false,
+                    runner: try value.optional("runner").map(decodeRunner)
                 )
             }
         }
@@ -262,8 +265,28 @@ public struct PipelineConfig: Sendable, Equatable {
         config.images = try ImagesConfig.decode(images: try root.optional("images"), sonarqube: try root.optional("sonarqube"))
         config.security = try decodeSecurity(root, registry: registry, vault: vault)
         config.gitOps = try decodeGitOps(root, vault: vault)
+        if let pullRequests = try root.optional("pull-requests") {
+            _ = try pullRequests.mapping(allowed: ["runner"])
+            config.pullRequestRunner = try decodeRunner(try pullRequests.required("runner"))
+        }
         try checkGitOpsServices(config.gitOps, services: services, file: root.file)
         return config
+    }
+
+    /// `runner:`: a non-empty list of runner labels (letters, digits, `-`, `_`, `.`), `self-hosted` among them.
+    private static func decodeRunner(_ node: YAMLValue) throws(ConfigError) -> [String] {
+        var labels: [String] = []
+        for item in try node.list() {
+            let label = try item.nonEmptyString()
+            guard RunnerLabels.isValid(label) else { throw item.error(.invalidValue, "'\(label)' is not a runner label (letters, digits, '-', '_' and '.')") }
+            guard !labels.contains(label) else { throw item.error(.invalidValue, "'\(label)' is listed twice") }
+            labels.append(label)
+        }
+        guard !labels.isEmpty else { throw node.error(.invalidValue, "list at least one runner label") }
+        guard labels.contains("self-hosted") else {
+            throw node.error(.invalidValue, "a deploying runner is self-hosted: list the label self-hosted (and the labels that pick the runner reaching the environment)")
+        }
+        return labels
     }
 
     private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {

@@ -3,10 +3,15 @@ import Foundation
 /// A GitHub Actions workflow in which every node of a ``PipelineGraph`` is a job, or with ``matrix`` an entry of a
 /// matrix job (`stockops export github-actions`).
 ///
-/// A job's `needs:` are exactly its node's dependencies (with ``matrix``: those of its entries). Each job checks out,
-/// builds stockops, downloads the outputs of its dependencies (artifacts `stockops-output-<node>`), runs
-/// `stockops run --only <node> --outputs-dir <dir>` and uploads its own output and run record. `finally` nodes run
-/// `if: always()`; manual nodes run in the `prod` environment, whose required reviewers approve them.
+/// One job, `stockops`, builds stockops once per run and hands the binary on as the artifact `stockops-binary`. A node
+/// job's `needs:` are that job and exactly its node's dependencies (with ``matrix``: those of its entries). Each node
+/// job checks out, downloads the binary and the outputs of its dependencies (artifacts `stockops-output-<node>`), runs
+/// `stockops run --only <node> --outputs-dir <dir>` and uploads its own output and run record. Only the jobs of nodes
+/// that read Vault (``vaultStages``) get the AppRole. `finally` nodes run `if: always()`; manual nodes run in the `prod`
+/// environment, whose required reviewers approve them; jobs that promote or deploy run in the environment's GitHub
+/// environment (stage, prod) and its concurrency group, never cancelled. Every job runs on the environment's
+/// self-hosted runner (``runner``). A pull request runs only the job `pull-request` (tests and scans, no secret, on
+/// ``pullRequestRunner``).
 public struct GitHubActionsWorkflow: Sendable {
     /// Actions used by the jobs, pinned by commit.
     public enum Pin {
@@ -17,7 +22,14 @@ public struct GitHubActionsWorkflow: Sendable {
     }
 
     public var name = "stockops nodes"
-    public var runner = "ubuntu-24.04"
+    /// The environment the graph deploys to: its runner, GitHub environment and concurrency group.
+    public var environment: Environment = .dev
+    /// `runs-on` labels of the node jobs: the runner that reaches the environment's Docker engine.
+    public var runner = RunnerLabels.defaults(for: .dev)
+    /// The ref pattern of the environment (`environments.<env>.ref`): the pushes that run the workflow.
+    public var triggerRef = "refs/heads/develop"
+    /// `runs-on` labels of the pull-request job.
+    public var pullRequestRunner = RunnerLabels.pullRequests
     /// Where jobs exchange outputs, relative to the repository root.
     public var outputsDirectory = ".stockops/outputs"
     /// The pipeline file the graph came from, named in the header.
@@ -32,6 +44,18 @@ public struct GitHubActionsWorkflow: Sendable {
 
     /// The stage that signs images.
     static let signStage = "sign"
+    /// The stages whose nodes read Vault with the AppRole (log in, revoke the token): only their jobs get the secrets.
+    public static let vaultStages: Set<String> = ["fetch-secrets", "revoke-vault-token"]
+    /// The stages that change an environment: their jobs run in its GitHub environment and concurrency group.
+    static let deployingStages: Set<String> = ["promote", "deploy", "gitops-deploy"]
+    /// The id of the job that builds stockops.
+    public static let buildJob = "stockops"
+    /// The id of the pull-request job.
+    public static let pullRequestJob = "pull-request"
+    /// The artifact holding the stockops binary.
+    static let binaryArtifact = "stockops-binary"
+    /// Where node jobs put the downloaded binary, relative to the repository root.
+    static let binaryDirectory = ".stockops/bin"
 
     public init() {}
 
@@ -152,21 +176,20 @@ public struct GitHubActionsWorkflow: Sendable {
             "# Regenerate it after changing the graph rather than editing it.",
             "name: \(Self.quote(name))",
             "",
+            "# It deploys \(environment.rawValue) (pushes to \(triggerRef)); pull requests run tests and scans only.",
             "on:",
             "  push:",
-            "    branches: [develop, \"release/**\"]",
-            "    tags: [\"v*.*.*\"]",
+            triggerRef.hasPrefix("refs/tags/")
+                ? "    tags: [\(Self.quote(String(triggerRef.dropFirst("refs/tags/".count))))]"
+                : "    branches: [\(Self.quote(triggerRef.hasPrefix("refs/heads/") ? String(triggerRef.dropFirst("refs/heads/".count)) : triggerRef))]",
             "  pull_request:",
             "",
             "permissions:",
             "  contents: read",
             "",
-            "concurrency:",
-            "  group: stockops-nodes-${{ github.ref }}",
-            "  cancel-in-progress: ${{ github.event_name == 'pull_request' }}",
-            "",
             "jobs:",
         ]
+        lines += renderBuildJob() + renderPullRequestJob()
         for job in try jobs(for: graph) {
             lines += render(job, nodes: job.nodes.map { nodes[$0]! }, artifactIDs: artifactIDs)
         }
@@ -181,14 +204,18 @@ public struct GitHubActionsWorkflow: Sendable {
         let artifact = job.isMatrix ? "${{ matrix.artifact }}" : artifactIDs[nodes[0].id]!
         let outputFile = job.isMatrix ? "${{ matrix.output }}" : nodes[0].id.fileName + ".json"
         var lines = ["  \(job.id):", "    name: \(Self.quote(node))"]
-        if !job.needs.isEmpty {
-            lines.append("    needs: [" + job.needs.joined(separator: ", ") + "]")
-        }
-        if kind == .finally {
-            lines.append("    if: always()")
-        }
+        lines.append("    needs: [" + ([Self.buildJob] + job.needs).joined(separator: ", ") + "]")
+        // A pull request runs the pull-request job instead; a finally node runs whatever happened before it.
+        lines.append(kind == .finally ? "    if: ${{ always() && github.event_name != 'pull_request' }}" : "    if: ${{ github.event_name != 'pull_request' }}")
+        let deploying = nodes.contains { Self.deployingStages.contains($0.id.name) }
         if kind == .manual {
             lines.append("    environment: prod")
+        } else if deploying && environment != .dev {
+            lines.append("    environment: \(environment.rawValue)")
+        }
+        if deploying || kind == .manual {
+            // One run at a time changes the environment; a deploy in progress is never cancelled.
+            lines += ["    concurrency:", "      group: stockops-\(environment.rawValue)", "      cancel-in-progress: false"]
         }
         if job.isMatrix {
             lines += ["    strategy:", "      fail-fast: false", "      matrix:", "        include:"]
@@ -200,7 +227,7 @@ public struct GitHubActionsWorkflow: Sendable {
                 ]
             }
         }
-        lines += ["    runs-on: \(runner)", "    permissions:", "      contents: read"]
+        lines += ["    runs-on: \(Self.labels(runner))", "    permissions:", "      contents: read"]
         if keylessSigning && nodes.contains(where: { $0.id.name == Self.signStage }) {
             lines.append("      id-token: write")
         }
@@ -212,14 +239,13 @@ public struct GitHubActionsWorkflow: Sendable {
             "          persist-credentials: false",
             "      - name: Install the Debian packages stockops needs",
             "        run: scripts/install-deps.sh",
-            "      - name: Restore the SwiftPM build # zizmor: ignore[cache-poisoning] never restored for tags (if:)",
-            "        if: ${{ !startsWith(github.ref, 'refs/tags/') }}",
-            "        uses: \(Pin.cache)",
+            "      - name: Download stockops",
+            "        uses: \(Pin.downloadArtifact)",
             "        with:",
-            "          path: .build",
-            "          key: stockops-${{ runner.os }}-${{ hashFiles('Package.swift', 'Package.resolved') }}",
-            "      - name: Build stockops",
-            "        run: swift build -c release --product stockops",
+            "          name: \(Self.binaryArtifact)",
+            "          path: \(Self.binaryDirectory)",
+            "      - name: Make stockops executable",
+            "        run: chmod +x \(Self.binaryDirectory)/stockops",
         ]
         var downloaded: Set<NodeID> = []
         for dependency in nodes.flatMap(\.dependencies) where downloaded.insert(dependency).inserted {
@@ -236,10 +262,14 @@ public struct GitHubActionsWorkflow: Sendable {
             "      - name: \(Self.quote("Run \(node)"))",
             "        env:",
             "          NODE: \(Self.quote(node))",
-            "          VAULT_ADDR: ${{ secrets.VAULT_ADDR }}",
-            "          VAULT_ROLE_ID: ${{ secrets.VAULT_ROLE_ID }}",
-            "          VAULT_SECRET_ID: ${{ secrets.VAULT_SECRET_ID }}",
         ]
+        if nodes.contains(where: { Self.vaultStages.contains($0.id.name) }) {
+            lines += [
+                "          VAULT_ADDR: ${{ secrets.VAULT_ADDR }}",
+                "          VAULT_ROLE_ID: ${{ secrets.VAULT_ROLE_ID }}",
+                "          VAULT_SECRET_ID: ${{ secrets.VAULT_SECRET_ID }}",
+            ]
+        }
         if kind == .manual {
             // The job runs in the prod environment, whose reviewers approved it: the deploy records that approval.
             lines.append("          STOCKOPS_GITHUB_ENVIRONMENT: prod")
@@ -247,13 +277,12 @@ public struct GitHubActionsWorkflow: Sendable {
         lines += [
             "        run: |",
             "          args=(run --only \"$NODE\" --outputs-dir \(outputsDirectory))",
-            "          if [ \"$GITHUB_EVENT_NAME\" = pull_request ]; then args+=(--env dev); fi",
         ]
         if kind == .manual {
             lines.append("          args+=(--approve \"$NODE\")")
         }
         lines += [
-            "          .build/release/stockops \"${args[@]}\"",
+            "          \(Self.binaryDirectory)/stockops \"${args[@]}\"",
             "      - name: \(Self.quote("Upload the output of \(node)"))",
             "        if: always()",
             "        uses: \(Pin.uploadArtifact)",
@@ -270,6 +299,84 @@ public struct GitHubActionsWorkflow: Sendable {
             "          if-no-files-found: ignore",
         ]
         return lines
+    }
+
+    /// `[a, b]`: a flow sequence of runner labels (letters, digits, `-`, `_`, `.`: no quoting needed).
+    static func labels(_ labels: [String]) -> String { "[" + labels.joined(separator: ", ") + "]" }
+
+    /// The job that builds stockops once (or takes the runner's, repository variable `STOCKOPS_BIN`) and uploads it.
+    private func renderBuildJob() -> [String] {
+        [
+            "  \(Self.buildJob):",
+            "    name: build stockops",
+            "    if: ${{ github.event_name != 'pull_request' }}",
+            "    runs-on: \(Self.labels(runner))",
+            "    permissions:",
+            "      contents: read",
+            "    steps:",
+            "      - uses: \(Pin.checkout)",
+            "        with:",
+            "          persist-credentials: false",
+            "      - name: Install the Debian packages stockops needs",
+            "        if: ${{ vars.STOCKOPS_BIN == '' }}",
+            "        run: scripts/install-deps.sh",
+            "      - name: Restore the SwiftPM build # zizmor: ignore[cache-poisoning] never restored for tags (if:)",
+            "        if: ${{ vars.STOCKOPS_BIN == '' && !startsWith(github.ref, 'refs/tags/') }}",
+            "        uses: \(Pin.cache)",
+            "        with:",
+            "          path: .build",
+            "          key: stockops-${{ runner.os }}-${{ hashFiles('Package.swift', 'Package.resolved') }}",
+            "      - name: Build stockops",
+            "        if: ${{ vars.STOCKOPS_BIN == '' }}",
+            "        run: swift build -c release --product stockops",
+            "      - name: Take the runner's stockops",
+            "        if: ${{ vars.STOCKOPS_BIN != '' }}",
+            "        env:",
+            "          STOCKOPS_BIN: ${{ vars.STOCKOPS_BIN }}",
+            "        run: mkdir -p .build/release && cp \"$STOCKOPS_BIN\" .build/release/stockops",
+            "      - name: Upload stockops",
+            "        uses: \(Pin.uploadArtifact)",
+            "        with:",
+            "          name: \(Self.binaryArtifact)",
+            "          path: .build/release/stockops",
+            "          if-no-files-found: error",
+        ]
+    }
+
+    /// The pull-request job: tests and scans of the proposed code, no secret, nothing signed, promoted or deployed.
+    private func renderPullRequestJob() -> [String] {
+        [
+            "  \(Self.pullRequestJob):",
+            "    name: pull request (tests and scans)",
+            "    if: ${{ github.event_name == 'pull_request' }}",
+            "    runs-on: \(Self.labels(pullRequestRunner))",
+            "    concurrency:",
+            "      group: stockops-pr-${{ github.ref }}",
+            "      cancel-in-progress: true",
+            "    permissions:",
+            "      contents: read",
+            "    steps:",
+            "      - uses: \(Pin.checkout)",
+            "        with:",
+            "          fetch-depth: 0",
+            "          persist-credentials: false",
+            "      - name: Install the Debian packages stockops needs",
+            "        run: scripts/install-deps.sh",
+            "      - name: Build stockops",
+            "        if: ${{ vars.STOCKOPS_BIN == '' }}",
+            "        run: swift build -c release --product stockops",
+            "      - name: Test and scan",
+            "        env:",
+            "          STOCKOPS: ${{ vars.STOCKOPS_BIN || '.build/release/stockops' }}",
+            "        run: '\"$STOCKOPS\" run --env dev --only test --only secret-scan --only sast --only sca'",
+            "      - name: Upload the run record",
+            "        if: always()",
+            "        uses: \(Pin.uploadArtifact)",
+            "        with:",
+            "          name: stockops-runs-pr",
+            "          path: .stockops/runs/",
+            "          if-no-files-found: ignore",
+        ]
     }
 
     /// A YAML double-quoted scalar.

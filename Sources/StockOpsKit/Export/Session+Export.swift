@@ -14,6 +14,10 @@ extension Session {
         workflow.configPath = request.configPath
         workflow.matrix = matrix
         workflow.keylessSigning = prepared.config.images.keylessIdentity != nil
+        workflow.environment = prepared.environment
+        workflow.runner = prepared.config.environments[prepared.environment]?.runsOn(prepared.environment) ?? RunnerLabels.defaults(for: prepared.environment)
+        workflow.pullRequestRunner = prepared.config.pullRequestRunner
+        workflow.triggerRef = prepared.config.environments[prepared.environment]?.ref ?? EnvironmentConfig.defaults[prepared.environment]!.ref
         let text: String
         do {
             text = try workflow.render(prepared.graph)
