@@ -163,12 +163,17 @@ struct DoctorTests {
         #expect(report.exitStatus == .success)
     }
 
-    @Test func aRequiredSignatureMakesAMissingCosignAProblem() async throws {
+    @Test func aRequiredSignatureByCosignMakesAMissingCosignAProblem() async throws {
         let tools = try FakeTools.pipeline()
         let registry = try await LocalRegistry.start()
         defer { registry.stop() }
         var config = try repositoryPipeline()
         config.images.signRequired = true
+        let native = await doctor(tools, ["STOCKOPS_REGISTRY": registry.host]).check(config: config, environment: .dev)
+        #expect(try check(native, "cosign").status == .warning, "with tool: auto the native signer signs without cosign")
+        #expect(native.exitStatus == .success)
+
+        config.images.signTool = .cosign
         let report = await doctor(tools, ["STOCKOPS_REGISTRY": registry.host]).check(config: config, environment: .dev)
 
         let cosign = try check(report, "cosign")
@@ -239,6 +244,14 @@ struct DoctorTests {
         #expect(!Doctor.toolNeeds(config: config, environment: .stage).contains { $0.tool == "docker compose" })
         config.security.secretScan = SecretScanConfig(scanner: .gitleaks)
         #expect(Doctor.toolNeeds(config: config, environment: .stage).first { $0.tool == "gitleaks" }?.required == true)
+        var images = ImagesConfig()
+        images.signRequired = true
+        #expect(Doctor.cosignNeed(images)?.required == false)
+        images.keylessIdentity = "https://github.com/example/stocks/.github/workflows/ci-cd.yml@refs/heads/main"
+        #expect(Doctor.cosignNeed(images)?.required == true, "only cosign signs keyless")
+        images.keylessIdentity = nil
+        images.signTool = .native
+        #expect(Doctor.cosignNeed(images) == nil)
         let pullRequest = Doctor.toolNeeds(config: try repositoryPipeline(), environment: .dev, pullRequest: true).map(\.tool)
         #expect(!pullRequest.contains("cosign") && !pullRequest.contains("docker compose"), "a pull-request run neither signs nor deploys")
     }
@@ -299,10 +312,10 @@ struct DoctorTests {
 }
 
 /// SonarQube's `GET /api/system/status` (`{"id", "version", "status"}`, no authentication) and
-/// `GET /api/authentication/validate` (`{"valid": bool}` for the token in `Authorization: Bearer`), as its Web API
-/// documents them. Usage: server.py TOKEN STATUS.
+/// `GET /api/authentication/validate` (`{"valid": bool}` for the token given as the HTTP Basic user with an empty
+/// password), as its Web API documents them. Usage: server.py TOKEN STATUS.
 let sonarQubeFake = #"""
-import json, sys
+import base64, json, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN, STATUS = sys.argv[1:3]
@@ -322,7 +335,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/api/system/status":
             return self.reply(200, {"id": "243B8A4D-AZEPCMpfBfTXwD2FVAGm", "version": "10.7.0.96327", "status": STATUS})
         if self.path == "/api/authentication/validate":
-            return self.reply(200, {"valid": self.headers.get("Authorization") == "Bearer " + TOKEN})
+            return self.reply(200, {"valid": self.headers.get("Authorization") == "Basic " + base64.b64encode((TOKEN + ":").encode()).decode()})
         self.reply(404, {"errors": [{"msg": "Unknown url : " + self.path}]})
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

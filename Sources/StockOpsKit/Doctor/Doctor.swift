@@ -85,8 +85,8 @@ public struct Doctor: Sendable {
             ToolNeed(tool: "docker buildx", required: false, usage: "build[*] with the registry build cache (without it: docker build, docker push)"),
             ToolNeed(tool: "trivy", required: true, usage: "scan[*], sbom[*]" + (config.security.sca != nil ? ", sca" : "")),
         ]
-        if !pullRequest {
-            needs.append(ToolNeed(tool: "cosign", required: images.signRequired, usage: "sign[*]" + (images.signRequired ? " (images.sign.required: true)" : "; skipped without it")))
+        if !pullRequest, let cosign = cosignNeed(images) {
+            needs.append(cosign)
         }
         if let sast = config.security.sast {
             needs.append(ToolNeed(tool: "semgrep", required: sast.blocking, usage: "sast" + (sast.blocking ? " (blocking)" : ", allowed to fail")))
@@ -102,6 +102,22 @@ public struct Doctor: Sendable {
             ToolNeed(tool: "act", required: false, usage: "running the exported GitHub Actions workflow locally"),
         ]
         return needs
+    }
+
+    /// cosign for `sign[*]`: required with `images.sign.required: true` when it is the signer (`tool: cosign`, or keyless
+    /// signing, which only cosign does); optional with `tool: auto`, whose native signer signs without it; unused with
+    /// `tool: native`.
+    static func cosignNeed(_ images: ImagesConfig) -> ToolNeed? {
+        let keyless = images.keylessIdentity != nil
+        switch images.signTool {
+        case .native:
+            return nil
+        case .auto where !keyless:
+            return ToolNeed(tool: "cosign", required: false, usage: "sign[*]; without it the native signer signs (images.sign.tool: auto)")
+        case .auto, .cosign:
+            let why = keyless ? "keyless signing" : "images.sign.tool: cosign"
+            return ToolNeed(tool: "cosign", required: images.signRequired, usage: "sign[*], \(why)" + (images.signRequired ? ", images.sign.required: true" : "; skipped without it"))
+        }
     }
 
     /// The variables a probed tool gets: `PATH` and locale, Docker's and the scanners' settings.

@@ -166,7 +166,7 @@ extension Doctor {
             return [.problem(.unauthorised, name: name, kind: .server, required: required, found: host, version: status.version, detail: "UP, but no \(SonarStage.tokenKey) is fetched from Vault", fix: "declare \(SonarStage.tokenKey) under vault: (secret/data/sonarqube/token) and set VAULT_ADDR")]
         }
         struct Validation: Decodable { var valid: Bool }
-        let response = try? await client.send(HTTPRequest(url: host + "/api/authentication/validate", headers: ["Authorization": "Bearer " + token.reveal(), "Accept": "application/json"]))
+        let response = try? await client.send(HTTPRequest(url: host + "/api/authentication/validate", headers: ["Authorization": SonarScannerCommand.webAPIAuthorization(token: token), "Accept": "application/json"]))
         guard let response, let validation = try? JSONDecoder().decode(Validation.self, from: response.body), validation.valid else {
             return [.problem(.unauthorised, name: name, kind: .server, required: required, found: host, version: status.version, detail: "UP, but it does not accept \(SonarStage.tokenKey)", fix: "replace \(SonarStage.tokenKey) in Vault (secret/data/sonarqube/token) with a valid token")]
         }
