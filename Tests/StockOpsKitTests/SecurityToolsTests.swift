@@ -41,6 +41,17 @@ import Testing
         #expect(throws: ToolOutputError.self) { try GitleaksCommand.parseReport(Data("{}".utf8)) }
     }
 
+    @Test func trivySkipPathsMatchOnlyThemselves() {
+        #expect(TrivyFilesystemCommand.literalSkipPattern("app/[id]/config.env") == #"app/\[id\]/config.env"#)
+        #expect(TrivyFilesystemCommand.literalSkipPattern("notes*?.txt") == #"notes\*\?.txt"#)
+        #expect(TrivyFilesystemCommand.literalSkipPattern(#"a\b{c}"#) == #"a\\b\{c\}"#)
+        #expect(TrivyFilesystemCommand.literalSkipPattern("b,c") == #""b,c""#)
+        #expect(TrivyFilesystemCommand.literalSkipPattern(#"say "hi""#) == #""say ""hi""""#)
+        #expect(TrivyFilesystemCommand.literalSkipPattern(".build") == ".build")
+        let argv = TrivyFilesystemCommand(cacheDirectory: "/cache").secretScan("/repo", skipDirectories: ["web/[slug]"], skipFiles: ["a*.env"], output: "/o").arguments
+        #expect(argv.suffix(5) == ["--skip-dirs", #"web/\[slug\]"#, "--skip-files", #"a\*.env"#, "/repo"])
+    }
+
     @Test func trivyFilesystemScans() {
         let trivy = TrivyFilesystemCommand(cacheDirectory: "/cache")
         #expect(trivy.secretScan("/repo", skipDirectories: [".git", ".build"], skipFiles: ["Package.resolved"], output: "/r/s.json").arguments == [

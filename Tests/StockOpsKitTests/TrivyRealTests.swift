@@ -89,6 +89,26 @@ struct TrivyRealTests {
         #expect(try TrivyReport.parse(Data(run.output.utf8)).findings.map(\.id) == ["aws-access-key-id"])
     }
 
+    /// Directories and files named with glob and list syntax are skipped, and only they.
+    @Test func skippedPathsAreMatchedLiterally() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let key = "AWS_ACCESS_KEY_ID=AKIA2E0A8F3B244C9986\n"
+        for directory in ["app/[id]", "app/b,c", "app/d{e}"] {
+            try FileManager.default.createDirectory(atPath: workspace.source + "/" + directory, withIntermediateDirectories: true)
+            try key.write(toFile: workspace.source + "/" + directory + "/config.env", atomically: true, encoding: .utf8)
+        }
+        try key.write(toFile: workspace.source + "/app/x*y.env", atomically: true, encoding: .utf8)
+        try key.write(toFile: workspace.source + "/app/xzy.env", atomically: true, encoding: .utf8)
+        let trivy = TrivyFilesystemCommand(cacheDirectory: workspace.cache)
+        let scan = trivy.secretScan(
+            workspace.source, skipDirectories: ["app/[id]", "app/b,c", "app/d{e}"], skipFiles: ["app/x*y.env"], output: workspace.root + "/report.json")
+        let run = try Self.execute([scan.executable] + scan.arguments)
+        #expect(run.status == 0, "\(run.errors)")
+        let report = try Data(contentsOf: URL(fileURLWithPath: workspace.root + "/report.json"))
+        #expect(Set(try TrivyFilesystemCommand.parseSecrets(report).map(\.file)) == ["app/config.env", "app/xzy.env"])
+    }
+
     @Test func cycloneDXAndSPDXSBOMsOfAnImageLayout() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }

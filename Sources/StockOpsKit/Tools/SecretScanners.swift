@@ -78,12 +78,27 @@ public struct TrivyFilesystemCommand: Sendable, Equatable {
     }
 
     /// `trivy fs --scanners secret` of a work tree, every severity, leaving out `skipDirectories` and
-    /// `skipFiles` (relative to `directory`). Paths in the report are relative to `directory`.
+    /// `skipFiles` (relative to `directory`, matched literally: ``literalSkipPattern(_:)``). Paths in the report
+    /// are relative to `directory`.
     public func secretScan(_ directory: String, skipDirectories: [String], skipFiles: [String], output: String) -> Command {
         var arguments = ["fs", "--scanners", "secret", "--format", "json", "--output", output, "--exit-code", "0", "--cache-dir", cacheDirectory]
-        for path in skipDirectories { arguments += ["--skip-dirs", path] }
-        for path in skipFiles { arguments += ["--skip-files", path] }
+        for path in skipDirectories { arguments += ["--skip-dirs", Self.literalSkipPattern(path)] }
+        for path in skipFiles { arguments += ["--skip-files", Self.literalSkipPattern(path)] }
         return Command(executable, arguments + [directory], environment: environment)
+    }
+
+    /// A `--skip-dirs`/`--skip-files` value that matches `path` and nothing else. trivy matches these values as
+    /// doublestar globs (`SkipPath` in `pkg/fanal/utils/utils.go`: `doublestar.Match`), so `\ * ? [ ] { }` are
+    /// escaped with a backslash; and the flags are comma-separated lists (pflag `StringSlice`, read as CSV), so a
+    /// value holding a comma, a double quote or a line break is quoted, its quotes doubled.
+    public static func literalSkipPattern(_ path: String) -> String {
+        var pattern = ""
+        for character in path {
+            if "\\*?[]{}".contains(character) { pattern.append("\\") }
+            pattern.append(character)
+        }
+        guard pattern.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return pattern }
+        return "\"" + pattern.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// `trivy fs --scanners vuln` of a directory holding lock files (`Package.resolved`), every severity.
