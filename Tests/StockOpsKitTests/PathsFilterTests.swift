@@ -56,6 +56,22 @@ struct Repository {
         return (repository, try await repository.commit("initial"))
     }
 
+    @Test func aGitOlderThan230IsRefused() async throws {
+        let (repository, _) = try await seeded()
+        let git = try StandIn("git", script: #"""
+            if ARGS == ["--version"]:
+                print("git version 2.29.2"); sys.exit(0)
+            os.execv("/usr/bin/git", ["git"] + ARGS)
+            """#)
+        let stage = PathsFilterStage(services: Self.services, sharedPaths: Self.shared, git: git.path)
+        let context = StageContext(node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
+        let failure = await #expect(throws: StageFailure.self) { try await stage.run(context) }
+        #expect(failure?.kind == .infrastructure)
+        #expect(failure?.message.hasPrefix("git 2.29.2 is older than 2.30, the minimum (--end-of-options)") == true, "\(failure?.message ?? "")")
+        let current = PathsFilterStage(services: Self.services, sharedPaths: Self.shared, git: "git")
+        #expect(try await current.run(context).base != nil)
+    }
+
     @Test func aOneServiceChangeSelectsThatService() async throws {
         let (repository, base) = try await seeded()
         try await repository.git("checkout", "-q", "-b", "feature")

@@ -172,6 +172,39 @@ import Testing
         #expect(missing?.message == "the semgrep rules nowhere do not exist; add them or fix security.sast.rules")
     }
 
+    @Test func aSemgrepOlderThan170IsRefusedBeforeItRuns() async throws {
+        let semgrep = try StandIn("semgrep", script: #"""
+            if ARGS == ["--version"]:
+                print("1.69.0"); sys.exit(0)
+            fail("ran although too old: " + json.dumps(ARGS))
+            """#)
+        let repository = try await Repository()
+        try repository.write("rules/rule.yml", "rules: []\n")
+        try repository.write("Sources/A.swift", "let a = 1\n")
+        _ = try await repository.commit("sources")
+        let failure = await #expect(throws: StageFailure.self) {
+            try await SASTStage(config: SASTConfig(rules: "rules", paths: ["Sources/"]), semgrep: semgrep.path).run(stageContext("sast", root: repository.root))
+        }
+        #expect(failure?.kind == .infrastructure)
+        #expect(failure?.message.hasPrefix("semgrep 1.69.0 is older than 1.70, the minimum (--sarif-output)") == true, "\(failure?.message ?? "")")
+        #expect(try semgrep.calls().map(\.args) == [["--version"]])
+    }
+
+    @Test func aGitleaksOlderThan819IsRefusedBeforeItRuns() async throws {
+        let gitleaks = try StandIn("gitleaks", script: #"""
+            if ARGS == ["version"]:
+                print("v8.18.4"); sys.exit(0)
+            fail("ran although too old: " + json.dumps(ARGS))
+            """#)
+        let repository = try await repositoryWithPlantedKey(plantedAWSKey())
+        let failure = await #expect(throws: StageFailure.self) {
+            try await SecretScanStage(config: SecretScanConfig(scanner: .gitleaks), gitleaks: gitleaks.path).run(stageContext("secret-scan", root: repository.root))
+        }
+        #expect(failure?.kind == .infrastructure)
+        #expect(failure?.message.hasPrefix("gitleaks 8.18.4 is older than 8.19, the minimum (gitleaks dir)") == true, "\(failure?.message ?? "")")
+        #expect(try gitleaks.calls().map(\.args) == [["version"]])
+    }
+
     static let packageResolved = #"""
         {
           "originHash" : "0c9f4f3c1d7a4b0e8f6e2d5c3b1a09f8e7d6c5b4a3928170f6e5d4c3b2a19080",

@@ -55,8 +55,10 @@ public struct PathsFilterStage: Stage {
     /// The environment this run deploys for the first time (no good version in its ledger): every service is
     /// selected, whatever changed, so that it gets all of them.
     public var firstDeployOf: String?
+    /// The git executable; one older than ``ToolRequirements`` allows (2.30) is refused.
+    public var git: String
 
-    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, firstDeployOf: String? = nil) {
+    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, firstDeployOf: String? = nil, git: String = "git") {
         self.services = services
         self.sharedPaths = sharedPaths
         self.defaultBranch = defaultBranch
@@ -65,10 +67,11 @@ public struct PathsFilterStage: Stage {
         self.selectAll = selectAll
         self.pullRequestBase = pullRequestBase
         self.firstDeployOf = firstDeployOf
+        self.git = git
     }
 
     public func run(_ context: StageContext) async throws -> ChangeSet {
-        let git = Git(repository: context.paths.root)
+        let git = Git(repository: context.paths.root, executable: self.git)
         let everyService = services.map(\.name)
         if selectAll {
             return ChangeSet(base: nil, baseSource: "--all", files: [], sharedChanged: false, services: everyService)
@@ -77,6 +80,8 @@ public struct PathsFilterStage: Stage {
             context.log.write("first deploy of \(environment): its ledger has no good version, so every service is selected\n")
             return ChangeSet(base: nil, baseSource: "first deploy of \(environment): no good version in its ledger", files: [], sharedChanged: false, services: everyService)
         }
+        let version = try await context.runner.run(git.version()).check("git --version", kind: .infrastructure)
+        try ToolRequirements.requireSupported("git", versionOutput: version.output)
         guard let (base, source) = try await findBase(git, context) else {
             context.log.write("no base commit: every service counts as changed\n")
             return ChangeSet(base: nil, baseSource: "no base commit", files: [], sharedChanged: false, services: everyService)

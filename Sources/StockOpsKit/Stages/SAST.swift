@@ -43,7 +43,9 @@ public struct SASTStage: Stage {
         for path in [sarif, json] { try? manager.removeItem(atPath: path) }
 
         let tool = SemgrepCommand(executable: semgrep)
-        let version = Git.parseLines(try await context.runner.run(tool.version()).check("semgrep --version", kind: .infrastructure).output).first ?? "unknown"
+        let versionOutput = try await context.runner.run(tool.version()).check("semgrep --version", kind: .infrastructure).output
+        try ToolRequirements.requireSupported("semgrep", versionOutput: versionOutput)
+        let version = Git.parseLines(versionOutput).first ?? "unknown"
         let result = try await context.run(tool.scan(root: root, rules: config.rules, targets: targets, sarifOutput: sarif, jsonOutput: json))
         if let status = result.exitStatus, SemgrepCommand.configurationExitStatuses.contains(status) {
             try result.check("semgrep, given the rules in \(config.rules) (fix them),", kind: .failed)

@@ -67,7 +67,7 @@ public struct SecretScanStage: Stage {
         switch scanner {
         case .gitleaks:
             let tool = GitleaksCommand(executable: gitleaks)
-            version = try await versionLine(tool.version(), context)
+            version = try await versionLine(tool.version(), of: "gitleaks", context)
             let configuration = context.paths.runDirectory + "/gitleaks-secret-scan.toml"
             try GitleaksCommand.configuration(ignoring: ignored.directories + ignored.files).write(toFile: configuration, atomically: true, encoding: .utf8)
             let result = try await context.run(tool.scanDirectory(root: root, config: configuration, report: report))
@@ -75,7 +75,7 @@ public struct SecretScanStage: Stage {
             findings = try GitleaksCommand.parseReport(try reportData(report, scanner: "gitleaks"))
         case .trivy, .auto:
             let tool = TrivyFilesystemCommand(executable: trivy, cacheDirectory: context.paths.runDirectory + "/trivy-cache")
-            version = try await versionLine(tool.version(), context)
+            version = try await versionLine(tool.version(), of: "trivy", context)
             let result = try await context.run(tool.secretScan(root, skipDirectories: [".git"] + ignored.directories, skipFiles: ignored.files, output: report))
             try result.check("trivy fs --scanners secret", kind: .infrastructure)
             findings = try TrivyFilesystemCommand.parseSecrets(try reportData(report, scanner: "trivy"))
@@ -119,8 +119,10 @@ public struct SecretScanStage: Stage {
         return data
     }
 
-    private func versionLine(_ command: Command, _ context: StageContext) async throws -> String {
+    /// The first line `tool`'s version command prints; a version older than the tool's minimum is refused.
+    private func versionLine(_ command: Command, of tool: String, _ context: StageContext) async throws -> String {
         let result = try await context.runner.run(command).check(command.displayString, kind: .infrastructure)
+        try ToolRequirements.requireSupported(tool, versionOutput: result.output)
         return Git.parseLines(result.output).first ?? "unknown version"
     }
 

@@ -5,14 +5,22 @@ public struct Git: Sendable, Equatable {
     /// The repository's working directory.
     public var repository: String
     public var environment: [String: String]
+    /// The executable, `git` unless configured.
+    public var executable: String
 
-    public init(repository: String, environment: [String: String] = Command.baseEnvironment()) {
+    public init(repository: String, environment: [String: String] = Command.baseEnvironment(), executable: String = "git") {
         self.repository = repository
         self.environment = environment
+        self.executable = executable
     }
 
     private func git(_ arguments: [String]) -> Command {
-        Command("git", ["-C", repository] + arguments, environment: environment)
+        Command(executable, ["-C", repository] + arguments, environment: environment)
+    }
+
+    /// `git --version`, checked against ``ToolRequirements`` (2.30 for `--end-of-options`).
+    public func version() -> Command {
+        Command(executable, ["--version"], environment: environment)
     }
 
     /// Resolves `revision` to a commit SHA (exit 1, no output, when it does not exist).

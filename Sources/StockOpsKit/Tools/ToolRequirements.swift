@@ -161,4 +161,14 @@ public enum ToolRequirements {
     public static func requirement(for tool: String) -> ToolRequirement? {
         all.first { $0.tool == tool }
     }
+
+    /// Refuses a `tool` older than its minimum, judged by what its version command printed: throws
+    /// ``StageFailure/infrastructure`` naming the version found, the minimum, why and how to upgrade. Output
+    /// naming no version passes (the tool runs, and fails on its own if it lacks what is needed).
+    public static func requireSupported(_ tool: String, versionOutput: String) throws(StageFailure) {
+        guard let requirement = requirement(for: tool), case .tooOld = requirement.check(versionOutput: versionOutput),
+              let problem = requirement.problem(versionOutput: versionOutput)
+        else { return }
+        throw StageFailure.infrastructure(problem)
+    }
 }
