@@ -132,7 +132,7 @@ public enum ToolRequirements {
             install: "https://github.com/aquasecurity/trivy/releases (or Aqua's apt repository: apt-get install trivy)"),
         ToolRequirement(
             tool: "cosign", minimum: ToolVersion(2, 0), versionArguments: ["cosign", "version"],
-            why: "--tlog-upload and --insecure-ignore-tlog",
+            why: "cosign verify --insecure-ignore-tlog",
             install: "https://github.com/sigstore/cosign/releases"),
         ToolRequirement(
             tool: "semgrep", minimum: ToolVersion(1, 70), versionArguments: ["semgrep", "--version"],
