@@ -153,7 +153,8 @@ enum WorkflowLinters {
             let environment = pipeline["env"] as? [String: String] ?? [:]
             #expect(environment["STOCKOPS"] == "${{ vars.STOCKOPS_BIN || '.build/release/stockops' }}")
             let secrets = name == "pull-request" ? [] : ["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"]
-            #expect(Set(environment.keys) == Set(["STOCKOPS"] + secrets + (name == "prod" ? ["STOCKOPS_GITHUB_ENVIRONMENT"] : [])), "\(name)")
+            #expect(environment["STOCKOPS_RUN_ARGS"] == "${{ vars.STOCKOPS_RUN_ARGS }}")
+            #expect(Set(environment.keys) == Set(["STOCKOPS", "STOCKOPS_RUN_ARGS"] + secrets + (name == "prod" ? ["STOCKOPS_GITHUB_ENVIRONMENT"] : [])), "\(name)")
             #expect(environment["STOCKOPS_GITHUB_ENVIRONMENT"] == (name == "prod" ? "prod" : nil), "\(name)")
             #expect((pipeline["run"] as? String)?.contains("--approve deploy") == (name == "prod"), "\(name)")
             let upload = try #require(steps.last)
