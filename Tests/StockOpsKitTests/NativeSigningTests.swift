@@ -180,6 +180,32 @@ struct NativeSigningRegistryTests {
         #expect(try await registry.client().blobExists(body.config.digest, in: "stocks/trade"))
     }
 
+    /// cosign's own signatures (the vectors), laid out in the registry as cosign stores them, verified through it.
+    @Test func cosignMadeSignaturesVerifyThroughTheRegistry() async throws {
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        let client = registry.client()
+        // Two valid signatures and one by an unknown key, all over the same payload.
+        let vectors = CosignFixtures.vectors.signatures.filter { $0.public_key_file == "cosign.pub" }
+        try #require(vectors.map(\.verifies) == [true, true, false])
+        var signatures = CosignSignatureManifest()
+        for vector in vectors {
+            let payload = Data(vector.payload.utf8)
+            try await client.uploadBlob(payload, to: "cosign/signed")
+            signatures.layers.append(.init(size: payload.count, digest: ImageDigest.of(payload), annotations: vector.layer_annotations))
+        }
+        let digest = try SimpleSigningPayload.parse(Data(try #require(vectors.first).payload.utf8)).digest
+        try await client.uploadBlob(signatures.config, to: "cosign/signed")
+        try await client.putManifest(signatures.manifest, in: "cosign/signed", as: .tag(CosignSignatureManifest.tag(for: digest)))
+        let verifier = NativeVerifier(verifier: try CosignVerifier(publicKeysPEM: try CosignFixtures.text("cosign.pub")), registry: client)
+        let image = try ImageReference.parse("\(registry.host)/cosign/signed").pinned(to: digest)
+        let verification = try await verifier.verify(image: image)
+        #expect(verification.verified.count == 2)
+        #expect(verification.rejected.count == 1)
+        #expect(verification.rejected.first?.reason == "the key did not make this signature")
+        #expect(verification.verified.allSatisfy { $0.payload.dockerReference == "192.168.64.2:5000/cosign-signed-single-sample" })
+    }
+
     @Test func aSignatureMovedToAnotherDigestIsRejected() async throws {
         let registry = try await LocalRegistry.start()
         defer { registry.stop() }
