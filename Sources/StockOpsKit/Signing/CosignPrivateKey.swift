@@ -29,7 +29,8 @@ public struct CosignPrivateKey: Sendable {
         } catch {
             throw SigningError(.invalidKey, "the \(block.type) is not cosign's encrypted key JSON: \(error)")
         }
-        let der = try envelope.decrypt(password: Array(password.reveal().utf8))
+        var der = try envelope.decrypt(password: Array(password.reveal().utf8))
+        defer { Sodium.wipe(&der) }
         signingKey = try Self.p256Key(pkcs8: der)
     }
 
@@ -76,9 +77,10 @@ public struct CosignPrivateKey: Sendable {
             guard cipher.name == "nacl/secretbox" else {
                 throw SigningError(.invalidKey, "unsupported cipher \"\(cipher.name)\"; cosign uses nacl/secretbox")
             }
-            let key = try Sodium.scrypt(
+            var key = try Sodium.scrypt(
                 password: password, salt: [UInt8](kdf.salt), cost: kdf.params.N, blockSize: kdf.params.r,
                 parallelism: kdf.params.p, length: 32)
+            defer { Sodium.wipe(&key) }
             guard let plaintext = try Sodium.secretboxOpen([UInt8](ciphertext), nonce: [UInt8](cipher.nonce), key: key) else {
                 throw SigningError(.wrongPassword, "the password does not decrypt the cosign key (or the key file is corrupt)")
             }

@@ -35,6 +35,14 @@ enum Sodium {
         return key
     }
 
+    /// Overwrites `bytes` with zeros (key material no longer needed).
+    static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            sodium_memzero(base, buffer.count)
+        }
+    }
+
     /// Opens a secretbox (`ciphertext` = 16-byte Poly1305 tag followed by the data); nil when the tag does not match.
     static func secretboxOpen(_ ciphertext: [UInt8], nonce: [UInt8], key: [UInt8]) throws(SigningError) -> [UInt8]? {
         try requireReady()
