@@ -39,15 +39,16 @@ public struct NativeSigner: Sendable {
         guard try await descriptor != nil else {
             throw RegistryError(.notFound, "\(image) not found in \(registry.baseURL): push the image before signing it")
         }
-        var signatures = try await existing
+        let (stored, storedDigest) = try await existing
+        var signatures = stored
         let payload = SimpleSigningPayload(image: image, annotations: annotations).bytes
         let payloadDigest = ImageDigest.of(payload)
         let ownKey = CosignVerifier(publicKeys: [key.signingKey.publicKey])
         if let existing = signatures.layers.first(where: { layer in
             layer.digest == payloadDigest && layer.mediaType == CosignSignatureManifest.layerMediaType
                 && layer.signature.map { (try? ownKey.signer(of: payload, signature: $0)) != nil } == true
-        }), let signature = existing.signature, let current = try await registry.digest(of: tag, in: repository) {
-            return Outcome(tag: tag, manifest: current, signature: signature, signatureCount: signatures.layers.count, appended: false)
+        }), let signature = existing.signature, let storedDigest {
+            return Outcome(tag: tag, manifest: storedDigest, signature: signature, signatureCount: signatures.layers.count, appended: false)
         }
         let signature = try key.signature(of: payload)
         signatures.layers.append(
@@ -60,11 +61,13 @@ public struct NativeSigner: Sendable {
         return Outcome(tag: tag, manifest: manifest, signature: signature, signatureCount: signatures.layers.count, appended: true)
     }
 
-    private func existingSignatures(_ repository: String, _ tag: RegistryTag) async throws -> CosignSignatureManifest {
+    /// The signatures under `tag` and the digest of their manifest; none (and no digest) when the tag does not exist.
+    private func existingSignatures(_ repository: String, _ tag: RegistryTag) async throws -> (CosignSignatureManifest, ImageDigest?) {
         do {
-            return try CosignSignatureManifest(parsing: try await registry.manifest(repository, .tag(tag)))
+            let manifest = try await registry.manifest(repository, .tag(tag))
+            return (try CosignSignatureManifest(parsing: manifest), manifest.digest)
         } catch let error as RegistryError where error.code == .notFound {
-            return CosignSignatureManifest()
+            return (CosignSignatureManifest(), nil)
         }
     }
 }
