@@ -95,7 +95,7 @@ if [ "$demo_status" -eq 0 ]; then
         *) fail "$node is $(status_of "$node"), not passed" ;;
       esac
     done
-    for node in "sonar[trade]"; do
+    for node in "sonar[stock-listing]" "sonar[trade]"; do
       if [ "$(status_of "$node")" = skipped ] && reason_of "$node" | grep -Eq 'not set|not installed'; then
         pass "$node skipped: $(reason_of "$node")"
       else
