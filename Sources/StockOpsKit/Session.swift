@@ -137,6 +137,15 @@ public struct Session: Sendable {
         for approval in request.approvals where !graph.nodes.contains(where: { $0.id.matches(selector: approval) }) {
             throw StockOpsError(.usage, "--approve \(approval): no such node. Use `stockops graph` to list nodes")
         }
+        // Whatever promote will need is checked now, before anything is built: the environment's tag must render.
+        if graph.nodes.contains(where: { $0.id == StockOpsPipeline.promote.id }), exclusions[StockOpsPipeline.promote.id] == nil,
+           let environmentConfig = config.environments[environment] {
+            do {
+                _ = try ReleaseTags.compute(environment: environment, config: environmentConfig, commit: String(repeating: "0", count: 40), ref: request.processEnvironment["GITHUB_REF"])
+            } catch {
+                throw StockOpsError(.usage, "promote could not tag the release: \(error.message); nothing was run")
+            }
+        }
         // An explicit --since asks for change-based selection, and gets it.
         if !request.selectAll, request.since == nil, graph.nodes.contains(where: { $0.id == StockOpsPipeline.deploy.id }), exclusions[StockOpsPipeline.deploy.id] == nil,
            Self.hasNoGoodVersion(environment, root: request.root, processEnvironment: request.processEnvironment) {

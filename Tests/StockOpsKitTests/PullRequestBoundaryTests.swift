@@ -46,3 +46,32 @@ import Testing
         #expect(!sessions.read(directory + "/out").contains("refused for a"))
     }
 }
+
+/// What a run will need is checked before it starts working.
+@Suite struct FailBeforeWorkingTests {
+    let sessions = SessionTests()
+
+    @Test func aProdRunWithoutAVersionTagFailsBeforeAnythingRuns() async throws {
+        let repository = try await sessions.repository()
+        for (ref, expected) in [(nil, "needs the Git ref"), ("refs/heads/main", "invalid")] as [(String?, String)] {
+            let (session, directory) = sessions.captureSession()
+            var environment = ["STOCKOPS_STATE_DIR": temporaryDirectory()]
+            environment["GITHUB_REF"] = ref
+            var request = RunRequest(root: repository.root, environment: .prod, processEnvironment: environment)
+            request.force = true
+            #expect(await session.run(request) == .usage)
+            #expect(await session.plan(request) == .usage)
+            let errors = sessions.read(directory + "/err")
+            #expect(errors.contains("promote could not tag the release"), "\(errors)")
+            #expect(errors.contains(expected), "\(ref ?? "no ref"): \(errors)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs"))
+    }
+
+    @Test func aProdRunOnAVersionTagIsPlanned() async throws {
+        let repository = try await sessions.repository()
+        let (session, directory) = sessions.captureSession()
+        let request = RunRequest(root: repository.root, environment: .prod, processEnvironment: ["GITHUB_REF": "refs/tags/v1.2.3", "STOCKOPS_STATE_DIR": temporaryDirectory()])
+        #expect(await session.plan(request) == .success, "\(sessions.read(directory + "/err"))")
+    }
+}
