@@ -44,7 +44,7 @@ REGISTRY=127.0.0.1:$REGISTRY_PORT
 cleanup() {
   for env in stage prod; do
     if [[ -f $WORK/root/environments/$env.yml ]]; then
-      REGISTRY=$REGISTRY IMAGE_TAG=none VAULT_ADDR=none VAULT_APPROLE_DIR="$WORK/approle" \
+      REGISTRY=$REGISTRY STOCK_LISTING_DIGEST=sha256:0000000000000000000000000000000000000000000000000000000000000000 TRADE_DIGEST=sha256:0000000000000000000000000000000000000000000000000000000000000000 VAULT_ADDR=none VAULT_APPROLE_DIR="$WORK/approle" \
         docker-compose -p "bench-$env" -f "$WORK/root/environments/$env.yml" down --volumes --remove-orphans >/dev/null 2>&1 || true
     fi
   done

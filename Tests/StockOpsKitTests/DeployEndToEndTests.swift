@@ -40,8 +40,15 @@ import Testing
         try await sandbox.containers().filter { DeployImages.services.contains($0.key) }.mapValues(\.image)
     }
 
-    func expected(_ sandbox: DeploySandbox, tag: String) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: DeployImages.services.map { ($0, "\(sandbox.registry.host)/stockapp/\($0):\(tag)") })
+    /// What the containers must run for `tag`: each service's `repository@digest` as the registry has it, never the tag.
+    func expected(_ sandbox: DeploySandbox, tag: String) async throws -> [String: String] {
+        let client = sandbox.registry.client(sandbox.registryLogin.map { RegistryCredentials(username: $0.username, password: Secret($0.password)) })
+        var images: [String: String] = [:]
+        for service in DeployImages.services {
+            let digest = try #require(try await client.digest(of: try RegistryTag.parse(tag), in: "stockapp/\(service)"), "\(service):\(tag)")
+            images[service] = "\(sandbox.registry.host)/stockapp/\(service)@\(digest)"
+        }
+        return images
     }
 
     @Test func deploysRollsBackAFailingVersionAndRollsBackOnRequest() async throws {
@@ -155,21 +162,27 @@ import Testing
             try await expectServing(sandbox)
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
 
-            // Without the login, the pull is refused by the registry and nothing changes.
+            // Without the login, a pull is refused by the registry and nothing changes. Pulled by digest, an image the
+            // host already holds needs no registry, so the refused rollback goes to images only the registry has.
+            let registryOnly = sandbox.registry.client(RegistryCredentials(username: "robot", password: Secret(password)))
+            for service in DeployImages.services {
+                try await HandmadeImage(seed: "registry-only-\(service)").push(with: registryOnly, to: "stockapp/\(service)", tag: "dev-fffffff")
+            }
             let credentials = RegistryCredentials(username: "robot", password: Secret(password))
             let containers = try await sandbox.containers()
+            let refusedLog = NodeLog(path: sandbox.root + "/refused.log")
             let refused = await outcome { () async throws(DeployFailure) -> Deployment in
-                try await sandbox.deployer(registryCredentials: credentials).rollback(to: RegistryTag("dev-aaaaaaa")!)
+                try await sandbox.deployer(log: refusedLog, registryCredentials: credentials).rollback(to: RegistryTag("dev-fffffff")!)
             }
             guard case .failure(let failure) = refused else {
-                Issue.record("a pull without the registry login succeeded")
+                Issue.record("a pull without the registry login succeeded:\n\(refusedLog.contents())")
                 return
             }
-            #expect(failure.message.contains("pulling dev-aaaaaaa failed; nothing was changed"), "\(failure.message)")
+            #expect(failure.message.contains("pulling dev-fffffff failed; nothing was changed"), "\(failure.message)")
             #expect(failure.message.contains("no basic auth credentials"), "\(failure.message)")
             #expect(try await sandbox.containers().mapValues(\.id) == containers.mapValues(\.id))
 
-            // With it, the same rollback pulls and serves dev-aaaaaaa.
+            // With it, a rollback pulls and serves dev-aaaaaaa.
             let rolledBack = await outcome { () async throws(DeployFailure) -> Deployment in
                 try await sandbox.deployer(registryCredentials: credentials, pullCredentials: credentials).rollback(to: RegistryTag("dev-aaaaaaa")!)
             }

@@ -272,7 +272,7 @@ final class DeploySandbox: @unchecked Sendable {
         let compose = ComposeCommand(flavor: .standalone, environment: environment.rawValue, root: root, project: project)
         var variables = processEnvironment
         variables["REGISTRY"] = registry.host
-        variables["IMAGE_TAG"] = "none"
+        for service in ["STOCK_LISTING_DIGEST", "TRADE_DIGEST"] { variables[service] = "sha256:" + String(repeating: "0", count: 64) }
         _ = try? await runTool(compose.downRemovingVolumes() + ["--remove-orphans"], environment: variables)
         let images = try? await DeployImages.docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=\(registry.host)/*/*"])
         let references = images?.output.split(separator: "\n").map(String.init) ?? []

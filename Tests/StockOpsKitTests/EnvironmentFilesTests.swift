@@ -9,7 +9,8 @@ import Testing
     static let root = OpenBaoDevServer.repositoryRoot.path
 
     static let variables = [
-        "REGISTRY": "harbor.example.com", "IMAGE_TAG": "v1.2.3", "VAULT_ADDR": "https://vault.example.com:8200",
+        "REGISTRY": "harbor.example.com", "STOCK_LISTING_DIGEST": "sha256:" + String(repeating: "1", count: 64),
+        "TRADE_DIGEST": "sha256:" + String(repeating: "2", count: 64), "VAULT_ADDR": "https://vault.example.com:8200",
         "VAULT_APPROLE_DIR": "/etc/stockops/approle",
     ]
 
@@ -74,7 +75,8 @@ import Testing
         }
         for name in ["stock-listing", "trade"] {
             let service = try #require(services[name])
-            #expect(service["image"] as? String == "harbor.example.com/stockapp/\(name):v1.2.3")
+            let digest = Self.variables[ComposeEnvironment.digestVariable(name)] ?? ""
+            #expect(service["image"] as? String == "harbor.example.com/stockapp/\(name)@\(digest)", "\(name) runs a tag, not the checked digest")
             let dependencies = try #require(service["depends_on"] as? [String: [String: Any]])
             #expect(dependencies["vault-agent"]?["condition"] as? String == "service_healthy")
             #expect(dependencies["db"]?["condition"] as? String == "service_healthy")
@@ -105,9 +107,9 @@ import Testing
     }
 
     @Test func aMissingVariableIsNamedWithWhatToSet() async throws {
-        let result = try await config(.dev, ["IMAGE_TAG": ""])
+        let result = try await config(.dev, ["TRADE_DIGEST": ""])
         #expect(result.status != 0)
-        #expect(result.output.contains("set IMAGE_TAG (stockops deploy sets it)"), "\(result.output)")
+        #expect(result.output.contains("set TRADE_DIGEST (stockops deploy sets it to the checked digest)"), "\(result.output)")
         let noApprole = try await config(.stage, ["VAULT_APPROLE_DIR": ""])
         #expect(noApprole.status != 0)
         #expect(noApprole.output.contains("VAULT_APPROLE_DIR"), "\(noApprole.output)")

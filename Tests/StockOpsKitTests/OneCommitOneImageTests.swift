@@ -61,3 +61,30 @@ import Testing
         #expect(promote.reason?.contains("only dev accepts uncommitted-abcdef1-0123456789ab") == true)
     }
 }
+
+/// The deployer reads back which digests the engine's containers run.
+@Suite struct RunningDigestsTests {
+    @Test func digestsComeFromTheRunningContainersImageReferences() throws {
+        let listing = "sha256:" + String(repeating: "a", count: 64)
+        let trade = "sha256:" + String(repeating: "b", count: 64)
+        let output = [
+            "stock-listing\trunning\tUp 3 seconds (healthy)\t127.0.0.1:5000/stockapp/stock-listing@\(listing)",
+            "trade\trunning\tUp 3 seconds (healthy)\t127.0.0.1:5000/stockapp/trade@\(trade)",
+            "db\trunning\tUp 9 seconds (healthy)\tpostgres:15-bookworm",
+            "old\texited\tExited (0) 1 minute ago\t127.0.0.1:5000/stockapp/old@\(trade)",
+        ].joined(separator: "\n")
+        let digests = Deployer.runningDigests(try ContainerStatus.parse(output))
+        #expect(digests == ["stock-listing": listing, "trade": trade])
+    }
+
+    @Test func composeGetsEachServicesDigestAndRefusesANonDigest() throws {
+        let config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        let compose = ComposeEnvironment.command(flavor: .standalone, environment: .dev, root: "/repo", processEnvironment: [:])
+        let environment = ComposeEnvironment(compose: compose, config: config, environment: .dev, processEnvironment: [:])
+        let digest = "sha256:" + String(repeating: "c", count: 64)
+        let variables = try environment.variables(tag: RegistryTag("dev-1a2b3c4"), digests: ["stock-listing": digest, "trade": digest])
+        #expect(variables["STOCK_LISTING_DIGEST"] == digest)
+        #expect(variables["TRADE_DIGEST"] == digest)
+        #expect(throws: StockOpsError.self) { try environment.variables(tag: nil, digests: ["trade": "latest"]) }
+    }
+}

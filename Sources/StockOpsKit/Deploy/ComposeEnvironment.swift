@@ -3,7 +3,8 @@ import Foundation
 /// An environment as Docker Compose runs it: the project `stocks-<env>` of `environments/<env>.yml`, and the
 /// variables stockops passes to it.
 ///
-/// stockops sets `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, the services' ports (`<SERVICE>_PORT`, such as
+/// stockops sets `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, each service's checked digest (`<SERVICE>_DIGEST`, such as
+/// `STOCK_LISTING_DIGEST`: the compose files run `repository@digest`, never a tag), the services' ports (`<SERVICE>_PORT`, such as
 /// `STOCK_LISTING_PORT`) and `DB_PORT` (from `pipelines/stockops.yml` unless set in its own environment), and passes
 /// ``passedThrough`` on from its own environment. Nothing else reaches Compose.
 public struct ComposeEnvironment: Sendable {
@@ -36,7 +37,16 @@ public struct ComposeEnvironment: Sendable {
 
     /// `STOCK_LISTING_PORT` for `stock-listing`.
     public static func portVariable(_ service: String) -> String {
-        service.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined() + "_PORT"
+        variablePrefix(service) + "_PORT"
+    }
+
+    /// `STOCK_LISTING_DIGEST` for `stock-listing`: the digest its container runs.
+    public static func digestVariable(_ service: String) -> String {
+        variablePrefix(service) + "_DIGEST"
+    }
+
+    static func variablePrefix(_ service: String) -> String {
+        service.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
     /// The published port of each service: its variable when set, else `services[].ports` of the environment.
@@ -70,8 +80,8 @@ public struct ComposeEnvironment: Sendable {
         return address.contains(":") && !address.hasPrefix("[") ? "[\(address)]" : address
     }
 
-    /// The variables Compose gets for `tag`.
-    public func variables(tag: RegistryTag?) throws(StockOpsError) -> [String: String] {
+    /// The variables Compose gets for `tag` and the services' `digests` (service → `sha256:…`).
+    public func variables(tag: RegistryTag?, digests: [String: String] = [:]) throws(StockOpsError) -> [String: String] {
         var variables = Command.baseEnvironment()
         for name in Self.passedThrough {
             if let value = processEnvironment[name] { variables[name] = value }
@@ -79,6 +89,10 @@ public struct ComposeEnvironment: Sendable {
         variables["REGISTRY"] = config.registry.host
         variables["REGISTRY_PROJECT"] = config.registry.project
         if let tag { variables["IMAGE_TAG"] = tag.name }
+        for (service, digest) in digests {
+            guard ImageDigest(digest) != nil else { throw StockOpsError(.usage, "\(service): \(digest) is not a sha256 digest") }
+            variables[Self.digestVariable(service)] = digest
+        }
         for (service, port) in try ports() {
             variables[Self.portVariable(service)] = String(port)
         }
@@ -90,9 +104,9 @@ public struct ComposeEnvironment: Sendable {
         return variables
     }
 
-    /// `argv` (a ``ComposeCommand`` result) as a command with the variables of `tag`.
-    public func command(_ argv: [String], tag: RegistryTag?) throws(StockOpsError) -> Command {
-        Command(argv[0], Array(argv.dropFirst()), environment: try variables(tag: tag))
+    /// `argv` (a ``ComposeCommand`` result) as a command with the variables of `tag` and `digests`.
+    public func command(_ argv: [String], tag: RegistryTag?, digests: [String: String] = [:]) throws(StockOpsError) -> Command {
+        Command(argv[0], Array(argv.dropFirst()), environment: try variables(tag: tag, digests: digests))
     }
 
     /// The smoke test of the environment's published ports.

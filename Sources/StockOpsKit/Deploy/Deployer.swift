@@ -135,8 +135,8 @@ public struct Deployer: Sendable {
             }
         }
         say("deploying \(promotion.tag) to \(name.rawValue) (live before: \(history.last.map { "\($0.tag), \($0.outcome.rawValue)" } ?? "nothing"))")
-        try await pull(promotion.tag)
-        let smoke = await upAndSmoke(promotion.tag)
+        try await pull(promotion.tag, digests: promotion.digests)
+        let smoke = await upAndSmoke(promotion.tag, digests: promotion.digests)
         var entry = LedgerEntry(
             environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
             approver: approval?.approver, previousTag: history.last?.tag, forceUnverified: promotion.forceUnverified ? true : nil, runID: runID)
@@ -224,8 +224,8 @@ public struct Deployer: Sendable {
         let history = try readLedger()
         let images = digests.mapValues(\.description)
         say("rolling \(name.rawValue) back to \(tag) (live before: \(history.last.map { "\($0.tag), \($0.outcome.rawValue)" } ?? "nothing"))")
-        try await pull(tag)
-        let smoke = await upAndSmoke(tag)
+        try await pull(tag, digests: images)
+        let smoke = await upAndSmoke(tag, digests: images)
         var entry = LedgerEntry(
             environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
             previousTag: history.last?.tag, runID: runID)
@@ -253,11 +253,11 @@ public struct Deployer: Sendable {
         }
         say("\(failed) failed its smoke test (\(reason)); rolling back to \(goodTag)")
         do {
-            try await pull(goodTag)
+            try await pull(goodTag, digests: good.images)
         } catch {
             say("warning: \(error.message); starting \(goodTag) from the images on this host")
         }
-        let smoke = await upAndSmoke(goodTag)
+        let smoke = await upAndSmoke(goodTag, digests: good.images)
         var entry = LedgerEntry(
             environment: name, action: .autoRollback, tag: goodTag.name, images: good.images, outcome: .succeeded, actor: actor,
             approver: approval?.approver, previousTag: failed.name, runID: runID, detail: "after \(failed) failed its smoke test",
@@ -327,12 +327,12 @@ public struct Deployer: Sendable {
         }
     }
 
-    private func compose(_ argv: [String], tag: RegistryTag, dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
+    private func compose(_ argv: [String], tag: RegistryTag, digests: [String: String], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
         var target = environment
         if let dockerConfig { target.processEnvironment["DOCKER_CONFIG"] = dockerConfig }
         let command: Command
         do {
-            command = try target.command(argv, tag: tag)
+            command = try target.command(argv, tag: tag, digests: digests)
         } catch {
             throw DeployFailure(.refused, error.message)
         }
@@ -344,11 +344,12 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// `compose pull` of the services' images, logged in with ``pullCredentials`` when set; a failure changes nothing.
-    private func pull(_ tag: RegistryTag) async throws(DeployFailure) {
+    /// `compose pull` of the services' images by digest, logged in with ``pullCredentials`` when set; a failure changes
+    /// nothing.
+    private func pull(_ tag: RegistryTag, digests: [String: String]) async throws(DeployFailure) {
         let dockerConfig = try await loggedInDockerConfig()
         defer { if let dockerConfig { try? FileManager.default.removeItem(atPath: dockerConfig) } }
-        let result = try await compose(environment.compose.pull(config.services.map(\.name)), tag: tag, dockerConfig: dockerConfig)
+        let result = try await compose(environment.compose.pull(config.services.map(\.name)), tag: tag, digests: digests, dockerConfig: dockerConfig)
         guard result.succeeded else {
             throw DeployFailure(.infrastructure, "pulling \(tag) failed; nothing was changed: \(Self.tail(result.output))")
         }
@@ -385,12 +386,16 @@ public struct Deployer: Sendable {
         return directory
     }
 
-    /// `compose up -d --remove-orphans`, then the smoke test; `failure` says why the tag is not serving.
-    private func upAndSmoke(_ tag: RegistryTag) async -> (report: SmokeReport?, failure: String?) {
+    /// `compose up -d --remove-orphans` of `repository@digest` for every service, a check that the engine's containers run
+    /// exactly those digests, then the smoke test; `failure` says why the tag is not serving.
+    private func upAndSmoke(_ tag: RegistryTag, digests: [String: String]) async -> (report: SmokeReport?, failure: String?) {
         do {
-            let result = try await compose(environment.compose.up(), tag: tag)
+            let result = try await compose(environment.compose.up(), tag: tag, digests: digests)
             guard result.succeeded else {
                 return (nil, "compose up did not start it: \(Self.tail(result.output))")
+            }
+            if let mismatch = try await runningDigestMismatch(digests) {
+                return (nil, mismatch)
             }
             let smoke = try environment.smokeTest(timeout: smokeTimeout)
             say("smoke test of \(tag) (health within \(Int(smokeTimeout.components.seconds)) s)")
@@ -406,6 +411,39 @@ public struct Deployer: Sendable {
         } catch {
             return (nil, "\(error)")
         }
+    }
+
+    /// What differs between the digests the engine's containers of the project run and `expected`; nil when they match.
+    private func runningDigestMismatch(_ expected: [String: String]) async throws(DeployFailure) -> String? {
+        let argv = ContainerStatus.list(project: environment.compose.projectName)
+        var variables = Command.baseEnvironment()
+        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"] {
+            if let value = environment.processEnvironment[name] { variables[name] = value }
+        }
+        let containers: [ContainerStatus]
+        do {
+            let result = try await runner.run(Command(argv: argv, environment: variables))
+            guard result.succeeded else { throw DeployFailure(.infrastructure, "docker ps failed: \(Self.tail(result.output))") }
+            containers = try ContainerStatus.parse(result.output)
+        } catch let error as DeployFailure {
+            throw error
+        } catch {
+            throw DeployFailure(.infrastructure, "cannot list the containers of \(environment.compose.projectName): \(error)")
+        }
+        let running = Self.runningDigests(containers)
+        let wrong = expected.keys.sorted().filter { running[$0] != expected[$0] }
+        guard !wrong.isEmpty else { return nil }
+        return "the engine does not run the checked digests: " + wrong.map { "\($0) runs \(running[$0] ?? "nothing"), not \(expected[$0] ?? "")" }.joined(separator: "; ")
+    }
+
+    /// The digest each service's container was created from (`repository@sha256:…`), from `docker ps`.
+    static func runningDigests(_ containers: [ContainerStatus]) -> [String: String] {
+        var digests: [String: String] = [:]
+        for container in containers where container.state == "running" {
+            guard let at = container.image.lastIndex(of: "@"), let digest = ImageDigest(String(container.image[container.image.index(after: at)...])) else { continue }
+            digests[container.service] = digest.description
+        }
+        return digests
     }
 
     static func tail(_ output: String) -> String {
