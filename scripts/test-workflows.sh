@@ -130,7 +130,8 @@ for name in DOCKER_HOST STOCKOPS_REGISTRY STOCKOPS_TRIVY_SCANNERS VAULT_APPROLE_
   if [ -n "$value" ]; then export "$name=$value"; fi
 done
 state="$work/state"
-export STOCKOPS_STATE_DIR="$state" STOCKOPS_NODE_CACHE_DIR="$work/node-cache"
+# STOCKOPS_ACT_NODE_CACHE: a node cache kept between runs of this script (for trying it again); default: a new one.
+export STOCKOPS_STATE_DIR="$state" STOCKOPS_NODE_CACHE_DIR="${STOCKOPS_ACT_NODE_CACHE:-$work/node-cache}"
 mkdir -p "$state" "$STOCKOPS_NODE_CACHE_DIR"
 
 vault_out="$(dirname "$(sandbox_value VAULT_ROLE_ID_FILE)")"
@@ -164,6 +165,13 @@ commit_change() {  # commit_change FILE LINE MESSAGE: appends LINE to FILE and c
   git -C "$clone" add "$1" && git -C "$clone" commit --quiet -m "$3"
   git -C "$clone" rev-parse HEAD
 }
+# The scenarios' own pipeline: stage's coverage gate is dev's, so the test results of develop's commits (cached by
+# content and gate) serve the release branch too instead of two more cold test builds. Everything else, sca included,
+# is the repository's pipeline.
+minimum="$(sed -n 's/^ *minimum: *\([0-9][0-9]*\).*/\1/p' "$clone/pipelines/stockops.yml" | head -n 1)"
+sed -i "s/^\( *environments: *{stage: *\)[0-9][0-9]*}/\1${minimum:-60}}/" "$clone/pipelines/stockops.yml"
+git -C "$clone" commit --quiet --allow-empty -am "scenarios: stage's coverage gate is dev's (${minimum:-60})"
+head="$(git -C "$clone" rev-parse HEAD)"
 
 platforms=()
 while IFS= read -r label; do platforms+=(-P "$label=-self-hosted"); done < <(
@@ -236,7 +244,8 @@ if [ -n "$record" ]; then
   for node in "test[stock-listing]" "test[trade]" "build[stock-listing]" "build[trade]" promote deploy; do
     check "$node $(status_of "$record" "$node")" is_one_of "$(status_of "$record" "$node")" passed cached
   done
-  pass "deploy's note: $(note_of "$record" deploy)"
+  base="$(jq -r '[.nodes[] | select(.id == "paths-filter") | .output.baseSource] | first // ""' "$record")"
+  check "paths-filter selected every service: $base" grep -q "first deploy of dev" <<<"$base"
 else
   fail "no run record uploaded by the dev job"
 fi
@@ -269,6 +278,8 @@ end 2 "push to develop changing trade: only trade tested, rebuilt, redeployed"
 
 # --- 3. a pull request -----------------------------------------------------------------------------------------------
 begin 3
+# A pull request into main of develop's work (the trade change) plus a README change: paths-filter compares with the
+# merge-base with main, so trade is tested (served by the node cache when scenario 2 tested the same content).
 git -C "$clone" checkout --quiet -b feature/readme "$c1"
 c2="$(commit_change README.md "<!-- scenario 3: a pull request -->" "docs: scenario 3")"
 before_ledgers="$(for env in dev stage prod; do ledger_count "$env"; done | tr '\n' ' ')"
@@ -277,7 +288,7 @@ mkdir -p "$dumps"
 # Every bash of the job (its run: steps and the scripts they start) writes its environment here.
 # shellcheck disable=SC2016 # expanded by the job's shells
 printf '%s\n' 'env >"$STOCKOPS_JOB_ENV_DIR/env-$$-$RANDOM" 2>/dev/null || true' >"$work/dump-env.sh"
-pr_payload="$(printf '{"action":"opened","number":7,"pull_request":{"number":7,"head":{"ref":"feature/readme","sha":"%s"},"base":{"ref":"develop","sha":"%s"}},"repository":{"name":"stockops","full_name":"stockops/stockops","default_branch":"main"}}' "$c2" "$c1")"
+pr_payload="$(printf '{"action":"opened","number":7,"pull_request":{"number":7,"head":{"ref":"feature/readme","sha":"%s"},"base":{"ref":"main","sha":"%s"}},"repository":{"name":"stockops","full_name":"stockops/stockops","default_branch":"main"}}' "$c2" "$c0")"
 if act_run s3 pull_request ci-cd.yml "$pr_payload" dev BASH_ENV="$work/dump-env.sh" STOCKOPS_JOB_ENV_DIR="$dumps"; then
   pass "act pull_request succeeded"
 else
@@ -339,7 +350,8 @@ entry="$(last_entry prod)"
 check "prod's ledger: rollback to v1.0.0 from v1.1.0 succeeded" test "$(jq -r '"\(.action) \(.outcome) \(.tag) \(.previousTag)"' <<<"$entry")" = "rollback succeeded v1.0.0 v1.1.0"
 check "prod runs v1.0.0's trade digest again" test "$(jq -r .images.trade <<<"$entry")" = "$v100_trade"
 running="$(DOCKER_HOST="$engine" docker ps --filter label=com.docker.compose.project=stocks-prod --filter label=com.docker.compose.service=trade --format '{{.Image}}')"
-check "prod's trade container runs the image tagged v1.0.0 ($running)" test "${running##*:}" = v1.0.0
+running_is_v100() { [ "${running##*:}" = v1.0.0 ] || [ "${running##*@}" = "$v100_trade" ]; }
+check "prod's trade container runs v1.0.0's image ($running)" running_is_v100
 check "prod answers" answers prod
 end 5 "workflow_dispatch rollback.yml: prod back on v1.0.0"
 
