@@ -67,12 +67,20 @@ enum DockerEngine {
         Scheduler(jobs: 2, runner: ProcessRunner(grace: .seconds(2)), paths: RunPaths(root: root, runDirectory: runDirectory), cache: nil)
     }
 
+    /// The build node tags a checkout with uncommitted changes `uncommitted-…`: the tests of `git-<sha7>` need a clean
+    /// one (CI's clone is).
+    static func requireCleanCheckout() async throws {
+        let status = try await ProcessRunner().run(Command("git", ["-C", root, "status", "--porcelain"])).check("git status").output
+        try #require(status.isEmpty, "these tests build the checkout's commit as git-<sha7>: commit or stash the local changes first:\n\(status)")
+    }
+
     static func head() async throws -> String {
         try await ProcessRunner().run(Git(repository: root).resolveCommit("HEAD")).check("git rev-parse HEAD").output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func anImageUnderTheCommitsTagFromElsewhereIsRebuiltFromTheCommit() async throws {
         _ = try DockerEngine.require()
+        try await Self.requireCleanCheckout()
         let registry = try await LocalRegistry.start(.htpasswd(username: Self.username, password: Self.password))
         defer { registry.stop() }
         let config = try Self.config(registry: registry.host)
@@ -103,6 +111,7 @@ enum DockerEngine {
 
     @Test func buildPushesBothServiceImagesOnceAndReusesTheTag() async throws {
         _ = try DockerEngine.require()
+        try await Self.requireCleanCheckout()
         let registry = try await LocalRegistry.start(.htpasswd(username: Self.username, password: Self.password))
         defer { registry.stop() }
         let config = try Self.config(registry: registry.host)

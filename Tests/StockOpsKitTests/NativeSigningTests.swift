@@ -236,9 +236,10 @@ struct NativeSigningRegistryTests {
         #expect(pushed.repository == "stocks/trade")
     }
 
-    /// Opening the key file (scrypt N=32768, once per sign node), signing one image and verifying it, network
-    /// included, against the loopback registry: medians of ten images.
-    @Test func signAndVerifyStayWithinTheirBudget() async throws {
+    /// Ten images signed with a key opened each time and verified, against the loopback registry; the medians of
+    /// opening the key (scrypt N=32768), signing and verifying are printed, as a measure, not a gate: a test asserts
+    /// behaviour, and a loaded CI machine would make a time limit fail at random.
+    @Test func tenImagesAreSignedAndVerifiedAndTheirTimesReported() async throws {
         let registry = try await LocalRegistry.start()
         defer { registry.stop() }
         let pem = try CosignFixtures.text("encrypted-sigstore-key-password-hello.pem")
@@ -262,8 +263,5 @@ struct NativeSigningRegistryTests {
         func median(_ times: [Double]) -> Double { times.sorted()[times.count / 2] }
         func summary(_ times: [Double]) -> String { String(format: "median %.1f ms, max %.1f ms", median(times) * 1000, (times.max() ?? 0) * 1000) }
         print("native signing: open key \(summary(openTimes)); sign \(summary(signTimes)); verify \(summary(verifyTimes))")
-        #expect(median(openTimes) < 1)
-        #expect(median(signTimes) < 0.3)
-        #expect(median(verifyTimes) < 0.1)
     }
 }

@@ -19,6 +19,8 @@ public final class SecretMasker: Sendable {
 
     private struct State {
         var values: Set<String> = []
+        /// The encoded forms of the values (JSON-escaped, base64, percent-encoded), masked like them.
+        var forms: Set<String> = []
         /// Whether some value starts with the byte: rejects most positions with one load.
         var startsWith = [Bool](repeating: false, count: 256)
         /// Values of four bytes or more as UTF-8, by their first four bytes, longest first.
@@ -81,13 +83,18 @@ public final class SecretMasker: Sendable {
         if value.contains(where: \.isNewline) {
             candidates += value.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline).map(String.init)
         }
-        if !value.allSatisfy(\.isWhitespace) { candidates += Self.encodedForms(value) }
+
+        let forms = value.allSatisfy(\.isWhitespace) ? [] : Self.encodedForms(value)
         let added: [String] = state.withLock { state in
             var added: [String] = []
             for candidate in candidates
             where !candidate.allSatisfy(\.isWhitespace) && state.values.insert(candidate).inserted {
                 state.insert(Array(candidate.utf8))
                 added.append(candidate)
+            }
+            // Encoded forms are masked too, but neither counted nor announced: they are not values of their own.
+            for form in forms where !state.values.contains(form) && state.forms.insert(form).inserted {
+                state.insert(Array(form.utf8))
             }
             return added
         }
@@ -97,7 +104,7 @@ public final class SecretMasker: Sendable {
         }
     }
 
-    /// How many distinct values, lines and encoded forms are registered.
+    /// How many distinct values and lines are registered.
     public var count: Int { state.withLock { $0.values.count } }
 
     /// The UTF-8 length of the longest registered value: a cut of a stream must keep this many bytes minus one
@@ -107,20 +114,7 @@ public final class SecretMasker: Sendable {
     /// `value` as JSON strings carry it (with and without `\/`), in standard base64, and percent-encoded.
     static func encodedForms(_ value: String) -> [String] {
         var forms: [String] = []
-        var escaped = ""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            case "\u{08}": escaped += "\\b"
-            case "\u{0C}": escaped += "\\f"
-            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
+        let escaped = JSONStringEscaping.escape(value)
         forms.append(escaped)
         forms.append(escaped.replacingOccurrences(of: "/", with: "\\/"))
         forms.append(Data(value.utf8).base64EncodedString())

@@ -84,24 +84,6 @@ public struct SimpleSigningPayload: Sendable, Equatable {
 
     /// `text` as Go's `encoding/json` writes a string: HTML-sensitive characters and U+2028/U+2029 escaped.
     static func goString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += String(format: "\\u%04x", scalar.value)
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        "\"" + JSONStringEscaping.escape(text, htmlSafe: true) + "\""
     }
 }
