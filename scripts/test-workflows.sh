@@ -117,6 +117,10 @@ else
 fi
 sandbox_value() { sed -n "s/^$1=//p" .stockops/sandbox.env | tail -n 1; }
 engine="$(sandbox_value DOCKER_HOST)"
+# The scenarios start from environments that were never deployed: what an earlier run left in the engine goes.
+for env in dev stage prod; do
+  DOCKER_HOST="$engine" docker-compose -p "stocks-$env" down --volumes >/dev/null 2>&1 || true
+done
 
 # What a runner's environment holds (its .env file): the engine, registry and Vault Agent settings of the deploy
 # node, and the state directory shared by every job and workspace. Not the ci AppRole: that comes as secrets.
