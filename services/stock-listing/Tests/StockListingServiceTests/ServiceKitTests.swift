@@ -273,10 +273,11 @@ struct PersistenceTests {
 
 @Suite("health check probe")
 struct HealthCheckProbeTests {
-    /// Runs the blocking probe off the cooperative pool.
+    /// Runs the blocking probe off the cooperative pool. Its timeout is generous: a refused port answers at once, and a
+    /// live server on a loaded 2-core machine took longer than 5 s.
     func probe(port: Int) async -> Bool {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: HealthCheck.probe(port: port, timeoutSeconds: 5)) }
+            DispatchQueue.global().async { continuation.resume(returning: HealthCheck.probe(port: port, timeoutSeconds: 30)) }
         }
     }
 
