@@ -353,7 +353,8 @@ if act_run s5 workflow_dispatch rollback.yml "$rollback_payload" prod; then pass
 entry="$(last_entry prod)"
 check "prod's ledger: rollback to v1.0.0 from v1.1.0 succeeded" test "$(jq -r '"\(.action) \(.outcome) \(.tag) \(.previousTag)"' <<<"$entry")" = "rollback succeeded v1.0.0 v1.1.0"
 check "prod runs v1.0.0's trade digest again" test "$(jq -r .images.trade <<<"$entry")" = "$v100_trade"
-running="$(DOCKER_HOST="$engine" docker ps --filter label=com.docker.compose.project=stocks-prod --filter label=com.docker.compose.service=trade --format '{{.Image}}')"
+container="$(DOCKER_HOST="$engine" docker ps --quiet --filter label=com.docker.compose.project=stocks-prod --filter label=com.docker.compose.service=trade)"
+running="$(DOCKER_HOST="$engine" docker inspect --format '{{.Config.Image}}' "$container" 2>/dev/null || true)"
 running_is_v100() { [ "${running##*:}" = v1.0.0 ] || [ "${running##*@}" = "$v100_trade" ]; }
 check "prod's trade container runs v1.0.0's image ($running)" running_is_v100
 check "prod answers" answers prod
@@ -373,7 +374,8 @@ status=0
 act_run s6 workflow_dispatch rollback.yml "$rollback_payload" prod || status=$?
 expect_act_failure=0
 check "a rollback job while prod is locked fails (act exit $status)" test "$status" -ne 0
-check "its stockops exited 4 (locked)" grep -q "exitcode '4'" "$work/logs/s6.log"
+check "its stockops exited 4: prod is locked" grep -q "exit status 4" "$work/logs/s6.log"
+check "the job said who holds the lock" grep -q "the prod environment is locked: locked for maintenance" "$work/logs/s6.log"
 check "the locked rollback left the ledger alone" test "$(ledger_count prod)" = 3
 "$bin" unlock --env prod >/dev/null
 end 6 "history across workspaces; a held lock makes a rollback job exit 4"
