@@ -74,6 +74,8 @@ fi
 stockops="$checkout/.build-stockops/debug/stockops"
 # The Docker engine the sandbox uses, as it tells `stockops run`.
 engine="$(sed -n 's/^DOCKER_HOST=//p' .stockops/sandbox.env 2>/dev/null || true)"
+# The dev environment's Compose project: stocks-dev, or STOCKOPS_COMPOSE_PROJECT (a second copy on a shared engine).
+project="${STOCKOPS_COMPOSE_PROJECT:-stocks-dev}"
 listing="http://127.0.0.1:${LISTING_PORT:-8000}"
 trade="http://127.0.0.1:${TRADE_PORT:-8001}"
 
@@ -106,10 +108,10 @@ if [ "$demo_status" -eq 0 ]; then
   if grep -q 'deploy' "$GITHUB_STEP_SUMMARY"; then pass "the GitHub summary was written"; else fail "the GitHub summary at \$GITHUB_STEP_SUMMARY is empty"; fi
 
   # Over HTTP, against the environment's database.
-  db_container="$(DOCKER_HOST="$engine" docker ps --quiet --filter label=com.docker.compose.project=stocks-dev --filter label=com.docker.compose.service=db)"
+  db_container="$(DOCKER_HOST="$engine" docker ps --quiet --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=db)"
   psql_dev() { DOCKER_HOST="$engine" docker exec "$db_container" psql -U stockops -d stockops -tAc "$1"; }
   if [ -z "$db_container" ]; then
-    fail "no running db container of the Compose project stocks-dev"
+    fail "no running db container of the Compose project $project"
   else
     http_symbols="$(curl -fsS "$listing/stocks?limit=1000" | jq -r '.[].symbol' | sort | tr '\n' ' ')" || true
     db_symbols="$(psql_dev 'SELECT symbol FROM stocks ORDER BY symbol' | sort | tr '\n' ' ')" || true
@@ -151,7 +153,7 @@ if [ -x "$stockops" ]; then
   "$stockops" sandbox down || fail "stockops sandbox down exited $?"
   if [ "$own_engine" = 0 ] && [ -n "$engine" ]; then
     # An engine of the user's own keeps what was deployed to it: the test removes the dev environment itself.
-    DOCKER_HOST="$engine" docker-compose -p stocks-dev down --volumes || fail "docker-compose -p stocks-dev down failed"
+    DOCKER_HOST="$engine" docker-compose -p "$project" down --volumes || fail "docker-compose -p $project down failed"
   fi
   if "$stockops" sandbox status >/dev/null 2>&1; then fail "stockops sandbox status still reports a running sandbox"; else pass "stockops sandbox status reports it stopped"; fi
   for url in "$listing/health" "$trade/health" "http://127.0.0.1:${SANDBOX_VAULT_PORT:-8200}/v1/sys/health" "http://127.0.0.1:${SANDBOX_REGISTRY_PORT:-5000}/v2/"; do
