@@ -21,8 +21,11 @@ pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts")
 export PATH="$pip_scripts:$PATH"
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-XXXXXX")"
+# The fresh engine's data lives apart from workdir: postgres_stop deletes workdir while that engine still runs.
+fresh_cache=""
 if [ "${CI:-}" = true ] || [ "${STOCKOPS_FRESH_ENGINE:-0}" = 1 ]; then
-  export STOCKOPS_CACHE_DIR="$workdir/cache"
+  fresh_cache="$(mktemp -d "${TMPDIR:-/tmp}/stockops-fresh-engine-XXXXXX")"
+  export STOCKOPS_CACHE_DIR="$fresh_cache"
   stockops_cache_dir="$STOCKOPS_CACHE_DIR"  # scripts/lib/docker.sh read it when sourced: step 2's engine uses it too
   mkdir -p "$STOCKOPS_CACHE_DIR"
   if ! pgrep -x dockerd >/dev/null && ip link show docker0 >/dev/null 2>&1; then
@@ -40,8 +43,8 @@ else
 fi
 echo "== step 2: swift test"
 
-# The engine's data (overlay mounts) can only go once the engine is stopped.
-trap 'postgres_stop "$workdir"; docker_engine_stop; rm -rf "$workdir" 2>/dev/null || true' EXIT
+# The engine's data (overlay mounts) can only go once the engine is stopped; what cannot go is left, not an error.
+trap 'docker_engine_stop; postgres_stop "$workdir" || true; if [ -n "$fresh_cache" ]; then rm -rf "$fresh_cache" 2>/dev/null || true; fi' EXIT
 postgres_start "$workdir" -c max_connections=500 -c fsync=off -c synchronous_commit=off
 export STOCKOPS_TEST_DATABASE_URL="$PG_ADMIN_URL"
 # Whatever the tests put in temporary directories goes when the run ends.
