@@ -10,10 +10,14 @@ struct RollbackCommand: AsyncParsableCommand {
         nearest tags that do when it does not), takes the environment's lock, runs compose pull and up with the \
         tag, smoke-tests it, and records the rollback in the ledger. A tag that fails its smoke test is rolled \
         back to the previous good tag. Environments that require approval (prod) need one: the GitHub \
-        Environment, --approver NAME, or a confirmation on a terminal.
+        Environment, --approver NAME, or a confirmation on a terminal. Where the environment verifies signatures \
+        (verify: signature, the default of stage and prod) every digest's signature must verify; prod takes only \
+        release versions whose digests were live in prod or carry a stage proof. --force-unverified overrides \
+        both, and the ledger records it.
 
-        Exit codes: 0 rolled back, 1 the tag failed its smoke test, 2 invalid or missing tag (nothing changed) \
-        or no approval, 3 Docker, Compose or the registry failed, 4 the environment is locked.
+        Exit codes: 0 rolled back, 1 the tag failed its smoke test, 2 invalid, missing or untrusted tag, or \
+        signatures that do not verify (nothing changed), or no approval, 3 Docker, Compose or the registry \
+        failed, 4 the environment is locked.
 
         Examples:
           stockops rollback --env stage --tag stage-1a2b3c4 --yes
@@ -36,6 +40,9 @@ struct RollbackCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Who approves the rollback, for environments that require approval.", valueName: "name"))
     var approver: String?
 
+    @Flag(help: "Roll back to digests whose signatures do not verify or that prod never ran and stage never proved (recorded in the ledger).")
+    var forceUnverified = false
+
     @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks.", valueName: "seconds"))
     var smokeTimeout: Double = 60
 
@@ -53,6 +60,7 @@ struct RollbackCommand: AsyncParsableCommand {
         request.toPrevious = toPrevious
         request.yes = yes
         request.approver = approver
+        request.forceUnverified = forceUnverified
         request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
         request.lockWait = try seconds(wait, "--wait")
         try await Session().rollback(request).finish()

@@ -27,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Who approves a deploy to an environment that requires approval (with --approve deploy).", valueName: "name"))
     var approver: String?
 
-    @Flag(help: "Release to prod images whose digests did not pass stage (recorded in the ledger).")
+    @Flag(help: "Release to prod images whose digests did not pass stage, and deploy digests whose signatures do not verify (recorded in the ledger).")
     var forceUnverified = false
 
     @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks after a deploy.", valueName: "seconds"))

@@ -163,7 +163,8 @@ import Testing
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
 
             // Without the login, a pull is refused by the registry and nothing changes. Pulled by digest, an image the
-            // host already holds needs no registry, so the refused rollback goes to images only the registry has.
+            // host already holds needs no registry, so the refused rollback goes to images only the registry has
+            // (unsigned, hence --force-unverified).
             let registryOnly = sandbox.registry.client(RegistryCredentials(username: "robot", password: Secret(password)))
             for service in DeployImages.services {
                 try await HandmadeImage(seed: "registry-only-\(service)").push(with: registryOnly, to: "stockapp/\(service)", tag: "dev-fffffff")
@@ -172,7 +173,7 @@ import Testing
             let containers = try await sandbox.containers()
             let refusedLog = NodeLog(path: sandbox.root + "/refused.log")
             let refused = await outcome { () async throws(DeployFailure) -> Deployment in
-                try await sandbox.deployer(log: refusedLog, registryCredentials: credentials).rollback(to: RegistryTag("dev-fffffff")!)
+                try await sandbox.deployer(log: refusedLog, registryCredentials: credentials, forceUnverified: true).rollback(to: RegistryTag("dev-fffffff")!)
             }
             guard case .failure(let failure) = refused else {
                 Issue.record("a pull without the registry login succeeded:\n\(refusedLog.contents())")
@@ -278,9 +279,14 @@ import Testing
             #expect(refusal.result.reason?.contains("--force-unverified") == true)
             #expect(try await sandbox.registry.client().digest(of: RegistryTag("v1.0.0")!, in: "stockapp/trade") == nil)
 
-            // Through stage (its promote tags stage-aaaaaaa), then to prod with an approval.
+            // A stage-<sha7> tag pushed by anyone proves nothing: still refused.
             let stage = try await sandbox.runPipeline(release, environment: .stage, settings: DeploySettings(lockWait: .zero), promoteOnly: true)
             #expect(stage.results.first { $0.id == StockOpsPipeline.promote.id }?.result.status == .passed)
+            let tagOnly = try await sandbox.runPipeline(release, settings: DeploySettings(approval: approval, lockWait: .zero), extraEnvironment: tagRef)
+            #expect(tagOnly.results.first { $0.id == StockOpsPipeline.promote.id }?.result.reason?.contains("no stage proof") == true)
+
+            // Through stage (whose deploy signs the stage proof after its smoke test), then to prod with an approval.
+            try await sandbox.proveStage(release)
             let noApproval = try await sandbox.runPipeline(release, settings: DeploySettings(lockWait: .zero), extraEnvironment: tagRef)
             let unapproved = try #require(noApproval.results.first { $0.id == StockOpsPipeline.deploy.id })
             #expect(unapproved.result.status == .failed)
@@ -301,6 +307,7 @@ import Testing
             }
             let entry = try #require(try sandbox.ledger.last)
             #expect(entry.tag == "v1.0.0" && entry.outcome == .succeeded && entry.approver == "alice" && entry.forceUnverified == nil)
+            #expect(entry.signaturesVerified == true)
 
             // --force-unverified releases a digest that skipped stage, and the ledger says so.
             let hotfix = try await sandbox.pushBuild("v2", commit: "ccccccc")
@@ -318,10 +325,99 @@ import Testing
             rollback.confirm = { _, _ in nil }
             #expect(await session.rollback(rollback) == .usage)
             #expect(read(errors).contains("prod requires an approval"))
+
+            // Only trusted targets: a build tag is refused with the versions prod ran; so is a version whose digests
+            // prod never ran and stage never proved, although signed. Nothing changes.
+            let entriesBefore = try sandbox.ledger.count
+            for (tag, reason) in [("git-aaaaaaa", "prod runs only release versions"), ("v0.9.9", "was never live in prod and has no stage proof")] {
+                if tag == "v0.9.9" {
+                    let untried = try await sandbox.pushBuild("broken", commit: "eeeeeee")
+                    for image in untried {
+                        try await registry.retag("stockapp/\(image.service)", from: .digest(try #require(ImageDigest(image.digest))), to: RegistryTag(tag)!)
+                    }
+                }
+                let (refusedSession, _, refusedErrors) = captureSession()
+                var refused = RollbackRequest(target: sandbox.request, tag: tag)
+                refused.approver = "bob"
+                #expect(await refusedSession.rollback(refused) == .usage)
+                let message = read(refusedErrors)
+                #expect(message.contains(reason) && message.contains("v1.0.0, v1.0.1") || message.contains(reason) && message.contains("v1.0.1, v1.0.0"), "\(message)")
+            }
+            #expect(try sandbox.ledger.count == entriesBefore)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.1"))
+
             rollback.approver = "bob"
             #expect(await session.rollback(rollback) == .success, "\(read(errors))")
             #expect(try sandbox.ledger.last?.approver == "bob")
+            #expect(try sandbox.ledger.last?.signaturesVerified == true && sandbox.ledger.last?.forceUnverified == nil)
             #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.0"))
+        }
+    }
+
+    @Test func stageRunsOnlySignedDigestsAndProvesOnlyAPassedSmokeTest() async throws {
+        try await DeploySandbox.with(.stage) { sandbox in
+            let good = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let broken = try await sandbox.pushBuild("broken", commit: "bbbbbbb")
+            let unsigned = try await sandbox.pushBuild("v2", commit: "ccccccc", signed: false)
+            let registry = sandbox.registry.client()
+            func promotion(_ builds: [BuiltImage]) async throws -> Promotion {
+                let run = try await sandbox.runPipeline(builds, settings: DeploySettings(lockWait: .zero), promoteOnly: true)
+                return try #require(run.outputs[StockOpsPipeline.promote], "\(run.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            }
+            func proofs(_ builds: [BuiltImage]) async throws -> [String: Bool] {
+                let pinned = Dictionary(uniqueKeysWithValues: try builds.map { build in
+                    (build.service, PinnedImageReference(registry: sandbox.registry.host, repository: "stockapp/\(build.service)", digest: try #require(ImageDigest(build.digest))))
+                })
+                let check = try await sandbox.trust.check(pinned, registry: registry)
+                return Dictionary(uniqueKeysWithValues: builds.map { ($0.service, check.passedStage($0.service)) })
+            }
+
+            // Signed: verified, deployed, and proved once its smoke test passed.
+            #expect(try await proofs(good).values.allSatisfy { !$0 })
+            let deployed = try await sandbox.deployer().deploy(try await promotion(good))
+            #expect(deployed.signaturesVerified == true && deployed.stageProof == true)
+            #expect(try await proofs(good).values.allSatisfy { $0 })
+            #expect(try sandbox.ledger.last?.signaturesVerified == true)
+
+            // Signed but failing its smoke test: rolled back, and no stage proof.
+            let brokenPromotion = try await promotion(broken)
+            let failed = await outcome { () async throws(DeployFailure) -> Deployment in
+                try await sandbox.deployer(smokeTimeout: .seconds(15)).deploy(brokenPromotion)
+            }
+            guard case .failure(let failure) = failed else {
+                Issue.record("the broken image passed its smoke test")
+                return
+            }
+            #expect(failure.code == .smokeFailed)
+            #expect(try await proofs(broken).values.allSatisfy { !$0 })
+            #expect(try await images(sandbox) == expected(sandbox, tag: "stage-aaaaaaa"))
+
+            // Unsigned: the pipeline's deploy node refuses it, naming service and digest; nothing changes.
+            let entries = try sandbox.ledger.count
+            let containers = try await sandbox.containers().mapValues(\.id)
+            let refused = try await sandbox.runPipeline(unsigned, settings: DeploySettings(lockWait: .zero))
+            let deployNode = try #require(refused.results.first { $0.id == StockOpsPipeline.deploy.id })
+            #expect(deployNode.result.status == .failed)
+            let reason = deployNode.result.reason ?? ""
+            #expect(reason.contains("signatures do not verify") && reason.contains("--force-unverified"), "\(reason)")
+            #expect(reason.contains("trade (\(sandbox.registry.host)/stockapp/trade@\(unsigned.first { $0.service == "trade" }!.digest))"), "\(reason)")
+            #expect(try sandbox.ledger.count == entries)
+            #expect(try await sandbox.containers().mapValues(\.id) == containers)
+
+            // A rollback to it is refused too, unless forced; the ledger and history say it was.
+            let (session, output, errors) = captureSession()
+            var rollback = RollbackRequest(target: sandbox.request, tag: "stage-ccccccc")
+            rollback.yes = true
+            #expect(await session.rollback(rollback) == .usage)
+            #expect(read(errors).contains("signatures do not verify"), "\(read(errors))")
+            #expect(try sandbox.ledger.count == entries)
+            rollback.forceUnverified = true
+            #expect(await session.rollback(rollback) == .success, "\(read(errors))")
+            let forced = try #require(try sandbox.ledger.last)
+            #expect(forced.tag == "stage-ccccccc" && forced.forceUnverified == true && forced.signaturesVerified == false)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "stage-ccccccc"))
+            #expect(session.history(sandbox.request, limit: 1) == .success)
+            #expect(read(output).contains("force-unverified"))
         }
     }
 }

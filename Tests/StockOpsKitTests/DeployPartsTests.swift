@@ -23,7 +23,6 @@ import Testing
         #expect(prod.tag.name == "v1.3.0")
         #expect(prod.following.map(\.name) == ["latest"])
         #expect(try ReleaseTags.commit(ofBuildTag: "git-1a2b3c4") == "1a2b3c4")
-        #expect(try ReleaseTags.stageTag(commit: "1a2b3c4").name == "stage-1a2b3c4")
     }
 
     @Test func aProdReleaseNeedsASemanticVersionTag() {

@@ -1,3 +1,4 @@
+import Crypto
 import CurlHTTP
 import Foundation
 import Testing
@@ -94,6 +95,14 @@ final class DeploySandbox: @unchecked Sendable {
     var processEnvironment: [String: String]
     /// The registry's HTTP Basic login, when it asks for one.
     let registryLogin: (username: String, password: String)?
+    /// The sandbox's signing key: ``pushBuild(_:commit:services:signed:)`` signs with it, and its public key is the
+    /// `images.sign.public-keys` file of the sandbox's pipeline.
+    let signingKey = CosignPrivateKey(signingKey: P256.Signing.PrivateKey())
+
+    /// What a deploy with the key from Vault trusts: the sandbox's key, which also signs stage proofs.
+    var trust: ReleaseTrust {
+        ReleaseTrust(verifier: CosignVerifier(publicKeys: [signingKey.signingKey.publicKey]), proofKey: signingKey, keySources: ["the sandbox's key"])
+    }
 
     /// With `registryLogin`, the registry asks for HTTP Basic with it; ``pushBuild(_:commit:services:)`` logs in with
     /// its own Docker configuration, and stockops gets no credentials unless a test passes them.
@@ -134,7 +143,10 @@ final class DeploySandbox: @unchecked Sendable {
         try manager.copyItem(atPath: repository + "/vault/agent/agent.hcl", toPath: root + "/vault/agent/agent.hcl")
         let pipeline = try String(contentsOfFile: repository + "/pipelines/stockops.yml", encoding: .utf8)
         guard pipeline.contains("host: localhost:5000") else { throw FixtureError("pipelines/stockops.yml no longer names registry host localhost:5000") }
+        guard pipeline.contains("\n  sign:\n") else { throw FixtureError("pipelines/stockops.yml no longer has an images.sign section") }
+        try signingKey.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
         try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
+            .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
             .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
         config = try PipelineConfig.load(path: root + "/pipelines/stockops.yml")
 
@@ -188,9 +200,10 @@ final class DeploySandbox: @unchecked Sendable {
     /// `docker` arguments before the command of the pushes: the logged-in configuration of an authenticated registry.
     private var pushArguments: [String] = []
 
-    /// Pushes the local image `stockops-e2e/<service>:<variant>` of every service as `git-<commit>` and returns what
-    /// `build[<service>]` would have produced.
-    func pushBuild(_ variant: String, commit: String, services: [String] = DeployImages.services) async throws -> [BuiltImage] {
+    /// Pushes the local image `stockops-e2e/<service>:<variant>` of every service as `git-<commit>`, signs it with
+    /// ``signingKey`` as `sign[<service>]` does (unless `signed` is false) and returns what `build[<service>]` would
+    /// have produced.
+    func pushBuild(_ variant: String, commit: String, services: [String] = DeployImages.services, signed: Bool = true) async throws -> [BuiltImage] {
         var built: [BuiltImage] = []
         let registryClient = registry.client(registryLogin.map { RegistryCredentials(username: $0.username, password: Secret($0.password)) })
         for service in services {
@@ -201,6 +214,9 @@ final class DeploySandbox: @unchecked Sendable {
             }
             let repository = config.registry.repository(service)
             let digest = try #require(try await registryClient.digest(of: RegistryTag("git-\(commit)")!, in: repository))
+            if signed {
+                try await NativeSigner(key: signingKey, registry: registryClient).sign(PinnedImageReference(registry: registry.host, repository: repository, digest: digest))
+            }
             built.append(BuiltImage(service: service, repository: registry.host + "/" + repository, tag: "git-\(commit)", digest: digest.description, reused: false))
         }
         return built
@@ -226,10 +242,20 @@ final class DeploySandbox: @unchecked Sendable {
         return await scheduler.run(graph)
     }
 
-    /// A deployer of this sandbox, as `stockops rollback` makes it.
+    /// Signs the stage proof of `builds`, as a stage deploy with the key from Vault does once its smoke test passed.
+    func proveStage(_ builds: [BuiltImage]) async throws {
+        let client = registry.client(registryLogin.map { RegistryCredentials(username: $0.username, password: Secret($0.password)) })
+        for build in builds {
+            try await trust.writeStageProof(
+                PinnedImageReference(registry: registry.host, repository: config.registry.repository(build.service), digest: try #require(ImageDigest(build.digest))),
+                registry: client)
+        }
+    }
+
+    /// A deployer of this sandbox, as `stockops rollback` or the deploy node with the key from Vault makes it.
     func deployer(
         lockWait: Duration = .zero, smokeTimeout: Duration = .seconds(60), approval: Approval? = nil, log: NodeLog? = nil,
-        registryCredentials: RegistryCredentials? = nil, pullCredentials: RegistryCredentials? = nil
+        registryCredentials: RegistryCredentials? = nil, pullCredentials: RegistryCredentials? = nil, forceUnverified: Bool = false
     ) -> Deployer {
         let compose = ComposeEnvironment.command(
             flavor: processEnvironment["STOCKOPS_COMPOSE"] == "plugin" ? .plugin : .standalone, environment: environment, root: root, processEnvironment: processEnvironment)
@@ -237,7 +263,7 @@ final class DeploySandbox: @unchecked Sendable {
             environment: ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: processEnvironment),
             registry: RegistryAccess.client(config.registry, credentials: registryCredentials), stateDirectory: state,
             runner: ProcessRunner(grace: .seconds(2)), log: log ?? NodeLog(path: root + "/deployer-\(UUID().uuidString).log"), smokeTimeout: smokeTimeout,
-            lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e", pullCredentials: pullCredentials)
+            lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e", pullCredentials: pullCredentials, trust: trust, forceUnverified: forceUnverified)
     }
 
     var request: EnvironmentRequest {

@@ -20,19 +20,35 @@ public struct EnvironmentConfig: Sendable, Equatable, Codable {
     /// `runs-on` labels of the self-hosted runner that reaches the environment's Docker engine (`runner:`); nil for
     /// the default, ``RunnerLabels/defaults(for:)``.
     public var runner: [String]?
+    /// `verify:` what a deploy or rollback checks before anything runs: every digest's signature, or nothing.
+    public var verify: DeployVerification
 
-    public init(ref: String, tag: String, approval: Bool = false, runner: [String]? = nil) {
+    public init(ref: String, tag: String, approval: Bool = false, runner: [String]? = nil, verify: DeployVerification? = nil) {
         self.ref = ref
         self.tag = tag
         self.approval = approval
         self.runner = runner
+        self.verify = verify ?? (approval ? .signature : .none)
+    }
+
+    /// The defaults of `environment`: stage and prod verify signatures, dev does not.
+    public static func defaultVerification(_ environment: Environment) -> DeployVerification {
+        environment == .dev ? .none : .signature
     }
 
     public static let defaults: [Environment: EnvironmentConfig] = [
-        .dev: EnvironmentConfig(ref: "refs/heads/develop", tag: "dev-{sha7}"),
-        .stage: EnvironmentConfig(ref: "refs/heads/release/**", tag: "stage-{sha7}"),
-        .prod: EnvironmentConfig(ref: "refs/tags/v*.*.*", tag: "{ref}", approval: true),
+        .dev: EnvironmentConfig(ref: "refs/heads/develop", tag: "dev-{sha7}", verify: DeployVerification.none),
+        .stage: EnvironmentConfig(ref: "refs/heads/release/**", tag: "stage-{sha7}", verify: .signature),
+        .prod: EnvironmentConfig(ref: "refs/tags/v*.*.*", tag: "{ref}", approval: true, verify: .signature),
     ]
+}
+
+/// What the deployer checks of each digest before it runs it (`environments.<env>.verify`).
+public enum DeployVerification: String, Sendable, Equatable, Codable, CaseIterable {
+    /// A signature that verifies with a trusted public key (``ReleaseTrust``); `--force-unverified` overrides it.
+    case signature
+    /// Nothing.
+    case none
 }
 
 /// `runs-on` labels of the self-hosted runners the workflows run on.

@@ -19,6 +19,9 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
     /// Keyless signing identity and OIDC issuer; key mode (the key from Vault) when nil.
     public var keylessIdentity: String?
     public var keylessIssuer: String?
+    /// `images.sign.public-keys`: PEM files (relative to the repository root) of the keys deploys and rollbacks trust,
+    /// besides `SIGNING_PUBLIC_KEY` from Vault.
+    public var publicKeyFiles: [String] = []
     /// The SonarQube server; `sonar[*]` is skipped when unset.
     public var sonarHostURL: String?
     /// Whether `sonar[*]` must run: false reports a missing sonar-scanner or server as a skip.
@@ -52,7 +55,8 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
             config.trivyDatabaseRepository = try images.optional("trivy-db-repository")?.nonEmptyString()
             config.ignoreFile = try images.optional("ignore-file")?.nonEmptyString() ?? config.ignoreFile
             if let sign = try images.optional("sign") {
-                _ = try sign.mapping(allowed: ["required", "keyless", "tool"])
+                _ = try sign.mapping(allowed: ["required", "keyless", "tool", "public-keys"])
+                config.publicKeyFiles = try sign.optional("public-keys")?.strings() ?? []
                 config.signRequired = try sign.optional("required")?.bool() ?? false
                 if let node = try sign.optional("tool") {
                     let value = try node.nonEmptyString()

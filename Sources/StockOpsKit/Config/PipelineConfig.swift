@@ -156,12 +156,21 @@ public struct PipelineConfig: Sendable, Equatable {
         if let section = try root.optional("environments") {
             for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
                 let environment = Environment(rawValue: key)!
-                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner"])
+                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner", "verify"])
+                var verify = EnvironmentConfig.defaultVerification(environment)
+                if let node = try value.optional("verify") {
+                    let text = try node.nonEmptyString()
+                    guard let parsed = DeployVerification(rawValue: text) else {
+                        throw node.error(.invalidValue, "'\(text)' is not a check; use " + DeployVerification.allCases.map(\.rawValue).joined(separator: " or "))
+                    }
+                    verify = parsed
+                }
                 environments[environment] = EnvironmentConfig(
                     ref: try value.required("ref").nonEmptyString(),
                     tag: try value.required("tag").nonEmptyString(),
                     approval: try value.optional("approval")?.bool() ?? false,
-                    runner: try value.optional("runner").map(decodeRunner)
+                    runner: try value.optional("runner").map(decodeRunner),
+                    verify: verify
                 )
             }
         }

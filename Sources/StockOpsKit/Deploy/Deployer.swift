@@ -12,8 +12,18 @@ public struct Deployment: Codable, Sendable, Equatable {
     public var smoke: SmokeReport?
     /// From taking the lock to the end of the smoke test.
     public var seconds: Double
+    /// Whether every digest's signature verified before it ran (false: overridden with `--force-unverified`); nil
+    /// where the environment does not verify.
+    public var signaturesVerified: Bool?
+    /// Stage: whether the stage proof of every digest was signed after the smoke test.
+    public var stageProof: Bool?
 
-    public init(environment: Environment, tag: String, images: [String: String], previousTag: String?, approver: String?, smoke: SmokeReport?, seconds: Double) {
+    public init(
+        environment: Environment, tag: String, images: [String: String], previousTag: String?, approver: String?, smoke: SmokeReport?, seconds: Double,
+        signaturesVerified: Bool? = nil, stageProof: Bool? = nil
+    ) {
+        self.signaturesVerified = signaturesVerified
+        self.stageProof = stageProof
         self.environment = environment
         self.tag = tag
         self.images = images
@@ -33,7 +43,8 @@ public struct DeployFailure: Error, Sendable, ClassifiedError, CustomStringConve
         case missingTag = "missing-tag"
         /// Another deploy, rollback or maintenance holds the environment.
         case locked
-        /// The tag or the release is not acceptable (invalid tag, digest that did not pass stage, no approval).
+        /// The tag or the release is not acceptable (invalid tag, digest that did not pass stage or whose signature does
+        /// not verify, untrusted rollback target, no approval).
         case refused
         /// Docker, Compose, the registry or the state directory failed.
         case infrastructure
@@ -84,12 +95,19 @@ public struct Deployer: Sendable {
     /// The registry login for `compose pull`: a temporary Docker client configuration is logged in with it (the
     /// password on stdin) for the pull and deleted afterwards. Without it the pull uses the caller's `DOCKER_CONFIG`.
     public var pullCredentials: RegistryCredentials?
+    /// The keys signatures are verified with and stage proofs signed with.
+    public var trust: ReleaseTrust
+    /// `--force-unverified`: run digests whose signature, stage proof or trust cannot be shown; the ledger says so.
+    public var forceUnverified: Bool
 
     public init(
         environment: ComposeEnvironment, registry: RegistryClient, stateDirectory: String, runner: ProcessRunner = ProcessRunner(), log: NodeLog,
         progress: @escaping @Sendable (String) -> Void = { _ in }, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .zero,
-        actor: String, approval: Approval? = nil, runID: String? = nil, pullCredentials: RegistryCredentials? = nil
+        actor: String, approval: Approval? = nil, runID: String? = nil, pullCredentials: RegistryCredentials? = nil, trust: ReleaseTrust = ReleaseTrust(),
+        forceUnverified: Bool = false
     ) {
+        self.trust = trust
+        self.forceUnverified = forceUnverified
         self.environment = environment
         self.registry = registry
         self.stateDirectory = stateDirectory
@@ -124,6 +142,8 @@ public struct Deployer: Sendable {
         if config.environments[name]?.approval == true, approval == nil {
             throw DeployFailure(.refused, "\(name.rawValue) requires an approval; none was given")
         }
+        let pinned = Dictionary(uniqueKeysWithValues: promotion.images.map { ($0.service, pin($0.repository, $0.digest)) })
+        let signatures = try await verifySignatures(pinned, action: "deploy \(promotion.tag) to")
         let lock = try await takeLock("deploy \(promotion.tag)")
         defer { lock.release() }
         let started = ContinuousClock.now
@@ -139,7 +159,8 @@ public struct Deployer: Sendable {
         let smoke = await upAndSmoke(promotion.tag, digests: promotion.digests)
         var entry = LedgerEntry(
             environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
-            approver: approval?.approver, previousTag: history.last?.tag, forceUnverified: promotion.forceUnverified ? true : nil, runID: runID)
+            approver: approval?.approver, previousTag: history.last?.tag, forceUnverified: promotion.forceUnverified || signatures == false ? true : nil,
+            signaturesVerified: signatures, runID: runID)
         if let failure = smoke.failure {
             entry.outcome = .failed
             entry.detail = failure
@@ -161,9 +182,89 @@ public struct Deployer: Sendable {
         entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
         try append(entry)
         say("\(promotion.tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
+        let proved = name == .stage ? try await writeStageProofs(pinned, tag: promotion.tag) : nil
         return Deployment(
             environment: name, tag: promotion.tag.name, images: promotion.digests, previousTag: history.last?.tag, approver: approval?.approver,
-            smoke: smoke.report, seconds: entry.seconds ?? 0)
+            smoke: smoke.report, seconds: entry.seconds ?? 0, signaturesVerified: signatures, stageProof: proved)
+    }
+
+    // MARK: Trust
+
+    private func pin(_ repository: String, _ digest: ImageDigest) -> PinnedImageReference {
+        PinnedImageReference(registry: config.registry.host, repository: repository, digest: digest)
+    }
+
+    /// Where the environment verifies signatures: true when every image's signature verifies, false when one does not
+    /// and `--force-unverified` overrides it; refuses otherwise. Nil where the environment does not verify.
+    private func verifySignatures(_ images: [String: PinnedImageReference], action: String) async throws(DeployFailure) -> Bool? {
+        guard config.environments[name]?.verify == .signature else { return nil }
+        let check = try await signatureCheck(images)
+        guard !check.failures.isEmpty else {
+            say("verified the signatures of " + images.keys.sorted().map { "\($0) (\(images[$0]!.digest.short()))" }.joined(separator: ", ")
+                + " with " + trust.keySources.joined(separator: ", "))
+            return true
+        }
+        let failures = check.describeFailures(images)
+        guard forceUnverified else {
+            throw DeployFailure(
+                .refused,
+                "refusing to \(action) \(name.rawValue): signatures do not verify: \(failures). Nothing was changed; run the pipeline's sign nodes for these digests, or pass --force-unverified (recorded in the ledger)")
+        }
+        say("warning: --force-unverified: running digests whose signatures do not verify: \(failures)")
+        return false
+    }
+
+    private func signatureCheck(_ images: [String: PinnedImageReference]) async throws(DeployFailure) -> SignatureCheck {
+        do {
+            return try await trust.check(images, registry: registry)
+        } catch {
+            throw DeployFailure(.infrastructure, "cannot read the signatures from the registry: \(error)")
+        }
+    }
+
+    /// After stage's smoke test: signs the stage proof of every image, which prod's promote requires.
+    private func writeStageProofs(_ images: [String: PinnedImageReference], tag: RegistryTag) async throws(DeployFailure) -> Bool {
+        guard trust.proofKey != nil else {
+            say("warning: no \(SignImageStage.keyKey) was fetched, so no stage proof was signed: prod will refuse these digests until a stage deploy with the key passes")
+            return false
+        }
+        for service in images.keys.sorted() {
+            let image = images[service]!
+            do {
+                try await trust.writeStageProof(image, registry: registry)
+            } catch {
+                throw DeployFailure(.infrastructure, "\(tag) is live in stage, but the stage proof of \(service) (\(image)) could not be signed: \(error); deploy again to write it")
+            }
+        }
+        say("signed the stage proof of " + images.keys.sorted().joined(separator: ", "))
+        return true
+    }
+
+    /// Prod: a rollback target must be a release version whose every digest was live in prod or carries a stage proof.
+    private func checkTrusted(_ tag: RegistryTag, _ images: [String: PinnedImageReference], history: LedgerContents) async throws(DeployFailure) -> Bool {
+        guard name == .prod else { return false }
+        let goodVersions = Array(Set(history.entries.filter { $0.outcome == .succeeded && NearestTags.version($0.tag) != nil }.map(\.tag)))
+        let acceptable = NearestTags.rank(tag.name, among: goodVersions)
+        let listing = acceptable.isEmpty ? "the ledger of prod has no good release version" : "release versions that were live in prod: " + acceptable.joined(separator: ", ")
+        guard NearestTags.version(tag.name) != nil else {
+            throw DeployFailure(.refused, "refusing to roll prod back to \(tag): prod runs only release versions (vX.Y.Z) that were live in prod or passed stage; \(listing). Nothing was changed")
+        }
+        let wasLive = { (service: String) in
+            history.entries.contains { $0.outcome == .succeeded && $0.images[service] == images[service]?.digest.description }
+        }
+        let unproven = images.keys.filter { !wasLive($0) }
+        guard !unproven.isEmpty else { return false }
+        let check = try await signatureCheck(images.filter { unproven.contains($0.key) })
+        let untrusted = unproven.filter { !check.passedStage($0) }.sorted()
+        guard !untrusted.isEmpty else { return false }
+        let detail = untrusted.map { "\($0) (\(images[$0]!.digest.short()))" }.joined(separator: ", ")
+        guard forceUnverified else {
+            throw DeployFailure(
+                .refused,
+                "refusing to roll prod back to \(tag): \(detail) was never live in prod and has no stage proof; \(listing). Nothing was changed; pass --force-unverified to override (recorded in the ledger)")
+        }
+        say("warning: --force-unverified: \(detail) was never live in prod and has no stage proof")
+        return true
     }
 
     // MARK: Rollback
@@ -212,12 +313,16 @@ public struct Deployer: Sendable {
         return tag
     }
 
-    /// Rolls back to `tag`, which must exist for every service (checked before anything changes).
+    /// Rolls back to `tag`, which must exist for every service, verify where the environment verifies signatures, and in
+    /// prod be a release version that was live there or passed stage (all checked before anything changes).
     public func rollback(to tag: RegistryTag) async throws(DeployFailure) -> Deployment {
         if config.environments[name]?.approval == true, approval == nil {
             throw DeployFailure(.refused, "\(name.rawValue) requires an approval; none was given")
         }
         let digests = try await resolve(tag)
+        let pinned = Dictionary(uniqueKeysWithValues: digests.map { ($0.key, pin(config.registry.repository($0.key), $0.value)) })
+        let overridden = try await checkTrusted(tag, pinned, history: try readLedger())
+        let signatures = try await verifySignatures(pinned, action: "roll back to \(tag) in")
         let lock = try await takeLock("rollback \(tag)")
         defer { lock.release() }
         let started = ContinuousClock.now
@@ -228,7 +333,7 @@ public struct Deployer: Sendable {
         let smoke = await upAndSmoke(tag, digests: images)
         var entry = LedgerEntry(
             environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
-            previousTag: history.last?.tag, runID: runID)
+            previousTag: history.last?.tag, forceUnverified: overridden || signatures == false ? true : nil, signaturesVerified: signatures, runID: runID)
         if let failure = smoke.failure {
             entry.outcome = .failed
             entry.detail = failure
@@ -240,7 +345,9 @@ public struct Deployer: Sendable {
         entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
         try append(entry)
         say("\(tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
-        return Deployment(environment: name, tag: tag.name, images: images, previousTag: history.last?.tag, approver: approval?.approver, smoke: smoke.report, seconds: entry.seconds ?? 0)
+        return Deployment(
+            environment: name, tag: tag.name, images: images, previousTag: history.last?.tag, approver: approval?.approver, smoke: smoke.report,
+            seconds: entry.seconds ?? 0, signaturesVerified: signatures)
     }
 
     // MARK: Steps

@@ -32,8 +32,12 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     public var approver: String?
     /// The tag live before this entry.
     public var previousTag: String?
-    /// True when a prod deploy skipped the check that its digests passed stage (`--force-unverified`).
+    /// True when `--force-unverified` overrode a check: that the digests passed stage, their signatures, or that a
+    /// rollback target was trusted.
     public var forceUnverified: Bool?
+    /// True when every digest's signature verified before it ran; false when it did not and `--force-unverified`
+    /// overrode it; nil where the environment does not verify (`verify: none`).
+    public var signaturesVerified: Bool?
     /// The run (`.stockops/runs/<run-id>`) that wrote the entry.
     public var runID: String?
     /// Why it failed, or what it rolled back from.
@@ -43,9 +47,10 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
 
     public init(
         time: Date = Date(), environment: Environment, action: Action, tag: String, images: [String: String], outcome: Outcome,
-        actor: String, approver: String? = nil, previousTag: String? = nil, forceUnverified: Bool? = nil, runID: String? = nil,
-        detail: String? = nil, seconds: Double? = nil
+        actor: String, approver: String? = nil, previousTag: String? = nil, forceUnverified: Bool? = nil, signaturesVerified: Bool? = nil,
+        runID: String? = nil, detail: String? = nil, seconds: Double? = nil
     ) {
+        self.signaturesVerified = signaturesVerified
         self.time = time
         self.environment = environment
         self.action = action

@@ -25,9 +25,9 @@ public struct Promotion: Codable, Sendable, Equatable {
     /// The short commit the images were built from.
     public var commit: String
     public var images: [ReleaseImage]
-    /// Prod: whether `stage-<sha7>` pointed to the same digests (nil outside prod).
+    /// Prod: whether every digest carried a verified stage proof (nil outside prod).
     public var verifiedInStage: Bool?
-    /// Prod: the stage check was skipped with `--force-unverified`.
+    /// Prod: the stage proof check was overridden with `--force-unverified`.
     public var forceUnverified: Bool
 
     public init(environment: Environment, tag: RegistryTag, followingTags: [RegistryTag], commit: String, images: [ReleaseImage], verifiedInStage: Bool?, forceUnverified: Bool) {
@@ -89,15 +89,6 @@ public enum ReleaseTags {
         }
         return (tag, environment == .prod ? [RegistryTag("latest")!] : [])
     }
-
-    /// The stage tag of a commit, which a prod release's digests must match.
-    public static func stageTag(commit: String) throws(ReleaseTagError) -> RegistryTag {
-        do {
-            return try RegistryTag.stage(commit: commit)
-        } catch {
-            throw ReleaseTagError(message: error.message)
-        }
-    }
 }
 
 /// How the deploy stages and commands reach the registry of `pipelines/stockops.yml`.
@@ -123,38 +114,58 @@ public enum RegistryAccess {
 
     /// The registry credentials of a command that runs outside the pipeline (`rollback`, `status`, `doctor`), found
     /// the way the pipeline finds them: `STOCKOPS_REGISTRY_USERNAME`/`_PASSWORD` when set (an override), else
-    /// `HARBOR_USERNAME`/`HARBOR_PASSWORD` read from Vault with the CI AppRole (`VAULT_ADDR`, `VAULT_ROLE_ID`,
-    /// `VAULT_SECRET_ID` or their `_FILE` forms) at the path `vault:` of `pipelines/stockops.yml` declares for them;
-    /// the token is revoked afterwards. Anonymous (nil) when neither is configured.
+    /// `HARBOR_USERNAME`/`HARBOR_PASSWORD` read from Vault with the CI AppRole (``readFromVault(_:config:environment:)``).
+    /// Anonymous (nil) when neither is configured.
     public static func credentials(config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> RegistryCredentials? {
         if let overriding = credentials(fetched: nil, environment: environment) { return overriding }
-        guard let path = config.vault.first(where: { $0.keys.contains("HARBOR_USERNAME") && $0.keys.contains("HARBOR_PASSWORD") })?.path,
-              let settings = VaultSettings(environment: environment)
-        else { return nil }
+        return try await credentials(vault: readFromVault(registryKeys, config: config, environment: environment), config: config)
+    }
+
+    static let registryKeys: Set<String> = ["HARBOR_USERNAME", "HARBOR_PASSWORD"]
+
+    /// The credentials in values read from Vault; nil when nothing was read, an error when the keys are missing.
+    static func credentials(vault: FetchedSecrets?, config: PipelineConfig) throws(StockOpsError) -> RegistryCredentials? {
+        guard let vault, !vault.paths.isEmpty else { return nil }
+        guard let found = credentials(fetched: vault, environment: [:]) else {
+            let path = config.vault.first { !$0.keys.filter(registryKeys.contains).isEmpty }?.path ?? "Vault"
+            throw StockOpsError(.infrastructure, "registry credentials: \(path) in Vault has no HARBOR_USERNAME and HARBOR_PASSWORD; write them there or set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD")
+        }
+        return found
+    }
+
+    /// Reads `keys` from Vault with the CI AppRole (`VAULT_ADDR`, `VAULT_ROLE_ID`, `VAULT_SECRET_ID` or their `_FILE`
+    /// forms), from the paths `vault:` of `pipelines/stockops.yml` declares them at, and revokes the token. Only those
+    /// keys are kept. Nil when Vault is not configured or no path declares one of them.
+    public static func readFromVault(_ keys: Set<String>, config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> FetchedSecrets? {
+        let paths = config.vault.filter { !$0.keys.filter(keys.contains).isEmpty }
+        guard !paths.isEmpty, let settings = VaultSettings(environment: environment) else { return nil }
+        let what = keys.sorted().joined(separator: ", ")
         let client = settings.client()
         do {
             _ = try await settings.login(client)
         } catch let error as VaultError {
-            throw StockOpsError(.infrastructure, "registry credentials: " + FetchSecretsStage.failure(error, path: nil).message)
+            throw StockOpsError(.infrastructure, "reading \(what) from Vault: " + FetchSecretsStage.failure(error, path: nil).message)
         } catch let error as StageFailure {
-            throw StockOpsError(.infrastructure, "registry credentials: " + error.message)
+            throw StockOpsError(.infrastructure, "reading \(what) from Vault: " + error.message)
         } catch {
-            throw StockOpsError(.infrastructure, "registry credentials: \(error)")
+            throw StockOpsError(.infrastructure, "reading \(what) from Vault: \(error)")
         }
-        let values: [String: Secret]
-        do {
-            values = try await FetchSecretsStage.values(path, client: client)
-        } catch {
-            await Task { try? await client.revokeSelf() }.value
-            throw StockOpsError(.infrastructure, "registry credentials: cannot read \(path) from Vault: \(error.message); set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD, or grant the AppRole read on it")
+        var fetched = FetchedSecrets()
+        for path in paths {
+            let values: [String: Secret]
+            do {
+                values = try await FetchSecretsStage.values(path.path, client: client)
+            } catch {
+                await Task { try? await client.revokeSelf() }.value
+                throw StockOpsError(.infrastructure, "cannot read \(path.path) from Vault: \(error.message); grant the AppRole read on it, or set what it provides another way (see docs/stockops.md)")
+            }
+            let wanted = values.filter { keys.contains($0.key) }
+            fetched.values.merge(wanted) { $1 }
+            fetched.paths[path.path] = wanted.keys.sorted()
         }
-        // The credentials are read; a token left to expire on its own is harmless, so a failed revocation is ignored.
+        // The values are read; a token left to expire on its own is harmless, so a failed revocation is ignored.
         await Task { try? await client.revokeSelf() }.value
-        let fetched = FetchedSecrets(values: values)
-        guard let found = credentials(fetched: fetched, environment: [:]) else {
-            throw StockOpsError(.infrastructure, "registry credentials: \(path) in Vault has no HARBOR_USERNAME and HARBOR_PASSWORD; write them there or set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD")
-        }
-        return found
+        return fetched
     }
 
     /// A client of `registry` (plain HTTP for a loopback host, as Docker treats them; HTTPS otherwise).

@@ -34,6 +34,9 @@ public struct RollbackRequest: Sendable {
     public var smokeTimeout: Duration = SmokeTest.defaultTimeout
     /// `--wait`: how long to wait for a held lock.
     public var lockWait: Duration = .zero
+    /// `--force-unverified`: roll back to digests whose signatures do not verify, or (prod) that were never live there
+    /// and have no stage proof; the ledger records it.
+    public var forceUnverified = false
     /// Asks for a confirmation and returns who confirmed; nil means no terminal. The CLI asks on its terminal.
     public var confirm: (@Sendable (String, String) -> String?)?
 
@@ -67,7 +70,8 @@ extension Session {
     /// `stockops rollback`: returns an environment to a tag that exists for every service in the registry.
     ///
     /// Exit status: 0 rolled back and smoke-tested; 1 the tag failed its smoke test (and the environment went back to
-    /// its previous good tag when there was one); 2 invalid or missing tag (nothing changed), no approval; 3 Docker,
+    /// its previous good tag when there was one); 2 invalid, missing or untrusted tag, or signatures that do not verify
+    /// (nothing changed), no approval; 3 Docker,
     /// Compose or the registry failed; 4 the environment is locked.
     public func rollback(_ request: RollbackRequest) async -> ExitStatus {
         let target = request.target
@@ -116,7 +120,9 @@ extension Session {
         let log = NodeLog(path: paths.logsDirectory + "/rollback.log")
         let deployer: Deployer
         do {
-            deployer = try await makeDeployer(target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval, runID: runID)
+            deployer = try await makeDeployer(
+                target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval, runID: runID,
+                forceUnverified: request.forceUnverified)
         } catch {
             return fail(error)
         }
@@ -148,11 +154,23 @@ extension Session {
     }
 
     func makeDeployer(
-        _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration, approval: Approval?, runID: String
+        _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration, approval: Approval?, runID: String,
+        forceUnverified: Bool = false
     ) async throws(StockOpsError) -> Deployer {
         let flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
         let output = output
-        let credentials = try await RegistryAccess.credentials(config: config, environment: target.processEnvironment)
+        let overriding = RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)
+        let verifies = config.environments[target.environment]?.verify == .signature || target.environment == .prod
+        let wanted = (overriding == nil ? RegistryAccess.registryKeys : []).union(verifies ? [SignImageStage.publicKeyKey] : [])
+        let vault = wanted.isEmpty ? nil : try await RegistryAccess.readFromVault(wanted, config: config, environment: target.processEnvironment)
+        var credentials = overriding
+        if credentials == nil { credentials = try RegistryAccess.credentials(vault: vault, config: config) }
+        let trust: ReleaseTrust
+        do {
+            trust = try ReleaseTrust.resolve(config: config, root: target.root, secrets: vault.map { FetchedSecrets(values: $0.values.filter { $0.key == SignImageStage.publicKeyKey }) })
+        } catch {
+            throw StockOpsError(.config, error.message)
+        }
         return Deployer(
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
@@ -160,7 +178,7 @@ extension Session {
             registry: RegistryAccess.client(config.registry, credentials: credentials),
             stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
             smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID,
-            pullCredentials: credentials)
+            pullCredentials: credentials, trust: trust, forceUnverified: forceUnverified)
     }
 
     /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.

@@ -30,7 +30,9 @@ public struct DeployStage: Stage {
         } catch {
             throw StageFailure(error.code == .infrastructure ? .infrastructure : .failed, error.message)
         }
-        let credentials = RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment)
+        let fetched = secrets.flatMap { try? context.value($0) }
+        let credentials = RegistryAccess.credentials(fetched: fetched, environment: processEnvironment)
+        let trust = try PromoteStage.trust(config: config, root: context.paths.root, secrets: fetched)
         let deployer = Deployer(
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: context.paths.root, processEnvironment: processEnvironment), config: config,
@@ -39,7 +41,8 @@ public struct DeployStage: Stage {
             stateDirectory: StateDirectory.resolve(root: context.paths.root, environment: processEnvironment),
             runner: context.runner, log: context.log, smokeTimeout: settings.smokeTimeout, lockWait: settings.lockWait,
             actor: DeployActor.name(processEnvironment), approval: settings.approval,
-            runID: (context.paths.runDirectory as NSString).lastPathComponent, pullCredentials: credentials)
+            runID: (context.paths.runDirectory as NSString).lastPathComponent, pullCredentials: credentials, trust: trust,
+            forceUnverified: settings.forceUnverified)
         do {
             return try await deployer.deploy(promotion)
         } catch {
@@ -52,7 +55,8 @@ public struct DeployStage: Stage {
 public struct DeploySettings: Sendable {
     /// Who approved a deploy to an environment that requires approval.
     public var approval: Approval?
-    /// `--force-unverified`: release to prod digests that did not pass stage.
+    /// `--force-unverified`: release to prod digests that did not pass stage, and run digests whose signatures do not
+    /// verify (both recorded in the ledger).
     public var forceUnverified: Bool
     public var smokeTimeout: Duration
     /// `--lock-wait`: how long to wait for a held environment lock.

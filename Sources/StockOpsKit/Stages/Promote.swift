@@ -5,8 +5,9 @@ import Foundation
 ///
 /// A service built in this run contributes its new digest; an unchanged one (its build skipped) keeps the digest live in
 /// the environment (the ledger's last good entry), so the tag always names a complete set. A prod release is accepted
-/// only when `stage-<sha7>` points to the same digest for every service, i.e. the exact bytes passed stage, unless
-/// `--force-unverified` is given (then recorded in the ledger). The tag moves under the environment's lock.
+/// only when every digest carries a verified stage proof (``ReleaseTrust``), which only a stage deploy whose smoke test
+/// passed signs, unless `--force-unverified` is given (then recorded in the ledger). The tag moves under the
+/// environment's lock.
 public struct PromoteStage: Stage {
     public var config: PipelineConfig
     public var environment: Environment
@@ -67,23 +68,23 @@ public struct PromoteStage: Stage {
 
         var verified: Bool?
         if environment == .prod {
-            let stageTag = try Self.mapFailure { () throws(ReleaseTagError) in try ReleaseTags.stageTag(commit: commit) }
-            var mismatches: [String] = []
-            for image in images {
-                let digest = try await Self.registryCall("read \(image.repository):\(stageTag)") { try await registry.digest(of: stageTag, in: image.repository) }
-                if digest != image.digest {
-                    mismatches.append("\(image.service): \(stageTag) " + (digest.map { "points to \($0)" } ?? "does not exist") + ", the release has \(image.digest)")
-                }
+            let trust = try Self.trust(config: config, root: context.paths.root, secrets: secrets.flatMap { try? context.value($0) })
+            let pinned = Dictionary(uniqueKeysWithValues: images.map {
+                ($0.service, PinnedImageReference(registry: config.registry.host, repository: $0.repository, digest: $0.digest))
+            })
+            let check = try await Self.registryCall("read the signatures of the release") { try await trust.check(pinned, registry: registry) }
+            let unproven = images.filter { !check.passedStage($0.service) }.map { image in
+                "\(image.service) (\(image.digest.short())): " + (check.failures[image.service] ?? "no stage proof among its verified signatures")
             }
-            verified = mismatches.isEmpty
-            if !mismatches.isEmpty {
+            verified = unproven.isEmpty
+            if !unproven.isEmpty {
                 guard settings.forceUnverified else {
                     throw StageFailure.failed(
-                        "refusing to release \(tags.tag) to prod: its digests did not pass stage (\(mismatches.joined(separator: "; "))). Deploy \(commit) to stage first, or pass --force-unverified (recorded in the ledger)")
+                        "refusing to release \(tags.tag) to prod: its digests did not pass stage (\(unproven.joined(separator: "; "))). A stage deploy signs a stage proof once its smoke test passed: deploy \(commit) to stage first, or pass --force-unverified (recorded in the ledger)")
                 }
-                context.log.write("warning: --force-unverified: releasing digests that did not pass stage (\(mismatches.joined(separator: "; ")))\n")
+                context.log.write("warning: --force-unverified: releasing digests that did not pass stage (\(unproven.joined(separator: "; ")))\n")
             } else {
-                context.log.write("every digest passed stage as \(stageTag)\n")
+                context.log.write("every digest has a verified stage proof (keys: \(trust.keySources.joined(separator: ", ")))\n")
             }
         }
 
@@ -142,9 +143,10 @@ public struct PromoteStage: Stage {
         return images
     }
 
-    private static func mapFailure<T>(_ body: () throws(ReleaseTagError) -> T) throws(StageFailure) -> T {
+    /// The keys of the release's checks, or a failure naming the key that cannot be read.
+    static func trust(config: PipelineConfig, root: String, secrets: FetchedSecrets?) throws(StageFailure) -> ReleaseTrust {
         do {
-            return try body()
+            return try ReleaseTrust.resolve(config: config, root: root, secrets: secrets)
         } catch {
             throw StageFailure.failed(error.message)
         }
