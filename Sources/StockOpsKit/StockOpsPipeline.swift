@@ -91,7 +91,7 @@ public enum StockOpsPipeline {
         return try graph.build()
     }
 
-    /// sonar → build → scan, sbom, sign for every service, and the `docker-logout` finally node.
+    /// sonar → build → scan, sbom, sign, attest for every service, and the `docker-logout` finally node.
     static func addImageStages(_ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>) {
         var registry = config.registry
         if let host = options.processEnvironment["STOCKOPS_REGISTRY"], !host.isEmpty { registry.host = host }
@@ -138,12 +138,13 @@ public enum StockOpsPipeline {
                 summary: "trivy image by digest (\(images.scanners.joined(separator: ","))), fail on \(failOn.map(\.rawValue).joined(separator: ","))",
                 when: built
             ).id)
-            imageNodes.append(graph.add(
+            let sbom = graph.add(
                 NodeID("sbom", key: service.name), SBOMStage(image: image, settings: settings),
                 policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource], skipPropagates: false),
                 summary: "CycloneDX and SPDX SBOMs of the image",
                 when: built
-            ).id)
+            )
+            imageNodes.append(sbom.id)
             imageNodes.append(graph.add(
                 NodeID("sign", key: service.name), SignImageStage(image: image, settings: settings),
                 policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
@@ -151,6 +152,16 @@ public enum StockOpsPipeline {
                 when: { outputs in
                     if let reason = try built(outputs) { return reason }
                     return SignImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
+                }
+            ).id)
+            imageNodes.append(graph.add(
+                NodeID("attest", key: service.name),
+                AttestImageStage(image: image, sbom: StageRef(sbom.id), settings: settings, processEnvironment: options.processEnvironment),
+                policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
+                summary: "SLSA provenance and the CycloneDX SBOM as signed attestations (cosign attest's layout)",
+                when: { outputs in
+                    if let reason = try built(outputs) { return reason }
+                    return AttestImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
                 }
             ).id)
         }

@@ -73,7 +73,7 @@ import Testing
         let promote = try #require(pipeline.node(StockOpsPipeline.promote.id))
         var expected: Set<NodeID> = [StockOpsPipeline.fetchSecrets.id]
         for service in ["stock-listing", "trade"] {
-            for stage in ["build", "scan", "sbom", "sign"] { expected.insert(NodeID(stage, key: service)) }
+            for stage in ["build", "scan", "sbom", "sign", "attest"] { expected.insert(NodeID(stage, key: service)) }
         }
         #expect(Set(promote.dependencies) == expected, "promote waits for every image and its checks")
         #expect(pipeline.node(StockOpsPipeline.deploy.id)?.dependencies == [StockOpsPipeline.promote.id, StockOpsPipeline.fetchSecrets.id])

@@ -16,7 +16,7 @@ import Testing
         #expect(await session.plan(request) == .success)
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(sessions.read(directory + "/out").utf8))
         let refused = record.nodes.filter { PullRequestBoundary.isRefused($0.id) }
-        #expect(Set(refused.map(\.id.name)) == ["fetch-secrets", "sign", "promote", "deploy"])
+        #expect(Set(refused.map(\.id.name)) == ["fetch-secrets", "sign", "attest", "promote", "deploy"])
         for node in refused {
             #expect(node.status == .skipped, "\(node.id)")
             #expect(node.reason?.contains("refused for a pull_request event") == true, "\(node.id): \(node.reason ?? "")")

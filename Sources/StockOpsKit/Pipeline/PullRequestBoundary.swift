@@ -2,7 +2,7 @@
 /// deploy what it builds, whatever the flags say.
 public enum PullRequestBoundary {
     /// The stages a pull-request run never runs.
-    static let refusedStages: Set<String> = ["fetch-secrets", "sign", "promote", "deploy", "gitops-deploy"]
+    static let refusedStages: Set<String> = ["fetch-secrets", "sign", "attest", "promote", "deploy", "gitops-deploy"]
 
     static let reason = "pull-request code never sees a secret, and nothing it builds is signed, promoted or deployed"
 

@@ -76,7 +76,7 @@ extension StockOpsPipeline {
     /// The node running the promoted images in the environment.
     public static let deploy = StageRef<Deployment>("deploy")
 
-    /// Adds `promote` (after every `build[<service>]` and the scan, sbom and sign nodes of the images) and `deploy`
+    /// Adds `promote` (after every `build[<service>]` and the scan, sbom, sign and attest nodes of the images) and `deploy`
     /// (manual where the environment requires approval), for a Compose environment; a `kind: gitops` one is deployed by
     /// its `gitops-deploy` nodes instead.
     public static func addDeployStages(to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil) {
@@ -85,7 +85,7 @@ extension StockOpsPipeline {
         let config = RegistryAccess.effective(original, environment: options.processEnvironment)
         let approval = config.environments[environment]?.approval ?? false
         let builds = config.services.map { build($0.name) }
-        let imageChecks = graph.ids.filter { ["scan", "sbom", "sign"].contains($0.name) }
+        let imageChecks = graph.ids.filter { ["scan", "sbom", "sign", "attest"].contains($0.name) }
         let promotion = graph.add(
             promote.id,
             PromoteStage(config: config, environment: environment, builds: builds, secrets: secrets, settings: options.deploy, processEnvironment: options.processEnvironment),

@@ -1,0 +1,156 @@
+import Crypto
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// Provenance and SBOM attestations in `cosign attest`'s layout (DSSE envelopes in `sha256-<hex>.att`) against the
+/// real `docker-registry`, DSSE signatures checked by Python's `cryptography`, and `stockops verify`.
+@Suite struct AttestationTests {
+    static func key(_ file: String = "encrypted-sigstore-key-password-hello.pem", password: String = "hello") throws -> CosignPrivateKey {
+        try CosignPrivateKey(pem: try CosignFixtures.text(file), password: Secret(password))
+    }
+
+    static let revision = "0123456789abcdef0123456789abcdef01234567"
+
+    static func provenance(_ image: PinnedImageReference, root: String = "/nonexistent") -> InTotoStatement {
+        InTotoStatement(
+            subjectName: image.reference.description, digest: image.digest, predicateType: InTotoStatement.slsaProvenance,
+            predicate: SLSAProvenance.predicate(
+                labels: [RegistryClient.revisionLabel: revision, "org.opencontainers.image.source": "https://example.com/stockops.git"], root: root,
+                runID: "20261130T000000Z-abcd",
+                environment: ["GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/stocks", "GITHUB_RUN_ID": "42", "GITHUB_REF": "refs/heads/develop"]))
+    }
+
+    static let sbom = Data(#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"a"},{"name":"b"},{"name":"c"}]}"#.utf8)
+
+    @Test func thePreAuthenticationEncodingIsTheSpecificationsExample() {
+        let encoded = DSSEEnvelope.preAuthenticationEncoding(type: "http://example.com/HelloWorld", body: Data("hello world".utf8))
+        #expect(String(decoding: encoded, as: UTF8.self) == "DSSEv1 29 http://example.com/HelloWorld 11 hello world")
+        #expect(DSSEEnvelope.preAuthenticationEncoding(type: "t", body: Data("é".utf8)) == Data("DSSEv1 1 t 2 é".utf8))
+    }
+
+    @Test func aNativeEnvelopeVerifiesWithPythonCryptography() async throws {
+        let key = try Self.key()
+        let image = try ImageReference.parse("registry.example.com:5000/stockapp/trade").pinned(to: ImageDigest.of(Data("python".utf8)))
+        let envelope = try DSSEEnvelope.sign(Self.provenance(image).bytes, key: key)
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try key.publicKeyPEM.write(toFile: directory + "/key.pub", atomically: true, encoding: .utf8)
+        try envelope.bytes.write(to: URL(fileURLWithPath: directory + "/envelope.json"))
+        let script = """
+            import base64, json, sys
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+            key = serialization.load_pem_public_key(open(sys.argv[1], "rb").read())
+            envelope = json.load(open(sys.argv[2]))
+            body = base64.b64decode(envelope["payload"])
+            kind = envelope["payloadType"].encode()
+            pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
+            key.verify(base64.b64decode(envelope["signatures"][0]["sig"]), pae, ec.ECDSA(hashes.SHA256()))
+            statement = json.loads(body)
+            print("verified", statement["predicateType"], statement["subject"][0]["digest"]["sha256"], statement["predicate"]["buildDefinition"]["externalParameters"]["commit"])
+            """
+        let result = try await runTool(["python3", "-c", script, directory + "/key.pub", directory + "/envelope.json"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("verified https://slsa.dev/provenance/v1 \(image.digest.hex) \(Self.revision)"), "\(result.output)")
+    }
+
+    @Test func attestationsAreAttachedVerifiedAndReportedAgainstTheRegistry() async throws {
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        let client = registry.client()
+        let key = try Self.key()
+        let digest = try await HandmadeImage(seed: "attested").push(with: client, to: "stockapp/trade", tag: "git-1234567")
+        let image = try ImageReference.parse("\(registry.host)/stockapp/trade").pinned(to: digest)
+        let trust = ReleaseTrust(verifier: CosignVerifier(publicKeys: [key.signingKey.publicKey]), proofKey: key, keySources: ["fixture key"])
+        let verifier = ImageVerifier(trust: trust, registry: client)
+
+        // Nothing attached yet: nothing verifies, and the report says what is missing.
+        let bare = try await verifier.report(image, tag: RegistryTag("git-1234567"))
+        #expect(!bare.passed && !bare.signature.verified && !bare.provenance.verified && !bare.sbom.verified)
+        #expect(bare.provenance.detail?.contains("no SLSA provenance attestation") == true)
+
+        try await NativeSigner(key: key, registry: client).sign(image)
+        try await CosignAttestations.attach(Self.provenance(image), to: image, key: key, registry: client)
+        try await CosignAttestations.attach(
+            InTotoStatement(subjectName: image.reference.description, digest: image.digest, predicateType: InTotoStatement.cycloneDX, predicate: Self.sbom),
+            to: image, key: key, registry: client)
+        // Attaching the same statement again replaces it instead of piling up layers.
+        try await CosignAttestations.attach(Self.provenance(image), to: image, key: key, registry: client)
+
+        let manifest = try await client.manifest("stockapp/trade", .tag(CosignAttestations.tag(for: digest)))
+        let layers = try CosignSignatureManifest(parsing: manifest).layers
+        #expect(layers.count == 2)
+        #expect(layers.allSatisfy { $0.mediaType == "application/vnd.dsse.envelope.v1+json" && $0.annotations?["dev.cosignproject.cosign/signature"] == "" })
+        #expect(Set(layers.compactMap { $0.annotations?["predicateType"] }) == ["https://slsa.dev/provenance/v1", "https://cyclonedx.org/bom"])
+
+        let report = try await verifier.report(image, tag: nil)
+        #expect(report.passed)
+        #expect(report.signature == .init(verified: true, count: 1, stageProof: false))
+        #expect(report.provenance.commit == Self.revision && report.provenance.invocation == "https://github.com/acme/stocks/actions/runs/42/attempts/1")
+        #expect(report.sbom == .init(verified: true, components: 3))
+
+        // Another key's view: nothing verifies, and each attestation says why.
+        let stranger = ImageVerifier(trust: ReleaseTrust(verifier: CosignVerifier(publicKeys: [P256.Signing.PrivateKey().publicKey]), keySources: ["other"]), registry: client)
+        let foreign = try await stranger.report(image, tag: nil)
+        #expect(!foreign.passed && !foreign.provenance.verified)
+        #expect(foreign.provenance.detail?.contains("the key did not make this signature") == true, "\(foreign.provenance.detail ?? "")")
+
+        // A statement about another image, signed by the trusted key and attached here, is rejected.
+        let other = try ImageReference.parse("\(registry.host)/stockapp/trade").pinned(to: ImageDigest.of(Data("another image".utf8)))
+        let misplaced = try DSSEEnvelope.sign(Self.provenance(other).bytes, key: key)
+        let found = try await CosignAttestations.verify(image, verifier: trust.verifier!, registry: client)
+        #expect(found.verified.count == 2)
+        #expect(throws: SigningError.self) { try InTotoStatement.parse(try misplaced.verifiedPayload(trust.verifier!), about: image.digest) }
+    }
+
+    @Test func stockopsVerifyPrintsTheStatusAndExitsByIt() async throws {
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        let client = registry.client()
+        let key = try Self.key()
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
+        let pipeline = try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", encoding: .utf8)
+        try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
+            .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
+            .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
+        try key.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
+        let signed = try await HandmadeImage(seed: "verify signed").push(with: client, to: "stockapp/trade", tag: "v1.0.0")
+        let signedImage = try ImageReference.parse("\(registry.host)/stockapp/trade").pinned(to: signed)
+        try await NativeSigner(key: key, registry: client).sign(signedImage)
+        try await CosignAttestations.attach(Self.provenance(signedImage), to: signedImage, key: key, registry: client)
+        try await HandmadeImage(seed: "verify unsigned").push(with: client, to: "stockapp/trade", tag: "dev-1234567")
+
+        let sessions = SessionTests()
+        func verify(_ image: String, json: Bool = false) async -> (status: Int32, output: String, errors: String) {
+            let (session, directory) = sessions.captureSession()
+            var request = VerifyRequest(root: root, image: image, processEnvironment: ["PATH": "/usr/bin:/bin"])
+            request.json = json
+            let status = await session.verify(request)
+            return (status.rawValue, sessions.read(directory + "/out"), sessions.read(directory + "/err"))
+        }
+        let (ok, text, _) = await verify("trade:v1.0.0")
+        #expect(ok == 0, "\(text)")
+        #expect(text.contains("signature:   verified (1 signature(s), no stage proof)"), "\(text)")
+        #expect(text.contains("provenance:  verified (commit \(Self.revision)"), "\(text)")
+        #expect(text.contains("sbom:        NOT verified: no CycloneDX SBOM attestation"), "\(text)")
+
+        let (jsonStatus, json, _) = await verify("\(registry.host)/stockapp/trade@\(signed)", json: true)
+        #expect(jsonStatus == 0)
+        let decoded = try JSONDecoder().decode(ImageVerificationReport.self, from: Data(json.utf8))
+        #expect(decoded.image == signedImage.description && decoded.provenance.verified && decoded.keys == ["pipelines/cosign.pub"])
+
+        let (unsigned, unsignedText, _) = await verify("trade:dev-1234567")
+        #expect(unsigned == 1)
+        #expect(unsignedText.contains("signature:   NOT verified") && unsignedText.contains("has no signatures"), "\(unsignedText)")
+
+        let (missing, _, missingErrors) = await verify("trade:v9.9.9")
+        #expect(missing == 2)
+        #expect(missingErrors.contains("stockapp/trade:v9.9.9 is not in \(registry.host)"), "\(missingErrors)")
+        let (foreign, _, foreignErrors) = await verify("ghcr.io/acme/trade:v1")
+        #expect(foreign == 2 && foreignErrors.contains("is not in the pipeline's registry"))
+    }
+}
