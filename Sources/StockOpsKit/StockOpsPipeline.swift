@@ -100,7 +100,8 @@ public enum StockOpsPipeline {
             configured.scanners = scanners.split(separator: ",").map(String.init)
         }
         let images = configured
-        let settings = ImageSettings(registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"])
+        let settings = ImageSettings(
+            registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"], processEnvironment: options.processEnvironment)
         let failOn = config.gates.failingSeverities
         var imageNodes: [NodeID] = []
         for service in config.services {

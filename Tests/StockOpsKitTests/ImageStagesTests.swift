@@ -166,6 +166,52 @@ enum DockerEngine {
         }
     }
 
+    /// `git-<sha7>` is written once and builds are reproducible: the same commit built into another registry gives the
+    /// same digest, and two overlapping runs of one commit agree on one digest (the later one reuses the first's image).
+    @Test func oneCommitGivesOneDigestAcrossRegistriesAndOverlappingRuns() async throws {
+        _ = try DockerEngine.require()
+        try await Self.requireCleanCheckout()
+        let state = temporaryDirectory("build-state")
+        let cache = temporaryDirectory("trivy-cache")
+
+        func build(into registry: LocalRegistry) async throws -> (BuiltImage, String) {
+            let config = try Self.config(registry: registry.host)
+            let service = try #require(config.services.first { $0.name == "trade" })
+            var graph = GraphBuilder()
+            var settings = Self.settings(config, secrets: nil, cache: cache)
+            settings.processEnvironment = ["STOCKOPS_STATE_DIR": state]
+            let node = graph.add(NodeID("build", key: "trade"), BuildImageStage(service: service, settings: settings))
+            let directory = Self.runDirectory()
+            let result = await Self.scheduler(runDirectory: directory).run(try graph.build())
+            #expect(result[node.id]?.status == .passed, "\(result[node.id]?.reason ?? "")")
+            let log = try String(contentsOfFile: RunPaths(root: Self.root, runDirectory: directory).logPath(for: node.id), encoding: .utf8)
+            return (try #require(result.outputs[node]), log)
+        }
+
+        let first = try await LocalRegistry.start()
+        defer { first.stop() }
+        let second = try await LocalRegistry.start()
+        defer { second.stop() }
+        let (one, _) = try await build(into: first)
+        let (other, _) = try await build(into: second)
+        #expect(!one.reused && !other.reused)
+        #expect(one.digest == other.digest, "two builds of one commit gave two digests")
+        let created = try await DockerEngine.docker(["image", "inspect", "--format", "{{index .Config.Labels \"org.opencontainers.image.created\"}}", "\(other.repository):\(other.tag)"])
+        let commitTime = try await ProcessRunner().run(Command("git", ["-C", Self.root, "log", "-1", "--format=%cI", "HEAD"])).check("git log").output
+        #expect(ISO8601DateFormatter().date(from: created.trimmingCharacters(in: .whitespacesAndNewlines)) == ISO8601DateFormatter().date(from: commitTime.trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        let third = try await LocalRegistry.start()
+        defer { third.stop() }
+        async let left = build(into: third)
+        async let right = build(into: third)
+        let (a, b) = try await (left, right)
+        #expect(a.0.digest == b.0.digest)
+        #expect([a.0.reused, b.0.reused].sorted { !$0 && $1 } == [false, true], "exactly one of the overlapping runs builds")
+        #expect((a.0.reused ? a.1 : b.1).contains("another run is building trade git-"), "the waiting run says so")
+        let stored = try await third.client().digest(of: try RegistryTag.parse(a.0.tag), in: "stockapp/trade")
+        #expect(stored?.description == a.0.digest)
+    }
+
     /// Trivy's secret scanner finds a planted AWS key as CRITICAL: a real finding, not a fixture.
     @Test func scanGateBlocksAPlantedCredentialAndPassesACleanImage() async throws {
         _ = try DockerEngine.require()

@@ -11,8 +11,14 @@ public struct ImageSettings: Sendable {
     public var trivy: String
     /// Where trivy keeps its DB and layer cache between runs (`TRIVY_CACHE_DIR`).
     public var trivyCacheDirectory: String?
+    /// `STOCKOPS_STATE_DIR` and the `XDG_*` variables: where the build locks live (``StateDirectory``).
+    public var processEnvironment: [String: String]
 
-    public init(registry: RegistryConfig, images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, docker: String = "docker", swift: String = "swift", trivy: String = "trivy", trivyCacheDirectory: String? = nil) {
+    public init(
+        registry: RegistryConfig, images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, docker: String = "docker", swift: String = "swift", trivy: String = "trivy",
+        trivyCacheDirectory: String? = nil, processEnvironment: [String: String] = [:]
+    ) {
+        self.processEnvironment = processEnvironment
         self.registry = registry
         self.images = images
         self.secrets = secrets
@@ -123,31 +129,46 @@ public struct BuildImageStage: Stage {
         let reference = try ImageReference.parse(settings.registry.host + "/" + repository)
         let client = try settings.client(context)
         let files = uncommitted.isEmpty ? nil : uncommitted
+        let epoch = try await Self.sourceDateEpoch(Git(repository: root), context)
+
+        // One build per commit and service on this host: an overlapping run waits, then reuses what this one pushed.
+        let log = context.log
+        let lock = try await BuildLock.acquire(
+            directory: StateDirectory.resolve(root: root, environment: settings.processEnvironment) + "/builds", name: "\(service.name)-\(tag)", wait: .seconds(3600)
+        ) { log.write("another run is building \(service.name) \(tag) on this host: waiting for it, then reusing its image\n") }
+        defer { lock.release() }
 
         if let digest = try await client.digest(of: tag, in: repository) {
             let revision = try await client.labels(repository, .digest(digest))[RegistryClient.revisionLabel]
             if revision == commit {
-                context.log.write("\(reference.tagged(tag)) already exists at \(digest), built from \(commit); not rebuilt\n")
-                return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true, uncommittedFiles: files)
+                let pinned = reference.pinned(to: digest)
+                if let unsigned = try await unsignedReason(pinned, client: client, context: context) {
+                    context.log.write("\(reference.tagged(tag)) exists at \(digest), built from \(commit), but \(unsigned): rebuilding it (the build is reproducible, so the digest stays when the bytes do)\n")
+                } else {
+                    context.log.write("\(reference.tagged(tag)) already exists at \(digest), built from \(commit); not rebuilt\n")
+                    return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true, uncommittedFiles: files)
+                }
+            } else {
+                context.log.write("\(reference.tagged(tag)) exists at \(digest), but its \(RegistryClient.revisionLabel) is \(revision.map { "\"\($0)\"" } ?? "missing"), not \(commit): rebuilding it from the commit\n")
             }
-            context.log.write("\(reference.tagged(tag)) exists at \(digest), but its \(RegistryClient.revisionLabel) is \(revision.map { "\"\($0)\"" } ?? "missing"), not \(commit): rebuilding it from the commit\n")
         }
 
         let binary = try await buildBinary(context)
         // Outside the run record, which workflows upload: the context holds the service binary.
         let buildContext = NSTemporaryDirectory() + "/stockops-build-\(service.name)-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: buildContext) }
-        try stageContext(binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext)
+        try stageContext(binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext, modified: Date(timeIntervalSince1970: TimeInterval(epoch)))
 
         try await settings.login(context)
         let docker = settings.dockerCommand(context.paths)
-        let environment = settings.dockerEnvironment(context.paths)
         let metadata = buildContext + "/buildx-metadata.json"
         var build = DockerCommand.Build(
             context: buildContext, dockerfile: root + "/" + dockerfile, image: reference.tagged(tag), revision: commit,
-            source: try await sourceURL(context), created: ISO8601DateFormatter().string(from: Date()),
-            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata
+            source: try await sourceURL(context), created: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(epoch))),
+            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata, buildArguments: [("SOURCE_DATE_EPOCH", String(epoch))]
         )
+        var environment = settings.dockerEnvironment(context.paths)
+        environment["SOURCE_DATE_EPOCH"] = String(epoch)
         if try await context.runner.run(Command(argv: docker.buildxVersion(), environment: environment)).succeeded {
             let inspect = try await context.runner.run(Command(argv: docker.buildxInspect(), environment: environment))
             if let reason = Self.cacheExportUnsupported(inspect: inspect) {
@@ -219,13 +240,47 @@ public struct BuildImageStage: Stage {
     }
 
     /// The Docker build context: the binary as `bin/<product>` and the service's `.dockerignore`. Nothing else.
-    private func stageContext(binary: String, ignoreFile ignore: String, into directory: String) throws {
+    /// A copy of the binary (never a link: its time is set) and the `.dockerignore`, every file dated `modified`, so
+    /// the layer the image copies them into is the same bytes in every build of the commit.
+    private func stageContext(binary: String, ignoreFile ignore: String, into directory: String, modified: Date) throws {
         let manager = FileManager.default
         try? manager.removeItem(atPath: directory)
         try manager.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         let target = directory + "/bin/" + service.product
-        if link(binary, target) != 0 { try manager.copyItem(atPath: binary, toPath: target) }
-        if manager.fileExists(atPath: ignore) { try manager.copyItem(atPath: ignore, toPath: directory + "/.dockerignore") }
+        try manager.copyItem(atPath: binary, toPath: target)
+        var files = [target, directory + "/bin"]
+        if manager.fileExists(atPath: ignore) {
+            try manager.copyItem(atPath: ignore, toPath: directory + "/.dockerignore")
+            files.append(directory + "/.dockerignore")
+        }
+        for file in files + [directory] {
+            try manager.setAttributes([.modificationDate: modified], ofItemAtPath: file)
+        }
+    }
+
+    /// The commit's committer time: the creation time and file times of its image (`SOURCE_DATE_EPOCH`).
+    static func sourceDateEpoch(_ git: Git, _ context: StageContext) async throws -> Int {
+        let output = try await context.runner.run(git.commitTime("HEAD")).check("git log -1 --format=%ct HEAD", kind: .infrastructure).output
+        guard let epoch = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw StageFailure.infrastructure("git log -1 --format=%ct HEAD printed \"\(output)\", not a time")
+        }
+        return epoch
+    }
+
+    /// Why an existing image of the commit must not be reused when the run signs: no signature of the run's key
+    /// verifies. Nil when it verifies, or when the run has no key to check with.
+    private func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
+        let fetched = settings.secrets.flatMap { try? context.value($0) }
+        guard fetched?[SignImageStage.keyKey] != nil || fetched?[SignImageStage.publicKeyKey] != nil,
+              let trust = try? ReleaseTrust.resolve(publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: fetched),
+              let verifier = trust.verifier
+        else { return nil }
+        do {
+            _ = try await NativeVerifier(verifier: verifier, registry: client).verify(image: image)
+            return nil
+        } catch let error as SigningError {
+            return "its signature does not verify (\(error.message))"
+        }
     }
 
     private func sourceURL(_ context: StageContext) async throws -> String {

@@ -28,6 +28,11 @@ public struct Git: Sendable, Equatable {
         git(["rev-parse", "--verify", "--quiet", "--end-of-options", revision + "^{commit}"])
     }
 
+    /// The committer time of `revision`, in seconds since the epoch (`SOURCE_DATE_EPOCH` of a reproducible build).
+    public func commitTime(_ revision: String) -> Command {
+        git(["log", "-1", "--format=%ct", "--end-of-options", revision])
+    }
+
     public func mergeBase(_ first: String, _ second: String) -> Command {
         git(["merge-base", "--end-of-options", first, second])
     }
