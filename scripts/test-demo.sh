@@ -2,14 +2,15 @@
 # The test of README command 1. Runs scripts/demo.sh in this checkout (CI's checkout is a clean clone of
 # main), or with --clone in a fresh `git clone` of HEAD, then checks on its own:
 #   - the run record of that `stockops run`: every node has an honest status (passed, skipped with a
-#     reason, failed), both images signed (natively, with the sandbox's key from Vault), deploy and its smoke test
-#     passed, sonar is skipped with its reason,
+#     reason, failed), both images signed and attested (natively, with the sandbox's key from Vault), deploy
+#     verified every signature before its smoke test passed, sonar is skipped with its reason,
 #     and the GitHub summary was written;
 #   - over HTTP, that both services answer on their dev ports with data from the environment's
 #     PostgreSQL: the stocks the listing returns are the rows of its `stocks` table, and a buy made
 #     through trade is a row of its `trades` table;
 #   - that `stockops rollback --env dev --tag <live tag>` works from a plain shell, with only the sandbox's AppRole
-#     (the registry login read from Vault);
+#     (the registry login and the public key read from Vault), and `stockops verify` finds the live image's
+#     signature, provenance and SBOM;
 #   - that `stockops sandbox down` stops the services, the registry, OpenBao and the sandbox's engine
 #     (it ends with `sandbox down` also when the sandbox was already up before the test).
 # Exits 0 when every check passed, 1 when one failed (each failure is printed), 2 on bad usage.
@@ -91,7 +92,7 @@ if [ "$demo_status" -eq 0 ]; then
     if [ -z "$bad" ]; then pass "every node of the run has a known status"; else fail "nodes with an unknown status: $bad"; fi
     unexplained="$(jq -r '.nodes[] | select(.status == "skipped" and ((.reason // .summary // "") == "")) | .id' "$run_json")"
     if [ -z "$unexplained" ]; then pass "every skipped node says why"; else fail "skipped without a reason: $unexplained"; fi
-    for node in "test[stock-listing]" "test[trade]" "build[stock-listing]" "build[trade]" "sign[stock-listing]" "sign[trade]" "promote" "deploy"; do
+    for node in "test[stock-listing]" "test[trade]" "build[stock-listing]" "build[trade]" "sign[stock-listing]" "sign[trade]" "attest[stock-listing]" "attest[trade]" "promote" "deploy"; do
       case "$(status_of "$node")" in
         passed | cached) pass "$node $(status_of "$node")" ;;
         *) fail "$node is $(status_of "$node"), not passed" ;;
@@ -104,6 +105,12 @@ if [ "$demo_status" -eq 0 ]; then
         fail "$node is $(status_of "$node") ($(reason_of "$node")), not skipped with its reason"
       fi
     done
+  fi
+  # dev verifies signatures (pipelines/stockops.yml): the deploy's ledger entry says every digest's signature verified.
+  if [ "$(tail -n 1 .stockops/state/dev.ledger.jsonl 2>/dev/null | jq -r .signaturesVerified)" = true ]; then
+    pass "deploy verified the signatures of every digest before running it"
+  else
+    fail "the dev ledger's last entry does not record verified signatures: $(tail -n 1 .stockops/state/dev.ledger.jsonl 2>/dev/null)"
   fi
   if grep -q 'deploy' "$GITHUB_STEP_SUMMARY"; then pass "the GitHub summary was written"; else fail "the GitHub summary at \$GITHUB_STEP_SUMMARY is empty"; fi
 
@@ -142,6 +149,15 @@ if [ "$demo_status" -eq 0 ]; then
       tail -n 20 "$work/rollback.log" >&2
     fi
     if curl -fsS -o /dev/null --max-time 10 "$trade/portfolio/$user"; then pass "trade answers after the rollback"; else fail "trade does not answer after the rollback"; fi
+    # The live image's signature, provenance and SBOM, checked from a plain shell with the key read from Vault.
+    if env -u VAULT_ADDR -u STOCKOPS_REGISTRY_USERNAME -u STOCKOPS_REGISTRY_PASSWORD \
+      "$stockops" verify "trade:$live_tag" >"$work/verify.log" 2>&1 \
+      && grep -q '^provenance:  verified (commit ' "$work/verify.log" && grep -q '^sbom:        verified' "$work/verify.log"; then
+      pass "stockops verify trade:$live_tag: signature, provenance and SBOM verified"
+    else
+      fail "stockops verify trade:$live_tag did not verify everything:"
+      cat "$work/verify.log" >&2
+    fi
   fi
 fi
 
