@@ -1,3 +1,5 @@
+import Foundation
+
 /// The stockops pipeline: which stages exist and how they connect.
 ///
 /// Adding a stage is a file in `Stages/` and one `graph.add(…)` here.
@@ -65,7 +67,7 @@ public enum StockOpsPipeline {
                 after: [changes.id],
                 summary: "swift test --filter \(service.testTarget), coverage ≥ \(minimumCoverage)%",
                 when: serviceChanged(service.name, changes),
-                cacheInputs: sources(service.paths + config.sharedPaths, plus: [describe(service), "coverage ≥ \(minimumCoverage)"] + options.testEnvironment, toolVersion: SwiftPM(packageDirectory: ".").version())
+                cacheInputs: testSources(service, sharedPaths: config.sharedPaths, plus: [describe(service), "coverage ≥ \(minimumCoverage)"] + options.testEnvironment)
             )
         }
 
@@ -190,6 +192,17 @@ public enum StockOpsPipeline {
     /// What of a service's configuration its test result depends on, for cache keys.
     static func describe(_ service: ServiceConfig) -> String {
         "service \(service.name) paths \(service.paths.joined(separator: ",")) product \(service.product) tests \(service.testTarget)"
+    }
+
+    /// A test node's cache inputs: the content of every directory its product and test target are built from (the
+    /// package's own dependency closure, ``PackageGraph``), the shared paths, the resolved dependency versions
+    /// (`Package.resolved`) and SwiftPM's version.
+    static func testSources(_ service: ServiceConfig, sharedPaths: [String], plus values: [String]) -> @Sendable (CacheKeyContext) async throws -> [String] {
+        { context in
+            let graph = try await PackageGraph.load(root: context.root, runner: context.runner)
+            let resolved = FileManager.default.contents(atPath: context.root + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description } ?? "no Package.resolved"
+            return try await sources(graph.widened(service).paths + sharedPaths, plus: values + [resolved], toolVersion: SwiftPM(packageDirectory: ".").version())(context)
+        }
     }
 
     /// Cache inputs: the content fingerprint of `paths`, fixed values, and a tool's version output.

@@ -7,6 +7,11 @@ struct Repository {
     let root: String
     let runner = ProcessRunner()
 
+    /// A repository that exists already, such as a clone.
+    init(existing root: String) {
+        self.root = root
+    }
+
     init() async throws {
         root = temporaryDirectory("repo")
         try await git("init", "-q", "-b", "main")

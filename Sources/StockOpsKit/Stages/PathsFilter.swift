@@ -90,9 +90,27 @@ public struct PathsFilterStage: Stage {
         let diff = try await context.run(git.changedFiles(since: base)).check("git diff", kind: .infrastructure)
         let untracked = try await context.run(git.untrackedFiles()).check("git ls-files", kind: .infrastructure)
         let files = Array(Set(Git.parseNULSeparated(diff.output) + Git.parseNULSeparated(untracked.output))).filter { !$0.hasPrefix(".stockops/") }.sorted()
-        let changes = ChangeSet.select(files: files, services: services, sharedPaths: sharedPaths, base: base, baseSource: source)
+        let changes = ChangeSet.select(files: files, services: try await widened(context), sharedPaths: sharedPaths, base: base, baseSource: source)
         context.log.write("\(files.count) changed files; services: \(changes.services.isEmpty ? "none" : changes.services.joined(separator: ", "))\n")
         return changes
+    }
+
+    /// The services with the directories of every target their product and tests depend on (``PackageGraph``), so a
+    /// change in a library a service's tests import selects that service. The declared paths alone when the package
+    /// cannot be described, with a warning.
+    private func widened(_ context: StageContext) async throws -> [ServiceConfig] {
+        guard FileManager.default.fileExists(atPath: context.paths.root + "/Package.swift") else { return services }
+        do {
+            let graph = try await PackageGraph.load(root: context.paths.root, runner: context.runner)
+            let widened = services.map(graph.widened)
+            for (declared, service) in zip(services, widened) where service.paths != declared.paths {
+                context.log.write("\(service.name) is built and tested from \(service.paths.joined(separator: ", "))\n")
+            }
+            return widened
+        } catch {
+            context.log.write("warning: cannot read the package's targets (\(error)); selecting services by their declared paths only\n")
+            return services
+        }
     }
 
     private func commit(_ revision: String, _ git: Git, _ context: StageContext) async throws -> String? {

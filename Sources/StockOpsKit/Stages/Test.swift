@@ -81,9 +81,18 @@ public struct TestStage: Stage {
         return TestReport(service: service.name, counts: counts, coverage: coverage.percent, minimumCoverage: minimumCoverage, reports: reports)
     }
 
+    /// The JSON path `swift test --show-codecov-path` printed. SwiftPM prints "Another instance of SwiftPM … is
+    /// already running …, waiting until that process has finished execution..." without a line break before it when
+    /// another build holds the package's lock.
+    static func codecovPath(_ output: String) -> String? {
+        guard let line = Git.parseLines(output).last(where: { $0.hasSuffix(".json") }) else { return nil }
+        let path = line.components(separatedBy: "finished execution...").last ?? line
+        return path.trimmingCharacters(in: .whitespaces)
+    }
+
     private func measureCoverage(_ tools: SwiftPM, _ context: StageContext) async throws -> LineCoverage {
         let codecov = try await context.runner.run(tools.showCodecovPath()).check("swift test --show-codecov-path", kind: .infrastructure)
-        guard let json = Git.parseLines(codecov.output).last(where: { $0.hasSuffix(".json") }) else {
+        guard let json = Self.codecovPath(codecov.output) else {
             throw StageFailure.infrastructure("swift test --show-codecov-path printed no path")
         }
         let directory = (json as NSString).deletingLastPathComponent

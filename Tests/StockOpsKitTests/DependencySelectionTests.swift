@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// Services are selected by what their product and tests are really built from: the package's own dependency
+/// closure (`swift package describe`), not only the paths `pipelines/stockops.yml` lists.
+@Suite struct DependencySelectionTests {
+    let sessions = SessionTests()
+
+    @Test func theClosureFollowsTargetDependencies() throws {
+        let graph = PackageGraph(targets: [
+            .init(name: "trade", path: "services/trade/Sources/trade", dependencies: ["TradeService"]),
+            .init(name: "TradeService", path: "services/trade/Sources/TradeService", dependencies: ["Postgres"]),
+            .init(name: "TradeServiceTests", path: "services/trade/Tests/TradeServiceTests", dependencies: ["TradeService", "StockListingService", "Missing"]),
+            .init(name: "StockListingService", path: "services/stock-listing/Sources/StockListingService", dependencies: ["Postgres"]),
+            .init(name: "Postgres", path: "Sources/Postgres", dependencies: []),
+            .init(name: "Unrelated", path: "Sources/Unrelated", dependencies: []),
+        ])
+        #expect(graph.closurePaths(["trade", "TradeServiceTests"]) == [
+            "Sources/Postgres/", "services/stock-listing/Sources/StockListingService/", "services/trade/Sources/TradeService/",
+            "services/trade/Sources/trade/", "services/trade/Tests/TradeServiceTests/",
+        ])
+        #expect(throws: ToolOutputError.self) { try PackageGraph.parse(Data("warning: nothing".utf8)) }
+    }
+
+    /// In a clone of this repository: a commit touching only stock-listing's library (where the migrations live) selects
+    /// trade's tests too, which import it; one touching only trade's library leaves stock-listing out.
+    @Test func aChangeToALibraryATestImportsSelectsThatTest() async throws {
+        let clone = temporaryDirectory("clone")
+        defer { try? FileManager.default.removeItem(atPath: clone) }
+        let runner = ProcessRunner()
+        _ = try await runner.run(Command("git", ["clone", "-q", OpenBaoDevServer.repositoryRoot.path, clone])).check("git clone")
+        let repository = Repository(existing: clone)
+        try await repository.git("config", "user.email", "ci@example.invalid")
+        try await repository.git("config", "user.name", "CI")
+        try await repository.git("config", "commit.gpgsign", "false")
+        try await repository.git("checkout", "-q", "-b", "develop")
+
+        func plan() async throws -> [String: NodeStatus] {
+            let (session, directory) = sessions.captureSession()
+            var request = RunRequest(root: clone, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": clone + "/.stockops/state", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+            request.json = true
+            request.since = "HEAD~1"
+            #expect(await session.plan(request) == .success, "\(sessions.read(directory + "/err"))")
+            let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(sessions.read(directory + "/out").utf8))
+            return Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id.description, $0.status) })
+        }
+        // A good deploy in the ledger, so the plan selects by change, not as a first deploy.
+        try Ledger(stateDirectory: clone + "/.stockops/state", environment: .dev).append(
+            LedgerEntry(environment: .dev, action: .deploy, tag: "dev-0000000", images: [:], outcome: .succeeded, actor: "test"))
+
+        let listing = "services/stock-listing/Sources/StockListingService/StockListing.swift"
+        try (try String(contentsOfFile: clone + "/" + listing, encoding: .utf8) + "\n// a migration\n").write(toFile: clone + "/" + listing, atomically: true, encoding: .utf8)
+        _ = try await repository.commit("stock-listing's library only")
+        let afterListing = try await plan()
+        #expect(afterListing["test[stock-listing]"] == .wouldRun)
+        #expect(afterListing["test[trade]"] == .wouldRun, "TradeServiceTests import StockListingService")
+
+        let trade = "services/trade/Sources/TradeService/TradeApp.swift"
+        try (try String(contentsOfFile: clone + "/" + trade, encoding: .utf8) + "\n// a change\n").write(toFile: clone + "/" + trade, atomically: true, encoding: .utf8)
+        _ = try await repository.commit("trade's library only")
+        let afterTrade = try await plan()
+        #expect(afterTrade["test[trade]"] == .wouldRun)
+        #expect(afterTrade["test[stock-listing]"] == .skipped, "nothing stock-listing is built from changed")
+    }
+
+    /// SwiftPM's lock message comes on the same line as the path when another build holds the package.
+    @Test func theCodecovPathIsReadBehindSwiftPMsLockMessage() {
+        let path = "/work/main/.build/x86_64-unknown-linux-gnu/debug/codecov/stockops.json"
+        #expect(TestStage.codecovPath(path + "\n") == path)
+        #expect(TestStage.codecovPath(
+            "Another instance of SwiftPM (PID: 3661) is already running using '/work/main/.build', waiting until that process has finished execution..." + path + "\n") == path)
+        #expect(TestStage.codecovPath("warning: nothing\n") == nil)
+    }
+}
