@@ -46,8 +46,10 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/stockops-test-workflows-XXXXXX")"
 bin=""
 sandbox_started=0
 engine=""
+github_api_pid=""
 cleanup() {
   local status=$?
+  if [ -n "$github_api_pid" ]; then kill "$github_api_pid" 2>/dev/null || true; fi
   if [ -n "$engine" ]; then
     for env in dev stage prod; do
       DOCKER_HOST="$engine" docker-compose -p "stocks-$env" down --volumes >/dev/null 2>&1 || true
@@ -143,6 +145,20 @@ canary="$(cat "$vault_out/secret_id")"
 secrets="$work/secrets.env"
 (umask 077 && printf 'VAULT_ADDR=%s\nVAULT_ROLE_ID=%s\nVAULT_SECRET_ID=%s\n' "$(sandbox_value VAULT_ADDR)" "$(cat "$vault_out/role_id")" "$canary" >"$secrets")
 
+# GitHub's review history of the runs, from which the prod jobs read their environment's approval: a stand-in
+# (scripts/lib/github_approvals_standin.py) recording release-manager's approval of prod, reached through act's
+# GITHUB_API_URL override, with the job token act gives as github.token.
+github_token="act-job-token-$RANDOM$RANDOM"
+printf 'GITHUB_TOKEN=%s\n' "$github_token" >>"$secrets"
+python3 scripts/lib/github_approvals_standin.py "$github_token" '*' '*' '[["approved", "prod", "release-manager"]]' \
+  >"$work/github-api.port" 2>"$work/github-api.log" &
+github_api_pid=$!
+until [ -s "$work/github-api.port" ]; do
+  kill -0 "$github_api_pid" 2>/dev/null || { echo "the GitHub API stand-in did not start: $(cat "$work/github-api.log")" >&2; exit 3; }
+  sleep 0.1
+done
+github_api="http://127.0.0.1:$(head -n 1 "$work/github-api.port")"
+
 # The environments' ports: pipelines/stockops.yml's, or a free one where another program holds it (an earlier
 # deploy of the environment, held by Docker's port proxy, is replaced by the new one).
 docker_holds_port() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -q '"docker-proxy"'; }
@@ -204,7 +220,7 @@ act_run() {
     "${platforms[@]}" --action-offline-mode "${local_actions[@]}" \
     --secret-file "$secrets" --var STOCKOPS_BIN="$bin" --var "STOCKOPS_RUN_ARGS=--skip sca" \
     --actor release-manager --cache-server-path "$work/act-cache" \
-    --env STOCKOPS_ACT_ARTIFACTS="$work/artifacts/$name" >"$work/logs/$name.log" 2>&1 || status=$?
+    --env STOCKOPS_ACT_ARTIFACTS="$work/artifacts/$name" --env GITHUB_API_URL="$github_api" >"$work/logs/$name.log" 2>&1 || status=$?
   echo "act $event ($workflow, $name): exit $status after $(($(date +%s) - start)) s"
   if [ "$status" -ne 0 ] && [ "${expect_act_failure:-0}" != 1 ]; then
     echo "--- act's output ends with:" >&2
@@ -329,7 +345,7 @@ git -C "$clone" tag v1.0.0 "$c0"
 git -C "$clone" checkout --quiet --detach v1.0.0
 if act_run s4-prod-1 push ci-cd.yml "$(push_event refs/tags/v1.0.0 "$zero" "$c0")" prod; then pass "act push tag v1.0.0 succeeded"; else fail "act push tag v1.0.0 exited non-zero"; fi
 entry="$(last_entry prod)"
-check "prod deployed v1.0.0, approved by release-manager (the prod environment's job)" test "$(jq -r '"\(.action) \(.outcome) \(.tag) \(.approver)"' <<<"$entry")" = "deploy succeeded v1.0.0 release-manager"
+check "prod deployed v1.0.0, approved by release-manager (GitHub's review of the prod environment, read from the API stand-in)" test "$(jq -r '"\(.action) \(.outcome) \(.tag) \(.approver)"' <<<"$entry")" = "deploy succeeded v1.0.0 release-manager"
 check "prod answers" answers prod
 git -C "$clone" checkout --quiet release/1.0
 git -C "$clone" merge --quiet --ff-only develop

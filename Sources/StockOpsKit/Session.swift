@@ -96,7 +96,7 @@ public struct Session: Sendable {
         let exclusions: [NodeID: String]
     }
 
-    func prepare(_ request: RunRequest, requireEnvironment: Bool, resolveApproval: Bool = false) throws(StockOpsError) -> Prepared {
+    func prepare(_ request: RunRequest, requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> Prepared {
         let configPath = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         let config: PipelineConfig
         do {
@@ -156,7 +156,7 @@ public struct Session: Sendable {
                 throw StockOpsError(.config, "the pipeline graph is invalid: \(error.message)")
             }
         }
-        if resolveApproval, exclusions[StockOpsPipeline.deploy.id] == nil, let approval = try deployApproval(request, config: config, environment: environment) {
+        if let approval, exclusions[StockOpsPipeline.deploy.id] == nil {
             options.deploy.approval = approval
             do {
                 graph = try StockOpsPipeline.graph(config: config, options: options)
@@ -236,7 +236,13 @@ public struct Session: Sendable {
     public func run(_ request: RunRequest) async -> ExitStatus {
         let prepared: Prepared
         do {
-            prepared = try prepare(request, requireEnvironment: true, resolveApproval: true)
+            let planned = try prepare(request, requireEnvironment: true)
+            if planned.exclusions[StockOpsPipeline.deploy.id] == nil,
+               let approval = try await deployApproval(request, config: planned.config, environment: planned.environment) {
+                prepared = try prepare(request, requireEnvironment: true, approval: approval)
+            } else {
+                prepared = planned
+            }
             try await checkSince(request)
         } catch {
             return fail(error)

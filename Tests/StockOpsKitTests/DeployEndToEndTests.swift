@@ -339,6 +339,7 @@ import Testing
                 let (refusedSession, _, refusedErrors) = captureSession()
                 var refused = RollbackRequest(target: sandbox.request, tag: tag)
                 refused.approver = "bob"
+                refused.confirm = { _, _ in "bob" }
                 #expect(await refusedSession.rollback(refused) == .usage)
                 let message = read(refusedErrors)
                 #expect(message.contains(reason) && message.contains("v1.0.0, v1.0.1") || message.contains(reason) && message.contains("v1.0.1, v1.0.0"), "\(message)")
@@ -346,7 +347,11 @@ import Testing
             #expect(try sandbox.ledger.count == entriesBefore)
             #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.1"))
 
+            // A named approver still needs the terminal's confirmation.
             rollback.approver = "bob"
+            #expect(await session.rollback(rollback) == .usage)
+            #expect(read(errors).contains("prod was not confirmed"))
+            rollback.confirm = { _, _ in "bob" }
             #expect(await session.rollback(rollback) == .success, "\(read(errors))")
             #expect(try sandbox.ledger.last?.approver == "bob")
             #expect(try sandbox.ledger.last?.signaturesVerified == true && sandbox.ledger.last?.forceUnverified == nil)

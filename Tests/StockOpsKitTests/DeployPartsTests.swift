@@ -187,26 +187,64 @@ import Testing
 
     // MARK: Approval
 
-    @Test func aGitHubEnvironmentOfTheSameNameApproves() throws {
-        let approval = try Approval.resolve(
-            environment: .prod, approver: "mallory",
-            processEnvironment: ["GITHUB_ACTIONS": "true", "STOCKOPS_GITHUB_ENVIRONMENT": "prod", "GITHUB_ACTOR": "alice", "GITHUB_TRIGGERING_ACTOR": "bob"],
-            confirm: nil)
-        #expect(approval == Approval(approver: "bob", source: .githubEnvironment))
-        let otherEnvironment = try Approval.resolve(
-            environment: .prod, approver: "carol", processEnvironment: ["GITHUB_ACTIONS": "true", "STOCKOPS_GITHUB_ENVIRONMENT": "stage", "GITHUB_ACTOR": "alice"], confirm: nil)
-        #expect(otherEnvironment == Approval(approver: "carol", source: .commandLine))
+    /// Under GitHub Actions only GitHub's review history of the run approves, checked against a stand-in of the API.
+    @Test func underGitHubActionsOnlyGitHubsReviewHistoryApproves() async throws {
+        func server(_ reviews: [[String]]) async throws -> FakeAPIServer {
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: reviews), as: UTF8.self)
+            return try await FakeAPIServer.start(try FakeAPIServer.gitHubApprovals, arguments: ["job-token", "acme/stocks", "42", json])
+        }
+        func job(_ api: FakeAPIServer, token: String = "job-token", extra: [String: String] = [:]) -> [String: String] {
+            ["GITHUB_ACTIONS": "true", "GITHUB_API_URL": api.baseURL, "GITHUB_REPOSITORY": "acme/stocks", "GITHUB_RUN_ID": "42", "GITHUB_TOKEN": token,
+             "GITHUB_ACTOR": "mallory", "STOCKOPS_GITHUB_ENVIRONMENT": "prod"].merging(extra) { $1 }
+        }
+        func refusal(_ body: () async throws(StockOpsError) -> Approval) async -> String {
+            do {
+                let approval = try await body()
+                return "approved by \(approval.approver)"
+            } catch {
+                return error.message
+            }
+        }
+
+        let approved = try await server([["approved", "stage", "carol"], ["approved", "prod", "octocat"]])
+        defer { approved.stop() }
+        let approval = try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved), confirm: nil)
+        #expect(approval == Approval(approver: "octocat", source: .githubEnvironment))
+        let requests = try await approved.requests()
+        #expect(requests.first?["path"] as? String == "/repos/acme/stocks/actions/runs/42/approvals")
+        #expect(requests.first?["version"] as? String == "2022-11-28")
+
+        // The variables anyone on the runner can set approve nothing: no review of prod, a rejection, a wrong token.
+        let none = try await server([["approved", "stage", "carol"]])
+        defer { none.stop() }
+        let noReview = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(none), confirm: nil) }
+        #expect(noReview.contains("GitHub records no approval of the prod environment for run 42 (nobody reviewed it)"), "\(noReview)")
+        let rejected = try await server([["approved", "prod", "carol"], ["rejected", "prod", "dave"]])
+        defer { rejected.stop() }
+        let rejection = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(rejected), confirm: nil) }
+        #expect(rejection.contains("its newest review is rejected by dave"), "\(rejection)")
+        let badToken = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved, token: "forged"), confirm: nil) }
+        #expect(badToken.contains("GitHub answered 401") && badToken.contains("actions: read"), "\(badToken)")
+        let noToken = await refusal { () async throws(StockOpsError) in
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved).filter { $0.key != "GITHUB_TOKEN" }, confirm: nil)
+        }
+        #expect(noToken.contains("needs GITHUB_TOKEN"), "\(noToken)")
+        let named = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: "mallory", processEnvironment: job(approved), confirm: { "mallory" }) }
+        #expect(named.contains("--approver is for a terminal"), "\(named)")
     }
 
-    @Test func withoutGitHubOrANameOnlyATerminalConfirmationApproves() throws {
-        #expect(try Approval.resolve(environment: .prod, approver: nil, processEnvironment: [:], confirm: { "dave" }) == Approval(approver: "dave", source: .terminal))
-        #expect {
-            try Approval.resolve(environment: .prod, approver: nil, processEnvironment: ["STOCKOPS_GITHUB_ENVIRONMENT": "prod"], confirm: { nil })
-        } throws: { error in
-            let message = (error as? StockOpsError)?.message ?? ""
-            return message.hasPrefix("prod requires an approval") && message.contains("--approver NAME") && message.contains("GitHub Environment")
+    @Test func outsideGitHubOnlyATerminalConfirmationApproves() async throws {
+        #expect(try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: [:], confirm: { "dave" }) == Approval(approver: "dave", source: .terminal))
+        #expect(try await Approval.resolve(environment: .prod, approver: "erin", processEnvironment: [:], confirm: { "dave" }) == Approval(approver: "erin", source: .commandLine))
+        for confirm in [nil, { nil }] as [(() -> String?)?] {
+            do {
+                _ = try await Approval.resolve(environment: .prod, approver: "erin", processEnvironment: ["STOCKOPS_GITHUB_ENVIRONMENT": "prod"], confirm: confirm)
+                Issue.record("--approver without a confirmation approved")
+            } catch {
+                #expect(error.message.contains(confirm == nil ? "prod requires an approval: confirm on a terminal" : "prod was not confirmed"), "\(error.message)")
+            }
         }
-        #expect(throws: StockOpsError.self) { try Approval.resolve(environment: .prod, approver: " ", processEnvironment: [:], confirm: nil) }
+        await #expect(throws: StockOpsError.self) { try await Approval.resolve(environment: .prod, approver: " ", processEnvironment: [:], confirm: { "dave" }) }
     }
 
     @Test func aProdRunThatDeploysIsRefusedWithoutAnApprovalBeforeAnythingRuns() async throws {
@@ -221,7 +259,7 @@ import Testing
         request.confirm = { _, _ in nil }
         #expect(await session.run(request) == .usage)
         let message = try String(contentsOfFile: errors, encoding: .utf8)
-        #expect(message.contains("error: prod requires an approval"), "\(message)")
+        #expect(message.contains("error: prod was not confirmed; nothing was changed"), "\(message)")
         #expect(!FileManager.default.fileExists(atPath: root + "/.stockops/runs"))
     }
 

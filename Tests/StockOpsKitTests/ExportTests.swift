@@ -79,8 +79,8 @@ import Yams
         #expect(jobs["deploy"]?["environment"] as? String == "prod")
         let deploySteps = try #require(jobs["deploy"]?["steps"] as? [[String: Any]])
         let deployRun = try #require(deploySteps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
-        #expect((deployRun["env"] as? [String: String])?["STOCKOPS_GITHUB_ENVIRONMENT"] == "prod")
-        #expect((run["env"] as? [String: String])?["STOCKOPS_GITHUB_ENVIRONMENT"] == nil)
+        #expect((deployRun["env"] as? [String: String])?["GITHUB_TOKEN"] == "${{ github.token }}")
+        #expect((run["env"] as? [String: String])?["GITHUB_TOKEN"] == nil)
         #expect(deploySteps.contains { ($0["run"] as? String)?.contains("--approve \"$NODE\"") == true })
         #expect(!steps.contains { ($0["run"] as? String)?.contains("--approve") == true })
     }

@@ -142,7 +142,7 @@ enum WorkflowLinters {
         #expect(pullRequest["if"] as? String == "${{ github.event_name == 'pull_request' }}")
         #expect(try !Yams.dump(object: pullRequest).contains("secrets."))
         for (name, job) in jobs {
-            #expect(job["permissions"] as? [String: String] == ["contents": "read"], "\(name)")
+            #expect(job["permissions"] as? [String: String] == (name == "prod" ? ["contents": "read", "actions": "read"] : ["contents": "read"]), "\(name)")
             let steps = try #require(job["steps"] as? [[String: Any]])
             let checkout = try #require(steps.first { ($0["uses"] as? String)?.hasPrefix("actions/checkout@") == true })
             #expect((checkout["with"] as? [String: Any])?["fetch-depth"] as? Int == 0, "\(name)")
@@ -154,8 +154,8 @@ enum WorkflowLinters {
             #expect(environment["STOCKOPS"] == "${{ vars.STOCKOPS_BIN || '.build/release/stockops' }}")
             let secrets = name == "pull-request" ? [] : ["VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"]
             #expect(environment["STOCKOPS_RUN_ARGS"] == "${{ vars.STOCKOPS_RUN_ARGS }}")
-            #expect(Set(environment.keys) == Set(["STOCKOPS", "STOCKOPS_RUN_ARGS"] + secrets + (name == "prod" ? ["STOCKOPS_GITHUB_ENVIRONMENT"] : [])), "\(name)")
-            #expect(environment["STOCKOPS_GITHUB_ENVIRONMENT"] == (name == "prod" ? "prod" : nil), "\(name)")
+            #expect(Set(environment.keys) == Set(["STOCKOPS", "STOCKOPS_RUN_ARGS"] + secrets + (name == "prod" ? ["GITHUB_TOKEN"] : [])), "\(name)")
+            #expect(environment["GITHUB_TOKEN"] == (name == "prod" ? "${{ github.token }}" : nil), "\(name)")
             #expect((pipeline["run"] as? String)?.contains("--approve deploy") == (name == "prod"), "\(name)")
             let upload = try #require(steps.last)
             #expect(upload["if"] as? String == "always()")
@@ -176,7 +176,7 @@ enum WorkflowLinters {
         #expect(job["runs-on"] as? [String] == ["self-hosted", "stockops-${{ inputs.environment }}"])
         #expect((job["concurrency"] as? [String: Any])?["group"] as? String == "stockops-${{ inputs.environment }}")
         #expect((rollback["env"] as? [String: String])?["ROLLBACK_TAG"] == "${{ inputs.rollback_tag }}")
-        #expect((rollback["env"] as? [String: String])?["STOCKOPS_GITHUB_ENVIRONMENT"] == "${{ inputs.environment }}")
+        #expect((rollback["env"] as? [String: String])?["GITHUB_TOKEN"] == "${{ github.token }}")
     }
 
     @Test func theTagCheckRejectsInjection() async throws {

@@ -3,9 +3,9 @@ import Foundation
 /// Who approved a deploy or rollback to an environment that requires approval, and how.
 public struct Approval: Codable, Sendable, Equatable {
     public enum Source: String, Codable, Sendable {
-        /// A GitHub Actions job in the GitHub Environment of that name, whose required reviewers approved it.
+        /// GitHub's review history of the run: a reviewer approved the GitHub Environment of that name.
         case githubEnvironment = "github-environment"
-        /// An approver named on the command line.
+        /// An approver named on the command line and confirmed on a terminal.
         case commandLine = "command-line"
         /// A confirmation typed on a terminal.
         case terminal
@@ -22,34 +22,45 @@ public struct Approval: Codable, Sendable, Equatable {
     /// `alice (command-line)`.
     public var summary: String { "\(approver) (\(source.rawValue))" }
 
-    /// Decides the approval of a change to `environment`, in this order:
-    /// 1. a GitHub Actions job whose workflow declares `STOCKOPS_GITHUB_ENVIRONMENT` equal to the environment's name (the
-    ///    job's `environment:`, whose required reviewers GitHub enforces before the job starts): approver `GITHUB_ACTOR`;
-    /// 2. `approver`, a name given on the command line;
-    /// 3. `confirm`, an interactive confirmation (only offered on a terminal), returning the confirming user or nil.
+    /// Decides the approval of a change to `environment`:
+    /// - under GitHub Actions, only GitHub's review history of the run counts (``GitHubApprovals``): the newest review
+    ///   of the environment must be an approval, and its reviewer is the approver. `--approver` is refused there:
+    ///   a name anyone can type is no approval;
+    /// - elsewhere, a confirmation typed on a terminal (`confirm`), recorded with `approver` when one is named and
+    ///   the local user otherwise. Without a terminal there is no approval.
     ///
-    /// Throws a usage error naming the three ways when none applies.
+    /// Throws a usage error saying what would approve it.
     public static func resolve(
         environment: Environment, approver: String?, processEnvironment: [String: String], confirm: (() -> String?)?
-    ) throws(StockOpsError) -> Approval {
-        if processEnvironment["GITHUB_ACTIONS"] == "true", processEnvironment["STOCKOPS_GITHUB_ENVIRONMENT"] == environment.rawValue {
-            let actor = processEnvironment["GITHUB_TRIGGERING_ACTOR"].flatMap { $0.isEmpty ? nil : $0 } ?? processEnvironment["GITHUB_ACTOR"] ?? ""
-            return Approval(approver: actor.isEmpty ? "github-environment" : actor, source: .githubEnvironment)
+    ) async throws(StockOpsError) -> Approval {
+        if processEnvironment["GITHUB_ACTIONS"] == "true" {
+            guard approver == nil else {
+                throw StockOpsError(.usage, "--approver is for a terminal; under GitHub Actions the approval of \(environment.rawValue) is GitHub's review of the run's \(environment.rawValue) environment")
+            }
+            let client: GitHubApprovals
+            switch GitHubApprovals.from(processEnvironment) {
+            case .success(let found): client = found
+            case .failure(let error): throw error
+            }
+            return Approval(approver: try await client.approver(of: environment), source: .githubEnvironment)
         }
+        var named: String?
         if let approver {
             let name = approver.trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty, name.count <= 100, !name.contains(where: \.isNewline) else {
                 throw StockOpsError(.usage, "the approver's name must be 1-100 characters on one line")
             }
-            return Approval(approver: name, source: .commandLine)
+            named = name
         }
-        if let confirm, let user = confirm() {
-            return Approval(approver: user, source: .terminal)
+        guard let confirm else {
+            throw StockOpsError(
+                .usage,
+                "\(environment.rawValue) requires an approval: confirm on a terminal (with --approver NAME to record who approves), or run in the GitHub Environment \"\(environment.rawValue)\" with required reviewers")
         }
-        throw StockOpsError(
-            .usage,
-            "\(environment.rawValue) requires an approval: run in the GitHub Environment \"\(environment.rawValue)\" with required reviewers (its workflow sets STOCKOPS_GITHUB_ENVIRONMENT=\(environment.rawValue)), name the approver (--approver NAME), or confirm on a terminal"
-        )
+        guard let user = confirm() else {
+            throw StockOpsError(.usage, "\(environment.rawValue) was not confirmed; nothing was changed")
+        }
+        return named.map { Approval(approver: $0, source: .commandLine) } ?? Approval(approver: user, source: .terminal)
     }
 
     /// Asks on the terminal (standard input and error must both be one) to type the environment's name; returns the

@@ -58,13 +58,13 @@ extension Session {
     }
 
     /// The approval of a run that deploys (`--approve deploy`) to an environment that requires one; nil otherwise.
-    func deployApproval(_ request: RunRequest, config: PipelineConfig, environment: Environment) throws(StockOpsError) -> Approval? {
+    func deployApproval(_ request: RunRequest, config: PipelineConfig, environment: Environment) async throws(StockOpsError) -> Approval? {
         let deploys = request.approvals.contains { StockOpsPipeline.deploy.id.matches(selector: $0) }
         guard deploys, config.environments[environment]?.approval == true else { return nil }
         let question = "Deploy to \(environment.rawValue)?"
         let confirm: (() -> String?)? = request.confirm.map { ask in { ask(question, environment.rawValue) } }
             ?? Approval.terminalConfirmation(question, expected: environment.rawValue)
-        return try Approval.resolve(environment: environment, approver: request.approver, processEnvironment: request.processEnvironment, confirm: confirm)
+        return try await Approval.resolve(environment: environment, approver: request.approver, processEnvironment: request.processEnvironment, confirm: confirm)
     }
 
     /// `stockops rollback`: returns an environment to a tag that exists for every service in the registry.
@@ -102,7 +102,7 @@ extension Session {
         var approval: Approval?
         if config.environments[environment]?.approval == true {
             do {
-                approval = try Approval.resolve(environment: environment, approver: request.approver, processEnvironment: target.processEnvironment, confirm: confirm)
+                approval = try await Approval.resolve(environment: environment, approver: request.approver, processEnvironment: target.processEnvironment, confirm: confirm)
             } catch {
                 return fail(error)
             }
@@ -398,7 +398,7 @@ extension Session {
         let graph: PipelineGraph
         var external: [NodeID: Data] = [:]
         do {
-            options.deploy.approval = try deployApproval(request, config: config, environment: environment)
+            options.deploy.approval = try await deployApproval(request, config: config, environment: environment)
             graph = try StockOpsPipeline.releaseGraph(config: config, options: options)
             for build in builds {
                 external[StockOpsPipeline.build(build.service).id] = try JSONEncoder().encode(build)

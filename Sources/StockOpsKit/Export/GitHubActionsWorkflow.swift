@@ -228,6 +228,10 @@ public struct GitHubActionsWorkflow: Sendable {
             }
         }
         lines += ["    runs-on: \(Self.labels(runner))", "    permissions:", "      contents: read"]
+        if kind == .manual {
+            // stockops reads the environment's review from GitHub's review history of the run.
+            lines.append("      actions: read")
+        }
         if keylessSigning && nodes.contains(where: { $0.id.name == Self.signStage }) {
             lines.append("      id-token: write")
         }
@@ -271,8 +275,8 @@ public struct GitHubActionsWorkflow: Sendable {
             ]
         }
         if kind == .manual {
-            // The job runs in the prod environment, whose reviewers approved it: the deploy records that approval.
-            lines.append("          STOCKOPS_GITHUB_ENVIRONMENT: prod")
+            // The job runs in the prod environment, whose reviewers approved it: stockops reads that review from GitHub.
+            lines.append("          GITHUB_TOKEN: ${{ github.token }}")
         }
         lines += [
             "        run: |",

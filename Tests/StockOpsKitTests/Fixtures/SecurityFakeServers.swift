@@ -235,3 +235,11 @@ final class FakeAPIServer: @unchecked Sendable {
     server.serve_forever()
     """#
 }
+
+extension FakeAPIServer {
+    /// GitHub's review history of a workflow run: `scripts/lib/github_approvals_standin.py` (the act scenarios use it
+    /// too). Arguments: TOKEN, OWNER/REPO, RUN_ID and the reviews as JSON `[[state, environment, login], …]`.
+    static var gitHubApprovals: String {
+        get throws { try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/scripts/lib/github_approvals_standin.py", encoding: .utf8) }
+    }
+}
