@@ -206,15 +206,18 @@ HCL
     echo "sandbox: OpenBao does not listen on the Docker gateway $bridge_gateway: run \`stockops sandbox down\` and \`up\` again" >&2
     return 3
   fi
-  # Initialises and unseals (keys kept in vault-out/init.json, readable by this user only), then
-  # policies, AppRoles and placeholder secrets; idempotent.
-  VAULT_ADDR="$vault_addr" vault/init.sh "$state/vault-out" >"$state/vault/init.log" 2>&1 || {
+  # Initialises (the sandbox keeps its unseal keys in vault-out/unseal-keys.json, readable by this user only, and
+  # unseals from them after a restart), then policies, AppRoles and placeholder secrets; the root token is revoked
+  # after the first run and later runs log in with the admin AppRole; idempotent.
+  VAULT_ADDR="$vault_addr" VAULT_UNSEAL_KEYS_FILE="$state/vault-out/unseal-keys.json" vault/init.sh "$state/vault-out" >"$state/vault/init.log" 2>&1 || {
     echo "sandbox: vault/init.sh failed; see $state/vault/init.log" >&2
     return 3
   }
   # The sandbox's own values: the registry robot, the signing key pair, no webhook.
-  local headers="$state/vault/token-header"
-  (umask 077; printf 'X-Vault-Token: %s\n' "$(jq -r .root_token "$state/vault-out/init.json")" >"$headers")
+  local headers="$state/vault/token-header" admin_token
+  admin_token="$(jq -n --rawfile role "$state/vault-out/admin/role_id" --rawfile secret "$state/vault-out/admin/secret_id" '{role_id: $role, secret_id: $secret}' |
+    curl -fsS -X POST --data-binary @- "$vault_addr/v1/auth/approle/login" | jq -r .auth.client_token)"
+  (umask 077; printf 'X-Vault-Token: %s\n' "$admin_token" >"$headers")
   jq -n --rawfile password "$state/registry/password" --arg user "$robot_user" \
     '{data: {HARBOR_USERNAME: $user, HARBOR_PASSWORD: ($password | rtrimstr("\n"))}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/harbor/robot"
@@ -224,18 +227,25 @@ HCL
     '{data: {SIGNING_KEY: $key, SIGNING_KEY_PASSWORD: $password, SIGNING_PUBLIC_KEY: $public, SLACK_WEBHOOK_URL: ""}}' |
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/ci/pipeline"
   ensure_db_password
-  jq -n --rawfile password "$db_password_file" \
-    '($password | rtrimstr("\n")) as $p | {data: {username: "stockops", password: $p, url: "postgres://stockops:\($p)@db:5432/stockops"}}' |
-    curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/db/stockops"
+  # Each environment's database settings at secret/<env>/db/stockops, which only its app-<env> role reads.
+  for environment in dev stage prod; do
+    jq -n --rawfile password "$db_password_file" \
+      '($password | rtrimstr("\n")) as $p | {data: {username: "stockops", password: $p, url: "postgres://stockops:\($p)@db:5432/stockops"}}' |
+      curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/$environment/db/stockops"
+  done
+  curl -fsS -o /dev/null -H @"$headers" -X POST "$vault_addr/v1/auth/token/revoke-self"
   rm -f "$headers"
-  # The environments' Vault Agent runs as 10001:10001 and reads the app AppRole's files, and only those.
-  local approle="$state/vault-out/app"
-  if chgrp -R 10001 "$approle" 2>/dev/null; then
-    chmod 750 "$approle"; chmod 640 "$approle/role_id" "$approle/secret_id"
-  else
-    chmod 755 "$approle"; chmod 644 "$approle/role_id" "$approle/secret_id"
-    echo "sandbox: cannot give $approle to group 10001 (not root); its AppRole files are now readable by every local user" >&2
-  fi
+  # Each environment's Vault Agent runs as 10001:10001 and reads its own AppRole's files (app-<env>), and only those.
+  local approle
+  for environment in dev stage prod; do
+    approle="$state/vault-out/app-$environment"
+    if chgrp -R 10001 "$approle" 2>/dev/null; then
+      chmod 750 "$approle"; chmod 640 "$approle/role_id" "$approle/secret_id"
+    else
+      chmod 755 "$approle"; chmod 644 "$approle/role_id" "$approle/secret_id"
+      echo "sandbox: cannot give $approle to group 10001 (not root); its AppRole files are now readable by every local user" >&2
+    fi
+  done
 }
 
 write_env() {
@@ -249,7 +259,7 @@ DOCKER_HOST=$DOCKER_HOST
 # trivy cannot download its vulnerability DB here: the image scan looks for secrets only.
 STOCKOPS_TRIVY_SCANNERS=secret
 # For the deploy node's Compose environments (environments/README.md).
-VAULT_APPROLE_DIR=$state/vault-out/app
+VAULT_APPROLE_DIR=$state/vault-out
 POSTGRES_IMAGE=$postgres_image
 VAULT_AGENT_IMAGE=$agent_image
 ENV

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Brings a Vault or OpenBao server to the state stockops expects, with curl and jq only:
-#   - initialises it (5 key shares, threshold 3) when it is not, saving init.json in the output dir;
-#   - unseals it with the saved keys when it is sealed;
+#   - initialises it (5 key shares, threshold 3) when it is not: the unseal keys go to
+#     <out>/unseal-keys.json (hand one share to each key holder, then delete it); the root token is used for
+#     this bootstrap only and revoked at its end;
+#   - unseals the server it has just initialised; any other sealed server only from VAULT_UNSEAL_KEYS_FILE, when
+#     given (a sandbox keeps its own keys; a real server is unsealed by its key holders, `bao operator unseal`);
 #   - enables KV v2 at secret/ and AppRole at approle/;
 #   - writes the policies in policies/*.hcl;
-#   - creates the AppRoles ci (1 h tokens) and app (12 h tokens, renewable up to 72 h), writes their
+#   - creates the AppRoles: ci (1 h tokens; its secret id bounded: STOCKOPS_CI_SECRET_ID_TTL, default 168h,
+#     STOCKOPS_CI_SECRET_ID_USES logins, default 500, and STOCKOPS_CI_BOUND_CIDRS, the runners' addresses, when
+#     known), app-dev, app-stage and app-prod (one per environment: each reads secret/<env>/ only; 12 h tokens,
+#     renewable up to 72 h) and admin (the operators' policy, for later runs of this script); writes their
 #     role_id and secret_id to <out>/<role>/ and prints the role ids;
 #   - seeds CHANGE_ME placeholders for every declared key that has no value yet.
 # Running it again changes nothing that is already in place: existing values, role ids and valid
-# secret ids are kept. Works against `bao server -dev`
-# (already initialised and unsealed; pass its root token as VAULT_TOKEN).
+# secret ids are kept. A later run authenticates with VAULT_TOKEN, else the admin AppRole in <out>/admin/.
+# Works against `bao server -dev` (already initialised and unsealed; pass its root token as VAULT_TOKEN).
 #
 # Usage: init.sh [output-dir]        (default: ./vault-out; .gitignore covers vault-out/ at any depth)
 # Environment: VAULT_ADDR (default http://127.0.0.1:8200), VAULT_TOKEN, VAULT_NAMESPACE,
-#              VAULT_CACERT (a PEM bundle to trust for https).
+#              VAULT_CACERT (a PEM bundle to trust for https), VAULT_UNSEAL_KEYS_FILE, STOCKOPS_CI_SECRET_ID_TTL,
+#              STOCKOPS_CI_SECRET_ID_USES, STOCKOPS_CI_BOUND_CIDRS (comma-separated).
 # Every file written is readable by the current user only. Tokens and keys never appear in
 # command lines: curl reads headers and bodies from files and stdin.
 set -euo pipefail
@@ -64,34 +71,59 @@ ok() {
 }
 
 # --- Initialise and unseal -------------------------------------------------------------------
+ROOT_TOKEN=""
+INITIALISED=false
 api GET sys/init
 [[ $STATUS == 200 ]] || die "GET sys/init failed with $STATUS"
 if [[ $(jq -r .initialized <<<"$BODY") != true ]]; then
   log "initialising with 5 key shares, threshold 3"
   ok PUT sys/init '{"secret_shares": 5, "secret_threshold": 3}'
-  printf '%s\n' "$BODY" >"$OUT/init.json"
-  chmod 600 "$OUT/init.json"
-  log "unseal keys and root token saved to $OUT/init.json: move them somewhere safe"
+  jq '{keys_base64, threshold: 3}' <<<"$BODY" >"$OUT/unseal-keys.json"
+  chmod 600 "$OUT/unseal-keys.json"
+  ROOT_TOKEN=$(jq -r .root_token <<<"$BODY")
+  INITIALISED=true
+  log "unseal keys saved to $OUT/unseal-keys.json: give one share to each key holder and delete the file; the root token is revoked at the end of this run"
+elif [[ -f $OUT/init.json ]]; then
+  # The layout of earlier versions: unseal keys and root token in one file. Split them; the root token is revoked.
+  jq '{keys_base64, threshold: 3}' "$OUT/init.json" >"$OUT/unseal-keys.json"
+  chmod 600 "$OUT/unseal-keys.json"
+  ROOT_TOKEN=$(jq -r .root_token "$OUT/init.json")
+  rm -f "$OUT/init.json"
+  log "split $OUT/init.json: unseal keys in $OUT/unseal-keys.json; the root token it held is revoked at the end of this run"
 fi
 
 api GET sys/seal-status
 if [[ $(jq -r .sealed <<<"$BODY") == true ]]; then
-  [[ -f $OUT/init.json ]] || die "Vault is sealed and $OUT/init.json holds no unseal keys"
-  log "unsealing"
+  # The keys this run has just made unseal the server it initialised; otherwise only VAULT_UNSEAL_KEYS_FILE does.
+  keys=${VAULT_UNSEAL_KEYS_FILE:-}
+  if [[ $INITIALISED == true ]]; then keys=$OUT/unseal-keys.json; fi
+  [[ -n $keys ]] || die "Vault is sealed: its key holders unseal it (3 of the 5 shares, \`bao operator unseal\`); a sandbox passes VAULT_UNSEAL_KEYS_FILE"
+  [[ -f $keys ]] || die "VAULT_UNSEAL_KEYS_FILE=$keys does not exist"
+  log "unsealing with the keys in $keys"
   for index in 0 1 2; do
-    jq -c --argjson i "$index" '{key: .keys_base64[$i]}' "$OUT/init.json" >"$WORK/unseal.json"
+    jq -c --argjson i "$index" '{key: .keys_base64[$i]}' "$keys" >"$WORK/unseal.json"
     ok PUT sys/unseal "$(cat "$WORK/unseal.json")"
   done
   [[ $(jq -r .sealed <<<"$BODY") == false ]] || die "still sealed after three keys"
 fi
 
 # --- Authenticate ----------------------------------------------------------------------------
-if [[ -z ${VAULT_TOKEN-} && -f $OUT/init.json ]]; then
-  VAULT_TOKEN=$(jq -r .root_token "$OUT/init.json")
+# VAULT_TOKEN, else the root token of this run's initialisation, else the admin AppRole of an earlier run.
+if [[ -n ${VAULT_TOKEN-} ]]; then
+  TOKEN=$VAULT_TOKEN
+elif [[ -n $ROOT_TOKEN ]]; then
+  TOKEN=$ROOT_TOKEN
+elif [[ -s $OUT/admin/role_id && -s $OUT/admin/secret_id ]]; then
+  jq -n --rawfile role "$OUT/admin/role_id" --rawfile secret "$OUT/admin/secret_id" '{role_id: $role, secret_id: $secret}' >"$WORK/login.json"
+  : >"$WORK/headers"
+  api POST auth/approle/login "$(cat "$WORK/login.json")"
+  [[ $STATUS == 200 ]] || die "the admin AppRole in $OUT/admin cannot log in ($STATUS): pass an operator's token as VAULT_TOKEN"
+  TOKEN=$(jq -r .auth.client_token <<<"$BODY")
+else
+  die "set VAULT_TOKEN to an operator's token (the root token is revoked after the first run; $OUT/admin holds no admin AppRole)"
 fi
-[[ -n ${VAULT_TOKEN-} ]] || die "set VAULT_TOKEN (no init.json in $OUT to take the root token from)"
 {
-  printf 'X-Vault-Token: %s\n' "$VAULT_TOKEN"
+  printf 'X-Vault-Token: %s\n' "$TOKEN"
   if [[ -n ${VAULT_NAMESPACE-} ]]; then printf 'X-Vault-Namespace: %s\n' "$VAULT_NAMESPACE"; fi
 } >"$WORK/headers"
 ok GET auth/token/lookup-self
@@ -120,13 +152,22 @@ for file in "$HERE"/policies/*.hcl; do
 done
 
 # --- AppRoles --------------------------------------------------------------------------------
-# A pipeline run gets a 1 h token; a service's agent a 12 h token it renews, up to 72 h.
-ok POST auth/approle/role/ci \
-  '{"token_policies": ["ci"], "token_ttl": "1h", "token_max_ttl": "1h", "secret_id_ttl": "720h"}'
-ok POST auth/approle/role/app \
-  '{"token_policies": ["app"], "token_ttl": "12h", "token_max_ttl": "72h", "secret_id_ttl": "720h"}'
+# A pipeline run gets a 1 h token, from a secret id bounded in time and logins (and addresses, when the runners' are
+# known); each environment's Vault Agent a 12 h token it renews, up to 72 h, that reads that environment only.
+ci_role=$(jq -n --arg ttl "${STOCKOPS_CI_SECRET_ID_TTL:-168h}" --argjson uses "${STOCKOPS_CI_SECRET_ID_USES:-500}" --arg cidrs "${STOCKOPS_CI_BOUND_CIDRS:-}" \
+  '{token_policies: ["ci"], token_ttl: "1h", token_max_ttl: "1h", secret_id_ttl: $ttl, secret_id_num_uses: $uses}
+   + (if $cidrs == "" then {} else {secret_id_bound_cidrs: ($cidrs | split(",")), token_bound_cidrs: ($cidrs | split(","))} end)')
+ok POST auth/approle/role/ci "$ci_role"
+roles=(ci)
+for environment in dev stage prod; do
+  ok POST "auth/approle/role/app-$environment" \
+    "$(jq -n --arg policy "app-$environment" '{token_policies: [$policy], token_ttl: "12h", token_max_ttl: "72h", secret_id_ttl: "720h"}')"
+  roles+=("app-$environment")
+done
+ok POST auth/approle/role/admin '{"token_policies": ["admin"], "token_ttl": "1h", "token_max_ttl": "1h"}'
+roles+=(admin)
 
-for role in ci app; do
+for role in "${roles[@]}"; do
   mkdir -p "$OUT/$role"
   ok GET "auth/approle/role/$role/role-id"
   jq -j .data.role_id <<<"$BODY" >"$OUT/$role/role_id"
@@ -169,12 +210,24 @@ seed() {
   log "seeded secret/$path with CHANGE_ME placeholders"
 }
 
-seed db/stockops '{username: "stockops", password: "CHANGE_ME",
-  url: "postgres://stockops:CHANGE_ME@postgres:5432/stockops?sslmode=require"}'
-seed app/stockops '{session_key: "CHANGE_ME"}'
+# Each environment's own settings: secret/<env>/db and secret/<env>/app, readable by that environment's role only.
+for environment in dev stage prod; do
+  seed "$environment/db/stockops" '{username: "stockops", password: "CHANGE_ME",
+    url: "postgres://stockops:CHANGE_ME@postgres:5432/stockops?sslmode=require"}'
+  seed "$environment/app/stockops" '{session_key: "CHANGE_ME"}'
+done
 # The paths and keys pipelines/stockops.yml declares under vault:.
 seed ci/pipeline '{SIGNING_KEY: "CHANGE_ME", SIGNING_KEY_PASSWORD: "CHANGE_ME", SIGNING_PUBLIC_KEY: "CHANGE_ME", SLACK_WEBHOOK_URL: "CHANGE_ME"}'
 seed harbor/robot '{HARBOR_USERNAME: "CHANGE_ME", HARBOR_PASSWORD: "CHANGE_ME"}'
 seed sonarqube/token '{SONAR_TOKEN: "CHANGE_ME"}'
 
-log "done: role ids and secret ids are in $OUT/ci and $OUT/app"
+# --- The root token ends with the bootstrap ------------------------------------------------------
+if [[ -n $ROOT_TOKEN ]]; then
+  {
+    printf 'X-Vault-Token: %s\n' "$ROOT_TOKEN"
+    if [[ -n ${VAULT_NAMESPACE-} ]]; then printf 'X-Vault-Namespace: %s\n' "$VAULT_NAMESPACE"; fi
+  } >"$WORK/headers"
+  ok POST auth/token/revoke-self
+  log "root token revoked; later runs log in with the admin AppRole in $OUT/admin (or VAULT_TOKEN)"
+fi
+log "done: role ids and secret ids are in $OUT/ci, $OUT/app-dev, $OUT/app-stage, $OUT/app-prod and $OUT/admin"

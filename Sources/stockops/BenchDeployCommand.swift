@@ -23,6 +23,9 @@ struct BenchDeployCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Who approves, where the environment requires approval.", valueName: "name"))
     var approver: String?
 
+    @Flag(help: "Release to prod digests without a stage proof (recorded in the ledger).")
+    var forceUnverified = false
+
     @Option(help: "The repository root. (default: the current directory)")
     var root: String?
 
@@ -42,6 +45,7 @@ struct BenchDeployCommand: AsyncParsableCommand {
         var request = RunRequest(root: root, configPath: config, environment: env)
         request.approvals = ["deploy"]
         request.approver = approver
+        request.forceUnverified = forceUnverified
         try await Session().release(request, builds: images).finish()
     }
 }

@@ -151,9 +151,12 @@ final class DeploySandbox: @unchecked Sendable {
         config = try PipelineConfig.load(path: root + "/pipelines/stockops.yml")
 
         // The agent (uid 10001, gid 10001) reads the AppRole files; the test runs as root, so they are group-readable.
-        let policy = try String(contentsOfFile: repository + "/vault/policies/app.hcl", encoding: .utf8)
-        let (roleID, secretID) = try await vault.createAppRole("app", policy: policy)
-        let approle = root + "/approle"
+        // The environment's own AppRole (app-<env>, reading secret/<env>/ only), as vault/init.sh lays it out.
+        let role = "app-" + environment.rawValue
+        let policy = try String(contentsOfFile: repository + "/vault/policies/\(role).hcl", encoding: .utf8)
+        let (roleID, secretID) = try await vault.createAppRole(role, policy: policy)
+        let approles = root + "/approle"
+        let approle = approles + "/" + role
         try manager.createDirectory(atPath: approle, withIntermediateDirectories: true)
         try roleID.reveal().write(toFile: approle + "/role_id", atomically: true, encoding: .utf8)
         try secretID.reveal().write(toFile: approle + "/secret_id", atomically: true, encoding: .utf8)
@@ -166,14 +169,15 @@ final class DeploySandbox: @unchecked Sendable {
             }
         }
         let password = "pw-" + UUID().uuidString.prefix(12)
-        try await vault.rootClient().write("db/stockops", data: ["password": String(password), "url": "postgres://stockops:\(password)@db:5432/stockops"])
+        try await vault.rootClient().write(
+            "\(environment.rawValue)/db/stockops", data: ["password": String(password), "url": "postgres://stockops:\(password)@db:5432/stockops"])
 
         var variables = [
             "STOCKOPS_STATE_DIR": state, "STOCKOPS_COMPOSE_PROJECT": project,
             "STOCK_LISTING_PORT": String(ports["stock-listing"]!), "TRADE_PORT": String(ports["trade"]!), "DB_PORT": String(ports["db"]!),
             "POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2",
             "VAULT_AGENT_ADDR": "http://host.docker.internal:" + (URL(string: vault.address)?.port.map(String.init) ?? ""),
-            "VAULT_APPROLE_DIR": approle, "STOCKOPS_COMPOSE": plugin ? "plugin" : "standalone",
+            "VAULT_APPROLE_DIR": approles, "STOCKOPS_COMPOSE": plugin ? "plugin" : "standalone",
         ]
         let current = ProcessInfo.processInfo.environment
         for name in ["PATH", "HOME", "DOCKER_HOST", "TMPDIR"] {

@@ -41,11 +41,12 @@ struct VaultAgentTests {
         }
         let server = try await OpenBaoDevServer.start()
         defer { server.stop() }
-        let policy = try String(contentsOf: OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/policies/app.hcl"), encoding: .utf8)
-        let (roleID, secretID) = try await server.createAppRole("app", policy: policy)
+        let policy = try String(contentsOf: OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/policies/app-dev.hcl"), encoding: .utf8)
+        let (roleID, secretID) = try await server.createAppRole("app-dev", policy: policy)
         let root = server.rootClient()
         let password = "first-\(UUID().uuidString)"
-        try await root.write("db/stockops", data: ["password": password, "url": "postgres://stockops:\(password)@db:5432/stockops"])
+        try await root.write("dev/db/stockops", data: ["password": password, "url": "postgres://stockops:\(password)@db:5432/stockops"])
+        try await root.write("prod/db/stockops", data: ["password": "prod-only", "url": "postgres://stockops:prod-only@db:5432/stockops"])
 
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -64,6 +65,7 @@ struct VaultAgentTests {
         environment["BAO_ADDR"] = server.address
         environment["VAULT_TOKEN"] = nil
         environment["BAO_TOKEN"] = nil
+        environment["STOCKOPS_ENVIRONMENT"] = "dev"
         agent.environment = environment
         let logPath = directory + "/agent.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -90,10 +92,20 @@ struct VaultAgentTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
         let rotated = "second-\(UUID().uuidString)"
-        try await root.patch("db/stockops", changes: ["password": rotated])
+        #expect(!rendered().contains("prod-only"))
+        try await root.patch("dev/db/stockops", changes: ["password": rotated])
         let followed = try await waitFor(.seconds(30)) { rendered().contains("export DB_PASSWORD=\"\(rotated)\"") }
         #expect(followed, "db.env was not re-rendered:\n\(rendered())\n\(agentLog())")
         #expect(rendered().contains("export DATABASE_URL=\"postgres://stockops:\(password)@db:5432/stockops\""))
         #expect(agent.isRunning, "\(agentLog())")
+
+        // The dev agent's role reads dev's settings and nothing of stage or prod.
+        let dev = server.anonymousClient()
+        _ = try await dev.loginAppRole(roleID: roleID, secretID: secretID)
+        #expect(try await dev.read("dev/db/stockops")["password"]?.reveal() == rotated)
+        for other in ["stage/db/stockops", "prod/db/stockops"] {
+            let denied = await #expect(throws: VaultError.self, "the dev role read \(other)") { _ = try await dev.read(other) }
+            #expect(denied?.code == .permissionDenied)
+        }
     }
 }

@@ -85,10 +85,11 @@ final class OpenBaoRaftServer: @unchecked Sendable {
 }
 
 /// Runs `vault/init.sh output` against `address`, with `token` as VAULT_TOKEN when given.
-func runInitScript(address: String, token: Secret? = nil, output: String) async throws -> ToolResult {
+func runInitScript(address: String, token: Secret? = nil, output: String, unsealKeys: String? = nil) async throws -> ToolResult {
     var environment = ProcessInfo.processInfo.environment
     environment["VAULT_ADDR"] = address
     environment["VAULT_TOKEN"] = token?.reveal()
+    environment["VAULT_UNSEAL_KEYS_FILE"] = unsealKeys
     environment["BAO_TOKEN"] = nil
     return try await runTool(["bash", OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/init.sh").path, output], environment: environment)
 }
@@ -100,10 +101,11 @@ struct InitState: Equatable {
     var versions: [String: Int] = [:]
     var values: [String: [String: String]] = [:]
 
-    static let seededPaths = ["db/stockops", "app/stockops", "ci/pipeline", "harbor/robot", "sonarqube/token"]
+    static let seededPaths = ["dev/db/stockops", "stage/db/stockops", "prod/app/stockops", "ci/pipeline", "harbor/robot", "sonarqube/token"]
+    static let roles = ["ci", "app-dev", "app-stage", "app-prod", "admin"]
 
     init(output: String, root: VaultClient) async throws {
-        for role in ["ci", "app"] {
+        for role in Self.roles {
             roleIDs[role] = try String(contentsOfFile: "\(output)/\(role)/role_id", encoding: .utf8)
             secretIDs[role] = try String(contentsOfFile: "\(output)/\(role)/secret_id", encoding: .utf8)
         }
@@ -117,59 +119,70 @@ struct InitState: Equatable {
 
 @Suite("vault/init.sh on a raft server", .serialized)
 struct VaultRaftTests {
-    func rootToken(_ output: String) throws -> Secret {
-        let data = try Data(contentsOf: URL(fileURLWithPath: output + "/init.json"))
-        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        return Secret(try #require(json["root_token"] as? String))
+    /// A client logged in with the admin AppRole init.sh leaves in `output/admin` (the root token is revoked).
+    func admin(_ server: OpenBaoRaftServer, _ output: String) async throws -> VaultClient {
+        let client = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
+        _ = try await client.loginAppRole(roleIDFile: output + "/admin/role_id", secretIDFile: output + "/admin/secret_id")
+        return client
     }
 
-    /// A raft server brought up by init.sh, with the output directory and the root token.
-    func initialisedServer() async throws -> (OpenBaoRaftServer, String, Secret) {
+    /// A raft server brought up by init.sh, with the output directory and an operator's client.
+    func initialisedServer() async throws -> (OpenBaoRaftServer, String, VaultClient) {
         let server = try await OpenBaoRaftServer.start()
         let output = server.directory + "/out"
         let result = try await runInitScript(address: server.address, output: output)
         #expect(result.status == 0, "\(result.output)")
-        return (server, output, try rootToken(output))
+        return (server, output, try await admin(server, output))
     }
 
-    @Test func initialisesUnsealsAndASecondRunChangesNothing() async throws {
+    @Test func initialisesRevokesTheRootTokenAndASecondRunChangesNothing() async throws {
         let server = try await OpenBaoRaftServer.start()
         defer { server.stop() }
         let output = server.directory + "/out"
 
         let first = try await runInitScript(address: server.address, output: output)
         #expect(first.status == 0, "\(first.output)")
-        #expect(first.output.contains("initialising"))
-        let attributes = try FileManager.default.attributesOfItem(atPath: output + "/init.json")
+        #expect(first.output.contains("initialising") && first.output.contains("root token revoked"))
+        // The unseal keys are kept apart, for their holders; no root token is kept anywhere.
+        let attributes = try FileManager.default.attributesOfItem(atPath: output + "/unseal-keys.json")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-        let token = try rootToken(output)
-        #expect(!first.output.contains(token.reveal()))
-        let root = VaultClient(address: server.address, token: token, http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
+        let keys = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/unseal-keys.json"))) as? [String: Any])
+        #expect((keys["keys_base64"] as? [String])?.count == 5 && keys["root_token"] == nil)
+        #expect(!FileManager.default.fileExists(atPath: output + "/init.json"))
+        let root = try await admin(server, output)
+        // No token with the root policy is left on the server.
+        let accessors = try await root.request(HTTPMethod(rawValue: "LIST"), "auth/token/accessors")?["data"]?["keys"]?.arrayValue ?? []
+        #expect(!accessors.isEmpty)
+        for accessor in accessors {
+            let token = try await root.request(.post, "auth/token/lookup-accessor", body: .object(["accessor": accessor]))
+            let policies = token?["data"]?["policies"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(!policies.contains("root"), "a root token is still valid: \(policies)")
+        }
         let before = try await InitState(output: output, root: root)
         #expect(before.versions.values.allSatisfy { $0 == 1 })
         #expect(before.values["harbor/robot"] == ["HARBOR_USERNAME": "CHANGE_ME", "HARBOR_PASSWORD": "CHANGE_ME"])
         for (role, id) in before.roleIDs { #expect(first.output.contains("\(role) role_id \(id)\n")) }
 
+        // A second run logs in with the admin AppRole and changes nothing.
         let second = try await runInitScript(address: server.address, output: output)
         #expect(second.status == 0, "\(second.output)")
         #expect(!second.output.contains("initialising") && !second.output.contains("unsealing") && !second.output.contains("seeded"))
         #expect(try await InitState(output: output, root: root) == before)
-        #expect(try rootToken(output) == token)
 
         let ci = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
         let ciAuth = try await ci.loginAppRole(roleIDFile: output + "/ci/role_id", secretIDFile: output + "/ci/secret_id")
         #expect(ciAuth.leaseDuration == .seconds(3600))
         #expect(try await ci.read("sonarqube/token")["SONAR_TOKEN"]?.reveal() == "CHANGE_ME")
         let app = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
-        let appAuth = try await app.loginAppRole(roleIDFile: output + "/app/role_id", secretIDFile: output + "/app/secret_id")
+        let appAuth = try await app.loginAppRole(roleIDFile: output + "/app-stage/role_id", secretIDFile: output + "/app-stage/secret_id")
         #expect(appAuth.leaseDuration == .seconds(12 * 3600) && appAuth.renewable)
-        #expect(try await app.read("db/stockops")["password"]?.reveal() == "CHANGE_ME")
+        #expect(try await app.read("stage/db/stockops")["password"]?.reveal() == "CHANGE_ME")
+        await #expect(throws: VaultError.self) { _ = try await app.read("prod/db/stockops") }
     }
 
     @Test func aSealedServerIsSealedForTheClientAndAnInfrastructureErrorForFetchSecrets() async throws {
-        let (server, output, token) = try await initialisedServer()
+        let (server, output, root) = try await initialisedServer()
         defer { server.stop() }
-        let root = VaultClient(address: server.address, token: token, http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
         try await root.request(.put, "sys/seal")
 
         let ci = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
@@ -195,7 +208,10 @@ struct VaultRaftTests {
         #expect(status == .infrastructure)
         #expect(status.rawValue == 3)
 
-        let unsealed = try await runInitScript(address: server.address, output: output)
+        // Sealed, init.sh unseals nothing by itself: the key holders do, or a sandbox names its keys file.
+        let refused = try await runInitScript(address: server.address, output: output)
+        #expect(refused.status != 0 && refused.output.contains("Vault is sealed: its key holders unseal it"), "\(refused.output)")
+        let unsealed = try await runInitScript(address: server.address, output: output, unsealKeys: output + "/unseal-keys.json")
         #expect(unsealed.status == 0, "\(unsealed.output)")
         #expect(unsealed.output.contains("unsealing"))
         try await ci.loginAppRole(roleIDFile: output + "/ci/role_id", secretIDFile: output + "/ci/secret_id")

@@ -1,4 +1,5 @@
-# Agent beside a service: logs in with the service's AppRole, renders the database settings to
+# Agent beside a service: logs in with its environment's AppRole (app-<env>, which reads secret/<env>/ only),
+# renders that environment's database settings (secret/<env>/db/stockops, <env> from STOCKOPS_ENVIRONMENT) to
 # /vault/secrets/db.env (read by the services), then creates /vault/secrets/.ready so the service can
 # start; and renders the database password alone to /vault/secrets/postgres-password, group-readable, for
 # the database container's POSTGRES_PASSWORD_FILE (environments/*.yml).
@@ -39,7 +40,7 @@ template {
   destination = "/vault/secrets/db.env"
   perms       = "0600"
   contents    = <<EOT
-{{ with secret "secret/data/db/stockops" -}}
+{{ with secret (printf "secret/data/%s/db/stockops" (env "STOCKOPS_ENVIRONMENT")) -}}
 export DATABASE_URL="{{ .Data.data.url }}"
 export DB_PASSWORD="{{ .Data.data.password }}"
 {{- end }}
@@ -54,6 +55,6 @@ template {
   destination = "/vault/secrets/postgres-password"
   perms       = "0640"
   contents    = <<EOT
-{{ with secret "secret/data/db/stockops" }}{{ .Data.data.password }}{{ end }}
+{{ with secret (printf "secret/data/%s/db/stockops" (env "STOCKOPS_ENVIRONMENT")) }}{{ .Data.data.password }}{{ end }}
 EOT
 }

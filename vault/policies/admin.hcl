@@ -43,3 +43,7 @@ path "sys/health" {
 path "sys/leases/*" {
   capabilities = ["create", "read", "update", "delete", "list", "sudo"]
 }
+
+path "sys/seal" {
+  capabilities = ["update", "sudo"]
+}
