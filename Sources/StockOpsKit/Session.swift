@@ -280,12 +280,15 @@ public struct Session: Sendable {
         case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
         }
         let record = RunRecord(runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths)
+        let failed = FailureDigest.collect(result, paths: paths)
         do {
             try record.write(to: paths)
             try outputsDirectory?.write(result, only: request.only)
             try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
             try PrivateFile.write(Data(JUnitReport.render(result).utf8), to: paths.reportsDirectory + "/pipeline-junit.xml")
-            try GitHubActions.append(GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)"), toFileIn: "GITHUB_STEP_SUMMARY", environment: request.processEnvironment)
+            try GitHubActions.append(
+                GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)") + FailureDigest.markdown(failed), toFileIn: "GITHUB_STEP_SUMMARY",
+                environment: request.processEnvironment)
             var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json")]
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
                 values.append(("services", changes.services.joined(separator: ",")))
@@ -295,7 +298,7 @@ public struct Session: Sendable {
             errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
         }
 
-        progress.write("\n" + progress.table(result) + "record: \(paths.runDirectory)/run.json\n")
+        progress.write("\n" + progress.table(result) + FailureDigest.text(failed, githubActions: progress.githubActions) + "record: \(paths.runDirectory)/run.json\n")
         if request.json {
             output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
         }

@@ -324,7 +324,7 @@ import Testing
             rollback.yes = true
             rollback.confirm = { _, _ in nil }
             #expect(await session.rollback(rollback) == .usage)
-            #expect(read(errors).contains("prod requires an approval"))
+            #expect(read(errors).contains("prod was not confirmed"))
 
             // Only trusted targets: a build tag is refused with the versions prod ran; so is a version whose digests
             // prod never ran and stage never proved, although signed. Nothing changes.

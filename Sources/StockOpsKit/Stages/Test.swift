@@ -63,8 +63,12 @@ public struct TestStage: Stage {
         }
         context.log.write("\(counts.tests) tests, \(counts.failures) failed\n")
         if !result.succeeded {
-            let detail = counts.failures > 0 ? "\(counts.failures) of \(counts.tests) tests failed" : "swift test exited with \(result.exitStatus.map(String.init) ?? "signal \(result.signal ?? 0)")"
-            throw StageFailure.failed("\(service.testTarget): \(detail); see the log and \(xunit)")
+            let failed = reports.flatMap { TestCounts.failures(junit: (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "") }
+            for name in failed { context.log.write("failed: \(name)\n") }
+            let names = failed.isEmpty ? "" : ": " + failed.prefix(5).joined(separator: "; ") + (failed.count > 5 ? "; and \(failed.count - 5) more" : "")
+            let detail = counts.failures > 0 ? "\(counts.failures) of \(counts.tests) tests failed\(names)" : "swift test exited with \(result.exitStatus.map(String.init) ?? "signal \(result.signal ?? 0)")"
+            let reportsNamed = reports.isEmpty ? "the log" : "the log and " + reports.joined(separator: ", ")
+            throw StageFailure.failed("\(service.testTarget): \(detail); see \(reportsNamed)")
         }
 
         if counts.tests == 0 {

@@ -79,6 +79,32 @@ public struct TestCounts: Sendable, Codable, Equatable {
         return counts
     }
 
+    /// The failed test cases of a JUnit report, as `classname.name: message` (the message's first line, when there is
+    /// one).
+    public static func failures(junit xml: String) -> [String] {
+        var failed: [String] = []
+        for testCase in xml.components(separatedBy: "<testcase").dropFirst() {
+            let body = testCase.components(separatedBy: "</testcase>").first ?? testCase
+            guard let failure = body.range(of: "<failure") ?? body.range(of: "<error") else { continue }
+            let opening = String(body[..<(body.firstIndex(of: ">") ?? body.endIndex)])
+            let name = [attribute("classname", in: opening), attribute("name", in: opening)].compactMap { $0 }.joined(separator: ".")
+            let message = attribute("message", in: String(body[failure.lowerBound...].prefix { $0 != ">" }))
+                .flatMap { $0.split(separator: "\n").first.map(String.init) }
+            failed.append(name + (message.map { ": \($0)" } ?? ""))
+        }
+        return failed
+    }
+
+    /// The value of `name="…"` in an XML start tag, unescaped.
+    static func attribute(_ name: String, in tag: String) -> String? {
+        guard let start = tag.range(of: " \(name)=\"") else { return nil }
+        let rest = tag[start.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&quot;", with: "\"")
+            .replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&#10;", with: "\n").replacingOccurrences(of: "&amp;", with: "&")
+    }
+
     public static func + (lhs: TestCounts, rhs: TestCounts) -> TestCounts {
         TestCounts(tests: lhs.tests + rhs.tests, failures: lhs.failures + rhs.failures)
     }
