@@ -305,11 +305,12 @@ public struct Session: Sendable {
         return status
     }
 
-    /// `stockops graph`: the graph as Mermaid or Graphviz.
+    /// `stockops graph`: the graph as Mermaid, Graphviz or JSON (`--json`), without the nodes `--only`/`--skip` leave
+    /// out.
     public func graph(_ request: RunRequest, format: GraphFormat) -> ExitStatus {
         do {
             let prepared = try prepare(request, requireEnvironment: false)
-            output.write(format.render(prepared.graph))
+            output.write((request.json ? .json : format).render(prepared.graph, excluding: Set(prepared.exclusions.keys)))
             return .success
         } catch {
             return fail(error)

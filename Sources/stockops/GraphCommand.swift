@@ -8,15 +8,19 @@ struct GraphCommand: AsyncParsableCommand {
         commandName: "graph",
         abstract: "Print the pipeline graph.",
         discussion: """
+        --only and --skip leave nodes out as they would for run; --json prints the nodes, their kind and \
+        dependencies as JSON (schemaVersion 1).
+
         Examples:
           stockops graph --format mermaid
+          stockops graph --only test --json
           stockops graph --format dot | dot -Tsvg > pipeline.svg
         """
     )
 
     @OptionGroup var options: PipelineOptions
 
-    @Option(help: "mermaid or dot.")
+    @Option(help: "mermaid, dot or json.")
     var format: GraphFormat = .mermaid
 
     func run() async throws {

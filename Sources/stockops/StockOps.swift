@@ -27,6 +27,10 @@ struct StockOps: AsyncParsableCommand {
 
     /// Parses, runs, and maps argument errors to exit status 2.
     static func main() async {
+        if let name = CommandLine.arguments.dropFirst().first, let message = unknownCommand(name) {
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Foundation.exit(ExitStatus.usage.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -41,6 +45,25 @@ struct StockOps: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+extension StockOps {
+    /// The error for a first argument that is neither an option nor a command, with the nearest command names.
+    static func unknownCommand(_ name: String) -> String? {
+        guard !name.hasPrefix("-") else { return nil }
+        var names = ["help"]
+        var visible: [String] = []
+        for command in configuration.subcommands {
+            let commandConfiguration = command.configuration
+            guard let commandName = commandConfiguration.commandName else { continue }
+            names.append(commandName)
+            if commandConfiguration.shouldDisplay { visible.append(commandName) }
+        }
+        guard !names.contains(name) else { return nil }
+        let nearest = visible.map { ($0, NearestTags.editDistance($0, name)) }.filter { $0.1 <= max(2, name.count / 3) }.sorted { $0.1 < $1.1 }.prefix(3).map(\.0)
+        let suggestion = nearest.isEmpty ? "" : "; did you mean " + nearest.map { "'\($0)'" }.joined(separator: " or ") + "?"
+        return "error: '\(name)' is not a stockops command\(suggestion) (stockops --help lists them)"
     }
 }
 

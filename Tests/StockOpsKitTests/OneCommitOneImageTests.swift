@@ -88,3 +88,22 @@ import Testing
         #expect(throws: StockOpsError.self) { try environment.variables(tag: nil, digests: ["trade": "latest"]) }
     }
 }
+
+/// `status` compares what the engine runs with what the ledger says is live.
+@Suite struct ServingDriftTests {
+    @Test func aStoppedUnhealthyOrOtherDigestIsDrift() {
+        let listing = "sha256:" + String(repeating: "a", count: 64)
+        let trade = "sha256:" + String(repeating: "b", count: 64)
+        let other = "sha256:" + String(repeating: "c", count: 64)
+        let live = LedgerEntry(environment: .dev, action: .deploy, tag: "dev-1234567", images: ["stock-listing": listing, "trade": trade], outcome: .succeeded, actor: "t")
+        func container(_ service: String, _ state: String, _ health: String?, _ digest: String) -> ContainerStatus {
+            ContainerStatus(service: service, state: state, health: health, image: "127.0.0.1:5000/stockapp/\(service)@\(digest)", status: "")
+        }
+        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "running", "healthy", listing), container("trade", "running", "healthy", trade)]).isEmpty)
+        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "exited", nil, listing), container("trade", "running", "unhealthy", trade)])
+            == ["stock-listing is exited", "trade is unhealthy"])
+        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "running", "healthy", other)])
+            == ["stock-listing runs \(other.prefix(19)), not dev-1234567's \(listing.prefix(19))", "trade is not there"])
+        #expect(Session.servingDrift(live: nil, containers: []).isEmpty)
+    }
+}

@@ -596,7 +596,8 @@ public enum NearestTags {
         return parts.count == 3 ? parts : nil
     }
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    /// The Levenshtein distance of `a` and `b` (bytes).
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a.utf8), b = Array(b.utf8)
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }

@@ -182,7 +182,8 @@ extension Session {
     }
 
     /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.
-    /// Exit status 3 when Docker cannot be asked (what the ledger knows is printed anyway).
+    /// Exit status 1 when the engine does not serve what the ledger says is live (a service stopped, unhealthy or on
+    /// another digest); 3 when Docker cannot be asked (what the ledger knows is printed anyway).
     public func status(_ request: EnvironmentRequest) async -> ExitStatus {
         let environment = request.environment
         let ledger = Ledger(stateDirectory: request.stateDirectory, environment: environment)
@@ -215,6 +216,7 @@ extension Session {
         }
 
         let live = contents.last
+        let drift = containers.map { Self.servingDrift(live: contents.lastGood.flatMap { live?.outcome == .succeeded ? live : $0 }, containers: $0) } ?? []
         if request.json {
             struct Service: Encodable {
                 var service: String
@@ -231,12 +233,14 @@ extension Session {
                 var services: [Service]
                 var docker: String?
                 var stateDirectory: String
+                /// What the engine runs that differs from the ledger's live version; empty when it serves it.
+                var drift: [String]
             }
             let services = Self.serviceNames(contents, containers).map { name in
                 let container = containers?.first { $0.service == name }
                 return Service(service: name, state: container?.state, health: container?.health, image: container?.image, digest: live?.images[name])
             }
-            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory)
+            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory, drift: drift)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -261,9 +265,29 @@ extension Session {
             }
             text += Self.table([["SERVICE", "STATE", "HEALTH", "DIGEST", "IMAGE"]] + rows)
             if let dockerProblem { text += "containers unknown: \(dockerProblem)\n" }
+            if !drift.isEmpty { text += "NOT SERVING what the ledger says: " + drift.joined(separator: "; ") + "\n" }
             output.write(text)
         }
-        return dockerProblem == nil ? .success : .infrastructure
+        if dockerProblem != nil { return .infrastructure }
+        return drift.isEmpty ? .success : .gateFailed
+    }
+
+    /// How the engine's containers differ from the version the ledger says is live: a service not running, unhealthy,
+    /// or running another digest. Empty when nothing was deployed or it serves exactly that version.
+    static func servingDrift(live: LedgerEntry?, containers: [ContainerStatus]) -> [String] {
+        guard let live else { return [] }
+        let running = Deployer.runningDigests(containers)
+        return live.images.keys.sorted().compactMap { service in
+            let container = containers.first { $0.service == service }
+            guard let container, container.state == "running" else {
+                return "\(service) is \(container?.state ?? "not there")"
+            }
+            if container.health == "unhealthy" { return "\(service) is unhealthy" }
+            if let digest = running[service], digest != live.images[service] {
+                return "\(service) runs \(digest.prefix(19)), not \(live.tag)'s \(live.images[service]?.prefix(19) ?? "")"
+            }
+            return nil
+        }
     }
 
     /// `stockops history`: the ledger, newest first (`limit` entries; all when nil).

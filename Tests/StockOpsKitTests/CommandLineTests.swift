@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// The `stockops` binary: a mistyped command gets a suggestion, and `graph` does what its options say.
+@Suite struct CommandLineTests {
+    func stockops(_ arguments: [String]) async throws -> ToolResult {
+        let binary = EnvironmentLockTests.binary
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw FixtureError("\(binary) is missing: run swift build --build-tests first") }
+        return try await runTool([binary] + arguments, directory: OpenBaoDevServer.repositoryRoot.path)
+    }
+
+    @Test func aMistypedCommandGetsTheNearestNames() async throws {
+        let typo = try await stockops(["statuz", "--env", "dev"])
+        #expect(typo.status == 2)
+        #expect(typo.output.contains("error: 'statuz' is not a stockops command; did you mean 'status'?"), "\(typo.output)")
+        let nothing = try await stockops(["zzzzzzzz"])
+        #expect(nothing.status == 2 && nothing.output.contains("is not a stockops command (stockops --help lists them)"), "\(nothing.output)")
+    }
+
+    @Test func graphHonoursOnlySkipAndJSON() async throws {
+        let all = try await stockops(["graph", "--env", "dev", "--json"])
+        #expect(all.status == 0, "\(all.output)")
+        struct Graph: Decodable {
+            struct Node: Decodable { var id: String; var dependencies: [String] }
+            var schemaVersion: Int
+            var nodes: [Node]
+        }
+        let whole = try JSONDecoder().decode(Graph.self, from: Data(all.output.utf8))
+        #expect(whole.schemaVersion == 1 && whole.nodes.contains { $0.id == "deploy" })
+        let tests = try await stockops(["graph", "--env", "dev", "--json", "--only", "test[trade]"])
+        let only = try JSONDecoder().decode(Graph.self, from: Data(tests.output.utf8))
+        #expect(only.nodes.contains { $0.id == "test[trade]" } && !only.nodes.contains { $0.id == "deploy" || $0.id == "test[stock-listing]" })
+        #expect(only.nodes.allSatisfy { node in node.dependencies.allSatisfy { dependency in only.nodes.contains { $0.id == dependency } } })
+        let skipped = try await stockops(["graph", "--env", "dev", "--skip", "deploy"])
+        #expect(skipped.status == 0 && skipped.output.hasPrefix("flowchart LR") && !skipped.output.contains("deploy["), "\(skipped.output)")
+    }
+}
