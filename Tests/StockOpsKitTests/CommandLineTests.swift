@@ -5,10 +5,13 @@ import Testing
 
 /// The `stockops` binary: a mistyped command gets a suggestion, and `graph` does what its options say.
 @Suite struct CommandLineTests {
+    static let root = OpenBaoDevServer.repositoryRoot.path
+
     func stockops(_ arguments: [String]) async throws -> ToolResult {
         let binary = EnvironmentLockTests.binary
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw FixtureError("\(binary) is missing: run swift build --build-tests first") }
-        return try await runTool([binary] + arguments, directory: OpenBaoDevServer.repositoryRoot.path)
+        // A directory of its own: the coverage-instrumented binary writes default.profraw where it runs.
+        return try await runTool([binary] + arguments, directory: temporaryDirectory("cli"))
     }
 
     @Test func aMistypedCommandGetsTheNearestNames() async throws {
@@ -20,7 +23,7 @@ import Testing
     }
 
     @Test func graphHonoursOnlySkipAndJSON() async throws {
-        let all = try await stockops(["graph", "--env", "dev", "--json"])
+        let all = try await stockops(["graph", "--root", Self.root, "--env", "dev", "--json"])
         #expect(all.status == 0, "\(all.output)")
         struct Graph: Decodable {
             struct Node: Decodable { var id: String; var dependencies: [String] }
@@ -29,11 +32,11 @@ import Testing
         }
         let whole = try JSONDecoder().decode(Graph.self, from: Data(all.output.utf8))
         #expect(whole.schemaVersion == 1 && whole.nodes.contains { $0.id == "deploy" })
-        let tests = try await stockops(["graph", "--env", "dev", "--json", "--only", "test[trade]"])
+        let tests = try await stockops(["graph", "--root", Self.root, "--env", "dev", "--json", "--only", "test[trade]"])
         let only = try JSONDecoder().decode(Graph.self, from: Data(tests.output.utf8))
         #expect(only.nodes.contains { $0.id == "test[trade]" } && !only.nodes.contains { $0.id == "deploy" || $0.id == "test[stock-listing]" })
         #expect(only.nodes.allSatisfy { node in node.dependencies.allSatisfy { dependency in only.nodes.contains { $0.id == dependency } } })
-        let skipped = try await stockops(["graph", "--env", "dev", "--skip", "deploy"])
+        let skipped = try await stockops(["graph", "--root", Self.root, "--env", "dev", "--skip", "deploy"])
         #expect(skipped.status == 0 && skipped.output.hasPrefix("flowchart LR") && !skipped.output.contains("deploy["), "\(skipped.output)")
     }
 }

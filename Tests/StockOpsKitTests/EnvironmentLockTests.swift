@@ -55,12 +55,20 @@ import Testing
         let state = temporaryDirectory()
         let first = try await EnvironmentLock.acquire(stateDirectory: state, environment: .prod, holder: holder("deploy v1.0.0"))
         let waits = Recorder<LockState>()
+        // Released once the second holder reports that it waits: the waiting path always runs.
+        let (waiting, signal) = AsyncStream<Void>.makeStream()
         let release = Task {
-            try await Task.sleep(for: .milliseconds(300))
-            first.release()
+            for await _ in waiting {
+                first.release()
+                break
+            }
         }
-        let second = try await EnvironmentLock.acquire(stateDirectory: state, environment: .prod, holder: holder("rollback v0.9.0"), wait: .seconds(30)) { waits.append($0) }
-        try await release.value
+        let second = try await EnvironmentLock.acquire(stateDirectory: state, environment: .prod, holder: holder("rollback v0.9.0"), wait: .seconds(30)) {
+            waits.append($0)
+            signal.yield()
+        }
+        signal.finish()
+        await release.value
         #expect(waits.values.count == 1)
         if case .held(let holder, _) = waits.values.first {
             #expect(holder.command == "deploy v1.0.0")
@@ -124,6 +132,43 @@ import Testing
 
     static var binary: String { OpenBaoDevServer.repositoryRoot.path + "/.build/debug/stockops" }
 
+    /// Runs the binary and releases `lock` once a line of its output contains `marker`.
+    func stockops(_ arguments: [String], state: String, releasing lock: EnvironmentLock, when marker: String) async throws -> ToolResult {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            throw FixtureError("\(Self.binary) is missing: run swift build --build-tests first")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["STOCKOPS_STATE_DIR"] = state
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: temporaryDirectory())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let reader = pipe.fileHandleForReading
+        let output = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var data = Data()
+                var released = false
+                while true {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { break }
+                    data.append(chunk)
+                    if !released, String(decoding: data, as: UTF8.self).contains(marker) {
+                        released = true
+                        lock.release()
+                    }
+                }
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+        process.waitUntilExit()
+        return ToolResult(status: process.terminationStatus, output: output)
+    }
+
     func stockops(_ arguments: [String], state: String) async throws -> ToolResult {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw FixtureError("\(Self.binary) is missing: run swift build --build-tests first")
@@ -143,12 +188,8 @@ import Testing
         let unlock = try await stockops(["unlock", "--env", "dev"], state: state)
         #expect(unlock.status == 4, "\(unlock.output)")
 
-        let release = Task {
-            try await Task.sleep(for: .milliseconds(500))
-            lock.release()
-        }
-        let waited = try await stockops(["lock", "--env", "dev", "--wait", "30", "--reason", "disk full"], state: state)
-        try await release.value
+        // The other process is released once it says it waits for the lock.
+        let waited = try await stockops(["lock", "--env", "dev", "--wait", "30", "--reason", "disk full"], state: state, releasing: lock, when: "waiting up to")
         #expect(waited.status == 0, "\(waited.output)")
         #expect(waited.output.contains("dev is locked for maintenance"))
         await #expect(throws: LockError.self) {

@@ -96,14 +96,21 @@ import Testing
     @Test func aProcessIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
         let quick = ProcessRunner(grace: .milliseconds(300))
         let pid = Mutex<Int32?>(nil)
+        let directory = temporaryDirectory()
+        let ready = directory + "/ready"
         let task = Task {
-            try await quick.run(Command("sh", ["-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"])) { spawned in pid.withLock { $0 = spawned } }
+            try await quick.run(Command("sh", ["-c", "trap '' TERM; touch '\(ready)'; while :; do sleep 0.05; done"])) { spawned in pid.withLock { $0 = spawned } }
         }
         let start = ContinuousClock.now
-        while pid.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
-        try await Task.sleep(for: .milliseconds(200))
+        // The trap is in place once the file exists: only then does SIGTERM meet a process that ignores it.
+        while pid.withLock({ $0 }) == nil || !FileManager.default.fileExists(atPath: ready) {
+            try #require(start.secondsSinceNow < 60, "the shell never got ready")
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let cancelled = ContinuousClock.now
         task.cancel()
         _ = try? await task.value
+        #expect(cancelled.secondsSinceNow >= 0.3, "ended before the grace: SIGTERM was not ignored, so the kill path did not run")
         #expect(start.secondsSinceNow < 120, "the endless loop was ended")
         #expect(kill(pid.withLock { $0 }!, 0) == -1)
     }

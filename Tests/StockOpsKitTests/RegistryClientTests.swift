@@ -9,10 +9,13 @@ import Testing
 struct RegistryClientTests {
     static let alice = RegistryCredentials(username: "alice", password: Secret("correct horse battery"))
 
-    @Test func pingsAnOpenRegistry() async throws {
+    @Test func anOpenRegistryAnswersThePingAndAStoppedOneIsUnreachable() async throws {
         let registry = try await LocalRegistry.start()
-        defer { registry.stop() }
-        try await registry.client().ping()
+        let client = registry.client()
+        try await client.ping()
+        registry.stop()
+        let error = await #expect(throws: RegistryError.self) { try await client.ping() }
+        #expect(error?.code == .unreachable, "\(String(describing: error))")
     }
 
     @Test func pingWithoutCredentialsIsUnauthorized() async throws {

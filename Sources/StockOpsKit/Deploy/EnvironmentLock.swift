@@ -202,10 +202,12 @@ public final class EnvironmentLock: Sendable {
 
     /// `stockops lock`: records a maintenance lock that holds until ``unlockMaintenance(stateDirectory:environment:wait:)``.
     @discardableResult
-    public static func lockForMaintenance(stateDirectory: String, environment: Environment, holder: LockHolder, wait: Duration) async throws -> LockHolder? {
+    public static func lockForMaintenance(
+        stateDirectory: String, environment: Environment, holder: LockHolder, wait: Duration, onWait: (@Sendable (LockState) -> Void)? = nil
+    ) async throws -> LockHolder? {
         var record = holder
         record.maintenance = true
-        let lock = try await acquire(stateDirectory: stateDirectory, environment: environment, holder: record, wait: wait)
+        let lock = try await acquire(stateDirectory: stateDirectory, environment: environment, holder: record, wait: wait, onWait: onWait)
         let previous = lock.tookOverFrom
         lock.keepRecordAndUnlock()
         return previous

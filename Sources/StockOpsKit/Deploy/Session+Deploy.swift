@@ -325,7 +325,11 @@ extension Session {
     public func lock(_ request: EnvironmentRequest, reason: String?, wait: Duration) async -> ExitStatus {
         let holder = LockHolder(command: "maintenance", maintenance: true, reason: reason)
         do {
-            let previous = try await EnvironmentLock.lockForMaintenance(stateDirectory: request.stateDirectory, environment: request.environment, holder: holder, wait: wait)
+            let errors = errors
+            let environment = request.environment.rawValue
+            let previous = try await EnvironmentLock.lockForMaintenance(stateDirectory: request.stateDirectory, environment: request.environment, holder: holder, wait: wait) { state in
+                errors.write("waiting up to \(wait) for the \(environment) lock: \(state.description)\n")
+            }
             if let previous {
                 errors.write("warning: replaced a stale lock: \(previous.summary)\n")
             }
