@@ -39,4 +39,26 @@ import Testing
         let skipped = try await stockops(["graph", "--root", Self.root, "--env", "dev", "--skip", "deploy"])
         #expect(skipped.status == 0 && skipped.output.hasPrefix("flowchart LR") && !skipped.output.contains("deploy["), "\(skipped.output)")
     }
+
+    @Test func runsListsShowsAndPrunes() async throws {
+        let root = temporaryDirectory("cli-runs")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let runID = "20261130T120000Z-cafe"
+        let paths = RunPaths(root: root, runDirectory: RunHistory.directory(root: root) + "/" + runID)
+        var graph = GraphBuilder()
+        graph.add("noisy", FailureDigestTests.Noisy(lines: 2, secret: "y"))
+        let result = await Scheduler(jobs: 1, runner: ProcessRunner(grace: .seconds(2)), paths: paths, cache: nil).run(try graph.build())
+        try RunRecord(runID: runID, environment: "dev", exitCode: 1, result: result, paths: paths).write(to: paths)
+
+        let list = try await stockops(["runs", "list", "--root", root, "--json"])
+        #expect(list.status == 0, "\(list.output)")
+        #expect(list.output.contains("\"schemaVersion\" : 1") && list.output.contains("\"runID\" : \"\(runID)\""), "\(list.output)")
+        let show = try await stockops(["runs", "show", "--root", root, "20261130"])
+        #expect(show.status == 0 && show.output.contains("✗ noisy failed: boom") && show.output.contains("│ line 2"), "\(show.output)")
+        let missing = try await stockops(["runs", "show", "--root", root, "1999"])
+        #expect(missing.status == 2 && missing.output.contains("no pipeline run 1999"), "\(missing.output)")
+        let prune = try await stockops(["runs", "prune", "--root", root, "--keep", "0"])
+        #expect(prune.status == 0 && prune.output.contains("removed 1 run(s)"))
+        #expect(RunHistory.list(root: root).isEmpty)
+    }
 }

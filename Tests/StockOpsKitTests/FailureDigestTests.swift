@@ -61,3 +61,41 @@ import Testing
         #expect(FailureDigest.text([], githubActions: false).isEmpty)
     }
 }
+
+/// `stockops runs`: the runs of `.stockops/runs`, listed newest first, shown with their failures, pruned.
+@Suite struct RunHistoryTests {
+    @Test func runsAreListedShownAndPruned() async throws {
+        let root = temporaryDirectory("runs")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Two pipeline runs (the second fails) and a rollback, as the commands write them.
+        for (index, failing) in [false, true].enumerated() {
+            let runID = "20261130T10000\(index)Z-abc\(index)"
+            let paths = RunPaths(root: root, runDirectory: RunHistory.directory(root: root) + "/" + runID)
+            let runner = Scheduler(jobs: 2, runner: ProcessRunner(grace: .seconds(2)), paths: paths, cache: nil)
+            var graph = GraphBuilder()
+            if failing { graph.add("noisy", FailureDigestTests.Noisy(lines: 3, secret: "x")) } else { graph.add("fine", Fixed(value: Done())) }
+            let result = await runner.run(try graph.build())
+            try RunRecord(runID: runID, environment: "dev", exitCode: failing ? 1 : 0, result: result, paths: paths).write(to: paths)
+        }
+        let rollback = RunHistory.directory(root: root) + "/20261130T100009Z-def0-rollback"
+        try FileManager.default.createDirectory(atPath: rollback, withIntermediateDirectories: true)
+        try #"{"status": "failed", "error": "v9.9.9 is not in the registry", "code": "missing-tag"}"#.write(toFile: rollback + "/rollback.json", atomically: true, encoding: .utf8)
+
+        let runs = RunHistory.list(root: root)
+        #expect(runs.map(\.runID) == ["20261130T100009Z-def0-rollback", "20261130T100001Z-abc1", "20261130T100000Z-abc0"])
+        #expect(runs.map(\.kind) == ["rollback", "run", "run"])
+        #expect(runs[0].status == "failed" && runs[0].failed == ["v9.9.9 is not in the registry"])
+        #expect(runs[1].status == "failed" && runs[1].failed == ["noisy"] && runs[1].exitCode == 1)
+        #expect(runs[2].status == "passed" && runs[2].failed.isEmpty)
+
+        let (newest, paths) = try RunHistory.record(root: root, runID: nil)
+        #expect(newest.runID == "20261130T100001Z-abc1")
+        let failed = RunHistory.failures(newest, paths: paths)
+        #expect(failed.map(\.id.description) == ["noisy"] && failed.first?.tail.contains("line 3") == true)
+        #expect(try RunHistory.record(root: root, runID: "20261130T100000Z").0.runID == "20261130T100000Z-abc0")
+        #expect(throws: RunHistory.Failure.self) { try RunHistory.record(root: root, runID: "19990101") }
+
+        #expect(try RunHistory.prune(root: root, keep: 1) == ["20261130T100001Z-abc1", "20261130T100000Z-abc0"])
+        #expect(RunHistory.list(root: root).map(\.runID) == ["20261130T100009Z-def0-rollback"])
+    }
+}

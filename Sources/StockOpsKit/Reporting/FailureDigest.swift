@@ -16,11 +16,15 @@ public enum FailureDigest {
         result.results.compactMap { item in
             guard item.result.status == .failed || item.result.status == .timedOut else { return nil }
             let path = paths.logPath(for: item.id)
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            let tail = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).reversed().drop { $0.isEmpty }.reversed().suffix(lines)
-            return FailedNode(
-                id: item.id, reason: item.result.reason ?? item.result.status.rawValue, logPath: path, tail: tail.map { SecretMasker.shared.mask($0) })
+            return FailedNode(id: item.id, reason: item.result.reason ?? item.result.status.rawValue, logPath: path, tail: tail(of: path, lines: lines))
         }
+    }
+
+    /// The last `lines` non-empty-ended lines of the log at `path`, masked.
+    static func tail(of path: String, lines: Int) -> [String] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        return Array(all.reversed().drop { $0.isEmpty }.reversed().suffix(lines)).map { SecretMasker.shared.mask($0) }
     }
 
     /// For the terminal: each node's name, reason and log path, then its last lines (in a collapsible group under
