@@ -210,7 +210,7 @@ public enum StockOpsPipeline {
         { context in
             var parts = [try await Git(repository: context.root).fingerprint(paths, runner: context.runner)] + values
             if let toolVersion {
-                parts.append(try await context.runner.run(toolVersion).check(toolVersion.displayString, kind: .infrastructure).output)
+                parts.append(try await ToolVersions.output(of: toolVersion, runner: context.runner, cacheDirectory: context.cacheDirectory))
             }
             return parts
         }

@@ -32,6 +32,15 @@ public struct CacheKeyContext: Sendable {
     public let root: String
     public let runner: ProcessRunner
     public let node: NodeID
+    /// The node cache's directory, where tool versions are remembered (``ToolVersions``); nil without a cache.
+    public var cacheDirectory: String?
+
+    public init(root: String, runner: ProcessRunner, node: NodeID, cacheDirectory: String? = nil) {
+        self.root = root
+        self.runner = runner
+        self.node = node
+        self.cacheDirectory = cacheDirectory
+    }
 }
 
 /// Why a graph could not be built. Errors name the nodes involved.

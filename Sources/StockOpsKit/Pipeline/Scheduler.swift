@@ -214,7 +214,7 @@ public struct Scheduler: Sendable {
         var key: String?
         if let inputs = node.cacheInputs, let cache {
             do {
-                let parts = try await inputs(CacheKeyContext(root: paths.root, runner: runner, node: node.id))
+                let parts = try await inputs(CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: cache.directory))
                 key = Digest.sha256(([node.id.description] + parts).joined(separator: "\u{0}")).hex
                 if let data = cache.lookup(node: node.id, key: key!), let value = try? node.decode(data) {
                     log.write("cache hit \(key!)\n")

@@ -56,16 +56,35 @@ public struct PackageGraph: Sendable, Equatable {
         return widened
     }
 
-    /// The graph of the package at `root`, described once per process and root.
+    /// The graph of the package at `root`, described once per process and root, and remembered in
+    /// `<root>/.stockops/package-graph.json` for the same `Package.swift` and `swift` binary.
     public static func load(root: String, swift: String = "swift", runner: ProcessRunner) async throws -> PackageGraph {
         try await Loaded.shared.graph(root: root) {
-            let result = try await runner.run(Command(swift, ["package", "--package-path", root, "describe", "--type", "json"], environment: Command.baseEnvironment()))
+            let command = Command(swift, ["package", "--package-path", root, "describe", "--type", "json"], environment: Command.baseEnvironment())
+            let memo = root + "/.stockops/package-graph.json"
+            let manifest = FileManager.default.contents(atPath: root + "/Package.swift").map { ImageDigest.of($0).description } ?? "-"
+            let key = manifest + "\u{0}" + (ToolVersions.identity(of: command) ?? "-")
+            struct Memo: Codable {
+                var key: String
+                var description: String
+            }
+            if let data = FileManager.default.contents(atPath: memo), let remembered = try? JSONDecoder().decode(Memo.self, from: data), remembered.key == key,
+               let graph = try? parse(Data(remembered.description.utf8)) {
+                return graph
+            }
+            let result = try await runner.run(command)
             guard result.succeeded else { throw ToolOutputError(.unparsable, "swift package describe failed: \(result.output.suffix(400))") }
             // Warnings may come before the JSON on the merged output.
             guard let start = result.output.firstIndex(of: "{"), let end = result.output.lastIndex(of: "}") else {
                 throw ToolOutputError(.unparsable, "swift package describe printed no JSON: \(result.output.suffix(400))")
             }
-            return try parse(Data(result.output[start...end].utf8))
+            let description = String(result.output[start...end])
+            let graph = try parse(Data(description.utf8))
+            if let data = try? JSONEncoder().encode(Memo(key: key, description: description)) {
+                try? FileManager.default.createDirectory(atPath: root + "/.stockops", withIntermediateDirectories: true)
+                try? data.write(to: URL(fileURLWithPath: memo), options: .atomic)
+            }
+            return graph
         }
     }
 
