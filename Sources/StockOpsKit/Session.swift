@@ -250,7 +250,9 @@ public struct Session: Sendable {
         let runID = RunRecord.newRunID()
         let paths = RunPaths(root: request.root, runDirectory: request.root + "/.stockops/runs/" + runID)
         let progress = request.json ? errors : output
-        let live = progress.isTTY ? LiveReporter(console: progress) : nil
+        // A runner may give the job a pseudo-terminal (act does): redrawn lines would flood its log, so under GitHub
+        // Actions each node's block is printed once instead.
+        let live = progress.isTTY && !progress.githubActions ? LiveReporter(console: progress) : nil
         let observer: any RunObserver = live ?? BlockReporter(console: progress)
         progress.write("stockops run \(runID) — environment \(prepared.environment.rawValue), jobs \(request.jobs)\n")
         for directory in DockerLoginDirectory.removeAbandoned() {

@@ -99,3 +99,20 @@ import Testing
         #expect(RunHistory.list(root: root).map(\.runID) == ["20261130T100009Z-def0-rollback"])
     }
 }
+
+/// Under GitHub Actions a run never redraws lines, even when the runner gives it a terminal (act does).
+@Suite struct ActionsTerminalTests {
+    @Test func aTerminalUnderGitHubActionsGetsBlocksNotRedraws() async throws {
+        let repository = try await SessionTests().repository()
+        let directory = temporaryDirectory("actions-tty")
+        let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        let terminal = Console(fd: fd, isTTY: true, colors: false, githubActions: true)
+        var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": directory + "/state", "GITHUB_ACTIONS": "true"])
+        request.only = ["paths-filter"]
+        #expect(await Session(output: terminal, errors: terminal).run(request) == .success)
+        let text = try String(contentsOfFile: directory + "/out", encoding: .utf8)
+        #expect(text.contains("paths-filter"), "\(text)")
+        #expect(!text.contains("\u{1B}[1F") && !text.contains("\u{1B}[J"), "redrawn lines under GitHub Actions: \(text.debugDescription)")
+    }
+}
