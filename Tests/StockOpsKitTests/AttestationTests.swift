@@ -154,3 +154,56 @@ import Testing
         #expect(foreign == 2 && foreignErrors.contains("is not in the pipeline's registry"))
     }
 }
+
+/// `stockops tags`: what a rollback could go to, against the real registry.
+@Suite struct RollbackTargetsTests {
+    @Test func prodListsReleaseVersionsAndSaysWhichARollbackTakes() async throws {
+        let registry = try await LocalRegistry.start()
+        defer { registry.stop() }
+        let client = registry.client()
+        let key = try AttestationTests.key()
+        let root = temporaryDirectory("tags")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
+        let pipeline = try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", encoding: .utf8)
+        try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
+            .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
+            .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
+        try key.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
+
+        // tag → (signed, stage proof); every service gets its own image under each tag.
+        let plan: [(String, Bool, Bool)] = [("v1.0.0", true, false), ("v1.1.0", true, true), ("v0.9.0", true, false), ("v0.8.0", false, false), ("git-abcdef1", true, true)]
+        var digests: [String: [String: String]] = [:]
+        for (tag, signed, proved) in plan {
+            for service in ["stock-listing", "trade"] {
+                let digest = try await HandmadeImage(seed: "\(tag)-\(service)").push(with: client, to: "stockapp/\(service)", tag: tag)
+                digests[tag, default: [:]][service] = digest.description
+                let image = try ImageReference.parse("\(registry.host)/stockapp/\(service)").pinned(to: digest)
+                if signed { try await NativeSigner(key: key, registry: client).sign(image) }
+                if proved { try await ReleaseTrust(verifier: nil, proofKey: key).writeStageProof(image, registry: client) }
+            }
+        }
+        _ = try await HandmadeImage(seed: "only trade").push(with: client, to: "stockapp/trade", tag: "v2.0.0")
+        try Ledger(stateDirectory: root + "/state", environment: .prod).append(
+            LedgerEntry(environment: .prod, action: .deploy, tag: "v1.0.0", images: digests["v1.0.0"]!, outcome: .succeeded, actor: "t"))
+
+        let (session, directory) = SessionTests().captureSession()
+        var request = EnvironmentRequest(root: root, environment: .prod, processEnvironment: ["STOCKOPS_STATE_DIR": root + "/state", "PATH": "/usr/bin:/bin"])
+        request.json = true
+        #expect(await session.tags(request) == .success, "\(SessionTests().read(directory + "/err"))")
+        struct Listing: Decodable {
+            var schemaVersion: Int
+            var tags: [RollbackTarget]
+        }
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(SessionTests().read(directory + "/out").utf8))
+        #expect(listing.schemaVersion == 1)
+        #expect(listing.tags.map(\.tag) == ["v1.1.0", "v1.0.0", "v0.9.0", "v0.8.0", "git-abcdef1"], "v2.0.0 exists for trade only")
+        let byTag = Dictionary(uniqueKeysWithValues: listing.tags.map { ($0.tag, $0) })
+        #expect(byTag["v1.0.0"]?.live == true && byTag["v1.0.0"]?.wasLive == true && byTag["v1.0.0"]?.acceptable == true)
+        #expect(byTag["v1.1.0"]?.stageProof == true && byTag["v1.1.0"]?.acceptable == true && byTag["v1.1.0"]?.wasLive == false)
+        #expect(byTag["v0.9.0"]?.acceptable == false && byTag["v0.9.0"]?.refusal == "never live in prod and no stage proof")
+        #expect(byTag["v0.8.0"]?.signaturesVerified == false && byTag["v0.8.0"]?.acceptable == false)
+        #expect(byTag["git-abcdef1"]?.refusal == "not a release version")
+        #expect(byTag["v1.0.0"]?.digests == digests["v1.0.0"])
+    }
+}

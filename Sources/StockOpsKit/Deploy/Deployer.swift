@@ -75,6 +75,25 @@ public struct DeployFailure: Error, Sendable, ClassifiedError, CustomStringConve
     }
 }
 
+/// A tag a rollback could name, and whether it would accept it.
+public struct RollbackTarget: Codable, Sendable, Equatable {
+    public var tag: String
+    /// Digest per service.
+    public var digests: [String: String]
+    /// Whether it is what the environment runs now.
+    public var live: Bool
+    /// Whether these exact digests were live in the environment with success (ledger).
+    public var wasLive: Bool
+    /// Whether every digest's signature verifies; nil where the environment does not verify.
+    public var signaturesVerified: Bool?
+    /// Whether every digest carries a stage proof; nil where not checked.
+    public var stageProof: Bool?
+    /// Whether `stockops rollback` would take it without `--force-unverified`.
+    public var acceptable: Bool
+    /// Why it would refuse it.
+    public var refusal: String?
+}
+
 /// The one path that changes what runs in an environment, shared by the `deploy` stage and `stockops rollback`:
 /// lock → pull → up → smoke test → ledger → unlock, and back to the previous good tag when the smoke test fails.
 public struct Deployer: Sendable {
@@ -249,10 +268,7 @@ public struct Deployer: Sendable {
         guard NearestTags.version(tag.name) != nil else {
             throw DeployFailure(.refused, "refusing to roll prod back to \(tag): prod runs only release versions (vX.Y.Z) that were live in prod or passed stage; \(listing). Nothing was changed")
         }
-        let wasLive = { (service: String) in
-            history.entries.contains { $0.outcome == .succeeded && $0.images[service] == images[service]?.digest.description }
-        }
-        let unproven = images.keys.filter { !wasLive($0) }
+        let unproven = Self.neverLive(images.mapValues(\.digest), history: history)
         guard !unproven.isEmpty else { return false }
         let check = try await signatureCheck(images.filter { unproven.contains($0.key) })
         let untrusted = unproven.filter { !check.passedStage($0) }.sorted()
@@ -265,6 +281,65 @@ public struct Deployer: Sendable {
         }
         say("warning: --force-unverified: \(detail) was never live in prod and has no stage proof")
         return true
+    }
+
+    /// The services whose digest in `digests` never went live with success in `history`, sorted.
+    static func neverLive(_ digests: [String: ImageDigest], history: LedgerContents) -> [String] {
+        digests.keys.filter { service in
+            !history.entries.contains { $0.outcome == .succeeded && $0.images[service] == digests[service]?.description }
+        }.sorted()
+    }
+
+    /// Every tag a rollback of this environment could name (one that exists for every service), newest release
+    /// first, with where it was live and whether the rollback would accept it. Reads only.
+    public func targets() async throws(DeployFailure) -> [RollbackTarget] {
+        let history = try readLedger()
+        var common: Set<String>?
+        for service in config.services {
+            let repository = config.registry.repository(service.name)
+            let names: [String]
+            do {
+                names = try await registry.tags(repository).map(\.name)
+            } catch let error as RegistryError where error.code == .notFound {
+                names = []
+            } catch {
+                throw DeployFailure(.infrastructure, "cannot list the tags of \(repository): \(error)")
+            }
+            let usable = Set(names.filter { !$0.hasPrefix("sha256-") && $0 != "buildcache" })
+            common = common.map { $0.intersection(usable) } ?? usable
+        }
+        let verifies = config.environments[name]?.verify == .signature
+        var targets: [RollbackTarget] = []
+        for name in (common ?? []).sorted(by: Self.newestFirst) {
+            guard let tag = RegistryTag(name) else { continue }
+            let digests = try await resolve(tag)
+            let pinned = Dictionary(uniqueKeysWithValues: digests.map { ($0.key, pin(config.registry.repository($0.key), $0.value)) })
+            let check = verifies || self.name == .prod ? try await signatureCheck(pinned) : nil
+            let liveAs = history.entries.filter { $0.outcome == .succeeded && $0.images == digests.mapValues(\.description) }.map(\.tag)
+            var refusal: String?
+            if self.name == .prod, NearestTags.version(name) == nil {
+                refusal = "not a release version"
+            } else if self.name == .prod, let check, Self.neverLive(digests, history: history).contains(where: { !check.passedStage($0) }) {
+                refusal = "never live in prod and no stage proof"
+            } else if verifies, let check, !check.failures.isEmpty {
+                refusal = "signature does not verify (" + check.failures.keys.sorted().joined(separator: ", ") + ")"
+            }
+            targets.append(RollbackTarget(
+                tag: name, digests: digests.mapValues(\.description), live: history.last?.tag == name && history.last?.outcome == .succeeded,
+                wasLive: !liveAs.isEmpty, signaturesVerified: check.map { $0.failures.isEmpty }, stageProof: check.map { c in digests.keys.allSatisfy { c.passedStage($0) } },
+                acceptable: refusal == nil, refusal: refusal))
+        }
+        return targets
+    }
+
+    /// Release versions first (newest first), then the other tags by name, newest-looking first.
+    static func newestFirst(_ lhs: String, _ rhs: String) -> Bool {
+        switch (NearestTags.version(lhs), NearestTags.version(rhs)) {
+        case let (left?, right?): return right.lexicographicallyPrecedes(left)
+        case (.some, nil): return true
+        case (nil, .some): return false
+        case (nil, nil): return lhs > rhs
+        }
     }
 
     // MARK: Rollback

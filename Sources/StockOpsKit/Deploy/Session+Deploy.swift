@@ -155,9 +155,14 @@ extension Session {
 
     func makeDeployer(
         _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration, approval: Approval?, runID: String,
-        forceUnverified: Bool = false
+        forceUnverified: Bool = false, flavor known: ComposeCommand.Flavor? = nil
     ) async throws(StockOpsError) -> Deployer {
-        let flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
+        var flavor = ComposeCommand.Flavor.standalone
+        if let known {
+            flavor = known
+        } else {
+            flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
+        }
         let output = output
         let overriding = RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)
         let verifies = config.environments[target.environment]?.verify == .signature || target.environment == .prod
@@ -179,6 +184,49 @@ extension Session {
             stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
             smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID,
             pullCredentials: credentials, trust: trust, forceUnverified: forceUnverified)
+    }
+
+    /// `stockops tags`: every tag a rollback of the environment could name, with where it was live, its signatures and
+    /// stage proof, and whether the rollback would take it. Exit 3 when the registry or Vault cannot be reached.
+    public func tags(_ request: EnvironmentRequest) async -> ExitStatus {
+        let config: PipelineConfig
+        let deployer: Deployer
+        do {
+            config = try loadConfig(request)
+            deployer = try await makeDeployer(
+                request, config: config, runner: ProcessRunner(), log: NodeLog(path: nil), smokeTimeout: SmokeTest.defaultTimeout, lockWait: .zero, approval: nil,
+                runID: "tags", flavor: .standalone)
+        } catch {
+            return fail(error)
+        }
+        let targets: [RollbackTarget]
+        do {
+            targets = try await deployer.targets()
+        } catch {
+            return fail(StockOpsError(error.code == .infrastructure ? .infrastructure : .usage, error.message))
+        }
+        if request.json {
+            struct Listing: Encodable {
+                var schemaVersion = 1
+                var environment: Environment
+                var tags: [RollbackTarget]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            output.write(String(decoding: (try? encoder.encode(Listing(environment: request.environment, tags: targets))) ?? Data("{}".utf8), as: UTF8.self) + "\n")
+            return .success
+        }
+        guard !targets.isEmpty else {
+            output.write("no tag exists for every service in \(config.registry.host)/\(config.registry.project)\n")
+            return .success
+        }
+        func mark(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "-" }
+        let rows = targets.map { target in
+            [target.tag + (target.live ? " (live)" : ""), mark(target.wasLive), mark(target.signaturesVerified), mark(target.stageProof),
+             target.acceptable ? "yes" : "no: " + (target.refusal ?? "")]
+        }
+        output.write(Self.table([["TAG", "WAS LIVE", "SIGNED", "STAGE PROOF", "ROLLBACK TAKES IT"]] + rows))
+        return .success
     }
 
     /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.
