@@ -289,7 +289,8 @@ public struct Session: Sendable {
             try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
             try PrivateFile.write(Data(JUnitReport.render(result).utf8), to: paths.reportsDirectory + "/pipeline-junit.xml")
             try GitHubActions.append(
-                GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)") + FailureDigest.markdown(failed), toFileIn: "GITHUB_STEP_SUMMARY",
+                GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)") + FailureDigest.markdown(failed)
+                    + GitHubActions.diagrams(result, graph: prepared.graph), toFileIn: "GITHUB_STEP_SUMMARY",
                 environment: request.processEnvironment)
             var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json")]
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {

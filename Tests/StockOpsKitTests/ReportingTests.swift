@@ -71,6 +71,24 @@ import Testing
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "one\ntwo\n")
     }
 
+    @Test func theStepSummaryDrawsTheGraphByStatusAndTheTimeline() async throws {
+        var builder = GraphBuilder()
+        builder.add("paths-filter", Probe { context in context.log.write("base abc\n") })
+        builder.add(NodeID("test", key: "trade"), Probe(dependencies: ["paths-filter"]) { _ in throw StageFailure.failed("2 of 9 tests failed") })
+        builder.add(NodeID("build", key: "trade"), Probe(dependencies: [NodeID("test", key: "trade")]))
+        let graph = try builder.build()
+        let result = await scheduler().run(graph)
+        let diagrams = GitHubActions.diagrams(result, graph: graph)
+        #expect(diagrams.hasPrefix("```mermaid\nflowchart LR\n"))
+        #expect(diagrams.contains("  test_trade_[\"test[trade]<br/>failed\"]:::failed\n"))
+        #expect(diagrams.contains("  build_trade_[\"build[trade]<br/>blocked\"]:::blocked\n"))
+        #expect(diagrams.contains("  paths_filter --> test_trade_\n") && diagrams.contains("  test_trade_ --> build_trade_\n"))
+        #expect(diagrams.contains("```mermaid\ngantt\n  title Timeline\n  dateFormat x\n"))
+        let started = try #require(result["test[trade]"]?.started)
+        #expect(diagrams.contains("  test[trade] : crit, \(Int64(started.timeIntervalSince1970 * 1000)), "))
+        #expect(!diagrams.contains("  build[trade] :"), "a blocked node never ran, so it has no bar")
+    }
+
     @Test func runRecordAndJUnit() async throws {
         let result = try await sampleRun()
         let record = RunRecord(runID: "r1", environment: "dev", exitCode: 1, result: result, paths: nil)

@@ -12,6 +12,36 @@ public enum GitHubActions {
         return lines.joined(separator: "\n") + "\n\n"
     }
 
+    /// The run as two Mermaid blocks, which GitHub renders in a step summary: the graph with each node coloured by its
+    /// status, and a Gantt timeline of the nodes that ran (failed ones marked `crit`).
+    public static func diagrams(_ result: RunResult, graph: PipelineGraph) -> String {
+        let statuses = Dictionary(result.results.map { ($0.id, $0.result.status) }) { first, _ in first }
+        var flow = ["```mermaid", "flowchart LR"]
+        for node in graph.nodes {
+            let status = statuses[node.id]?.rawValue ?? "not-run"
+            flow.append("  \(GraphFormat.identifier(node.id))[\"\(node.id)<br/>\(status)\"]:::\(status.replacingOccurrences(of: "-", with: ""))")
+        }
+        for node in graph.nodes {
+            for dependency in node.dependencies {
+                flow.append("  \(GraphFormat.identifier(dependency)) --> \(GraphFormat.identifier(node.id))")
+            }
+        }
+        flow += [
+            "  classDef passed fill:#d3f9d8,stroke:#2b8a3e", "  classDef cached fill:#d0ebff,stroke:#1971c2", "  classDef failed fill:#ffe3e3,stroke:#c92a2a",
+            "  classDef timedout fill:#ffe3e3,stroke:#c92a2a", "  classDef blocked fill:#fff3bf,stroke:#e67700", "  classDef skipped fill:#f1f3f5,stroke:#868e96",
+            "  classDef cancelled fill:#f1f3f5,stroke:#495057", "```",
+        ]
+        var gantt = ["```mermaid", "gantt", "  title Timeline", "  dateFormat x", "  axisFormat %M:%S"]
+        for item in result.results {
+            guard let started = item.result.started, let finished = item.result.finished else { continue }
+            let tag = item.result.status == .failed || item.result.status == .timedOut ? "crit, " : item.result.status == .cached ? "done, " : ""
+            let end = max(finished.timeIntervalSince1970, started.timeIntervalSince1970 + 0.001)
+            gantt.append("  \(item.id.description.replacingOccurrences(of: ":", with: " ")) : \(tag)\(Int64(started.timeIntervalSince1970 * 1000)), \(Int64(end * 1000))")
+        }
+        gantt.append("```")
+        return (flow + [""] + gantt).joined(separator: "\n") + "\n\n"
+    }
+
     /// `name=value` lines for `$GITHUB_OUTPUT`; multi-line values use a delimiter.
     public static func outputs(_ values: [(String, String)]) -> String {
         values.map { name, value in

@@ -53,7 +53,7 @@ public enum GraphFormat: String, Sendable, CaseIterable {
         }
     }
 
-    private static func identifier(_ id: NodeID) -> String {
+    static func identifier(_ id: NodeID) -> String {
         String(id.description.map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 }
