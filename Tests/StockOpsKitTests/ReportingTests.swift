@@ -94,6 +94,7 @@ import Testing
         let record = RunRecord(runID: "r1", environment: "dev", exitCode: 1, result: result, paths: nil)
         let json = try #require(try JSONSerialization.jsonObject(with: record.encoded()) as? [String: Any])
         #expect(json["status"] as? String == "failed")
+        #expect(json["schemaVersion"] as? Int == 1)
         let nodes = try #require(json["nodes"] as? [[String: Any]])
         #expect(nodes.map { $0["id"] as? String } == ["paths-filter", "test[trade]", "build[trade]"])
         #expect(nodes[2]["status"] as? String == "blocked")

@@ -51,6 +51,9 @@ public struct RunRecord: Codable, Sendable {
         public var output: JSONValue?
     }
 
+    /// The version of this format: 1. Records written before it existed have none.
+    public var schemaVersion: Int? = RunRecord.currentSchemaVersion
+    public static let currentSchemaVersion = 1
     public var runID: String
     public var environment: String?
     public var status: RunStatus
