@@ -13,12 +13,12 @@ import Testing
 
     static let revision = "0123456789abcdef0123456789abcdef01234567"
 
-    static func provenance(_ image: PinnedImageReference, root: String = "/nonexistent") -> InTotoStatement {
+    static func provenance(_ image: PinnedImageReference, root: String = "/nonexistent", runID: String = "20261130T000000Z-abcd") -> InTotoStatement {
         InTotoStatement(
             subjectName: image.reference.description, digest: image.digest, predicateType: InTotoStatement.slsaProvenance,
             predicate: SLSAProvenance.predicate(
                 labels: [RegistryClient.revisionLabel: revision, "org.opencontainers.image.source": "https://example.com/stockops.git"], root: root,
-                runID: "20261130T000000Z-abcd",
+                runID: runID,
                 environment: ["GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/stocks", "GITHUB_RUN_ID": "42", "GITHUB_REF": "refs/heads/develop"]))
     }
 
@@ -76,12 +76,15 @@ import Testing
         try await CosignAttestations.attach(
             InTotoStatement(subjectName: image.reference.description, digest: image.digest, predicateType: InTotoStatement.cycloneDX, predicate: Self.sbom),
             to: image, key: key, registry: client)
-        // Attaching the same statement again replaces it instead of piling up layers.
-        try await CosignAttestations.attach(Self.provenance(image), to: image, key: key, registry: client)
+        // Attesting the same predicate type again with the same key replaces it instead of piling up layers (the
+        // statement of another run), while another key's attestation of that type stays.
+        try await CosignAttestations.attach(Self.provenance(image, runID: "20261130T000001Z-ef01"), to: image, key: key, registry: client)
+        let otherKey = CosignPrivateKey(signingKey: P256.Signing.PrivateKey())
+        try await CosignAttestations.attach(Self.provenance(image), to: image, key: otherKey, registry: client)
 
         let manifest = try await client.manifest("stockapp/trade", .tag(CosignAttestations.tag(for: digest)))
         let layers = try CosignSignatureManifest(parsing: manifest).layers
-        #expect(layers.count == 2)
+        #expect(layers.count == 3, "one provenance and one SBOM of this key, one provenance of the other")
         #expect(layers.allSatisfy { $0.mediaType == "application/vnd.dsse.envelope.v1+json" && $0.annotations?["dev.cosignproject.cosign/signature"] == "" })
         #expect(Set(layers.compactMap { $0.annotations?["predicateType"] }) == ["https://slsa.dev/provenance/v1", "https://cyclonedx.org/bom"])
 
@@ -101,7 +104,7 @@ import Testing
         let other = try ImageReference.parse("\(registry.host)/stockapp/trade").pinned(to: ImageDigest.of(Data("another image".utf8)))
         let misplaced = try DSSEEnvelope.sign(Self.provenance(other).bytes, key: key)
         let found = try await CosignAttestations.verify(image, verifier: trust.verifier!, registry: client)
-        #expect(found.verified.count == 2)
+        #expect(found.verified.count == 2 && found.rejected.count == 1, "the other key's provenance does not verify with this key")
         #expect(throws: SigningError.self) { try InTotoStatement.parse(try misplaced.verifiedPayload(trust.verifier!), about: image.digest) }
     }
 

@@ -113,8 +113,8 @@ public enum CosignAttestations {
         return tag
     }
 
-    /// Signs `statement` with `key` and appends it to the image's `.att` manifest (no duplicate of an identical
-    /// envelope). Returns the envelope's digest.
+    /// Signs `statement` with `key` and adds it to the image's `.att` manifest, replacing this key's earlier
+    /// attestation of the same predicate type. Returns the envelope's digest.
     @discardableResult
     public static func attach(_ statement: InTotoStatement, to image: PinnedImageReference, key: CosignPrivateKey, registry: RegistryClient) async throws -> ImageDigest {
         let envelope = try DSSEEnvelope.sign(statement.bytes, key: key).bytes
@@ -126,15 +126,21 @@ public enum CosignAttestations {
         } catch let error as RegistryError where error.code == .notFound {
             manifest = CosignSignatureManifest()
         }
-        // ECDSA signatures differ each time: an attestation of the same statement by the same key replaces the old one.
-        manifest.layers.removeAll { $0.annotations?["stockops.statement"] == ImageDigest.of(statement.bytes).description }
+        // Like `cosign attest --replace`: this key's earlier attestation of the same predicate type is replaced, so a
+        // retried or repeated node does not pile them up; other keys' attestations stay.
+        let ownKey = CosignVerifier(publicKeys: [key.signingKey.publicKey])
+        var replaced: Set<ImageDigest> = []
+        for layer in manifest.layers where layer.mediaType == layerMediaType && layer.annotations?[predicateTypeAnnotation] == statement.predicateType {
+            let earlier = try await registry.blob(layer.digest, in: image.repository)
+            if let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: earlier), (try? envelope.verifiedPayload(ownKey)) != nil {
+                replaced.insert(layer.digest)
+            }
+        }
+        manifest.layers.removeAll { replaced.contains($0.digest) }
         manifest.layers.append(
             CosignSignatureManifest.Layer(
                 mediaType: layerMediaType, size: envelope.count, digest: digest,
-                annotations: [
-                    CosignSignatureManifest.signatureAnnotation: "", predicateTypeAnnotation: statement.predicateType,
-                    "stockops.statement": ImageDigest.of(statement.bytes).description,
-                ]))
+                annotations: [CosignSignatureManifest.signatureAnnotation: "", predicateTypeAnnotation: statement.predicateType]))
         let config = manifest.config
         async let envelopeUpload = registry.uploadBlob(envelope, to: image.repository)
         async let configUpload = registry.uploadBlob(config, to: image.repository)
