@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/docker.sh
+source scripts/lib/registry.sh
 
 swift build --product stockops
 stockops="$(swift build --show-bin-path)/stockops"
@@ -21,18 +22,8 @@ workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-images-XXXXXX")"
 registry_pid=
 cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; docker_engine_stop; rm -rf "$workdir"; }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat > "$workdir/registry.yml" <<YAML
-version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: $workdir/data}
-  delete: {enabled: true}
-http: {addr: 127.0.0.1:$port}
-YAML
-docker-registry serve "$workdir/registry.yml" >"$workdir/registry.log" 2>&1 &
-registry_pid=$!
-until curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do sleep 0.2; done
+registry_start "$workdir/registry"
+port="$registry_port"
 export STOCKOPS_REGISTRY="127.0.0.1:$port"
 
 echo "== first build (cold tag)"

@@ -5,6 +5,7 @@
 # Usage: scripts/bench-signing.sh [COUNT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/registry.sh
 count="${1:-20}"
 
 swift build --product stockops
@@ -13,17 +14,8 @@ workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-signing-XXXXXX")"
 registry_pid=
 cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$workdir"; }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat > "$workdir/registry.yml" <<YAML
-version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: $workdir/data}
-http: {addr: 127.0.0.1:$port}
-YAML
-docker-registry serve "$workdir/registry.yml" >"$workdir/registry.log" 2>&1 &
-registry_pid=$!
-until curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do sleep 0.2; done
+registry_start "$workdir/registry"
+port="$registry_port"
 
 key=()
 if [ -f .stockops/sandbox/signing/cosign.key ] && [ -f .stockops/sandbox/signing/cosign.password ]; then

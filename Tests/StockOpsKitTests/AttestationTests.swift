@@ -13,6 +13,18 @@ import Testing
 
     static let revision = "0123456789abcdef0123456789abcdef01234567"
 
+    /// A root holding the repository's pipeline pointed at `registry`, trusting `key` (`images.sign.public-keys`).
+    static func pipelineRoot(registry: LocalRegistry, trusting key: CosignPrivateKey) throws -> String {
+        let root = temporaryDirectory("pipeline-root")
+        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
+        let pipeline = try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", encoding: .utf8)
+        try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
+            .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
+            .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
+        try key.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
+        return root
+    }
+
     static func provenance(_ image: PinnedImageReference, root: String = "/nonexistent", runID: String = "20261130T000000Z-abcd") -> InTotoStatement {
         InTotoStatement(
             subjectName: image.reference.description, digest: image.digest, predicateType: InTotoStatement.slsaProvenance,
@@ -113,14 +125,8 @@ import Testing
         defer { registry.stop() }
         let client = registry.client()
         let key = try Self.key()
-        let root = temporaryDirectory()
+        let root = try Self.pipelineRoot(registry: registry, trusting: key)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
-        let pipeline = try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", encoding: .utf8)
-        try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
-            .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
-            .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
-        try key.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
         let signed = try await HandmadeImage(seed: "verify signed").push(with: client, to: "stockapp/trade", tag: "v1.0.0")
         let signedImage = try ImageReference.parse("\(registry.host)/stockapp/trade").pinned(to: signed)
         try await NativeSigner(key: key, registry: client).sign(signedImage)
@@ -165,14 +171,8 @@ import Testing
         defer { registry.stop() }
         let client = registry.client()
         let key = try AttestationTests.key()
-        let root = temporaryDirectory("tags")
+        let root = try AttestationTests.pipelineRoot(registry: registry, trusting: key)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
-        let pipeline = try String(contentsOfFile: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", encoding: .utf8)
-        try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
-            .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
-            .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
-        try key.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
 
         // tag → (signed, stage proof); every service gets its own image under each tag.
         let plan: [(String, Bool, Bool)] = [("v1.0.0", true, false), ("v1.1.0", true, true), ("v0.9.0", true, false), ("v0.8.0", false, false), ("git-abcdef1", true, true)]

@@ -67,10 +67,10 @@ import Testing
 
     /// SwiftPM's lock message comes on the same line as the path when another build holds the package.
     @Test func theCodecovPathIsReadBehindSwiftPMsLockMessage() {
-        let path = "/work/main/.build/x86_64-unknown-linux-gnu/debug/codecov/stockops.json"
+        let path = "/src/stockops/.build/x86_64-unknown-linux-gnu/debug/codecov/stockops.json"
         #expect(TestStage.codecovPath(path + "\n") == path)
         #expect(TestStage.codecovPath(
-            "Another instance of SwiftPM (PID: 3661) is already running using '/work/main/.build', waiting until that process has finished execution..." + path + "\n") == path)
+            "Another instance of SwiftPM (PID: 3661) is already running using '/src/stockops/.build', waiting until that process has finished execution..." + path + "\n") == path)
         #expect(TestStage.codecovPath("warning: nothing\n") == nil)
     }
 }

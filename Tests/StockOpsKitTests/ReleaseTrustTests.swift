@@ -82,4 +82,14 @@ import Testing
         #expect(check.failures["trade"]?.contains("images.sign.public-keys") == true)
         #expect(!check.passedStage("trade"))
     }
+
+    /// A key is opened once per process; another password is still checked.
+    @Test func anOpenedKeyIsReusedAndAWrongPasswordStillFails() throws {
+        let pem = try CosignFixtures.text("encrypted-sigstore-key-password-hello.pem")
+        let first = try CosignPrivateKey.opened(pem: pem, password: Secret("hello"))
+        let again = try CosignPrivateKey.opened(pem: pem, password: Secret("hello"))
+        #expect(first.signingKey.rawRepresentation == again.signingKey.rawRepresentation)
+        #expect(first.signingKey.rawRepresentation == (try CosignPrivateKey(pem: pem, password: Secret("hello"))).signingKey.rawRepresentation)
+        #expect(throws: SigningError.self) { try CosignPrivateKey.opened(pem: pem, password: Secret("not-hello")) }
+    }
 }

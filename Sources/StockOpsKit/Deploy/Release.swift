@@ -123,6 +123,25 @@ public enum RegistryAccess {
 
     static let registryKeys: Set<String> = ["HARBOR_USERNAME", "HARBOR_PASSWORD"]
 
+    /// What a command outside the pipeline (`rollback`, `tags`, `verify`) needs of the registry: its credentials
+    /// (``credentials(config:environment:)``) and, with `keys`, the trusted public keys (``ReleaseTrust``: the
+    /// `images.sign.public-keys` files, else `SIGNING_PUBLIC_KEY`), read from Vault in one login.
+    static func outsidePipeline(config: PipelineConfig, root: String, environment: [String: String], keys: Bool) async throws(StockOpsError)
+        -> (credentials: RegistryCredentials?, trust: ReleaseTrust)
+    {
+        let overriding = credentials(fetched: nil, environment: environment)
+        let wanted = (overriding == nil ? registryKeys : []).union(keys ? [SignImageStage.publicKeyKey] : [])
+        let vault = wanted.isEmpty ? nil : try await readFromVault(wanted, config: config, environment: environment)
+        var found = overriding
+        if found == nil { found = try credentials(vault: vault, config: config) }
+        do {
+            let publicKey = vault.map { FetchedSecrets(values: $0.values.filter { $0.key == SignImageStage.publicKeyKey }) }
+            return (found, try ReleaseTrust.resolve(config: config, root: root, secrets: publicKey))
+        } catch {
+            throw StockOpsError(.config, error.message)
+        }
+    }
+
     /// The credentials in values read from Vault; nil when nothing was read, an error when the keys are missing.
     static func credentials(vault: FetchedSecrets?, config: PipelineConfig) throws(StockOpsError) -> RegistryCredentials? {
         guard let vault, !vault.paths.isEmpty else { return nil }

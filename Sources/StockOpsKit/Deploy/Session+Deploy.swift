@@ -164,18 +164,8 @@ extension Session {
             flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
         }
         let output = output
-        let overriding = RegistryAccess.credentials(fetched: nil, environment: target.processEnvironment)
         let verifies = config.environments[target.environment]?.verify == .signature || target.environment == .prod
-        let wanted = (overriding == nil ? RegistryAccess.registryKeys : []).union(verifies ? [SignImageStage.publicKeyKey] : [])
-        let vault = wanted.isEmpty ? nil : try await RegistryAccess.readFromVault(wanted, config: config, environment: target.processEnvironment)
-        var credentials = overriding
-        if credentials == nil { credentials = try RegistryAccess.credentials(vault: vault, config: config) }
-        let trust: ReleaseTrust
-        do {
-            trust = try ReleaseTrust.resolve(config: config, root: target.root, secrets: vault.map { FetchedSecrets(values: $0.values.filter { $0.key == SignImageStage.publicKeyKey }) })
-        } catch {
-            throw StockOpsError(.config, error.message)
-        }
+        let (credentials, trust) = try await RegistryAccess.outsidePipeline(config: config, root: target.root, environment: target.processEnvironment, keys: verifies)
         return Deployer(
             environment: ComposeEnvironment(
                 compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,

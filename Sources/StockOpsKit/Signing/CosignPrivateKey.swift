@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// A private key from cosign's encrypted key file (`cosign generate-key-pair`): a PEM block of type
 /// `ENCRYPTED SIGSTORE PRIVATE KEY` (older: `ENCRYPTED COSIGN PRIVATE KEY`) whose body is the JSON
@@ -32,6 +33,21 @@ public struct CosignPrivateKey: Sendable {
         var der = try envelope.decrypt(password: Array(password.reveal().utf8))
         defer { Sodium.wipe(&der) }
         signingKey = try Self.p256Key(pkcs8: der)
+    }
+
+    /// The key of `pem` and `password`, opened once per process: scrypt makes each opening cost a noticeable
+    /// fraction of a second, and a run's sign, attest, deploy and promote nodes all use the same key.
+    public static func opened(pem: String, password: Secret) throws(SigningError) -> CosignPrivateKey {
+        let key = ImageDigest.of(Data((pem + "\u{0}" + password.reveal()).utf8)).description
+        if let known = Opened.shared.keys.withLock({ $0[key] }) { return known }
+        let opened = try CosignPrivateKey(pem: pem, password: password)
+        Opened.shared.keys.withLock { $0[key] = opened }
+        return opened
+    }
+
+    private final class Opened: Sendable {
+        static let shared = Opened()
+        let keys = Mutex<[String: CosignPrivateKey]>([:])
     }
 
     /// The public key, as PEM `PUBLIC KEY` (the `cosign.pub` format).

@@ -132,19 +132,9 @@ extension Session {
         guard reference.registry == config.registry.host else {
             return fail(StockOpsError(.usage, "\(reference) is not in the pipeline's registry \(config.registry.host); pass an image of \(config.registry.host)/\(config.registry.project)"))
         }
-        let overriding = RegistryAccess.credentials(fetched: nil, environment: request.processEnvironment)
         let report: ImageVerificationReport
         do {
-            let vault = try await RegistryAccess.readFromVault(
-                (overriding == nil ? RegistryAccess.registryKeys : []).union([SignImageStage.publicKeyKey]), config: config, environment: request.processEnvironment)
-            var credentials = overriding
-            if credentials == nil { credentials = try RegistryAccess.credentials(vault: vault, config: config) }
-            let trust: ReleaseTrust
-            do {
-                trust = try ReleaseTrust.resolve(config: config, root: request.root, secrets: vault.map { FetchedSecrets(values: $0.values.filter { $0.key == SignImageStage.publicKeyKey }) })
-            } catch {
-                throw StockOpsError(.config, error.message)
-            }
+            let (credentials, trust) = try await RegistryAccess.outsidePipeline(config: config, root: request.root, environment: request.processEnvironment, keys: true)
             let registry = RegistryAccess.client(config.registry, credentials: credentials)
             let digest: ImageDigest
             if let pinned = reference.digest {

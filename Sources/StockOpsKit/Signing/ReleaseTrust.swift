@@ -48,7 +48,7 @@ public struct ReleaseTrust: Sendable {
         var proofKey: CosignPrivateKey?
         if let key = secrets?[SignImageStage.keyKey] {
             do {
-                proofKey = try CosignPrivateKey(pem: key.reveal(), password: secrets?[SignImageStage.passwordKey] ?? Secret(""))
+                proofKey = try CosignPrivateKey.opened(pem: key.reveal(), password: secrets?[SignImageStage.passwordKey] ?? Secret(""))
             } catch {
                 throw SigningError(error.code, "\(SignImageStage.keyKey) from Vault: \(error.message)")
             }

@@ -493,7 +493,7 @@ public struct SignImageStage: Stage {
         let key: CosignPrivateKey
         let verifier: CosignVerifier
         do {
-            key = try CosignPrivateKey(pem: pem.reveal(), password: fetched[Self.passwordKey] ?? Secret(""))
+            key = try CosignPrivateKey.opened(pem: pem.reveal(), password: fetched[Self.passwordKey] ?? Secret(""))
             verifier = try fetched[Self.publicKeyKey].map { try CosignVerifier(publicKeysPEM: $0.reveal()) }
                 ?? CosignVerifier(publicKeys: [key.signingKey.publicKey])
         } catch {
