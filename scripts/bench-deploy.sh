@@ -44,7 +44,7 @@ REGISTRY=127.0.0.1:$REGISTRY_PORT
 cleanup() {
   for env in stage prod; do
     if [[ -f $WORK/root/environments/$env.yml ]]; then
-      REGISTRY=$REGISTRY STOCK_LISTING_DIGEST=sha256:0000000000000000000000000000000000000000000000000000000000000000 TRADE_DIGEST=sha256:0000000000000000000000000000000000000000000000000000000000000000 VAULT_ADDR=none VAULT_APPROLE_DIR="$WORK/approle" \
+      REGISTRY=$REGISTRY STOCKOPS_PROXY_DIR="$WORK/state/proxy/bench-$env" VAULT_ADDR=none VAULT_APPROLE_DIR="$WORK/approle" \
         docker-compose -p "bench-$env" -f "$WORK/root/environments/$env.yml" down --volumes --remove-orphans >/dev/null 2>&1 || true
     fi
   done
@@ -138,7 +138,7 @@ run_in() {
   read -r listing trade db <<<"${ports[$env]}"
   env STOCKOPS_STATE_DIR="$WORK/state" STOCKOPS_COMPOSE_PROJECT="bench-$env" STOCKOPS_COMPOSE=standalone \
     STOCK_LISTING_PORT="$listing" TRADE_PORT="$trade" DB_PORT="$db" \
-    POSTGRES_IMAGE=stockops-local/postgres:15 VAULT_AGENT_IMAGE=stockops-local/openbao:2 \
+    POSTGRES_IMAGE=stockops-local/postgres:15 VAULT_AGENT_IMAGE=stockops-local/openbao:2 PROXY_IMAGE=stockops-local/haproxy:2.6 \
     VAULT_AGENT_ADDR="http://host.docker.internal:$VAULT_PORT" VAULT_APPROLE_DIR="$WORK/approle" "$@"
 }
 # release ENV COMMIT [REF]: promote + deploy of the images of COMMIT; prints the seconds it took.

@@ -82,18 +82,20 @@ official_image() {
   if timeout 60 docker pull --quiet "$1" >/dev/null 2>&1; then echo "$1"; else touch "$state/no-pull"; fi
 }
 
-# The database and Vault Agent images of environments/*.yml (POSTGRES_IMAGE, VAULT_AGENT_IMAGE).
+# The database, Vault Agent and proxy images of environments/*.yml (POSTGRES_IMAGE, VAULT_AGENT_IMAGE, PROXY_IMAGE).
 choose_environment_images() {
   postgres_image="$(official_image postgres:15-bookworm)"
   agent_image="$(official_image openbao/openbao:2.7.2)"
-  if [ -n "$postgres_image" ] && [ -n "$agent_image" ]; then return 0; fi
-  echo "sandbox: the official postgres and openbao images cannot be pulled; building the stand-ins of environments/standins/"
+  proxy_image="$(official_image haproxy:2.6-bookworm)"
+  if [ -n "$postgres_image" ] && [ -n "$agent_image" ] && [ -n "$proxy_image" ]; then return 0; fi
+  echo "sandbox: the official postgres, openbao and haproxy images cannot be pulled; building the stand-ins of environments/standins/"
   environments/standins/build.sh >"$state/standins.log" 2>&1 || {
     echo "sandbox: environments/standins/build.sh failed; see $state/standins.log" >&2
     return 3
   }
   postgres_image="${postgres_image:-stockops-local/postgres:15}"
   agent_image="${agent_image:-stockops-local/openbao:2}"
+  proxy_image="${proxy_image:-stockops-local/haproxy:2.6}"
 }
 
 own_engine() { [ "$DOCKER_HOST" = "unix://$stockops_cache_dir/docker/docker.sock" ]; }
@@ -262,6 +264,7 @@ STOCKOPS_TRIVY_SCANNERS=secret
 VAULT_APPROLE_DIR=$state/vault-out
 POSTGRES_IMAGE=$postgres_image
 VAULT_AGENT_IMAGE=$agent_image
+PROXY_IMAGE=$proxy_image
 ENV
   if [ -n "$bridge_gateway" ]; then
     echo "VAULT_AGENT_ADDR=http://host.docker.internal:$vault_port" >>"$root/.stockops/sandbox.env"

@@ -131,7 +131,7 @@ for name in VAULT_ADDR VAULT_ROLE_ID VAULT_SECRET_ID VAULT_ROLE_ID_FILE VAULT_SE
   unset "$name"
 done
 while IFS= read -r name; do unset "$name"; done < <(env | sed -n 's/^\(GITHUB_[A-Z_]*\|RUNNER_[A-Z_]*\)=.*/\1/p')
-for name in DOCKER_HOST STOCKOPS_REGISTRY STOCKOPS_TRIVY_SCANNERS VAULT_APPROLE_DIR VAULT_AGENT_ADDR POSTGRES_IMAGE VAULT_AGENT_IMAGE; do
+for name in DOCKER_HOST STOCKOPS_REGISTRY STOCKOPS_TRIVY_SCANNERS VAULT_APPROLE_DIR VAULT_AGENT_ADDR POSTGRES_IMAGE VAULT_AGENT_IMAGE PROXY_IMAGE; do
   value="$(sandbox_value "$name")"
   if [ -n "$value" ]; then export "$name=$value"; fi
 done

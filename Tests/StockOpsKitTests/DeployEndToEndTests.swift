@@ -36,8 +36,14 @@ import Testing
         #expect(portfolio.status == 200, "\(portfolio.text)", sourceLocation: sourceLocation)
     }
 
+    /// The image of each service's container in the slot the proxy sends traffic to.
     func images(_ sandbox: DeploySandbox) async throws -> [String: String] {
-        try await sandbox.containers().filter { DeployImages.services.contains($0.key) }.mapValues(\.image)
+        let live = TrafficProxy(stateDirectory: sandbox.state, project: sandbox.project).activeSlot()
+        var images: [String: String] = [:]
+        for (name, container) in try await sandbox.containers() {
+            if let parsed = Slot.parse(name), parsed.slot == live { images[parsed.service] = container.image }
+        }
+        return images
     }
 
     /// What the containers must run for `tag`: each service's `repository@digest` as the registry has it, never the tag.
@@ -74,22 +80,22 @@ import Testing
             #expect(second.status == .passed, "\(second.results.map { "\($0.id): \($0.result.reason ?? "")" })")
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
 
-            // An image whose health check fails is rolled back to the previous good tag; that version still serves.
+            // An image whose health check fails never gets traffic: the live version keeps serving.
             let failing = try await sandbox.runPipeline(broken, settings: DeploySettings(smokeTimeout: .seconds(8), lockWait: .zero))
             #expect(failing.status == .failed)
             let deploy = try #require(failing.results.first { $0.id == StockOpsPipeline.deploy.id })
             #expect(deploy.result.status == .failed)
-            #expect(deploy.result.reason?.hasPrefix("dev-bbbbbbb failed its smoke test; rolled back to dev-ccccccc.") == true, "\(deploy.result.reason ?? "")")
+            #expect(deploy.result.reason?.hasPrefix("dev-bbbbbbb failed its smoke test; dev-ccccccc kept serving: the proxy was never switched.") == true, "\(deploy.result.reason ?? "")")
             #expect(deploy.result.reason?.contains("GET /health did not answer 200 within 8.0 s") == true, "\(deploy.result.reason ?? "")")
             try await expectServing(sandbox)
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
             let afterFailure = try sandbox.ledger
             #expect(afterFailure.map { "\($0.action.rawValue) \($0.tag) \($0.outcome.rawValue)" } == [
-                "deploy dev-aaaaaaa succeeded", "deploy dev-ccccccc succeeded", "deploy dev-bbbbbbb failed", "auto-rollback dev-ccccccc succeeded",
+                "deploy dev-aaaaaaa succeeded", "deploy dev-ccccccc succeeded", "deploy dev-bbbbbbb failed",
             ])
-            #expect(afterFailure[3].previousTag == "dev-bbbbbbb")
-            #expect(afterFailure[3].images == afterFailure[1].images)
+            #expect(afterFailure[2].previousTag == "dev-ccccccc")
             #expect(afterFailure[2].images["trade"] == broken.first { $0.service == "trade" }?.digest)
+            #expect(try await sandbox.containers().keys.allSatisfy { !$0.hasSuffix("-blue") }, "the failed version's containers are removed")
 
             // stockops rollback to a tag that exists.
             let (session, output, errors) = captureSession()
@@ -138,7 +144,7 @@ import Testing
             let history = read(historyOutput).split(separator: "\n")
             #expect(history.count == 3)
             #expect(history[1].contains("rollback") && history[1].contains("dev-aaaaaaa"))
-            #expect(history[2].contains("auto-rollback") && history[2].contains("after dev-bbbbbbb failed its smoke test"))
+            #expect(history[2].contains("deploy") && history[2].contains("dev-bbbbbbb") && history[2].contains("dev-ccccccc kept serving"), "\(history)")
         }
     }
 

@@ -175,7 +175,7 @@ final class DeploySandbox: @unchecked Sendable {
         var variables = [
             "STOCKOPS_STATE_DIR": state, "STOCKOPS_COMPOSE_PROJECT": project,
             "STOCK_LISTING_PORT": String(ports["stock-listing"]!), "TRADE_PORT": String(ports["trade"]!), "DB_PORT": String(ports["db"]!),
-            "POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2",
+            "POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2", "PROXY_IMAGE": "stockops-local/haproxy:2.6",
             "VAULT_AGENT_ADDR": "http://host.docker.internal:" + (URL(string: vault.address)?.port.map(String.init) ?? ""),
             "VAULT_APPROLE_DIR": approles, "STOCKOPS_COMPOSE": plugin ? "plugin" : "standalone",
         ]
@@ -302,7 +302,7 @@ final class DeploySandbox: @unchecked Sendable {
         let compose = ComposeCommand(flavor: .standalone, environment: environment.rawValue, root: root, project: project)
         var variables = processEnvironment
         variables["REGISTRY"] = registry.host
-        for service in ["STOCK_LISTING_DIGEST", "TRADE_DIGEST"] { variables[service] = "sha256:" + String(repeating: "0", count: 64) }
+        variables["STOCKOPS_PROXY_DIR"] = TrafficProxy(stateDirectory: state, project: project).directory
         _ = try? await runTool(compose.downRemovingVolumes() + ["--remove-orphans"], environment: variables)
         let images = try? await DeployImages.docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=\(registry.host)/*/*"])
         let references = images?.output.split(separator: "\n").map(String.init) ?? []

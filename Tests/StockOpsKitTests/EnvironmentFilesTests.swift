@@ -9,9 +9,10 @@ import Testing
     static let root = OpenBaoDevServer.repositoryRoot.path
 
     static let variables = [
-        "REGISTRY": "harbor.example.com", "STOCK_LISTING_DIGEST": "sha256:" + String(repeating: "1", count: 64),
-        "TRADE_DIGEST": "sha256:" + String(repeating: "2", count: 64), "VAULT_ADDR": "https://vault.example.com:8200",
-        "VAULT_APPROLE_DIR": "/etc/stockops/approle",
+        "REGISTRY": "harbor.example.com", "STOCK_LISTING_BLUE_DIGEST": "sha256:" + String(repeating: "1", count: 64),
+        "TRADE_BLUE_DIGEST": "sha256:" + String(repeating: "2", count: 64), "STOCK_LISTING_GREEN_DIGEST": "sha256:" + String(repeating: "3", count: 64),
+        "TRADE_GREEN_DIGEST": "sha256:" + String(repeating: "4", count: 64), "VAULT_ADDR": "https://vault.example.com:8200",
+        "VAULT_APPROLE_DIR": "/etc/stockops/approle", "STOCKOPS_PROXY_DIR": "/var/lib/stockops/proxy/stocks",
     ]
 
     /// `compose config --format json` of `environment`; `plugin` runs it as `docker compose` through a `DOCKER_CONFIG`
@@ -47,11 +48,15 @@ import Testing
         let project = try parsed(result)
         #expect(project["name"] as? String == "stocks-\(environment.rawValue)")
         let services = try #require(project["services"] as? [String: [String: Any]])
-        #expect(Set(services.keys) == ["vault-agent", "db", "stock-listing", "trade"])
+        #expect(Set(services.keys) == ["vault-agent", "db", "proxy", "stock-listing-blue", "stock-listing-green", "trade-blue", "trade-green"])
         let pipeline = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
-        let expectedPorts = [
-            "stock-listing": pipeline.service(named: "stock-listing")!.ports[environment]!, "trade": pipeline.service(named: "trade")!.ports[environment]!,
-            "db": pipeline.databasePorts[environment]!,
+        // The proxy publishes the services' ports; a slot only a loopback port the engine picks, for the smoke test.
+        let listing = pipeline.service(named: "stock-listing")!, trade = pipeline.service(named: "trade")!
+        let expectedPorts: [String: [Int: String]] = [
+            "proxy": [listing.containerPort: String(listing.ports[environment]!), trade.containerPort: String(trade.ports[environment]!)],
+            "db": [5432: String(pipeline.databasePorts[environment]!)],
+            "stock-listing-blue": [listing.containerPort: ""], "stock-listing-green": [listing.containerPort: ""],
+            "trade-blue": [trade.containerPort: ""], "trade-green": [trade.containerPort: ""],
         ]
         for (name, service) in services {
             #expect(service["read_only"] as? Bool == true, "\(name) has a writable root file system")
@@ -68,14 +73,17 @@ import Testing
                 let secretLike = ["PASSWORD", "SECRET", "TOKEN", "DATABASE_URL"].contains { upper.contains($0) } && !upper.hasSuffix("_FILE")
                 #expect(!secretLike, "\(name) has a secret in environment: \(key)=\(value)")
             }
-            for port in (service["ports"] as? [[String: Any]]) ?? [] {
+            let ports = (service["ports"] as? [[String: Any]]) ?? []
+            #expect(ports.count == expectedPorts[name]?.count ?? 0, "\(name) publishes \(ports)")
+            for port in ports {
                 #expect(port["host_ip"] as? String == "127.0.0.1", "\(name) publishes \(port) beyond loopback")
-                #expect(port["published"] as? String == expectedPorts[name].map(String.init), "\(name) publishes \(port)")
+                let target = port["target"] as? Int ?? 0
+                #expect((port["published"] as? String ?? "") == expectedPorts[name]?[target], "\(name) publishes \(port)")
             }
         }
-        for name in ["stock-listing", "trade"] {
-            let service = try #require(services[name])
-            let digest = Self.variables[ComposeEnvironment.digestVariable(name)] ?? ""
+        for (name, slot) in ["stock-listing", "trade"].flatMap({ name in Slot.allCases.map { (name, $0) } }) {
+            let service = try #require(services[slot.composeService(name)])
+            let digest = Self.variables[ComposeEnvironment.digestVariable(name, slot: slot)] ?? ""
             #expect(service["image"] as? String == "harbor.example.com/stockapp/\(name)@\(digest)", "\(name) runs a tag, not the checked digest")
             let dependencies = try #require(service["depends_on"] as? [String: [String: Any]])
             #expect(dependencies["vault-agent"]?["condition"] as? String == "service_healthy")
@@ -83,8 +91,10 @@ import Testing
             let volumes = try #require(service["volumes"] as? [[String: Any]])
             #expect(volumes.contains { $0["target"] as? String == "/vault/secrets" && $0["read_only"] as? Bool == true })
             #expect((service["environment"] as? [String: Any])?["DB_ENV_FILE"] as? String == "/vault/secrets/db.env")
-            #expect((service["ports"] as? [[String: Any]])?.count == 1)
         }
+        let proxy = try #require(services["proxy"])
+        #expect(proxy["image"] as? String == "haproxy:2.6-bookworm")
+        #expect((proxy["volumes"] as? [[String: Any]])?.first?["source"] as? String == "/var/lib/stockops/proxy/stocks")
         #expect(services["db"]?["image"] as? String == "postgres:15-bookworm")
         #expect((services["db"]?["environment"] as? [String: Any])?["POSTGRES_PASSWORD_FILE"] as? String == "/vault/secrets/postgres-password")
         #expect(services["vault-agent"]?["image"] as? String == "openbao/openbao:2.7.2")
@@ -102,14 +112,15 @@ import Testing
         let services = try #require(try parsed(result)["services"] as? [String: [String: Any]])
         #expect(services["db"]?["image"] as? String == "stockops-local/postgres:15")
         #expect(services["vault-agent"]?["image"] as? String == "stockops-local/openbao:2")
-        #expect((services["trade"]?["ports"] as? [[String: Any]])?.first?["host_ip"] as? String == "10.0.0.5")
+        #expect((services["proxy"]?["ports"] as? [[String: Any]])?.map { $0["host_ip"] as? String } == ["10.0.0.5", "10.0.0.5"])
+        #expect((services["trade-green"]?["ports"] as? [[String: Any]])?.first?["host_ip"] as? String == "127.0.0.1", "a slot is reachable only through the proxy")
         #expect((services["vault-agent"]?["environment"] as? [String: Any])?["VAULT_ADDR"] as? String == "http://host.docker.internal:8200")
     }
 
     @Test func aMissingVariableIsNamedWithWhatToSet() async throws {
-        let result = try await config(.dev, ["TRADE_DIGEST": ""])
+        let result = try await config(.dev, ["STOCKOPS_PROXY_DIR": ""])
         #expect(result.status != 0)
-        #expect(result.output.contains("set TRADE_DIGEST (stockops deploy sets it to the checked digest)"), "\(result.output)")
+        #expect(result.output.contains("set STOCKOPS_PROXY_DIR (stockops deploy sets it"), "\(result.output)")
         let noApprole = try await config(.stage, ["VAULT_APPROLE_DIR": ""])
         #expect(noApprole.status != 0)
         #expect(noApprole.output.contains("VAULT_APPROLE_DIR"), "\(noApprole.output)")

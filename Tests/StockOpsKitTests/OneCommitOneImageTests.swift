@@ -68,13 +68,17 @@ import Testing
         let listing = "sha256:" + String(repeating: "a", count: 64)
         let trade = "sha256:" + String(repeating: "b", count: 64)
         let output = [
-            "stock-listing\trunning\tUp 3 seconds (healthy)\t127.0.0.1:5000/stockapp/stock-listing@\(listing)",
-            "trade\trunning\tUp 3 seconds (healthy)\t127.0.0.1:5000/stockapp/trade@\(trade)",
+            "stock-listing-green\trunning\tUp 3 seconds (healthy)\t127.0.0.1:5000/stockapp/stock-listing@\(listing)",
+            "trade-green\trunning\tUp 3 seconds (healthy)\t127.0.0.1:5000/stockapp/trade@\(trade)",
+            "trade-blue\trunning\tUp 9 minutes (healthy)\t127.0.0.1:5000/stockapp/trade@\(listing)",
+            "stock-listing-blue\texited\tExited (0) 1 minute ago\t127.0.0.1:5000/stockapp/stock-listing@\(trade)",
             "db\trunning\tUp 9 seconds (healthy)\tpostgres:15-bookworm",
-            "old\texited\tExited (0) 1 minute ago\t127.0.0.1:5000/stockapp/old@\(trade)",
+            "trade\trunning\tUp 1 hour (healthy)\t127.0.0.1:5000/stockapp/trade@\(trade)",
         ].joined(separator: "\n")
-        let digests = Deployer.runningDigests(try ContainerStatus.parse(output))
-        #expect(digests == ["stock-listing": listing, "trade": trade])
+        let containers = try ContainerStatus.parse(output)
+        #expect(Deployer.runningDigests(containers, slot: .green) == ["stock-listing": listing, "trade": trade])
+        #expect(Deployer.runningDigests(containers, slot: .blue) == ["trade": listing])
+        #expect(Deployer.runningDigests(containers, slot: nil) == ["trade": trade], "the containers of an environment deployed before the proxy")
     }
 
     @Test func composeGetsEachServicesDigestAndRefusesANonDigest() throws {
@@ -82,28 +86,35 @@ import Testing
         let compose = ComposeEnvironment.command(flavor: .standalone, environment: .dev, root: "/repo", processEnvironment: [:])
         let environment = ComposeEnvironment(compose: compose, config: config, environment: .dev, processEnvironment: [:])
         let digest = "sha256:" + String(repeating: "c", count: 64)
-        let variables = try environment.variables(tag: RegistryTag("dev-1a2b3c4"), digests: ["stock-listing": digest, "trade": digest])
-        #expect(variables["STOCK_LISTING_DIGEST"] == digest)
-        #expect(variables["TRADE_DIGEST"] == digest)
-        #expect(throws: StockOpsError.self) { try environment.variables(tag: nil, digests: ["trade": "latest"]) }
+        let other = "sha256:" + String(repeating: "d", count: 64)
+        let variables = try environment.variables(tag: RegistryTag("dev-1a2b3c4"), slots: [.green: ["stock-listing": digest, "trade": digest], .blue: ["trade": other]])
+        #expect(variables["STOCK_LISTING_GREEN_DIGEST"] == digest)
+        #expect(variables["TRADE_GREEN_DIGEST"] == digest)
+        #expect(variables["TRADE_BLUE_DIGEST"] == other)
+        #expect(variables["STOCK_LISTING_BLUE_DIGEST"] == nil)
+        #expect(throws: StockOpsError.self) { try environment.variables(tag: nil, slots: [.blue: ["trade": "latest"]]) }
     }
 }
 
 /// `status` compares what the engine runs with what the ledger says is live.
 @Suite struct ServingDriftTests {
-    @Test func aStoppedUnhealthyOrOtherDigestIsDrift() {
+    @Test func aStoppedUnhealthyOrOtherDigestInTheLiveSlotIsDrift() {
         let listing = "sha256:" + String(repeating: "a", count: 64)
         let trade = "sha256:" + String(repeating: "b", count: 64)
         let other = "sha256:" + String(repeating: "c", count: 64)
         let live = LedgerEntry(environment: .dev, action: .deploy, tag: "dev-1234567", images: ["stock-listing": listing, "trade": trade], outcome: .succeeded, actor: "t")
         func container(_ service: String, _ state: String, _ health: String?, _ digest: String) -> ContainerStatus {
-            ContainerStatus(service: service, state: state, health: health, image: "127.0.0.1:5000/stockapp/\(service)@\(digest)", status: "")
+            ContainerStatus(service: service, state: state, health: health, image: "127.0.0.1:5000/stockapp/\(Slot.parse(service)?.service ?? service)@\(digest)", status: "")
         }
-        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "running", "healthy", listing), container("trade", "running", "healthy", trade)]).isEmpty)
-        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "exited", nil, listing), container("trade", "running", "unhealthy", trade)])
+        let retained = [container("stock-listing-blue", "running", "healthy", other), container("trade-blue", "exited", nil, other)]
+        #expect(Session.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", listing), container("trade-green", "running", "healthy", trade)], slot: .green).isEmpty)
+        #expect(Session.servingDrift(live: live, containers: [container("stock-listing-green", "exited", nil, listing), container("trade-green", "running", "unhealthy", trade)], slot: .green)
             == ["stock-listing is exited", "trade is unhealthy"])
-        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "running", "healthy", other)])
+        #expect(Session.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", other)], slot: .green)
             == ["stock-listing runs \(other.prefix(19)), not dev-1234567's \(listing.prefix(19))", "trade is not there"])
-        #expect(Session.servingDrift(live: nil, containers: []).isEmpty)
+        #expect(!Session.servingDrift(live: live, containers: retained, slot: .blue).isEmpty, "the retained slot is not what the ledger says is live")
+        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "running", "healthy", listing), container("trade", "running", "healthy", trade)], slot: nil).isEmpty,
+            "before the proxy, the services' own containers serve")
+        #expect(Session.servingDrift(live: nil, containers: [], slot: nil).isEmpty)
     }
 }

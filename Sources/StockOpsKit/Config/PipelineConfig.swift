@@ -17,6 +17,8 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     public var ports: [Environment: Int]
     /// API requests of the smoke test after a deploy, once `healthPath` answers 200.
     public var smoke: [SmokeCheck] = []
+    /// The port the service's container listens on (its `PORT`), which the environment's proxy forwards to.
+    public var containerPort: Int = 8080
 }
 
 /// The container registry images are pushed to.
@@ -299,7 +301,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {
-        _ = try item.mapping(allowed: ["name", "paths", "product", "test-target", "health", "ports", "smoke"])
+        _ = try item.mapping(allowed: ["name", "paths", "product", "test-target", "health", "ports", "smoke", "container-port"])
         let nameNode = try item.required("name")
         let name = try nameNode.nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -318,8 +320,17 @@ public struct PipelineConfig: Sendable, Equatable {
             testTarget: try item.required("test-target").nonEmptyString(),
             healthPath: health,
             ports: try decodePorts(try item.required("ports")),
-            smoke: try decodeSmoke(try item.optional("smoke"))
+            smoke: try decodeSmoke(try item.optional("smoke")),
+            containerPort: try decodeContainerPort(try item.optional("container-port"))
         )
+    }
+
+    private static func decodeContainerPort(_ node: YAMLValue?) throws(ConfigError) -> Int {
+        guard let node else { return 8080 }
+        guard let port = Int(try node.nonEmptyString()), (1...65535).contains(port) else {
+            throw node.error(.invalidValue, "must be a TCP port (1-65535): the port the service's container listens on")
+        }
+        return port
     }
 
     private static func decodeSmoke(_ node: YAMLValue?) throws(ConfigError) -> [SmokeCheck] {

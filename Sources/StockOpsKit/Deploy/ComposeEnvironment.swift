@@ -3,9 +3,10 @@ import Foundation
 /// An environment as Docker Compose runs it: the project `stocks-<env>` of `environments/<env>.yml`, and the
 /// variables stockops passes to it.
 ///
-/// stockops sets `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, each service's checked digest (`<SERVICE>_DIGEST`, such as
-/// `STOCK_LISTING_DIGEST`: the compose files run `repository@digest`, never a tag), the services' ports (`<SERVICE>_PORT`, such as
-/// `STOCK_LISTING_PORT`) and `DB_PORT` (from `pipelines/stockops.yml` unless set in its own environment), and passes
+/// stockops sets `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, the checked digest of each service in each slot
+/// (`<SERVICE>_<SLOT>_DIGEST`, such as `STOCK_LISTING_GREEN_DIGEST`: the compose files run `repository@digest`, never a
+/// tag), the directory of the proxy's configuration (`STOCKOPS_PROXY_DIR`), the services' ports (`<SERVICE>_PORT`, such
+/// as `STOCK_LISTING_PORT`) and `DB_PORT` (from `pipelines/stockops.yml` unless set in its own environment), and passes
 /// ``passedThrough`` on from its own environment. Nothing else reaches Compose.
 public struct ComposeEnvironment: Sendable {
     public var compose: ComposeCommand
@@ -13,12 +14,14 @@ public struct ComposeEnvironment: Sendable {
     public var environment: Environment
     /// The process environment the pass-through variables are read from.
     public var processEnvironment: [String: String]
+    /// The directory of the proxy's generated configuration (``TrafficProxy/directory``).
+    public var proxyDirectory: String?
 
     /// Variables of stockops's environment that reach Compose unchanged.
     public static let passedThrough = [
         "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "COMPOSE_HTTP_TIMEOUT",
         "BIND_ADDRESS", "POSTGRES_IMAGE", "VAULT_AGENT_IMAGE", "VAULT_AGENT_ADDR", "VAULT_ADDR", "VAULT_APPROLE_DIR",
-        "SERVICE_MEMORY", "DB_MEMORY", "LOG_LEVEL",
+        "SERVICE_MEMORY", "DB_MEMORY", "LOG_LEVEL", "PROXY_IMAGE",
     ]
 
     public init(compose: ComposeCommand, config: PipelineConfig, environment: Environment, processEnvironment: [String: String]) {
@@ -40,9 +43,9 @@ public struct ComposeEnvironment: Sendable {
         variablePrefix(service) + "_PORT"
     }
 
-    /// `STOCK_LISTING_DIGEST` for `stock-listing`: the digest its container runs.
-    public static func digestVariable(_ service: String) -> String {
-        variablePrefix(service) + "_DIGEST"
+    /// `STOCK_LISTING_GREEN_DIGEST` for `stock-listing` in the green slot: the digest its container there runs.
+    public static func digestVariable(_ service: String, slot: Slot) -> String {
+        variablePrefix(service) + "_" + slot.rawValue.uppercased() + "_DIGEST"
     }
 
     static func variablePrefix(_ service: String) -> String {
@@ -80,8 +83,8 @@ public struct ComposeEnvironment: Sendable {
         return address.contains(":") && !address.hasPrefix("[") ? "[\(address)]" : address
     }
 
-    /// The variables Compose gets for `tag` and the services' `digests` (service → `sha256:…`).
-    public func variables(tag: RegistryTag?, digests: [String: String] = [:]) throws(StockOpsError) -> [String: String] {
+    /// The variables Compose gets for `tag` and the digests of each slot's services (service → `sha256:…`).
+    public func variables(tag: RegistryTag?, slots: [Slot: [String: String]] = [:]) throws(StockOpsError) -> [String: String] {
         var variables = Command.baseEnvironment()
         for name in Self.passedThrough {
             if let value = processEnvironment[name] { variables[name] = value }
@@ -89,10 +92,13 @@ public struct ComposeEnvironment: Sendable {
         variables["REGISTRY"] = config.registry.host
         variables["REGISTRY_PROJECT"] = config.registry.project
         if let tag { variables["IMAGE_TAG"] = tag.name }
-        for (service, digest) in digests {
-            guard ImageDigest(digest) != nil else { throw StockOpsError(.usage, "\(service): \(digest) is not a sha256 digest") }
-            variables[Self.digestVariable(service)] = digest
+        for (slot, digests) in slots {
+            for (service, digest) in digests {
+                guard ImageDigest(digest) != nil else { throw StockOpsError(.usage, "\(service): \(digest) is not a sha256 digest") }
+                variables[Self.digestVariable(service, slot: slot)] = digest
+            }
         }
+        if let proxyDirectory { variables["STOCKOPS_PROXY_DIR"] = proxyDirectory }
         for (service, port) in try ports() {
             variables[Self.portVariable(service)] = String(port)
         }
@@ -104,12 +110,12 @@ public struct ComposeEnvironment: Sendable {
         return variables
     }
 
-    /// `argv` (a ``ComposeCommand`` result) as a command with the variables of `tag` and `digests`.
-    public func command(_ argv: [String], tag: RegistryTag?, digests: [String: String] = [:]) throws(StockOpsError) -> Command {
-        Command(argv[0], Array(argv.dropFirst()), environment: try variables(tag: tag, digests: digests))
+    /// `argv` (a ``ComposeCommand`` result) as a command with the variables of `tag` and the slots' digests.
+    public func command(_ argv: [String], tag: RegistryTag?, slots: [Slot: [String: String]] = [:]) throws(StockOpsError) -> Command {
+        Command(argv[0], Array(argv.dropFirst()), environment: try variables(tag: tag, slots: slots))
     }
 
-    /// The smoke test of the environment's published ports.
+    /// The smoke test of the environment's published ports (through the proxy).
     public func smokeTest(timeout: Duration) throws(StockOpsError) -> SmokeTest {
         SmokeTest(targets: SmokeTest.targets(config: config, host: smokeHost, ports: try ports()), timeout: timeout)
     }

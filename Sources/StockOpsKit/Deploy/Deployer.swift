@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// What a deploy or rollback left live.
@@ -173,19 +174,14 @@ public struct Deployer: Sendable {
                 throw DeployFailure(.refused, "\(image.repository):\(promotion.tag) now points to \(current.map(\.description) ?? "nothing"), not the promoted \(image.digest); promote again")
             }
         }
-        say("deploying \(promotion.tag) to \(name.rawValue) (live before: \(history.last.map { "\($0.tag), \($0.outcome.rawValue)" } ?? "nothing"))")
-        try await pull(promotion.tag, digests: promotion.digests)
-        let smoke = await upAndSmoke(promotion.tag, digests: promotion.digests)
+        say("deploying \(promotion.tag) to \(name.rawValue) (live before: \(history.lastGood?.tag ?? "nothing"))")
+        let smoke = try await release(promotion.tag, digests: promotion.digests)
         var entry = LedgerEntry(
             environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
-            approver: approval?.approver, previousTag: history.last?.tag, forceUnverified: promotion.forceUnverified || signatures == false ? true : nil,
+            approver: approval?.approver, previousTag: history.lastGood?.tag, forceUnverified: promotion.forceUnverified || signatures == false ? true : nil,
             signaturesVerified: signatures, runID: runID)
         if let failure = smoke.failure {
-            entry.outcome = .failed
-            entry.detail = failure
-            entry.seconds = Self.seconds(since: started)
-            try append(entry)
-            try await recover(from: promotion.tag, reason: failure, history: history, started: started)
+            try refuse(promotion.tag, entry, failure: failure, history: history, started: started)
         }
         for following in promotion.followingTags {
             for image in promotion.images {
@@ -203,7 +199,7 @@ public struct Deployer: Sendable {
         say("\(promotion.tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
         let proved = name == .stage ? try await writeStageProofs(pinned, tag: promotion.tag) : nil
         return Deployment(
-            environment: name, tag: promotion.tag.name, images: promotion.digests, previousTag: history.last?.tag, approver: approval?.approver,
+            environment: name, tag: promotion.tag.name, images: promotion.digests, previousTag: history.lastGood?.tag, approver: approval?.approver,
             smoke: smoke.report, seconds: entry.seconds ?? 0, signaturesVerified: signatures, stageProof: proved)
     }
 
@@ -325,7 +321,7 @@ public struct Deployer: Sendable {
                 refusal = "signature does not verify (" + check.failures.keys.sorted().joined(separator: ", ") + ")"
             }
             targets.append(RollbackTarget(
-                tag: name, digests: digests.mapValues(\.description), live: history.last?.tag == name && history.last?.outcome == .succeeded,
+                tag: name, digests: digests.mapValues(\.description), live: history.lastGood?.tag == name,
                 wasLive: !liveAs.isEmpty, signaturesVerified: check.map { $0.failures.isEmpty }, stageProof: check.map { c in digests.keys.allSatisfy { c.passedStage($0) } },
                 acceptable: refusal == nil, refusal: refusal))
         }
@@ -382,7 +378,7 @@ public struct Deployer: Sendable {
     /// The tag `--to-previous` returns to: the newest successful entry with another tag than the live one.
     public func previousGoodTag() throws(DeployFailure) -> RegistryTag {
         let history = try readLedger()
-        guard let entry = history.previousGood(excluding: history.last?.tag), let tag = RegistryTag(entry.tag) else {
+        guard let entry = history.previousGood(excluding: history.lastGood?.tag), let tag = RegistryTag(entry.tag) else {
             throw DeployFailure(.refused, "the ledger of \(name.rawValue) (\(ledger.path)) has no earlier good version to return to; pass --tag")
         }
         return tag
@@ -403,56 +399,35 @@ public struct Deployer: Sendable {
         let started = ContinuousClock.now
         let history = try readLedger()
         let images = digests.mapValues(\.description)
-        say("rolling \(name.rawValue) back to \(tag) (live before: \(history.last.map { "\($0.tag), \($0.outcome.rawValue)" } ?? "nothing"))")
-        try await pull(tag, digests: images)
-        let smoke = await upAndSmoke(tag, digests: images)
+        say("rolling \(name.rawValue) back to \(tag) (live before: \(history.lastGood?.tag ?? "nothing"))")
+        let smoke = try await release(tag, digests: images)
         var entry = LedgerEntry(
             environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
-            previousTag: history.last?.tag, forceUnverified: overridden || signatures == false ? true : nil, signaturesVerified: signatures, runID: runID)
+            previousTag: history.lastGood?.tag, forceUnverified: overridden || signatures == false ? true : nil, signaturesVerified: signatures, runID: runID)
         if let failure = smoke.failure {
-            entry.outcome = .failed
-            entry.detail = failure
-            entry.seconds = Self.seconds(since: started)
-            try append(entry)
-            try await recover(from: tag, reason: failure, history: history, started: started)
+            try refuse(tag, entry, failure: failure, history: history, started: started)
         }
         entry.seconds = Self.seconds(since: started)
         entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
         try append(entry)
         say("\(tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
         return Deployment(
-            environment: name, tag: tag.name, images: images, previousTag: history.last?.tag, approver: approval?.approver, smoke: smoke.report,
+            environment: name, tag: tag.name, images: images, previousTag: history.lastGood?.tag, approver: approval?.approver, smoke: smoke.report,
             seconds: entry.seconds ?? 0, signaturesVerified: signatures)
     }
 
     // MARK: Steps
 
-    /// After `failed` failed: back to the newest good tag of the ledger, then always throws.
-    private func recover(from failed: RegistryTag, reason: String, history: LedgerContents, started: ContinuousClock.Instant) async throws(DeployFailure) -> Never {
-        guard let good = history.previousGood(excluding: failed.name), let goodTag = RegistryTag(good.tag) else {
-            say("\(failed) failed its smoke test; the ledger has no earlier good version to roll back to")
-            throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test; no earlier good version of \(name.rawValue) in the ledger to roll back to. \(reason)")
-        }
-        say("\(failed) failed its smoke test (\(reason)); rolling back to \(goodTag)")
-        do {
-            try await pull(goodTag, digests: good.images)
-        } catch {
-            say("warning: \(error.message); starting \(goodTag) from the images on this host")
-        }
-        let smoke = await upAndSmoke(goodTag, digests: good.images)
-        var entry = LedgerEntry(
-            environment: name, action: .autoRollback, tag: goodTag.name, images: good.images, outcome: .succeeded, actor: actor,
-            approver: approval?.approver, previousTag: failed.name, runID: runID, detail: "after \(failed) failed its smoke test",
-            seconds: Self.seconds(since: started))
-        if let failure = smoke.failure {
-            entry.outcome = .failed
-            entry.detail = "after \(failed) failed its smoke test: \(failure)"
-            try append(entry)
-            throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test, and \(goodTag) failed too after rolling back to it: \(name.rawValue) is down. \(reason); \(failure)")
-        }
+    /// Records that `failed` did not pass its smoke test beside the live version, which kept serving, then throws.
+    private func refuse(_ failed: RegistryTag, _ entry: LedgerEntry, failure: String, history: LedgerContents, started: ContinuousClock.Instant) throws(DeployFailure) -> Never {
+        var entry = entry
+        entry.outcome = .failed
+        entry.seconds = Self.seconds(since: started)
+        let live = history.lastGood.map { "\($0.tag) kept serving: the proxy was never switched" } ?? "nothing was live before"
+        entry.detail = failure + "; " + live
         try append(entry)
-        say("rolled back to \(goodTag)")
-        throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test; rolled back to \(goodTag). \(reason)")
+        say("\(failed) failed its smoke test (\(failure)); \(live)")
+        throw DeployFailure(.smokeFailed, "\(failed) failed its smoke test; \(live). \(failure)")
     }
 
     private func takeLock(_ command: String) async throws(DeployFailure) -> EnvironmentLock {
@@ -509,12 +484,13 @@ public struct Deployer: Sendable {
         }
     }
 
-    private func compose(_ argv: [String], tag: RegistryTag, digests: [String: String], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
+    private func compose(_ argv: [String], tag: RegistryTag?, slots: [Slot: [String: String]], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
         var target = environment
+        target.proxyDirectory = proxy.directory
         if let dockerConfig { target.processEnvironment["DOCKER_CONFIG"] = dockerConfig }
         let command: Command
         do {
-            command = try target.command(argv, tag: tag, digests: digests)
+            command = try target.command(argv, tag: tag, slots: slots)
         } catch {
             throw DeployFailure(.refused, error.message)
         }
@@ -526,12 +502,12 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// `compose pull` of the services' images by digest, logged in with ``pullCredentials`` when set; a failure changes
-    /// nothing.
-    private func pull(_ tag: RegistryTag, digests: [String: String]) async throws(DeployFailure) {
+    /// `compose pull` of the images of `slot`'s services by digest, logged in with ``pullCredentials`` when set; a failure
+    /// changes nothing.
+    private func pull(_ tag: RegistryTag, into slot: Slot, slots: [Slot: [String: String]]) async throws(DeployFailure) {
         let dockerConfig = try await loggedInDockerConfig()
         defer { if let dockerConfig { try? FileManager.default.removeItem(atPath: dockerConfig) } }
-        let result = try await compose(environment.compose.pull(config.services.map(\.name)), tag: tag, digests: digests, dockerConfig: dockerConfig)
+        let result = try await compose(environment.compose.pull(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots, dockerConfig: dockerConfig)
         guard result.succeeded else {
             throw DeployFailure(.infrastructure, "pulling \(tag) failed; nothing was changed: \(Self.tail(result.output))")
         }
@@ -568,62 +544,172 @@ public struct Deployer: Sendable {
         return directory
     }
 
-    /// `compose up -d --remove-orphans` of `repository@digest` for every service, a check that the engine's containers run
-    /// exactly those digests, then the smoke test; `failure` says why the tag is not serving.
-    private func upAndSmoke(_ tag: RegistryTag, digests: [String: String]) async -> (report: SmokeReport?, failure: String?) {
+    var proxy: TrafficProxy { TrafficProxy(stateDirectory: stateDirectory, project: environment.compose.projectName) }
+
+    /// Puts `digests` live without an outage: starts them in the slot the proxy does not send traffic to (or finds them
+    /// retained there), smoke-tests those containers directly, then switches the proxy; the version that was live stays
+    /// in its slot, running, for an instant rollback. Until the switch the live version serves alone, and on a failure
+    /// the proxy is left as it was and the new containers are removed. Throws only when the images cannot be pulled
+    /// (nothing changed).
+    private func release(_ tag: RegistryTag, digests: [String: String]) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?) {
+        let proxy = self.proxy
+        let active = proxy.activeSlot()
+        var recorded = proxy.slots()
+        let containers = (try? await listContainers()) ?? []
+        let target = active?.other ?? .blue
+        let slots = { recorded.mapValues(\.images) }
+        let retained = recorded[target]?.images == digests && Self.runningDigests(containers, slot: target) == digests
+        if retained {
+            say("\(tag) is retained in the \(target.rawValue) slot: no pull, no start")
+        } else {
+            var wanted = slots()
+            wanted[target] = digests
+            try await pull(tag, into: target, slots: wanted)
+            do {
+                try proxy.record(SlotContents(tag: tag.name, images: digests), in: target)
+            } catch {
+                throw DeployFailure(.infrastructure, "\(error)")
+            }
+            recorded[target] = SlotContents(tag: tag.name, images: digests)
+        }
+        let services = config.services.map { target.composeService($0.name) }
         do {
-            let result = try await compose(environment.compose.up(), tag: tag, digests: digests)
-            guard result.succeeded else {
-                return (nil, "compose up did not start it: \(Self.tail(result.output))")
+            if !retained {
+                say("starting \(tag) in the \(target.rawValue) slot beside \(active.flatMap { recorded[$0]?.tag }.map { "the live \($0)" } ?? "nothing live")")
+                let result = try await compose(environment.compose.up(services), tag: tag, slots: slots())
+                guard result.succeeded else { throw DeployFailure(.smokeFailed, "compose up did not start it: \(Self.tail(result.output))") }
             }
-            if let mismatch = try await runningDigestMismatch(digests) {
-                return (nil, mismatch)
+            let running = Self.runningDigests(try await listContainers(), slot: target)
+            let wrong = digests.keys.sorted().filter { running[$0] != digests[$0] }
+            guard wrong.isEmpty else {
+                throw DeployFailure(.smokeFailed, "the engine does not run the checked digests: " + wrong.map { "\($0) runs \(running[$0] ?? "nothing"), not \(digests[$0] ?? "")" }.joined(separator: "; "))
             }
-            let smoke = try environment.smokeTest(timeout: smokeTimeout)
-            say("smoke test of \(tag) (health within \(Int(smokeTimeout.components.seconds)) s)")
+            var targets: [SmokeTest.Target] = []
+            for service in config.services {
+                let address = try await publishedAddress(target.composeService(service.name), service.containerPort, slots: slots())
+                targets.append(SmokeTest.Target(service: service.name, baseURL: "http://\(address)", healthPath: service.healthPath, checks: service.smoke))
+            }
+            say("smoke test of \(tag) in the \(target.rawValue) slot, before it gets traffic (health within \(Int(smokeTimeout.components.seconds)) s)")
             let log = log
             let progress = progress
-            let report = await smoke.run { line in
+            let report = await SmokeTest(targets: targets, timeout: smokeTimeout).run { line in
                 log.write("  " + line + "\n")
                 progress("  " + line)
             }
-            return (report, report.failure)
+            if let failure = report.failure {
+                await discard(target, tag: tag, slots: slots())
+                return (report, failure)
+            }
+            try await switchProxy(to: target, from: active, tag: tag, slots: slots())
+            return (report, nil)
         } catch let error as DeployFailure {
+            await discard(target, tag: tag, slots: slots())
             return (nil, error.message)
         } catch {
+            await discard(target, tag: tag, slots: slots())
             return (nil, "\(error)")
         }
     }
 
-    /// What differs between the digests the engine's containers of the project run and `expected`; nil when they match.
-    private func runningDigestMismatch(_ expected: [String: String]) async throws(DeployFailure) -> String? {
+    /// Removes the containers of `slot`, which never got traffic, and forgets what it held.
+    private func discard(_ slot: Slot, tag: RegistryTag, slots: [Slot: [String: String]]) async {
+        _ = try? await compose(environment.compose.remove(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots)
+        try? proxy.record(nil, in: slot)
+        say("removed the \(slot.rawValue) slot's containers of \(tag); the proxy was not switched")
+    }
+
+    /// Points the proxy at `slot`: rewrites its configuration and reloads it (SIGUSR2: the old worker finishes its
+    /// requests), or starts it; then waits until every published port answers from `slot`. When that does not happen,
+    /// the configuration goes back to `previous`.
+    private func switchProxy(to slot: Slot, from previous: Slot?, tag: RegistryTag, slots: [Slot: [String: String]]) async throws(DeployFailure) {
+        let started = ContinuousClock.now
+        do {
+            try proxy.writeConfiguration(active: slot, services: config.services)
+        } catch {
+            throw DeployFailure(.infrastructure, "\(error)")
+        }
+        let proxyRunning = ((try? await listContainers()) ?? []).contains { $0.service == "proxy" && $0.state == "running" }
+        let argv = proxyRunning ? environment.compose.kill("SIGUSR2", ["proxy"]) : environment.compose.up(["proxy"], dependencies: false, removeOrphans: true)
+        let result = try await compose(argv, tag: tag, slots: slots)
+        var problem: String? = result.succeeded ? nil : "\(proxyRunning ? "reloading" : "starting") the proxy failed: \(Self.tail(result.output))"
+        if problem == nil { problem = await confirmSwitch(to: slot) }
+        if let problem {
+            if let previous {
+                try? proxy.writeConfiguration(active: previous, services: config.services)
+                _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: tag, slots: slots)
+            }
+            throw DeployFailure(.smokeFailed, problem)
+        }
+        say("the proxy sends \(name.rawValue)'s traffic to \(tag) (\(slot.rawValue) slot) after \(Self.seconds(since: started)) s" + (previous.map { "; the \($0.rawValue) slot is retained for a rollback" } ?? ""))
+    }
+
+    /// Nil once every service's published port answers its health path from `slot` (``TrafficProxy/slotHeader``), else
+    /// what it answered last after 15 s.
+    private func confirmSwitch(to slot: Slot) async -> String? {
+        let ports: [String: Int]
+        do { ports = try environment.ports() } catch { return error.message }
+        let client = HTTPClient(configuration: SmokeTest.http)
+        let deadline = ContinuousClock.now + .seconds(15)
+        for service in config.services {
+            var last = "no answer"
+            while true {
+                let url = "http://\(environment.smokeHost):\(ports[service.name] ?? 0)\(service.healthPath)"
+                if let response = try? await client.send(HTTPRequest(url: url)) {
+                    let answered = response.headers[TrafficProxy.slotHeader]
+                    if response.status == 200, answered == slot.rawValue { break }
+                    last = "\(response.status) from the \(answered ?? "unknown") slot"
+                }
+                guard ContinuousClock.now < deadline else { return "the proxy did not send \(service.name) to the \(slot.rawValue) slot within 15 s (\(url): \(last))" }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        return nil
+    }
+
+    /// The loopback address (`127.0.0.1:49153`) `containerPort` of a Compose service is published on.
+    private func publishedAddress(_ service: String, _ containerPort: Int, slots: [Slot: [String: String]]) async throws(DeployFailure) -> String {
+        let result = try await compose(environment.compose.port(service, containerPort), tag: nil, slots: slots)
+        let address = result.output.split(whereSeparator: \.isNewline).last.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        guard result.succeeded, let colon = address.lastIndex(of: ":"), Int(address[address.index(after: colon)...]) != nil else {
+            throw DeployFailure(.smokeFailed, "\(service) publishes no port \(containerPort): \(Self.tail(result.output))")
+        }
+        let host = String(address[..<colon])
+        return (host == "0.0.0.0" || host.isEmpty ? "127.0.0.1" : host) + address[colon...]
+    }
+
+    /// The containers of the environment's Compose project.
+    private func listContainers() async throws(DeployFailure) -> [ContainerStatus] {
         let argv = ContainerStatus.list(project: environment.compose.projectName)
         var variables = Command.baseEnvironment()
         for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"] {
             if let value = environment.processEnvironment[name] { variables[name] = value }
         }
-        let containers: [ContainerStatus]
         do {
             let result = try await runner.run(Command(argv: argv, environment: variables))
             guard result.succeeded else { throw DeployFailure(.infrastructure, "docker ps failed: \(Self.tail(result.output))") }
-            containers = try ContainerStatus.parse(result.output)
+            return try ContainerStatus.parse(result.output)
         } catch let error as DeployFailure {
             throw error
         } catch {
             throw DeployFailure(.infrastructure, "cannot list the containers of \(environment.compose.projectName): \(error)")
         }
-        let running = Self.runningDigests(containers)
-        let wrong = expected.keys.sorted().filter { running[$0] != expected[$0] }
-        guard !wrong.isEmpty else { return nil }
-        return "the engine does not run the checked digests: " + wrong.map { "\($0) runs \(running[$0] ?? "nothing"), not \(expected[$0] ?? "")" }.joined(separator: "; ")
     }
 
-    /// The digest each service's container was created from (`repository@sha256:…`), from `docker ps`.
-    static func runningDigests(_ containers: [ContainerStatus]) -> [String: String] {
+    /// The digest each service's running container in `slot` was created from (`repository@sha256:…`), from `docker ps`;
+    /// with no slot, the containers named after the services themselves (an environment deployed before the proxy).
+    static func runningDigests(_ containers: [ContainerStatus], slot: Slot?) -> [String: String] {
         var digests: [String: String] = [:]
         for container in containers where container.state == "running" {
+            let service: String
+            if let slot {
+                guard let parsed = Slot.parse(container.service), parsed.slot == slot else { continue }
+                service = parsed.service
+            } else {
+                guard Slot.parse(container.service) == nil else { continue }
+                service = container.service
+            }
             guard let at = container.image.lastIndex(of: "@"), let digest = ImageDigest(String(container.image[container.image.index(after: at)...])) else { continue }
-            digests[container.service] = digest.description
+            digests[service] = digest.description
         }
         return digests
     }

@@ -254,7 +254,10 @@ extension Session {
         }
 
         let live = contents.last
-        let drift = containers.map { Self.servingDrift(live: contents.lastGood.flatMap { live?.outcome == .succeeded ? live : $0 }, containers: $0) } ?? []
+        let proxy = TrafficProxy(stateDirectory: request.stateDirectory, project: project)
+        let activeSlot = proxy.activeSlot()
+        let slotContents = proxy.slots()
+        let drift = containers.map { Self.servingDrift(live: contents.lastGood.flatMap { live?.outcome == .succeeded ? live : $0 }, containers: $0, slot: activeSlot) } ?? []
         if request.json {
             struct Service: Encodable {
                 var service: String
@@ -262,6 +265,10 @@ extension Session {
                 var health: String?
                 var image: String?
                 var digest: String?
+            }
+            struct ProxyStatus: Encodable {
+                var active: Slot?
+                var slots: [String: SlotContents]
             }
             struct Status: Encodable {
                 var environment: Environment
@@ -271,6 +278,8 @@ extension Session {
                 var services: [Service]
                 var docker: String?
                 var stateDirectory: String
+                /// The slot the proxy sends traffic to (nil before the first switch) and what each slot holds.
+                var proxy: ProxyStatus
                 /// What the engine runs that differs from the ledger's live version; empty when it serves it.
                 var drift: [String]
             }
@@ -278,7 +287,8 @@ extension Session {
                 let container = containers?.first { $0.service == name }
                 return Service(service: name, state: container?.state, health: container?.health, image: container?.image, digest: live?.images[name])
             }
-            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory, drift: drift)
+            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory,
+                proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })), drift: drift)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -297,11 +307,20 @@ extension Session {
             }
             text += "lock:        \(lock.description)\n"
             text += "state:       \(request.stateDirectory)\n"
+            if let activeSlot {
+                let held = { (slot: Slot) in slotContents[slot].map { "\(slot.rawValue) (\($0.tag))" } ?? "\(slot.rawValue) (empty)" }
+                text += "proxy:       traffic to \(held(activeSlot)); retained: \(held(activeSlot.other))\n"
+            } else {
+                text += "proxy:       not started: no deploy has switched it yet\n"
+            }
             let rows = Self.serviceNames(contents, containers).map { name -> [String] in
                 let container = containers?.first { $0.service == name }
-                return [name, container?.state ?? "-", container?.health ?? "-", live?.images[name].map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
+                let parsed = Slot.parse(name)
+                let role = parsed.map { $0.slot == activeSlot ? "live" : "retained" } ?? (live?.images[name] != nil ? "live" : "-")
+                let digest = container.flatMap { $0.image.split(separator: "@").last.map(String.init) }.flatMap { $0.hasPrefix("sha256:") ? String($0.prefix(19)) : nil }
+                return [name, container?.state ?? "-", container?.health ?? "-", role, digest ?? live?.images[name].map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
             }
-            text += Self.table([["SERVICE", "STATE", "HEALTH", "DIGEST", "IMAGE"]] + rows)
+            text += Self.table([["SERVICE", "STATE", "HEALTH", "ROLE", "DIGEST", "IMAGE"]] + rows)
             if let dockerProblem { text += "containers unknown: \(dockerProblem)\n" }
             if !drift.isEmpty { text += "NOT SERVING what the ledger says: " + drift.joined(separator: "; ") + "\n" }
             output.write(text)
@@ -312,11 +331,11 @@ extension Session {
 
     /// How the engine's containers differ from the version the ledger says is live: a service not running, unhealthy,
     /// or running another digest. Empty when nothing was deployed or it serves exactly that version.
-    static func servingDrift(live: LedgerEntry?, containers: [ContainerStatus]) -> [String] {
+    static func servingDrift(live: LedgerEntry?, containers: [ContainerStatus], slot: Slot?) -> [String] {
         guard let live else { return [] }
-        let running = Deployer.runningDigests(containers)
+        let running = Deployer.runningDigests(containers, slot: slot)
         return live.images.keys.sorted().compactMap { service in
-            let container = containers.first { $0.service == service }
+            let container = containers.first { $0.service == (slot?.composeService(service) ?? service) }
             guard let container, container.state == "running" else {
                 return "\(service) is \(container?.state ?? "not there")"
             }
@@ -401,7 +420,8 @@ extension Session {
     }
 
     static func serviceNames(_ contents: LedgerContents, _ containers: [ContainerStatus]?) -> [String] {
-        Array(Set((contents.last?.images.keys).map(Array.init) ?? []).union((containers ?? []).map(\.service))).sorted()
+        guard let containers, !containers.isEmpty else { return (contents.last?.images.keys).map { Array($0).sorted() } ?? [] }
+        return Array(Set(containers.map(\.service))).sorted()
     }
 
     static func time(_ date: Date) -> String {

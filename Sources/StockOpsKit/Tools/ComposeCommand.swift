@@ -49,6 +49,21 @@ public struct ComposeCommand: Sendable, Equatable {
 
     public func up() -> [String] { compose(["up", "-d", "--remove-orphans"]) }
 
+    /// `up -d` of `services` only; with `dependencies: false` (`--no-deps`) the services they depend on are left as they
+    /// are; `removeOrphans` removes the containers of services the file no longer has.
+    public func up(_ services: [String], dependencies: Bool = true, removeOrphans: Bool = false) -> [String] {
+        compose(["up", "-d"] + (dependencies ? [] : ["--no-deps"]) + (removeOrphans ? ["--remove-orphans"] : []) + services)
+    }
+
+    /// `rm --stop --force` of `services`: stops and removes their containers.
+    public func remove(_ services: [String]) -> [String] { compose(["rm", "--stop", "--force"] + services) }
+
+    /// `port SERVICE PORT`: the host address a container port of `service` is published on.
+    public func port(_ service: String, _ containerPort: Int) -> [String] { compose(["port", service, String(containerPort)]) }
+
+    /// `kill -s SIGNAL` of `services`.
+    public func kill(_ signal: String, _ services: [String]) -> [String] { compose(["kill", "-s", signal] + services) }
+
     public func down() -> [String] { compose(["down"]) }
 
     /// `down --volumes`: also removes the environment's named volumes (its database).

@@ -1,0 +1,154 @@
+import Foundation
+
+/// One of an environment's two sets of service containers. The proxy sends traffic to one; the other holds the version
+/// that ran before (retained for an instant rollback) or the next one while it is started and smoke-tested.
+public enum Slot: String, Codable, Sendable, CaseIterable {
+    case blue, green
+
+    public var other: Slot { self == .blue ? .green : .blue }
+
+    /// The Compose service of `service` in this slot: `trade-blue`.
+    public func composeService(_ service: String) -> String { "\(service)-\(rawValue)" }
+
+    /// The service and slot of a Compose service name such as `trade-green`; nil for the others (`db`, `proxy`).
+    public static func parse(_ composeService: String) -> (service: String, slot: Slot)? {
+        for slot in Slot.allCases where composeService.hasSuffix("-" + slot.rawValue) {
+            return (String(composeService.dropLast(slot.rawValue.count + 1)), slot)
+        }
+        return nil
+    }
+}
+
+/// What a slot's containers were started with.
+public struct SlotContents: Codable, Sendable, Equatable {
+    public var tag: String
+    /// Digest per service.
+    public var images: [String: String]
+
+    public init(tag: String, images: [String: String]) {
+        self.tag = tag
+        self.images = images
+    }
+}
+
+/// The reverse proxy in front of an environment: HAProxy 2.6 (the `proxy` service of `environments/<env>.yml`), owning
+/// the published ports and forwarding each service to the container of one slot.
+///
+/// stockops writes its configuration to `<state>/proxy/<project>/haproxy.cfg`, mounted into the container, and switches
+/// slots by rewriting it and sending SIGUSR2: HAProxy's master process starts a new worker on the same listening
+/// sockets, and the old worker finishes its in-flight requests before it exits (bounded by `hard-stop-after`). The file
+/// is the one record of where traffic goes, so a restarted proxy comes back on the same slot. Every response carries
+/// ``slotHeader``, by which a switch is confirmed through the published ports.
+public struct TrafficProxy: Sendable {
+    /// The header naming the slot that answered.
+    public static let slotHeader = "X-Stockops-Slot"
+    /// How long the old worker may keep serving in-flight requests after a switch.
+    public static let drainLimit = 30
+
+    /// `<state>/proxy/<project>`: the directory mounted as `/usr/local/etc/haproxy`.
+    public let directory: String
+
+    public init(stateDirectory: String, project: String) {
+        directory = stateDirectory + "/proxy/" + project
+    }
+
+    var configurationPath: String { directory + "/haproxy.cfg" }
+    var slotsPath: String { directory + "/slots.json" }
+
+    /// The slot the configuration sends traffic to; nil before the environment's first switch.
+    public func activeSlot() -> Slot? {
+        guard let text = try? String(contentsOfFile: configurationPath, encoding: .utf8),
+            let first = text.split(separator: "\n", maxSplits: 1).first, first.hasPrefix(Self.marker)
+        else { return nil }
+        return Slot(rawValue: first.dropFirst(Self.marker.count).prefix { $0.isLetter }.description)
+    }
+
+    /// What each slot was last started with.
+    public func slots() -> [Slot: SlotContents] {
+        guard let data = FileManager.default.contents(atPath: slotsPath),
+            let decoded = try? JSONDecoder().decode([String: SlotContents].self, from: data)
+        else { return [:] }
+        var slots: [Slot: SlotContents] = [:]
+        for (name, contents) in decoded {
+            if let slot = Slot(rawValue: name) { slots[slot] = contents }
+        }
+        return slots
+    }
+
+    /// Records what `slot` runs (nil: nothing).
+    public func record(_ contents: SlotContents?, in slot: Slot) throws {
+        var slots = slots()
+        slots[slot] = contents
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(try encoder.encode(Dictionary(uniqueKeysWithValues: slots.map { ($0.key.rawValue, $0.value) })), to: slotsPath)
+    }
+
+    /// Writes the configuration sending every service to `active`.
+    public func writeConfiguration(active: Slot, services: [ServiceConfig]) throws {
+        try write(Data(Self.configuration(active: active, services: services).utf8), to: configurationPath)
+    }
+
+    private static let marker = "# stockops: traffic to "
+
+    /// HAProxy's configuration: one frontend per service on its container port, one backend with a server per slot, the
+    /// inactive one disabled. Connection failures (a container that just stopped) are retried on another server;
+    /// requests that reached a server are never sent twice.
+    public static func configuration(active: Slot, services: [ServiceConfig]) -> String {
+        var text = """
+            \(marker)\(active.rawValue)
+            # Written by stockops deploy and rollback (edits are overwritten); the switch is a reload (SIGUSR2).
+            global
+                hard-stop-after \(drainLimit)s
+
+            resolvers docker
+                nameserver dns 127.0.0.11:53
+                hold valid 1s
+
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 60s
+                timeout server 60s
+                timeout http-keep-alive 10s
+                retries 3
+                option redispatch 1
+                retry-on conn-failure
+
+            """
+        for service in services {
+            text += """
+
+                frontend \(service.name)
+                    bind :\(service.containerPort)
+                    default_backend \(service.name)
+
+                backend \(service.name)
+                    option httpchk GET \(service.healthPath)
+                    http-response set-header \(slotHeader) \(active.rawValue)
+
+                """
+            for slot in Slot.allCases {
+                let server = "    server \(slot.rawValue) \(slot.composeService(service.name)):\(service.containerPort) check inter 1s resolvers docker init-addr libc,none"
+                text += server + (slot == active ? "" : " disabled") + "\n"
+            }
+        }
+        return text
+    }
+
+    /// Writes `data` to `path` through a new file renamed over it, readable by the proxy's user (0644, directory 0755).
+    private func write(_ data: Data, to path: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        chmod(directory, 0o755)
+        let temporary = path + ".new"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o644]) else {
+            throw StockOpsError(.infrastructure, "cannot write \(temporary); set STOCKOPS_STATE_DIR to a writable directory")
+        }
+        chmod(temporary, 0o644)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw StockOpsError(.infrastructure, "cannot replace \(path): \(reason)")
+        }
+    }
+}

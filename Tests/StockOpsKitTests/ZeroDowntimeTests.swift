@@ -1,0 +1,168 @@
+import CurlHTTP
+import Foundation
+import Synchronization
+import Testing
+
+@testable import StockOpsKit
+
+/// Requests a client keeps sending to an environment's published ports while it is deployed and rolled back.
+final class TrafficProbe: Sendable {
+    struct Counts: Sendable {
+        var answered = 0
+        var failures: [String] = []
+        /// Answers per slot (``TrafficProxy/slotHeader``).
+        var slots: [String: Int] = [:]
+    }
+
+    private let counts = Mutex(Counts())
+    private let stopped = Atomic<Bool>(false)
+    private let urls: [String]
+
+    init(_ urls: [String]) {
+        self.urls = urls
+    }
+
+    var snapshot: Counts { counts.withLock { $0 } }
+
+    /// Sends one request after another to each URL (`clients` at once) until ``stop()``.
+    func start(clients: Int = 2) -> Task<Void, Never> {
+        Task.detached { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                for client in 0..<clients {
+                    group.addTask {
+                        let http = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(10), retry: .none))
+                        var index = client
+                        while !self.stopped.load(ordering: .relaxed) {
+                            let url = self.urls[index % self.urls.count]
+                            index += 1
+                            do {
+                                let response = try await http.send(HTTPRequest(url: url))
+                                self.counts.withLock { counts in
+                                    if response.status == 200 {
+                                        counts.answered += 1
+                                        counts.slots[response.headers[TrafficProxy.slotHeader] ?? "none", default: 0] += 1
+                                    } else {
+                                        counts.failures.append("\(url): \(response.status) \(response.text.prefix(120))")
+                                    }
+                                }
+                            } catch {
+                                self.counts.withLock { $0.failures.append("\(url): \(error)") }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+}
+
+/// Deploys and rollbacks behind the environment's proxy, on the real engine: no request fails while the version changes.
+@Suite(.serialized) struct ZeroDowntimeTests {
+    func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    func rollback(_ sandbox: DeploySandbox, to tag: String) async -> (succeeded: Bool, output: String) {
+        let directory = temporaryDirectory("rollback")
+        let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(fd) }
+        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+        var request = RollbackRequest(target: sandbox.request, tag: tag)
+        request.yes = true
+        let status = await Session(output: console, errors: console).rollback(request)
+        return (status == .success, read(directory + "/out"))
+    }
+
+    @Test func deploysRollbacksAndAFailedDeployServeEveryRequest() async throws {
+        try await DeploySandbox.with(.dev) { sandbox in
+            let v1 = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let v2 = try await sandbox.pushBuild("v2", commit: "ccccccc")
+            let broken = try await sandbox.pushBuild("broken", commit: "bbbbbbb")
+            let settings = DeploySettings(smokeTimeout: .seconds(60), lockWait: .zero)
+            let first = try await sandbox.runPipeline(v1, settings: settings)
+            #expect(first.status == .passed, "\(first.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            let proxy = TrafficProxy(stateDirectory: sandbox.state, project: sandbox.project)
+            #expect(proxy.activeSlot() == .blue)
+
+            let probe = TrafficProbe([
+                "http://127.0.0.1:\(sandbox.ports["stock-listing"]!)/stocks?limit=2", "http://127.0.0.1:\(sandbox.ports["trade"]!)/portfolio/probe",
+                "http://127.0.0.1:\(sandbox.ports["trade"]!)/health",
+            ])
+            let traffic = probe.start()
+
+            // A deploy starts beside the live version and takes the traffic only after its smoke test.
+            let second = try await sandbox.runPipeline(v2, settings: settings)
+            #expect(second.status == .passed, "\(second.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            #expect(proxy.activeSlot() == .green)
+            #expect(proxy.slots()[.blue]?.tag == "dev-aaaaaaa", "the previous version is retained")
+
+            // A rollback to the retained version is a switch: nothing pulled or started.
+            let (back, backOutput) = await rollback(sandbox, to: "dev-aaaaaaa")
+            #expect(back, "\(backOutput)")
+            #expect(backOutput.contains("dev-aaaaaaa is retained in the blue slot: no pull, no start"), "\(backOutput)")
+            #expect(proxy.activeSlot() == .blue)
+
+            // A version failing its smoke test never gets traffic and its containers go.
+            let failing = try await sandbox.runPipeline(broken, settings: DeploySettings(smokeTimeout: .seconds(6), lockWait: .zero))
+            #expect(failing.status == .failed)
+            #expect(proxy.activeSlot() == .blue)
+            let afterFailure = try await sandbox.containers().keys.sorted()
+            #expect(afterFailure.allSatisfy { !$0.hasSuffix("-green") }, "\(afterFailure)")
+            #expect(try sandbox.ledger.last?.detail?.contains("dev-aaaaaaa kept serving") == true)
+
+            let (again, againOutput) = await rollback(sandbox, to: "dev-ccccccc")
+            #expect(again, "\(againOutput)")
+            #expect(proxy.activeSlot() == .green)
+
+            probe.stop()
+            await traffic.value
+            let counts = probe.snapshot
+            #expect(counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
+            #expect(counts.slots["blue", default: 0] > 0 && counts.slots["green", default: 0] > 0, "both versions answered: \(counts.slots)")
+            print("zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots)")
+
+            // status tells which slot serves and which is retained.
+            let directory = temporaryDirectory("status")
+            let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+            #expect(await Session(output: console, errors: console).status(sandbox.request) == .success)
+            close(fd)
+            let status = read(directory + "/out")
+            #expect(status.contains("proxy:       traffic to green (dev-ccccccc); retained: blue (dev-aaaaaaa)"), "\(status)")
+        }
+    }
+}
+
+/// The proxy's generated configuration, checked by HAProxy itself.
+@Suite struct TrafficProxyTests {
+    @Test func theConfigurationSendsEachServiceToOneSlotAndHAProxyAcceptsIt() async throws {
+        let config = try PipelineConfig.load(path: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml")
+        let proxy = TrafficProxy(stateDirectory: temporaryDirectory(), project: "stocks-dev")
+        #expect(proxy.activeSlot() == nil)
+        try proxy.writeConfiguration(active: .green, services: config.services)
+        #expect(proxy.activeSlot() == .green)
+        let text = try String(contentsOfFile: proxy.directory + "/haproxy.cfg", encoding: .utf8)
+        #expect(text.contains("    server green trade-green:8001 check inter 1s resolvers docker init-addr libc,none\n"))
+        #expect(text.contains("    server blue trade-blue:8001 check inter 1s resolvers docker init-addr libc,none disabled\n"))
+        #expect(text.contains("    bind :8000\n"))
+        #expect(text.contains("http-response set-header X-Stockops-Slot green"))
+        #expect(!text.contains("retry-on all"), "a request that reached a server is never sent twice")
+        var mode = stat()
+        #expect(stat(proxy.directory + "/haproxy.cfg", &mode) == 0 && mode.st_mode & 0o777 == 0o644, "the proxy's user reads it")
+
+        let haproxy = try #require(executableOnPath("haproxy"), "haproxy is not installed: run scripts/install-deps.sh")
+        let check = try await runTool([haproxy, "-c", "-f", proxy.directory + "/haproxy.cfg"])
+        #expect(check.status == 0, "\(check.output)")
+
+        try proxy.record(SlotContents(tag: "dev-1234567", images: ["trade": "sha256:" + String(repeating: "a", count: 64)]), in: .green)
+        try proxy.record(SlotContents(tag: "dev-7654321", images: [:]), in: .blue)
+        try proxy.record(nil, in: .blue)
+        #expect(proxy.slots() == [.green: SlotContents(tag: "dev-1234567", images: ["trade": "sha256:" + String(repeating: "a", count: 64)])])
+        #expect(Slot.parse("stock-listing-green")! == ("stock-listing", .green))
+        #expect(Slot.parse("db") == nil)
+    }
+}
