@@ -137,6 +137,103 @@ final class TrafficProbe: Sendable {
     }
 }
 
+/// `stockops rollback` interrupted at each step, as a runner cancelling a job does, while traffic flows.
+@Suite(.serialized) struct InterruptedSwitchTests {
+    /// Runs the stockops binary and sends it `signal` once a line of its output contains `marker`.
+    func stockops(_ arguments: [String], environment: [String: String], signal: Int32, when marker: String) async throws -> (status: Int32, output: String) {
+        let binary = EnvironmentLockTests.binary
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw FixtureError("\(binary) is missing: run swift build --build-tests first") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let pid = process.processIdentifier
+        let reader = pipe.fileHandleForReading
+        let output = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var data = Data()
+                var sent = false
+                while true {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { break }
+                    data.append(chunk)
+                    if !sent, String(decoding: data, as: UTF8.self).contains(marker) {
+                        sent = true
+                        kill(pid, signal)
+                    }
+                }
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test func aSignalBeforeTheSwitchLeavesTheLiveVersionAndOneDuringItFinishesIt() async throws {
+        try await DeploySandbox.with(.dev) { sandbox in
+            let settings = DeploySettings(smokeTimeout: .seconds(60), lockWait: .zero)
+            for (variant, commit) in [("v1", "aaaaaaa"), ("v2", "ccccccc")] {
+                let run = try await sandbox.runPipeline(try await sandbox.pushBuild(variant, commit: commit), settings: settings)
+                #expect(run.status == .passed, "\(run.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            }
+            // The broken version takes the blue slot, fails, and leaves it empty: dev-aaaaaaa must start there again.
+            let broken = try await sandbox.runPipeline(try await sandbox.pushBuild("broken", commit: "bbbbbbb"), settings: DeploySettings(smokeTimeout: .seconds(6), lockWait: .zero))
+            #expect(broken.status == .failed)
+            let proxy = TrafficProxy(stateDirectory: sandbox.state, project: sandbox.project)
+            #expect(proxy.activeSlot() == .green)
+            let probe = TrafficProbe(["http://127.0.0.1:\(sandbox.ports["stock-listing"]!)/stocks?limit=2", "http://127.0.0.1:\(sandbox.ports["trade"]!)/health"])
+            let traffic = probe.start()
+            let arguments = ["rollback", "--root", sandbox.root, "--env", "dev", "--tag", "dev-aaaaaaa", "--yes"]
+            let entries = try sandbox.ledger.count
+
+            // SIGTERM while the new version starts: the live one serves on, the new containers go, the lock is free.
+            let before = try await stockops(arguments, environment: sandbox.processEnvironment, signal: SIGTERM, when: "starting dev-aaaaaaa in the blue slot")
+            #expect(before.status != 0, "\(before.output)")
+            #expect(before.output.contains("interrupted"), "\(before.output)")
+            #expect(proxy.activeSlot() == .green)
+            let afterSignal = try sandbox.ledger
+            #expect(afterSignal.count == entries + 1 && afterSignal.last?.outcome == .failed, "\(afterSignal.last.map { "\($0)" } ?? "")")
+            let containers = try await sandbox.containers().keys.sorted()
+            #expect(containers.allSatisfy { !$0.hasSuffix("-blue") }, "\(containers)")
+            #expect(try EnvironmentLock.inspect(stateDirectory: sandbox.state, environment: .dev) == .free)
+
+            // SIGINT once its smoke test passed, as the switch begins: the switch is finished and recorded first.
+            let during = try await stockops(arguments, environment: sandbox.processEnvironment, signal: SIGINT, when: "GET /portfolio/stockops-smoke 200")
+            #expect(proxy.activeSlot() == .blue, "\(during.output)")
+            let last = try #require(try sandbox.ledger.last)
+            #expect(last.action == .rollback && last.tag == "dev-aaaaaaa" && last.outcome == .succeeded, "\(during.output)")
+            #expect(try EnvironmentLock.inspect(stateDirectory: sandbox.state, environment: .dev) == .free)
+
+            // A stockops killed between writing the configuration and reloading the proxy: the next rollback sees the
+            // proxy serve another slot than its configuration names, and repairs it before it touches a slot.
+            let config = try PipelineConfig.load(path: sandbox.root + "/pipelines/stockops.yml")
+            try proxy.writeConfiguration(active: .green, services: config.services)
+            let (session, output) = { () -> (Session, String) in
+                let directory = temporaryDirectory("repair")
+                let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+                return (Session(output: console, errors: console), directory + "/out")
+            }()
+            var request = RollbackRequest(target: sandbox.request, tag: "dev-ccccccc")
+            request.yes = true
+            #expect(await session.rollback(request) == .success)
+            let repaired = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(repaired.contains("repaired an unfinished switch: the proxy's configuration named the green slot while it served the blue slot; it now names the blue slot, which holds dev-aaaaaaa"), "\(repaired)")
+            #expect(proxy.activeSlot() == .green)
+
+            probe.stop()
+            await traffic.value
+            let counts = probe.snapshot
+            #expect(counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
+            #expect(counts.answered > 0)
+        }
+    }
+}
+
 /// The proxy's generated configuration, checked by HAProxy itself.
 @Suite struct TrafficProxyTests {
     @Test func theConfigurationSendsEachServiceToOneSlotAndHAProxyAcceptsIt() async throws {

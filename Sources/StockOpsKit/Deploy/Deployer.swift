@@ -175,13 +175,13 @@ public struct Deployer: Sendable {
             }
         }
         say("deploying \(promotion.tag) to \(name.rawValue) (live before: \(history.lastGood?.tag ?? "nothing"))")
-        let smoke = try await release(promotion.tag, digests: promotion.digests)
-        var entry = LedgerEntry(
+        let entry = LedgerEntry(
             environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
             approver: approval?.approver, previousTag: history.lastGood?.tag, forceUnverified: promotion.forceUnverified || signatures == false ? true : nil,
             signaturesVerified: signatures, runID: runID)
-        if let failure = smoke.failure {
-            try refuse(promotion.tag, entry, failure: failure, history: history, started: started)
+        let released = try await release(promotion.tag, digests: promotion.digests, recording: entry, started: started)
+        guard let recorded = released.entry else {
+            try refuse(promotion.tag, entry, failure: released.failure ?? "unknown", history: history, started: started)
         }
         for following in promotion.followingTags {
             for image in promotion.images {
@@ -193,14 +193,10 @@ public struct Deployer: Sendable {
             }
             say("moved \(following) to \(promotion.tag)")
         }
-        entry.seconds = Self.seconds(since: started)
-        entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
-        try append(entry)
-        say("\(promotion.tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
         let proved = name == .stage ? try await writeStageProofs(pinned, tag: promotion.tag) : nil
         return Deployment(
             environment: name, tag: promotion.tag.name, images: promotion.digests, previousTag: history.lastGood?.tag, approver: approval?.approver,
-            smoke: smoke.report, seconds: entry.seconds ?? 0, signaturesVerified: signatures, stageProof: proved)
+            smoke: released.report, seconds: recorded.seconds ?? 0, signaturesVerified: signatures, stageProof: proved)
     }
 
     // MARK: Trust
@@ -400,20 +396,16 @@ public struct Deployer: Sendable {
         let history = try readLedger()
         let images = digests.mapValues(\.description)
         say("rolling \(name.rawValue) back to \(tag) (live before: \(history.lastGood?.tag ?? "nothing"))")
-        let smoke = try await release(tag, digests: images)
-        var entry = LedgerEntry(
+        let entry = LedgerEntry(
             environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
             previousTag: history.lastGood?.tag, forceUnverified: overridden || signatures == false ? true : nil, signaturesVerified: signatures, runID: runID)
-        if let failure = smoke.failure {
-            try refuse(tag, entry, failure: failure, history: history, started: started)
+        let released = try await release(tag, digests: images, recording: entry, started: started)
+        guard let recorded = released.entry else {
+            try refuse(tag, entry, failure: released.failure ?? "unknown", history: history, started: started)
         }
-        entry.seconds = Self.seconds(since: started)
-        entry.detail = smoke.report.map { "healthy after \($0.healthySeconds ?? 0) s" }
-        try append(entry)
-        say("\(tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
         return Deployment(
-            environment: name, tag: tag.name, images: images, previousTag: history.lastGood?.tag, approver: approval?.approver, smoke: smoke.report,
-            seconds: entry.seconds ?? 0, signaturesVerified: signatures)
+            environment: name, tag: tag.name, images: images, previousTag: history.lastGood?.tag, approver: approval?.approver, smoke: released.report,
+            seconds: recorded.seconds ?? 0, signaturesVerified: signatures)
     }
 
     // MARK: Steps
@@ -549,13 +541,17 @@ public struct Deployer: Sendable {
     /// Puts `digests` live without an outage: starts them in the slot the proxy does not send traffic to (or finds them
     /// retained there), smoke-tests those containers directly, then switches the proxy; the version that was live stays
     /// in its slot, running, for an instant rollback. Until the switch the live version serves alone, and on a failure
-    /// the proxy is left as it was and the new containers are removed. Throws only when the images cannot be pulled
-    /// (nothing changed).
-    private func release(_ tag: RegistryTag, digests: [String: String]) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?) {
+    /// the proxy is left as it was and the new containers are removed. Once the switch begins it is finished, and
+    /// `entry` appended to the ledger, even when the task is cancelled (SIGINT/SIGTERM), so the proxy, the ledger and the
+    /// lock (released by the caller afterwards) agree. Returns the appended entry, or why the version is not live; throws
+    /// only when the images cannot be pulled (nothing changed).
+    private func release(
+        _ tag: RegistryTag, digests: [String: String], recording entry: LedgerEntry, started: ContinuousClock.Instant
+    ) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?, entry: LedgerEntry?) {
         let proxy = self.proxy
-        let active = proxy.activeSlot()
         var recorded = proxy.slots()
         let containers = (try? await listContainers()) ?? []
+        let active = await reconcile(proxy.activeSlot(), recorded: recorded, containers: containers, live: (try? ledger.read())?.lastGood)
         let target = active?.other ?? .blue
         let slots = { recorded.mapValues(\.images) }
         let retained = recorded[target]?.images == digests && Self.runningDigests(containers, slot: target) == digests
@@ -573,6 +569,7 @@ public struct Deployer: Sendable {
             recorded[target] = SlotContents(tag: tag.name, images: digests)
         }
         let services = config.services.map { target.composeService($0.name) }
+        let passed: SmokeReport
         do {
             if !retained {
                 say("starting \(tag) in the \(target.rawValue) slot beside \(active.flatMap { recorded[$0]?.tag }.map { "the live \($0)" } ?? "nothing live")")
@@ -598,24 +595,78 @@ public struct Deployer: Sendable {
             }
             if let failure = report.failure {
                 await discard(target, tag: tag, slots: slots())
-                return (report, failure)
+                return (report, failure, nil)
             }
-            try await switchProxy(to: target, from: active, tag: tag, slots: slots())
-            return (report, nil)
+            try Task.checkCancellation()
+            passed = report
         } catch let error as DeployFailure {
             await discard(target, tag: tag, slots: slots())
-            return (nil, error.message)
+            return (nil, error.message, nil)
         } catch {
             await discard(target, tag: tag, slots: slots())
-            return (nil, "\(error)")
+            return (nil, Task.isCancelled ? "interrupted before the switch" : "\(error)", nil)
+        }
+        let current = slots()
+        // Not a child task: cancelling the caller stops neither the switch nor its ledger entry half way.
+        let switched = await Task { () async -> (outcome: Result<LedgerEntry, DeployFailure>, switched: Bool) in
+            do throws(DeployFailure) {
+                try await switchProxy(to: target, from: active, tag: tag, slots: current)
+            } catch {
+                return (.failure(error), false)
+            }
+            var entry = entry
+            entry.seconds = Self.seconds(since: started)
+            entry.detail = passed.healthySeconds.map { "healthy after \($0) s" }
+            do throws(DeployFailure) {
+                try append(entry)
+            } catch {
+                return (.failure(error), true)
+            }
+            say("\(tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
+            return (.success(entry), true)
+        }.value
+        switch switched {
+        case (.success(let appended), _):
+            return (passed, nil, appended)
+        case (.failure(let error), false):
+            await discard(target, tag: tag, slots: current)
+            return (passed, error.message, nil)
+        case (.failure(let error), true):
+            throw DeployFailure(.infrastructure, "\(tag) is live (the proxy sends traffic to it), but the ledger could not record it: \(error.message)")
         }
     }
 
-    /// Removes the containers of `slot`, which never got traffic, and forgets what it held.
+    /// Repairs a switch a killed stockops left half done (configuration written, proxy not reloaded): when the proxy
+    /// answers from another slot than its configuration names, the configuration is made to name the slot holding the
+    /// ledger's live version, and the proxy reloaded onto it. Returns the slot that serves.
+    private func reconcile(_ configured: Slot?, recorded: [Slot: SlotContents], containers: [ContainerStatus], live: LedgerEntry?) async -> Slot? {
+        guard let configured, containers.contains(where: { $0.service == "proxy" && $0.state == "running" }),
+            let service = config.services.first, let port = try? environment.ports()[service.name]
+        else { return configured }
+        let client = HTTPClient(configuration: SmokeTest.http)
+        let answer = try? await client.send(HTTPRequest(url: "http://\(environment.smokeHost):\(port)\(service.healthPath)"))
+        guard let serving = answer?.headers[TrafficProxy.slotHeader].flatMap(Slot.init(rawValue:)), serving != configured else { return configured }
+        let wanted = [serving, configured].first { recorded[$0]?.images == live?.images } ?? serving
+        do {
+            try proxy.writeConfiguration(active: wanted, services: config.services)
+        } catch {
+            return serving
+        }
+        if wanted != serving {
+            _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images))
+        }
+        say("repaired an unfinished switch: the proxy's configuration named the \(configured.rawValue) slot while it served the \(serving.rawValue) slot; it now names the \(wanted.rawValue) slot, which holds \(live?.tag ?? "the live version")")
+        return wanted
+    }
+
+    /// Removes the containers of `slot`, which never got traffic, and forgets what it held; also when the caller is
+    /// cancelled.
     private func discard(_ slot: Slot, tag: RegistryTag, slots: [Slot: [String: String]]) async {
-        _ = try? await compose(environment.compose.remove(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots)
-        try? proxy.record(nil, in: slot)
-        say("removed the \(slot.rawValue) slot's containers of \(tag); the proxy was not switched")
+        await Task {
+            _ = try? await compose(environment.compose.remove(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots)
+            try? proxy.record(nil, in: slot)
+            say("removed the \(slot.rawValue) slot's containers of \(tag); the proxy was not switched")
+        }.value
     }
 
     /// Points the proxy at `slot`: rewrites its configuration and reloads it (SIGUSR2: the old worker finishes its

@@ -135,7 +135,19 @@ extension Session {
             } else {
                 destination = try deployer.previousGoodTag()
             }
-            outcome = .success(try await deployer.rollback(to: destination))
+            // SIGINT/SIGTERM cancel it; a switch of the proxy already under way is finished and recorded first.
+            let interruptible = await Interruption.cancellingOnSignals { () async -> Result<Deployment, DeployFailure> in
+                do throws(DeployFailure) {
+                    return .success(try await deployer.rollback(to: destination))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            if interruptible.interrupted, case .failure(let error) = interruptible.value {
+                outcome = .failure(DeployFailure(error.code, "interrupted before the proxy was switched, so the live version kept serving: \(error.message)"))
+            } else {
+                outcome = interruptible.value
+            }
         } catch {
             outcome = .failure(error)
         }
