@@ -105,6 +105,13 @@ if [[ $(jq -r .sealed <<<"$BODY") == true ]]; then
     ok PUT sys/unseal "$(cat "$WORK/unseal.json")"
   done
   [[ $(jq -r .sealed <<<"$BODY") == false ]] || die "still sealed after three keys"
+  # A raft node answers requests once it is the active node, a moment after the unseal (sys/health: 200).
+  for _ in $(seq 1 300); do
+    api GET sys/health
+    [[ $STATUS == 200 ]] && break
+    sleep 0.2
+  done
+  [[ $STATUS == 200 ]] || die "Vault did not become active within 60 s of the unseal (sys/health answered $STATUS)"
 fi
 
 # --- Authenticate ----------------------------------------------------------------------------

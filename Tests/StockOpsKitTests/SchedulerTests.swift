@@ -257,7 +257,7 @@ import Testing
         let graph = try builder.build()
         let run = Task { await scheduler().run(graph) }
         let waitStart = ContinuousClock.now
-        while pid.withLock({ $0 }) == nil && waitStart.secondsSinceNow < 10 {
+        while pid.withLock({ $0 }) == nil && waitStart.secondsSinceNow < 120 {
             try await Task.sleep(for: .milliseconds(10))
         }
         let child = try #require(pid.withLock { $0 })
