@@ -58,9 +58,11 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    private static func writeValue(_ value: Logger.MetadataValue, to writer: inout JSONWriter) {
+    static func writeValue(_ value: Logger.MetadataValue, to writer: inout JSONWriter) {
         switch value {
         case .string(let string): writer.string(string)
+        case .stringConvertible(let convertible as Int): writer.number(convertible)
+        case .stringConvertible(let convertible as Double) where convertible.isFinite: writer.number(text: "\(convertible)")
         case .stringConvertible(let convertible): writer.string(convertible.description)
         case .array(let values):
             writer.beginArray()

@@ -4,26 +4,34 @@ import Logging
 import Postgres
 
 extension RouteTable {
-    /// Adds `GET /health` (200 `{"status":"ok",…}` or 503 `{"status":"degraded",…}`) and
+    /// Adds `GET /livez` (200 while the process serves, with the build), `GET /readyz` (200 `{"status":"ok",…}`, or
+    /// 503 `{"status":"degraded",…}` when the database does not answer), `GET /health` (the same as `/readyz`) and
     /// `GET /metrics` (Prometheus text format).
-    public mutating func addStandardRoutes(serviceName: String, pool: PostgresPool, metrics: ServiceMetrics) {
-        let healthy = Self.healthBody(serviceName: serviceName, ok: true)
-        let degraded = Self.healthBody(serviceName: serviceName, ok: false)
-        add(.get, "/health") { _, _ in
+    public mutating func addStandardRoutes(serviceName: String, pool: PostgresPool, metrics: ServiceMetrics, build: BuildInfo? = nil) {
+        let build = build ?? BuildInfo(service: serviceName, version: "unknown", revision: "unknown")
+        let alive = Self.healthBody(build, database: nil)
+        let healthy = Self.healthBody(build, database: true)
+        let degraded = Self.healthBody(build, database: false)
+        add(.get, "/livez") { _, _ in .json(alive) }
+        let ready: RouteHandler = { _, _ in
             if await DatabaseProbe.isReachable(pool) {
                 return .json(healthy)
             }
             return .json(degraded, status: .serviceUnavailable)
         }
+        add(.get, "/readyz", ready)
+        add(.get, "/health", ready)
         add(.get, "/metrics") { _, _ in metrics.response() }
     }
 
-    static func healthBody(serviceName: String, ok: Bool) -> String {
+    static func healthBody(_ build: BuildInfo, database: Bool?) -> String {
         var writer = JSONWriter()
         writer.beginObject()
-        writer.field("status", ok ? "ok" : "degraded")
-        writer.field("service", serviceName)
-        writer.field("database", ok ? "ok" : "unreachable")
+        writer.field("status", database == false ? "degraded" : "ok")
+        writer.field("service", build.service)
+        writer.field("version", build.version)
+        writer.field("revision", build.revision)
+        if let database { writer.field("database", database ? "ok" : "unreachable") }
         writer.endObject()
         return writer.output
     }

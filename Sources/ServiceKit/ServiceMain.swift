@@ -14,7 +14,7 @@ import Darwin
 /// the database, build the application (which migrates), serve until SIGTERM/SIGINT,
 /// let in-flight requests finish, then close the pool.
 ///
-/// With `--healthcheck` it instead asks `GET /health` on 127.0.0.1:`PORT` and exits 0
+/// With `--healthcheck` it instead asks `GET /readyz` on 127.0.0.1:`PORT` and exits 0
 /// when it answers 200, 1 otherwise (the container health check, as the image has no curl).
 public enum ServiceMain {
     /// Runs the service and returns the process exit status.
@@ -71,7 +71,7 @@ public enum ServiceMain {
 
 /// A minimal HTTP/1.0 probe over a plain socket.
 public enum HealthCheck {
-    /// True when `GET /health` on 127.0.0.1:`port` answers with status 200 within `timeoutSeconds`.
+    /// True when `GET /readyz` on 127.0.0.1:`port` answers with status 200 within `timeoutSeconds`.
     public static func probe(port: Int, timeoutSeconds: Int = 3) -> Bool {
         #if os(Linux)
         let socketType = Int32(SOCK_STREAM.rawValue)
@@ -94,7 +94,7 @@ public enum HealthCheck {
             }
         }
         guard connected == 0 else { return false }
-        let request = Array("GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let request = Array("GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         guard send(descriptor, request, request.count, 0) == request.count else { return false }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)

@@ -1,8 +1,31 @@
 import CoreMetrics
+import Foundation
 import Hummingbird
 import Metrics
 import Prometheus
 import Synchronization
+
+/// Which build of a service runs: its name, version (`git-<sha7>`) and full commit.
+public struct BuildInfo: Sendable, Equatable {
+    public var service: String
+    public var version: String
+    public var revision: String
+
+    public init(service: String, version: String, revision: String) {
+        self.service = service
+        self.version = version
+        self.revision = revision
+    }
+
+    /// From the image's `SERVICE_REVISION` (the commit it was built from, set by the build node): version
+    /// `git-<sha7>`, or `unknown` for both outside an image.
+    public static func fromEnvironment(service: String, _ environment: [String: String] = ProcessInfo.processInfo.environment) -> BuildInfo {
+        let revision = environment["SERVICE_REVISION"].flatMap { value -> String? in
+            value.count >= 7 && value.allSatisfy(\.isHexDigit) ? value.lowercased() : nil
+        }
+        return BuildInfo(service: service, version: revision.map { "git-" + $0.prefix(7) } ?? "unknown", revision: revision ?? "unknown")
+    }
+}
 
 /// Per-route request counts and latency histograms, exported in the Prometheus text
 /// format on `GET /metrics`. Each instance has its own registry, so applications built
@@ -33,19 +56,29 @@ public final class ServiceMetrics: Sendable {
         .seconds(1), .seconds(2.5), .seconds(5),
     ]
 
-    public init() {
+    /// `build` adds `stockops_build_info{service,version,revision} 1`: which build answers, seen from outside.
+    public init(build: BuildInfo? = nil) {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.latencyBuckets
         self.factory = factory
+        if let build {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(namespace: "stockops", metricName: "build", unitName: "info", helpText: "The build of the service answering: 1"),
+                labels: [("service", build.service), ("version", build.version), ("revision", build.revision)]
+            ).set(to: 1)
+        }
     }
+
+    /// The methods counted under their own name; any other is counted as `other`, so a client cannot grow the label.
+    public static let countedMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     /// Counts one request and records its latency.
     public func record(route: String, method: String, status: Int, duration: Duration) {
-        let key = Key(route: route, method: method, status: status)
+        let key = Key(route: route, method: Self.countedMethods.contains(method) ? method : "other", status: status)
         let instruments = instruments.withLock { cache in
             if let existing = cache[key] { return existing }
-            let dimensions = [("route", route), ("method", method), ("status", String(status))]
+            let dimensions = [("route", key.route), ("method", key.method), ("status", String(status))]
             let created = Instruments(
                 counter: CoreMetrics.Counter(label: "http_requests_total", dimensions: dimensions, factory: factory),
                 timer: CoreMetrics.Timer(

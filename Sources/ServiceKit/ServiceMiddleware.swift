@@ -8,7 +8,9 @@ import Postgres
 /// The one middleware in front of every route: assigns the request id (honouring a valid
 /// `x-request-id`, echoed back), turns every error into the JSON error body (404 and 405
 /// included; unexpected errors become a 500 without internal detail), records metrics
-/// and writes the access log.
+/// and writes the access log: one line per request at info (warning for 503, error for other 5xx), with the method,
+/// route template, path, status, duration in milliseconds (a number) and request id; the probes of health checks and
+/// scrapers (``probeRoutes``) at debug unless they fail.
 public struct ServiceMiddleware: RouterMiddleware {
     public typealias Context = ServiceRequestContext
 
@@ -44,24 +46,31 @@ public struct ServiceMiddleware: RouterMiddleware {
         let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
         let elapsed = ContinuousClock.now - start
         metrics.record(route: route, method: request.method.rawValue, status: response.status.code, duration: elapsed)
-        let level: Logger.Level =
-            switch response.status.code {
-            case 503: .warning
-            case 500...: .error
-            default: .debug
-            }
+        let level = Self.accessLogLevel(route: route, status: response.status.code)
         if logger.logLevel <= level {
+            let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
             logger.log(
                 level: level, "request",
                 metadata: [
                     "method": .string(request.method.rawValue),
+                    "route": .string(route),
                     "path": .string(request.uri.path),
                     "status": .stringConvertible(response.status.code),
-                    "duration_ms": .string(String(format: "%.3f", Double(elapsed.components.attoseconds) / 1e15
-                        + Double(elapsed.components.seconds) * 1000)),
+                    "duration_ms": .stringConvertible((milliseconds * 1000).rounded() / 1000),
                 ])
         }
         return response
+    }
+
+    /// Routes polled by health checks, the proxy and metric scrapers.
+    public static let probeRoutes: Set<String> = ["/livez", "/readyz", "/health", "/metrics"]
+
+    static func accessLogLevel(route: String, status: Int) -> Logger.Level {
+        switch status {
+        case 503: .warning
+        case 500...: .error
+        default: probeRoutes.contains(route) ? .debug : .info
+        }
     }
 
     func errorResponse(for error: any Error, request: Request, context: ServiceRequestContext) -> APIError {

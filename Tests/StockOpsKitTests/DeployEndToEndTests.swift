@@ -86,7 +86,7 @@ import Testing
             let deploy = try #require(failing.results.first { $0.id == StockOpsPipeline.deploy.id })
             #expect(deploy.result.status == .failed)
             #expect(deploy.result.reason?.hasPrefix("dev-bbbbbbb failed its smoke test; dev-ccccccc kept serving: the proxy was never switched.") == true, "\(deploy.result.reason ?? "")")
-            #expect(deploy.result.reason?.contains("GET /health did not answer 200 within 8.0 s") == true, "\(deploy.result.reason ?? "")")
+            #expect(deploy.result.reason?.contains("GET /readyz did not answer 200 within 8.0 s") == true, "\(deploy.result.reason ?? "")")
             try await expectServing(sandbox)
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
             let afterFailure = try sandbox.ledger

@@ -165,7 +165,7 @@ public struct BuildImageStage: Stage {
         var build = DockerCommand.Build(
             context: buildContext, dockerfile: root + "/" + dockerfile, image: reference.tagged(tag), revision: commit,
             source: try await sourceURL(context), created: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(epoch))),
-            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata, buildArguments: [("SOURCE_DATE_EPOCH", String(epoch))]
+            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata, buildArguments: [("SOURCE_DATE_EPOCH", String(epoch)), ("REVISION", commit)]
         )
         var environment = settings.dockerEnvironment(context.paths)
         environment["SOURCE_DATE_EPOCH"] = String(epoch)

@@ -14,22 +14,23 @@ public enum StockListing {
 
     /// Migrates the schema (seeding the catalogue on first boot) and builds the application.
     public static func buildApplication(
-        configuration: ServiceConfiguration, pool: PostgresPool, logger: Logger = Logger(label: serviceName)
+        configuration: ServiceConfiguration, pool: PostgresPool, logger: Logger = Logger(label: serviceName),
+        build: BuildInfo = .fromEnvironment(service: serviceName)
     ) async throws -> some ApplicationProtocol {
         let applied = try await migrator.migrate(pool)
         if !applied.isEmpty {
             logger.info("migrated", metadata: ["versions": .string(applied.map(String.init).joined(separator: ","))])
         }
-        let metrics = ServiceMetrics()
+        let metrics = ServiceMetrics(build: build)
         return ServiceApplication.build(
-            configuration: configuration, routes: routes(pool: pool, metrics: metrics), metrics: metrics, logger: logger)
+            configuration: configuration, routes: routes(pool: pool, metrics: metrics, build: build), metrics: metrics, logger: logger)
     }
 
     /// Every route the service serves.
-    public static func routes(pool: PostgresPool, metrics: ServiceMetrics) -> RouteTable {
+    public static func routes(pool: PostgresPool, metrics: ServiceMetrics, build: BuildInfo? = nil) -> RouteTable {
         let handlers = StockHandlers(pool: pool)
         var table = RouteTable()
-        table.addStandardRoutes(serviceName: serviceName, pool: pool, metrics: metrics)
+        table.addStandardRoutes(serviceName: serviceName, pool: pool, metrics: metrics, build: build)
         table.add(.get, "/stocks", handlers.list)
         table.add(.post, "/stocks", handlers.create)
         table.add(.get, "/stocks/{symbol}", handlers.get)

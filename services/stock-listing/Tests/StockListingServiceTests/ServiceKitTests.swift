@@ -73,7 +73,7 @@ struct ServiceKitTests {
         let documented = try openAPIRoutes(at: serviceDirectory.appendingPathComponent("openapi.yaml").path)
         #expect(served.subtracting(documented).isEmpty, "served but not documented")
         #expect(documented.subtracting(served).isEmpty, "documented but not served")
-        #expect(served.count == 7)
+        #expect(served.count == 9)
     }
 
     @Test func databaseEnvironmentFileParses() throws {
@@ -240,7 +240,7 @@ struct PersistenceTests {
                 try await server.stop()
                 let health = try await client.get("/health")
                 #expect(health.status == .serviceUnavailable)
-                #expect(health.text == #"{"status":"degraded","service":"stock-listing","database":"unreachable"}"#)
+                #expect(health.text == #"{"status":"degraded","service":"stock-listing","version":"unknown","revision":"unknown","database":"unreachable"}"#)
                 let read = try await client.get("/stocks/KEEP")
                 #expect(read.status.code >= 500)
                 #expect(read.status == .serviceUnavailable)

@@ -15,7 +15,7 @@ struct StockRoutesTests {
         try await withStockListing { client, _ in
             let response = try await client.get("/health")
             #expect(response.status == .ok)
-            #expect(response.text == #"{"status":"ok","service":"stock-listing","database":"ok"}"#)
+            #expect(response.text == #"{"status":"ok","service":"stock-listing","version":"unknown","revision":"unknown","database":"ok"}"#)
             #expect(response.headers[.contentType] == "application/json")
         }
     }

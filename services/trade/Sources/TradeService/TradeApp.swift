@@ -16,23 +16,24 @@ public enum TradeApp {
 
     /// Migrates the schema and builds the application.
     public static func buildApplication(
-        configuration: ServiceConfiguration, pool: PostgresPool, logger: Logger = Logger(label: serviceName)
+        configuration: ServiceConfiguration, pool: PostgresPool, logger: Logger = Logger(label: serviceName),
+        build: BuildInfo = .fromEnvironment(service: serviceName)
     ) async throws -> some ApplicationProtocol {
         let applied = try await migrator.migrate(pool)
         if !applied.isEmpty {
             logger.info("migrated", metadata: ["versions": .string(applied.map(String.init).joined(separator: ","))])
         }
-        let metrics = ServiceMetrics()
+        let metrics = ServiceMetrics(build: build)
         return ServiceApplication.build(
-            configuration: configuration, routes: routes(pool: pool, metrics: metrics, logger: logger),
+            configuration: configuration, routes: routes(pool: pool, metrics: metrics, build: build, logger: logger),
             metrics: metrics, logger: logger)
     }
 
     /// Every route the service serves.
-    public static func routes(pool: PostgresPool, metrics: ServiceMetrics, logger: Logger = Logger(label: serviceName)) -> RouteTable {
+    public static func routes(pool: PostgresPool, metrics: ServiceMetrics, build: BuildInfo? = nil, logger: Logger = Logger(label: serviceName)) -> RouteTable {
         let handlers = TradeHandlers(pool: pool, logger: logger)
         var table = RouteTable()
-        table.addStandardRoutes(serviceName: serviceName, pool: pool, metrics: metrics)
+        table.addStandardRoutes(serviceName: serviceName, pool: pool, metrics: metrics, build: build)
         table.add(.post, "/trades/buy", handlers.buy)
         table.add(.post, "/trades/sell", handlers.sell)
         table.add(.get, "/trades", handlers.list)

@@ -43,7 +43,7 @@ struct TradeRoutesTests {
         try await withTrade { client, _ in
             let response = try await client.get("/health")
             #expect(response.status == .ok)
-            #expect(response.text == #"{"status":"ok","service":"trade","database":"ok"}"#)
+            #expect(response.text == #"{"status":"ok","service":"trade","version":"unknown","revision":"unknown","database":"ok"}"#)
         }
     }
 
@@ -326,7 +326,7 @@ struct TradeRoutesTests {
         let documented = try openAPIRoutes(at: serviceDirectory.appendingPathComponent("openapi.yaml").path)
         #expect(served.subtracting(documented).isEmpty, "served but not documented")
         #expect(documented.subtracting(served).isEmpty, "documented but not served")
-        #expect(served.count == 7)
+        #expect(served.count == 9)
     }
 
     @Test func unknownRouteAndMethod() async throws {
@@ -353,7 +353,7 @@ struct TradePersistenceTests {
                 try await server.stop()
                 let health = try await client.get("/health")
                 #expect(health.status == .serviceUnavailable)
-                #expect(health.text == #"{"status":"degraded","service":"trade","database":"unreachable"}"#)
+                #expect(health.text == #"{"status":"degraded","service":"trade","version":"unknown","revision":"unknown","database":"unreachable"}"#)
                 let buy = try await client.buy("p", "AAPL", 1, "1")
                 #expect(buy.status == .serviceUnavailable)
                 #expect(buy.errorCode == "database_unavailable")
