@@ -135,6 +135,19 @@ if [ "$demo_status" -eq 0 ]; then
     if [ "$rows" = "MSFT:2:411.25" ]; then pass "the buy is a row of the dev database's trades table"; else fail "trades rows of $user: [$rows]"; fi
     held="$(curl -fsS "$trade/portfolio/$user" | jq -r '[.positions[] | select(.symbol == "MSFT") | .quantity] | add')" || true
     if [ "$held" = 2 ]; then pass "GET $trade/portfolio/$user holds 2 MSFT"; else fail "GET $trade/portfolio/$user holds [$held] MSFT"; fi
+    # The access log of the live trade container, read from a plain shell (the engine comes from .stockops/sandbox.env).
+    if env -u DOCKER_HOST "$stockops" logs --env dev --service trade --since 10m >"$work/logs.out" 2>&1 \
+      && grep '"path":"/trades/buy"' "$work/logs.out" | grep -q '"status":201'; then
+      pass "stockops logs --env dev --service trade --since 10m shows the buy (POST /trades/buy, 201)"
+    else
+      fail "stockops logs --env dev --service trade --since 10m does not show the buy; it printed:"
+      tail -n 5 "$work/logs.out" >&2
+    fi
+    if env -u DOCKER_HOST "$stockops" status --env dev >"$work/status.out" 2>&1 && grep -q '^proxy:       traffic to ' "$work/status.out"; then
+      pass "stockops status --env dev names the slot the proxy sends traffic to"
+    else
+      fail "stockops status --env dev:"; cat "$work/status.out" >&2
+    fi
 
     # An SRE's rollback from a plain shell: no DOCKER_HOST, Vault or registry variables of its own; stockops reads
     # the sandbox's engine and AppRole from .stockops/sandbox.env and the registry login from Vault.

@@ -133,6 +133,18 @@ final class TrafficProbe: Sendable {
             close(fd)
             let status = read(directory + "/out")
             #expect(status.contains("proxy:       traffic to green (dev-ccccccc); retained: blue (dev-aaaaaaa)"), "\(status)")
+
+            // The live slot's access log shows the probe's requests.
+            let logsDirectory = temporaryDirectory("logs")
+            let logsFD = open(logsDirectory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            let logsConsole = Console(fd: logsFD, isTTY: false, colors: false, githubActions: false)
+            var logs = LogsRequest(target: sandbox.request)
+            logs.service = "trade"
+            logs.since = "10m"
+            #expect(await Session(output: logsConsole, errors: logsConsole).logs(logs) == .success)
+            close(logsFD)
+            let lines = read(logsDirectory + "/out").split(separator: "\n")
+            #expect(lines.contains { $0.contains(#""route":"/portfolio/{user_id}""#) && $0.contains(#""status":200"#) && $0.contains(#""level":"info""#) }, "\(lines.suffix(5))")
         }
     }
 }

@@ -95,8 +95,21 @@ public final class NodeLog: Sendable {
     /// Where the log is written; `nil` when it is discarded.
     public let path: String?
     private let fd: Int32
+    /// Whether `fd` is this log's own (closed with it) or a descriptor it only writes to.
+    private let ownsDescriptor: Bool
+    /// Written before every line, when not empty.
+    private let linePrefix: [UInt8]
+    private let atLineStart = Mutex(true)
     private let pending = Mutex<[UInt8]>([])
     private static let pendingLimit = 1 << 16
+
+    /// A log that writes to `fd` (such as standard output), which it never closes, with `prefix` before every line.
+    public init(forwardingTo fd: Int32, prefix: String = "") {
+        path = nil
+        self.fd = fd
+        ownsDescriptor = false
+        linePrefix = Array(prefix.utf8)
+    }
 
     /// Opens (creating or truncating) the log at `path`, or a discarding log when `path` is nil.
     public init(path: String?) {
@@ -108,11 +121,13 @@ public final class NodeLog: Sendable {
         } else {
             fd = -1
         }
+        ownsDescriptor = true
+        linePrefix = []
     }
 
     deinit {
         flush()
-        if fd >= 0 { close(fd) }
+        if fd >= 0, ownsDescriptor { close(fd) }
     }
 
     public func write(_ text: String) {
@@ -155,6 +170,20 @@ public final class NodeLog: Sendable {
     }
 
     private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard !linePrefix.isEmpty else { return writeRaw(buffer) }
+        atLineStart.withLock { atLineStart in
+            var start = 0
+            while start < buffer.count {
+                if atLineStart { linePrefix.withUnsafeBufferPointer { writeRaw($0) } }
+                let end = buffer[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? buffer.count
+                writeRaw(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                atLineStart = buffer[end - 1] == UInt8(ascii: "\n")
+                start = end
+            }
+        }
+    }
+
+    private func writeRaw(_ buffer: UnsafeBufferPointer<UInt8>) {
         guard var base = buffer.baseAddress else { return }
         var remaining = buffer.count
         while remaining > 0 {

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+@testable import StockOpsKit
+
+/// `stockops logs`: what it refuses before asking Docker, and how it writes several containers' lines.
+@Suite struct LogsTests {
+    func session() -> (Session, errors: String) {
+        let directory = temporaryDirectory("logs")
+        let fd = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+        return (Session(output: console, errors: console), directory + "/err")
+    }
+
+    func request(service: String? = nil, since: String? = nil) -> LogsRequest {
+        let target = EnvironmentRequest(
+            root: OpenBaoDevServer.repositoryRoot.path, environment: .dev,
+            processEnvironment: ["STOCKOPS_STATE_DIR": temporaryDirectory("state"), "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""])
+        var request = LogsRequest(target: target)
+        request.service = service
+        request.since = since
+        return request
+    }
+
+    @Test func anUnknownServiceOrSinceIsRefusedNamingWhatExists() async throws {
+        let (unknown, unknownErrors) = session()
+        #expect(await unknown.logs(request(service: "trades")) == .usage)
+        #expect(try String(contentsOfFile: unknownErrors, encoding: .utf8).contains("--service trades: dev has stock-listing, trade, proxy, db, vault-agent"))
+        let (badSince, sinceErrors) = session()
+        #expect(await badSince.logs(request(service: "trade", since: "yesterday")) == .usage)
+        #expect(try String(contentsOfFile: sinceErrors, encoding: .utf8).contains("--since yesterday: give a duration such as 30s"))
+        #expect(Session.validSince("90s") && Session.validSince("1.5h") && Session.validSince("2026-01-01T12:00:00Z"))
+        let (noDocker, dockerErrors) = session()
+        #expect(await noDocker.logs(request(service: "trade", since: "5m")) == .infrastructure)
+        #expect(try String(contentsOfFile: dockerErrors, encoding: .utf8).contains("docker ps failed"))
+    }
+
+    @Test func forwardedLinesCarryTheirPrefixAndAreMasked() throws {
+        let secret = Secret("logs-\(UUID().uuidString)").registered()
+        let path = temporaryDirectory() + "/out"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(fd) }
+        let log = NodeLog(forwardingTo: fd, prefix: "trade-green | ")
+        log.write("first\nsec")
+        log.write("ond " + secret.reveal() + "\nthird")
+        log.flush()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "trade-green | first\ntrade-green | second ***\ntrade-green | third")
+        #expect(fcntl(fd, F_GETFD) >= 0, "the descriptor it forwards to stays open")
+    }
+}
