@@ -1,13 +1,53 @@
 /// One versioned schema change: constant SQL (several statements allowed, no parameters).
+///
+/// During a release the version still serving and the new one share the database, and a rollback runs the old version
+/// against the new schema: a migration **expands** the schema (new tables, nullable or defaulted columns, indexes) so
+/// the running version keeps working. Removing what an earlier release stopped using is a separate **contract**
+/// migration, shipped in a later release than the code change.
 public struct PostgresMigration: Sendable {
+    public enum Kind: String, Sendable {
+        /// Backward compatible with the version still running (the default).
+        case expand
+        /// Drops or changes what an earlier release stopped using.
+        case contract
+    }
+
     public let version: Int
     public let name: String
     public let sql: String
+    public let kind: Kind
 
-    public init(version: Int, name: String, sql: String) {
+    public init(version: Int, name: String, sql: String, kind: Kind = .expand) {
         self.version = version
         self.name = name
         self.sql = sql
+        self.kind = kind
+    }
+
+    /// What in `sql` the version still running could trip on: dropping or renaming tables and columns, changing a
+    /// column's type, making it NOT NULL, or adding a NOT NULL column without a default. Empty for an expand migration.
+    public static func incompatibleStatements(_ sql: String) -> [String] {
+        let statements = sql.split(separator: ";").map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }.filter { !$0.isEmpty }
+        let rules: [(String, String)] = [
+            (#"\bDROP\s+(TABLE|COLUMN|VIEW|SCHEMA)\b"#, "drops what the running version may read"),
+            (#"\bRENAME\b"#, "renames what the running version names"),
+            (#"\bALTER\s+COLUMN\s+\S+\s+(SET\s+DATA\s+)?TYPE\b"#, "changes a column's type"),
+            (#"\bSET\s+NOT\s+NULL\b"#, "makes a column NOT NULL, which the running version's inserts may leave empty"),
+            (#"\bTRUNCATE\b"#, "empties a table"),
+        ]
+        var problems: [String] = []
+        for statement in statements {
+            for (pattern, why) in rules where statement.range(of: pattern, options: [.regularExpression, .caseInsensitive]) != nil {
+                problems.append("\(statement): \(why)")
+            }
+            let addsColumn = statement.range(of: #"\bADD\s+(COLUMN\s+)?(IF\s+NOT\s+EXISTS\s+)?\S+\s+[^,]*\bNOT\s+NULL\b"#, options: [.regularExpression, .caseInsensitive])
+            if let addsColumn, statement[addsColumn].range(of: #"\bDEFAULT\b"#, options: [.regularExpression, .caseInsensitive]) == nil,
+                statement.range(of: #"^ALTER\s+TABLE"#, options: [.regularExpression, .caseInsensitive]) != nil
+            {
+                problems.append("\(statement): adds a NOT NULL column without a default, which the running version's inserts leave empty")
+            }
+        }
+        return problems
     }
 }
 
