@@ -51,8 +51,9 @@ actor DeployImages {
             try FileManager.default.createDirectory(atPath: context + "/bin", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: root + "/services/\(service)/Dockerfile", toPath: context + "/Dockerfile")
             try FileManager.default.copyItem(atPath: binaries + "/" + service, toPath: context + "/bin/" + service)
-            try await dockerBuild(context, tag: "stockops-e2e/\(service):v1")
-            try "FROM stockops-e2e/\(service):v1\nLABEL org.stockops.e2e.version=2\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+            try await dockerBuild(context, tag: "stockops-e2e/\(service):v1", arguments: ["--build-arg", "REVISION=" + Self.revisions["v1"]!])
+            try "FROM stockops-e2e/\(service):v1\nLABEL org.stockops.e2e.version=2\nENV SERVICE_REVISION=\(Self.revisions["v2"]!)\n"
+                .write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
             try await dockerBuild(context, tag: "stockops-e2e/\(service):v2")
             try """
                 FROM stockops-e2e/\(service):v1
@@ -69,8 +70,11 @@ actor DeployImages {
         return Prepared(hostGateway: address)
     }
 
-    private static func dockerBuild(_ context: String, tag: String) async throws {
-        let result = try await docker(["build", "--quiet", "--tag", tag, context])
+    /// The commit each variant's services report (`/livez`, `stockops_build_info`), as the build node passes it.
+    static let revisions = ["v1": String(repeating: "a", count: 40), "v2": String(repeating: "c", count: 40)]
+
+    private static func dockerBuild(_ context: String, tag: String, arguments: [String] = []) async throws {
+        let result = try await docker(["build", "--quiet", "--tag", tag] + arguments + [context])
         guard result.status == 0 else { throw FixtureError("docker build \(tag) failed:\n\(result.output)") }
     }
 

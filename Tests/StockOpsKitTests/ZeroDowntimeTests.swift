@@ -133,6 +133,7 @@ final class TrafficProbe: Sendable {
             close(fd)
             let status = read(directory + "/out")
             #expect(status.contains("proxy:       traffic to green (dev-ccccccc); retained: blue (dev-aaaaaaa)"), "\(status)")
+            #expect(status.contains("answering:   stock-listing git-ccccccc, trade git-ccccccc (GET /livez on the published ports)"), "\(status)")
 
             // The live slot's access log shows the probe's requests.
             let logsDirectory = temporaryDirectory("logs")
@@ -213,8 +214,9 @@ final class TrafficProbe: Sendable {
             #expect(containers.allSatisfy { !$0.hasSuffix("-blue") }, "\(containers)")
             #expect(try EnvironmentLock.inspect(stateDirectory: sandbox.state, environment: .dev) == .free)
 
-            // SIGINT once its smoke test passed, as the switch begins: the switch is finished and recorded first.
-            let during = try await stockops(arguments, environment: sandbox.processEnvironment, signal: SIGINT, when: "GET /portfolio/stockops-smoke 200")
+            // SIGINT as the switch begins: the switch is finished and recorded first.
+            let during = try await stockops(arguments, environment: sandbox.processEnvironment, signal: SIGINT, when: "switching dev's traffic to dev-aaaaaaa")
+            #expect(during.status == 0, "\(during.output)")
             #expect(proxy.activeSlot() == .blue, "\(during.output)")
             let last = try #require(try sandbox.ledger.last)
             #expect(last.action == .rollback && last.tag == "dev-aaaaaaa" && last.outcome == .succeeded, "\(during.output)")

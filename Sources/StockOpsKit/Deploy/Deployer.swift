@@ -674,6 +674,7 @@ public struct Deployer: Sendable {
     /// the configuration goes back to `previous`.
     private func switchProxy(to slot: Slot, from previous: Slot?, tag: RegistryTag, slots: [Slot: [String: String]]) async throws(DeployFailure) {
         let started = ContinuousClock.now
+        say("switching \(name.rawValue)'s traffic to \(tag) in the \(slot.rawValue) slot")
         do {
             try proxy.writeConfiguration(active: slot, services: config.services)
         } catch {

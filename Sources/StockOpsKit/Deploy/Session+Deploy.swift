@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// What `rollback`, `status`, `history`, `lock` and `unlock` act on; the CLI fills it from its flags.
@@ -270,9 +271,17 @@ extension Session {
         let activeSlot = proxy.activeSlot()
         let slotContents = proxy.slots()
         let drift = containers.map { Self.servingDrift(live: contents.lastGood.flatMap { live?.outcome == .succeeded ? live : $0 }, containers: $0, slot: activeSlot) } ?? []
+        let answering = activeSlot == nil ? [:] : await Self.answeringBuilds(request)
+        let role = { (name: String) -> String? in
+            Slot.parse(name).map { $0.slot == activeSlot ? "live" : "retained" } ?? (live?.images[name] != nil ? "live" : nil)
+        }
+        let digest = { (name: String, container: ContainerStatus?) -> String? in
+            container.flatMap { $0.image.split(separator: "@").last.map(String.init) }.flatMap { $0.hasPrefix("sha256:") ? $0 : nil } ?? live?.images[name]
+        }
         if request.json {
             struct Service: Encodable {
                 var service: String
+                var role: String?
                 var state: String?
                 var health: String?
                 var image: String?
@@ -292,15 +301,18 @@ extension Session {
                 var stateDirectory: String
                 /// The slot the proxy sends traffic to (nil before the first switch) and what each slot holds.
                 var proxy: ProxyStatus
+                /// The version each service reports through the published ports (`GET /livez`).
+                var answering: [String: String]
                 /// What the engine runs that differs from the ledger's live version; empty when it serves it.
                 var drift: [String]
             }
             let services = Self.serviceNames(contents, containers).map { name in
                 let container = containers?.first { $0.service == name }
-                return Service(service: name, state: container?.state, health: container?.health, image: container?.image, digest: live?.images[name])
+                return Service(service: name, role: role(name), state: container?.state, health: container?.health, image: container?.image, digest: digest(name, container))
             }
             let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory,
-                proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })), drift: drift)
+                proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })), answering: answering,
+                drift: drift)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -322,15 +334,15 @@ extension Session {
             if let activeSlot {
                 let held = { (slot: Slot) in slotContents[slot].map { "\(slot.rawValue) (\($0.tag))" } ?? "\(slot.rawValue) (empty)" }
                 text += "proxy:       traffic to \(held(activeSlot)); retained: \(held(activeSlot.other))\n"
+                if !answering.isEmpty {
+                    text += "answering:   " + answering.keys.sorted().map { "\($0) \(answering[$0]!)" }.joined(separator: ", ") + " (GET /livez on the published ports)\n"
+                }
             } else {
                 text += "proxy:       not started: no deploy has switched it yet\n"
             }
             let rows = Self.serviceNames(contents, containers).map { name -> [String] in
                 let container = containers?.first { $0.service == name }
-                let parsed = Slot.parse(name)
-                let role = parsed.map { $0.slot == activeSlot ? "live" : "retained" } ?? (live?.images[name] != nil ? "live" : "-")
-                let digest = container.flatMap { $0.image.split(separator: "@").last.map(String.init) }.flatMap { $0.hasPrefix("sha256:") ? String($0.prefix(19)) : nil }
-                return [name, container?.state ?? "-", container?.health ?? "-", role, digest ?? live?.images[name].map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
+                return [name, container?.state ?? "-", container?.health ?? "-", role(name) ?? "-", digest(name, container).map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
             }
             text += Self.table([["SERVICE", "STATE", "HEALTH", "ROLE", "DIGEST", "IMAGE"]] + rows)
             if let dockerProblem { text += "containers unknown: \(dockerProblem)\n" }
@@ -339,6 +351,29 @@ extension Session {
         }
         if dockerProblem != nil { return .infrastructure }
         return drift.isEmpty ? .success : .gateFailed
+    }
+
+    /// The version each service of the pipeline reports on its published port (`GET /livez` through the proxy), or
+    /// why it could not be asked; empty without a readable pipeline.
+    static func answeringBuilds(_ request: EnvironmentRequest) async -> [String: String] {
+        let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
+        guard let config = try? PipelineConfig.load(path: path, displayPath: request.configPath) else { return [:] }
+        let compose = ComposeEnvironment.command(flavor: .standalone, environment: request.environment, root: nil, processEnvironment: request.processEnvironment)
+        let environment = ComposeEnvironment(compose: compose, config: config, environment: request.environment, processEnvironment: request.processEnvironment)
+        guard let ports = try? environment.ports() else { return [:] }
+        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), totalTimeout: .seconds(2), retry: .none))
+        var versions: [String: String] = [:]
+        for service in config.services {
+            let url = "http://\(environment.smokeHost):\(ports[service.name] ?? 0)/livez"
+            do {
+                let response = try await client.send(HTTPRequest(url: url))
+                let body = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+                versions[service.name] = response.status == 200 ? (body?["version"] as? String ?? "no version in /livez") : "GET /livez answered \(response.status)"
+            } catch {
+                versions[service.name] = "no answer on port \(ports[service.name] ?? 0)"
+            }
+        }
+        return versions
     }
 
     /// How the engine's containers differ from the version the ledger says is live: a service not running, unhealthy,
