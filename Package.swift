@@ -161,6 +161,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "stockops-bench",
+            dependencies: [
+                "StockOpsKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "StockOpsKitTests",
             dependencies: ["StockOpsKit"],

@@ -6,7 +6,7 @@
 #   2. promotion from stage to prod: the first (prod starts cold), then one onto a running prod;
 #   3. `stockops rollback` in prod between two tags whose images are on the host, smoke test included,
 #      ROLLBACKS times (default 5; target: < 20 s each).
-# Every step runs the release stockops binary (STOCKOPS overrides it); the services are release builds with
+# Every step runs the release stockops binary (STOCKOPS overrides it; promote + deploy run through stockops-bench deploy, STOCKOPS_BENCH); the services are release builds with
 # the Swift runtime linked in (.build-images, as the pipeline's build node makes them). Everything it starts
 # is stopped by PID or `compose down -v` at the end.
 set -euo pipefail

@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/docker.sh
 source scripts/lib/registry.sh
 
-swift build --product stockops
-stockops="$(swift build --show-bin-path)/stockops"
+swift build --product stockops-bench
+bench="$(swift build --show-bin-path)/stockops-bench"
 docker_engine_start
 docker_base_image
 
@@ -27,9 +27,9 @@ port="$registry_port"
 export STOCKOPS_REGISTRY="127.0.0.1:$port"
 
 echo "== first build (cold tag)"
-"$stockops" bench-build --scratch-path .build-images
+"$bench" build --scratch-path .build-images
 echo "== no-change build, tag present"
-"$stockops" bench-build --scratch-path .build-images
+"$bench" build --scratch-path .build-images
 echo "== no-change build, tag deleted, caches warm"
 tag="git-$(git rev-parse --short=7 HEAD)"
 for service in stock-listing trade; do
@@ -37,7 +37,7 @@ for service in stock-listing trade; do
     "http://127.0.0.1:$port/v2/stockapp/$service/manifests/$tag" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')"
   curl -fsS -X DELETE "http://127.0.0.1:$port/v2/stockapp/$service/manifests/$digest" >/dev/null
 done
-"$stockops" bench-build --scratch-path .build-images
+"$bench" build --scratch-path .build-images
 
 echo "== re-tag (name count median_ms p90_ms total_ms)"
-"$stockops" bench-retag --registry "127.0.0.1:$port" --repository stockapp/stock-listing stockapp/trade --from "$tag" --count 20
+"$bench" retag --registry "127.0.0.1:$port" --repository stockapp/stock-listing stockapp/trade --from "$tag" --count 20

@@ -10,10 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 swift build -c release --product stockops
+swift build -c release --product stockops-bench
 stockops=.build/release/stockops
 
 echo "== scheduler"
-"$stockops" bench --nodes 1000 --chains 4 --length 5 --sleep-ms 200 --jobs 4
+.build/release/stockops-bench pipeline --nodes 1000 --chains 4 --length 5 --sleep-ms 200 --jobs 4
 
 echo "== plan"
 hyperfine --warmup 3 --runs 20 "$stockops plan"

@@ -6,7 +6,7 @@
 #   2. REQUESTS sequential GETs of /v1/sys/health through CurlHTTP (default 1,000), against the same
 #      GETs made by one `curl` process (the time of a single-URL `curl` run is subtracted, so process
 #      start-up does not count).
-# Run from anywhere; STOCKOPS overrides the binary (default: a release build of this checkout).
+# Run from anywhere; STOCKOPS_BENCH overrides the benchmark binary (default: a release build of this checkout).
 # The root token and the AppRole credentials go through the environment and 0600 files only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +18,9 @@ for tool in bao curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-secrets.sh: $tool is required" >&2; exit 1; }
 done
 
-if [[ -z ${STOCKOPS-} ]]; then
-  swift build -c release --product stockops
-  STOCKOPS=.build/release/stockops
+if [[ -z ${STOCKOPS_BENCH-} ]]; then
+  swift build -c release --product stockops-bench
+  STOCKOPS_BENCH=.build/release/stockops-bench
 fi
 
 WORK=$(mktemp -d)
@@ -62,7 +62,7 @@ unset BAO_TOKEN
 
 # --- stockops ---------------------------------------------------------------------------------
 VAULT_ADDR=$ADDRESS VAULT_ROLE_ID_FILE=$WORK/role_id VAULT_SECRET_ID_FILE=$WORK/secret_id \
-  "$STOCKOPS" bench-secrets --paths bench/a bench/b bench/c bench/d --repetitions "$REPETITIONS" \
+  "$STOCKOPS_BENCH" secrets --paths bench/a bench/b bench/c bench/d --repetitions "$REPETITIONS" \
   --url "$ADDRESS/v1/sys/health" --requests "$REQUESTS" >"$WORK/stockops.out"
 
 # --- curl: one process, REQUESTS URLs, sequential, one connection reused --------------------

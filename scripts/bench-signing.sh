@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/registry.sh
 count="${1:-20}"
 
-swift build --product stockops
-stockops="$(swift build --show-bin-path)/stockops"
+swift build --product stockops-bench
+bench="$(swift build --show-bin-path)/stockops-bench"
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/stockops-bench-signing-XXXXXX")"
 registry_pid=
 cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$workdir"; }
@@ -24,4 +24,4 @@ if [ -f .stockops/sandbox/signing/cosign.key ] && [ -f .stockops/sandbox/signing
   export STOCKOPS_BENCH_KEY_PASSWORD
 fi
 echo "== native sign and verify per image (name count median_ms p90_ms total_ms)"
-"$stockops" bench-sign --registry "127.0.0.1:$port" --count "$count" "${key[@]}"
+"$bench" sign --registry "127.0.0.1:$port" --count "$count" "${key[@]}"

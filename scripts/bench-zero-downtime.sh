@@ -7,7 +7,7 @@
 #   3. SWITCHES (default 10) deploys of v2 alternating with as many `stockops rollback --tag` to v1.
 # Prints one row per deploy or rollback (wall time, how long the proxy switch took, requests and failures while it ran,
 # p99 latency) and the totals: failed requests (target 0), p99 while deploying or rolling back beside p99 at rest.
-# Every step runs the release stockops binary (STOCKOPS overrides it). Everything it starts is stopped at the end.
+# Every step runs the release stockops binary (STOCKOPS overrides it; the deploys run through stockops-bench deploy, STOCKOPS_BENCH). Everything it starts is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/docker.sh

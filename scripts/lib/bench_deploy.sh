@@ -21,6 +21,10 @@ if [[ -z ${STOCKOPS-} ]]; then
   swift build -c release --product stockops >/dev/null
   STOCKOPS=$PWD/.build/release/stockops
 fi
+if [[ -z ${STOCKOPS_BENCH-} ]]; then
+  swift build -c release --product stockops-bench >/dev/null
+  STOCKOPS_BENCH=$PWD/.build/release/stockops-bench
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stockops-$BENCH_NAME-XXXXXX")
 chmod 755 "$WORK"
 for product in stock-listing trade; do
@@ -136,7 +140,7 @@ run_in() {
 # release ENV COMMIT [REF]: promote + deploy of the images of COMMIT; prints the seconds it took.
 release() {
   local env=$1 commit=$2 ref=${3:-}
-  if ! run_in "$env" env GITHUB_REF="$ref" "$STOCKOPS" bench-deploy --root "$WORK/root" --env "$env" \
+  if ! run_in "$env" env GITHUB_REF="$ref" "$STOCKOPS_BENCH" deploy --root "$WORK/root" --env "$env" \
     --builds "$WORK/builds-$commit" --force-unverified >"$WORK/release.out" 2>"$WORK/release.log"; then
     cat "$WORK/release.out" "$WORK/release.log" >&2
     return 1

@@ -4,9 +4,8 @@ import StockOpsKit
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure the scheduler on synthetic graphs.",
-        shouldDisplay: false
+        commandName: "pipeline",
+        abstract: "Measure the scheduler on synthetic graphs."
     )
 
     @Option(help: "Synthetic no-op nodes.")

@@ -5,15 +5,14 @@ import StockOpsKit
 
 struct BenchSignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-sign",
+        commandName: "sign",
         abstract: "Measure native signing and verification of an image against a registry.",
         discussion: """
         Pushes --count small images to --repository, then for each one, with a new client (a fresh connection): \
         signs it natively (payload and config blobs, .sig manifest) and verifies it (manifest, payload blob, \
         ECDSA). The key is the cosign key file --key opened with STOCKOPS_BENCH_KEY_PASSWORD, or a new P-256 key. \
         Prints `sign|verify count median_ms p90_ms total_ms` lines.
-        """,
-        shouldDisplay: false
+        """
     )
 
     @Option(help: "The registry, host[:port] (plain HTTP on loopback).")

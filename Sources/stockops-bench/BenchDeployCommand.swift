@@ -4,14 +4,13 @@ import StockOpsKit
 
 struct BenchDeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-deploy",
+        commandName: "deploy",
         abstract: "Run promote and deploy for images built elsewhere.",
         discussion: """
         Reads the output of build[<service>] (a BuiltImage JSON object) from DIR/<service>.json for every service, \
         then runs the pipeline's promote and deploy nodes for --env. Prints `release <env> <tag> <status> <seconds>`. \
-        Used by scripts/bench-deploy.sh.
-        """,
-        shouldDisplay: false
+        Used by scripts/bench-deploy.sh and scripts/bench-zero-downtime.sh.
+        """
     )
 
     @Option(help: "The environment: dev, stage or prod.")

@@ -4,13 +4,12 @@ import StockOpsKit
 
 struct BenchBuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-build",
+        commandName: "build",
         abstract: "Time the build nodes of every service, without the nodes before them.",
         discussion: """
         Runs build[<service>] for each service of the pipeline (registry from STOCKOPS_REGISTRY or the \
         config, anonymous access) and prints `build[<service>] seconds reused|built` lines and the wall time.
-        """,
-        shouldDisplay: false
+        """
     )
 
     @Option(help: "The pipeline file, relative to the current directory.")
