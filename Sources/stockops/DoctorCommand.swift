@@ -27,7 +27,7 @@ struct DoctorCommand: AsyncParsableCommand {
     @Option(help: "The pipeline file, relative to the root.")
     var config: String = PipelineConfig.defaultPath
 
-    @Option(help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF, else dev.")
+    @Option(name: [.customShort("e"), .long], help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF, else dev.")
     var env: Environment?
 
     @Flag(help: "Print the report as JSON.")

@@ -29,7 +29,7 @@ struct GitOpsCommand: AsyncParsableCommand {
     @Argument(help: "What to do: rollback or history.")
     var action: Action
 
-    @Option(help: "The kind: gitops environment.")
+    @Option(name: [.customShort("e"), .long], help: "The kind: gitops environment.")
     var env: Environment
 
     @Option(help: "The service whose image changes.")

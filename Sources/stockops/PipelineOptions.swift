@@ -12,13 +12,13 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "The pipeline file, relative to the root.")
     var config: String = PipelineConfig.defaultPath
 
-    @Option(help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF.")
+    @Option(name: [.customShort("e"), .long], help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF.")
     var env: Environment?
 
     @Flag(help: "Accept an --env that contradicts GITHUB_REF.")
     var force = false
 
-    @Option(help: "How many nodes run at once.")
+    @Option(name: [.customShort("j"), .long], help: "How many nodes run at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Run only these nodes (and what they depend on): an id like test[trade] or a stage name like test.", valueName: "node"))

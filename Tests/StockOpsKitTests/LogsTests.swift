@@ -48,3 +48,17 @@ import Testing
         #expect(fcntl(fd, F_GETFD) >= 0, "the descriptor it forwards to stays open")
     }
 }
+
+/// The short flags argument-parser users expect: `-e` for `--env`, `-j` for `--jobs`.
+@Suite struct ShortFlagsTests {
+    @Test func dashEIsTheEnvironmentAndDashJTheJobs() async throws {
+        let binary = EnvironmentLockTests.binary
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw FixtureError("\(binary) is missing: run swift build --build-tests first") }
+        let root = temporaryDirectory("short-flags")
+        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "STOCKOPS_STATE_DIR": root + "/state", "DOCKER_HOST": "unix:///nonexistent.sock"]
+        let status = try await runTool([binary, "status", "-e", "stage", "--root", root], environment: environment)
+        #expect(status.output.contains("environment: stage (project stocks-stage)"), "\(status.output)")
+        let help = try await runTool([binary, "plan", "--help"], environment: environment)
+        #expect(help.output.contains("-e, --env <env>") && help.output.contains("-j, --jobs <jobs>"), "\(help.output)")
+    }
+}
