@@ -25,6 +25,19 @@ public final class PostgresPool: Sendable {
         case closed
     }
 
+    /// How the pool's connections are used right now.
+    public struct Usage: Sendable, Equatable {
+        /// Lent out, or being opened.
+        public var inUse: Int
+        public var idle: Int
+        /// Callers waiting for a connection.
+        public var waiting: Int
+    }
+
+    public var usage: Usage {
+        state.withLock { Usage(inUse: $0.open - $0.idle.count, idle: $0.idle.count, waiting: $0.waiters.count) }
+    }
+
     public init(configuration: PostgresConfiguration, logger: Logger = Logger(label: "stockops.postgres")) {
         self.configuration = configuration
         self.logger = logger

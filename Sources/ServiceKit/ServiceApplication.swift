@@ -6,7 +6,7 @@ import Postgres
 extension RouteTable {
     /// Adds `GET /livez` (200 while the process serves, with the build), `GET /readyz` (200 `{"status":"ok",…}`, or
     /// 503 `{"status":"degraded",…}` when the database does not answer), `GET /health` (the same as `/readyz`) and
-    /// `GET /metrics` (Prometheus text format).
+    /// `GET /metrics` (Prometheus text format, with the pool gauges read at each scrape).
     public mutating func addStandardRoutes(serviceName: String, pool: PostgresPool, metrics: ServiceMetrics, build: BuildInfo? = nil) {
         let build = build ?? BuildInfo(service: serviceName, version: "unknown", revision: "unknown")
         let alive = Self.healthBody(build, database: nil)
@@ -21,7 +21,11 @@ extension RouteTable {
         }
         add(.get, "/readyz", ready)
         add(.get, "/health", ready)
-        add(.get, "/metrics") { _, _ in metrics.response() }
+        add(.get, "/metrics") { _, _ in
+            let usage = pool.usage
+            metrics.observe(inUse: usage.inUse, idle: usage.idle, waiting: usage.waiting)
+            return metrics.response()
+        }
     }
 
     static func healthBody(_ build: BuildInfo, database: Bool?) -> String {

@@ -48,6 +48,9 @@ public final class ServiceMetrics: Sendable {
     }
 
     private let instruments = Mutex<[Key: Instruments]>([:])
+    private let poolInUse: Prometheus.Gauge
+    private let poolIdle: Prometheus.Gauge
+    private let poolWaiting: Prometheus.Gauge
 
     /// Latency buckets from 0.5 ms to 5 s.
     public static let latencyBuckets: [Duration] = [
@@ -62,6 +65,11 @@ public final class ServiceMetrics: Sendable {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.latencyBuckets
         self.factory = factory
+        let connections = MetricNameDescriptor(metricName: "db_pool", unitName: "connections", helpText: "The database pool's connections by state")
+        poolInUse = registry.makeGauge(descriptor: connections, labels: [("state", "in_use")])
+        poolIdle = registry.makeGauge(descriptor: connections, labels: [("state", "idle")])
+        poolWaiting = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "db_pool", unitName: "waiting", helpText: "Requests waiting for a database connection"))
         if let build {
             registry.makeGauge(
                 descriptor: MetricNameDescriptor(namespace: "stockops", metricName: "build", unitName: "info", helpText: "The build of the service answering: 1"),
@@ -90,6 +98,13 @@ public final class ServiceMetrics: Sendable {
         instruments.counter.increment()
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         instruments.timer.recordNanoseconds(nanoseconds)
+    }
+
+    /// Sets the pool gauges; `/metrics` calls it before rendering.
+    public func observe(inUse: Int, idle: Int, waiting: Int) {
+        poolInUse.set(to: Double(inUse))
+        poolIdle.set(to: Double(idle))
+        poolWaiting.set(to: Double(waiting))
     }
 
     /// The metrics in the Prometheus text exposition format.

@@ -40,6 +40,18 @@ struct ObservabilityTests {
         }
     }
 
+    @Test func metricsShowThePoolAsTheScrapeFindsIt() async throws {
+        try await withBuild { client in
+            _ = try await client.get("/stocks?limit=2")
+            let metrics = try await client.get("/metrics").text
+            let idle = metrics.split(separator: "\n").first { $0.hasPrefix(#"db_pool_connections{state="idle"}"#) }
+            let idleCount = idle.flatMap { Double($0.split(separator: " ").last ?? "") }
+            #expect((idleCount ?? 0) >= 1, "a connection went back to the pool: \(idle ?? "no gauge")")
+            #expect(metrics.contains(#"db_pool_connections{state="in_use"} 0"#), "\(metrics)")
+            #expect(metrics.contains("db_pool_waiting 0"), "\(metrics)")
+        }
+    }
+
     @Test func aMethodNobodyServesIsCountedAsOther() async throws {
         try await withBuild { client in
             let method = try #require(HTTPRequest.Method("PROPFIND"))
