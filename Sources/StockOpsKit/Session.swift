@@ -61,7 +61,7 @@ public struct RunRequest: Sendable {
     public var forceUnverified = false
     /// `--smoke-timeout`: how long the services may take to become healthy after a deploy.
     public var smokeTimeout: Duration = SmokeTest.defaultTimeout
-    /// `--lock-wait`: how long a deploy waits for a held environment lock.
+    /// `--wait`: how long a deploy waits for a held environment lock.
     public var lockWait: Duration = .seconds(600)
     /// Asks a question expecting the given answer and returns who confirmed; nil asks on the terminal when there is one.
     public var confirm: (@Sendable (String, String) -> String?)?

@@ -33,7 +33,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks after a deploy.", valueName: "seconds"))
     var smokeTimeout: Double = 60
 
-    @Option(help: ArgumentHelp("Seconds a deploy waits for the environment's lock when it is held.", valueName: "seconds"))
+    @Option(
+        name: [.customLong("wait"), .customLong("lock-wait")],
+        help: ArgumentHelp("Seconds a deploy waits for the environment's lock when it is held (as rollback's and lock's --wait).", valueName: "seconds"))
     var lockWait: Double = 600
 
     @Option(help: ArgumentHelp("Load the outputs of dependencies not selected by --only from this directory instead of running them, and write the selected nodes' outputs to it.", valueName: "dir"))
@@ -41,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try seconds(smokeTimeout, "--smoke-timeout")
-        _ = try seconds(lockWait, "--lock-wait")
+        _ = try seconds(lockWait, "--wait")
     }
 
     func run() async throws {
@@ -55,7 +57,7 @@ struct RunCommand: AsyncParsableCommand {
             request.approver = approver
             request.forceUnverified = forceUnverified
             request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
-            request.lockWait = try seconds(lockWait, "--lock-wait")
+            request.lockWait = try seconds(lockWait, "--wait")
             try await session.run(request).finish()
         }
     }

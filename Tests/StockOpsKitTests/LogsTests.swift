@@ -49,7 +49,7 @@ import Testing
     }
 }
 
-/// The short flags argument-parser users expect: `-e` for `--env`, `-j` for `--jobs`.
+/// The short flags argument-parser users expect (`-e` for `--env`, `-j` for `--jobs`), and one spelling of the lock wait.
 @Suite struct ShortFlagsTests {
     @Test func dashEIsTheEnvironmentAndDashJTheJobs() async throws {
         let binary = EnvironmentLockTests.binary
@@ -60,5 +60,9 @@ import Testing
         #expect(status.output.contains("environment: stage (project stocks-stage)"), "\(status.output)")
         let help = try await runTool([binary, "plan", "--help"], environment: environment)
         #expect(help.output.contains("-e, --env <env>") && help.output.contains("-j, --jobs <jobs>"), "\(help.output)")
+        let run = try await runTool([binary, "run", "--help"], environment: environment)
+        #expect(run.output.contains("--wait, --lock-wait <seconds>"), "run spells the lock wait as rollback and lock do: \(run.output)")
+        let negative = try await runTool([binary, "run", "--wait=-1", "--root", root], environment: environment)
+        #expect(negative.status == 2 && negative.output.contains("--wait must be between 0 and 86400 seconds"), "\(negative.output)")
     }
 }

@@ -59,7 +59,7 @@ public struct DeploySettings: Sendable {
     /// verify (both recorded in the ledger).
     public var forceUnverified: Bool
     public var smokeTimeout: Duration
-    /// `--lock-wait`: how long to wait for a held environment lock.
+    /// `--wait`: how long to wait for a held environment lock.
     public var lockWait: Duration
 
     public init(approval: Approval? = nil, forceUnverified: Bool = false, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .seconds(600)) {
