@@ -7,46 +7,67 @@ struct SandboxCommand: AsyncParsableCommand {
         commandName: "sandbox",
         abstract: "Start, inspect or stop a local stand-in for a runner's Docker engine, Harbor and Vault.",
         discussion: """
-        up: a Docker engine (DOCKER_HOST, or a private dockerd when root), an OCI registry with htpasswd \
-        on 127.0.0.1:5000, OpenBao on 127.0.0.1:8200 (and the Docker bridge gateway) initialised by \
-        vault/init.sh, the environments' database and Vault Agent images, and .stockops/sandbox.env, \
-        which `stockops run` reads, so its deploy node runs the environments in that engine. Idempotent.
-        status: what runs, by PID, and the environments' containers. Exits 1 when something is stopped.
-        down: stops what `up` started, by PID (the containers of a private engine first); `--purge` also \
-        deletes the sandbox's data.
-
         Examples:
           stockops sandbox up && stockops run --env dev
+          stockops sandbox status
           stockops sandbox down --purge
-        """
+        """,
+        subcommands: [Up.self, Status.self, Down.self]
     )
 
-    enum Action: String, ExpressibleByArgument, CaseIterable {
-        case up, status, down
-    }
+    /// The flags every sandbox action takes.
+    struct Options: ParsableArguments {
+        @Option(help: "The repository root. (default: the current directory)")
+        var root: String?
 
-    @Argument(help: "up, status or down.")
-    var action: Action
-
-    @Flag(help: "With down: delete the registry, Vault and engine data of the sandbox too.")
-    var purge = false
-
-    @Option(help: "The repository root. (default: the current directory)")
-    var root: String?
-
-    func validate() throws {
-        if purge && action != .down { throw ValidationError("--purge goes with `down` only") }
-    }
-
-    func run() async throws {
-        let root = root ?? FileManager.default.currentDirectoryPath
-        let script = root + "/scripts/sandbox.sh"
-        guard FileManager.default.isExecutableFile(atPath: script) else {
-            FileHandle.standardError.write(Data("error: \(script) not found: run stockops sandbox from the repository root or pass --root\n".utf8))
-            throw ExitCode(ExitStatus.usage.rawValue)
+        /// Runs `scripts/sandbox.sh ACTION ARGUMENTS` of the root, with this terminal.
+        func script(_ action: String, _ arguments: [String] = []) throws {
+            let root = root ?? FileManager.default.currentDirectoryPath
+            let script = root + "/scripts/sandbox.sh"
+            guard FileManager.default.isExecutableFile(atPath: script) else {
+                FileHandle.standardError.write(Data("error: \(script) not found: run stockops sandbox from the repository root or pass --root\n".utf8))
+                throw ExitCode(ExitStatus.usage.rawValue)
+            }
+            let status = try SandboxCommand.runInheritingTerminal([script, action] + arguments)
+            if status != 0 { throw ExitCode(status) }
         }
-        let status = try Self.runInheritingTerminal([script, action.rawValue] + (purge ? ["--purge"] : []))
-        if status != 0 { throw ExitCode(status) }
+    }
+
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start the sandbox (idempotent).",
+            discussion: """
+            A Docker engine (DOCKER_HOST, or a private dockerd when root), an OCI registry with htpasswd on \
+            127.0.0.1:5000, OpenBao on 127.0.0.1:8200 (and the Docker bridge gateway) initialised by vault/init.sh, \
+            the environments' database, Vault Agent and proxy images, and .stockops/sandbox.env, which `stockops run` \
+            and the environment commands read, so the deploy node runs the environments in that engine.
+            """)
+
+        @OptionGroup var options: Options
+
+        func run() async throws { try options.script("up") }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what the sandbox runs, by PID, and the environments' containers.",
+            discussion: "Exit codes: 0 everything runs, 1 something is stopped.")
+
+        @OptionGroup var options: Options
+
+        func run() async throws { try options.script("status") }
+    }
+
+    struct Down: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop what `up` started, by PID (the containers of a private engine first).")
+
+        @OptionGroup var options: Options
+
+        @Flag(help: "Also delete the registry, Vault and engine data of the sandbox.")
+        var purge = false
+
+        func run() async throws { try options.script("down", purge ? ["--purge"] : []) }
     }
 
     /// Runs argv with this process's standard input, output and error, and returns its exit status.
