@@ -162,6 +162,22 @@ struct InfraRepository {
         #expect(unreachable?.kind == .transient)
     }
 
+    @Test func aRefusedPushIsInfrastructureAndAPortWith403InItIsNot() throws {
+        func kind(_ output: String) -> StageFailure.Kind? {
+            do {
+                try GitOpsDeployer.check(ProcessResult(pid: 1, exitStatus: 128, signal: nil, output: output, truncated: false), "git clone")
+                return nil
+            } catch let failure as StageFailure {
+                return failure.kind
+            } catch {
+                return nil
+            }
+        }
+        #expect(kind("fatal: unable to access 'http://127.0.0.1:40312/infra.git/': Failed to connect to 127.0.0.1 port 40312: Connection refused") == .transient)
+        #expect(kind("fatal: unable to access 'https://git.example/infra.git/': The requested URL returned error: 403") == .infrastructure)
+        #expect(kind("remote: Permission denied\nfatal: Authentication failed for 'https://git.example/infra.git/'") == .infrastructure)
+    }
+
     @Test func argoCDIsWaitedForAtThePushedRevision() async throws {
         let infra = try await InfraRepository()
         let token = "argo-token-" + UUID().uuidString

@@ -113,7 +113,8 @@ public struct GitOpsDeployer: Sendable {
     static func check(_ result: ProcessResult, _ what: String) throws -> ProcessResult {
         guard !result.succeeded else { return result }
         let kind: StageFailure.Kind
-        if ["Authentication failed", "Permission denied", "403", "could not read Username", "terminal prompts disabled"].contains(where: { result.output.contains($0) }) {
+        // An HTTP 403 as git reports it ("The requested URL returned error: 403"), not any 403 such as a port number.
+        if ["Authentication failed", "Permission denied", "returned error: 403", "could not read Username", "terminal prompts disabled"].contains(where: { result.output.contains($0) }) {
             kind = .infrastructure
         } else if GitWorkspace.isUnreachable(result.output) {
             kind = .transient
