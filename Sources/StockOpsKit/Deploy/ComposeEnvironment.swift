@@ -129,10 +129,7 @@ public struct ComposeEnvironment: Sendable {
             }
             return flavor
         }
-        var base = Command.baseEnvironment()
-        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"] {
-            if let value = environment[name] { base[name] = value }
-        }
+        let base = Command.dockerEnvironment(from: environment)
         for flavor in [ComposeCommand.Flavor.plugin, .standalone] {
             let argv = ComposeCommand.version(flavor)
             if let result = try? await runner.run(Command(argv[0], Array(argv.dropFirst()), environment: base)), result.succeeded {

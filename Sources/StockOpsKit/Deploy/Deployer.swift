@@ -179,7 +179,7 @@ public struct Deployer: Sendable {
             environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
             approver: approval?.approver, previousTag: history.lastGood?.tag, forceUnverified: promotion.forceUnverified || signatures == false ? true : nil,
             signaturesVerified: signatures, runID: runID)
-        let released = try await release(promotion.tag, digests: promotion.digests, recording: entry, started: started)
+        let released = try await release(promotion.tag, digests: promotion.digests, recording: entry, live: history.lastGood, started: started)
         guard let recorded = released.entry else {
             try refuse(promotion.tag, entry, failure: released.failure ?? "unknown", history: history, started: started)
         }
@@ -399,7 +399,7 @@ public struct Deployer: Sendable {
         let entry = LedgerEntry(
             environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
             previousTag: history.lastGood?.tag, forceUnverified: overridden || signatures == false ? true : nil, signaturesVerified: signatures, runID: runID)
-        let released = try await release(tag, digests: images, recording: entry, started: started)
+        let released = try await release(tag, digests: images, recording: entry, live: history.lastGood, started: started)
         guard let recorded = released.entry else {
             try refuse(tag, entry, failure: released.failure ?? "unknown", history: history, started: started)
         }
@@ -546,12 +546,12 @@ public struct Deployer: Sendable {
     /// lock (released by the caller afterwards) agree. Returns the appended entry, or why the version is not live; throws
     /// only when the images cannot be pulled (nothing changed).
     private func release(
-        _ tag: RegistryTag, digests: [String: String], recording entry: LedgerEntry, started: ContinuousClock.Instant
+        _ tag: RegistryTag, digests: [String: String], recording entry: LedgerEntry, live: LedgerEntry?, started: ContinuousClock.Instant
     ) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?, entry: LedgerEntry?) {
         let proxy = self.proxy
         var recorded = proxy.slots()
         let containers = (try? await listContainers()) ?? []
-        let active = await reconcile(proxy.activeSlot(), recorded: recorded, containers: containers, live: (try? ledger.read())?.lastGood)
+        let active = await reconcile(proxy.activeSlot(), recorded: recorded, containers: containers, live: live)
         let target = active?.other ?? .blue
         let slots = { recorded.mapValues(\.images) }
         let retained = recorded[target]?.images == digests && Self.runningDigests(containers, slot: target) == digests
@@ -732,10 +732,7 @@ public struct Deployer: Sendable {
     /// The containers of the environment's Compose project.
     private func listContainers() async throws(DeployFailure) -> [ContainerStatus] {
         let argv = ContainerStatus.list(project: environment.compose.projectName)
-        var variables = Command.baseEnvironment()
-        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"] {
-            if let value = environment.processEnvironment[name] { variables[name] = value }
-        }
+        let variables = Command.dockerEnvironment(from: environment.processEnvironment)
         do {
             let result = try await runner.run(Command(argv: argv, environment: variables))
             guard result.succeeded else { throw DeployFailure(.infrastructure, "docker ps failed: \(Self.tail(result.output))") }

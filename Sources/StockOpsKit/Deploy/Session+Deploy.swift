@@ -249,10 +249,7 @@ extension Session {
         for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
         let project = ComposeEnvironment.command(flavor: .plugin, environment: environment, root: nil, processEnvironment: request.processEnvironment).projectName
         let argv = ContainerStatus.list(project: project)
-        var environmentVariables = Command.baseEnvironment()
-        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"] {
-            if let value = request.processEnvironment[name] { environmentVariables[name] = value }
-        }
+        let environmentVariables = Command.dockerEnvironment(from: request.processEnvironment)
         var containers: [ContainerStatus]?
         var dockerProblem: String?
         do {

@@ -53,10 +53,7 @@ extension Session {
                 return request.allSlots ? [active.composeService(name), active.other.composeService(name)] : [active.composeService(name)]
             }
         }
-        var environment = Command.baseEnvironment()
-        for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"] {
-            if let value = request.target.processEnvironment[name] { environment[name] = value }
-        }
+        let environment = Command.dockerEnvironment(from: request.target.processEnvironment)
         let runner = ProcessRunner()
         var containers: [(service: String, id: String)] = []
         for service in wanted {

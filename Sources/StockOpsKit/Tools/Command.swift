@@ -20,6 +20,18 @@ public struct Command: Sendable, Equatable, Hashable {
     }
 
     /// The variables every tool needs (`PATH`, `HOME`, locale, temp dir), taken from this process.
+    /// The variables that point the docker CLI at an engine.
+    public static let dockerVariables = ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
+
+    /// ``baseEnvironment(adding:)`` plus the ``dockerVariables`` that `environment` sets: what a docker command needs.
+    public static func dockerEnvironment(from environment: [String: String]) -> [String: String] {
+        var variables = baseEnvironment()
+        for name in dockerVariables {
+            if let value = environment[name] { variables[name] = value }
+        }
+        return variables
+    }
+
     public static func baseEnvironment(adding names: [String] = []) -> [String: String] {
         let current = ProcessInfo.processInfo.environment
         var environment: [String: String] = [:]
