@@ -18,9 +18,10 @@
 #     .build-act/src, SwiftPM directory .build-act/build) and given to the workflows as the repository variable
 #     STOCKOPS_BIN (STOCKOPS_ACT_BIN names another binary);
 #   - the runner's environment is what a runner's .env would hold: the sandbox's DOCKER_HOST, STOCKOPS_REGISTRY and
-#     the deploy node's Vault Agent settings, and ledger, lock and node cache in one state directory outside the
-#     workspaces (STOCKOPS_STATE_DIR, STOCKOPS_NODE_CACHE_DIR); the ci AppRole reaches the jobs only as act secrets
-#     (--secret-file);
+#     the deploy node's Vault Agent settings, and ledger, lock, node cache and the nodes' SwiftPM directories outside
+#     the workspaces (STOCKOPS_STATE_DIR, STOCKOPS_NODE_CACHE_DIR, STOCKOPS_SWIFTPM_DIR: a new one, or
+#     STOCKOPS_ACT_SWIFTPM to start from a runner's earlier builds); the ci AppRole reaches the jobs only as act
+#     secrets (--secret-file);
 #   - self-hosted platform mapping (-P <label>=-self-hosted for each runner label of pipelines/stockops.yml),
 #     --action-offline-mode and the pinned actions from a local directory: STOCKOPS_ACT_ACTIONS, default
 #     ../shared/github-actions/actions (real checkout and cache; stand-ins for upload/download-artifact, which pass
@@ -137,8 +138,9 @@ for name in DOCKER_HOST STOCKOPS_REGISTRY STOCKOPS_TRIVY_SCANNERS VAULT_APPROLE_
 done
 state="$work/state"
 # STOCKOPS_ACT_NODE_CACHE: a node cache kept between runs of this script (for trying it again); default: a new one.
-export STOCKOPS_STATE_DIR="$state" STOCKOPS_NODE_CACHE_DIR="${STOCKOPS_ACT_NODE_CACHE:-$work/node-cache}"
-mkdir -p "$state" "$STOCKOPS_NODE_CACHE_DIR"
+export STOCKOPS_STATE_DIR="$state" STOCKOPS_NODE_CACHE_DIR="${STOCKOPS_ACT_NODE_CACHE:-$work/node-cache}" \
+  STOCKOPS_SWIFTPM_DIR="${STOCKOPS_ACT_SWIFTPM:-$work/swiftpm}"
+mkdir -p "$state" "$STOCKOPS_NODE_CACHE_DIR" "$STOCKOPS_SWIFTPM_DIR"
 
 vault_out="$(dirname "$(sandbox_value VAULT_ROLE_ID_FILE)")"
 canary="$(cat "$vault_out/secret_id")"
@@ -270,6 +272,8 @@ else
   fail "no run record uploaded by the dev job"
 fi
 check "dev answers on 127.0.0.1:${port[dev.listing]} and :${port[dev.trade]}" answers dev
+check "the test and build nodes compiled in dev's SwiftPM directories outside the workspace" \
+  test -d "$STOCKOPS_SWIFTPM_DIR/dev/tests/debug" -a -d "$STOCKOPS_SWIFTPM_DIR/dev/images/release"
 end 1 "push creates develop: first deploy of every service, dev answers"
 
 # --- 2. a push to develop changing services/trade/ only -----------------------------------------------------------

@@ -5,8 +5,11 @@
 #      builds what step 2 builds (.build with coverage, .build-images), so step 2 reuses it;
 #   2. starts a throwaway PostgreSQL on loopback and a Docker engine (scripts/lib/docker.sh) for the tests,
 #      runs `swift test` (with coverage, as the pipeline's test nodes build), and stops both again however
-#      the tests end.
-# Extra arguments go to `swift test` and leave step 1 out (e.g. scripts/test.sh --filter TradeServiceTests).
+#      the tests end;
+#   3. once both are stopped, scripts/test-workflows.sh: the repository's GitHub Actions workflows run by act on this
+#      machine as a self-hosted runner, against a sandbox of their own, with the stockops step 1 built (one binary
+#      for every scenario).
+# Extra arguments go to `swift test` and leave steps 1 and 3 out (e.g. scripts/test.sh --filter TradeServiceTests).
 # Under CI (CI=true) or with STOCKOPS_FRESH_ENGINE=1, both steps use a new, empty STOCKOPS_CACHE_DIR (engine data,
 # base image) and, when no dockerd runs, a leftover docker0 interface is deleted first: step 1 is then the first
 # run on a machine that never ran Docker.
@@ -39,7 +42,7 @@ if [ "$#" -eq 0 ]; then
   echo "== step 1: README command 1 (scripts/test-demo.sh)"
   scripts/test-demo.sh || demo_status=$?
 else
-  echo "== step 1 (README command 1) left out: arguments select part of the suite"
+  echo "== steps 1 (README command 1) and 3 (the workflows under act) left out: arguments select part of the suite"
 fi
 echo "== step 2: swift test"
 
@@ -64,6 +67,19 @@ done
 export STOCKOPS_SERVICE_BINARIES="$PWD/.build-images/release"
 test_status=0
 TMPDIR="$workdir/tmp" swift test --skip-build --enable-code-coverage "$@" || test_status=$?
+# Step 3's sandbox starts its own engine on the same data directory: this one stops first.
+docker_engine_stop
+postgres_stop "$workdir" || true
+
+workflows_status=0
+if [ "$#" -eq 0 ]; then
+  echo "== step 3: the workflows under act (scripts/test-workflows.sh)"
+  act_bin="$PWD/.build-stockops/debug/stockops"
+  [ -x "$act_bin" ] || act_bin=""  # step 1 failed before building it: the script builds one
+  STOCKOPS_ACT_BIN="$act_bin" scripts/test-workflows.sh || workflows_status=$?
+fi
 if [ "$demo_status" -ne 0 ]; then echo "scripts/test-demo.sh (README command 1) failed with $demo_status" >&2; fi
+if [ "$workflows_status" -ne 0 ]; then echo "scripts/test-workflows.sh failed with $workflows_status" >&2; fi
 if [ "$test_status" -ne 0 ]; then echo "swift test failed with $test_status" >&2; exit "$test_status"; fi
-exit "$demo_status"
+if [ "$demo_status" -ne 0 ]; then exit "$demo_status"; fi
+exit "$workflows_status"

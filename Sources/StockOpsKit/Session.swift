@@ -113,6 +113,7 @@ public struct Session: Sendable {
         }
         var options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
         options.processEnvironment = request.processEnvironment
+        options.root = request.root
         options.deploy = DeploySettings(forceUnverified: request.forceUnverified, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait)
         var graph: PipelineGraph
         do {

@@ -21,6 +21,8 @@ public enum StockOpsPipeline {
         public var testEnvironment: [String]
         /// The process environment: `VAULT_*` for fetch-secrets, `STOCKOPS_WEBHOOK_URL` and `GITHUB_*` for notify.
         public var processEnvironment: [String: String] = [:]
+        /// The repository root, against which relative directories of the process environment resolve.
+        public var root = "."
         /// Approval, `--force-unverified`, smoke-test and lock timeouts of the deploy stages.
         public var deploy = DeploySettings()
 
@@ -59,10 +61,11 @@ public enum StockOpsPipeline {
         )
 
         let minimumCoverage = config.gates.minimumCoverage(for: options.environment)
+        let testScratch = runnerScratch(options).map { $0 + "/tests" }
         for service in config.services {
             graph.add(
                 NodeID("test", key: service.name),
-                TestStage(service: service, minimumCoverage: minimumCoverage, passEnvironment: options.testEnvironment),
+                TestStage(service: service, minimumCoverage: minimumCoverage, passEnvironment: options.testEnvironment, scratchPath: testScratch),
                 policy: NodePolicy(.gate, timeout: .seconds(3600), resources: ["swiftpm-build"]),
                 after: [changes.id],
                 summary: "swift test --filter \(service.testTarget), coverage ≥ \(minimumCoverage)%",
@@ -93,6 +96,11 @@ public enum StockOpsPipeline {
         return try graph.build()
     }
 
+    /// The SwiftPM directory of this run's test and build nodes outside the workspace, on a runner.
+    static func runnerScratch(_ options: Options) -> String? {
+        StateDirectory.swiftPM(root: options.root, environment: options.processEnvironment, deploying: options.environment)
+    }
+
     /// sonar → build → scan, sbom, sign, attest for every service, and the `docker-logout` finally node.
     static func addImageStages(_ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>) {
         var registry = config.registry
@@ -100,6 +108,9 @@ public enum StockOpsPipeline {
         var configured = config.images
         if let scanners = options.processEnvironment["STOCKOPS_TRIVY_SCANNERS"], !scanners.isEmpty {
             configured.scanners = scanners.split(separator: ",").map(String.init)
+        }
+        if let runner = runnerScratch(options), !(configured.scratchPath?.hasPrefix("/") ?? false) {
+            configured.scratchPath = runner + "/images"
         }
         let images = configured
         let settings = ImageSettings(

@@ -26,6 +26,29 @@ import Testing
         #expect(StateDirectory.cache(root: root, environment: configured) == root + "/cache")
     }
 
+    @Test func onARunnerSwiftPMBuildsLiveOutsideTheWorkspaceOneDirectoryPerTrustDomain() {
+        let root = "/runner/_work/stockops/stockops"
+        let runner = ["GITHUB_ACTIONS": "true", "HOME": "/home/runner"]
+        #expect(StateDirectory.swiftPM(root: root, environment: runner, deploying: .dev) == "/home/runner/.cache/stockops/swiftpm/dev")
+        #expect(StateDirectory.swiftPM(root: root, environment: runner, deploying: .stage) == "/home/runner/.cache/stockops/swiftpm/stage")
+        let pullRequest = runner.merging(["GITHUB_EVENT_NAME": "pull_request", "XDG_CACHE_HOME": "/xdg/cache"]) { $1 }
+        #expect(StateDirectory.swiftPM(root: root, environment: pullRequest, deploying: .dev) == "/xdg/cache/stockops/swiftpm/pull-request")
+        #expect(StateDirectory.swiftPM(root: root, environment: ["STOCKOPS_SWIFTPM_DIR": "builds"], deploying: .prod) == root + "/builds/prod")
+        #expect(StateDirectory.swiftPM(root: root, environment: [:], deploying: .dev) == nil, "local runs keep the package's .build")
+    }
+
+    @Test func theTestAndBuildCommandsUseTheScratchPath() {
+        let tools = SwiftPM(packageDirectory: "/repo", scratchPath: "/cache/swiftpm/dev/tests")
+        #expect(Array(tools.test(filter: "TradeServiceTests", xunitOutput: "/r/j.xml").arguments.prefix(5)) == ["test", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests"])
+        #expect(tools.showCodecovPath().arguments == ["test", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests", "--show-codecov-path"])
+        #expect(tools.build(product: "trade", arguments: ["-c", "release"]).arguments == ["build", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests", "--product", "trade", "-c", "release"])
+        #expect(!SwiftPM(packageDirectory: "/repo").test(filter: "X", xunitOutput: "/j.xml").arguments.contains("--scratch-path"))
+        var options = StockOpsPipeline.Options(environment: .dev)
+        options.root = "/repo"
+        options.processEnvironment = ["GITHUB_ACTIONS": "true", "XDG_CACHE_HOME": "/c"]
+        #expect(StockOpsPipeline.runnerScratch(options) == "/c/stockops/swiftpm/dev")
+    }
+
     @Test func statusPrintsWhereTheStateIs() async throws {
         let root = temporaryDirectory()
         let state = temporaryDirectory() + "/state"

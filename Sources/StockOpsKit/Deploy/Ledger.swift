@@ -248,6 +248,20 @@ public enum StateDirectory {
         return userDirectory(environment, variable: "XDG_CACHE_HOME", fallback: ".cache") + "/stockops/results"
     }
 
+    /// Where the SwiftPM builds of the test and build nodes live (`--scratch-path`), so that a runner's next job
+    /// compiles only what changed: `$STOCKOPS_SWIFTPM_DIR/<scope>`; on a CI runner
+    /// `$XDG_CACHE_HOME/stockops/swiftpm/<scope>`; elsewhere nil (the package's `.build`, `images.scratch-path`).
+    /// The scope is the environment, or `pull-request` for a pull-request event: code of one trust domain never
+    /// compiles into another's build directory.
+    public static func swiftPM(root: String, environment: [String: String], deploying: Environment) -> String? {
+        let scope = PullRequestBoundary.event(environment) == nil ? deploying.rawValue : "pull-request"
+        if let configured = environment["STOCKOPS_SWIFTPM_DIR"], !configured.isEmpty {
+            return (configured.hasPrefix("/") ? configured : root + "/" + configured) + "/" + scope
+        }
+        guard environment["GITHUB_ACTIONS"] == "true" else { return nil }
+        return userDirectory(environment, variable: "XDG_CACHE_HOME", fallback: ".cache") + "/stockops/swiftpm/" + scope
+    }
+
     /// `$variable`, else `$HOME/fallback`.
     static func userDirectory(_ environment: [String: String], variable: String, fallback: String) -> String {
         if let value = environment[variable], value.hasPrefix("/") { return value }

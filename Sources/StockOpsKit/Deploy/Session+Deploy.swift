@@ -328,6 +328,9 @@ extension Session {
             }
             text += "lock:        \(lock.description)\n"
             text += "state:       \(request.stateDirectory)\n"
+            if let builds = StateDirectory.swiftPM(root: request.root, environment: request.processEnvironment, deploying: request.environment) {
+                text += "builds:      \(builds) (SwiftPM directories of the test and build nodes)\n"
+            }
             if let activeSlot {
                 let held = { (slot: Slot) in slotContents[slot].map { "\(slot.rawValue) (\($0.tag))" } ?? "\(slot.rawValue) (empty)" }
                 text += "proxy:       traffic to \(held(activeSlot)); retained: \(held(activeSlot.other))\n"

@@ -20,8 +20,15 @@ public struct TestStage: Stage {
     public var swift: String
     public var llvmCov: String
     public var passEnvironment: [String]
+    /// SwiftPM's build directory (``StateDirectory/swiftPM(root:environment:deploying:)``); the package's `.build`
+    /// when nil.
+    public var scratchPath: String?
 
-    public init(service: ServiceConfig, minimumCoverage: Double, swift: String = "swift", llvmCov: String = SwiftPM.defaultLLVMCov, passEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
+    public init(
+        service: ServiceConfig, minimumCoverage: Double, swift: String = "swift", llvmCov: String = SwiftPM.defaultLLVMCov,
+        passEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"], scratchPath: String? = nil
+    ) {
+        self.scratchPath = scratchPath
         self.service = service
         self.minimumCoverage = minimumCoverage
         self.swift = swift
@@ -52,7 +59,7 @@ public struct TestStage: Stage {
 
     private func test(_ context: StageContext, environment: [String: String]) async throws -> TestReport {
         let root = context.paths.root
-        let tools = SwiftPM(swift: swift, llvmCov: llvmCov, packageDirectory: root, environment: environment)
+        let tools = SwiftPM(swift: swift, llvmCov: llvmCov, packageDirectory: root, scratchPath: scratchPath, environment: environment)
         try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let xunit = context.paths.reportsDirectory + "/junit-\(service.name).xml"
         let result = try await context.run(tools.test(filter: service.testTarget, xunitOutput: xunit, coverage: true))

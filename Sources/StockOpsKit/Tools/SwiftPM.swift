@@ -5,13 +5,24 @@ public struct SwiftPM: Sendable, Equatable {
     public var swift: String
     public var llvmCov: String
     public var packageDirectory: String
+    /// `--scratch-path`: SwiftPM's build directory when not the package's `.build`.
+    public var scratchPath: String?
     public var environment: [String: String]
 
-    public init(swift: String = "swift", llvmCov: String = SwiftPM.defaultLLVMCov, packageDirectory: String, environment: [String: String] = Command.baseEnvironment()) {
+    public init(
+        swift: String = "swift", llvmCov: String = SwiftPM.defaultLLVMCov, packageDirectory: String, scratchPath: String? = nil,
+        environment: [String: String] = Command.baseEnvironment()
+    ) {
         self.swift = swift
         self.llvmCov = llvmCov
         self.packageDirectory = packageDirectory
+        self.scratchPath = scratchPath
         self.environment = environment
+    }
+
+    /// `<subcommand> --package-path <dir> [--scratch-path <dir>]`.
+    private func package(_ subcommand: String) -> [String] {
+        [subcommand, "--package-path", packageDirectory] + (scratchPath.map { ["--scratch-path", $0] } ?? [])
     }
 
     /// `llvm-cov` of the Swift toolchain when present, else the one in `PATH`.
@@ -21,24 +32,24 @@ public struct SwiftPM: Sendable, Equatable {
 
     /// `swift test --filter <target> --xunit-output <path> --enable-code-coverage`.
     public func test(filter: String, xunitOutput: String, coverage: Bool = true) -> Command {
-        var arguments = ["test", "--package-path", packageDirectory, "--filter", filter, "--xunit-output", xunitOutput]
+        var arguments = package("test") + ["--filter", filter, "--xunit-output", xunitOutput]
         if coverage { arguments.append("--enable-code-coverage") }
         return Command(swift, arguments, environment: environment)
     }
 
     /// Prints the path of the exported coverage JSON; `default.profdata` lies next to it.
     public func showCodecovPath() -> Command {
-        Command(swift, ["test", "--package-path", packageDirectory, "--show-codecov-path"], environment: environment)
+        Command(swift, package("test") + ["--show-codecov-path"], environment: environment)
     }
 
     /// Prints the build products directory (where `*.xctest` lies).
     /// `swift build [--product P] ARGUMENTS`, such as `-c release --static-swift-stdlib`.
     public func build(product: String?, arguments: [String]) -> Command {
-        Command(swift, ["build", "--package-path", packageDirectory] + (product.map { ["--product", $0] } ?? []) + arguments, environment: environment)
+        Command(swift, package("build") + (product.map { ["--product", $0] } ?? []) + arguments, environment: environment)
     }
 
     public func showBinPath() -> Command {
-        Command(swift, ["build", "--package-path", packageDirectory, "--show-bin-path"], environment: environment)
+        Command(swift, package("build") + ["--show-bin-path"], environment: environment)
     }
 
     public func version() -> Command {
