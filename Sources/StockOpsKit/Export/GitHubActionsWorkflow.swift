@@ -6,8 +6,10 @@ import Foundation
 /// One job, `stockops`, builds stockops once per run and hands the binary on as the artifact `stockops-binary`. A node
 /// job's `needs:` are that job and exactly its node's dependencies (with ``matrix``: those of its entries). Each node
 /// job checks out, downloads the binary and the outputs of its dependencies (artifacts `stockops-output-<node>`), runs
-/// `stockops run --only <node> --outputs-dir <dir>` and uploads its own output and run record. Only the jobs of nodes
-/// that read Vault (``vaultStages``) get the AppRole. `finally` nodes run `if: always()`; manual nodes run in the `prod`
+/// `stockops run --only <node> --outputs-dir <dir>` and uploads its own output and run record. Outputs are stored
+/// with their secrets removed, so a node that reads the secrets of `fetch-secrets` fetches them in its own job, and
+/// revokes that token at the job's end (``readsVault(_:)``): only those jobs get the AppRole, and no token outlives
+/// its job (there is no separate `revoke-vault-token` job). `finally` nodes run `if: always()`; manual nodes run in the `prod`
 /// environment, whose required reviewers approve them; jobs that promote or deploy run in the environment's GitHub
 /// environment (stage, prod) and its concurrency group, never cancelled. Every job runs on the environment's
 /// self-hosted runner (``runner``). A pull request runs only the job `pull-request` (tests and scans, no secret, on
@@ -44,8 +46,15 @@ public struct GitHubActionsWorkflow: Sendable {
 
     /// The stage that signs images.
     static let signStage = "sign"
-    /// The stages whose nodes read Vault with the AppRole (log in, revoke the token): only their jobs get the secrets.
-    public static let vaultStages: Set<String> = ["fetch-secrets", "revoke-vault-token"]
+    /// The node that logs in to Vault and reads the secrets.
+    static let fetchSecrets = StockOpsPipeline.fetchSecrets.id
+    /// The node that revokes the token of ``fetchSecrets``: it runs inside every job that logs in, not as a job.
+    static let revokeVaultToken = NodeID("revoke-vault-token")
+
+    /// Whether the job of `node` logs in to Vault: `fetch-secrets` itself, and every node that reads its output.
+    public static func readsVault(_ node: GraphNode) -> Bool {
+        node.id == fetchSecrets || node.dependencies.contains(fetchSecrets)
+    }
     /// The stages that change an environment: their jobs run in its GitHub environment and concurrency group.
     static let deployingStages: Set<String> = ["promote", "deploy", "gitops-deploy"]
     /// The id of the job that builds stockops.
@@ -74,7 +83,7 @@ public struct GitHubActionsWorkflow: Sendable {
         let nodeJobIDs = Self.jobIDs(for: graph)
         var groups: [[GraphNode]] = []
         var groupOfStage: [String: Int] = [:]
-        for node in graph.nodes {
+        for node in graph.nodes where node.id != Self.revokeVaultToken {
             if matrix, node.id.key != nil {
                 if let index = groupOfStage[node.id.name] {
                     if groups[index][0].policy.kind == node.policy.kind {
@@ -108,7 +117,7 @@ public struct GitHubActionsWorkflow: Sendable {
         var jobs: [Job] = []
         for (group, id) in zip(groups, ids) {
             var needs: [String] = []
-            for dependency in group.flatMap(\.dependencies) {
+            for dependency in group.flatMap(\.dependencies) where dependency != Self.revokeVaultToken {
                 let job = jobOfNode[dependency]!
                 if job == id {
                     throw StockOpsError(.usage, "--matrix cannot fold the \(group[0].id.name) nodes into one job: one of them depends on \(dependency); export without --matrix")
@@ -252,7 +261,7 @@ public struct GitHubActionsWorkflow: Sendable {
             "        run: chmod +x \(Self.binaryDirectory)/stockops",
         ]
         var downloaded: Set<NodeID> = []
-        for dependency in nodes.flatMap(\.dependencies) where downloaded.insert(dependency).inserted {
+        for dependency in nodes.flatMap(\.dependencies) where dependency != Self.revokeVaultToken && downloaded.insert(dependency).inserted {
             lines += [
                 "      - name: \(Self.quote("Download the output of \(dependency)"))",
                 "        uses: \(Pin.downloadArtifact)",
@@ -267,7 +276,8 @@ public struct GitHubActionsWorkflow: Sendable {
             "        env:",
             "          NODE: \(Self.quote(node))",
         ]
-        if nodes.contains(where: { Self.vaultStages.contains($0.id.name) }) {
+        let readsVault = nodes.contains(where: Self.readsVault)
+        if readsVault {
             lines += [
                 "          VAULT_ADDR: ${{ secrets.VAULT_ADDR }}",
                 "          VAULT_ROLE_ID: ${{ secrets.VAULT_ROLE_ID }}",
@@ -284,6 +294,10 @@ public struct GitHubActionsWorkflow: Sendable {
         ]
         if kind == .manual {
             lines.append("          args+=(--approve \"$NODE\")")
+        }
+        if readsVault {
+            // Secrets never travel between jobs: log in here, and revoke the token however the node ends.
+            lines.append("          args+=(--only \(Self.fetchSecrets) --only \(Self.revokeVaultToken))")
         }
         lines += [
             "          \(Self.binaryDirectory)/stockops \"${args[@]}\"",
