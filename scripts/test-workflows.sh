@@ -10,7 +10,11 @@
 #   4. pushes to release/1.0 and tags v1.0.0, v1.1.0 → stage deployed, then prod, with the approval in the ledger;
 #   5. workflow_dispatch of rollback.yml       → prod back on v1.0.0;
 #   6. `stockops history --env prod` lists all of it across the jobs' separate workspaces; a held prod lock makes a
-#      rollback job fail with exit 4 and leaves the ledger alone.
+#      rollback job fail with exit 4 and leaves the ledger alone;
+#   7. with STOCKOPS_ACT_MATRIX=1 (or --matrix): the output of `stockops export github-actions --matrix`, pushed to
+#      develop with a change to trade → every job passes, every node ran in exactly one job (fetch-secrets and
+#      revoke-vault-token in each job that reads secrets), outputs reached their dependents through the artifacts
+#      (dev deployed the new trade), no secret in any artifact.
 # How:
 #   - scenarios run in a scratch git repository cloned from HEAD (their commits have fixed dates, so the same HEAD gives
 #     the same commits and `git-<sha7>` images the registry may already hold); act runs every job in a fresh workspace;
@@ -36,6 +40,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
+matrix="${STOCKOPS_ACT_MATRIX:-0}"
+case "${1:-}" in
+  --matrix) matrix=1 ;;
+  "") ;;
+  *) echo "usage: scripts/test-workflows.sh [--matrix]" >&2; exit 2 ;;
+esac
 source scripts/lib/ports.sh
 
 script_start=$(date +%s)
@@ -373,10 +383,12 @@ if act_run s5 workflow_dispatch rollback.yml "$rollback_payload" prod; then pass
 entry="$(last_entry prod)"
 check "prod's ledger: rollback to v1.0.0 from v1.1.0 succeeded" test "$(jq -r '"\(.action) \(.outcome) \(.tag) \(.previousTag)"' <<<"$entry")" = "rollback succeeded v1.0.0 v1.1.0"
 check "prod runs v1.0.0's trade digest again" test "$(jq -r .images.trade <<<"$entry")" = "$v100_trade"
-container="$(DOCKER_HOST="$engine" docker ps --quiet --filter label=com.docker.compose.project=stocks-prod --filter label=com.docker.compose.service=trade)"
+# The proxy's live slot (the first line of its configuration names it) runs trade as the service trade-<slot>.
+slot="$(sed -n '1s/^# stockops: traffic to //p' "$state/proxy/stocks-prod/haproxy.cfg" 2>/dev/null || true)"
+container="$(DOCKER_HOST="$engine" docker ps --quiet --filter label=com.docker.compose.project=stocks-prod --filter "label=com.docker.compose.service=trade-${slot:-none}")"
 running="$(DOCKER_HOST="$engine" docker inspect --format '{{.Config.Image}}' "$container" 2>/dev/null || true)"
 running_is_v100() { [ "${running##*:}" = v1.0.0 ] || [ "${running##*@}" = "$v100_trade" ]; }
-check "prod's trade container runs v1.0.0's image ($running)" running_is_v100
+check "prod's live slot ($slot) runs v1.0.0's trade image ($running)" running_is_v100
 check "prod answers" answers prod
 end 5 "workflow_dispatch rollback.yml: prod back on v1.0.0"
 
@@ -399,6 +411,37 @@ check "the job said who holds the lock" grep -q "the prod environment is locked:
 check "the locked rollback left the ledger alone" test "$(ledger_count prod)" = 3
 "$bin" unlock --env prod >/dev/null
 end 6 "history across workspaces; a held lock makes a rollback job exit 4"
+
+# --- 7. the exported workflow, one job per node (matrix) -------------------------------------------------------------
+if [ "$matrix" = 1 ]; then
+  begin 7
+  git -C "$clone" checkout --quiet develop
+  "$bin" export github-actions --matrix --root "$clone" --output "$clone/.github/workflows/stockops-nodes.yml" 2>"$work/export.log"
+  git -C "$clone" add .github/workflows/stockops-nodes.yml
+  c3="$(commit_change services/trade/Sources/trade/main.swift "// scenario 7: a change to trade, run by the exported workflow" "trade: scenario 7")"
+  s3="${c3:0:7}"
+  before_dev="$(ledger_count dev)"
+  if act_run s7 push stockops-nodes.yml "$(push_event refs/heads/develop "$c1" "$c3")" dev; then pass "act push develop (exported workflow) succeeded"; else fail "act push develop (exported workflow) exited non-zero"; fi
+  jobs_run="$(grep -c '🏁  Job succeeded' "$work/logs/s7.log" || true)"
+  check "no job failed ($jobs_run succeeded)" bash -c "! grep -q '🏁  Job failed' '$work/logs/s7.log'"
+  # What each job's run record says it ran itself (passed, cached, failed) rather than took from the artifacts.
+  find "$work/artifacts/s7" -name run.json -print0 | xargs -0 -r jq -r '.nodes[] | select(.status | IN("passed", "cached", "failed")) | .id' | sort | uniq -c >"$work/s7-runs.txt"
+  cat "$work/s7-runs.txt"
+  once="$(awk '$2 != "fetch-secrets" && $2 != "revoke-vault-token" && $1 != 1' "$work/s7-runs.txt")"
+  check "every node ran in exactly one job [${once}]" test -z "$once"
+  for node in paths-filter "test[trade]" "build[trade]" "sign[trade]" promote deploy; do
+    check "$node ran" grep -qF " $node" "$work/s7-runs.txt"
+  done
+  logins="$(awk '$2 == "fetch-secrets" { print $1 }' "$work/s7-runs.txt")"
+  revokes="$(find "$work/artifacts/s7" -name run.json -print0 | xargs -0 -r jq -r '.nodes[] | select(.id == "revoke-vault-token" and .status == "passed") | .id' | grep -c . || true)"
+  check "each of the ${logins:-0} jobs that logged in to Vault revoked its token ($revokes)" test "${logins:-0}" -gt 0 -a "${logins:-0}" = "$revokes"
+  entry="$(last_entry dev)"
+  check "dev deployed dev-$s3 (promote and deploy read build's digests from the artifacts)" test "$(ledger_count dev)" = $((before_dev + 1)) -a "$(jq -r '"\(.outcome) \(.tag)"' <<<"$entry")" = "succeeded dev-$s3"
+  check "trade has a new digest" test "$(jq -r .images.trade <<<"$entry")" != "$(ledger dev | tail -n 2 | head -n 1 | jq -r .images.trade)"
+  check "dev answers" answers dev
+  check "the canary is in no artifact" bash -c "! grep -rqF -- '$canary' '$work/artifacts/s7'"
+  end 7 "exported --matrix workflow: every job passes, each node once, outputs through artifacts"
+fi
 
 echo
 echo "scenario  wall  result  what"
