@@ -208,9 +208,18 @@ head="$(git -C "$clone" rev-parse HEAD)"
 platforms=()
 while IFS= read -r label; do platforms+=(-P "$label=-self-hosted"); done < <(
   { echo self-hosted; sed -n 's/^ *runner: *\[\(.*\)\].*/\1/p' pipelines/stockops.yml | tr ',' '\n'; } | tr -d ' "' | sort -u)
-actions_dir="${STOCKOPS_ACT_ACTIONS-$repo/../shared/github-actions/actions}"
+# Default: ../shared/github-actions/actions next to this checkout, or next to the checkout it was cloned from (a CI
+# clone elsewhere).
+default_actions="$repo/../shared/github-actions/actions"
+origin="$(git -C "$repo" remote get-url origin 2>/dev/null || true)"
+if [ ! -d "$default_actions" ] && [ -d "$origin/../shared/github-actions/actions" ]; then default_actions="$origin/../shared/github-actions/actions"; fi
+actions_dir="${STOCKOPS_ACT_ACTIONS-$default_actions}"
 local_actions=()
 if [ -n "$actions_dir" ]; then
+  if ! compgen -G "$actions_dir/*@*" >/dev/null; then
+    echo "test-workflows: no pinned actions in $actions_dir (STOCKOPS_ACT_ACTIONS names the directory; empty lets act fetch them)" >&2
+    exit 3
+  fi
   for dir in "$actions_dir"/*@*; do
     local_actions+=(--local-repository "actions/$(basename "$dir")=$dir")
   done
