@@ -9,7 +9,8 @@ import Testing
 /// - `stockops-local/postgres:15` and `stockops-local/openbao:2`, the stand-ins of `environments/standins/`;
 /// - `stockops-e2e/<service>:v1` from `services/<service>/Dockerfile` and the static binaries in
 ///   `STOCKOPS_SERVICE_BINARIES` (default `.build-images/release`, which `scripts/test.sh` builds), `:v2` (the same with
-///   another label, so another digest) and `:broken` (its process never answers, so its health check fails).
+///   another label, so another digest), `:broken` (its process never answers, so its health check fails) and `:faulty`
+///   (trade answers 500 on `POST /trades/buy` only).
 actor DeployImages {
     static let shared = DeployImages()
 
@@ -62,6 +63,8 @@ actor DeployImages {
 
                 """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
             try await dockerBuild(context, tag: "stockops-e2e/\(service):broken")
+            try faultyVariant(service, binaries: binaries, context: context)
+            try await dockerBuild(context, tag: "stockops-e2e/\(service):faulty")
         }
         let probe = try await docker(["run", "--rm", "--add-host", "gateway.probe:host-gateway", "debian:bookworm-slim", "getent", "hosts", "gateway.probe"])
         guard probe.status == 0, let address = probe.output.split(whereSeparator: \.isWhitespace).first.map(String.init), address.contains(".") else {
@@ -71,7 +74,26 @@ actor DeployImages {
     }
 
     /// The commit each variant's services report (`/livez`, `stockops_build_info`), as the build node passes it.
-    static let revisions = ["v1": String(repeating: "a", count: 40), "v2": String(repeating: "c", count: 40)]
+    static let revisions = ["v1": String(repeating: "a", count: 40), "v2": String(repeating: "c", count: 40), "faulty": String(repeating: "f", count: 40)]
+
+    /// The build context of `:faulty`: for trade, the v1 binary with a typo in its buy statement (`positionz`), so
+    /// `POST /trades/buy` answers 500 while every other route, the health checks and the smoke test pass; for the other
+    /// services, v1 under another revision.
+    private static func faultyVariant(_ service: String, binaries: String, context: String) throws {
+        var dockerfile = "FROM stockops-e2e/\(service):v1\nENV SERVICE_REVISION=\(revisions["faulty"]!)\n"
+        if service == "trade" {
+            var binary = try Data(contentsOf: URL(fileURLWithPath: binaries + "/trade"))
+            let statement = Data("INSERT INTO positions AS p".utf8)
+            guard let range = binary.range(of: statement), binary.range(of: statement, in: range.upperBound..<binary.endIndex) == nil else {
+                throw FixtureError("the trade binary no longer holds \"INSERT INTO positions AS p\" exactly once: update the faulty variant")
+            }
+            binary.replaceSubrange(range, with: Data("INSERT INTO positionz AS p".utf8))
+            try binary.write(to: URL(fileURLWithPath: context + "/bin/trade"))
+            chmod(context + "/bin/trade", 0o755)
+            dockerfile += "COPY bin/trade /usr/local/bin/trade\n"
+        }
+        try dockerfile.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+    }
 
     private static func dockerBuild(_ context: String, tag: String, arguments: [String] = []) async throws {
         let result = try await docker(["build", "--quiet", "--tag", tag] + arguments + [context])
@@ -110,13 +132,16 @@ final class DeploySandbox: @unchecked Sendable {
 
     /// With `registryLogin`, the registry asks for HTTP Basic with it; ``pushBuild(_:commit:services:)`` logs in with
     /// its own Docker configuration, and stockops gets no credentials unless a test passes them.
-    static func start(_ environment: Environment, plugin: Bool = false, registryLogin: (username: String, password: String)? = nil) async throws -> DeploySandbox {
+    /// `settings` are YAML lines added to the environment's section of the pipeline (`    strategy: canary`).
+    static func start(
+        _ environment: Environment, plugin: Bool = false, registryLogin: (username: String, password: String)? = nil, settings: String = ""
+    ) async throws -> DeploySandbox {
         let images = try await DeployImages.shared.prepare()
         let registry = try await LocalRegistry.start(registryLogin.map { .htpasswd(username: $0.username, password: $0.password) } ?? .none)
         do {
             let vault = try await OpenBaoDevServer.start(host: images.hostGateway)
             do {
-                return try await DeploySandbox(environment, registry: registry, vault: vault, plugin: plugin, registryLogin: registryLogin)
+                return try await DeploySandbox(environment, registry: registry, vault: vault, plugin: plugin, registryLogin: registryLogin, settings: settings)
             } catch {
                 vault.stop()
                 throw error
@@ -128,7 +153,8 @@ final class DeploySandbox: @unchecked Sendable {
     }
 
     private init(
-        _ environment: Environment, registry: LocalRegistry, vault: OpenBaoDevServer, plugin: Bool, registryLogin: (username: String, password: String)?
+        _ environment: Environment, registry: LocalRegistry, vault: OpenBaoDevServer, plugin: Bool, registryLogin: (username: String, password: String)?,
+        settings: String
     ) async throws {
         self.environment = environment
         self.registry = registry
@@ -149,7 +175,10 @@ final class DeploySandbox: @unchecked Sendable {
         guard pipeline.contains("host: localhost:5000") else { throw FixtureError("pipelines/stockops.yml no longer names registry host localhost:5000") }
         guard pipeline.contains("\n  sign:\n") else { throw FixtureError("pipelines/stockops.yml no longer has an images.sign section") }
         try signingKey.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
+        let section = "\n  \(environment.rawValue):\n"
+        guard settings.isEmpty || pipeline.contains(section) else { throw FixtureError("pipelines/stockops.yml has no environments.\(environment.rawValue) section") }
         try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
+            .replacingOccurrences(of: section, with: section + settings)
             .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
             .write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
         config = try PipelineConfig.load(path: root + "/pipelines/stockops.yml")
@@ -318,9 +347,10 @@ final class DeploySandbox: @unchecked Sendable {
 
     /// Runs `body` with a sandbox and always tears it down.
     static func with(
-        _ environment: Environment, plugin: Bool = false, registryLogin: (username: String, password: String)? = nil, _ body: (DeploySandbox) async throws -> Void
+        _ environment: Environment, plugin: Bool = false, registryLogin: (username: String, password: String)? = nil, settings: String = "",
+        _ body: (DeploySandbox) async throws -> Void
     ) async throws {
-        let sandbox = try await start(environment, plugin: plugin, registryLogin: registryLogin)
+        let sandbox = try await start(environment, plugin: plugin, registryLogin: registryLogin, settings: settings)
         do {
             try await body(sandbox)
         } catch {

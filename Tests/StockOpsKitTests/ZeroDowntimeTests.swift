@@ -12,14 +12,21 @@ final class TrafficProbe: Sendable {
         var failures: [String] = []
         /// Answers per slot (``TrafficProxy/slotHeader``).
         var slots: [String: Int] = [:]
+        /// Answers per `<slot> <method> <path>`, and the failed ones.
+        var answeredBy: [String: Int] = [:]
+        var failedBy: [String: Int] = [:]
     }
 
     private let counts = Mutex(Counts())
     private let stopped = Atomic<Bool>(false)
-    private let urls: [String]
+    private let requests: [HTTPRequest]
 
     init(_ urls: [String]) {
-        self.urls = urls
+        requests = urls.map { HTTPRequest(url: $0) }
+    }
+
+    init(requests: [HTTPRequest]) {
+        self.requests = requests
     }
 
     var snapshot: Counts { counts.withLock { $0 } }
@@ -33,16 +40,21 @@ final class TrafficProbe: Sendable {
                         let http = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), totalTimeout: .seconds(10), retry: .none))
                         var index = client
                         while !self.stopped.load(ordering: .relaxed) {
-                            let url = self.urls[index % self.urls.count]
+                            let request = self.requests[index % self.requests.count]
+                            let url = request.url
                             index += 1
                             do {
-                                let response = try await http.send(HTTPRequest(url: url))
+                                let response = try await http.send(request)
+                                let slot = response.headers[TrafficProxy.slotHeader] ?? "none"
+                                let key = "\(slot) \(request.method.rawValue) \(URL(string: url)?.path ?? url)"
                                 self.counts.withLock { counts in
-                                    if response.status == 200 {
+                                    if (200..<300).contains(response.status) {
                                         counts.answered += 1
-                                        counts.slots[response.headers[TrafficProxy.slotHeader] ?? "none", default: 0] += 1
+                                        counts.slots[slot, default: 0] += 1
+                                        counts.answeredBy[key, default: 0] += 1
                                     } else {
-                                        counts.failures.append("\(url): \(response.status) \(response.text.prefix(120))")
+                                        counts.failures.append("\(url): \(response.status) from \(slot) \(response.text.prefix(120))")
+                                        counts.failedBy[key, default: 0] += 1
                                     }
                                 }
                             } catch {
@@ -260,7 +272,7 @@ final class TrafficProbe: Sendable {
         #expect(text.contains("    server green trade-green:8001 check inter 1s resolvers docker init-addr libc,none\n"))
         #expect(text.contains("    server blue trade-blue:8001 check inter 1s resolvers docker init-addr libc,none disabled\n"))
         #expect(text.contains("    bind :8000\n"))
-        #expect(text.contains("http-response set-header X-Stockops-Slot green"))
+        #expect(text.contains("http-response set-header X-Stockops-Slot %[srv_name]"))
         #expect(!text.contains("retry-on all"), "a request that reached a server is never sent twice")
         var mode = stat()
         #expect(stat(proxy.directory + "/haproxy.cfg", &mode) == 0 && mode.st_mode & 0o777 == 0o644, "the proxy's user reads it")
@@ -275,5 +287,117 @@ final class TrafficProbe: Sendable {
         #expect(proxy.slots() == [.green: SlotContents(tag: "dev-1234567", images: ["trade": "sha256:" + String(repeating: "a", count: 64)])])
         #expect(Slot.parse("stock-listing-green")! == ("stock-listing", .green))
         #expect(Slot.parse("db") == nil)
+    }
+}
+
+/// Deploys with `strategy: canary` on the real engine and proxy: the new version gets a share of the requests and its
+/// `/metrics` decide, or a person does.
+@Suite(.serialized) struct CanaryDeployTests {
+    static let settings = "    strategy: canary\n    canary: {weight: 25, window: 8, min-requests: 10}\n"
+
+    func session(_ name: String) -> (Session, String, Int32) {
+        let directory = temporaryDirectory(name)
+        let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+        return (Session(output: console, errors: console), directory + "/out", fd)
+    }
+
+    @Test func aFaultyCanaryIsRolledBackByItsAnalysisAHealthyOneIsPromotedAndAPersonCanAbortOne() async throws {
+        try await DeploySandbox.with(.dev, settings: Self.settings) { sandbox in
+            let v1 = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let faulty = try await sandbox.pushBuild("faulty", commit: "fffffff")
+            let v2 = try await sandbox.pushBuild("v2", commit: "ccccccc")
+            let settings = DeploySettings(smokeTimeout: .seconds(60), lockWait: .zero)
+            let first = try await sandbox.runPipeline(v1, settings: settings)
+            #expect(first.status == .passed, "\(first.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            #expect(try sandbox.ledger.last?.analysis == nil, "the first deploy has no live version to compare with")
+            let proxy = TrafficProxy(stateDirectory: sandbox.state, project: sandbox.project)
+
+            let listing = "http://127.0.0.1:\(sandbox.ports["stock-listing"]!)"
+            let trade = "http://127.0.0.1:\(sandbox.ports["trade"]!)"
+            let buy = HTTPRequest(
+                method: .post, url: trade + "/trades/buy", headers: ["Content-Type": "application/json"],
+                body: Data(#"{"user_id":"canary","symbol":"AAPL","quantity":1,"price":189.84}"#.utf8))
+            let probe = TrafficProbe(requests: [HTTPRequest(url: listing + "/stocks?limit=2"), HTTPRequest(url: trade + "/portfolio/canary"), buy])
+            let traffic = probe.start()
+
+            // A build whose buy statement is broken: its smoke test passes, its canary answers 500 to its share of the buys.
+            let failing = try await sandbox.runPipeline(faulty, settings: settings)
+            #expect(failing.status == .failed)
+            let rejected = try #require(try sandbox.ledger.last)
+            #expect(rejected.tag == "dev-fffffff" && rejected.outcome == .failed, "\(rejected)")
+            let analysis = try #require(rejected.analysis)
+            #expect(analysis.verdict == .rolledBack && analysis.decidedBy == "analysis", "\(analysis)")
+            #expect(analysis.reason.hasPrefix("trade: the canary answered"), "\(analysis.reason)")
+            #expect((analysis.services["trade"]?.canary.errors ?? 0) > 0 && analysis.services["trade"]?.stable.errors == 0, "\(analysis.services)")
+            #expect(analysis.elapsedSeconds < 8, "it did not wait for the end of the window")
+            #expect(rejected.detail?.contains("dev-aaaaaaa has all the traffic again") == true, "\(rejected.detail ?? "")")
+            #expect(proxy.activeSlot() == .blue && proxy.canary() == nil && proxy.rollout() == nil)
+            #expect(try await sandbox.containers().keys.allSatisfy { !$0.hasSuffix("-green") })
+            let afterFaulty = probe.snapshot
+            #expect(afterFaulty.failedBy.keys.sorted() == ["green POST /trades/buy"], "only the canary's buys failed: \(afterFaulty.failedBy)")
+            #expect(afterFaulty.answeredBy["green GET /stocks", default: 0] > 0 && afterFaulty.answeredBy["green GET /portfolio/canary", default: 0] > 0,
+                "the canary answered its share of the other routes: \(afterFaulty.answeredBy)")
+            #expect(afterFaulty.answeredBy["blue POST /trades/buy", default: 0] > afterFaulty.failedBy["green POST /trades/buy", default: 0],
+                "the stable version kept most of the buys: \(afterFaulty.answeredBy)")
+
+            // A healthy build is promoted by its analysis at the end of the window, with no failed request.
+            let healthy = try await sandbox.runPipeline(v2, settings: settings)
+            #expect(healthy.status == .passed, "\(healthy.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            let promoted = try #require(try sandbox.ledger.last?.analysis)
+            #expect(promoted.verdict == .promoted && promoted.decidedBy == "analysis" && promoted.reason == "within the limits for 8 s", "\(promoted)")
+            #expect((promoted.services["trade"]?.canary.requests ?? 0) >= 10 && promoted.services["trade"]?.canary.errors == 0, "\(promoted.services)")
+            #expect(proxy.activeSlot() == .green)
+            #expect(probe.snapshot.failures.count == afterFaulty.failures.count, "the healthy canary cost no request")
+
+            // A person aborts a canary while it runs.
+            async let third = sandbox.runPipeline(v1, settings: settings)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while proxy.rollout() == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            let (watcher, watched, watchedFD) = session("rollout-status")
+            #expect(await watcher.rollout(sandbox.request, .status) == .success)
+            close(watchedFD)
+            let shown = (try? String(contentsOfFile: watched, encoding: .utf8)) ?? ""
+            #expect(shown.contains("canary:      dev-aaaaaaa in the blue slot gets 25 % of the requests"), "\(shown)")
+            let (person, said, saidFD) = session("rollout-abort")
+            #expect(await person.rollout(sandbox.request, .abort) == .success)
+            close(saidFD)
+            let answer = (try? String(contentsOfFile: said, encoding: .utf8)) ?? ""
+            #expect(answer.contains("dev-aaaaaaa: failed — canary rolled back by "), "\(answer)")
+            #expect(try await third.status == .failed)
+            let aborted = try #require(try sandbox.ledger.last?.analysis)
+            #expect(aborted.verdict == .rolledBack && aborted.decidedBy != "analysis" && aborted.reason == "aborted by \(aborted.decidedBy)", "\(aborted)")
+            #expect(proxy.activeSlot() == .green && proxy.canary() == nil)
+
+            // Interrupted (the run cancelled, as SIGINT and SIGTERM do): the stable slot gets all the traffic back first.
+            let interrupted = Task { try await sandbox.runPipeline(v1, settings: settings) }
+            let interruptDeadline = ContinuousClock.now + .seconds(60)
+            while proxy.rollout() == nil, ContinuousClock.now < interruptDeadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(proxy.canary()?.slot == .blue)
+            interrupted.cancel()
+            _ = try? await interrupted.value
+            #expect(proxy.activeSlot() == .green && proxy.canary() == nil && proxy.rollout() == nil)
+            #expect(try sandbox.ledger.last?.analysis?.reason == "interrupted during the canary")
+            #expect(try EnvironmentLock.inspect(stateDirectory: sandbox.state, environment: .dev) == .free)
+
+            // What a SIGKILL during a canary leaves (the weights live in the proxy) is repaired by the next release.
+            try proxy.writeConfiguration(active: .green, canary: (.blue, 25), services: sandbox.config.services)
+            let proxyContainer = try #require(try await sandbox.containers()["proxy"]?.id)
+            #expect(try await DeployImages.docker(["kill", "--signal", "SIGUSR2", proxyContainer]).status == 0)
+            let (rescuer, rescued, rescuedFD) = session("rollback-after-kill")
+            var rollback = RollbackRequest(target: sandbox.request, tag: "dev-ccccccc")
+            rollback.yes = true
+            #expect(await rescuer.rollback(rollback) == .success)
+            close(rescuedFD)
+            let repaired = (try? String(contentsOfFile: rescued, encoding: .utf8)) ?? ""
+            #expect(repaired.contains("repaired an interrupted canary: a canary in the blue slot had 25 % of the traffic; the green slot has all of it again"), "\(repaired)")
+            #expect(proxy.canary() == nil)
+
+            probe.stop()
+            await traffic.value
+            let counts = probe.snapshot
+            #expect(counts.failedBy.keys.sorted() == ["green POST /trades/buy"], "\(counts.failedBy)")
+            print("canary probe: \(counts.answered) answered, failed \(counts.failedBy), answered by slot and route \(counts.answeredBy)")
+        }
     }
 }

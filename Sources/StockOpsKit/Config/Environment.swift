@@ -22,8 +22,12 @@ public struct EnvironmentConfig: Sendable, Equatable, Codable {
     public var runner: [String]?
     /// `verify:` what a deploy or rollback checks before anything runs: every digest's signature, or nothing.
     public var verify: DeployVerification
+    /// `strategy: canary`: how a deploy lets the new version earn its traffic; nil for `strategy: switch` (the default:
+    /// all traffic at once after the smoke test).
+    public var canary: CanaryPolicy?
 
-    public init(ref: String, tag: String, approval: Bool = false, runner: [String]? = nil, verify: DeployVerification? = nil) {
+    public init(ref: String, tag: String, approval: Bool = false, runner: [String]? = nil, verify: DeployVerification? = nil, canary: CanaryPolicy? = nil) {
+        self.canary = canary
         self.ref = ref
         self.tag = tag
         self.approval = approval

@@ -158,7 +158,17 @@ public struct PipelineConfig: Sendable, Equatable {
         if let section = try root.optional("environments") {
             for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
                 let environment = Environment(rawValue: key)!
-                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner", "verify"])
+                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner", "verify", "strategy", "canary"])
+                var canary: CanaryPolicy?
+                let strategy = try value.optional("strategy")
+                switch try strategy?.nonEmptyString() {
+                case nil, "switch":
+                    if let node = try value.optional("canary") { throw node.error(.invalidValue, "canary settings need strategy: canary") }
+                case "canary":
+                    canary = try CanaryPolicy.decode(try value.optional("canary"))
+                case let other?:
+                    throw strategy!.error(.invalidValue, "'\(other)' is not a strategy; use switch or canary")
+                }
                 var verify = EnvironmentConfig.defaultVerification(environment)
                 if let node = try value.optional("verify") {
                     let text = try node.nonEmptyString()
@@ -172,7 +182,8 @@ public struct PipelineConfig: Sendable, Equatable {
                     tag: try value.required("tag").nonEmptyString(),
                     approval: try value.optional("approval")?.bool() ?? false,
                     runner: try value.optional("runner").map(decodeRunner),
-                    verify: verify
+                    verify: verify,
+                    canary: canary
                 )
             }
         }

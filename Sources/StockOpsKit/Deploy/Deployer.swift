@@ -40,6 +40,8 @@ public struct DeployFailure: Error, Sendable, ClassifiedError, CustomStringConve
     public enum Code: String, Sendable {
         /// The tag failed to start or failed its smoke test (and was rolled back when possible).
         case smokeFailed = "smoke-failed"
+        /// The tag's canary was rolled back, by its analysis or by a person.
+        case canaryFailed = "canary-failed"
         /// The tag does not exist for every service in the registry: nothing was changed.
         case missingTag = "missing-tag"
         /// Another deploy, rollback or maintenance holds the environment.
@@ -68,7 +70,7 @@ public struct DeployFailure: Error, Sendable, ClassifiedError, CustomStringConve
     /// The CLI's exit status for this failure.
     public var exitStatus: ExitStatus {
         switch code {
-        case .smokeFailed: .gateFailed
+        case .smokeFailed, .canaryFailed: .gateFailed
         case .missingTag, .refused: .usage
         case .locked: .locked
         case .infrastructure: .infrastructure
@@ -146,7 +148,7 @@ public struct Deployer: Sendable {
     var config: PipelineConfig { environment.config }
     public var ledger: Ledger { Ledger(stateDirectory: stateDirectory, environment: name) }
 
-    private func say(_ line: String) {
+    func say(_ line: String) {
         log.write(line + "\n")
         progress(line)
     }
@@ -179,9 +181,10 @@ public struct Deployer: Sendable {
             environment: name, action: .deploy, tag: promotion.tag.name, images: promotion.digests, outcome: .succeeded, actor: actor,
             approver: approval?.approver, previousTag: history.lastGood?.tag, forceUnverified: promotion.forceUnverified || signatures == false ? true : nil,
             signaturesVerified: signatures, runID: runID)
-        let released = try await release(promotion.tag, digests: promotion.digests, recording: entry, live: history.lastGood, started: started)
+        let released = try await release(
+            promotion.tag, digests: promotion.digests, recording: entry, live: history.lastGood, started: started, canary: config.environments[name]?.canary)
         guard let recorded = released.entry else {
-            try refuse(promotion.tag, entry, failure: released.failure ?? "unknown", history: history, started: started)
+            try refuse(promotion.tag, entry, failure: released.failure ?? "unknown", analysis: released.analysis, history: history, started: started)
         }
         for following in promotion.followingTags {
             for image in promotion.images {
@@ -399,9 +402,9 @@ public struct Deployer: Sendable {
         let entry = LedgerEntry(
             environment: name, action: .rollback, tag: tag.name, images: images, outcome: .succeeded, actor: actor, approver: approval?.approver,
             previousTag: history.lastGood?.tag, forceUnverified: overridden || signatures == false ? true : nil, signaturesVerified: signatures, runID: runID)
-        let released = try await release(tag, digests: images, recording: entry, live: history.lastGood, started: started)
+        let released = try await release(tag, digests: images, recording: entry, live: history.lastGood, started: started, canary: nil)
         guard let recorded = released.entry else {
-            try refuse(tag, entry, failure: released.failure ?? "unknown", history: history, started: started)
+            try refuse(tag, entry, failure: released.failure ?? "unknown", analysis: nil, history: history, started: started)
         }
         return Deployment(
             environment: name, tag: tag.name, images: images, previousTag: history.lastGood?.tag, approver: approval?.approver, smoke: released.report,
@@ -410,11 +413,22 @@ public struct Deployer: Sendable {
 
     // MARK: Steps
 
-    /// Records that `failed` did not pass its smoke test beside the live version, which kept serving, then throws.
-    private func refuse(_ failed: RegistryTag, _ entry: LedgerEntry, failure: String, history: LedgerContents, started: ContinuousClock.Instant) throws(DeployFailure) -> Never {
+    /// Records that `failed` did not pass its smoke test, or its canary, beside the live version, which kept serving,
+    /// then throws.
+    private func refuse(
+        _ failed: RegistryTag, _ entry: LedgerEntry, failure: String, analysis: CanaryAnalysis?, history: LedgerContents, started: ContinuousClock.Instant
+    ) throws(DeployFailure) -> Never {
         var entry = entry
         entry.outcome = .failed
         entry.seconds = Self.seconds(since: started)
+        entry.analysis = analysis
+        if let analysis {
+            let live = history.lastGood.map { "\($0.tag) has all the traffic again" } ?? "the stable version has all the traffic again"
+            entry.detail = "canary rolled back by \(analysis.decidedBy): \(failure); \(live)"
+            try append(entry)
+            say("\(failed) was rolled back by its canary \(analysis.decidedBy) (\(failure)); \(live)")
+            throw DeployFailure(.canaryFailed, "\(failed) was rolled back by its canary \(analysis.decidedBy); \(live). \(failure)")
+        }
         let live = history.lastGood.map { "\($0.tag) kept serving: the proxy was never switched" } ?? "nothing was live before"
         entry.detail = failure + "; " + live
         try append(entry)
@@ -476,7 +490,7 @@ public struct Deployer: Sendable {
         }
     }
 
-    private func compose(_ argv: [String], tag: RegistryTag?, slots: [Slot: [String: String]], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
+    func compose(_ argv: [String], tag: RegistryTag?, slots: [Slot: [String: String]], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
         var target = environment
         target.proxyDirectory = proxy.directory
         if let dockerConfig { target.processEnvironment["DOCKER_CONFIG"] = dockerConfig }
@@ -543,11 +557,14 @@ public struct Deployer: Sendable {
     /// in its slot, running, for an instant rollback. Until the switch the live version serves alone, and on a failure
     /// the proxy is left as it was and the new containers are removed. Once the switch begins it is finished, and
     /// `entry` appended to the ledger, even when the task is cancelled (SIGINT/SIGTERM), so the proxy, the ledger and the
-    /// lock (released by the caller afterwards) agree. Returns the appended entry, or why the version is not live; throws
-    /// only when the images cannot be pulled (nothing changed).
+    /// lock (released by the caller afterwards) agree. With `canary`, the smoke-tested version first gets a share of the
+    /// traffic and is promoted or rolled back by its analysis (``runCanary(_:policy:canary:stable:stableTag:slots:)``).
+    /// Returns the appended entry, or why the version is not live; throws only when the images cannot be pulled (nothing
+    /// changed).
     private func release(
-        _ tag: RegistryTag, digests: [String: String], recording entry: LedgerEntry, live: LedgerEntry?, started: ContinuousClock.Instant
-    ) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?, entry: LedgerEntry?) {
+        _ tag: RegistryTag, digests: [String: String], recording entry: LedgerEntry, live: LedgerEntry?, started: ContinuousClock.Instant,
+        canary: CanaryPolicy?
+    ) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?, entry: LedgerEntry?, analysis: CanaryAnalysis?) {
         let proxy = self.proxy
         var recorded = proxy.slots()
         let containers = (try? await listContainers()) ?? []
@@ -595,17 +612,29 @@ public struct Deployer: Sendable {
             }
             if let failure = report.failure {
                 await discard(target, tag: tag, slots: slots())
-                return (report, failure, nil)
+                return (report, failure, nil, nil)
             }
             try Task.checkCancellation()
             passed = report
         } catch let error as DeployFailure {
             await discard(target, tag: tag, slots: slots())
-            return (nil, error.message, nil)
+            return (nil, error.message, nil, nil)
         } catch {
             await discard(target, tag: tag, slots: slots())
-            return (nil, Task.isCancelled ? "interrupted before the switch" : "\(error)", nil)
+            return (nil, Task.isCancelled ? "interrupted before the switch" : "\(error)", nil, nil)
         }
+        var analysis: CanaryAnalysis?
+        if let canary, let stable = active, let stableContents = recorded[stable] {
+            let judged = await runCanary(tag, policy: canary, canary: target, stable: stable, stableTag: stableContents.tag, slots: slots())
+            if judged.verdict == .rolledBack {
+                await discard(target, tag: tag, slots: slots())
+                return (passed, judged.reason, nil, judged)
+            }
+            analysis = judged
+        } else if canary != nil {
+            say("nothing is live in \(name.rawValue) to compare a canary with: \(tag) takes all the traffic after its smoke test")
+        }
+        let judged = analysis
         let current = slots()
         // Not a child task: cancelling the caller stops neither the switch nor its ledger entry half way.
         let switched = await Task { () async -> (outcome: Result<LedgerEntry, DeployFailure>, switched: Bool) in
@@ -617,6 +646,7 @@ public struct Deployer: Sendable {
             var entry = entry
             entry.seconds = Self.seconds(since: started)
             entry.detail = passed.healthySeconds.map { "healthy after \($0) s" }
+            entry.analysis = judged
             do throws(DeployFailure) {
                 try append(entry)
             } catch {
@@ -627,10 +657,10 @@ public struct Deployer: Sendable {
         }.value
         switch switched {
         case (.success(let appended), _):
-            return (passed, nil, appended)
+            return (passed, nil, appended, judged)
         case (.failure(let error), false):
             await discard(target, tag: tag, slots: current)
-            return (passed, error.message, nil)
+            return (passed, error.message, nil, judged)
         case (.failure(let error), true):
             throw DeployFailure(.infrastructure, "\(tag) is live (the proxy sends traffic to it), but the ledger could not record it: \(error.message)")
         }
@@ -640,6 +670,15 @@ public struct Deployer: Sendable {
     /// answers from another slot than its configuration names, the configuration is made to name the slot holding the
     /// ledger's live version, and the proxy reloaded onto it. Returns the slot that serves.
     private func reconcile(_ configured: Slot?, recorded: [Slot: SlotContents], containers: [ContainerStatus], live: LedgerEntry?) async -> Slot? {
+        if let configured, let leftover = proxy.canary() {
+            try? proxy.writeConfiguration(active: configured, services: config.services)
+            if containers.contains(where: { $0.service == "proxy" && $0.state == "running" }) {
+                _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images))
+            }
+            let tag = proxy.rollout()?.tag ?? recorded[leftover.slot]?.tag ?? "a canary"
+            proxy.clearRollout()
+            say("repaired an interrupted canary: \(tag) in the \(leftover.slot.rawValue) slot had \(leftover.weight) % of the traffic; the \(configured.rawValue) slot has all of it again")
+        }
         guard let configured, containers.contains(where: { $0.service == "proxy" && $0.state == "running" }),
             let service = config.services.first, let port = try? environment.ports()[service.name]
         else { return configured }
@@ -697,7 +736,7 @@ public struct Deployer: Sendable {
 
     /// Nil once every service's published port answers its health path from `slot` (``TrafficProxy/slotHeader``), else
     /// what it answered last after 15 s.
-    private func confirmSwitch(to slot: Slot) async -> String? {
+    func confirmSwitch(to slot: Slot) async -> String? {
         let ports: [String: Int]
         do { ports = try environment.ports() } catch { return error.message }
         let client = HTTPClient(configuration: SmokeTest.http)
@@ -719,7 +758,7 @@ public struct Deployer: Sendable {
     }
 
     /// The loopback address (`127.0.0.1:49153`) `containerPort` of a Compose service is published on.
-    private func publishedAddress(_ service: String, _ containerPort: Int, slots: [Slot: [String: String]]) async throws(DeployFailure) -> String {
+    func publishedAddress(_ service: String, _ containerPort: Int, slots: [Slot: [String: String]]) async throws(DeployFailure) -> String {
         let result = try await compose(environment.compose.port(service, containerPort), tag: nil, slots: slots)
         let address = result.output.split(whereSeparator: \.isNewline).last.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
         guard result.succeeded, let colon = address.lastIndex(of: ":"), Int(address[address.index(after: colon)...]) != nil else {

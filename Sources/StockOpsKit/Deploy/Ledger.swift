@@ -44,6 +44,8 @@ public struct LedgerEntry: Codable, Sendable, Equatable {
     public var detail: String?
     /// Seconds from taking the lock to the end of the smoke test.
     public var seconds: Double?
+    /// A canary deploy's analysis: both versions' figures and the verdict.
+    public var analysis: CanaryAnalysis?
 
     public init(
         time: Date = Date(), environment: Environment, action: Action, tag: String, images: [String: String], outcome: Outcome,

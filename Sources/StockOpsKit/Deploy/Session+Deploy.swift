@@ -302,6 +302,8 @@ extension Session {
                 var answering: [String: String]
                 /// What the engine runs that differs from the ledger's live version; empty when it serves it.
                 var drift: [String]
+                /// The canary a deploy is running, with its figures so far.
+                var canary: RolloutState?
             }
             let services = Self.serviceNames(contents, containers).map { name in
                 let container = containers?.first { $0.service == name }
@@ -309,7 +311,7 @@ extension Session {
             }
             let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory,
                 proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })), answering: answering,
-                drift: drift)
+                drift: drift, canary: proxy.rollout())
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -334,6 +336,7 @@ extension Session {
             if let activeSlot {
                 let held = { (slot: Slot) in slotContents[slot].map { "\(slot.rawValue) (\($0.tag))" } ?? "\(slot.rawValue) (empty)" }
                 text += "proxy:       traffic to \(held(activeSlot)); retained: \(held(activeSlot.other))\n"
+                if let rollout = proxy.rollout() { text += Self.describe(rollout) + "\n" }
                 if !answering.isEmpty {
                     text += "answering:   " + answering.keys.sorted().map { "\($0) \(answering[$0]!)" }.joined(separator: ", ") + " (GET /livez on the published ports)\n"
                 }

@@ -84,19 +84,33 @@ public struct TrafficProxy: Sendable {
         try write(try encoder.encode(Dictionary(uniqueKeysWithValues: slots.map { ($0.key.rawValue, $0.value) })), to: slotsPath)
     }
 
-    /// Writes the configuration sending every service to `active`.
-    public func writeConfiguration(active: Slot, services: [ServiceConfig]) throws {
-        try write(Data(Self.configuration(active: active, services: services).utf8), to: configurationPath)
+    /// The slot and percentage of a canary the configuration sends a share of the traffic to; nil without one.
+    public func canary() -> (slot: Slot, weight: Int)? {
+        guard let text = try? String(contentsOfFile: configurationPath, encoding: .utf8),
+            let first = text.split(separator: "\n", maxSplits: 1).first, first.hasPrefix(Self.marker),
+            let range = first.range(of: Self.canaryMarker)
+        else { return nil }
+        let words = first[range.upperBound...].split(separator: " ")
+        guard words.count == 2, let slot = Slot(rawValue: String(words[0])), let weight = Int(words[1].dropLast()) else { return nil }
+        return (slot, weight)
+    }
+
+    /// Writes the configuration sending every service to `active`, or, with `canary`, that share of the requests to the
+    /// canary's slot and the rest to `active`.
+    public func writeConfiguration(active: Slot, canary: (slot: Slot, weight: Int)? = nil, services: [ServiceConfig]) throws {
+        try write(Data(Self.configuration(active: active, canary: canary, services: services).utf8), to: configurationPath)
     }
 
     private static let marker = "# stockops: traffic to "
+    private static let canaryMarker = "; canary "
 
     /// HAProxy's configuration: one frontend per service on its container port, one backend with a server per slot, the
-    /// inactive one disabled. Connection failures (a container that just stopped) are retried on another server;
-    /// requests that reached a server are never sent twice.
-    public static func configuration(active: Slot, services: [ServiceConfig]) -> String {
+    /// inactive one disabled (during a canary, both weighted). Connection failures (a container that just stopped) are
+    /// retried on another server; requests that reached a server are never sent twice.
+    public static func configuration(active: Slot, canary: (slot: Slot, weight: Int)? = nil, services: [ServiceConfig]) -> String {
+        let canaryNote = canary.map { "\(canaryMarker)\($0.slot.rawValue) \($0.weight)%" } ?? ""
         var text = """
-            \(marker)\(active.rawValue)
+            \(marker)\(active.rawValue)\(canaryNote)
             # Written by stockops deploy and rollback (edits are overwritten); the switch is a reload (SIGUSR2).
             global
                 hard-stop-after \(drainLimit)s
@@ -125,19 +139,23 @@ public struct TrafficProxy: Sendable {
 
                 backend \(service.name)
                     option httpchk GET \(service.healthPath)
-                    http-response set-header \(slotHeader) \(active.rawValue)
+                    http-response set-header \(slotHeader) %[srv_name]
 
                 """
             for slot in Slot.allCases {
                 let server = "    server \(slot.rawValue) \(slot.composeService(service.name)):\(service.containerPort) check inter 1s resolvers docker init-addr libc,none"
-                text += server + (slot == active ? "" : " disabled") + "\n"
+                if let canary, canary.slot != active {
+                    text += server + " weight \(slot == canary.slot ? canary.weight : 100 - canary.weight)\n"
+                } else {
+                    text += server + (slot == active ? "" : " disabled") + "\n"
+                }
             }
         }
         return text
     }
 
     /// Writes `data` to `path` through a new file renamed over it, readable by the proxy's user (0644, directory 0755).
-    private func write(_ data: Data, to path: String) throws {
+    func write(_ data: Data, to path: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         chmod(directory, 0o755)
         let temporary = path + ".new"
