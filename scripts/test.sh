@@ -61,7 +61,7 @@ swift build --build-tests --enable-code-coverage
 # The image tests run the pipeline's build node, whose SwiftPM cannot share the lock of the tests' own
 # .build: its release binaries live in .build-images, built here so the node finds them up to date.
 for product in stock-listing trade; do
-  swift build -c release --static-swift-stdlib --scratch-path .build-images --product "$product"
+  swift build -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images --product "$product"
 done
 # The deploy tests run the services' images from these binaries too.
 export STOCKOPS_SERVICE_BINARIES="$PWD/.build-images/release"

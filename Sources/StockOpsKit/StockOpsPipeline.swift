@@ -140,7 +140,7 @@ public enum StockOpsPipeline {
                 // An unchanged service's build is skipped without skipping promote, which keeps its live image.
                 policy: NodePolicy(.gate, timeout: .seconds(3600), retries: 2, resources: ["swiftpm-build"], skipPropagates: false),
                 after: [test, sonar.id],
-                summary: "swift build -c \(images.buildConfiguration) --static-swift-stdlib, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
+                summary: "swift build -c \(images.buildConfiguration) --static-swift-stdlib -Xlinker -s, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
                 when: changed
             )
             let image = StageRef<BuiltImage>(build.id)

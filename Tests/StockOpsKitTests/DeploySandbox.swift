@@ -44,7 +44,7 @@ actor DeployImages {
 
         let binaries = ProcessInfo.processInfo.environment["STOCKOPS_SERVICE_BINARIES"].flatMap { $0.isEmpty ? nil : $0 } ?? root + "/.build-images/release"
         guard services.allSatisfy({ FileManager.default.isExecutableFile(atPath: binaries + "/" + $0) }) else {
-            throw FixtureError("no service binaries in \(binaries): run the tests with scripts/test.sh, which builds them (swift build -c release --static-swift-stdlib --scratch-path .build-images)")
+            throw FixtureError("no service binaries in \(binaries): run the tests with scripts/test.sh, which builds them (swift build -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images)")
         }
         for service in services {
             let context = temporaryDirectory("image-\(service)")
