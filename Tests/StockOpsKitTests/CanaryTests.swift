@@ -61,8 +61,9 @@ import Testing
         let figures = after.since(before)
         #expect(figures.requests == 210)
         #expect(figures.errors == 10)
-        // 210 requests: 120 within 5 ms (110 ok + 10 failed), 160 within 10 ms, 210 within 25 ms; p99 is in the 25 ms bucket.
-        #expect(figures.p99Milliseconds == 25)
+        // 210 requests: 120 within 5 ms (110 ok + 10 failed), 160 within 10 ms, 210 within 25 ms. The 99th percentile
+        // (rank 207.9) lies in the 10–25 ms bucket, 47.9 of its 50 requests in: 10 + 15 × 47.9 / 50 = 24.37 ms.
+        #expect(figures.p99Milliseconds == 24.37)
         #expect(abs(figures.errorRate - 4.76) < 0.01)
         let restarted = RequestMetrics.parse(Self.metrics(ok: 5, failed: 0, okBucket: [5, 5, 5, 5]), ignoredRoutes: ignored).since(after)
         #expect(restarted.requests == 5 && restarted.errors == 0, "a restarted process counts from zero")
@@ -72,12 +73,15 @@ import Testing
     @Test func theCanaryFailsOnErrorsOrLatencyBeyondThePolicyOnceItHasEnoughRequests() {
         let policy = CanaryPolicy(weight: 10, window: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minimumRequests: 20)
         let stable = CanaryFigures(requests: 400, errors: 2, p99Milliseconds: 5)
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 5)) == nil)
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 10, errors: 10, p99Milliseconds: 5)) == nil, "too few requests to judge")
-        let errors = policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 4, p99Milliseconds: 5))
+        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 5), windowEnded: true) == nil)
+        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 10, errors: 10, p99Milliseconds: 5), windowEnded: false) == nil, "too few requests to judge")
+        let errors = policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 4, p99Milliseconds: 5), windowEnded: false)
         #expect(errors == "trade: the canary answered 10.0 % 5xx (4 of 40), the stable version 0.5 % (2 of 400); at most 1 points more are allowed")
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 20)) == nil, "judged against at least 10 ms")
-        let slow = policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 50))
+        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 20), windowEnded: true) == nil, "judged against at least 10 ms")
+        let slowCanary = CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 50)
+        #expect(policy.failure(service: "trade", stable: stable, canary: slowCanary, windowEnded: false) == nil, "p99 is judged over the whole window")
+        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 99, errors: 0, p99Milliseconds: 250), windowEnded: true) == nil, "below 100 requests p99 is the slowest one")
+        let slow = policy.failure(service: "trade", stable: stable, canary: slowCanary, windowEnded: true)
         #expect(slow == "trade: the canary's p99 is 50 ms, over 2× the stable version's 5.0 ms (limit 20 ms)")
     }
 

@@ -19,6 +19,9 @@ public struct CanaryPolicy: Sendable, Equatable, Codable {
 
     /// Below this, p99 differences are noise: latency is judged against at least 10 ms.
     public static let p99Floor = 0.010
+    /// Requests each version must have answered before p99 is judged: with fewer, p99 is the slowest request (a new
+    /// process's first connection to the database, say).
+    public static let p99Sample = 100
 
     public init(weight: Int = 10, window: Int = 120, maxErrorRateIncrease: Double = 1, maxP99Ratio: Double = 2, minimumRequests: Int = 20) {
         self.weight = weight
@@ -61,7 +64,8 @@ public struct CanaryFigures: Codable, Sendable, Equatable {
     public var requests: Int
     /// Answers with a status of 500 or above.
     public var errors: Int
-    /// The upper bound of the latency bucket holding the 99th percentile, in milliseconds; nil without requests.
+    /// The 99th percentile latency in milliseconds, interpolated within its histogram bucket as Prometheus'
+    /// `histogram_quantile` does; nil without requests.
     public var p99Milliseconds: Double?
 
     public init(requests: Int, errors: Int, p99Milliseconds: Double?) {
@@ -74,7 +78,7 @@ public struct CanaryFigures: Codable, Sendable, Equatable {
     public var errorRate: Double { requests == 0 ? 0 : Double(errors) * 100 / Double(requests) }
 
     public var summary: String {
-        "\(requests) requests, \(errors) 5xx (\(String(format: "%.1f", errorRate)) %)" + (p99Milliseconds.map { ", p99 ≤ \(Self.milliseconds($0))" } ?? "")
+        "\(requests) requests, \(errors) 5xx (\(String(format: "%.1f", errorRate)) %)" + (p99Milliseconds.map { ", p99 \(Self.milliseconds($0))" } ?? "")
     }
 
     static func milliseconds(_ value: Double) -> String {
@@ -172,26 +176,33 @@ public struct RequestMetrics: Sendable, Equatable {
         let count = requests - base.requests
         var p99: Double?
         if count > 0 {
-            let wanted = Double(count) * 0.99
-            for bound in buckets.keys.sorted() where Double((buckets[bound] ?? 0) - (base.buckets[bound] ?? 0)) >= wanted {
-                p99 = bound.isFinite ? bound * 1000 : nil
-                break
+            let rank = Double(count) * 0.99
+            var lower = (bound: 0.0, count: 0.0)
+            for bound in buckets.keys.sorted() {
+                let cumulative = Double((buckets[bound] ?? 0) - (base.buckets[bound] ?? 0))
+                if cumulative >= rank {
+                    // In the +Inf bucket the highest finite bound is all that is known.
+                    p99 = bound.isFinite ? lower.bound + (bound - lower.bound) * (rank - lower.count) / max(cumulative - lower.count, 1) : lower.bound
+                    break
+                }
+                lower = (bound, cumulative)
             }
         }
-        return CanaryFigures(requests: count, errors: errors - base.errors, p99Milliseconds: p99)
+        return CanaryFigures(requests: count, errors: errors - base.errors, p99Milliseconds: p99.map { ($0 * 1_000_000).rounded() / 1000 })
     }
 }
 
 extension CanaryPolicy {
     /// Why the canary's figures are worse than the stable version's beyond this policy; nil when they are not, or when
-    /// the canary has not answered ``minimumRequests`` yet.
-    public func failure(service: String, stable: CanaryFigures, canary: CanaryFigures) -> String? {
+    /// the canary has not answered ``minimumRequests`` yet. The 5xx rate is judged every time, p99 only over the whole
+    /// window (`windowEnded`) and when both versions answered ``p99Sample`` requests.
+    public func failure(service: String, stable: CanaryFigures, canary: CanaryFigures, windowEnded: Bool) -> String? {
         guard canary.requests >= minimumRequests else { return nil }
         if canary.errorRate - stable.errorRate > maxErrorRateIncrease {
             return "\(service): the canary answered \(String(format: "%.1f", canary.errorRate)) % 5xx (\(canary.errors) of \(canary.requests)), the stable version "
                 + "\(String(format: "%.1f", stable.errorRate)) % (\(stable.errors) of \(stable.requests)); at most \(String(format: "%g", maxErrorRateIncrease)) points more are allowed"
         }
-        if stable.requests >= minimumRequests, let canaryP99 = canary.p99Milliseconds {
+        if windowEnded, canary.requests >= Self.p99Sample, stable.requests >= Self.p99Sample, let canaryP99 = canary.p99Milliseconds {
             let limit = maxP99Ratio * max(stable.p99Milliseconds ?? 0, Self.p99Floor * 1000)
             if canaryP99 > limit {
                 return "\(service): the canary's p99 is \(CanaryFigures.milliseconds(canaryP99)), over \(String(format: "%g", maxP99Ratio))× the stable version's "

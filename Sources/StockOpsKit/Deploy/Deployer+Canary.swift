@@ -83,15 +83,19 @@ extension Deployer {
                 guard let before = baseline[service] else { continue }
                 figures[service] = CanaryAnalysis.ServiceFigures(stable: now.stable.since(before.stable), canary: now.canary.since(before.canary))
             }
-            if let failure = figures.keys.sorted().lazy.compactMap({ policy.failure(service: $0, stable: figures[$0]!.stable, canary: figures[$0]!.canary) }).first {
+            let elapsed = Self.seconds(since: started)
+            let windowEnded = elapsed >= Double(policy.window)
+            let judged = figures.keys.sorted().lazy.compactMap { service in
+                policy.failure(service: service, stable: figures[service]!.stable, canary: figures[service]!.canary, windowEnded: windowEnded)
+            }
+            if let failure = judged.first {
                 verdict = (.rolledBack, "analysis", failure)
                 break
             }
-            let elapsed = Self.seconds(since: started)
             state.elapsedSeconds = elapsed
             state.services = figures
             try? proxy.recordRollout(state)
-            if elapsed >= Double(policy.window) {
+            if windowEnded {
                 let answered = figures.values.map(\.canary.requests).reduce(0, +)
                 let reason = answered < policy.minimumRequests
                     ? "inconclusive: \(answered) requests reached the canary in \(policy.window) s (min-requests \(policy.minimumRequests)); promoted on its smoke test"

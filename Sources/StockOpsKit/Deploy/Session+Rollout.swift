@@ -47,23 +47,26 @@ extension Session {
             return .gateFailed
         }
         let actor = DeployActor.name(request.processEnvironment)
+        let ledger = Ledger(stateDirectory: request.stateDirectory, environment: request.environment)
+        let entriesBefore = (try? ledger.read().entries.count) ?? 0
         do {
             try proxy.decide(RolloutState.Decision(action: action == .promote ? .promote : .abort, actor: actor))
         } catch {
             return fail(StockOpsError(.infrastructure, "cannot write the decision next to \(proxy.directory): \(error)"))
         }
         output.write("asked the deploy running the canary of \(state.tag) in \(environment) to \(action.rawValue) it\n")
+        // The deploy's ledger entry, written once the proxy serves the outcome, is the sign that it acted.
         let deadline = ContinuousClock.now + wait
-        while proxy.rollout() != nil {
+        while true {
+            if let entry = try? ledger.read().entries.dropFirst(entriesBefore).last(where: { $0.tag == state.tag }) {
+                output.write("\(entry.tag): \(entry.outcome.rawValue)" + (entry.detail.map { " — \($0)" } ?? "") + "\n")
+                return .success
+            }
             guard ContinuousClock.now < deadline else {
                 return fail(StockOpsError(.infrastructure, "the deploy running the canary (pid \(state.pid)) did not \(action.rawValue) it within \(wait); `stockops rollout status --env \(environment)` shows it"))
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
-        if let entry = try? Ledger(stateDirectory: request.stateDirectory, environment: request.environment).read().entries.last(where: { $0.tag == state.tag }) {
-            output.write("\(entry.tag): \(entry.outcome.rawValue)" + (entry.detail.map { " — \($0)" } ?? "") + "\n")
-        }
-        return .success
     }
 
     /// `canary: dev-ccccccc in the green slot, 10 % of the requests, 12 of 120 s (stable dev-aaaaaaa); trade: …`.
