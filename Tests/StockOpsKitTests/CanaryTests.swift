@@ -106,14 +106,11 @@ import Testing
 
     @Test func aRolloutCommandWithoutACanaryExitsTwoAndSaysWhatRunsOne() async throws {
         let root = temporaryDirectory()
-        let directory = temporaryDirectory("rollout-out")
-        let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+        let captured = CapturedSession("rollout-out")
         let request = EnvironmentRequest(root: root, environment: .prod, processEnvironment: ["STOCKOPS_STATE_DIR": root + "/state"])
-        #expect(await Session(output: console, errors: console).rollout(request, .status) == .success)
-        #expect(await Session(output: console, errors: console).rollout(request, .abort) == .usage)
-        close(fd)
-        let text = try String(contentsOfFile: directory + "/out", encoding: .utf8)
+        #expect(await captured.session.rollout(request, .status) == .success)
+        #expect(await captured.session.rollout(request, .abort) == .usage)
+        let text = captured.text
         #expect(text.contains("no canary in progress in prod\n"), "\(text)")
         #expect(text.contains("no canary in progress in prod: nothing to abort. A deploy with strategy: canary runs one"), "\(text)")
     }

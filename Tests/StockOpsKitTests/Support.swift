@@ -88,3 +88,22 @@ func firstLinePort(of output: Pipe) async -> Int? {
     }
     return Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
 }
+
+/// A `Session` writing its output and errors to one file, read back with ``text``.
+final class CapturedSession: @unchecked Sendable {
+    let session: Session
+    private let path: String
+    private let fd: Int32
+
+    init(_ name: String = #function) {
+        path = temporaryDirectory(name) + "/out"
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+        session = Session(output: console, errors: console)
+    }
+
+    deinit { close(fd) }
+
+    /// Everything written so far.
+    var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+}

@@ -74,19 +74,12 @@ final class TrafficProbe: Sendable {
 
 /// Deploys and rollbacks behind the environment's proxy, on the real engine: no request fails while the version changes.
 @Suite(.serialized) struct ZeroDowntimeTests {
-    func read(_ path: String) -> String {
-        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    }
-
     func rollback(_ sandbox: DeploySandbox, to tag: String) async -> (succeeded: Bool, output: String) {
-        let directory = temporaryDirectory("rollback")
-        let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(fd) }
-        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
+        let captured = CapturedSession("rollback")
         var request = RollbackRequest(target: sandbox.request, tag: tag)
         request.yes = true
-        let status = await Session(output: console, errors: console).rollback(request)
-        return (status == .success, read(directory + "/out"))
+        let status = await captured.session.rollback(request)
+        return (status == .success, captured.text)
     }
 
     @Test func deploysRollbacksAndAFailedDeployServeEveryRequest() async throws {
@@ -138,25 +131,19 @@ final class TrafficProbe: Sendable {
             print("zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots)")
 
             // status tells which slot serves and which is retained.
-            let directory = temporaryDirectory("status")
-            let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
-            #expect(await Session(output: console, errors: console).status(sandbox.request) == .success)
-            close(fd)
-            let status = read(directory + "/out")
+            let statusOutput = CapturedSession("status")
+            #expect(await statusOutput.session.status(sandbox.request) == .success)
+            let status = statusOutput.text
             #expect(status.contains("proxy:       traffic to green (dev-ccccccc); retained: blue (dev-aaaaaaa)"), "\(status)")
             #expect(status.contains("answering:   stock-listing git-ccccccc, trade git-ccccccc (GET /livez on the published ports)"), "\(status)")
 
             // The live slot's access log shows the probe's requests.
-            let logsDirectory = temporaryDirectory("logs")
-            let logsFD = open(logsDirectory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            let logsConsole = Console(fd: logsFD, isTTY: false, colors: false, githubActions: false)
+            let logsOutput = CapturedSession("logs")
             var logs = LogsRequest(target: sandbox.request)
             logs.service = "trade"
             logs.since = "10m"
-            #expect(await Session(output: logsConsole, errors: logsConsole).logs(logs) == .success)
-            close(logsFD)
-            let lines = read(logsDirectory + "/out").split(separator: "\n")
+            #expect(await logsOutput.session.logs(logs) == .success)
+            let lines = logsOutput.text.split(separator: "\n")
             #expect(lines.contains { $0.contains(#""route":"/portfolio/{user_id}""#) && $0.contains(#""status":200"#) && $0.contains(#""level":"info""#) }, "\(lines.suffix(5))")
         }
     }
@@ -238,16 +225,11 @@ final class TrafficProbe: Sendable {
             // proxy serve another slot than its configuration names, and repairs it before it touches a slot.
             let config = try PipelineConfig.load(path: sandbox.root + "/pipelines/stockops.yml")
             try proxy.writeConfiguration(active: .green, services: config.services)
-            let (session, output) = { () -> (Session, String) in
-                let directory = temporaryDirectory("repair")
-                let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
-                return (Session(output: console, errors: console), directory + "/out")
-            }()
+            let repair = CapturedSession("repair")
             var request = RollbackRequest(target: sandbox.request, tag: "dev-ccccccc")
             request.yes = true
-            #expect(await session.rollback(request) == .success)
-            let repaired = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(await repair.session.rollback(request) == .success)
+            let repaired = repair.text
             #expect(repaired.contains("repaired an unfinished switch: the proxy's configuration named the green slot while it served the blue slot; it now names the blue slot, which holds dev-aaaaaaa"), "\(repaired)")
             #expect(proxy.activeSlot() == .green)
 
@@ -296,13 +278,6 @@ final class TrafficProbe: Sendable {
     /// A latency limit of 5× the stable p99: a new process on a 2-core machine running other suites at once is slower
     /// at first than one that served for a while; the unit tests check the latency judgement itself.
     static let settings = "    strategy: canary\n    canary: {weight: 25, window: 8, min-requests: 10, max-p99-ratio: 5}\n"
-
-    func session(_ name: String) -> (Session, String, Int32) {
-        let directory = temporaryDirectory(name)
-        let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
-        return (Session(output: console, errors: console), directory + "/out", fd)
-    }
 
     @Test func aFaultyCanaryIsRolledBackByItsAnalysisAHealthyOneIsPromotedAndAPersonCanAbortOne() async throws {
         try await DeploySandbox.with(.dev, settings: Self.settings) { sandbox in
@@ -356,15 +331,13 @@ final class TrafficProbe: Sendable {
             async let third = sandbox.runPipeline(v1, settings: settings)
             let deadline = ContinuousClock.now + .seconds(60)
             while proxy.rollout() == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            let (watcher, watched, watchedFD) = session("rollout-status")
-            #expect(await watcher.rollout(sandbox.request, .status) == .success)
-            close(watchedFD)
-            let shown = (try? String(contentsOfFile: watched, encoding: .utf8)) ?? ""
+            let watcher = CapturedSession("rollout-status")
+            #expect(await watcher.session.rollout(sandbox.request, .status) == .success)
+            let shown = watcher.text
             #expect(shown.contains("canary:      dev-aaaaaaa in the blue slot gets 25 % of the requests"), "\(shown)")
-            let (person, said, saidFD) = session("rollout-abort")
-            #expect(await person.rollout(sandbox.request, .abort) == .success)
-            close(saidFD)
-            let answer = (try? String(contentsOfFile: said, encoding: .utf8)) ?? ""
+            let person = CapturedSession("rollout-abort")
+            #expect(await person.session.rollout(sandbox.request, .abort) == .success)
+            let answer = person.text
             #expect(answer.contains("dev-aaaaaaa: failed — canary rolled back by "), "\(answer)")
             #expect(try await third.status == .failed)
             let aborted = try #require(try sandbox.ledger.last?.analysis)
@@ -387,12 +360,11 @@ final class TrafficProbe: Sendable {
             try proxy.writeConfiguration(active: live, canary: (live.other, 25), services: sandbox.config.services)
             let proxyContainer = try #require(try await sandbox.containers()["proxy"]?.id)
             #expect(try await DeployImages.docker(["kill", "--signal", "SIGUSR2", proxyContainer]).status == 0)
-            let (rescuer, rescued, rescuedFD) = session("rollback-after-kill")
+            let rescuer = CapturedSession("rollback-after-kill")
             var rollback = RollbackRequest(target: sandbox.request, tag: "dev-ccccccc")
             rollback.yes = true
-            #expect(await rescuer.rollback(rollback) == .success)
-            close(rescuedFD)
-            let repaired = (try? String(contentsOfFile: rescued, encoding: .utf8)) ?? ""
+            #expect(await rescuer.session.rollback(rollback) == .success)
+            let repaired = rescuer.text
             #expect(repaired.contains("repaired an interrupted canary: a canary in the \(live.other.rawValue) slot had 25 % of the traffic; the \(live.rawValue) slot has all of it again"), "\(repaired)")
             #expect(proxy.canary() == nil)
 
