@@ -422,7 +422,7 @@ public struct Deployer: Sendable {
         entry.outcome = .failed
         entry.seconds = Self.seconds(since: started)
         entry.analysis = analysis
-        if let analysis {
+        if let analysis, analysis.verdict == .rolledBack {
             let live = history.lastGood.map { "\($0.tag) has all the traffic again" } ?? "the stable version has all the traffic again"
             entry.detail = "canary rolled back by \(analysis.decidedBy): \(failure); \(live)"
             try append(entry)
