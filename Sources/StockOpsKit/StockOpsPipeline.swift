@@ -126,7 +126,7 @@ public enum StockOpsPipeline {
                     service: service, hostURL: images.sonarHostURL ?? "", secrets: secrets,
                     subject: SonarStage.subject(branchSupport: images.sonarBranches, environment: options.processEnvironment)),
                 policy: NodePolicy(.gate, timeout: .seconds(900), skipPropagates: false),
-                after: [test],
+                after: [test, changes.id],
                 summary: "sonar-scanner with \(service.paths.first ?? "")sonar-project.properties, wait for the quality gate",
                 when: { outputs in
                     if let reason = try changed(outputs) { return reason }
@@ -139,7 +139,7 @@ public enum StockOpsPipeline {
                 BuildImageStage(service: service, settings: settings),
                 // An unchanged service's build is skipped without skipping promote, which keeps its live image.
                 policy: NodePolicy(.gate, timeout: .seconds(3600), retries: 2, resources: ["swiftpm-build"], skipPropagates: false),
-                after: [test, sonar.id],
+                after: [test, sonar.id, changes.id],
                 summary: "swift build -c \(images.buildConfiguration) --static-swift-stdlib -Xlinker -s, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
                 when: changed
             )

@@ -18,6 +18,16 @@ public struct Outputs: Sendable {
     public subscript<O>(_ ref: StageRef<O>) -> O? {
         values[ref.id] as? O
     }
+
+    /// Only what `nodes` produced: a node's condition sees its declared dependencies and nothing else, so a node run on
+    /// its own (`--only`, one job per node) finds everything it reads among the outputs it was given.
+    func restricted(to nodes: [NodeID]) -> Outputs {
+        let kept = Set(nodes)
+        var restricted = Outputs()
+        restricted.values = values.filter { kept.contains($0.key) }
+        restricted.settled = settled.filter { kept.contains($0.key) }
+        return restricted
+    }
 }
 
 /// A dependency's output was read but that node did not produce one (it failed, was skipped, or this is a plan).

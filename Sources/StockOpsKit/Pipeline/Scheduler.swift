@@ -184,7 +184,7 @@ public struct Scheduler: Sendable {
         }
         if let condition = node.skipCondition {
             do {
-                if let reason = try condition(state.outputs) {
+                if let reason = try condition(state.outputs.restricted(to: node.dependencies)) {
                     return .settle(NodeResult(status: .skipped, reason: reason))
                 }
             } catch {
