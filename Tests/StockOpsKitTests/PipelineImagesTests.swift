@@ -15,8 +15,9 @@ struct PipelineImagesTests {
         let graph = try Self.graph()
         func node(_ id: NodeID) throws -> GraphNode { try #require(graph.node(id)) }
         for service in ["stock-listing", "trade"] {
-            #expect(Set(try node(NodeID("sonar", key: service)).dependencies) == ["fetch-secrets", NodeID("test", key: service)])
-            #expect(Set(try node(NodeID("build", key: service)).dependencies) == ["fetch-secrets", NodeID("test", key: service), NodeID("sonar", key: service)])
+            // paths-filter too: their condition reads which services changed.
+            #expect(Set(try node(NodeID("sonar", key: service)).dependencies) == ["fetch-secrets", "paths-filter", NodeID("test", key: service)])
+            #expect(Set(try node(NodeID("build", key: service)).dependencies) == ["fetch-secrets", "paths-filter", NodeID("test", key: service), NodeID("sonar", key: service)])
             for stage in ["scan", "sbom", "sign"] {
                 #expect(Set(try node(NodeID(stage, key: service)).dependencies) == [NodeID("build", key: service), "fetch-secrets"])
             }
