@@ -62,6 +62,8 @@ extension Deployer {
         if let weighted {
             verdict = (.rolledBack, "analysis", weighted)
         } else {
+            // A decision written after an earlier canary ended must not decide this one.
+            unlink(proxy.decisionPath)
             try? proxy.recordRollout(state)
             say("canary: \(tag) in the \(canarySlot.rawValue) slot gets \(policy.weight) % of \(name.rawValue)'s requests for up to \(policy.window) s; \(stableTag) keeps the rest")
         }
