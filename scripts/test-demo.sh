@@ -105,6 +105,13 @@ if [ "$demo_status" -eq 0 ]; then
         fail "$node is $(status_of "$node") ($(reason_of "$node")), not skipped with its reason"
       fi
     done
+    # The run's report.html in headless Chromium: every node on the graph and the timeline, no console message.
+    screenshot="${STOCKOPS_TEST_ARTIFACTS:-$PWD/.build/test-artifacts}/report-demo.png"
+    if scripts/check-report.sh "$(dirname "$run_json")" "$screenshot" >"$work/report.out" 2>&1; then
+      pass "report.html in headless Chromium: $(tail -n 1 "$work/report.out" | sed 's/^check-report: //') (screenshot: $screenshot)"
+    else
+      fail "the run's report.html did not pass scripts/check-report.sh:"; cat "$work/report.out" >&2
+    fi
   fi
   # dev verifies signatures (pipelines/stockops.yml): the deploy's ledger entry says every digest's signature verified.
   if [ "$(tail -n 1 .stockops/state/dev.ledger.jsonl 2>/dev/null | jq -r .signaturesVerified)" = true ]; then

@@ -217,7 +217,7 @@ public struct Session: Sendable {
         )
         let result = await scheduler.run(prepared.graph)
         if request.json {
-            let record = RunRecord(runID: "plan", environment: prepared.environment.rawValue, exitCode: 0, result: result, paths: nil)
+            let record = RunRecord(runID: "plan", environment: prepared.environment.rawValue, exitCode: 0, result: result, paths: nil, graph: prepared.graph)
             output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
         } else {
             var text = "plan for \(prepared.environment.rawValue)"
@@ -282,10 +282,12 @@ public struct Session: Sendable {
         case .cancelled: .interrupted
         case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
         }
-        let record = RunRecord(runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths)
+        let record = RunRecord(runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths, graph: prepared.graph)
         let failed = FailureDigest.collect(result, paths: paths)
+        var report: String?
         do {
             try record.write(to: paths)
+            report = try await RunReport.write(record, paths: paths)
             try outputsDirectory?.write(result, only: request.only)
             try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
             try PrivateFile.write(Data(JUnitReport.render(result).utf8), to: paths.reportsDirectory + "/pipeline-junit.xml")
@@ -293,7 +295,7 @@ public struct Session: Sendable {
                 GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)") + FailureDigest.markdown(failed)
                     + GitHubActions.diagrams(result, graph: prepared.graph), toFileIn: "GITHUB_STEP_SUMMARY",
                 environment: request.processEnvironment)
-            var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json")]
+            var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json"), ("report", RunReport.path(paths))]
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
                 values.append(("services", changes.services.joined(separator: ",")))
             }
@@ -302,7 +304,8 @@ public struct Session: Sendable {
             errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
         }
 
-        progress.write("\n" + progress.table(result) + FailureDigest.text(failed, githubActions: progress.githubActions) + "record: \(paths.runDirectory)/run.json\n")
+        progress.write("\n" + progress.table(result) + FailureDigest.text(failed, githubActions: progress.githubActions) + "record: \(paths.runDirectory)/run.json\n"
+            + (report.map { "report: \($0)\n" } ?? ""))
         if request.json {
             output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
         }

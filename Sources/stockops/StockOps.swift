@@ -22,7 +22,7 @@ struct StockOps: AsyncParsableCommand {
           stockops rollback --env stage --tag stage-1a2b3c4 --yes
         """,
         version: StockOpsKit.version,
-        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, DoctorCommand.self, ExportCommand.self, RollbackCommand.self, TagsCommand.self, VerifyCommand.self, RunsCommand.self, StatusCommand.self, LogsCommand.self, HistoryCommand.self, LockCommand.self, UnlockCommand.self, RolloutCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, DoctorCommand.self, ExportCommand.self, RollbackCommand.self, TagsCommand.self, VerifyCommand.self, RunsCommand.self, ReportCommand.self, StatusCommand.self, LogsCommand.self, HistoryCommand.self, LockCommand.self, UnlockCommand.self, RolloutCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self]
     )
 
     /// Parses, runs, and maps argument errors to exit status 2.

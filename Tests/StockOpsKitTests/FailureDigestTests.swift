@@ -21,6 +21,8 @@ import Testing
         #expect(TestCounts.failures(junit: xctest) == [#"TradeServiceTests.TradeTests.testSell: XCTAssertEqual failed: ("3") is not equal to ("2")"#])
         #expect(TestCounts.failures(junit: swiftTesting) == ["TradeServiceTests.TradeRoutesTests.overselling(): Expectation failed: (quantity → 5) <= (held → 2)"])
         #expect(TestCounts.failures(junit: "<testsuites/>").isEmpty)
+        let references = #"<testcase classname="T" name="arrow()"><failure message="(total([2, 2]) &#8594; 4) == 5 &#x2192; &amp;amp; &bogus; &#10;second line" /></testcase>"#
+        #expect(TestCounts.failures(junit: references) == ["T.arrow(): (total([2, 2]) → 4) == 5 → &amp; &bogus; "])
     }
 
     struct Noisy: Stage {

@@ -97,9 +97,10 @@ extension Session {
         case .cancelled: .interrupted
         case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
         }
-        let record = RunRecord(runID: runID, environment: request.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths)
+        let record = RunRecord(runID: runID, environment: request.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths, graph: pipeline)
         do {
             try record.write(to: paths)
+            try await RunReport.write(record, paths: paths)
         } catch {
             errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
         }

@@ -49,6 +49,8 @@ public struct RunRecord: Codable, Sendable {
         /// The node's log, relative to the run directory.
         public var log: String?
         public var output: JSONValue?
+        /// The nodes it depends on; absent from records written before reports drew the graph.
+        public var dependencies: [NodeID]?
     }
 
     /// The version of this format: 1. Records written before it existed have none.
@@ -63,7 +65,7 @@ public struct RunRecord: Codable, Sendable {
     public var duration: Double
     public var nodes: [Entry]
 
-    public init(runID: String, environment: String?, exitCode: Int32, result: RunResult, paths: RunPaths?) {
+    public init(runID: String, environment: String?, exitCode: Int32, result: RunResult, paths: RunPaths?, graph: PipelineGraph? = nil) {
         self.runID = runID
         self.environment = environment
         self.status = result.status
@@ -87,7 +89,8 @@ public struct RunRecord: Codable, Sendable {
                 cached: item.result.status == .cached,
                 cacheKey: item.result.cacheKey,
                 log: hasLog ? "logs/\(item.id.fileName).log" : nil,
-                output: result.encodedOutputs[item.id].flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+                output: result.encodedOutputs[item.id].flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) },
+                dependencies: graph?.node(item.id)?.dependencies
             )
         }
     }

@@ -110,9 +110,35 @@ public struct TestCounts: Sendable, Codable, Equatable {
         guard let start = tag.range(of: " \(name)=\"") else { return nil }
         let rest = tag[start.upperBound...]
         guard let end = rest.firstIndex(of: "\"") else { return nil }
-        return String(rest[..<end])
-            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&quot;", with: "\"")
-            .replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&#10;", with: "\n").replacingOccurrences(of: "&amp;", with: "&")
+        return unescapeXML(rest[..<end])
+    }
+
+    /// XML's five named entities and its numeric character references (`&#8594;`, `&#x2192;`) decoded; anything
+    /// else is kept as written.
+    static func unescapeXML(_ text: Substring) -> String {
+        let named: [Substring: Character] = ["lt": "<", "gt": ">", "quot": "\"", "apos": "'", "amp": "&"]
+        var out = ""
+        var rest = text
+        while let ampersand = rest.firstIndex(of: "&") {
+            out += rest[..<ampersand]
+            let entity = rest[rest.index(after: ampersand)...].prefix { $0 != ";" && $0 != "&" }
+            let end = entity.endIndex
+            guard end < rest.endIndex, rest[end] == ";", let character = named[entity] ?? numericReference(entity) else {
+                out.append("&")
+                rest = rest[rest.index(after: ampersand)...]
+                continue
+            }
+            out.append(character)
+            rest = rest[rest.index(after: end)...]
+        }
+        return out + rest
+    }
+
+    private static func numericReference(_ entity: Substring) -> Character? {
+        guard entity.hasPrefix("#") else { return nil }
+        let digits = entity.dropFirst()
+        let value = digits.hasPrefix("x") || digits.hasPrefix("X") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
+        return value.flatMap(Unicode.Scalar.init).map(Character.init)
     }
 
     public static func + (lhs: TestCounts, rhs: TestCounts) -> TestCounts {
