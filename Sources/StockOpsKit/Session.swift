@@ -325,10 +325,19 @@ public struct Session: Sendable {
     }
 
     /// `stockops cache prune`.
-    public func pruneCache(root: String, keep: Int, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> ExitStatus {
+    public func pruneCache(root: String, keep: Int, json: Bool = false, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> ExitStatus {
         let cache = OutputCache(directory: StateDirectory.cache(root: root, environment: processEnvironment))
         do {
             let report = try cache.prune(keep: keep)
+            if json {
+                struct Pruned: Encodable {
+                    var directory: String
+                    var removed: Int
+                    var kept: Int
+                }
+                printJSON(Pruned(directory: cache.directory, removed: report.removed, kept: report.kept))
+                return .success
+            }
             output.write("removed \(report.removed) cache entries, kept \(report.kept) (in \(cache.directory))\n")
             return .success
         } catch {

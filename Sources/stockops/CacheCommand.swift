@@ -25,12 +25,15 @@ struct CacheCommand: AsyncParsableCommand {
         @Option(help: "Entries kept per node, newest first.")
         var keep: Int = 1
 
+        @Flag(help: "Print JSON: {schemaVersion, directory, removed, kept}.")
+        var json = false
+
         func validate() throws {
             guard keep >= 0 else { throw ValidationError("--keep must be 0 or more, got \(keep)") }
         }
 
         func run() async throws {
-            try Session().pruneCache(root: root ?? FileManager.default.currentDirectoryPath, keep: keep).finish()
+            try Session().pruneCache(root: root ?? FileManager.default.currentDirectoryPath, keep: keep, json: json).finish()
         }
     }
 }

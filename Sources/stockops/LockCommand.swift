@@ -26,7 +26,12 @@ struct LockCommand: AsyncParsableCommand {
         _ = try seconds(wait, "--wait")
     }
 
+    @Flag(help: "Print JSON: {schemaVersion, environment, state, holder, replacedStale}.")
+    var json = false
+
     func run() async throws {
-        try await Session().lock(target.request, reason: reason, wait: try seconds(wait, "--wait")).finish()
+        var request = target.request
+        request.json = json
+        try await Session().lock(request, reason: reason, wait: try seconds(wait, "--wait")).finish()
     }
 }

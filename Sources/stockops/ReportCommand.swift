@@ -30,6 +30,9 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Where to write the page. (default: report.html in the run's directory)")
     var output: String?
 
+    @Flag(help: "Print JSON: {schemaVersion, runID, report}.")
+    var json = false
+
     func run() async throws {
         let record: RunRecord
         let paths: RunPaths
@@ -47,7 +50,15 @@ struct ReportCommand: AsyncParsableCommand {
                 try FileManager.default.copyItem(atPath: written, toPath: destination)
                 written = destination
             }
-            RunsCommand.write(written + "\n")
+            if json {
+                struct Written: Encodable {
+                    var runID: String
+                    var report: String
+                }
+                RunsCommand.write(JSONOutput.document(Written(runID: record.runID, report: written)))
+            } else {
+                RunsCommand.write(written + "\n")
+            }
         } catch {
             FileHandle.standardError.write(Data("error: the report could not be written: \(error.localizedDescription); check that the directory exists and is writable\n".utf8))
             throw ExitCode(ExitStatus.infrastructure.rawValue)

@@ -55,8 +55,13 @@ struct RollbackCommand: AsyncParsableCommand {
         _ = try seconds(wait, "--wait")
     }
 
+    @Flag(help: "Print JSON: {schemaVersion, status, environment, runID, deployment | error, code, log}; progress goes to standard error.")
+    var json = false
+
     func run() async throws {
-        var request = RollbackRequest(target: target.request, tag: tag)
+        var environmentRequest = target.request
+        environmentRequest.json = json
+        var request = RollbackRequest(target: environmentRequest, tag: tag)
         request.toPrevious = toPrevious
         request.yes = yes
         request.approver = approver

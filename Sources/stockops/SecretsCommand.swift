@@ -29,10 +29,13 @@ struct SecretsCommand: AsyncParsableCommand {
         @Option(help: "The pipeline file, relative to the root.")
         var config: String = PipelineConfig.defaultPath
 
+        @Flag(help: "Print JSON: {schemaVersion, policies, secrets: [{path, key, state}], readable}.")
+        var json = false
+
         func run() async throws {
             let root = root ?? FileManager.default.currentDirectoryPath
             let environment = SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root)
-            try await Session().checkSecrets(root: root, configPath: config, processEnvironment: environment).finish()
+            try await Session().checkSecrets(root: root, configPath: config, json: json, processEnvironment: environment).finish()
         }
     }
 }

@@ -17,7 +17,12 @@ struct UnlockCommand: AsyncParsableCommand {
 
     @OptionGroup var target: EnvironmentOptions
 
+    @Flag(help: "Print JSON: {schemaVersion, environment, state (unlocked, not-locked or stale-removed), holder}.")
+    var json = false
+
     func run() async throws {
-        try Session().unlock(target.request).finish()
+        var request = target.request
+        request.json = json
+        try Session().unlock(request).finish()
     }
 }

@@ -149,6 +149,7 @@ import Testing
 
         let (jsonStatus, json, _) = await verify("\(registry.host)/stockapp/trade@\(signed)", json: true)
         #expect(jsonStatus == 0)
+        #expect(try await JSONSchemaCheck.problems(json, command: "verify").isEmpty, "\(json)")
         let decoded = try JSONDecoder().decode(ImageVerificationReport.self, from: Data(json.utf8))
         #expect(decoded.image == signedImage.description && decoded.provenance.verified && decoded.keys == ["pipelines/cosign.pub"])
 
@@ -194,6 +195,8 @@ import Testing
         var request = EnvironmentRequest(root: root, environment: .prod, processEnvironment: ["STOCKOPS_STATE_DIR": root + "/state", "PATH": "/usr/bin:/bin"])
         request.json = true
         #expect(await session.tags(request) == .success, "\(SessionTests().read(directory + "/err"))")
+        let listed = SessionTests().read(directory + "/out")
+        #expect(try await JSONSchemaCheck.problems(listed, command: "tags").isEmpty, "\(listed)")
         struct Listing: Decodable {
             var schemaVersion: Int
             var tags: [RollbackTarget]

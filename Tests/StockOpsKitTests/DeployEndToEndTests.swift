@@ -116,7 +116,9 @@ import Testing
             let before = try await sandbox.containers()
             let entries = try sandbox.ledger.count
             let (missingSession, missingOutput, missingErrors) = captureSession()
-            var missing = RollbackRequest(target: sandbox.request, tag: "dev-fffffff")
+            var missingTarget = sandbox.request
+            missingTarget.json = true
+            var missing = RollbackRequest(target: missingTarget, tag: "dev-fffffff")
             missing.yes = true
             #expect(await missingSession.rollback(missing) == .usage)
             let message = read(missingErrors)
@@ -124,7 +126,9 @@ import Testing
             #expect(message.contains("nothing was changed"))
             #expect(message.contains("nearest tags that exist for every service: dev-"), "\(message)")
             #expect(message.contains("dev-aaaaaaa") && message.contains("dev-ccccccc"))
-            #expect(read(missingOutput).isEmpty)
+            let refused = read(missingOutput)
+            #expect(try await JSONSchemaCheck.problems(refused, command: "rollback").isEmpty, "\(refused)")
+            #expect(refused.contains(#""status" : "failed""#) && refused.contains(#""code" : "missing-tag""#), "\(refused)")
             #expect(try sandbox.ledger.count == entries)
             let after = try await sandbox.containers()
             #expect(after.mapValues(\.id) == before.mapValues(\.id))

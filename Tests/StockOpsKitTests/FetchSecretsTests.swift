@@ -226,6 +226,10 @@ struct SecretsCheckTests {
         #expect(rows(out).contains(["secret/data/harbor/robot", "HARBOR_PASSWORD", "ok"]))
         #expect(out.contains("all 3 secrets readable"))
         #expect(!out.contains(vault.signingKey.reveal()) && !out.contains("robot$ci"))
+        #expect(await session(directory).checkSecrets(root: directory, json: true, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .success)
+        let json = try String(contentsOfFile: directory + "/out", encoding: .utf8)
+        #expect(try await JSONSchemaCheck.problems(json, command: "secrets-check").isEmpty, "\(json)")
+        #expect(json.contains(#""readable" : true"#) && !json.contains(vault.signingKey.reveal()))
 
         try config(directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY, NOPE]\n  - path: secret/data/db/stockops\n    keys: [password]\n")
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .gateFailed)

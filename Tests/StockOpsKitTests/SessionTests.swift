@@ -116,6 +116,8 @@ import Testing
         let cache = OutputCache(directory: root + "/.stockops/cache")
         cache.store(node: "a", key: "k1", output: Data("1".utf8))
         cache.store(node: "a", key: "k2", output: Data("2".utf8))
+        // The tool versions remembered beside the nodes' directories are not an entry, and do not stop a prune.
+        try "{}".write(toFile: root + "/.stockops/cache/tool-versions.json", atomically: true, encoding: .utf8)
         #expect(try cache.prune(keep: 1) == OutputCache.PruneReport(removed: 1, kept: 1))
         let (session, _) = captureSession()
         #expect(session.pruneCache(root: root, keep: 0) == .success)

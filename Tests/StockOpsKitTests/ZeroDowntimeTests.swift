@@ -74,11 +74,15 @@ final class TrafficProbe: Sendable {
 
 /// Deploys and rollbacks behind the environment's proxy, on the real engine: no request fails while the version changes.
 @Suite(.serialized) struct ZeroDowntimeTests {
-    func rollback(_ sandbox: DeploySandbox, to tag: String) async -> (succeeded: Bool, output: String) {
+    /// A rollback's exit and output; with `json`, only its standard output (the document), the progress going apart.
+    func rollback(_ sandbox: DeploySandbox, to tag: String, json: Bool = false) async -> (succeeded: Bool, output: String) {
         let captured = CapturedSession("rollback")
-        var request = RollbackRequest(target: sandbox.request, tag: tag)
+        let progress = CapturedSession("rollback-progress")
+        var target = sandbox.request
+        target.json = json
+        var request = RollbackRequest(target: target, tag: tag)
         request.yes = true
-        let status = await captured.session.rollback(request)
+        let status = await Session(output: captured.session.output, errors: json ? progress.session.errors : captured.session.errors).rollback(request)
         return (status == .success, captured.text)
     }
 
@@ -119,8 +123,10 @@ final class TrafficProbe: Sendable {
             #expect(afterFailure.allSatisfy { !$0.hasSuffix("-green") }, "\(afterFailure)")
             #expect(try sandbox.ledger.last?.detail?.contains("dev-aaaaaaa kept serving") == true)
 
-            let (again, againOutput) = await rollback(sandbox, to: "dev-ccccccc")
+            let (again, againOutput) = await rollback(sandbox, to: "dev-ccccccc", json: true)
             #expect(again, "\(againOutput)")
+            #expect(try await JSONSchemaCheck.problems(againOutput, command: "rollback").isEmpty, "\(againOutput)")
+            #expect(againOutput.contains(#""status" : "passed""#) && againOutput.contains(#""tag" : "dev-ccccccc""#), "\(againOutput)")
             #expect(proxy.activeSlot() == .green)
 
             probe.stop()
@@ -136,6 +142,11 @@ final class TrafficProbe: Sendable {
             let status = statusOutput.text
             #expect(status.contains("proxy:       traffic to green (dev-ccccccc); retained: blue (dev-aaaaaaa)"), "\(status)")
             #expect(status.contains("answering:   stock-listing git-ccccccc, trade git-ccccccc (GET /livez on the published ports)"), "\(status)")
+            let statusJSON = CapturedSession("status-json")
+            var jsonRequest = sandbox.request
+            jsonRequest.json = true
+            #expect(await statusJSON.session.status(jsonRequest) == .success)
+            #expect(try await JSONSchemaCheck.problems(statusJSON.text, command: "status").isEmpty, "\(statusJSON.text)")
 
             // The live slot's access log shows the probe's requests.
             let logsOutput = CapturedSession("logs")
@@ -335,10 +346,19 @@ final class TrafficProbe: Sendable {
             #expect(await watcher.session.rollout(sandbox.request, .status) == .success)
             let shown = watcher.text
             #expect(shown.contains("canary:      dev-aaaaaaa in the blue slot gets 25 % of the requests"), "\(shown)")
-            let person = CapturedSession("rollout-abort")
-            #expect(await person.session.rollout(sandbox.request, .abort) == .success)
-            let answer = person.text
-            #expect(answer.contains("dev-aaaaaaa: failed — canary rolled back by "), "\(answer)")
+            var jsonRequest = sandbox.request
+            jsonRequest.json = true
+            let watcherJSON = CapturedSession("rollout-status-json")
+            #expect(await watcherJSON.session.rollout(jsonRequest, .status) == .success)
+            #expect(try await JSONSchemaCheck.problems(watcherJSON.text, command: "rollout-status").isEmpty, "\(watcherJSON.text)")
+            // The person asks for JSON: the document on standard output, the note on standard error.
+            let answer = CapturedSession("rollout-abort")
+            let notes = CapturedSession("rollout-abort-notes")
+            let person = Session(output: answer.session.output, errors: notes.session.errors)
+            #expect(await person.rollout(jsonRequest, .abort) == .success)
+            #expect(try await JSONSchemaCheck.problems(answer.text, command: "rollout-abort").isEmpty, "\(answer.text)")
+            #expect(answer.text.contains(#""outcome" : "failed""#) && answer.text.contains("canary rolled back by "), "\(answer.text)")
+            #expect(notes.text.contains("asked the deploy running the canary of dev-aaaaaaa in dev to abort it"), "\(notes.text)")
             #expect(try await third.status == .failed)
             let aborted = try #require(try sandbox.ledger.last?.analysis)
             #expect(aborted.verdict == .rolledBack && aborted.decidedBy != "analysis" && aborted.reason == "aborted by \(aborted.decidedBy)", "\(aborted)")

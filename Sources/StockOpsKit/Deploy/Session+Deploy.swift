@@ -120,8 +120,10 @@ extension Session {
         let paths = RunPaths(root: target.root, runDirectory: target.root + "/.stockops/runs/" + runID)
         let log = NodeLog(path: paths.logsDirectory + "/rollback.log")
         let deployer: Deployer
+        // Under --json the progress goes to standard error, the one document to standard output.
+        let session = target.json ? Session(output: errors, errors: errors) : self
         do {
-            deployer = try await makeDeployer(
+            deployer = try await session.makeDeployer(
                 target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval, runID: runID,
                 forceUnverified: request.forceUnverified)
         } catch {
@@ -154,7 +156,12 @@ extension Session {
         }
         log.flush()
         RecordPaths.writeSummary(outcome, to: paths)
+        if target.json {
+            printJSON(RecordPaths.RollbackSummary(outcome, environment: environment, runID: runID, log: paths.logsDirectory + "/rollback.log"))
+        }
         switch outcome {
+        case .success where target.json:
+            return .success
         case .success(let deployment):
             output.write(
                 "\(environment.rawValue) is on \(deployment.tag) (was \(deployment.previousTag ?? "nothing")): smoke test passed, "
@@ -210,13 +217,10 @@ extension Session {
         }
         if request.json {
             struct Listing: Encodable {
-                var schemaVersion = 1
                 var environment: Environment
                 var tags: [RollbackTarget]
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            output.write(String(decoding: (try? encoder.encode(Listing(environment: request.environment, tags: targets))) ?? Data("{}".utf8), as: UTF8.self) + "\n")
+            printJSON(Listing(environment: request.environment, tags: targets))
             return .success
         }
         guard !targets.isEmpty else {
@@ -312,10 +316,7 @@ extension Session {
             let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory,
                 proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })), answering: answering,
                 drift: drift, canary: proxy.rollout())
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            output.write(String(decoding: (try? encoder.encode(status)) ?? Data("{}".utf8), as: UTF8.self) + "\n")
+            printJSON(status)
         } else {
             var text = "environment: \(environment.rawValue) (project \(project))\n"
             if let live {
@@ -409,9 +410,12 @@ extension Session {
         for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
         let entries = Array(contents.entries.reversed().prefix(limit ?? Int.max))
         if request.json {
-            for entry in entries.reversed() {
-                output.write(String(decoding: (try? Ledger.encoder.encode(entry)) ?? Data(), as: UTF8.self) + "\n")
+            struct History: Encodable {
+                var environment: Environment
+                /// Newest first.
+                var entries: [LedgerEntry]
             }
+            printJSON(History(environment: request.environment, entries: entries))
             return .success
         }
         guard !entries.isEmpty else {
@@ -440,7 +444,11 @@ extension Session {
             if let previous {
                 errors.write("warning: replaced a stale lock: \(previous.summary)\n")
             }
-            output.write("\(request.environment.rawValue) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(request.environment.rawValue)`\n")
+            if request.json {
+                printJSON(LockReport(environment: request.environment, state: "locked", holder: holder, replacedStale: previous))
+            } else {
+                output.write("\(request.environment.rawValue) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(request.environment.rawValue)`\n")
+            }
             return .success
         } catch let error as LockError {
             errors.write("error: \(error.message)\n")
@@ -454,6 +462,16 @@ extension Session {
     public func unlock(_ request: EnvironmentRequest) -> ExitStatus {
         do {
             let state = try EnvironmentLock.unlockMaintenance(stateDirectory: request.stateDirectory, environment: request.environment)
+            if request.json {
+                let report: LockReport? = switch state {
+                case .free: LockReport(environment: request.environment, state: "not-locked")
+                case .maintenance(let holder): LockReport(environment: request.environment, state: "unlocked", holder: holder)
+                case .stale(let holder): LockReport(environment: request.environment, state: "stale-removed", holder: holder)
+                case .held: nil
+                }
+                if let report { printJSON(report) }
+                return .success
+            }
             switch state {
             case .free: output.write("\(request.environment.rawValue) was not locked\n")
             case .maintenance(let holder): output.write("unlocked \(request.environment.rawValue) (\(holder.summary))\n")
@@ -467,6 +485,16 @@ extension Session {
         } catch {
             return fail(StockOpsError(.infrastructure, "\(error)"))
         }
+    }
+
+    /// `lock --json` and `unlock --json`: what the command left.
+    struct LockReport: Encodable {
+        var environment: Environment
+        /// `locked`, `unlocked`, `not-locked` (there was nothing to remove) or `stale-removed`.
+        var state: String
+        var holder: LockHolder?
+        /// The record of a holder that was gone, which `lock` replaced.
+        var replacedStale: LockHolder?
     }
 
     static func serviceNames(_ contents: LedgerContents, _ containers: [ContainerStatus]?) -> [String] {
@@ -497,17 +525,34 @@ enum RecordPaths {
     }
 
     /// `rollback.json` in the run directory: the deployment, or the failure.
+    /// `rollback.json`, and what `rollback --json` prints.
+    struct RollbackSummary: Encodable {
+        var status: String
+        var deployment: Deployment?
+        var error: String?
+        var code: String?
+        var environment: Environment?
+        var runID: String?
+        var log: String?
+
+        init(_ outcome: Result<Deployment, DeployFailure>, environment: Environment? = nil, runID: String? = nil, log: String? = nil) {
+            switch outcome {
+            case .success(let deployment):
+                status = "passed"
+                self.deployment = deployment
+            case .failure(let failure):
+                status = "failed"
+                error = failure.message
+                code = failure.code.rawValue
+            }
+            self.environment = environment
+            self.runID = runID
+            self.log = log
+        }
+    }
+
     static func writeSummary(_ outcome: Result<Deployment, DeployFailure>, to paths: RunPaths) {
-        struct Summary: Encodable {
-            var status: String
-            var deployment: Deployment?
-            var error: String?
-            var code: String?
-        }
-        let summary: Summary = switch outcome {
-        case .success(let deployment): Summary(status: "passed", deployment: deployment)
-        case .failure(let failure): Summary(status: "failed", error: failure.message, code: failure.code.rawValue)
-        }
+        let summary = RollbackSummary(outcome)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

@@ -28,9 +28,7 @@ extension Session {
                     var canary: RolloutState?
                     var deployRunning: Bool
                 }
-                let encoder = TrafficProxy.encoder
-                let status = Status(environment: request.environment, canary: state, deployRunning: state != nil && !orphaned)
-                output.write(String(decoding: (try? encoder.encode(status)) ?? Data("{}".utf8), as: UTF8.self) + "\n")
+                printJSON(Status(environment: request.environment, canary: state, deployRunning: state != nil && !orphaned))
             } else if let state {
                 output.write(Self.describe(state) + "\n")
                 if orphaned { output.write("the deploy running it (pid \(state.pid)) is gone; the next deploy or rollback of \(environment) gives the stable slot all the traffic again\n") }
@@ -54,12 +52,21 @@ extension Session {
         } catch {
             return fail(StockOpsError(.infrastructure, "cannot write the decision next to \(proxy.directory): \(error)"))
         }
-        output.write("asked the deploy running the canary of \(state.tag) in \(environment) to \(action.rawValue) it\n")
+        (request.json ? errors : output).write("asked the deploy running the canary of \(state.tag) in \(environment) to \(action.rawValue) it\n")
         // The deploy's ledger entry, written once the proxy serves the outcome, is the sign that it acted.
         let deadline = ContinuousClock.now + wait
         while true {
             if let entry = try? ledger.read().entries.dropFirst(entriesBefore).last(where: { $0.tag == state.tag }) {
-                output.write("\(entry.tag): \(entry.outcome.rawValue)" + (entry.detail.map { " — \($0)" } ?? "") + "\n")
+                if request.json {
+                    struct Decided: Encodable {
+                        var environment: Environment
+                        var action: String
+                        var entry: LedgerEntry
+                    }
+                    printJSON(Decided(environment: request.environment, action: action.rawValue, entry: entry))
+                } else {
+                    output.write("\(entry.tag): \(entry.outcome.rawValue)" + (entry.detail.map { " — \($0)" } ?? "") + "\n")
+                }
                 return .success
             }
             guard ContinuousClock.now < deadline else {

@@ -40,6 +40,9 @@ public struct OutputCache: Sendable {
         guard let nodes = try? fileManager.contentsOfDirectory(atPath: directory) else { return report }
         for node in nodes {
             let nodeDirectory = directory + "/" + node
+            // Files beside the nodes' directories (the remembered tool versions) are not entries.
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: nodeDirectory, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             let entries = try fileManager.contentsOfDirectory(atPath: nodeDirectory).map { name -> (String, Date) in
                 let path = nodeDirectory + "/" + name
                 let modified = (try? fileManager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast

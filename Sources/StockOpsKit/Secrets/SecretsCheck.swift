@@ -2,8 +2,8 @@ import CurlHTTP
 import Foundation
 
 /// The readability of one declared key, as `stockops secrets check` reports it.
-public struct SecretCheck: Sendable, Equatable {
-    public enum State: String, Sendable {
+public struct SecretCheck: Sendable, Equatable, Encodable {
+    public enum State: String, Sendable, Encodable {
         case ok
         case missing
         case denied
@@ -14,11 +14,19 @@ public struct SecretCheck: Sendable, Equatable {
     public var state: State
 }
 
+/// `secrets check --json`: key names and states, never a value.
+struct SecretsReport: Encodable {
+    var policies: [String]
+    var secrets: [SecretCheck]
+    /// Whether every declared key is readable.
+    var readable: Bool
+}
+
 extension Session {
     /// `stockops secrets check`: logs in with the configured AppRole and checks that every declared
     /// path and key is readable. Prints key names only. Exit 0 when all are, 1 when one is missing or
     /// denied, 3 when Vault is unreachable or the login fails, 2 for configuration errors.
-    public func checkSecrets(root: String, configPath: String = PipelineConfig.defaultPath, processEnvironment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClientConfiguration = VaultSettings.http) async -> ExitStatus {
+    public func checkSecrets(root: String, configPath: String = PipelineConfig.defaultPath, json: Bool = false, processEnvironment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClientConfiguration = VaultSettings.http) async -> ExitStatus {
         let config: PipelineConfig
         do {
             config = try PipelineConfig.load(path: configPath.hasPrefix("/") ? configPath : root + "/" + configPath, displayPath: configPath)
@@ -26,7 +34,11 @@ extension Session {
             return fail(StockOpsError(.config, error.description))
         }
         guard !config.vault.isEmpty else {
-            output.write("no secrets declared under vault: in \(configPath)\n")
+            if json {
+                printJSON(SecretsReport(policies: [], secrets: [], readable: true))
+            } else {
+                output.write("no secrets declared under vault: in \(configPath)\n")
+            }
             return .success
         }
         guard let settings = VaultSettings(environment: processEnvironment) else {
@@ -60,6 +72,11 @@ extension Session {
         }
         try? await client.revokeSelf()
 
+        let bad = checks.filter { $0.state != .ok }
+        if json {
+            printJSON(SecretsReport(policies: auth.policies, secrets: checks, readable: bad.isEmpty))
+            return bad.isEmpty ? .success : .gateFailed
+        }
         let pathWidth = max(4, checks.map(\.path.count).max() ?? 0)
         let keyWidth = max(3, checks.map(\.key.count).max() ?? 0)
         func row(_ a: String, _ b: String, _ c: String) -> String {
@@ -67,7 +84,6 @@ extension Session {
         }
         var text = "policies: \(auth.policies.joined(separator: ", "))\n" + row("PATH", "KEY", "STATE")
         for check in checks { text += row(check.path, check.key, check.state.rawValue) }
-        let bad = checks.filter { $0.state != .ok }
         text += bad.isEmpty ? "all \(checks.count) secrets readable\n" : "\(bad.count) of \(checks.count) secrets not readable\n"
         output.write(text)
         if bad.contains(where: { $0.state == .denied }) {

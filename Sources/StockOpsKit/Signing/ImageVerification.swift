@@ -156,9 +156,7 @@ extension Session {
             return fail(StockOpsError(.infrastructure, "cannot read \(reference) from \(config.registry.host): \(error)"))
         }
         if request.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            output.write(String(decoding: (try? encoder.encode(report)) ?? Data("{}".utf8), as: UTF8.self) + "\n")
+            printJSON(report)
         } else {
             output.write(Self.render(report))
         }
