@@ -51,6 +51,7 @@ public final class ServiceMetrics: Sendable {
     private let poolInUse: Prometheus.Gauge
     private let poolIdle: Prometheus.Gauge
     private let poolWaiting: Prometheus.Gauge
+    private let process: ProcessGauges
 
     /// Latency buckets from 0.5 ms to 5 s.
     public static let latencyBuckets: [Duration] = [
@@ -70,6 +71,7 @@ public final class ServiceMetrics: Sendable {
         poolIdle = registry.makeGauge(descriptor: connections, labels: [("state", "idle")])
         poolWaiting = registry.makeGauge(
             descriptor: MetricNameDescriptor(metricName: "db_pool", unitName: "waiting", helpText: "Requests waiting for a database connection"))
+        process = ProcessGauges(registry: registry)
         if let build {
             registry.makeGauge(
                 descriptor: MetricNameDescriptor(namespace: "stockops", metricName: "build", unitName: "info", helpText: "The build of the service answering: 1"),
@@ -100,11 +102,12 @@ public final class ServiceMetrics: Sendable {
         instruments.timer.recordNanoseconds(nanoseconds)
     }
 
-    /// Sets the pool gauges; `/metrics` calls it before rendering.
-    public func observe(inUse: Int, idle: Int, waiting: Int) {
+    /// Sets the pool and process gauges; `/metrics` calls it before rendering.
+    public func observe(inUse: Int, idle: Int, waiting: Int, process sample: ProcessSample? = ProcessSample.current()) {
         poolInUse.set(to: Double(inUse))
         poolIdle.set(to: Double(idle))
         poolWaiting.set(to: Double(waiting))
+        if let sample { process.set(sample) }
     }
 
     /// The metrics in the Prometheus text exposition format.

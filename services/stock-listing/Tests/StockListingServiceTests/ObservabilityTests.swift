@@ -52,6 +52,42 @@ struct ObservabilityTests {
         }
     }
 
+    @Test func metricsShowWhatTheProcessUses() async throws {
+        try await withBuild { client in
+            let metrics = try await client.get("/metrics").text
+            func value(_ name: String) -> Double? {
+                metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            #expect(metrics.contains("# TYPE process_cpu_seconds_total counter"), "\(metrics)")
+            // The test process is this service: its resident memory, descriptors and start time are its own.
+            let resident = try #require(value("process_resident_memory_bytes"), "\(metrics)")
+            #expect(resident > 1_000_000)
+            #expect(try #require(value("process_virtual_memory_bytes")) >= resident)
+            #expect(try #require(value("process_open_fds")) >= 3)
+            #expect(try #require(value("process_max_fds")) >= 64)
+            let started = try #require(value("process_start_time_seconds"))
+            #expect(started <= Date().timeIntervalSince1970 && started > Date().timeIntervalSince1970 - 86_400 * 30, "\(started)")
+            let cpu = try #require(value("process_cpu_seconds_total"))
+            #expect(cpu > 0)
+            _ = try await client.get("/stocks?limit=50")
+            let again = try await client.get("/metrics").text
+            let later = again.split(separator: "\n").first { $0.hasPrefix("process_cpu_seconds_total ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            #expect((later ?? 0) >= cpu, "a counter does not go down")
+        }
+    }
+
+    @Test func procSelfStatIsReadAfterTheCommandName() throws {
+        // A command name with a space and a parenthesis; utime 250, stime 50, starttime 1000 ticks, vsize, rss pages.
+        var fields = Array(repeating: "0", count: 50)
+        (fields[0], fields[1], fields[2]) = ("4242", "(trade (v2))", "S")
+        (fields[13], fields[14], fields[21], fields[22], fields[23]) = ("250", "50", "1000", "123456789", "2048")
+        let sample = try #require(ProcessSample.parse(selfStat: fields.joined(separator: " ") + "\n", ticksPerSecond: 100, pageSize: 4096, bootTime: 1_700_000_000))
+        #expect(sample.cpuSeconds == 3 && sample.residentBytes == 2048 * 4096 && sample.virtualBytes == 123_456_789)
+        #expect(sample.startTimeSeconds == 1_700_000_010)
+        #expect(ProcessSample.bootTime(procStat: "cpu 1 2 3\nbtime 1700000000\nprocesses 9\n") == 1_700_000_000)
+        #expect(ProcessSample.parse(selfStat: "4242 (trade) S 1 2", ticksPerSecond: 100, pageSize: 4096, bootTime: 0) == nil)
+    }
+
     @Test func aMethodNobodyServesIsCountedAsOther() async throws {
         try await withBuild { client in
             let method = try #require(HTTPRequest.Method("PROPFIND"))
