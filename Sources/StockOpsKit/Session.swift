@@ -272,7 +272,7 @@ public struct Session: Sendable {
             observer: observer,
             externalOutputs: inputs?.outputs ?? [:]
         )
-        let redraw = live?.start()
+        let redraw = live?.start() ?? (observer as? BlockReporter)?.start()
         let (result, interrupted) = await Interruption.cancellingOnSignals { await scheduler.run(prepared.graph) }
         redraw?.cancel()
         live?.stop()

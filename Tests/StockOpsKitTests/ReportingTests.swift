@@ -37,8 +37,8 @@ import Testing
         let path = temporaryDirectory() + "/tty"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let reporter = LiveReporter(console: Console(fd: fd, isTTY: true, colors: false, githubActions: false))
-        reporter.nodeStarted("lint", at: Date())
-        reporter.nodeStarted("test", at: Date())
+        reporter.nodeStarted("lint", at: Date(), log: nil)
+        reporter.nodeStarted("test", at: Date(), log: nil)
         reporter.nodeFinished("lint", policy: .gate, result: NodeResult(status: .passed, duration: 1.5), log: nil)
         reporter.stop()
         close(fd)
@@ -119,5 +119,60 @@ import Testing
         #expect(table.contains("build[trade]  blocked"))
         #expect(table.hasSuffix("\n"))
         #expect(table.contains("run failed in"))
+    }
+}
+
+/// Long tools say how far they have got, and the reporters show it: live on a terminal, now and then in CI logs.
+@Suite struct ToolProgressTests {
+    func progress(_ lines: [String]) -> String? {
+        var progress = ToolProgress()
+        for line in lines { progress.consume(Substring(line)) }
+        return progress.latest
+    }
+
+    @Test func swiftBuildImageBuildAndPushLinesAreRead() {
+        #expect(progress(["Building for production...", "[12/345] Compiling TradeService Trade.swift"]) == "swift build 12/345 (3 %): Compiling TradeService Trade.swift")
+        #expect(progress(["#8 [build 4/7] RUN swift build -c release --product trade"]) == "image build step 4/7: RUN swift build -c release --product trade")
+        #expect(progress(["#5 [2/3] COPY trade /usr/local/bin/trade", "#5 DONE 0.4s"]) == "image build step 2/3: COPY trade /usr/local/bin/trade")
+        #expect(progress(["#15 pushing layer sha256:9a4b1c 12.58MB / 70.40MB 3.1s"]) == "push: 12.58MB / 70.40MB")
+        #expect(progress(["#3 sha256:0f2c 4.19MB / 29.13MB 0.5s"]) == "transfer: 4.19MB / 29.13MB")
+        let push = [
+            "The push refers to repository [127.0.0.1:5000/stockapp/trade]",
+            "5f70bf18a086: Preparing", "a1b2c3d4e5f6: Preparing", "0123456789ab: Preparing",
+            "5f70bf18a086: Pushed", "a1b2c3d4e5f6: Layer already exists",
+        ]
+        #expect(progress(push) == "push: 2 of 3 layers")
+        #expect(progress(push + ["0123456789ab: Mounted from stockapp/stock-listing", "git-1a2b3c4: digest: sha256:ab size: 1234"]) == "push: 3 of 3 layers")
+        #expect(progress(["[notice] nothing", "#1 [internal] load build definition", "deadbeef: not a layer", "[3/2] impossible"]) == nil)
+    }
+
+    @Test func theReportersShowTheRunningNodesProgress() throws {
+        let directory = temporaryDirectory("progress")
+        let log = NodeLog(path: directory + "/build.log")
+        log.write("Building for production...\n[120/456] Compiling ServiceKit Routes.swift\n")
+        #expect(log.progress == "swift build 120/456 (26 %): Compiling ServiceKit Routes.swift")
+
+        let path = directory + "/ci"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        let reporter = BlockReporter(console: Console(fd: fd, isTTY: false, colors: false, githubActions: true))
+        let started = Date(timeIntervalSinceNow: -95)
+        reporter.nodeStarted(NodeID("build", key: "trade"), at: started, log: log)
+        reporter.nodeStarted("paths-filter", at: Date(), log: nil)
+        reporter.progressLines(olderThan: 30)
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("⋯ build[trade] 1m35s — swift build 120/456 (26 %): Compiling ServiceKit Routes.swift\n"), "\(text)")
+        #expect(!text.contains("paths-filter"), "a node running less than the interval gets no line")
+        reporter.nodeFinished(NodeID("build", key: "trade"), policy: .gate, result: NodeResult(status: .passed, duration: 95), log: log)
+        reporter.progressLines(olderThan: 0)
+        text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.components(separatedBy: "⋯ build[trade]").count == 2, "a finished node gets no more lines: \(text)")
+
+        let ttyPath = directory + "/tty"
+        let tty = open(ttyPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(tty) }
+        let live = LiveReporter(console: Console(fd: tty, isTTY: true, colors: false, githubActions: false))
+        live.nodeStarted(NodeID("build", key: "trade"), at: Date(), log: log)
+        #expect(try String(contentsOfFile: ttyPath, encoding: .utf8).contains("  ⋯ build[trade] 0.0s — swift build 120/456 (26 %)"))
     }
 }

@@ -112,6 +112,10 @@ public final class NodeLog: Sendable {
     private let atLineStart = Mutex(true)
     private let pending = Mutex<[UInt8]>([])
     private static let pendingLimit = 1 << 16
+    private let toolProgress = Mutex(ToolProgress())
+
+    /// How far the tool writing to this log has got, when it says (``ToolProgress``).
+    public var progress: String? { toolProgress.withLock { $0.latest } }
 
     /// A log that writes to `fd` (such as standard output), which it never closes, with `prefix` before every line.
     public init(forwardingTo fd: Int32, prefix: String = "") {
@@ -180,6 +184,7 @@ public final class NodeLog: Sendable {
     }
 
     private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) {
+        noteProgress(buffer)
         guard !linePrefix.isEmpty else { return writeRaw(buffer) }
         atLineStart.withLock { atLineStart in
             var start = 0
@@ -190,6 +195,24 @@ public final class NodeLog: Sendable {
                 atLineStart = buffer[end - 1] == UInt8(ascii: "\n")
                 start = end
             }
+        }
+    }
+
+    /// Feeds the lines that can carry progress (they start with `[`, `#` or a hexadecimal layer id) to ``ToolProgress``.
+    private func noteProgress(_ buffer: UnsafeBufferPointer<UInt8>) {
+        var candidates: [Substring] = []
+        var start = 0
+        while start < buffer.count {
+            let end = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) ?? buffer.count
+            let first = buffer[start]
+            if end > start, first == UInt8(ascii: "[") || first == UInt8(ascii: "#") || (end - start > 13 && buffer[start + 12] == UInt8(ascii: ":")) {
+                candidates.append(Substring(decoding: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self))
+            }
+            start = end + 1
+        }
+        guard !candidates.isEmpty else { return }
+        toolProgress.withLock { progress in
+            for line in candidates { progress.consume(line) }
         }
     }
 

@@ -86,6 +86,7 @@ public struct RunResult: Sendable {
 
 /// Follows a run as it happens; the terminal and CI reporters implement it.
 public protocol RunObserver: Sendable {
-    func nodeStarted(_ id: NodeID, at date: Date)
+    /// `log` is the node's log, whose ``NodeLog/progress`` tells how far its tool has got.
+    func nodeStarted(_ id: NodeID, at date: Date, log: NodeLog?)
     func nodeFinished(_ id: NodeID, policy: NodePolicy, result: NodeResult, log: NodeLog?)
 }

@@ -209,7 +209,7 @@ public struct Scheduler: Sendable {
 
         let runsNow = mode == .execute || node.policy.runsInPlan
         let log = NodeLog(path: writesLogs && mode == .execute ? paths.logPath(for: node.id) : nil)
-        if runsNow { observer?.nodeStarted(node.id, at: started) }
+        if runsNow { observer?.nodeStarted(node.id, at: started, log: log) }
 
         var key: String?
         if let inputs = node.cacheInputs, let cache {

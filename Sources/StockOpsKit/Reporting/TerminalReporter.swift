@@ -1,10 +1,23 @@
 import Foundation
 import Synchronization
 
-/// Reports a run on a TTY: a live line per running node with its elapsed time, a line per finished node.
+/// A node that has started and not finished, with its log (for the tool's progress).
+struct RunningNode {
+    var id: NodeID
+    var since: Date
+    var log: NodeLog?
+
+    /// `build[trade] 1m02s — swift build 123/456 (27 %)`.
+    func line(now: Date) -> String {
+        "\(id) \(Console.duration(now.timeIntervalSince(since)))" + (log?.progress.map { " — " + $0 } ?? "")
+    }
+}
+
+/// Reports a run on a TTY: a live line per running node with its elapsed time and its tool's progress, a line per
+/// finished node.
 public final class LiveReporter: RunObserver, Sendable {
     private struct State {
-        var running: [(id: NodeID, since: Date)] = []
+        var running: [RunningNode] = []
         var drawnLines = 0
         var stopped = false
     }
@@ -16,9 +29,9 @@ public final class LiveReporter: RunObserver, Sendable {
         self.console = console
     }
 
-    public func nodeStarted(_ id: NodeID, at date: Date) {
+    public func nodeStarted(_ id: NodeID, at date: Date, log: NodeLog?) {
         state.withLock { state in
-            state.running.append((id, date))
+            state.running.append(RunningNode(id: id, since: date, log: log))
             redraw(&state, finished: nil)
         }
     }
@@ -58,8 +71,8 @@ public final class LiveReporter: RunObserver, Sendable {
         var text = state.drawnLines > 0 ? "\u{1B}[\(state.drawnLines)F\u{1B}[J" : ""
         if let finished { text += finished + "\n" }
         let now = Date()
-        for (id, since) in state.running {
-            text += "  ⋯ \(id) \(Console.duration(now.timeIntervalSince(since)))\n"
+        for node in state.running {
+            text += "  ⋯ " + node.line(now: now) + "\n"
         }
         state.drawnLines = state.running.count
         console.write(text)
@@ -67,16 +80,40 @@ public final class LiveReporter: RunObserver, Sendable {
 }
 
 /// Reports a run without a TTY: each node's output as one block when it finishes, never interleaved;
-/// under GitHub Actions wrapped in `::group::` with `::error::` annotations for failures.
+/// under GitHub Actions wrapped in `::group::` with `::error::` annotations for failures. While nodes run,
+/// ``start(interval:)`` prints a line per long-running node now and then, with its tool's progress.
 public final class BlockReporter: RunObserver, Sendable {
     private let console: Console
-    private let lock = Mutex(())
+    private let running = Mutex<[RunningNode]>([])
 
     public init(console: Console) {
         self.console = console
     }
 
-    public func nodeStarted(_ id: NodeID, at date: Date) {}
+    public func nodeStarted(_ id: NodeID, at date: Date, log: NodeLog?) {
+        running.withLock { $0.append(RunningNode(id: id, since: date, log: log)) }
+    }
+
+    /// Every `interval`, a line for each node that has run at least that long: `⋯ build[trade] 1m30s — swift build
+    /// 230/456 (50 %)`. Cancel the task to stop.
+    public func start(interval: Duration = .seconds(30)) -> Task<Void, Never> {
+        Task { [self] in
+            let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                progressLines(olderThan: seconds)
+            }
+        }
+    }
+
+    /// Prints the progress line of every node running for `seconds` or more.
+    func progressLines(olderThan seconds: Double, now: Date = Date()) {
+        running.withLock { running in
+            let lines = running.filter { now.timeIntervalSince($0.since) >= seconds }.map { "⋯ " + $0.line(now: now) + "\n" }
+            if !lines.isEmpty { console.write(lines.joined()) }
+        }
+    }
 
     public func nodeFinished(_ id: NodeID, policy: NodePolicy, result: NodeResult, log: NodeLog?) {
         let title = "\(Console.symbol(result.status)) \(id) \(result.status.rawValue)" + (result.duration > 0 ? " (\(Console.duration(result.duration)))" : "") + (result.reason.map { " — \($0.split(separator: "\n").first ?? "")" } ?? "")
@@ -92,6 +129,9 @@ public final class BlockReporter: RunObserver, Sendable {
             text = "── " + console.paint(title, result.status) + "\n"
             if !body.isEmpty { text += body + (body.hasSuffix("\n") ? "" : "\n") }
         }
-        lock.withLock { _ in console.write(text) }
+        running.withLock { running in
+            running.removeAll { $0.id == id }
+            console.write(text)
+        }
     }
 }
