@@ -293,6 +293,34 @@ status() {
   return "$code"
 }
 
+# `status --json`: one document with schemaVersion (docs/schemas/stockops-json.schema.json, sandbox-status).
+status_json() {
+  local code=0 components='{}' component pid running answering=false containers='[]' engine=""
+  for component in dockerd registry vault; do
+    pid=null; running=false
+    if alive "$state/$component.pid"; then
+      pid="$(cat "$state/$component.pid")"; running=true
+    elif [ "$component" = dockerd ] && [ -s "$state/docker_host" ]; then
+      running=true
+    else
+      code=1
+    fi
+    components="$(jq -c --arg name "$component" --argjson pid "$pid" --argjson running "$running" '. + {($name): {running: $running, pid: $pid}}' <<<"$components")"
+  done
+  if curl -fsS -o /dev/null "$vault_addr/v1/sys/health" 2>/dev/null; then answering=true; else code=1; fi
+  [ -s "$state/docker_host" ] && engine="$(cat "$state/docker_host")"
+  if [ -n "$engine" ] && DOCKER_HOST="$engine" docker version >/dev/null 2>&1; then
+    containers="$(DOCKER_HOST="$engine" docker ps --filter label=com.docker.compose.project --format '{{json .}}' \
+      | jq -sc 'map({name: .Names, status: .Status, ports: .Ports})')"
+  fi
+  jq -n --argjson components "$components" --argjson answering "$answering" --arg vault "$vault_addr" --arg engine "$engine" \
+    --arg env "$( [ -f "$root/.stockops/sandbox.env" ] && echo "$root/.stockops/sandbox.env" )" --argjson containers "$containers" \
+    '{schemaVersion: 1, components: $components, vault: {address: $vault, unsealed: $answering},
+      dockerHost: (if $engine == "" then null else $engine end), environmentFile: (if $env == "" then null else $env end),
+      containers: $containers}'
+  return "$code"
+}
+
 down() {
   # What runs in the sandbox's own engine (the environments stockops deployed there) is stopped first, so
   # the engine does not restart it by itself; the next deploy starts it again, with its volumes.
@@ -341,7 +369,7 @@ case "${1:-}" in
     echo "sandbox up: registry 127.0.0.1:$registry_port, Vault API $vault_addr, Docker $DOCKER_HOST"
     echo "environment for stockops run: $root/.stockops/sandbox.env"
     ;;
-  status) status ;;
+  status) if [ "${2:-}" = --json ]; then status_json; else status; fi ;;
   down) down "${2:-}" ;;
-  *) echo "usage: stockops sandbox up | status | down [--purge]" >&2; exit 2 ;;
+  *) echo "usage: stockops sandbox up | status [--json] | down [--purge]" >&2; exit 2 ;;
 esac

@@ -34,8 +34,13 @@ struct GitOpsCommand: AsyncParsableCommand {
         @Option(help: "The pipeline file, relative to the root.")
         var config: String = PipelineConfig.defaultPath
 
+        @Flag(help: "Print JSON: rollback {schemaVersion, service, change, argoCD}; history {schemaVersion, environment, service, image, kustomization, revisions}.")
+        var json = false
+
         func request(_ action: GitOpsRequest.Action, to: String? = nil) -> GitOpsRequest {
-            GitOpsRequest(action: action, root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env, service: service, to: to)
+            var request = GitOpsRequest(action: action, root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env, service: service, to: to)
+            request.json = json
+            return request
         }
     }
 

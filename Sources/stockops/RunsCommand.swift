@@ -124,6 +124,9 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(help: "Runs kept, newest first.")
         var keep: Int = 20
 
+        @Flag(help: "Print JSON: {schemaVersion, removed: [run ids], keep}.")
+        var json = false
+
         func validate() throws {
             guard keep >= 0 else { throw ValidationError("--keep must be 0 or more, got \(keep)") }
         }
@@ -131,7 +134,15 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let removed = try RunHistory.prune(root: location.path, keep: keep)
-                RunsCommand.write("removed \(removed.count) run(s); kept the \(keep) newest\n")
+                if json {
+                    struct Pruned: Encodable {
+                        var removed: [String]
+                        var keep: Int
+                    }
+                    RunsCommand.write(JSONOutput.document(Pruned(removed: removed, keep: keep)))
+                } else {
+                    RunsCommand.write("removed \(removed.count) run(s); kept the \(keep) newest\n")
+                }
             } catch {
                 FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
                 throw ExitCode(ExitStatus.infrastructure.rawValue)

@@ -55,7 +55,10 @@ struct SandboxCommand: AsyncParsableCommand {
 
         @OptionGroup var options: Options
 
-        func run() async throws { try options.script("status") }
+        @Flag(help: "Print JSON: {schemaVersion, components, vault, dockerHost, environmentFile, containers}.")
+        var json = false
+
+        func run() async throws { try options.script("status", json ? ["--json"] : []) }
     }
 
     struct Down: AsyncParsableCommand {

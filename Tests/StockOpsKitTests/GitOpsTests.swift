@@ -301,13 +301,23 @@ struct InfraRepository {
         let out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(out.contains("history of \(InfraRepository.trade) in overlays/stage/kustomization.yaml (newest first):"))
         #expect(out.contains("\(written.change.commit.prefix(12))  git-7777777  -"))
+        let jsonOut = CapturedSession("gitops-history-json")
+        var jsonHistory = GitOpsRequest(action: .history, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:])
+        jsonHistory.json = true
+        #expect(await Session(output: jsonOut.session.output, errors: session.errors).gitOps(jsonHistory) == .success)
+        #expect(try await JSONSchemaCheck.problems(jsonOut.text, command: "gitops-history").isEmpty, "\(jsonOut.text)")
+        #expect(jsonOut.text.contains(#""newTag" : "git-7777777""#) && jsonOut.text.contains(written.change.commit), "\(jsonOut.text)")
 
         #expect(await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", to: "git-8888888", processEnvironment: [:])) == .gateFailed)
         #expect(try await infra.log().count == 2)
         #expect(try String(contentsOfFile: directory + "/err", encoding: .utf8).contains("git-8888888 was never deployed to stage"))
-        #expect(await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:])) == .success)
+        let rolledBack = CapturedSession("gitops-rollback-json")
+        var rollback = GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:])
+        rollback.json = true
+        #expect(await Session(output: rolledBack.session.output, errors: session.errors).gitOps(rollback) == .success)
+        #expect(try await JSONSchemaCheck.problems(rolledBack.text, command: "gitops-rollback").isEmpty, "\(rolledBack.text)")
         #expect(try await infra.trade()?.newTag == "git-0000000")
-        #expect(try String(contentsOfFile: directory + "/out", encoding: .utf8).contains("rolled back trade in stage: \(InfraRepository.trade):git-7777777 → \(InfraRepository.trade):git-0000000"))
+        #expect(rolledBack.text.contains(#""newTag" : "git-0000000""#) && rolledBack.text.contains(#""newTag" : "git-7777777""#), "\(rolledBack.text)")
         #expect(try await infra.log().map(\.subject).first == "Roll back trade in stage to git-0000000")
 
         #expect(await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .dev, service: "trade", processEnvironment: [:])) == .usage)

@@ -57,7 +57,7 @@ enum JSONSchemaCheck {
 /// an engine or Vault are checked where their suites run them: `verify` (AttestationTests), `tags`
 /// (RollbackTargetsTests), `rollback` (DeployEndToEndTests, ZeroDowntimeTests), `rollout abort` and a running canary's
 /// `rollout status` (CanaryDeployTests), `secrets check` (SecretsCheckTests), `status` of a serving environment
-/// (ZeroDowntimeTests).
+/// (ZeroDowntimeTests), `gitops history` and `gitops rollback` (GitOpsTests).
 @Suite struct JSONSchemaTests {
     @Test func everyJSONFlagHasASchemaAndEverySchemaACommand() async throws {
         let help = try JSONSchemaCheck.stockops(["--experimental-dump-help"], environment: ProcessInfo.processInfo.environment, directory: temporaryDirectory("dump-help"))
@@ -115,6 +115,7 @@ enum JSONSchemaCheck {
             ("runs-list", ["runs", "list", "--root", root, "--json"], 0),
             ("runs-show", ["runs", "show", "--root", root, "--json"], 0),
             ("report", ["report", "--root", root, "--json"], 0),
+            ("runs-prune", ["runs", "prune", "--root", root, "--keep", "5", "--json"], 0),
             ("history", ["history", "--root", root, "--env", "dev", "--json"], 0),
             ("lock", ["lock", "--root", root, "--env", "dev", "--reason", "database upgrade", "--json"], 0),
             ("unlock", ["unlock", "--root", root, "--env", "dev", "--json"], 0),
@@ -133,6 +134,10 @@ enum JSONSchemaCheck {
         let doctor = try JSONSchemaCheck.stockops(["doctor", "--root", root, "--json"], environment: environment, directory: root)
         #expect(doctor.status == 0 || doctor.status == 3)
         #expect(try await JSONSchemaCheck.problems(doctor.output, command: "doctor").isEmpty, "\(doctor.output)")
+        // The sandbox of this checkout, running or not (exit 0 or 1).
+        let sandbox = try JSONSchemaCheck.stockops(["sandbox", "status", "--root", OpenBaoDevServer.repositoryRoot.path, "--json"], environment: environment, directory: root)
+        #expect(sandbox.status == 0 || sandbox.status == 1)
+        #expect(try await JSONSchemaCheck.problems(sandbox.output, command: "sandbox-status").isEmpty, "\(sandbox.output)")
 
         // The check can fail: a document with a field its schema does not name, or without schemaVersion.
         #expect(try await !JSONSchemaCheck.problems(#"{"schemaVersion": 1, "directory": "/c", "removed": 1, "kept": 0, "extra": true}"#, command: "cache-prune").isEmpty)

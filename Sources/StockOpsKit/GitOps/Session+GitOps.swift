@@ -17,6 +17,8 @@ public struct GitOpsRequest: Sendable {
     /// `rollback --to`: a tag or digest from the overlay's history.
     public var to: String?
     public var processEnvironment: [String: String]
+    /// Print one JSON document instead of text.
+    public var json = false
 
     public init(action: Action, root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment, service: String, to: String? = nil, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
         self.action = action
@@ -109,12 +111,24 @@ extension Session {
         }
         switch request.action {
         case .rollback:
-            if let deployment = result.outputs[StageRef<GitOpsDeployment>(node)] {
+            if let deployment = result.outputs[StageRef<GitOpsDeployment>(node)], request.json {
+                printJSON(deployment)
+            } else if let deployment = result.outputs[StageRef<GitOpsDeployment>(node)] {
                 let change = deployment.change
                 output.write("rolled back \(service.name) in \(request.environment.rawValue): \(change.previous.map(\.description) ?? "none") → \(change.current) (commit \(change.commit.prefix(12)))\n")
             }
         case .history:
-            if let revisions = result.outputs[StageRef<[GitOpsRevision]>(node)] {
+            if let revisions = result.outputs[StageRef<[GitOpsRevision]>(node)], request.json {
+                struct History: Encodable {
+                    var environment: Environment
+                    var service: String
+                    var image: String
+                    var kustomization: String
+                    /// Newest first.
+                    var revisions: [GitOpsRevision]
+                }
+                printJSON(History(environment: request.environment, service: service.name, image: imageName, kustomization: target.kustomizationPath, revisions: revisions))
+            } else if let revisions = result.outputs[StageRef<[GitOpsRevision]>(node)] {
                 output.write("history of \(imageName) in \(target.kustomizationPath) (newest first):\n")
                 for revision in revisions {
                     output.write("\(revision.commit.prefix(12))  \(revision.image.newTag ?? "-")  \(revision.image.digest ?? "-")\n")
