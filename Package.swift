@@ -165,6 +165,7 @@ let package = Package(
             name: "stockops-bench",
             dependencies: [
                 "StockOpsKit",
+                "CurlHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

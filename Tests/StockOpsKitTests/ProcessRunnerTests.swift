@@ -75,11 +75,15 @@ import Testing
             try await runner.run(Command("sh", ["-c", "sleep 300 & echo $! > \(directory)/grandchild; wait"])) { spawned in pid.withLock { $0 = spawned } }
         }
         let start = ContinuousClock.now
-        while (pid.withLock({ $0 }) == nil || !FileManager.default.fileExists(atPath: directory + "/grandchild")) && start.secondsSinceNow < 10 {
+        // Ready once the shell has spawned the grandchild and written its whole pid (the file can exist still empty).
+        func writtenGrandchild() -> Int32? {
+            (try? String(contentsOfFile: directory + "/grandchild", encoding: .utf8)).flatMap { $0.hasSuffix("\n") ? Int32($0.dropLast()) : nil }
+        }
+        while pid.withLock({ $0 }) == nil || writtenGrandchild() == nil {
+            try #require(start.secondsSinceNow < 60, "the shell never spawned its grandchild")
             try await Task.sleep(for: .milliseconds(10))
         }
-        try await Task.sleep(for: .milliseconds(50))
-        let grandchild = try #require(Int32((try String(contentsOfFile: directory + "/grandchild", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let grandchild = try #require(writtenGrandchild())
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         #expect(start.secondsSinceNow < 120, "the 300 s sleep was cut short")

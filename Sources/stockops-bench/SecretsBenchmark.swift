@@ -1,7 +1,8 @@
 import CurlHTTP
 import Foundation
+import StockOpsKit
 
-/// Timings of the Vault client and of the libcurl transport under it, for `stockops bench-secrets`.
+/// Timings of the Vault client and of the libcurl transport under it, for `stockops-bench secrets`.
 public enum SecretsBenchmark {
     /// Durations of repeated runs, in milliseconds, sorted.
     public struct Samples: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import StockOpsKit
 
 /// Synthetic graphs measuring the scheduler itself.
 public enum Benchmark {
