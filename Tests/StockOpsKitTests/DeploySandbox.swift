@@ -56,8 +56,11 @@ actor DeployImages {
             try "FROM stockops-e2e/\(service):v1\nLABEL org.stockops.e2e.version=2\nENV SERVICE_REVISION=\(Self.revisions["v2"]!)\n"
                 .write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
             try await dockerBuild(context, tag: "stockops-e2e/\(service):v2")
+            // The runtime image has no shell and no coreutils: sleep comes from the base it was cut from.
             try """
+                FROM debian:bookworm-slim AS tools
                 FROM stockops-e2e/\(service):v1
+                COPY --from=tools /bin/sleep /bin/sleep
                 STOPSIGNAL SIGKILL
                 ENTRYPOINT ["/bin/sleep", "infinity"]
 
