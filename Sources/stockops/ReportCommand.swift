@@ -34,14 +34,7 @@ struct ReportCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let record: RunRecord
-        let paths: RunPaths
-        do {
-            (record, paths) = try RunHistory.record(root: location.path, runID: runID)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-            throw ExitCode(ExitStatus.usage.rawValue)
-        }
+        let (record, paths) = try location.record(runID)
         do {
             var written = try await RunReport.write(record, paths: paths)
             if let output {

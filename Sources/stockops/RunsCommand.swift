@@ -15,6 +15,16 @@ struct RunsCommand: AsyncParsableCommand {
         var root: String?
 
         var path: String { root ?? FileManager.default.currentDirectoryPath }
+
+        /// The record of `runID` (the newest run when nil) and its paths; a missing run is a usage error, printed.
+        func record(_ runID: String?) throws -> (RunRecord, RunPaths) {
+            do {
+                return try RunHistory.record(root: path, runID: runID)
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+                throw ExitCode(ExitStatus.usage.rawValue)
+            }
+        }
     }
 
     static func json(_ value: some Encodable) -> String {
@@ -85,14 +95,7 @@ struct RunsCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let record: RunRecord
-            let paths: RunPaths
-            do {
-                (record, paths) = try RunHistory.record(root: location.path, runID: runID)
-            } catch {
-                FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-                throw ExitCode(ExitStatus.usage.rawValue)
-            }
+            let (record, paths) = try location.record(runID)
             if json {
                 RunsCommand.write(String(decoding: try record.encoded(), as: UTF8.self) + "\n")
                 return

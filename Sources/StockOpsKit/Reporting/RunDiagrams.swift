@@ -147,7 +147,7 @@ public enum RunDiagrams {
     }
 }
 
-/// Escaping for text placed in HTML and SVG.
+/// Escaping for text placed in HTML, SVG and XML (JUnit reports).
 enum HTML {
     static func escape(_ text: String) -> String {
         var out = ""
