@@ -524,8 +524,7 @@ enum RecordPaths {
         RunRecord.newRunID() + "-" + kind
     }
 
-    /// `rollback.json` in the run directory: the deployment, or the failure.
-    /// `rollback.json`, and what `rollback --json` prints.
+    /// `rollback.json` in the run directory, and what `rollback --json` prints: the deployment, or the failure.
     struct RollbackSummary: Encodable {
         var status: String
         var deployment: Deployment?
