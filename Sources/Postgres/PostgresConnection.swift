@@ -24,9 +24,10 @@ final class PostgresConnection: @unchecked Sendable {
         let queue = DispatchQueue(label: "stockops.postgres.connection")
         let result: Result<PostgresConnection, PostgresError> = await withCheckedContinuation { continuation in
             queue.async {
-                continuation.resume(returning: Result { () throws(PostgresError) -> PostgresConnection in
-                    PostgresConnection(handle: try connect(configuration), queue: queue)
-                })
+                continuation.resume(
+                    returning: Result { () throws(PostgresError) -> PostgresConnection in
+                        PostgresConnection(handle: try connect(configuration), queue: queue)
+                    })
             }
         }
         return try result.get()

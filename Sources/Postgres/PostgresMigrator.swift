@@ -40,7 +40,8 @@ public struct PostgresMigration: Sendable {
             for (pattern, why) in rules where statement.range(of: pattern, options: [.regularExpression, .caseInsensitive]) != nil {
                 problems.append("\(statement): \(why)")
             }
-            let addsColumn = statement.range(of: #"\bADD\s+(COLUMN\s+)?(IF\s+NOT\s+EXISTS\s+)?\S+\s+[^,]*\bNOT\s+NULL\b"#, options: [.regularExpression, .caseInsensitive])
+            let addsColumn = statement.range(
+                of: #"\bADD\s+(COLUMN\s+)?(IF\s+NOT\s+EXISTS\s+)?\S+\s+[^,]*\bNOT\s+NULL\b"#, options: [.regularExpression, .caseInsensitive])
             if let addsColumn, statement[addsColumn].range(of: #"\bDEFAULT\b"#, options: [.regularExpression, .caseInsensitive]) == nil,
                 statement.range(of: #"^ALTER\s+TABLE"#, options: [.regularExpression, .caseInsensitive]) != nil
             {

@@ -89,7 +89,8 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         if power >= 0 {
             plain += String(decoding: digits, as: UTF8.self) + String(repeating: "0", count: power)
         } else if integerDigits > 0 {
-            plain += String(decoding: digits[0..<integerDigits], as: UTF8.self) + "."
+            plain +=
+                String(decoding: digits[0..<integerDigits], as: UTF8.self) + "."
                 + String(decoding: digits[integerDigits...], as: UTF8.self)
         } else {
             plain += "0." + String(repeating: "0", count: -integerDigits) + String(decoding: digits, as: UTF8.self)

@@ -16,8 +16,9 @@ public struct ProcessSample: Sendable, Equatable {
     /// The sample of this process; nil where `/proc` is not mounted.
     public static func current() -> ProcessSample? {
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-              let system = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-              let bootTime = bootTime(procStat: system) else { return nil }
+            let system = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let bootTime = bootTime(procStat: system)
+        else { return nil }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
         guard var sample = parse(selfStat: stat, ticksPerSecond: ticks, pageSize: pageSize, bootTime: bootTime) else { return nil }
@@ -35,7 +36,9 @@ public struct ProcessSample: Sendable, Equatable {
         let fields = selfStat[selfStat.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
         // fields[0] is field 3 (state).
         func field(_ number: Int) -> Double? { number - 3 < fields.count ? Double(fields[number - 3]) : nil }
-        guard ticksPerSecond > 0, let user = field(14), let system = field(15), let start = field(22), let virtual = field(23), let resident = field(24) else { return nil }
+        guard ticksPerSecond > 0, let user = field(14), let system = field(15), let start = field(22), let virtual = field(23), let resident = field(24) else {
+            return nil
+        }
         return ProcessSample(
             cpuSeconds: (user + system) / ticksPerSecond, residentBytes: resident * pageSize, virtualBytes: virtual,
             startTimeSeconds: bootTime + start / ticksPerSecond, openFileDescriptors: 0, maxFileDescriptors: 0)
@@ -58,10 +61,15 @@ final class ProcessGauges: Sendable {
     private let max: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
-        cpu = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "process_cpu", unitName: "seconds_total", helpText: "User and system CPU time spent, in seconds"))
-        resident = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "process_resident_memory", unitName: "bytes", helpText: "Resident memory size in bytes"))
-        virtual = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "process_virtual_memory", unitName: "bytes", helpText: "Virtual memory size in bytes"))
-        start = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "process_start_time", unitName: "seconds", helpText: "Start time of the process since the epoch, in seconds"))
+        cpu = registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "process_cpu", unitName: "seconds_total", helpText: "User and system CPU time spent, in seconds"))
+        resident = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "process_resident_memory", unitName: "bytes", helpText: "Resident memory size in bytes"))
+        virtual = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "process_virtual_memory", unitName: "bytes", helpText: "Virtual memory size in bytes"))
+        start = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "process_start_time", unitName: "seconds", helpText: "Start time of the process since the epoch, in seconds"))
         open = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "process_open", unitName: "fds", helpText: "Open file descriptors"))
         max = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "process_max", unitName: "fds", helpText: "The limit of open file descriptors"))
     }

@@ -74,7 +74,8 @@ public final class ServiceMetrics: Sendable {
         process = ProcessGauges(registry: registry)
         if let build {
             registry.makeGauge(
-                descriptor: MetricNameDescriptor(namespace: "stockops", metricName: "build", unitName: "info", helpText: "The build of the service answering: 1"),
+                descriptor: MetricNameDescriptor(
+                    namespace: "stockops", metricName: "build", unitName: "info", helpText: "The build of the service answering: 1"),
                 labels: [("service", build.service), ("version", build.version), ("revision", build.revision)]
             ).set(to: 1)
         }

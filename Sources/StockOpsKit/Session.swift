@@ -66,7 +66,10 @@ public struct RunRequest: Sendable {
     /// Asks a question expecting the given answer and returns who confirmed; nil asks on the terminal when there is one.
     public var confirm: (@Sendable (String, String) -> String?)?
 
-    public init(root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment? = nil, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment? = nil,
+        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.root = root
         self.configPath = configPath
         self.environment = environment
@@ -106,12 +109,15 @@ public struct Session: Sendable {
         }
         let environment: Environment
         do {
-            environment = try Environment.resolve(explicit: request.environment, ref: request.processEnvironment["GITHUB_REF"], force: request.force, using: config.environments)
+            environment = try Environment.resolve(
+                explicit: request.environment, ref: request.processEnvironment["GITHUB_REF"], force: request.force, using: config.environments)
         } catch {
             if requireEnvironment || error.code == .contradictsRef { throw StockOpsError(.usage, error.message) }
             environment = .dev
         }
-        var options = StockOpsPipeline.Options(environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll, pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
+        var options = StockOpsPipeline.Options(
+            environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll,
+            pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
         options.processEnvironment = request.processEnvironment
         options.root = request.root
         options.deploy = DeploySettings(forceUnverified: request.forceUnverified, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait)
@@ -131,7 +137,10 @@ public struct Session: Sendable {
             let refused = graph.nodes.map(\.id).filter(PullRequestBoundary.isRefused)
             let asked = refused.filter { id in (request.only + request.approvals).contains { id.matches(selector: $0) } }
             if !asked.isEmpty {
-                throw StockOpsError(.usage, "\(asked.map(\.description).joined(separator: ", ")) refused for a \(event) event: \(PullRequestBoundary.reason); run it from a push to a branch or a tag")
+                throw StockOpsError(
+                    .usage,
+                    "\(asked.map(\.description).joined(separator: ", ")) refused for a \(event) event: \(PullRequestBoundary.reason); run it from a push to a branch or a tag"
+                )
             }
             for id in refused { exclusions[id] = "refused for a \(event) event: \(PullRequestBoundary.reason)" }
         }
@@ -140,16 +149,21 @@ public struct Session: Sendable {
         }
         // Whatever promote will need is checked now, before anything is built: the environment's tag must render.
         if graph.nodes.contains(where: { $0.id == StockOpsPipeline.promote.id }), exclusions[StockOpsPipeline.promote.id] == nil,
-           let environmentConfig = config.environments[environment] {
+            let environmentConfig = config.environments[environment]
+        {
             do {
-                _ = try ReleaseTags.compute(environment: environment, config: environmentConfig, commit: String(repeating: "0", count: 40), ref: request.processEnvironment["GITHUB_REF"])
+                _ = try ReleaseTags.compute(
+                    environment: environment, config: environmentConfig, commit: String(repeating: "0", count: 40),
+                    ref: request.processEnvironment["GITHUB_REF"])
             } catch {
                 throw StockOpsError(.usage, "promote could not tag the release: \(error.message); nothing was run")
             }
         }
         // An explicit --since asks for change-based selection, and gets it.
-        if !request.selectAll, request.since == nil, graph.nodes.contains(where: { $0.id == StockOpsPipeline.deploy.id }), exclusions[StockOpsPipeline.deploy.id] == nil,
-           Self.hasNoGoodVersion(environment, root: request.root, processEnvironment: request.processEnvironment) {
+        if !request.selectAll, request.since == nil, graph.nodes.contains(where: { $0.id == StockOpsPipeline.deploy.id }),
+            exclusions[StockOpsPipeline.deploy.id] == nil,
+            Self.hasNoGoodVersion(environment, root: request.root, processEnvironment: request.processEnvironment)
+        {
             options.firstDeploy = true
             do {
                 graph = try StockOpsPipeline.graph(config: config, options: options)
@@ -187,7 +201,8 @@ public struct Session: Sendable {
             throw StockOpsError(.infrastructure, "cannot run git to resolve --since \(since): \(error)")
         }
         guard result.succeeded else {
-            throw StockOpsError(.usage, "--since \(since): no such commit in \(request.root); pass a branch, tag or SHA that exists locally (git fetch it first)")
+            throw StockOpsError(
+                .usage, "--since \(since): no such commit in \(request.root); pass a branch, tag or SHA that exists locally (git fetch it first)")
         }
     }
 
@@ -239,7 +254,8 @@ public struct Session: Sendable {
         do {
             let planned = try prepare(request, requireEnvironment: true)
             if planned.exclusions[StockOpsPipeline.deploy.id] == nil,
-               let approval = try await deployApproval(request, config: planned.config, environment: planned.environment) {
+                let approval = try await deployApproval(request, config: planned.config, environment: planned.environment)
+            {
                 prepared = try prepare(request, requireEnvironment: true, approval: approval)
             } else {
                 prepared = planned
@@ -277,12 +293,14 @@ public struct Session: Sendable {
         redraw?.cancel()
         live?.stop()
 
-        let status: ExitStatus = switch result.status {
-        case .passed: interrupted ? .interrupted : .success
-        case .cancelled: .interrupted
-        case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
-        }
-        let record = RunRecord(runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths, graph: prepared.graph)
+        let status: ExitStatus =
+            switch result.status {
+            case .passed: interrupted ? .interrupted : .success
+            case .cancelled: .interrupted
+            case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
+            }
+        let record = RunRecord(
+            runID: runID, environment: prepared.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths, graph: prepared.graph)
         let failed = FailureDigest.collect(result, paths: paths)
         var report: String?
         do {
@@ -295,7 +313,9 @@ public struct Session: Sendable {
                 GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)") + FailureDigest.markdown(failed)
                     + GitHubActions.diagrams(result, graph: prepared.graph), toFileIn: "GITHUB_STEP_SUMMARY",
                 environment: request.processEnvironment)
-            var values = [("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json"), ("report", RunReport.path(paths))]
+            var values = [
+                ("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json"), ("report", RunReport.path(paths)),
+            ]
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
                 values.append(("services", changes.services.joined(separator: ",")))
             }
@@ -304,8 +324,9 @@ public struct Session: Sendable {
             errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
         }
 
-        progress.write("\n" + progress.table(result) + FailureDigest.text(failed, githubActions: progress.githubActions) + "record: \(paths.runDirectory)/run.json\n"
-            + (report.map { "report: \($0)\n" } ?? ""))
+        progress.write(
+            "\n" + progress.table(result) + FailureDigest.text(failed, githubActions: progress.githubActions) + "record: \(paths.runDirectory)/run.json\n"
+                + (report.map { "report: \($0)\n" } ?? ""))
         if request.json {
             output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
         }
@@ -325,7 +346,9 @@ public struct Session: Sendable {
     }
 
     /// `stockops cache prune`.
-    public func pruneCache(root: String, keep: Int, json: Bool = false, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> ExitStatus {
+    public func pruneCache(root: String, keep: Int, json: Bool = false, processEnvironment: [String: String] = ProcessInfo.processInfo.environment)
+        -> ExitStatus
+    {
         let cache = OutputCache(directory: StateDirectory.cache(root: root, environment: processEnvironment))
         do {
             let report = try cache.prune(keep: keep)

@@ -37,11 +37,13 @@ extension StockOpsPipeline {
             graph.add(
                 secretScan.id, stage,
                 policy: NodePolicy(.gate, timeout: .seconds(900)),
-                summary: "secret scan of the work tree (\(scanConfig.scanner == .auto ? "gitleaks, else trivy" : scanConfig.scanner.rawValue))" + (scanConfig.allowlist.map { ", allowlist \($0)" } ?? ""),
+                summary: "secret scan of the work tree (\(scanConfig.scanner == .auto ? "gitleaks, else trivy" : scanConfig.scanner.rawValue))"
+                    + (scanConfig.allowlist.map { ", allowlist \($0)" } ?? ""),
                 cacheInputs: { context in
                     let scanner = try stage.scanner(runner: context.runner)
                     let version = scanner == .gitleaks ? GitleaksCommand().version() : TrivyFilesystemCommand(cacheDirectory: "").version()
-                    return try await sources(["."], plus: ["scanner \(scanner.rawValue)", "allowlist \(scanConfig.allowlist ?? "-")"], toolVersion: version)(context)
+                    return try await sources(["."], plus: ["scanner \(scanner.rawValue)", "allowlist \(scanConfig.allowlist ?? "-")"], toolVersion: version)(
+                        context)
                 }
             )
             graph.addDependency(secretScan.id) { !beforeSecretScan.contains($0.id.name) && $0.policy.kind != .finally }
@@ -51,7 +53,8 @@ extension StockOpsPipeline {
             graph.add(
                 sast.id, SASTStage(config: sastConfig),
                 policy: NodePolicy(sastConfig.blocking ? .gate : .allowFailure, timeout: .seconds(900)),
-                summary: "semgrep --config \(sastConfig.rules) on \(sastConfig.paths.joined(separator: " "))" + (sastConfig.blocking ? "" : " (allowed to fail)"),
+                summary: "semgrep --config \(sastConfig.rules) on \(sastConfig.paths.joined(separator: " "))"
+                    + (sastConfig.blocking ? "" : " (allowed to fail)"),
                 cacheInputs: sources(sastConfig.paths + [sastConfig.rules], plus: ["blocking \(sastConfig.blocking)"], toolVersion: SemgrepCommand().version())
             )
         }
@@ -61,7 +64,8 @@ extension StockOpsPipeline {
             graph.add(
                 sca.id, SCAStage(config: scaConfig, failOn: failOn),
                 policy: NodePolicy(scaConfig.blocking ? .gate : .allowFailure, timeout: .seconds(900), resources: [ImageSettings.trivyResource]),
-                summary: "trivy fs --scanners vuln of Package.resolved, failing on \(failOn.map(\.rawValue).joined(separator: "/"))" + (scaConfig.blocking ? "" : " (allowed to fail)")
+                summary: "trivy fs --scanners vuln of Package.resolved, failing on \(failOn.map(\.rawValue).joined(separator: "/"))"
+                    + (scaConfig.blocking ? "" : " (allowed to fail)")
             )
         }
 
@@ -71,7 +75,8 @@ extension StockOpsPipeline {
                 let timeout = (target.argoCD?.timeout ?? 0) + 600
                 graph.add(
                     gitOpsDeploy(service.name).id,
-                    GitOpsDeployStage(service: service, environment: environment, target: target, built: build(service.name), secrets: needsSecrets ? secrets : nil),
+                    GitOpsDeployStage(
+                        service: service, environment: environment, target: target, built: build(service.name), secrets: needsSecrets ? secrets : nil),
                     policy: NodePolicy(.gate, timeout: .seconds(timeout), retries: 2, resources: ["gitops-\(environment.rawValue)"]),
                     summary: "pin \(service.name) by \(target.pin.rawValue) in \(target.kustomizationPath) of \(target.repository) (\(target.branch)), push"
                         + (target.argoCD.map { ", wait for Argo CD \($0.application)" } ?? "")

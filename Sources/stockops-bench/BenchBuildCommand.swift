@@ -7,9 +7,9 @@ struct BenchBuildCommand: AsyncParsableCommand {
         commandName: "build",
         abstract: "Time the build nodes of every service, without the nodes before them.",
         discussion: """
-        Runs build[<service>] for each service of the pipeline (registry from STOCKOPS_REGISTRY or the \
-        config, anonymous access) and prints `build[<service>] seconds reused|built` lines and the wall time.
-        """
+            Runs build[<service>] for each service of the pipeline (registry from STOCKOPS_REGISTRY or the \
+            config, anonymous access) and prints `build[<service>] seconds reused|built` lines and the wall time.
+            """
     )
 
     @Option(help: "The pipeline file, relative to the current directory.")
@@ -26,7 +26,9 @@ struct BenchBuildCommand: AsyncParsableCommand {
         let settings = ImageSettings(registry: config.registry, images: config.images, secrets: nil)
         var graph = GraphBuilder()
         for service in config.services {
-            graph.add(NodeID("build", key: service.name), BuildImageStage(service: service, settings: settings), policy: NodePolicy(.gate, resources: ["swiftpm-build"]))
+            graph.add(
+                NodeID("build", key: service.name), BuildImageStage(service: service, settings: settings),
+                policy: NodePolicy(.gate, resources: ["swiftpm-build"]))
         }
         let directory = root + "/.stockops/runs/bench-build-\(UUID().uuidString.prefix(8))"
         let start = ContinuousClock.now
@@ -36,7 +38,10 @@ struct BenchBuildCommand: AsyncParsableCommand {
             let id = NodeID("build", key: service.name)
             let node = result[id]
             let built = result.outputs[StockOpsPipeline.build(service.name)]
-            print(String(format: "%@ %.2f %@", id.description, node?.duration ?? -1, built.map { $0.reused ? "reused" : "built" } ?? "failed: \(node?.reason ?? "")"))
+            print(
+                String(
+                    format: "%@ %.2f %@", id.description, node?.duration ?? -1, built.map { $0.reused ? "reused" : "built" } ?? "failed: \(node?.reason ?? "")")
+            )
         }
         print(String(format: "wall %.2f", Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18))
         if result.status != .passed { throw ExitCode(1) }

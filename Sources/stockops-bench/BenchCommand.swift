@@ -31,7 +31,10 @@ struct BenchCommand: AsyncParsableCommand {
         let chainGraph = try Benchmark.chainGraph(chains: chains, length: length, sleep: .milliseconds(sleepMs))
         let sleeping = await Benchmark.measure(chainGraph, jobs: jobs)
         let critical = Double(length * sleepMs) / 1000
-        print(String(format: "chains: %d×%d × %d ms at --jobs %d in %.3f s; critical path %.3f s; ratio %.3f (%@)", chains, length, sleepMs, jobs, sleeping.seconds, critical, sleeping.seconds / critical, sleeping.result.status.rawValue))
+        print(
+            String(
+                format: "chains: %d×%d × %d ms at --jobs %d in %.3f s; critical path %.3f s; ratio %.3f (%@)", chains, length, sleepMs, jobs, sleeping.seconds,
+                critical, sleeping.seconds / critical, sleeping.result.status.rawValue))
         if noOp.result.status != .passed || sleeping.result.status != .passed { throw ExitCode(1) }
     }
 }

@@ -7,10 +7,10 @@ struct BenchDeployCommand: AsyncParsableCommand {
         commandName: "deploy",
         abstract: "Run promote and deploy for images built elsewhere.",
         discussion: """
-        Reads the output of build[<service>] (a BuiltImage JSON object) from DIR/<service>.json for every service, \
-        then runs the pipeline's promote and deploy nodes for --env. Prints `release <env> <tag> <status> <seconds>`. \
-        Used by scripts/bench-deploy.sh and scripts/bench-zero-downtime.sh.
-        """
+            Reads the output of build[<service>] (a BuiltImage JSON object) from DIR/<service>.json for every service, \
+            then runs the pipeline's promote and deploy nodes for --env. Prints `release <env> <tag> <status> <seconds>`. \
+            Used by scripts/bench-deploy.sh and scripts/bench-zero-downtime.sh.
+            """
     )
 
     @Option(help: "The environment: dev, stage or prod.")

@@ -7,10 +7,10 @@ struct BenchRetagCommand: AsyncParsableCommand {
         commandName: "retag",
         abstract: "Measure a promotion's re-tag (manifest GET + PUT) against a registry.",
         discussion: """
-        For each repository, re-tags --from as bench-1 … bench-N, each time with a new client (a fresh \
-        connection and, with STOCKOPS_BENCH_REGISTRY_USER/PASSWORD, a new authentication), and checks that \
-        every new tag points at the source digest. Prints `name count median_ms p90_ms total_ms` lines.
-        """
+            For each repository, re-tags --from as bench-1 … bench-N, each time with a new client (a fresh \
+            connection and, with STOCKOPS_BENCH_REGISTRY_USER/PASSWORD, a new authentication), and checks that \
+            every new tag points at the source digest. Prints `name count median_ms p90_ms total_ms` lines.
+            """
     )
 
     @Option(help: "The registry, host[:port] (plain HTTP on loopback).")

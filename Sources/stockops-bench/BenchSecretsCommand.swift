@@ -7,10 +7,10 @@ struct BenchSecretsCommand: AsyncParsableCommand {
         commandName: "secrets",
         abstract: "Measure the Vault client and its libcurl transport.",
         discussion: """
-        With --paths: logs in with the AppRole of VAULT_ROLE_ID_FILE/VAULT_SECRET_ID_FILE at VAULT_ADDR and \
-        reads the KV paths, --repetitions times. With --url: sends --requests sequential GETs to it.
-        Prints `name count median_ms p90_ms total_ms` lines.
-        """
+            With --paths: logs in with the AppRole of VAULT_ROLE_ID_FILE/VAULT_SECRET_ID_FILE at VAULT_ADDR and \
+            reads the KV paths, --repetitions times. With --url: sends --requests sequential GETs to it.
+            Prints `name count median_ms p90_ms total_ms` lines.
+            """
     )
 
     @Option(parsing: .upToNextOption, help: "KV v2 paths (under secret/) to read after each login.")

@@ -8,11 +8,11 @@ struct BenchSignCommand: AsyncParsableCommand {
         commandName: "sign",
         abstract: "Measure native signing and verification of an image against a registry.",
         discussion: """
-        Pushes --count small images to --repository, then for each one, with a new client (a fresh connection): \
-        signs it natively (payload and config blobs, .sig manifest) and verifies it (manifest, payload blob, \
-        ECDSA). The key is the cosign key file --key opened with STOCKOPS_BENCH_KEY_PASSWORD, or a new P-256 key. \
-        Prints `sign|verify count median_ms p90_ms total_ms` lines.
-        """
+            Pushes --count small images to --repository, then for each one, with a new client (a fresh connection): \
+            signs it natively (payload and config blobs, .sig manifest) and verifies it (manifest, payload blob, \
+            ECDSA). The key is the cosign key file --key opened with STOCKOPS_BENCH_KEY_PASSWORD, or a new P-256 key. \
+            Prints `sign|verify count median_ms p90_ms total_ms` lines.
+            """
     )
 
     @Option(help: "The registry, host[:port] (plain HTTP on loopback).")
@@ -31,7 +31,8 @@ struct BenchSignCommand: AsyncParsableCommand {
         let signingKey: CosignPrivateKey
         if let key {
             signingKey = try CosignPrivateKey(
-                pem: try String(contentsOfFile: key, encoding: .utf8), password: Secret(ProcessInfo.processInfo.environment["STOCKOPS_BENCH_KEY_PASSWORD"] ?? ""))
+                pem: try String(contentsOfFile: key, encoding: .utf8),
+                password: Secret(ProcessInfo.processInfo.environment["STOCKOPS_BENCH_KEY_PASSWORD"] ?? ""))
         } else {
             signingKey = CosignPrivateKey(signingKey: P256.Signing.PrivateKey())
         }
@@ -43,9 +44,12 @@ struct BenchSignCommand: AsyncParsableCommand {
             let config = Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["\#(ImageDigest.of(layer))"]}}"#.utf8)
             _ = try await setup.uploadBlob(layer, to: repository)
             _ = try await setup.uploadBlob(config, to: repository)
-            let manifest = ImageManifest(mediaType: ImageManifest.ociManifest, bytes: Data("""
-                {"schemaVersion":2,"mediaType":"\(ImageManifest.ociManifest)","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(ImageDigest.of(config))","size":\(config.count)},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(ImageDigest.of(layer))","size":\(layer.count)}]}
-                """.utf8))
+            let manifest = ImageManifest(
+                mediaType: ImageManifest.ociManifest,
+                bytes: Data(
+                    """
+                    {"schemaVersion":2,"mediaType":"\(ImageManifest.ociManifest)","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(ImageDigest.of(config))","size":\(config.count)},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(ImageDigest.of(layer))","size":\(layer.count)}]}
+                    """.utf8))
             let digest = try await setup.putManifest(manifest, in: repository, as: .tag(try RegistryTag.parse("bench-\(index)")))
             images.append(try ImageReference.parse(registry + "/" + repository).pinned(to: digest))
         }
@@ -55,8 +59,10 @@ struct BenchSignCommand: AsyncParsableCommand {
             let start = ContinuousClock.now
             let outcome = try await NativeSigner(key: signingKey, registry: RegistryClient(baseURL: baseURL)).sign(image)
             let signed = ContinuousClock.now
-            let verification = try await NativeVerifier(verifier: CosignVerifier(publicKeys: [signingKey.signingKey.publicKey]), registry: RegistryClient(baseURL: baseURL))
-                .verify(image: image)
+            let verification = try await NativeVerifier(
+                verifier: CosignVerifier(publicKeys: [signingKey.signingKey.publicKey]), registry: RegistryClient(baseURL: baseURL)
+            )
+            .verify(image: image)
             let verified = ContinuousClock.now
             guard outcome.appended, verification.verified.count == 1 else { throw ValidationError("\(image) was not signed and verified once") }
             signing.append(Self.milliseconds(signed - start))

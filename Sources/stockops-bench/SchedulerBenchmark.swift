@@ -46,7 +46,9 @@ public enum Benchmark {
 
     /// Runs `graph` without logs or cache and returns the result and the wall time in seconds.
     public static func measure(_ graph: PipelineGraph, jobs: Int) async -> (result: RunResult, seconds: Double) {
-        let scheduler = Scheduler(jobs: jobs, paths: RunPaths(root: FileManager.default.currentDirectoryPath, runDirectory: NSTemporaryDirectory() + "/stockops-bench"), writesLogs: false)
+        let scheduler = Scheduler(
+            jobs: jobs, paths: RunPaths(root: FileManager.default.currentDirectoryPath, runDirectory: NSTemporaryDirectory() + "/stockops-bench"),
+            writesLogs: false)
         let start = ContinuousClock.now
         let result = await scheduler.run(graph)
         let elapsed = ContinuousClock.now - start

@@ -13,10 +13,10 @@ struct CacheCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove old cache entries.",
             discussion: """
-            Examples:
-              stockops cache prune            keep the newest entry of each node
-              stockops cache prune --keep 0   empty the cache
-            """
+                Examples:
+                  stockops cache prune            keep the newest entry of each node
+                  stockops cache prune --keep 0   empty the cache
+                """
         )
 
         @Option(help: "The repository root. (default: the current directory)")

@@ -7,18 +7,18 @@ struct DoctorCommand: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check that the configured pipeline can run on this machine, and say what to do when it cannot.",
         discussion: """
-        Checks every tool the pipeline of pipelines/stockops.yml uses (found in PATH, version against the \
-        minimum), every server it talks to (Docker engine, registry, Vault and each secret path it reads, \
-        SonarQube, DefectDojo, Argo CD, each only when configured) and that the state directory is writable. \
-        Reads .stockops/sandbox.env like run. Prints key names only, never secret values.
+            Checks every tool the pipeline of pipelines/stockops.yml uses (found in PATH, version against the \
+            minimum), every server it talks to (Docker engine, registry, Vault and each secret path it reads, \
+            SonarQube, DefectDojo, Argo CD, each only when configured) and that the state directory is writable. \
+            Reads .stockops/sandbox.env like run. Prints key names only, never secret values.
 
-        Exit codes: 0 the pipeline can run (optional misses are warnings), 2 configuration error, \
-        3 a required check failed.
+            Exit codes: 0 the pipeline can run (optional misses are warnings), 2 configuration error, \
+            3 a required check failed.
 
-        Examples:
-          stockops doctor
-          stockops doctor --env stage --json
-        """
+            Examples:
+              stockops doctor
+              stockops doctor --env stage --json
+            """
     )
 
     @Option(help: "The repository root. (default: the current directory)")
@@ -44,7 +44,8 @@ struct DoctorCommand: AsyncParsableCommand {
             Console(fd: 2).write("error: \(error.description)\n")
             throw ExitCode(ExitStatus.usage.rawValue)
         }
-        let environment = env
+        let environment =
+            env
             ?? (try? Environment.resolve(explicit: nil, ref: processEnvironment["GITHUB_REF"], force: false, using: pipeline.environments))
             ?? .dev
         let report = await Doctor(root: root, processEnvironment: processEnvironment).check(config: pipeline, environment: environment)
@@ -85,7 +86,8 @@ struct DoctorCommand: AsyncParsableCommand {
         var text = "stockops doctor: \(configPath), environment \(report.environment)\n"
         for check in report.checks {
             let optional = check.required || check.status == .ok ? "" : " (optional)"
-            text += "  \(mark(check)) " + check.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            text +=
+                "  \(mark(check)) " + check.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                 + "  " + state(check).padding(toLength: max(stateWidth, state(check).count), withPad: " ", startingAt: 0)
                 + "  " + where_(check) + check.detail + optional + "\n"
         }
@@ -99,7 +101,8 @@ struct DoctorCommand: AsyncParsableCommand {
             text += "\n\(warnings.count) warning\(warnings.count == 1 ? "" : "s") (optional):\n"
             for check in warnings { text += "  ! \(check.name): \(check.fix ?? check.detail)\n" }
         }
-        text += report.ok
+        text +=
+            report.ok
             ? "\nThe pipeline can run here" + (warnings.isEmpty ? ".\n" : "; the optional parts above are skipped.\n")
             : "\nThe pipeline cannot run here until the problems above are fixed.\n"
         text += "Tools, versions and servers: docs/stockops.md#doctor\n"

@@ -14,15 +14,15 @@ struct ExportCommand: AsyncParsableCommand {
             commandName: "github-actions",
             abstract: "Print a GitHub Actions workflow running each node of the graph as a job.",
             discussion: """
-            Jobs follow the graph's edges (needs:) and pass outputs as artifacts: each runs \
-            `stockops run --only <node> --outputs-dir .stockops/outputs`. With --matrix the keyed nodes of one \
-            stage (test[stock-listing], test[trade]) are the entries of one matrix job, which needs the jobs of \
-            all its entries' dependencies.
+                Jobs follow the graph's edges (needs:) and pass outputs as artifacts: each runs \
+                `stockops run --only <node> --outputs-dir .stockops/outputs`. With --matrix the keyed nodes of one \
+                stage (test[stock-listing], test[trade]) are the entries of one matrix job, which needs the jobs of \
+                all its entries' dependencies.
 
-            Examples:
-              stockops export github-actions
-              stockops export github-actions --matrix --output .github/workflows/stockops-nodes.yml
-            """
+                Examples:
+                  stockops export github-actions
+                  stockops export github-actions --matrix --output .github/workflows/stockops-nodes.yml
+                """
         )
 
         @Option(help: "The repository root. (default: the current directory)")

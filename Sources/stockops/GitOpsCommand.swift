@@ -7,16 +7,16 @@ struct GitOpsCommand: AsyncParsableCommand {
         commandName: "gitops",
         abstract: "Roll back or inspect a service's image in a kind: gitops environment.",
         discussion: """
-        The environment's Kustomize overlay (environments.<env>.gitops in pipelines/stockops.yml) holds one \
-        images: entry per service.
-        Exit codes: 0 done, 1 the rollback failed (such as a --to never deployed; nothing is changed), \
-        2 usage or configuration error, 3 the repository, Vault or Argo CD is unreachable.
+            The environment's Kustomize overlay (environments.<env>.gitops in pipelines/stockops.yml) holds one \
+            images: entry per service.
+            Exit codes: 0 done, 1 the rollback failed (such as a --to never deployed; nothing is changed), \
+            2 usage or configuration error, 3 the repository, Vault or Argo CD is unreachable.
 
-        Examples:
-          stockops gitops history --env stage --service trade
-          stockops gitops rollback --env stage --service trade
-          stockops gitops rollback --env stage --service trade --to git-1a2b3c4
-        """,
+            Examples:
+              stockops gitops history --env stage --service trade
+              stockops gitops rollback --env stage --service trade
+              stockops gitops rollback --env stage --service trade --to git-1a2b3c4
+            """,
         subcommands: [Rollback.self, History.self]
     )
 
@@ -34,11 +34,15 @@ struct GitOpsCommand: AsyncParsableCommand {
         @Option(help: "The pipeline file, relative to the root.")
         var config: String = PipelineConfig.defaultPath
 
-        @Flag(help: "Print JSON: rollback {schemaVersion, service, change, argoCD}; history {schemaVersion, environment, service, image, kustomization, revisions}.")
+        @Flag(
+            help:
+                "Print JSON: rollback {schemaVersion, service, change, argoCD}; history {schemaVersion, environment, service, image, kustomization, revisions}."
+        )
         var json = false
 
         func request(_ action: GitOpsRequest.Action, to: String? = nil) -> GitOpsRequest {
-            var request = GitOpsRequest(action: action, root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env, service: service, to: to)
+            var request = GitOpsRequest(
+                action: action, root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env, service: service, to: to)
             request.json = json
             return request
         }
@@ -48,9 +52,9 @@ struct GitOpsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Restore the service's previous image in the overlay, push it, and wait for Argo CD.",
             discussion: """
-            Restores the value before the current one — or, with --to, the most recent one with that tag or digest — \
-            in a new commit, pushes it and, with gitops.argocd, waits until the application is Synced to it and Healthy.
-            """)
+                Restores the value before the current one — or, with --to, the most recent one with that tag or digest — \
+                in a new commit, pushes it and, with gitops.argocd, waits until the application is Synced to it and Healthy.
+                """)
 
         @OptionGroup var options: Options
 

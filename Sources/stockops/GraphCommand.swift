@@ -8,14 +8,14 @@ struct GraphCommand: AsyncParsableCommand {
         commandName: "graph",
         abstract: "Print the pipeline graph.",
         discussion: """
-        --only and --skip leave nodes out as they would for run; --json prints the nodes, their kind and \
-        dependencies as JSON (schemaVersion 1).
+            --only and --skip leave nodes out as they would for run; --json prints the nodes, their kind and \
+            dependencies as JSON (schemaVersion 1).
 
-        Examples:
-          stockops graph --format mermaid
-          stockops graph --only test --json
-          stockops graph --format dot | dot -Tsvg > pipeline.svg
-        """
+            Examples:
+              stockops graph --format mermaid
+              stockops graph --only test --json
+              stockops graph --format dot | dot -Tsvg > pipeline.svg
+            """
     )
 
     @OptionGroup var options: PipelineOptions

@@ -6,13 +6,13 @@ struct HistoryCommand: AsyncParsableCommand {
         commandName: "history",
         abstract: "Show an environment's deploy ledger, newest first.",
         discussion: """
-        Every deploy, rollback and automatic rollback: time, tag, outcome, who ran and who approved it. \
-        With --json, the ledger's JSON lines, oldest first.
+            Every deploy, rollback and automatic rollback: time, tag, outcome, who ran and who approved it. \
+            With --json, the ledger's JSON lines, oldest first.
 
-        Examples:
-          stockops history --env prod --limit 10
-          stockops history --env stage --json
-        """
+            Examples:
+              stockops history --env prod --limit 10
+              stockops history --env stage --json
+            """
     )
 
     @OptionGroup var target: EnvironmentOptions

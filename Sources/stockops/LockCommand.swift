@@ -6,12 +6,12 @@ struct LockCommand: AsyncParsableCommand {
         commandName: "lock",
         abstract: "Lock an environment for maintenance: deploys and rollbacks are refused until unlock.",
         discussion: """
-        Exit codes: 0 locked, 4 someone else holds the lock (after --wait).
+            Exit codes: 0 locked, 4 someone else holds the lock (after --wait).
 
-        Examples:
-          stockops lock --env prod --reason "database upgrade"
-          stockops lock --env dev --wait 300
-        """
+            Examples:
+              stockops lock --env prod --reason "database upgrade"
+              stockops lock --env dev --wait 300
+            """
     )
 
     @OptionGroup var target: EnvironmentOptions

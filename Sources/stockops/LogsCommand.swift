@@ -6,18 +6,18 @@ struct LogsCommand: AsyncParsableCommand {
         commandName: "logs",
         abstract: "Print the logs of an environment's services, from the containers the proxy sends traffic to.",
         discussion: """
-        Reads `docker logs` of the live slot's container of each service (--all-slots: the retained slot's too), or of \
-        the proxy, the database or the Vault Agent. Lines carry their timestamp, and their service when several \
-        containers are read; registered secrets are masked.
+            Reads `docker logs` of the live slot's container of each service (--all-slots: the retained slot's too), or of \
+            the proxy, the database or the Vault Agent. Lines carry their timestamp, and their service when several \
+            containers are read; registered secrets are masked.
 
-        Exit codes: 0 printed (or interrupted while following), 1 no such container (nothing deployed), 2 unknown \
-        service or --since, 3 Docker could not be asked.
+            Exit codes: 0 printed (or interrupted while following), 1 no such container (nothing deployed), 2 unknown \
+            service or --since, 3 Docker could not be asked.
 
-        Examples:
-          stockops logs --env dev --service trade --since 1m
-          stockops logs --env prod --follow
-          stockops logs --env stage --service proxy --tail 50
-        """
+            Examples:
+              stockops logs --env dev --service trade --since 1m
+              stockops logs --env prod --follow
+              stockops logs --env stage --service proxy --tail 50
+            """
     )
 
     @OptionGroup var target: EnvironmentOptions

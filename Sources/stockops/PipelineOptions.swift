@@ -21,7 +21,9 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: [.customShort("j"), .long], help: "How many nodes run at once.")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Run only these nodes (and what they depend on): an id like test[trade] or a stage name like test.", valueName: "node"))
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp("Run only these nodes (and what they depend on): an id like test[trade] or a stage name like test.", valueName: "node"))
     var only: [String] = []
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Leave these nodes (and their dependents) out.", valueName: "node"))

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import StockOpsKit
 
 struct PlanCommand: AsyncParsableCommand {
@@ -7,10 +7,10 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Show what would run, and what is skipped and why (unchanged paths, cache hits).",
         discussion: """
-        Examples:
-          stockops plan
-          stockops plan --since origin/main --json
-        """
+            Examples:
+              stockops plan
+              stockops plan --since origin/main --json
+            """
     )
 
     @OptionGroup var options: PipelineOptions

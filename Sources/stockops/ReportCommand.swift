@@ -7,19 +7,19 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write a run's self-contained HTML report and print its path.",
         discussion: """
-        The page shows the graph coloured by status (drawn by Graphviz's dot when it is installed), a timeline of every \
-        node, the failed nodes with the end of their logs, the tests, vulnerabilities, findings, images and deploy, and \
-        each node's note, output and log. It loads nothing from the network and runs no script. Every `stockops run` \
-        writes one next to its run.json already; this command writes it again, for an older run or to another place.
+            The page shows the graph coloured by status (drawn by Graphviz's dot when it is installed), a timeline of every \
+            node, the failed nodes with the end of their logs, the tests, vulnerabilities, findings, images and deploy, and \
+            each node's note, output and log. It loads nothing from the network and runs no script. Every `stockops run` \
+            writes one next to its run.json already; this command writes it again, for an older run or to another place.
 
-        RUN is a run id or its prefix; the newest pipeline run without it.
+            RUN is a run id or its prefix; the newest pipeline run without it.
 
-        Exit codes: 0 written, 2 no such run, 3 the file could not be written.
+            Exit codes: 0 written, 2 no such run, 3 the file could not be written.
 
-        Examples:
-          stockops report
-          stockops report 20261201T0930 --output /tmp/run.html
-        """
+            Examples:
+              stockops report
+              stockops report 20261201T0930 --output /tmp/run.html
+            """
     )
 
     @OptionGroup var location: RunsCommand.Location
@@ -53,7 +53,8 @@ struct ReportCommand: AsyncParsableCommand {
                 RunsCommand.write(written + "\n")
             }
         } catch {
-            FileHandle.standardError.write(Data("error: the report could not be written: \(error.localizedDescription); check that the directory exists and is writable\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: the report could not be written: \(error.localizedDescription); check that the directory exists and is writable\n".utf8))
             throw ExitCode(ExitStatus.infrastructure.rawValue)
         }
     }

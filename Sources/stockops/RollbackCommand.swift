@@ -6,24 +6,24 @@ struct RollbackCommand: AsyncParsableCommand {
         commandName: "rollback",
         abstract: "Return an environment to an image tag that exists in the registry.",
         discussion: """
-        Checks that the tag exists for every service in the registry before touching anything (and lists the \
-        nearest tags that do when it does not), takes the environment's lock, runs compose pull and up with the \
-        tag, smoke-tests it, and records the rollback in the ledger. A tag that fails its smoke test is rolled \
-        back to the previous good tag. Environments that require approval (prod) need one: the GitHub \
-        Environment, --approver NAME, or a confirmation on a terminal. Where the environment verifies signatures \
-        (verify: signature, the default of stage and prod) every digest's signature must verify; prod takes only \
-        release versions whose digests were live in prod or carry a stage proof. --force-unverified overrides \
-        both, and the ledger records it.
+            Checks that the tag exists for every service in the registry before touching anything (and lists the \
+            nearest tags that do when it does not), takes the environment's lock, runs compose pull and up with the \
+            tag, smoke-tests it, and records the rollback in the ledger. A tag that fails its smoke test is rolled \
+            back to the previous good tag. Environments that require approval (prod) need one: the GitHub \
+            Environment, --approver NAME, or a confirmation on a terminal. Where the environment verifies signatures \
+            (verify: signature, the default of stage and prod) every digest's signature must verify; prod takes only \
+            release versions whose digests were live in prod or carry a stage proof. --force-unverified overrides \
+            both, and the ledger records it.
 
-        Exit codes: 0 rolled back, 1 the tag failed its smoke test, 2 invalid, missing or untrusted tag, or \
-        signatures that do not verify (nothing changed), or no approval, 3 Docker, Compose or the registry \
-        failed, 4 the environment is locked.
+            Exit codes: 0 rolled back, 1 the tag failed its smoke test, 2 invalid, missing or untrusted tag, or \
+            signatures that do not verify (nothing changed), or no approval, 3 Docker, Compose or the registry \
+            failed, 4 the environment is locked.
 
-        Examples:
-          stockops rollback --env stage --tag stage-1a2b3c4 --yes
-          stockops rollback --env prod --tag v1.3.0 --approver alice
-          stockops rollback --env dev --to-previous --yes
-        """
+            Examples:
+              stockops rollback --env stage --tag stage-1a2b3c4 --yes
+              stockops rollback --env prod --tag v1.3.0 --approver alice
+              stockops rollback --env dev --to-previous --yes
+            """
     )
 
     @OptionGroup var target: EnvironmentOptions

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import StockOpsKit
 
 struct RunCommand: AsyncParsableCommand {
@@ -7,16 +7,16 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the pipeline.",
         discussion: """
-        Without --env the environment follows GITHUB_REF: refs/heads/develop → dev, \
-        refs/heads/release/** → stage, refs/tags/vX.Y.Z → prod.
+            Without --env the environment follows GITHUB_REF: refs/heads/develop → dev, \
+            refs/heads/release/** → stage, refs/tags/vX.Y.Z → prod.
 
-        Examples:
-          stockops run --env dev
-          stockops run --env dev --only test --jobs 2
-          stockops run --all --skip test[trade] --json
-          stockops run --only test[trade] --outputs-dir .stockops/outputs
-          GITHUB_REF=refs/tags/v1.2.3 stockops run --approve deploy --approver alice
-        """
+            Examples:
+              stockops run --env dev
+              stockops run --env dev --only test --jobs 2
+              stockops run --all --skip test[trade] --json
+              stockops run --only test[trade] --outputs-dir .stockops/outputs
+              GITHUB_REF=refs/tags/v1.2.3 stockops run --approve deploy --approver alice
+            """
     )
 
     @OptionGroup var options: PipelineOptions
@@ -38,7 +38,10 @@ struct RunCommand: AsyncParsableCommand {
         help: ArgumentHelp("Seconds a deploy waits for the environment's lock when it is held (as rollback's and lock's --wait).", valueName: "seconds"))
     var lockWait: Double = 600
 
-    @Option(help: ArgumentHelp("Load the outputs of dependencies not selected by --only from this directory instead of running them, and write the selected nodes' outputs to it.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Load the outputs of dependencies not selected by --only from this directory instead of running them, and write the selected nodes' outputs to it.",
+            valueName: "dir"))
     var outputsDir: String?
 
     func validate() throws {

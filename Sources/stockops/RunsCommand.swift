@@ -70,8 +70,10 @@ struct RunsCommand: AsyncParsableCommand {
                 return
             }
             let rows = runs.map { run in
-                [run.runID, run.kind, run.environment ?? "-", run.status, run.duration.map { String(format: "%.1f s", $0) } ?? "-",
-                 run.failed.isEmpty ? "" : "failed: " + run.failed.joined(separator: ", ")]
+                [
+                    run.runID, run.kind, run.environment ?? "-", run.status, run.duration.map { String(format: "%.1f s", $0) } ?? "-",
+                    run.failed.isEmpty ? "" : "failed: " + run.failed.joined(separator: ", "),
+                ]
             }
             RunsCommand.write(Session.table([["RUN", "KIND", "ENV", "STATUS", "DURATION", "DETAIL"]] + rows))
         }
@@ -81,10 +83,10 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "One run's nodes, and each failed node's reason, log and last lines.",
             discussion: """
-            RUN is a run id or its prefix; the newest pipeline run without it.
+                RUN is a run id or its prefix; the newest pipeline run without it.
 
-            Exit codes: 0 shown, 2 no such run.
-            """)
+                Exit codes: 0 shown, 2 no such run.
+                """)
 
         @OptionGroup var location: Location
 
@@ -100,9 +102,13 @@ struct RunsCommand: AsyncParsableCommand {
                 RunsCommand.write(String(decoding: try record.encoded(), as: UTF8.self) + "\n")
                 return
             }
-            var text = "run \(record.runID) — \(record.environment ?? "-") \(record.status.rawValue), exit \(record.exitCode), \(String(format: "%.1f s", record.duration))\n"
+            var text =
+                "run \(record.runID) — \(record.environment ?? "-") \(record.status.rawValue), exit \(record.exitCode), \(String(format: "%.1f s", record.duration))\n"
             let rows = record.nodes.map { node in
-                [node.id.description, node.status.rawValue, String(format: "%.1f s", node.duration), node.reason.map { String($0.split(separator: "\n").first ?? "") } ?? ""]
+                [
+                    node.id.description, node.status.rawValue, String(format: "%.1f s", node.duration),
+                    node.reason.map { String($0.split(separator: "\n").first ?? "") } ?? "",
+                ]
             }
             text += Session.table([["NODE", "STATUS", "DURATION", "REASON"]] + rows)
             text += FailureDigest.text(RunHistory.failures(record, paths: paths), githubActions: false)
@@ -115,12 +121,12 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete all but the newest runs.",
             discussion: """
-            Examples:
-              stockops runs prune             keep the 20 newest
-              stockops runs prune --keep 0    delete every run record
+                Examples:
+                  stockops runs prune             keep the 20 newest
+                  stockops runs prune --keep 0    delete every run record
 
-            Exit codes: 0 pruned, 3 a directory could not be removed.
-            """)
+                Exit codes: 0 pruned, 3 a directory could not be removed.
+                """)
 
         @OptionGroup var location: Location
 

@@ -7,11 +7,11 @@ struct SandboxCommand: AsyncParsableCommand {
         commandName: "sandbox",
         abstract: "Start, inspect or stop a local stand-in for a runner's Docker engine, Harbor and Vault.",
         discussion: """
-        Examples:
-          stockops sandbox up && stockops run --env dev
-          stockops sandbox status
-          stockops sandbox down --purge
-        """,
+            Examples:
+              stockops sandbox up && stockops run --env dev
+              stockops sandbox status
+              stockops sandbox down --purge
+            """,
         subcommands: [Up.self, Status.self, Down.self]
     )
 
@@ -37,11 +37,11 @@ struct SandboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Start the sandbox (idempotent).",
             discussion: """
-            A Docker engine (DOCKER_HOST, or a private dockerd when root), an OCI registry with htpasswd on \
-            127.0.0.1:5000, OpenBao on 127.0.0.1:8200 (and the Docker bridge gateway) initialised by vault/init.sh, \
-            the environments' database, Vault Agent and proxy images, and .stockops/sandbox.env, which `stockops run` \
-            and the environment commands read, so the deploy node runs the environments in that engine.
-            """)
+                A Docker engine (DOCKER_HOST, or a private dockerd when root), an OCI registry with htpasswd on \
+                127.0.0.1:5000, OpenBao on 127.0.0.1:8200 (and the Docker bridge gateway) initialised by vault/init.sh, \
+                the environments' database, Vault Agent and proxy images, and .stockops/sandbox.env, which `stockops run` \
+                and the environment commands read, so the deploy node runs the environments in that engine.
+                """)
 
         @OptionGroup var options: Options
 

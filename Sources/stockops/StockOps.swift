@@ -8,21 +8,25 @@ struct StockOps: AsyncParsableCommand {
         commandName: "stockops",
         abstract: "Run the stock app's CI/CD pipeline as a typed graph of stages.",
         discussion: """
-        Exit codes: 0 success, 1 a gate failed, 2 usage or configuration error, \
-        3 infrastructure error (tool missing, server unreachable), 4 the environment is locked, 130 interrupted.
+            Exit codes: 0 success, 1 a gate failed, 2 usage or configuration error, \
+            3 infrastructure error (tool missing, server unreachable), 4 the environment is locked, 130 interrupted.
 
-        Examples:
-          stockops plan                         what would run for the current changes
-          stockops run --env dev                run the pipeline for dev
-          stockops run --only test --since main test the services changed since main
-          stockops graph --format mermaid       the graph as a Mermaid flowchart
-          stockops cache prune --keep 2         keep the two newest cache entries per node
-          stockops status --env prod            what runs in prod, since when, by whom
-          stockops doctor                       can the pipeline run on this machine
-          stockops rollback --env stage --tag stage-1a2b3c4 --yes
-        """,
+            Examples:
+              stockops plan                         what would run for the current changes
+              stockops run --env dev                run the pipeline for dev
+              stockops run --only test --since main test the services changed since main
+              stockops graph --format mermaid       the graph as a Mermaid flowchart
+              stockops cache prune --keep 2         keep the two newest cache entries per node
+              stockops status --env prod            what runs in prod, since when, by whom
+              stockops doctor                       can the pipeline run on this machine
+              stockops rollback --env stage --tag stage-1a2b3c4 --yes
+            """,
         version: StockOpsKit.version,
-        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, DoctorCommand.self, ExportCommand.self, RollbackCommand.self, TagsCommand.self, VerifyCommand.self, RunsCommand.self, ReportCommand.self, StatusCommand.self, LogsCommand.self, HistoryCommand.self, LockCommand.self, UnlockCommand.self, RolloutCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self]
+        subcommands: [
+            RunCommand.self, PlanCommand.self, GraphCommand.self, DoctorCommand.self, ExportCommand.self, RollbackCommand.self, TagsCommand.self,
+            VerifyCommand.self, RunsCommand.self, ReportCommand.self, StatusCommand.self, LogsCommand.self, HistoryCommand.self, LockCommand.self,
+            UnlockCommand.self, RolloutCommand.self, CacheCommand.self, SecretsCommand.self, SandboxCommand.self, GitOpsCommand.self,
+        ]
     )
 
     /// Parses, runs, and maps argument errors to exit status 2.
@@ -61,7 +65,8 @@ extension StockOps {
             if commandConfiguration.shouldDisplay { visible.append(commandName) }
         }
         guard !names.contains(name) else { return nil }
-        let nearest = visible.map { ($0, NearestTags.editDistance($0, name)) }.filter { $0.1 <= max(2, name.count / 3) }.sorted { $0.1 < $1.1 }.prefix(3).map(\.0)
+        let nearest = visible.map { ($0, NearestTags.editDistance($0, name)) }.filter { $0.1 <= max(2, name.count / 3) }.sorted { $0.1 < $1.1 }.prefix(3).map(
+            \.0)
         let suggestion = nearest.isEmpty ? "" : "; did you mean " + nearest.map { "'\($0)'" }.joined(separator: " or ") + "?"
         return "error: '\(name)' is not a stockops command\(suggestion) (stockops --help lists them)"
     }

@@ -6,16 +6,16 @@ struct TagsCommand: AsyncParsableCommand {
         commandName: "tags",
         abstract: "List the tags a rollback could go to, and whether it would take each.",
         discussion: """
-        Every tag that exists for every service in the registry, release versions newest first: whether its digests \
-        were live in the environment (ledger), whether their signatures verify and carry a stage proof, and whether \
-        `stockops rollback` would take it (and why not).
+            Every tag that exists for every service in the registry, release versions newest first: whether its digests \
+            were live in the environment (ledger), whether their signatures verify and carry a stage proof, and whether \
+            `stockops rollback` would take it (and why not).
 
-        Exit codes: 0 listed, 2 bad usage or configuration, 3 the registry or Vault could not be reached.
+            Exit codes: 0 listed, 2 bad usage or configuration, 3 the registry or Vault could not be reached.
 
-        Examples:
-          stockops tags --env prod
-          stockops tags --env stage --json
-        """
+            Examples:
+              stockops tags --env prod
+              stockops tags --env stage --json
+            """
     )
 
     @OptionGroup var target: EnvironmentOptions

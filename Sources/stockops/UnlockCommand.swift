@@ -6,13 +6,13 @@ struct UnlockCommand: AsyncParsableCommand {
         commandName: "unlock",
         abstract: "Remove a maintenance lock (or the stale record of a holder that is gone).",
         discussion: """
-        A lock held by a running deploy or rollback is not removed: wait for it to finish.
+            A lock held by a running deploy or rollback is not removed: wait for it to finish.
 
-        Exit codes: 0 unlocked (or was not locked), 4 a running deploy or rollback holds the lock.
+            Exit codes: 0 unlocked (or was not locked), 4 a running deploy or rollback holds the lock.
 
-        Example:
-          stockops unlock --env prod
-        """
+            Example:
+              stockops unlock --env prod
+            """
     )
 
     @OptionGroup var target: EnvironmentOptions

@@ -7,18 +7,18 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Show whether an image's signature, stage proof, provenance and SBOM verify.",
         discussion: """
-        Resolves the image to its digest in the pipeline's registry and checks, with the trusted public keys \
-        (images.sign.public-keys, else SIGNING_PUBLIC_KEY read from Vault with the CI AppRole): its cosign \
-        signatures (sha256-<hex>.sig) and whether one is a stage proof, and its attestations (sha256-<hex>.att): \
-        the SLSA v1 provenance (commit, builder, workflow run, Package.resolved) and the CycloneDX SBOM.
+            Resolves the image to its digest in the pipeline's registry and checks, with the trusted public keys \
+            (images.sign.public-keys, else SIGNING_PUBLIC_KEY read from Vault with the CI AppRole): its cosign \
+            signatures (sha256-<hex>.sig) and whether one is a stage proof, and its attestations (sha256-<hex>.att): \
+            the SLSA v1 provenance (commit, builder, workflow run, Package.resolved) and the CycloneDX SBOM.
 
-        Exit codes: 0 signature and provenance verified, 1 either did not, 2 a bad reference or an image that \
-        is not in the registry, 3 the registry or Vault could not be reached.
+            Exit codes: 0 signature and provenance verified, 1 either did not, 2 a bad reference or an image that \
+            is not in the registry, 3 the registry or Vault could not be reached.
 
-        Examples:
-          stockops verify trade:v1.3.0
-          stockops verify localhost:5000/stockapp/trade@sha256:1f0c… --json
-        """
+            Examples:
+              stockops verify trade:v1.3.0
+              stockops verify localhost:5000/stockapp/trade@sha256:1f0c… --json
+            """
     )
 
     @Argument(help: ArgumentHelp("The image: <service>:<tag>, host/project/service:tag, or …@sha256:<digest>.", valueName: "image"))
@@ -35,7 +35,8 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = root ?? FileManager.default.currentDirectoryPath
-        var request = VerifyRequest(root: root, image: image, processEnvironment: SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root))
+        var request = VerifyRequest(
+            root: root, image: image, processEnvironment: SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root))
         request.configPath = config
         request.json = json
         try await Session().verify(request).finish()

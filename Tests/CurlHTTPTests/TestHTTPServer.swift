@@ -75,7 +75,8 @@ struct TestCertificate: Sendable {
     var keyPath: String { directory + "/key.pem" }
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("curlhttp-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let process = Process()

@@ -138,7 +138,8 @@ enum ServerProcess {
 
     private static func runBlocking(_ executable: String, _ arguments: [String], asPostgres: Bool) throws {
         let argv =
-            asPostgres && isRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments
+            asPostgres && isRoot
+            ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments
             : [executable] + arguments
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("stockops-pg-output-\(UUID().uuidString)").path

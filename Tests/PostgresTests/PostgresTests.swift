@@ -164,7 +164,12 @@ struct StatementTests {
         var observerConfiguration = configuration
         observerConfiguration.poolSize = 1
         let observer = PostgresPool(configuration: observerConfiguration)
-        defer { Task { await pool.close(); await observer.close() } }
+        defer {
+            Task {
+                await pool.close()
+                await observer.close()
+            }
+        }
         // Eight sleeps at once: were libpq's blocking calls made on the cooperative pool (two threads
         // here), no more than two could ever be in flight, and the observer could not even run. Each sleep
         // is long enough for eight connections to be opened one after another on a loaded machine.

@@ -107,7 +107,8 @@ import Testing
         #expect(report.sbom == .init(verified: true, components: 3))
 
         // Another key's view: nothing verifies, and each attestation says why.
-        let stranger = ImageVerifier(trust: ReleaseTrust(verifier: CosignVerifier(publicKeys: [P256.Signing.PrivateKey().publicKey]), keySources: ["other"]), registry: client)
+        let stranger = ImageVerifier(
+            trust: ReleaseTrust(verifier: CosignVerifier(publicKeys: [P256.Signing.PrivateKey().publicKey]), keySources: ["other"]), registry: client)
         let foreign = try await stranger.report(image, tag: nil)
         #expect(!foreign.passed && !foreign.provenance.verified)
         #expect(foreign.provenance.detail?.contains("the key did not make this signature") == true, "\(foreign.provenance.detail ?? "")")
@@ -176,7 +177,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
 
         // tag → (signed, stage proof); every service gets its own image under each tag.
-        let plan: [(String, Bool, Bool)] = [("v1.0.0", true, false), ("v1.1.0", true, true), ("v0.9.0", true, false), ("v0.8.0", false, false), ("git-abcdef1", true, true)]
+        let plan: [(String, Bool, Bool)] = [
+            ("v1.0.0", true, false), ("v1.1.0", true, true), ("v0.9.0", true, false), ("v0.8.0", false, false), ("git-abcdef1", true, true),
+        ]
         var digests: [String: [String: String]] = [:]
         for (tag, signed, proved) in plan {
             for service in ["stock-listing", "trade"] {

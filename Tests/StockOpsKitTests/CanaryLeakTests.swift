@@ -45,10 +45,13 @@ struct CanaryLeakTests {
         let errors = Console(fd: err, isTTY: false, colors: false, githubActions: true)
 
         var builder = GraphBuilder()
-        let fetch = FetchSecretsStage(secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
+        let fetch = FetchSecretsStage(
+            secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch, when: { _ in fetch.skipReason })
         builder.add("canary-child", CanaryChildStage(secrets: secrets))
-        builder.add("revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids, when: RevokeVaultTokenStage.skipReason(secrets))
+        builder.add(
+            "revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids,
+            when: RevokeVaultTokenStage.skipReason(secrets))
         let scheduler = Scheduler(jobs: 2, runner: ProcessRunner(grace: .seconds(2)), paths: paths, observer: BlockReporter(console: console))
         let result = await scheduler.run(try builder.build())
 
@@ -58,7 +61,9 @@ struct CanaryLeakTests {
         try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
         let github = ["GITHUB_STEP_SUMMARY": summaryPath, "GITHUB_OUTPUT": githubOutputPath]
         try GitHubActions.append(GitHubActions.summary(result, title: "stockops dev"), toFileIn: "GITHUB_STEP_SUMMARY", environment: github)
-        try GitHubActions.append(GitHubActions.outputs([("status", result.status.rawValue), ("record", paths.runDirectory + "/run.json")]), toFileIn: "GITHUB_OUTPUT", environment: github)
+        try GitHubActions.append(
+            GitHubActions.outputs([("status", result.status.rawValue), ("record", paths.runDirectory + "/run.json")]), toFileIn: "GITHUB_OUTPUT",
+            environment: github)
         console.write(console.table(result))
         console.write(String(decoding: try record.encoded(), as: UTF8.self) + "\n")
         errors.write("record: \(paths.runDirectory)/run.json\n")

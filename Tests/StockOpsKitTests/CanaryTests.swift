@@ -6,7 +6,8 @@ import Testing
 /// The canary's configuration, the metrics it reads and how it judges them.
 @Suite struct CanaryPolicyTests {
     func parse(_ environment: String) throws(ConfigError) -> PipelineConfig {
-        try PipelineConfig.parse(ConfigTests.valid + "\nenvironments:\n  prod:\n    ref: refs/tags/v*.*.*\n    tag: \"{ref}\"\n" + environment, file: "pipelines/stockops.yml")
+        try PipelineConfig.parse(
+            ConfigTests.valid + "\nenvironments:\n  prod:\n    ref: refs/tags/v*.*.*\n    tag: \"{ref}\"\n" + environment, file: "pipelines/stockops.yml")
     }
 
     @Test func strategyCanaryTakesItsSettingsAndDefaults() throws {
@@ -74,13 +75,19 @@ import Testing
         let policy = CanaryPolicy(weight: 10, window: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minimumRequests: 20)
         let stable = CanaryFigures(requests: 400, errors: 2, p99Milliseconds: 5)
         #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 5), windowEnded: true) == nil)
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 10, errors: 10, p99Milliseconds: 5), windowEnded: false) == nil, "too few requests to judge")
+        #expect(
+            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 10, errors: 10, p99Milliseconds: 5), windowEnded: false) == nil,
+            "too few requests to judge")
         let errors = policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 4, p99Milliseconds: 5), windowEnded: false)
         #expect(errors == "trade: the canary answered 10.0 % 5xx (4 of 40), the stable version 0.5 % (2 of 400); at most 1 points more are allowed")
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 20), windowEnded: true) == nil, "judged against at least 10 ms")
+        #expect(
+            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 20), windowEnded: true) == nil,
+            "judged against at least 10 ms")
         let slowCanary = CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 50)
         #expect(policy.failure(service: "trade", stable: stable, canary: slowCanary, windowEnded: false) == nil, "p99 is judged over the whole window")
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 99, errors: 0, p99Milliseconds: 250), windowEnded: true) == nil, "below 100 requests p99 is the slowest one")
+        #expect(
+            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 99, errors: 0, p99Milliseconds: 250), windowEnded: true) == nil,
+            "below 100 requests p99 is the slowest one")
         let slow = policy.failure(service: "trade", stable: stable, canary: slowCanary, windowEnded: true)
         #expect(slow == "trade: the canary's p99 is 50 ms, over 2× the stable version's 5.0 ms (limit 20 ms)")
     }

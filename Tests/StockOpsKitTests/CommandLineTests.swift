@@ -26,7 +26,10 @@ import Testing
         let all = try await stockops(["graph", "--root", Self.root, "--env", "dev", "--json"])
         #expect(all.status == 0, "\(all.output)")
         struct Graph: Decodable {
-            struct Node: Decodable { var id: String; var dependencies: [String] }
+            struct Node: Decodable {
+                var id: String
+                var dependencies: [String]
+            }
             var schemaVersion: Int
             var nodes: [Node]
         }

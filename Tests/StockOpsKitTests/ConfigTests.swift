@@ -1,36 +1,37 @@
 import Foundation
 import Testing
+
 @testable import StockOpsKit
 
 @Suite struct ConfigTests {
     static let valid = """
-    version: 1
-    services:
-      - name: stock-listing
-        paths: [services/stock-listing/]
-        product: stock-listing
-        test-target: StockListingServiceTests
-        ports: {dev: 8000, stage: 8010, prod: 8020}
-      - name: trade
-        paths: [services/trade/]
-        product: trade
-        test-target: TradeServiceTests
-        health: /health
-        ports: {dev: 8001, stage: 8011, prod: 8021}
-    shared:
-      paths: [Package.swift, Sources/ServiceKit/]
-    registry:
-      host: localhost:5000
-      project: stockapp
-    vault:
-      - path: secret/data/ci
-        keys: [SONAR_TOKEN]
-    gates:
-      coverage:
-        minimum: 70
-      vulnerabilities:
-        fail-on: [critical]
-    """
+        version: 1
+        services:
+          - name: stock-listing
+            paths: [services/stock-listing/]
+            product: stock-listing
+            test-target: StockListingServiceTests
+            ports: {dev: 8000, stage: 8010, prod: 8020}
+          - name: trade
+            paths: [services/trade/]
+            product: trade
+            test-target: TradeServiceTests
+            health: /health
+            ports: {dev: 8001, stage: 8011, prod: 8021}
+        shared:
+          paths: [Package.swift, Sources/ServiceKit/]
+        registry:
+          host: localhost:5000
+          project: stockapp
+        vault:
+          - path: secret/data/ci
+            keys: [SONAR_TOKEN]
+        gates:
+          coverage:
+            minimum: 70
+          vulnerabilities:
+            fail-on: [critical]
+        """
 
     @Test func parsesTheRepositoryPipeline() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -107,17 +108,20 @@ import Testing
         let defaults = try PipelineConfig.parse(Self.valid, file: "stockops.yml")
         #expect(defaults.environments[.stage]?.runsOn(.stage) == ["self-hosted", "stockops-stage"])
         #expect(defaults.pullRequestRunner == ["self-hosted", "stockops-pr"])
-        let custom = try PipelineConfig.parse(Self.valid + """
+        let custom = try PipelineConfig.parse(
+            Self.valid + """
 
-        environments:
-          prod: {ref: "refs/tags/v*", tag: "{ref}", runner: [self-hosted, linux, prod-host]}
-        pull-requests:
-          runner: [self-hosted, untrusted]
-        """, file: "stockops.yml")
+                environments:
+                  prod: {ref: "refs/tags/v*", tag: "{ref}", runner: [self-hosted, linux, prod-host]}
+                pull-requests:
+                  runner: [self-hosted, untrusted]
+                """, file: "stockops.yml")
         #expect(custom.environments[.prod]?.runsOn(.prod) == ["self-hosted", "linux", "prod-host"])
         #expect(custom.environments[.dev]?.runsOn(.dev) == ["self-hosted", "stockops-dev"])
         #expect(custom.pullRequestRunner == ["self-hosted", "untrusted"])
-        for (runner, message) in [("[]", "at least one"), ("[linux]", "self-hosted"), ("[self-hosted, \"a b\"]", "not a runner label"), ("[self-hosted, self-hosted]", "twice")] {
+        for (runner, message) in [
+            ("[]", "at least one"), ("[linux]", "self-hosted"), ("[self-hosted, \"a b\"]", "not a runner label"), ("[self-hosted, self-hosted]", "twice"),
+        ] {
             let error = try #require(self.error(Self.valid + "\nenvironments:\n  dev: {ref: refs/heads/develop, tag: x, runner: \(runner)}\n"))
             #expect(error.keyPath.hasPrefix("environments.dev.runner"), "\(runner): \(error.keyPath)")
             #expect(error.message.contains(message), "\(runner): \(error.message)")

@@ -69,7 +69,8 @@ struct CosignCommandTests {
         #expect(try CosignCommand.parseVerifiedDigests(DocumentedFixtures.cosignVerify).map(\.description) == [Self.digest])
         #expect(throws: ToolOutputError.self) { try CosignCommand.parseVerifiedDigests("Error: no matching signatures") }
         #expect(throws: ToolOutputError.self) {
-            try CosignCommand.parseVerifiedDigests(#"[{"critical":{"identity":{},"image":{"docker-manifest-digest":"sha256:1"},"type":"cosign container image signature"}}]"#)
+            try CosignCommand.parseVerifiedDigests(
+                #"[{"critical":{"identity":{},"image":{"docker-manifest-digest":"sha256:1"},"type":"cosign container image signature"}}]"#)
         }
     }
 

@@ -137,7 +137,8 @@ struct CosignVectorTests {
         let verifier = try CosignVerifier(publicKeysPEM: try CosignFixtures.text(vector.public_key_file))
         let other = ImageDigest.of(Data("another image".utf8))
         let error = #expect(throws: SigningError.self) {
-            try verifier.verify(payload: Data(vector.payload.utf8), signature: vector.layer_annotations[CosignFixtures.signatureAnnotation] ?? "", digest: other)
+            try verifier.verify(
+                payload: Data(vector.payload.utf8), signature: vector.layer_annotations[CosignFixtures.signatureAnnotation] ?? "", digest: other)
         }
         #expect(error?.code == .digestMismatch)
     }
@@ -183,7 +184,8 @@ struct CosignVectorTests {
 
     @Test func aPayloadWithoutADigestIsInvalid() {
         let error = #expect(throws: SigningError.self) {
-            try SimpleSigningPayload.parse(Data(#"{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"md5:00"},"type":"t"},"optional":null}"#.utf8))
+            try SimpleSigningPayload.parse(
+                Data(#"{"critical":{"identity":{"docker-reference":"r"},"image":{"docker-manifest-digest":"md5:00"},"type":"t"},"optional":null}"#.utf8))
         }
         #expect(error?.code == .invalidPayload)
     }

@@ -17,10 +17,11 @@ import Testing
             .init(name: "Postgres", path: "Sources/Postgres", dependencies: []),
             .init(name: "Unrelated", path: "Sources/Unrelated", dependencies: []),
         ])
-        #expect(graph.closurePaths(["trade", "TradeServiceTests"]) == [
-            "Sources/Postgres/", "services/stock-listing/Sources/StockListingService/", "services/trade/Sources/TradeService/",
-            "services/trade/Sources/trade/", "services/trade/Tests/TradeServiceTests/",
-        ])
+        #expect(
+            graph.closurePaths(["trade", "TradeServiceTests"]) == [
+                "Sources/Postgres/", "services/stock-listing/Sources/StockListingService/", "services/trade/Sources/TradeService/",
+                "services/trade/Sources/trade/", "services/trade/Tests/TradeServiceTests/",
+            ])
         #expect(throws: ToolOutputError.self) { try PackageGraph.parse(Data("warning: nothing".utf8)) }
     }
 
@@ -39,7 +40,9 @@ import Testing
 
         func plan() async throws -> [String: NodeStatus] {
             let (session, directory) = sessions.captureSession()
-            var request = RunRequest(root: clone, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": clone + "/.stockops/state", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+            var request = RunRequest(
+                root: clone, environment: .dev,
+                processEnvironment: ["STOCKOPS_STATE_DIR": clone + "/.stockops/state", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
             request.json = true
             request.since = "HEAD~1"
             #expect(await session.plan(request) == .success, "\(sessions.read(directory + "/err"))")
@@ -51,14 +54,16 @@ import Testing
             LedgerEntry(environment: .dev, action: .deploy, tag: "dev-0000000", images: [:], outcome: .succeeded, actor: "test"))
 
         let listing = "services/stock-listing/Sources/StockListingService/StockListing.swift"
-        try (try String(contentsOfFile: clone + "/" + listing, encoding: .utf8) + "\n// a migration\n").write(toFile: clone + "/" + listing, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: clone + "/" + listing, encoding: .utf8) + "\n// a migration\n").write(
+            toFile: clone + "/" + listing, atomically: true, encoding: .utf8)
         _ = try await repository.commit("stock-listing's library only")
         let afterListing = try await plan()
         #expect(afterListing["test[stock-listing]"] == .wouldRun)
         #expect(afterListing["test[trade]"] == .wouldRun, "TradeServiceTests import StockListingService")
 
         let trade = "services/trade/Sources/TradeService/TradeApp.swift"
-        try (try String(contentsOfFile: clone + "/" + trade, encoding: .utf8) + "\n// a change\n").write(toFile: clone + "/" + trade, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: clone + "/" + trade, encoding: .utf8) + "\n// a change\n").write(
+            toFile: clone + "/" + trade, atomically: true, encoding: .utf8)
         _ = try await repository.commit("trade's library only")
         let afterTrade = try await plan()
         #expect(afterTrade["test[trade]"] == .wouldRun)
@@ -69,8 +74,10 @@ import Testing
     @Test func theCodecovPathIsReadBehindSwiftPMsLockMessage() {
         let path = "/src/stockops/.build/x86_64-unknown-linux-gnu/debug/codecov/stockops.json"
         #expect(TestStage.codecovPath(path + "\n") == path)
-        #expect(TestStage.codecovPath(
-            "Another instance of SwiftPM (PID: 3661) is already running using '/src/stockops/.build', waiting until that process has finished execution..." + path + "\n") == path)
+        #expect(
+            TestStage.codecovPath(
+                "Another instance of SwiftPM (PID: 3661) is already running using '/src/stockops/.build', waiting until that process has finished execution..."
+                    + path + "\n") == path)
         #expect(TestStage.codecovPath("warning: nothing\n") == nil)
     }
 }

@@ -85,14 +85,17 @@ import Testing
             #expect(failing.status == .failed)
             let deploy = try #require(failing.results.first { $0.id == StockOpsPipeline.deploy.id })
             #expect(deploy.result.status == .failed)
-            #expect(deploy.result.reason?.hasPrefix("dev-bbbbbbb failed its smoke test; dev-ccccccc kept serving: the proxy was never switched.") == true, "\(deploy.result.reason ?? "")")
+            #expect(
+                deploy.result.reason?.hasPrefix("dev-bbbbbbb failed its smoke test; dev-ccccccc kept serving: the proxy was never switched.") == true,
+                "\(deploy.result.reason ?? "")")
             #expect(deploy.result.reason?.contains("GET /readyz did not answer 200 within 8.0 s") == true, "\(deploy.result.reason ?? "")")
             try await expectServing(sandbox)
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-ccccccc"))
             let afterFailure = try sandbox.ledger
-            #expect(afterFailure.map { "\($0.action.rawValue) \($0.tag) \($0.outcome.rawValue)" } == [
-                "deploy dev-aaaaaaa succeeded", "deploy dev-ccccccc succeeded", "deploy dev-bbbbbbb failed",
-            ])
+            #expect(
+                afterFailure.map { "\($0.action.rawValue) \($0.tag) \($0.outcome.rawValue)" } == [
+                    "deploy dev-aaaaaaa succeeded", "deploy dev-ccccccc succeeded", "deploy dev-bbbbbbb failed",
+                ])
             #expect(afterFailure[2].previousTag == "dev-ccccccc")
             #expect(afterFailure[2].images["trade"] == broken.first { $0.service == "trade" }?.digest)
             #expect(try await sandbox.containers().keys.allSatisfy { !$0.hasSuffix("-blue") }, "the failed version's containers are removed")
@@ -206,7 +209,9 @@ import Testing
             var leaks: [String] = []
             let files = FileManager.default.enumerator(atPath: sandbox.root)
             while let relative = files?.nextObject() as? String {
-                guard !relative.hasPrefix("push-config"), let text = try? String(contentsOfFile: sandbox.root + "/" + relative, encoding: .utf8) else { continue }
+                guard !relative.hasPrefix("push-config"), let text = try? String(contentsOfFile: sandbox.root + "/" + relative, encoding: .utf8) else {
+                    continue
+                }
                 if text.contains(password) { leaks.append(relative) }
             }
             #expect(leaks.isEmpty, "the registry password is in \(leaks)")
@@ -269,7 +274,9 @@ import Testing
             #expect(entry.tag == "stage-ddddddd")
             #expect(entry.images["trade"] == tradeOnly[0].digest)
             #expect(entry.images["stock-listing"] == builds.first { $0.service == "stock-listing" }?.digest)
-            #expect(try await sandbox.registry.client().digest(of: RegistryTag("stage-ddddddd")!, in: "stockapp/stock-listing")?.description == entry.images["stock-listing"])
+            #expect(
+                try await sandbox.registry.client().digest(of: RegistryTag("stage-ddddddd")!, in: "stockapp/stock-listing")?.description
+                    == entry.images["stock-listing"])
             #expect(try await images(sandbox) == expected(sandbox, tag: "stage-ddddddd"))
             try await expectServing(sandbox)
         }
@@ -285,7 +292,8 @@ import Testing
             let unverified = try await sandbox.runPipeline(release, settings: DeploySettings(approval: approval, lockWait: .zero), extraEnvironment: tagRef)
             let refusal = try #require(unverified.results.first { $0.id == StockOpsPipeline.promote.id })
             #expect(refusal.result.status == .failed)
-            #expect(refusal.result.reason?.contains("refusing to release v1.0.0 to prod: its digests did not pass stage") == true, "\(refusal.result.reason ?? "")")
+            #expect(
+                refusal.result.reason?.contains("refusing to release v1.0.0 to prod: its digests did not pass stage") == true, "\(refusal.result.reason ?? "")")
             #expect(refusal.result.reason?.contains("--force-unverified") == true)
             #expect(try await sandbox.registry.client().digest(of: RegistryTag("v1.0.0")!, in: "stockapp/trade") == nil)
 
@@ -322,7 +330,8 @@ import Testing
             // --force-unverified releases a digest that skipped stage, and the ledger says so.
             let hotfix = try await sandbox.pushBuild("v2", commit: "ccccccc")
             let forced = try await sandbox.runPipeline(
-                hotfix, settings: DeploySettings(approval: approval, forceUnverified: true, lockWait: .zero), extraEnvironment: ["GITHUB_REF": "refs/tags/v1.0.1"])
+                hotfix, settings: DeploySettings(approval: approval, forceUnverified: true, lockWait: .zero),
+                extraEnvironment: ["GITHUB_REF": "refs/tags/v1.0.1"])
             #expect(forced.status == .passed, "\(forced.results.map { "\($0.id): \($0.result.reason ?? "")" })")
             let forcedEntry = try #require(try sandbox.ledger.last)
             #expect(forcedEntry.tag == "v1.0.1" && forcedEntry.forceUnverified == true && forcedEntry.previousTag == "v1.0.0")
@@ -352,7 +361,9 @@ import Testing
                 refused.confirm = { _, _ in "bob" }
                 #expect(await refusedSession.rollback(refused) == .usage)
                 let message = read(refusedErrors)
-                #expect(message.contains(reason) && message.contains("v1.0.0, v1.0.1") || message.contains(reason) && message.contains("v1.0.1, v1.0.0"), "\(message)")
+                #expect(
+                    message.contains(reason) && message.contains("v1.0.0, v1.0.1") || message.contains(reason) && message.contains("v1.0.1, v1.0.0"),
+                    "\(message)")
             }
             #expect(try sandbox.ledger.count == entriesBefore)
             #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.1"))
@@ -380,9 +391,14 @@ import Testing
                 return try #require(run.outputs[StockOpsPipeline.promote], "\(run.results.map { "\($0.id): \($0.result.reason ?? "")" })")
             }
             func proofs(_ builds: [BuiltImage]) async throws -> [String: Bool] {
-                let pinned = Dictionary(uniqueKeysWithValues: try builds.map { build in
-                    (build.service, PinnedImageReference(registry: sandbox.registry.host, repository: "stockapp/\(build.service)", digest: try #require(ImageDigest(build.digest))))
-                })
+                let pinned = Dictionary(
+                    uniqueKeysWithValues: try builds.map { build in
+                        (
+                            build.service,
+                            PinnedImageReference(
+                                registry: sandbox.registry.host, repository: "stockapp/\(build.service)", digest: try #require(ImageDigest(build.digest)))
+                        )
+                    })
                 let check = try await sandbox.trust.check(pinned, registry: registry)
                 return Dictionary(uniqueKeysWithValues: builds.map { ($0.service, check.passedStage($0.service)) })
             }

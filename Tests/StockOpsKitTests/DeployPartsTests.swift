@@ -52,7 +52,8 @@ import Testing
         #expect(config.registry.host == "127.0.0.1:5999")
         #expect(RegistryAccess.client(config.registry, credentials: nil).baseURL == "http://127.0.0.1:5999")
         #expect(RegistryAccess.credentials(fetched: nil, environment: [:]) == nil)
-        let fromEnvironment = RegistryAccess.credentials(fetched: nil, environment: ["STOCKOPS_REGISTRY_USERNAME": "robot", "STOCKOPS_REGISTRY_PASSWORD": "pw"])
+        let fromEnvironment = RegistryAccess.credentials(
+            fetched: nil, environment: ["STOCKOPS_REGISTRY_USERNAME": "robot", "STOCKOPS_REGISTRY_PASSWORD": "pw"])
         #expect(fromEnvironment == RegistryCredentials(username: "robot", password: Secret("pw")))
     }
 
@@ -99,13 +100,20 @@ import Testing
         for service in ["a", "b"] {
             let id = NodeID("build", key: service)
             let skipped = everyBuildSkipped || service == "a"
-            graph.add(id, Probe(body: { _ in ran.append(id.description) }), policy: NodePolicy(.gate, skipPropagates: false), when: { _ in skipped ? "unchanged" : nil })
+            graph.add(
+                id, Probe(body: { _ in ran.append(id.description) }), policy: NodePolicy(.gate, skipPropagates: false),
+                when: { _ in skipped ? "unchanged" : nil })
             let build = StageRef<BuiltImage>(id)
             builds.append(build)
             let scan = NodeID("scan", key: service)
-            checks.append(graph.add(scan, Probe(body: { _ in ran.append(scan.description) }), policy: NodePolicy(.gate, skipPropagates: false), after: [id], when: StockOpsPipeline.imageBuilt(build)).id)
+            checks.append(
+                graph.add(
+                    scan, Probe(body: { _ in ran.append(scan.description) }), policy: NodePolicy(.gate, skipPropagates: false), after: [id],
+                    when: StockOpsPipeline.imageBuilt(build)
+                ).id)
         }
-        graph.add(StockOpsPipeline.promote.id, Probe(body: { _ in ran.append("promote") }), after: builds.map(\.id) + checks, when: PromoteStage.skipReason(builds))
+        graph.add(
+            StockOpsPipeline.promote.id, Probe(body: { _ in ran.append("promote") }), after: builds.map(\.id) + checks, when: PromoteStage.skipReason(builds))
         let result = await scheduler().run(try graph.build())
         #expect(result["scan[a]"]?.status == .skipped)
         #expect(result["scan[a]"]?.reason == "build[a] was skipped")
@@ -125,7 +133,9 @@ import Testing
         let compose = ComposeEnvironment.command(flavor: .standalone, environment: .stage, root: "/repo", processEnvironment: [:])
         let environment = ComposeEnvironment(
             compose: compose, config: config, environment: .stage,
-            processEnvironment: ["TRADE_PORT": "18011", "VAULT_ADDR": "http://vault:8200", "SECRET_TOKEN": "s3cr3t", "POSTGRES_IMAGE": "stockops-local/postgres:15"])
+            processEnvironment: [
+                "TRADE_PORT": "18011", "VAULT_ADDR": "http://vault:8200", "SECRET_TOKEN": "s3cr3t", "POSTGRES_IMAGE": "stockops-local/postgres:15",
+            ])
         let variables = try environment.variables(tag: RegistryTag("stage-1a2b3c4"))
         #expect(variables["IMAGE_TAG"] == "stage-1a2b3c4")
         #expect(variables["REGISTRY"] == "localhost:5000")
@@ -139,14 +149,20 @@ import Testing
         let command = try environment.command(compose.up(), tag: RegistryTag("stage-1a2b3c4"))
         #expect(command.executable == "docker-compose")
         #expect(command.arguments == ["-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "up", "-d", "--remove-orphans"])
-        #expect(compose.pull(["stock-listing", "trade"]) == ["docker-compose", "-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "pull", "stock-listing", "trade"])
+        #expect(
+            compose.pull(["stock-listing", "trade"]) == [
+                "docker-compose", "-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "pull", "stock-listing", "trade",
+            ])
         #expect(try environment.smokeTest(timeout: .seconds(5)).targets.map(\.baseURL) == ["http://127.0.0.1:8010", "http://127.0.0.1:18011"])
-        #expect(ComposeEnvironment.command(flavor: .plugin, environment: .dev, root: nil, processEnvironment: ["STOCKOPS_COMPOSE_PROJECT": "e2e-1"]).projectName == "e2e-1")
+        #expect(
+            ComposeEnvironment.command(flavor: .plugin, environment: .dev, root: nil, processEnvironment: ["STOCKOPS_COMPOSE_PROJECT": "e2e-1"]).projectName
+                == "e2e-1")
     }
 
     @Test func aBadPortVariableIsRefusedByName() throws {
         let environment = ComposeEnvironment(
-            compose: ComposeCommand(flavor: .plugin, environment: "dev"), config: try Self.config, environment: .dev, processEnvironment: ["STOCK_LISTING_PORT": "eighty"])
+            compose: ComposeCommand(flavor: .plugin, environment: "dev"), config: try Self.config, environment: .dev,
+            processEnvironment: ["STOCK_LISTING_PORT": "eighty"])
         #expect {
             _ = try environment.ports()
         } throws: { error in
@@ -194,8 +210,10 @@ import Testing
             return try await FakeAPIServer.start(try FakeAPIServer.gitHubApprovals, arguments: ["job-token", "acme/stocks", "42", json])
         }
         func job(_ api: FakeAPIServer, token: String = "job-token", extra: [String: String] = [:]) -> [String: String] {
-            ["GITHUB_ACTIONS": "true", "GITHUB_API_URL": api.baseURL, "GITHUB_REPOSITORY": "acme/stocks", "GITHUB_RUN_ID": "42", "GITHUB_TOKEN": token,
-             "GITHUB_ACTOR": "mallory", "STOCKOPS_GITHUB_ENVIRONMENT": "prod"].merging(extra) { $1 }
+            [
+                "GITHUB_ACTIONS": "true", "GITHUB_API_URL": api.baseURL, "GITHUB_REPOSITORY": "acme/stocks", "GITHUB_RUN_ID": "42", "GITHUB_TOKEN": token,
+                "GITHUB_ACTOR": "mallory", "STOCKOPS_GITHUB_ENVIRONMENT": "prod",
+            ].merging(extra) { $1 }
         }
         func refusal(_ body: () async throws(StockOpsError) -> Approval) async -> String {
             do {
@@ -217,34 +235,50 @@ import Testing
         // The variables anyone on the runner can set approve nothing: no review of prod, a rejection, a wrong token.
         let none = try await server([["approved", "stage", "carol"]])
         defer { none.stop() }
-        let noReview = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(none), confirm: nil) }
+        let noReview = await refusal { () async throws(StockOpsError) in
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(none), confirm: nil)
+        }
         #expect(noReview.contains("GitHub records no approval of the prod environment for run 42 (nobody reviewed it)"), "\(noReview)")
         let rejected = try await server([["approved", "prod", "carol"], ["rejected", "prod", "dave"]])
         defer { rejected.stop() }
-        let rejection = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(rejected), confirm: nil) }
+        let rejection = await refusal { () async throws(StockOpsError) in
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(rejected), confirm: nil)
+        }
         #expect(rejection.contains("its newest review is rejected by dave"), "\(rejection)")
-        let badToken = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved, token: "forged"), confirm: nil) }
+        let badToken = await refusal { () async throws(StockOpsError) in
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved, token: "forged"), confirm: nil)
+        }
         #expect(badToken.contains("GitHub answered 401") && badToken.contains("actions: read"), "\(badToken)")
         let noToken = await refusal { () async throws(StockOpsError) in
             try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved).filter { $0.key != "GITHUB_TOKEN" }, confirm: nil)
         }
         #expect(noToken.contains("needs GITHUB_TOKEN"), "\(noToken)")
-        let named = await refusal { () async throws(StockOpsError) in try await Approval.resolve(environment: .prod, approver: "mallory", processEnvironment: job(approved), confirm: { "mallory" }) }
+        let named = await refusal { () async throws(StockOpsError) in
+            try await Approval.resolve(environment: .prod, approver: "mallory", processEnvironment: job(approved), confirm: { "mallory" })
+        }
         #expect(named.contains("--approver is for a terminal"), "\(named)")
     }
 
     @Test func outsideGitHubOnlyATerminalConfirmationApproves() async throws {
-        #expect(try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: [:], confirm: { "dave" }) == Approval(approver: "dave", source: .terminal))
-        #expect(try await Approval.resolve(environment: .prod, approver: "erin", processEnvironment: [:], confirm: { "dave" }) == Approval(approver: "erin", source: .commandLine))
+        #expect(
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: [:], confirm: { "dave" })
+                == Approval(approver: "dave", source: .terminal))
+        #expect(
+            try await Approval.resolve(environment: .prod, approver: "erin", processEnvironment: [:], confirm: { "dave" })
+                == Approval(approver: "erin", source: .commandLine))
         for confirm in [nil, { nil }] as [(() -> String?)?] {
             do {
-                _ = try await Approval.resolve(environment: .prod, approver: "erin", processEnvironment: ["STOCKOPS_GITHUB_ENVIRONMENT": "prod"], confirm: confirm)
+                _ = try await Approval.resolve(
+                    environment: .prod, approver: "erin", processEnvironment: ["STOCKOPS_GITHUB_ENVIRONMENT": "prod"], confirm: confirm)
                 Issue.record("--approver without a confirmation approved")
             } catch {
-                #expect(error.message.contains(confirm == nil ? "prod requires an approval: confirm on a terminal" : "prod was not confirmed"), "\(error.message)")
+                #expect(
+                    error.message.contains(confirm == nil ? "prod requires an approval: confirm on a terminal" : "prod was not confirmed"), "\(error.message)")
             }
         }
-        await #expect(throws: StockOpsError.self) { try await Approval.resolve(environment: .prod, approver: " ", processEnvironment: [:], confirm: { "dave" }) }
+        await #expect(throws: StockOpsError.self) {
+            try await Approval.resolve(environment: .prod, approver: " ", processEnvironment: [:], confirm: { "dave" })
+        }
     }
 
     @Test func aProdRunThatDeploysIsRefusedWithoutAnApprovalBeforeAnythingRuns() async throws {
@@ -253,7 +287,9 @@ import Testing
         try FileManager.default.copyItem(atPath: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", toPath: root + "/pipelines/stockops.yml")
         let errors = root + "/err"
         let fd = open(errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let session = Session(output: Console(fd: fd, isTTY: false, colors: false, githubActions: false), errors: Console(fd: fd, isTTY: false, colors: false, githubActions: false))
+        let session = Session(
+            output: Console(fd: fd, isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: fd, isTTY: false, colors: false, githubActions: false))
         var request = RunRequest(root: root, processEnvironment: ["GITHUB_REF": "refs/tags/v1.2.3"])
         request.approvals = ["deploy"]
         request.confirm = { _, _ in nil }
@@ -312,23 +348,34 @@ import Testing
         let base = "http://127.0.0.1:\(server.port)"
         let lines = Recorder<String>()
         let passing = SmokeTest(
-            targets: [SmokeTest.Target(service: "stock-listing", baseURL: base, checks: [SmokeCheck(path: "/stocks?limit=1", expect: .nonEmptyList), SmokeCheck(path: "/health", expect: .ok)])],
+            targets: [
+                SmokeTest.Target(
+                    service: "stock-listing", baseURL: base,
+                    checks: [SmokeCheck(path: "/stocks?limit=1", expect: .nonEmptyList), SmokeCheck(path: "/health", expect: .ok)])
+            ],
             timeout: .seconds(30))
         let report = await passing.run { lines.append($0) }
         #expect(report.passed, "\(report)")
         #expect(report.results.map(\.status) == [200, 200, 200])
         #expect(lines.values.first == "✓ stock-listing: GET /health 200")
 
-        let empty = await SmokeTest(targets: [SmokeTest.Target(service: "stock-listing", baseURL: base, checks: [SmokeCheck(path: "/empty", expect: .nonEmptyList)])], timeout: .seconds(30)).run()
+        let empty = await SmokeTest(
+            targets: [SmokeTest.Target(service: "stock-listing", baseURL: base, checks: [SmokeCheck(path: "/empty", expect: .nonEmptyList)])],
+            timeout: .seconds(30)
+        ).run()
         #expect(!empty.passed)
         #expect(empty.failure == "stock-listing: GET /empty answered an empty list")
-        let missing = await SmokeTest(targets: [SmokeTest.Target(service: "trade", baseURL: base, checks: [SmokeCheck(path: "/portfolio/x", expect: .ok)])], timeout: .seconds(30)).run()
+        let missing = await SmokeTest(
+            targets: [SmokeTest.Target(service: "trade", baseURL: base, checks: [SmokeCheck(path: "/portfolio/x", expect: .ok)])], timeout: .seconds(30)
+        ).run()
         #expect(missing.failure == "trade: GET /portfolio/x answered 404, expected 200")
     }
 
     @Test func aServiceThatNeverAnswersFailsItsHealthCheckAtTheTimeout() async throws {
         let port = try freeLoopbackPort()
-        let report = await SmokeTest(targets: [SmokeTest.Target(service: "trade", baseURL: "http://127.0.0.1:\(port)")], timeout: .seconds(1), interval: .milliseconds(100)).run()
+        let report = await SmokeTest(
+            targets: [SmokeTest.Target(service: "trade", baseURL: "http://127.0.0.1:\(port)")], timeout: .seconds(1), interval: .milliseconds(100)
+        ).run()
         #expect(!report.passed)
         #expect(report.failure?.hasPrefix("trade: GET /health did not answer 200 within 1.0 s (last: couldNotConnect") == true, "\(report.failure ?? "")")
     }

@@ -33,7 +33,9 @@ actor DeployImages {
     private static func build() async throws -> Prepared {
         let version = try await docker(["version", "--format", "{{.Server.Version}}"])
         guard version.status == 0 else {
-            throw FixtureError("no Docker engine at DOCKER_HOST=\(ProcessInfo.processInfo.environment["DOCKER_HOST"] ?? "(unset)"): run the tests with scripts/test.sh, which starts one\n\(version.output)")
+            throw FixtureError(
+                "no Docker engine at DOCKER_HOST=\(ProcessInfo.processInfo.environment["DOCKER_HOST"] ?? "(unset)"): run the tests with scripts/test.sh, which starts one\n\(version.output)"
+            )
         }
         guard executableOnPath("docker-compose") != nil, executableOnPath("docker-registry") != nil, executableOnPath("bao") != nil else {
             throw FixtureError("docker-compose, docker-registry and bao must be on the PATH: run scripts/install-deps.sh")
@@ -44,7 +46,9 @@ actor DeployImages {
 
         let binaries = ProcessInfo.processInfo.environment["STOCKOPS_SERVICE_BINARIES"].flatMap { $0.isEmpty ? nil : $0 } ?? root + "/.build-images/release"
         guard services.allSatisfy({ FileManager.default.isExecutableFile(atPath: binaries + "/" + $0) }) else {
-            throw FixtureError("no service binaries in \(binaries): run the tests with scripts/test.sh, which builds them (swift build -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images)")
+            throw FixtureError(
+                "no service binaries in \(binaries): run the tests with scripts/test.sh, which builds them (swift build -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images)"
+            )
         }
         for service in services {
             let context = temporaryDirectory("image-\(service)")
@@ -58,13 +62,13 @@ actor DeployImages {
             try await dockerBuild(context, tag: "stockops-e2e/\(service):v2")
             // The runtime image has no shell and no coreutils: sleep comes from the base it was cut from.
             try """
-                FROM debian:bookworm-slim AS tools
-                FROM stockops-e2e/\(service):v1
-                COPY --from=tools /bin/sleep /bin/sleep
-                STOPSIGNAL SIGKILL
-                ENTRYPOINT ["/bin/sleep", "infinity"]
+            FROM debian:bookworm-slim AS tools
+            FROM stockops-e2e/\(service):v1
+            COPY --from=tools /bin/sleep /bin/sleep
+            STOPSIGNAL SIGKILL
+            ENTRYPOINT ["/bin/sleep", "infinity"]
 
-                """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+            """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
             try await dockerBuild(context, tag: "stockops-e2e/\(service):broken")
             try faultyVariant(service, binaries: binaries, context: context)
             try await dockerBuild(context, tag: "stockops-e2e/\(service):faulty")
@@ -179,7 +183,9 @@ final class DeploySandbox: @unchecked Sendable {
         guard pipeline.contains("\n  sign:\n") else { throw FixtureError("pipelines/stockops.yml no longer has an images.sign section") }
         try signingKey.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
         let section = "\n  \(environment.rawValue):\n"
-        guard settings.isEmpty || pipeline.contains(section) else { throw FixtureError("pipelines/stockops.yml has no environments.\(environment.rawValue) section") }
+        guard settings.isEmpty || pipeline.contains(section) else {
+            throw FixtureError("pipelines/stockops.yml has no environments.\(environment.rawValue) section")
+        }
         try pipeline.replacingOccurrences(of: "host: localhost:5000", with: "host: \(registry.host)")
             .replacingOccurrences(of: section, with: section + settings)
             .replacingOccurrences(of: "\n  sign:\n", with: "\n  sign:\n    public-keys: [pipelines/cosign.pub]\n")
@@ -255,9 +261,11 @@ final class DeploySandbox: @unchecked Sendable {
             let repository = config.registry.repository(service)
             let digest = try #require(try await registryClient.digest(of: RegistryTag("git-\(commit)")!, in: repository))
             if signed {
-                try await NativeSigner(key: signingKey, registry: registryClient).sign(PinnedImageReference(registry: registry.host, repository: repository, digest: digest))
+                try await NativeSigner(key: signingKey, registry: registryClient).sign(
+                    PinnedImageReference(registry: registry.host, repository: repository, digest: digest))
             }
-            built.append(BuiltImage(service: service, repository: registry.host + "/" + repository, tag: "git-\(commit)", digest: digest.description, reused: false))
+            built.append(
+                BuiltImage(service: service, repository: registry.host + "/" + repository, tag: "git-\(commit)", digest: digest.description, reused: false))
         }
         return built
     }
@@ -287,7 +295,8 @@ final class DeploySandbox: @unchecked Sendable {
         let client = registry.client(registryLogin.map { RegistryCredentials(username: $0.username, password: Secret($0.password)) })
         for build in builds {
             try await trust.writeStageProof(
-                PinnedImageReference(registry: registry.host, repository: config.registry.repository(build.service), digest: try #require(ImageDigest(build.digest))),
+                PinnedImageReference(
+                    registry: registry.host, repository: config.registry.repository(build.service), digest: try #require(ImageDigest(build.digest))),
                 registry: client)
         }
     }
@@ -298,12 +307,14 @@ final class DeploySandbox: @unchecked Sendable {
         registryCredentials: RegistryCredentials? = nil, pullCredentials: RegistryCredentials? = nil, forceUnverified: Bool = false
     ) -> Deployer {
         let compose = ComposeEnvironment.command(
-            flavor: processEnvironment["STOCKOPS_COMPOSE"] == "plugin" ? .plugin : .standalone, environment: environment, root: root, processEnvironment: processEnvironment)
+            flavor: processEnvironment["STOCKOPS_COMPOSE"] == "plugin" ? .plugin : .standalone, environment: environment, root: root,
+            processEnvironment: processEnvironment)
         return Deployer(
             environment: ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: processEnvironment),
             registry: RegistryAccess.client(config.registry, credentials: registryCredentials), stateDirectory: state,
             runner: ProcessRunner(grace: .seconds(2)), log: log ?? NodeLog(path: root + "/deployer-\(UUID().uuidString).log"), smokeTimeout: smokeTimeout,
-            lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e", pullCredentials: pullCredentials, trust: trust, forceUnverified: forceUnverified)
+            lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e", pullCredentials: pullCredentials, trust: trust, forceUnverified: forceUnverified
+        )
     }
 
     var request: EnvironmentRequest {
@@ -317,7 +328,8 @@ final class DeploySandbox: @unchecked Sendable {
     /// The containers of the project: service → (image, container id).
     func containers() async throws -> [String: (image: String, id: String)] {
         let result = try await DeployImages.docker([
-            "ps", "--no-trunc", "--filter", "label=com.docker.compose.project=\(project)", "--format", "{{.Label \"com.docker.compose.service\"}} {{.Image}} {{.ID}}",
+            "ps", "--no-trunc", "--filter", "label=com.docker.compose.project=\(project)", "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.Image}} {{.ID}}",
         ])
         guard result.status == 0 else { throw FixtureError("docker ps failed: \(result.output)") }
         var containers: [String: (image: String, id: String)] = [:]

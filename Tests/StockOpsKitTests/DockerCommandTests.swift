@@ -124,7 +124,8 @@ struct DockerCommandTests {
 
     @Test func passwordNeverInArgv() throws {
         let password = Secret("registry-password-value")
-        let argv = docker.login(registry: "harbor.example.com", username: "robot$stockops")
+        let argv =
+            docker.login(registry: "harbor.example.com", username: "robot$stockops")
             + docker.buildxBuild(try build()) + docker.build(try build())
         #expect(!argv.contains { $0.contains(password.reveal()) })
     }

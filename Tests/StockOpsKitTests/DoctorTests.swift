@@ -74,19 +74,23 @@ struct FakeTools {
     /// A `docker` answering `--version`, `compose version` and `version --format` (the engine), and `buildx version`
     /// and `buildx inspect` when given the inspect output (refusing `buildx` as an unknown command otherwise).
     func addDocker(engineUp: Bool, buildxInspect: String? = nil) throws {
-        let engine = engineUp
+        let engine =
+            engineUp
             ? "echo 27.3.1"
             : "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1"
-        let buildx = buildxInspect.map { inspect in
+        let buildx =
+            buildxInspect.map { inspect in
+                """
+                  "buildx version") echo 'github.com/docker/buildx v0.17.1 257815a6fb95ae1a4fc5e2e3e1d8c4ab3e2e6f3a' ;;
+                  "buildx inspect") /bin/cat <<'INSPECT'
+                \(inspect)
+                INSPECT
+                    ;;
+                """
+            } ?? ""
+        try addScript(
+            "docker",
             """
-              "buildx version") echo 'github.com/docker/buildx v0.17.1 257815a6fb95ae1a4fc5e2e3e1d8c4ab3e2e6f3a' ;;
-              "buildx inspect") /bin/cat <<'INSPECT'
-            \(inspect)
-            INSPECT
-                ;;
-            """
-        } ?? ""
-        try addScript("docker", """
             if [ "$1" = --config ]; then shift 2; fi
             case "$1 $2" in
               "--version "*) echo '\(ToolOutput.docker)' ;;
@@ -281,11 +285,17 @@ struct DoctorTests {
     }
 
     @Test func theJSONReportHasSchemaVersionOneAndEveryKey() throws {
-        let report = DoctorReport(environment: "dev", checks: [
-            DoctorCheck(name: "git", kind: .tool, required: true, status: .ok, found: "/usr/bin/git", version: "2.39.5", minimum: "2.30", detail: "paths-filter"),
-            DoctorCheck.problem(.missing, name: "cosign", kind: .tool, required: false, detail: "not found in PATH", fix: "https://github.com/sigstore/cosign/releases"),
-            DoctorCheck.problem(.tooOld, name: "semgrep", kind: .tool, required: true, found: "/usr/bin/semgrep", version: "1.50.0", minimum: "1.70", detail: "too old", fix: "pipx install semgrep"),
-        ])
+        let report = DoctorReport(
+            environment: "dev",
+            checks: [
+                DoctorCheck(
+                    name: "git", kind: .tool, required: true, status: .ok, found: "/usr/bin/git", version: "2.39.5", minimum: "2.30", detail: "paths-filter"),
+                DoctorCheck.problem(
+                    .missing, name: "cosign", kind: .tool, required: false, detail: "not found in PATH", fix: "https://github.com/sigstore/cosign/releases"),
+                DoctorCheck.problem(
+                    .tooOld, name: "semgrep", kind: .tool, required: true, found: "/usr/bin/semgrep", version: "1.50.0", minimum: "1.70", detail: "too old",
+                    fix: "pipx install semgrep"),
+            ])
         let data = try JSONEncoder().encode(report)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(object["schemaVersion"] as? Int == 1)
@@ -316,72 +326,76 @@ struct DoctorTests {
 /// `GET /api/authentication/validate` (`{"valid": bool}` for the token given as the HTTP Basic user with an empty
 /// password), as its Web API documents them. Usage: server.py TOKEN STATUS.
 let sonarQubeFake = #"""
-import base64, json, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import base64, json, sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-TOKEN, STATUS = sys.argv[1:3]
+    TOKEN, STATUS = sys.argv[1:3]
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def do_GET(self):
-        if self.path == "/api/system/status":
-            return self.reply(200, {"id": "243B8A4D-AZEPCMpfBfTXwD2FVAGm", "version": "10.7.0.96327", "status": STATUS})
-        if self.path == "/api/authentication/validate":
-            return self.reply(200, {"valid": self.headers.get("Authorization") == "Basic " + base64.b64encode((TOKEN + ":").encode()).decode()})
-        self.reply(404, {"errors": [{"msg": "Unknown url : " + self.path}]})
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args):
+            pass
+        def reply(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        def do_GET(self):
+            if self.path == "/api/system/status":
+                return self.reply(200, {"id": "243B8A4D-AZEPCMpfBfTXwD2FVAGm", "version": "10.7.0.96327", "status": STATUS})
+            if self.path == "/api/authentication/validate":
+                return self.reply(200, {"valid": self.headers.get("Authorization") == "Basic " + base64.b64encode((TOKEN + ":").encode()).decode()})
+            self.reply(404, {"errors": [{"msg": "Unknown url : " + self.path}]})
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""#
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """#
 
 /// DefectDojo's `GET /api/v2/user_profile/` (API v2, `Authorization: Token <key>`; 401 `{"detail": "Invalid token."}`).
 /// Usage: server.py KEY.
 let defectDojoProfileFake = #"""
-import json, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import json, sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-KEY = sys.argv[1]
+    KEY = sys.argv[1]
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def do_GET(self):
-        if self.headers.get("Authorization") != "Token " + KEY:
-            return self.reply(401, {"detail": "Invalid token."})
-        if self.path == "/api/v2/user_profile/":
-            return self.reply(200, {"user": {"id": 1, "username": "stockops"}, "user_contact_info": None, "global_role": None,
-                                    "dojo_group_member": [], "product_type_member": [], "product_member": []})
-        self.reply(404, {"detail": "Not found."})
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args):
+            pass
+        def reply(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        def do_GET(self):
+            if self.headers.get("Authorization") != "Token " + KEY:
+                return self.reply(401, {"detail": "Invalid token."})
+            if self.path == "/api/v2/user_profile/":
+                return self.reply(200, {"user": {"id": 1, "username": "stockops"}, "user_contact_info": None, "global_role": None,
+                                        "dojo_group_member": [], "product_type_member": [], "product_member": []})
+            self.reply(404, {"detail": "Not found."})
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""#
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """#
 
 @Suite("stockops doctor against SonarQube, DefectDojo and Argo CD stand-ins")
 struct DoctorAPITests {
     @Test func sonarQubeIsUpAndTakesTheFetchedToken() async throws {
         let token = "squ_\(UUID().uuidString)"
-        let launched = try await launchPythonServer(sonarQubeFake, directory: temporaryDirectory("sonarfake"), arguments: [token, "UP"], name: "the SonarQube stand-in")
-        defer { kill(launched.process.processIdentifier, SIGKILL); launched.process.waitUntilExit() }
+        let launched = try await launchPythonServer(
+            sonarQubeFake, directory: temporaryDirectory("sonarfake"), arguments: [token, "UP"], name: "the SonarQube stand-in")
+        defer {
+            kill(launched.process.processIdentifier, SIGKILL)
+            launched.process.waitUntilExit()
+        }
         var images = ImagesConfig()
         images.sonarHostURL = "http://127.0.0.1:\(launched.port)"
         images.sonarRequired = true
@@ -402,8 +416,12 @@ struct DoctorAPITests {
 
     @Test func defectDojoTakesTheFetchedAPIKey() async throws {
         let key = "dojo-\(UUID().uuidString)"
-        let launched = try await launchPythonServer(defectDojoProfileFake, directory: temporaryDirectory("dojofake"), arguments: [key], name: "the DefectDojo stand-in")
-        defer { kill(launched.process.processIdentifier, SIGKILL); launched.process.waitUntilExit() }
+        let launched = try await launchPythonServer(
+            defectDojoProfileFake, directory: temporaryDirectory("dojofake"), arguments: [key], name: "the DefectDojo stand-in")
+        defer {
+            kill(launched.process.processIdentifier, SIGKILL)
+            launched.process.waitUntilExit()
+        }
         let config = DefectDojoConfig(url: "http://127.0.0.1:\(launched.port)", product: "stockapp")
         let doctor = Doctor(root: temporaryDirectory(), processEnvironment: [:], postgresDirectories: [])
 
@@ -413,7 +431,10 @@ struct DoctorAPITests {
         #expect(refused.map(\.status) == [.unauthorised])
         #expect(await doctor.defectDojo(config, fetched: nil, fetchesSecrets: false).map(\.status) == [.warning], "without Vault the import is skipped")
         let down = DefectDojoConfig(url: "http://127.0.0.1:\(try freeLoopbackPort())", product: "stockapp")
-        #expect(await doctor.defectDojo(down, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret(key)]), fetchesSecrets: true).map(\.status) == [.unreachable])
+        #expect(
+            await doctor.defectDojo(down, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret(key)]), fetchesSecrets: true).map(\.status) == [
+                .unreachable
+            ])
     }
 
     @Test func theArgoCDApplicationIsReadWithTheFetchedToken() async throws {
@@ -456,10 +477,11 @@ struct DoctorServerTests {
         defer { registry.stop() }
         let directory = temporaryDirectory()
         var config = try PipelineConfig.parse(sandboxPipeline, file: "stockops.yml")
-        config.vault = CIVault.declared + [
-            VaultSecret(path: "secret/data/sonarqube/token", keys: ["SONAR_TOKEN"]),
-            VaultSecret(path: "secret/data/db/stockops", keys: ["password"]),
-        ]
+        config.vault =
+            CIVault.declared + [
+                VaultSecret(path: "secret/data/sonarqube/token", keys: ["SONAR_TOKEN"]),
+                VaultSecret(path: "secret/data/db/stockops", keys: ["password"]),
+            ]
         var environment = try vault.environment(directory: directory)
         environment["STOCKOPS_REGISTRY"] = registry.host
         let doctor = Doctor(root: directory, processEnvironment: environment, postgresDirectories: [])

@@ -30,7 +30,8 @@ import Testing
         if plugin {
             let configDirectory = temporaryDirectory("docker-config")
             try FileManager.default.createDirectory(atPath: configDirectory + "/cli-plugins", withIntermediateDirectories: true)
-            try FileManager.default.createSymbolicLink(atPath: configDirectory + "/cli-plugins/docker-compose", withDestinationPath: URL(fileURLWithPath: standalone).resolvingSymlinksInPath().path)
+            try FileManager.default.createSymbolicLink(
+                atPath: configDirectory + "/cli-plugins/docker-compose", withDestinationPath: URL(fileURLWithPath: standalone).resolvingSymlinksInPath().path)
             environmentVariables["DOCKER_CONFIG"] = configDirectory
         }
         return try await runTool(argv, environment: environmentVariables, directory: Self.root)
@@ -51,7 +52,8 @@ import Testing
         #expect(Set(services.keys) == ["vault-agent", "db", "proxy", "stock-listing-blue", "stock-listing-green", "trade-blue", "trade-green"])
         let pipeline = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
         // The proxy publishes the services' ports; a slot only a loopback port the engine picks, for the smoke test.
-        let listing = pipeline.service(named: "stock-listing")!, trade = pipeline.service(named: "trade")!
+        let listing = pipeline.service(named: "stock-listing")!
+        let trade = pipeline.service(named: "trade")!
         let expectedPorts: [String: [Int: String]] = [
             "proxy": [listing.containerPort: String(listing.ports[environment]!), trade.containerPort: String(trade.ports[environment]!)],
             "db": [5432: String(pipeline.databasePorts[environment]!)],
@@ -106,14 +108,19 @@ import Testing
 
     @Test func theDockerComposePluginReadsTheSameFiles() async throws {
         let result = try await config(
-            .prod, ["POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2", "BIND_ADDRESS": "10.0.0.5", "VAULT_AGENT_ADDR": "http://host.docker.internal:8200"],
+            .prod,
+            [
+                "POSTGRES_IMAGE": "stockops-local/postgres:15", "VAULT_AGENT_IMAGE": "stockops-local/openbao:2", "BIND_ADDRESS": "10.0.0.5",
+                "VAULT_AGENT_ADDR": "http://host.docker.internal:8200",
+            ],
             plugin: true)
         #expect(result.status == 0, "\(result.output)")
         let services = try #require(try parsed(result)["services"] as? [String: [String: Any]])
         #expect(services["db"]?["image"] as? String == "stockops-local/postgres:15")
         #expect(services["vault-agent"]?["image"] as? String == "stockops-local/openbao:2")
         #expect((services["proxy"]?["ports"] as? [[String: Any]])?.map { $0["host_ip"] as? String } == ["10.0.0.5", "10.0.0.5"])
-        #expect((services["trade-green"]?["ports"] as? [[String: Any]])?.first?["host_ip"] as? String == "127.0.0.1", "a slot is reachable only through the proxy")
+        #expect(
+            (services["trade-green"]?["ports"] as? [[String: Any]])?.first?["host_ip"] as? String == "127.0.0.1", "a slot is reachable only through the proxy")
         #expect((services["vault-agent"]?["environment"] as? [String: Any])?["VAULT_ADDR"] as? String == "http://host.docker.internal:8200")
     }
 

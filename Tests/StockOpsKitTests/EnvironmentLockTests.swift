@@ -189,7 +189,8 @@ import Testing
         #expect(unlock.status == 4, "\(unlock.output)")
 
         // The other process is released once it says it waits for the lock.
-        let waited = try await stockops(["lock", "--env", "dev", "--wait", "30", "--reason", "disk full"], state: state, releasing: lock, when: "waiting up to")
+        let waited = try await stockops(
+            ["lock", "--env", "dev", "--wait", "30", "--reason", "disk full"], state: state, releasing: lock, when: "waiting up to")
         #expect(waited.status == 0, "\(waited.output)")
         #expect(waited.output.contains("dev is locked for maintenance"))
         await #expect(throws: LockError.self) {

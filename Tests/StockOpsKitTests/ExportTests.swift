@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Yams
+
 @testable import StockOpsKit
 
 @Suite struct ExportTests {
@@ -58,7 +59,8 @@ import Yams
             #expect(needs.first == GitHubActionsWorkflow.buildJob, "\(id) does not need the job that builds stockops")
             for dependency in needs.dropFirst() { edges.insert([dependency, id]) }
         }
-        let expected = Set(nodes.flatMap { node in node.dependencies.filter { $0 != GitHubActionsWorkflow.revokeVaultToken }.map { [ids[$0]!, ids[node.id]!] } })
+        let expected = Set(
+            nodes.flatMap { node in node.dependencies.filter { $0 != GitHubActionsWorkflow.revokeVaultToken }.map { [ids[$0]!, ids[node.id]!] } })
         #expect(edges == expected)
         #expect(!expected.isEmpty)
     }
@@ -69,7 +71,10 @@ import Yams
         let trade = try #require(jobs["test-trade"])
         #expect(trade["name"] as? String == "test[trade]")
         let steps = try #require(trade["steps"] as? [[String: Any]])
-        let download = try #require(steps.first { ($0["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true && ($0["with"] as? [String: String])?["name"] != "stockops-binary" })
+        let download = try #require(
+            steps.first {
+                ($0["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true && ($0["with"] as? [String: String])?["name"] != "stockops-binary"
+            })
         #expect((download["with"] as? [String: String])?["name"] == "stockops-output-paths-filter")
         let run = try #require(steps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
         #expect((run["env"] as? [String: String])?["NODE"] == "test[trade]")
@@ -137,10 +142,11 @@ import Yams
         let jobs = try jobs(workflow.render(try syntheticGraph()))
         let test = try #require(jobs["test"])
         let include = try #require(((test["strategy"] as? [String: Any])?["matrix"] as? [String: Any])?["include"] as? [[String: String]])
-        #expect(include == [
-            ["node": "test[trade]", "artifact": "test-trade", "output": "test_trade_.json"],
-            ["node": "test[stock-listing]", "artifact": "test-stock-listing", "output": "test_stock-listing_.json"],
-        ])
+        #expect(
+            include == [
+                ["node": "test[trade]", "artifact": "test-trade", "output": "test_trade_.json"],
+                ["node": "test[stock-listing]", "artifact": "test-stock-listing", "output": "test_stock-listing_.json"],
+            ])
         #expect((test["strategy"] as? [String: Any])?["fail-fast"] as? String == "false")
         let steps = try #require(test["steps"] as? [[String: Any]])
         let run = try #require(steps.first { ($0["env"] as? [String: String])?["NODE"] != nil })
@@ -149,7 +155,8 @@ import Yams
         #expect((upload["with"] as? [String: String])?["path"] == ".stockops/outputs/${{ matrix.output }}")
         let deploySteps = try #require(jobs["deploy"]?["steps"] as? [[String: Any]])
         let downloads = deploySteps.compactMap { step -> String? in
-            guard (step["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true, (step["with"] as? [String: String])?["name"] != "stockops-binary" else { return nil }
+            guard (step["uses"] as? String)?.hasPrefix("actions/download-artifact@") == true, (step["with"] as? [String: String])?["name"] != "stockops-binary"
+            else { return nil }
             return (step["with"] as? [String: String])?["name"]
         }
         #expect(downloads == ["stockops-output-test-trade", "stockops-output-test-stock-listing"])
@@ -237,7 +244,9 @@ import Yams
             with: "  sign:\n    required: false\n    keyless: {identity: ci@example.com, issuer: https://token.actions.githubusercontent.com}\n")
         #expect(keyless != config)
         try Data(keyless.utf8).write(to: URL(fileURLWithPath: directory + "/stockops.yml"))
-        let session = Session(output: Console(fd: -1, isTTY: false, colors: false, githubActions: false), errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
+        let session = Session(
+            output: Console(fd: -1, isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
         let request = RunRequest(root: Self.root, configPath: directory + "/stockops.yml", processEnvironment: [:])
         #expect(session.exportGitHubActions(request, outputPath: directory + "/nodes.yml") == .success)
         let jobs = try jobs(String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8))
@@ -251,12 +260,15 @@ import Yams
         let directory = temporaryDirectory("export")
         let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let session = Session(output: Console(fd: out, isTTY: false, colors: false, githubActions: false), errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
+        let session = Session(
+            output: Console(fd: out, isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
         #expect(session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/nodes.yml") == .success)
         let text = try String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8)
         #expect(try text == GitHubActionsWorkflow().render(pipelineGraph()))
         #expect(session.exportGitHubActions(RunRequest(root: Self.root, configPath: "missing.yml", processEnvironment: [:]), outputPath: nil) == .usage)
-        #expect(session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/matrix.yml", matrix: true) == .success)
+        #expect(
+            session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/matrix.yml", matrix: true) == .success)
         var matrix = GitHubActionsWorkflow()
         matrix.matrix = true
         #expect(try String(contentsOfFile: directory + "/matrix.yml", encoding: .utf8) == matrix.render(pipelineGraph()))
@@ -282,7 +294,10 @@ import Yams
         #expect(text.components(separatedBy: "swift build -c release --product stockops").count == 3, "built in the stockops and pull-request jobs only")
         let build = try #require(jobs[GitHubActionsWorkflow.buildJob])
         let buildSteps = try #require(build["steps"] as? [[String: Any]])
-        #expect(buildSteps.contains { ($0["with"] as? [String: String])?["name"] == "stockops-binary" && ($0["uses"] as? String)?.hasPrefix("actions/upload-artifact@") == true })
+        #expect(
+            buildSteps.contains {
+                ($0["with"] as? [String: String])?["name"] == "stockops-binary" && ($0["uses"] as? String)?.hasPrefix("actions/upload-artifact@") == true
+            })
         var readers: [String] = []
         for (id, job) in jobs where id != GitHubActionsWorkflow.buildJob && id != GitHubActionsWorkflow.pullRequestJob {
             let steps = try #require(job["steps"] as? [[String: Any]])
@@ -296,12 +311,15 @@ import Yams
         // fetch-secrets and the nodes reading its output (registry login, signing key, webhook): secrets never travel
         // between jobs, as outputs are stored without them.
         let expected = graph.nodes.filter { node in
-            node.id != GitHubActionsWorkflow.revokeVaultToken && (node.id.name == "fetch-secrets" || node.dependencies.contains(StockOpsPipeline.fetchSecrets.id))
+            node.id != GitHubActionsWorkflow.revokeVaultToken
+                && (node.id.name == "fetch-secrets" || node.dependencies.contains(StockOpsPipeline.fetchSecrets.id))
         }
         #expect(expected.contains { $0.id.name == "sign" } && expected.contains { $0.id.name == "deploy" })
         let readingJobs = Set(expected.map(\.id.description))
         #expect(Set(readers).isSuperset(of: readingJobs))
-        #expect(Set(readers).subtracting(readingJobs).allSatisfy { reader in expected.contains { $0.id.name == NodeID(parsing: reader).name } }, "only matrix siblings of a reader")
+        #expect(
+            Set(readers).subtracting(readingJobs).allSatisfy { reader in expected.contains { $0.id.name == NodeID(parsing: reader).name } },
+            "only matrix siblings of a reader")
         let pullRequest = try #require(jobs[GitHubActionsWorkflow.pullRequestJob])
         #expect(pullRequest["if"] as? String == "${{ github.event_name == 'pull_request' }}")
         #expect(try !Yams.dump(object: pullRequest).contains("secrets."))
@@ -315,7 +333,9 @@ import Yams
         let custom = config.replacingOccurrences(of: "    runner: [self-hosted, stockops-stage]\n", with: "    runner: [self-hosted, linux, stage-host]\n")
         #expect(custom != config)
         try Data(custom.utf8).write(to: URL(fileURLWithPath: directory + "/stockops.yml"))
-        let session = Session(output: Console(fd: -1, isTTY: false, colors: false, githubActions: false), errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
+        let session = Session(
+            output: Console(fd: -1, isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
         let request = RunRequest(root: Self.root, configPath: directory + "/stockops.yml", environment: .stage, processEnvironment: [:])
         #expect(session.exportGitHubActions(request, outputPath: directory + "/stage.yml") == .success)
         let text = try String(contentsOfFile: directory + "/stage.yml", encoding: .utf8)
@@ -341,9 +361,19 @@ import Yams
     @Test func dependenciesComeFromTheDirectoryAndTheNodesOutputGoesBack() async throws {
         var builder = GraphBuilder()
         let ran = Recorder<String>()
-        let source = builder.add("source", Produce(value: { ran.append("source"); return 41 }))
+        let source = builder.add(
+            "source",
+            Produce(value: {
+                ran.append("source")
+                return 41
+            }))
         builder.add("next", AddOne(input: source))
-        builder.add("unrelated", Produce(value: { ran.append("unrelated"); return 0 }))
+        builder.add(
+            "unrelated",
+            Produce(value: {
+                ran.append("unrelated")
+                return 0
+            }))
         builder.add("cleanup", Probe(), policy: NodePolicy(.finally))
         let graph = try builder.build()
         let directory = OutputsDirectory(path: temporaryDirectory("outputs"))
@@ -398,9 +428,12 @@ import Yams
         let repository = try await SessionTests().repository()
         let outputs = repository.root + "/.stockops/outputs"
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
-        let changes = ChangeSet(base: "0123456789abcdef", baseSource: "push event before", files: ["services/stock-listing/README.md"], sharedChanged: false, services: ["stock-listing"])
+        let changes = ChangeSet(
+            base: "0123456789abcdef", baseSource: "push event before", files: ["services/stock-listing/README.md"], sharedChanged: false,
+            services: ["stock-listing"])
         try GraphBuilder.encode(changes).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
-        let scanned = SecretScanResult(scanner: "trivy", version: "Version: 0.76.0", findings: [], allowed: [], report: "reports/secret-scan-trivy.json", skippedPaths: 0)
+        let scanned = SecretScanResult(
+            scanner: "trivy", version: "Version: 0.76.0", findings: [], allowed: [], report: "reports/secret-scan-trivy.json", skippedPaths: 0)
         try GraphBuilder.encode(scanned).write(to: URL(fileURLWithPath: outputs + "/secret-scan.json"))
         let (session, directory) = SessionTests().captureSession()
         var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [:])
@@ -419,12 +452,14 @@ import Yams
         let runs = try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs")
         #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs/" + runs[0] + "/logs/paths-filter.log"))
 
-        let selected = ChangeSet(base: nil, baseSource: "none", files: ["services/trade/Sources/TradeService/Trade.swift"], sharedChanged: false, services: ["trade"])
+        let selected = ChangeSet(
+            base: nil, baseSource: "none", files: ["services/trade/Sources/TradeService/Trade.swift"], sharedChanged: false, services: ["trade"])
         try GraphBuilder.encode(selected).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
         request.json = false
         _ = await session.run(request)
         let latest = try #require(try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs").first { !runs.contains($0) })
-        let second = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: repository.root + "/.stockops/runs/" + latest + "/run.json")))
+        let second = try JSONDecoder.stockops.decode(
+            RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: repository.root + "/.stockops/runs/" + latest + "/run.json")))
         let trade = try #require(second.nodes.first { $0.id == NodeID("test", key: "trade") })
         #expect(second.nodes.first { $0.id == "paths-filter" }?.status == .external)
         #expect(trade.attempts >= 1, "test[trade] ran on the loaded selection")

@@ -19,9 +19,11 @@ import Testing
             </testsuite></testsuites>
             """
         #expect(TestCounts.failures(junit: xctest) == [#"TradeServiceTests.TradeTests.testSell: XCTAssertEqual failed: ("3") is not equal to ("2")"#])
-        #expect(TestCounts.failures(junit: swiftTesting) == ["TradeServiceTests.TradeRoutesTests.overselling(): Expectation failed: (quantity → 5) <= (held → 2)"])
+        #expect(
+            TestCounts.failures(junit: swiftTesting) == ["TradeServiceTests.TradeRoutesTests.overselling(): Expectation failed: (quantity → 5) <= (held → 2)"])
         #expect(TestCounts.failures(junit: "<testsuites/>").isEmpty)
-        let references = #"<testcase classname="T" name="arrow()"><failure message="(total([2, 2]) &#8594; 4) == 5 &#x2192; &amp;amp; &bogus; &#10;second line" /></testcase>"#
+        let references =
+            #"<testcase classname="T" name="arrow()"><failure message="(total([2, 2]) &#8594; 4) == 5 &#x2192; &amp;amp; &bogus; &#10;second line" /></testcase>"#
         #expect(TestCounts.failures(junit: references) == ["T.arrow(): (total([2, 2]) → 4) == 5 → &amp; &bogus; "])
     }
 
@@ -81,7 +83,8 @@ import Testing
         }
         let rollback = RunHistory.directory(root: root) + "/20261130T100009Z-def0-rollback"
         try FileManager.default.createDirectory(atPath: rollback, withIntermediateDirectories: true)
-        try #"{"status": "failed", "error": "v9.9.9 is not in the registry", "code": "missing-tag"}"#.write(toFile: rollback + "/rollback.json", atomically: true, encoding: .utf8)
+        try #"{"status": "failed", "error": "v9.9.9 is not in the registry", "code": "missing-tag"}"#.write(
+            toFile: rollback + "/rollback.json", atomically: true, encoding: .utf8)
 
         let runs = RunHistory.list(root: root)
         #expect(runs.map(\.runID) == ["20261130T100009Z-def0-rollback", "20261130T100001Z-abc1", "20261130T100000Z-abc0"])
@@ -110,7 +113,8 @@ import Testing
         let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         defer { close(fd) }
         let terminal = Console(fd: fd, isTTY: true, colors: false, githubActions: true)
-        var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": directory + "/state", "GITHUB_ACTIONS": "true"])
+        var request = RunRequest(
+            root: repository.root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": directory + "/state", "GITHUB_ACTIONS": "true"])
         request.only = ["paths-filter"]
         #expect(await Session(output: terminal, errors: terminal).run(request) == .success)
         let text = try String(contentsOfFile: directory + "/out", encoding: .utf8)

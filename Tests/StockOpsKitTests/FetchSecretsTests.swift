@@ -72,7 +72,9 @@ struct FetchSecretsTests {
         let fetch = FetchSecretsStage(secrets: declared, settings: VaultSettings(environment: environment), http: OpenBaoDevServer.httpConfiguration)
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch, when: { _ in fetch.skipReason })
         if leak { builder.add("leak", LeakStage(secrets: secrets)) }
-        builder.add("revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids, when: RevokeVaultTokenStage.skipReason(secrets))
+        builder.add(
+            "revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids,
+            when: RevokeVaultTokenStage.skipReason(secrets))
         return try builder.build()
     }
 
@@ -98,7 +100,9 @@ struct FetchSecretsTests {
         try record.write(to: paths)
         try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
         try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
-        try GitHubActions.append(GitHubActions.summary(result, title: "stockops dev"), toFileIn: "GITHUB_STEP_SUMMARY", environment: ["GITHUB_STEP_SUMMARY": paths.runDirectory + "/summary.md"])
+        try GitHubActions.append(
+            GitHubActions.summary(result, title: "stockops dev"), toFileIn: "GITHUB_STEP_SUMMARY",
+            environment: ["GITHUB_STEP_SUMMARY": paths.runDirectory + "/summary.md"])
         console.write(console.table(result))
         close(fd)
 
@@ -129,14 +133,19 @@ struct FetchSecretsTests {
         let vault = try await CIVault()
         let root = temporaryDirectory()
         var builder = GraphBuilder()
-        let fetch = FetchSecretsStage(secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
+        let fetch = FetchSecretsStage(
+            secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch)
         let started = Recorder<Bool>()
-        builder.add("slow", Probe(dependencies: [secrets.id]) { _ in
-            started.append(true)
-            try await Task.sleep(for: .seconds(30))
-        })
-        builder.add("revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids, when: RevokeVaultTokenStage.skipReason(secrets))
+        builder.add(
+            "slow",
+            Probe(dependencies: [secrets.id]) { _ in
+                started.append(true)
+                try await Task.sleep(for: .seconds(30))
+            })
+        builder.add(
+            "revoke-vault-token", RevokeVaultTokenStage(fetched: secrets, http: OpenBaoDevServer.httpConfiguration), policy: .finally, after: builder.ids,
+            when: RevokeVaultTokenStage.skipReason(secrets))
         let graph = try builder.build()
         let run = Task { await scheduler(root: root).run(graph) }
         while started.values.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
@@ -175,7 +184,10 @@ struct FetchSecretsTests {
 
     @Test func anUnreachableVaultIsAnInfrastructureError() async throws {
         let root = temporaryDirectory()
-        let environment = ["VAULT_ADDR": "http://127.0.0.1:\(try freeLoopbackPort())", "VAULT_ROLE_ID": "role-\(UUID().uuidString)", "VAULT_SECRET_ID": "secret-\(UUID().uuidString)"]
+        let environment = [
+            "VAULT_ADDR": "http://127.0.0.1:\(try freeLoopbackPort())", "VAULT_ROLE_ID": "role-\(UUID().uuidString)",
+            "VAULT_SECRET_ID": "secret-\(UUID().uuidString)",
+        ]
         let result = await scheduler(root: root).run(try graph(CIVault.declared, environment: environment))
         #expect(result[StockOpsPipeline.fetchSecrets.id]?.failureKind == .infrastructure)
         #expect(result.hasInfrastructureFailure)
@@ -191,7 +203,9 @@ struct FetchSecretsTests {
         required[0].required = true
         let failed = await scheduler().run(try graph(required, environment: [:]))
         #expect(failed[StockOpsPipeline.fetchSecrets.id]?.failureKind == .infrastructure)
-        #expect(failed[StockOpsPipeline.fetchSecrets.id]?.reason?.contains("secret/data/ci/pipeline is required") == true, "\(String(describing: failed[StockOpsPipeline.fetchSecrets.id]))")
+        #expect(
+            failed[StockOpsPipeline.fetchSecrets.id]?.reason?.contains("secret/data/ci/pipeline is required") == true,
+            "\(String(describing: failed[StockOpsPipeline.fetchSecrets.id]))")
     }
 }
 
@@ -200,7 +214,9 @@ struct SecretsCheckTests {
     func session(_ directory: String) -> Session {
         let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        return Session(output: Console(fd: out, isTTY: false, colors: false, githubActions: false), errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
+        return Session(
+            output: Console(fd: out, isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
     }
 
     func config(_ directory: String, vault: String) throws {
@@ -220,19 +236,27 @@ struct SecretsCheckTests {
         let vault = try await CIVault()
         let directory = temporaryDirectory()
         let environment = try vault.environment(directory: directory)
-        try config(directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n  - path: secret/data/harbor/robot\n    keys: [HARBOR_USERNAME, HARBOR_PASSWORD]\n")
+        try config(
+            directory,
+            vault:
+                "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n  - path: secret/data/harbor/robot\n    keys: [HARBOR_USERNAME, HARBOR_PASSWORD]\n"
+        )
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .success)
         var out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(rows(out).contains(["secret/data/harbor/robot", "HARBOR_PASSWORD", "ok"]))
         #expect(out.contains("all 3 secrets readable"))
         #expect(!out.contains(vault.signingKey.reveal()) && !out.contains("robot$ci"))
-        #expect(await session(directory).checkSecrets(root: directory, json: true, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .success)
+        #expect(
+            await session(directory).checkSecrets(root: directory, json: true, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration)
+                == .success)
         let json = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(try await JSONSchemaCheck.problems(json, command: "secrets-check").isEmpty, "\(json)")
         #expect(json.contains(#""readable" : true"#) && !json.contains(vault.signingKey.reveal()))
 
-        try config(directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY, NOPE]\n  - path: secret/data/db/stockops\n    keys: [password]\n")
-        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .gateFailed)
+        try config(
+            directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY, NOPE]\n  - path: secret/data/db/stockops\n    keys: [password]\n")
+        #expect(
+            await session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .gateFailed)
         out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(rows(out).contains(["secret/data/ci/pipeline", "NOPE", "missing"]))
         #expect(rows(out).contains(["secret/data/db/stockops", "password", "denied"]))
@@ -242,7 +266,9 @@ struct SecretsCheckTests {
 
         var unreachable = environment
         unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(try freeLoopbackPort())"
-        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: unreachable, http: OpenBaoDevServer.httpConfiguration) == .infrastructure)
+        #expect(
+            await session(directory).checkSecrets(root: directory, processEnvironment: unreachable, http: OpenBaoDevServer.httpConfiguration) == .infrastructure
+        )
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: [:]) == .usage)
         try "version: 1\nvault: 3\n".write(toFile: directory + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: environment) == .usage)

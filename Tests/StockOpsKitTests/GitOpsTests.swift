@@ -16,7 +16,9 @@ struct InfraRepository {
         let seed = try await Repository()
         try seed.write("base/kustomization.yaml", "resources: [deployment.yaml]\n")
         try seed.write("base/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: trade}\n")
-        try seed.write("overlays/stage/kustomization.yaml", """
+        try seed.write(
+            "overlays/stage/kustomization.yaml",
+            """
             apiVersion: kustomize.config.k8s.io/v1beta1
             kind: Kustomization
             resources:
@@ -54,7 +56,8 @@ struct InfraRepository {
 }
 
 @Suite struct GitOpsTests {
-    static let service = ServiceConfig(name: "trade", paths: ["services/trade/"], product: "trade", testTarget: "TradeServiceTests", healthPath: "/health", ports: [.stage: 8011])
+    static let service = ServiceConfig(
+        name: "trade", paths: ["services/trade/"], product: "trade", testTarget: "TradeServiceTests", healthPath: "/health", ports: [.stage: 8011])
     static let digestA = "sha256:" + String(repeating: "a", count: 64)
     static let digestB = "sha256:" + String(repeating: "b", count: 64)
 
@@ -62,9 +65,12 @@ struct InfraRepository {
         BuiltImage(service: "trade", repository: InfraRepository.trade, tag: tag, digest: digest, reused: false)
     }
 
-    func deploy(_ infra: InfraRepository, _ image: BuiltImage, target: GitOpsTarget, secrets: FetchedSecrets? = nil) async throws -> (GitOpsDeployment, StageContext) {
-        let stage = GitOpsDeployStage(service: Self.service, environment: .stage, target: target, built: StockOpsPipeline.build("trade"),
-                                      secrets: secrets == nil ? nil : StockOpsPipeline.fetchSecrets, pollInterval: .milliseconds(100))
+    func deploy(_ infra: InfraRepository, _ image: BuiltImage, target: GitOpsTarget, secrets: FetchedSecrets? = nil) async throws -> (
+        GitOpsDeployment, StageContext
+    ) {
+        let stage = GitOpsDeployStage(
+            service: Self.service, environment: .stage, target: target, built: StockOpsPipeline.build("trade"),
+            secrets: secrets == nil ? nil : StockOpsPipeline.fetchSecrets, pollInterval: .milliseconds(100))
         var outputs: [NodeID: any Sendable] = [StockOpsPipeline.build("trade").id: image]
         if let secrets { outputs[StockOpsPipeline.fetchSecrets.id] = secrets }
         let context = stageContext(StockOpsPipeline.gitOpsDeploy("trade").id, root: temporaryDirectory(), outputs: outputs)
@@ -93,7 +99,8 @@ struct InfraRepository {
         #expect(try await infra.trade()?.newTag == "git-1111111")
 
         let log = try await infra.log()
-        #expect(log.map(\.subject) == ["Roll back trade to git-1111111", "Deploy trade git-2222222 to stage", "Deploy trade git-1111111 to stage", "stage overlay"])
+        #expect(
+            log.map(\.subject) == ["Roll back trade to git-1111111", "Deploy trade git-2222222 to stage", "Deploy trade git-1111111 to stage", "stage overlay"])
         #expect(log.prefix(3).allSatisfy { $0.author == "Release Bot <release@example.com>" })
         #expect(log[0].sha == rollback.commit && log[1].sha == second.change.commit && log[2].sha == first.change.commit)
         let message = try await infra.git("log", "-1", "--format=%B", first.change.commit)
@@ -106,7 +113,10 @@ struct InfraRepository {
             try await deployer.rollback(name: InfraRepository.trade, to: "git-9999999") { _, _ in "never" }
         }
         #expect(unknown?.kind == .failed)
-        #expect(unknown?.message.contains("git-9999999 was never deployed to stage for \(InfraRepository.trade); values in the history of overlays/stage/kustomization.yaml: git-1111111, git-2222222, git-1111111, git-0000000") == true, "\(unknown?.message ?? "")")
+        #expect(
+            unknown?.message.contains(
+                "git-9999999 was never deployed to stage for \(InfraRepository.trade); values in the history of overlays/stage/kustomization.yaml: git-1111111, git-2222222, git-1111111, git-0000000"
+            ) == true, "\(unknown?.message ?? "")")
         #expect(try await infra.log().count == 4)
         let named = try await deployer.rollback(name: InfraRepository.trade, to: "git-0000000") { _, _ in "Roll back trade to the first image" }
         #expect(named.current.newTag == "git-0000000" && named.changed)
@@ -120,7 +130,10 @@ struct InfraRepository {
         #expect(text.contains("digest: \"\(Self.digestA)\""))
         #expect(!text.contains("newTag"))
         #expect(text.contains("- ../../base"))
-        #expect(context.log.contents().contains("pushed \(deployment.change.commit.prefix(12)) to main: \(InfraRepository.trade) \(InfraRepository.trade):git-0000000 → \(InfraRepository.trade)@\(Self.digestA)"))
+        #expect(
+            context.log.contents().contains(
+                "pushed \(deployment.change.commit.prefix(12)) to main: \(InfraRepository.trade) \(InfraRepository.trade):git-0000000 → \(InfraRepository.trade)@\(Self.digestA)"
+            ))
     }
 
     @Test func aBranchThatMovedOnIsRetriedFromItsNewHead() async throws {
@@ -128,19 +141,19 @@ struct InfraRepository {
         // The first push finds the branch moved: the hook commits on top of main before the push's ref update.
         let hook = infra.bare + "/hooks/pre-receive"
         try """
-            #!/bin/sh
-            cat > /dev/null
-            marker="$GIT_DIR/concurrent-done"
-            [ -e "$marker" ] && exit 0
-            touch "$marker"
-            unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
-            parent=$(git rev-parse refs/heads/main)
-            tree=$(git rev-parse "$parent^{tree}")
-            commit=$(GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com git commit-tree "$tree" -p "$parent" -m "concurrent change")
-            git update-ref refs/heads/main "$commit" "$parent"
-            exit 0
+        #!/bin/sh
+        cat > /dev/null
+        marker="$GIT_DIR/concurrent-done"
+        [ -e "$marker" ] && exit 0
+        touch "$marker"
+        unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+        parent=$(git rev-parse refs/heads/main)
+        tree=$(git rev-parse "$parent^{tree}")
+        commit=$(GIT_AUTHOR_NAME=Other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=Other GIT_COMMITTER_EMAIL=other@example.com git commit-tree "$tree" -p "$parent" -m "concurrent change")
+        git update-ref refs/heads/main "$commit" "$parent"
+        exit 0
 
-            """.write(toFile: hook, atomically: true, encoding: .utf8)
+        """.write(toFile: hook, atomically: true, encoding: .utf8)
         #expect(chmod(hook, 0o755) == 0)
         let (deployment, context) = try await deploy(infra, built("git-3333333", Self.digestA), target: infra.target())
         #expect(context.log.contents().contains("main moved on while deploying: starting again from its new head (attempt 2 of 3)"))
@@ -173,7 +186,8 @@ struct InfraRepository {
                 return nil
             }
         }
-        #expect(kind("fatal: unable to access 'http://127.0.0.1:40312/infra.git/': Failed to connect to 127.0.0.1 port 40312: Connection refused") == .transient)
+        #expect(
+            kind("fatal: unable to access 'http://127.0.0.1:40312/infra.git/': Failed to connect to 127.0.0.1 port 40312: Connection refused") == .transient)
         #expect(kind("fatal: unable to access 'https://git.example/infra.git/': The requested URL returned error: 403") == .infrastructure)
         #expect(kind("remote: Permission denied\nfatal: Authentication failed for 'https://git.example/infra.git/'") == .infrastructure)
     }
@@ -225,7 +239,8 @@ struct InfraRepository {
         #expect(status.isDeployed("aaaa"))
         #expect(status.isDeployed("aaaa", repository: "https://git.example.com/elsewhere.git"))
         #expect(!status.isDeployed("cccc"))
-        let single = try ArgoCDApplicationStatus.parse(Data(#"{"status": {"sync": {"status": "Synced", "revision": "aaaa"}, "health": {"status": "Healthy"}}}"#.utf8))
+        let single = try ArgoCDApplicationStatus.parse(
+            Data(#"{"status": {"sync": {"status": "Synced", "revision": "aaaa"}, "health": {"status": "Healthy"}}}"#.utf8))
         #expect(single.isDeployed("aaaa", repository: "https://git.example.com/infra.git"))
         #expect(!single.isDeployed("bbbb"))
     }
@@ -242,7 +257,10 @@ struct InfraRepository {
         #expect(failure?.message.contains("Argo CD application stockapp-stage is not Synced at") == true)
         #expect(failure?.message.contains("health Degraded (Deployment trade exceeded its progress deadline)") == true, "\(failure?.message ?? "")")
         #expect(failure?.message.contains("rolled back to \(InfraRepository.trade):git-0000000") == true)
-        #expect(try await infra.log().map(\.subject) == ["Roll back trade in stage to \(InfraRepository.trade):git-0000000", "Deploy trade git-5555555 to stage", "stage overlay"])
+        #expect(
+            try await infra.log().map(\.subject) == [
+                "Roll back trade in stage to \(InfraRepository.trade):git-0000000", "Deploy trade git-5555555 to stage", "stage overlay",
+            ])
         #expect(try await infra.trade()?.newTag == "git-0000000")
 
         let refused = await #expect(throws: StageFailure.self) {
@@ -286,8 +304,9 @@ struct InfraRepository {
         let outputs = temporaryDirectory()
         try JSONEncoder().encode(built("git-7777777", Self.digestA)).write(to: URL(fileURLWithPath: outputs + "/build_trade_.json"))
         let directory = temporaryDirectory()
-        let session = Session(output: Console(fd: open(directory + "/out", O_WRONLY | O_CREAT, 0o644), isTTY: false, colors: false, githubActions: false),
-                              errors: Console(fd: open(directory + "/err", O_WRONLY | O_CREAT, 0o644), isTTY: false, colors: false, githubActions: false))
+        let session = Session(
+            output: Console(fd: open(directory + "/out", O_WRONLY | O_CREAT, 0o644), isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: open(directory + "/err", O_WRONLY | O_CREAT, 0o644), isTTY: false, colors: false, githubActions: false))
         var request = RunRequest(root: repository.root, environment: .stage, processEnvironment: [:])
         request.only = ["gitops-deploy[trade]"]
         request.outputsDirectory = outputs
@@ -296,7 +315,8 @@ struct InfraRepository {
         let written = try JSONDecoder().decode(GitOpsDeployment.self, from: Data(contentsOf: URL(fileURLWithPath: outputs + "/gitops-deploy_trade_.json")))
         #expect(written.change.current.newTag == "git-7777777")
 
-        let history = await session.gitOps(GitOpsRequest(action: .history, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:]))
+        let history = await session.gitOps(
+            GitOpsRequest(action: .history, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:]))
         #expect(history == .success)
         let out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(out.contains("history of \(InfraRepository.trade) in overlays/stage/kustomization.yaml (newest first):"))
@@ -308,7 +328,10 @@ struct InfraRepository {
         #expect(try await JSONSchemaCheck.problems(jsonOut.text, command: "gitops-history").isEmpty, "\(jsonOut.text)")
         #expect(jsonOut.text.contains(#""newTag" : "git-7777777""#) && jsonOut.text.contains(written.change.commit), "\(jsonOut.text)")
 
-        #expect(await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", to: "git-8888888", processEnvironment: [:])) == .gateFailed)
+        #expect(
+            await session.gitOps(
+                GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", to: "git-8888888", processEnvironment: [:]))
+                == .gateFailed)
         #expect(try await infra.log().count == 2)
         #expect(try String(contentsOfFile: directory + "/err", encoding: .utf8).contains("git-8888888 was never deployed to stage"))
         let rolledBack = CapturedSession("gitops-rollback-json")
@@ -320,8 +343,12 @@ struct InfraRepository {
         #expect(rolledBack.text.contains(#""newTag" : "git-0000000""#) && rolledBack.text.contains(#""newTag" : "git-7777777""#), "\(rolledBack.text)")
         #expect(try await infra.log().map(\.subject).first == "Roll back trade in stage to git-0000000")
 
-        #expect(await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .dev, service: "trade", processEnvironment: [:])) == .usage)
-        #expect(await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "billing", processEnvironment: [:])) == .usage)
+        #expect(
+            await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .dev, service: "trade", processEnvironment: [:]))
+                == .usage)
+        #expect(
+            await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "billing", processEnvironment: [:]))
+                == .usage)
         let errors = try String(contentsOfFile: directory + "/err", encoding: .utf8)
         #expect(errors.contains("dev is not a kind: gitops environment in pipelines/stockops.yml; gitops environments: stage"))
         #expect(errors.contains("no service named billing; services: trade"))

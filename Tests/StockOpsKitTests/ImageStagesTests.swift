@@ -24,13 +24,16 @@ enum DockerEngine {
     /// Runs `docker ARGS` against the test engine and returns its standard output.
     @discardableResult
     static func docker(_ arguments: [String], directory: String? = nil) async throws -> String {
-        let result = try await ProcessRunner().run(Command("docker", arguments, environment: Command.baseEnvironment(adding: ["DOCKER_HOST"]), workingDirectory: directory))
+        let result = try await ProcessRunner().run(
+            Command("docker", arguments, environment: Command.baseEnvironment(adding: ["DOCKER_HOST"]), workingDirectory: directory))
         guard result.succeeded else { throw FixtureError("docker \(arguments.joined(separator: " ")) failed: \(result.output)") }
         return result.output
     }
 
     /// Builds a small image from `dockerfile` and pushes it to `registry` as `repository:tag`; returns the reference.
-    static func pushSmallImage(_ dockerfile: String, files: [String: String] = [:], to registry: LocalRegistry, repository: String, tag: String) async throws -> String {
+    static func pushSmallImage(_ dockerfile: String, files: [String: String] = [:], to registry: LocalRegistry, repository: String, tag: String) async throws
+        -> String
+    {
         let directory = temporaryDirectory("image-" + repository)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try dockerfile.write(toFile: directory + "/Dockerfile", atomically: true, encoding: .utf8)
@@ -75,7 +78,8 @@ enum DockerEngine {
     }
 
     static func head() async throws -> String {
-        try await ProcessRunner().run(Git(repository: root).resolveCommit("HEAD")).check("git rev-parse HEAD").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await ProcessRunner().run(Git(repository: root).resolveCommit("HEAD")).check("git rev-parse HEAD").output.trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 
     @Test func anImageUnderTheCommitsTagFromElsewhereIsRebuiltFromTheCommit() async throws {
@@ -119,11 +123,16 @@ enum DockerEngine {
 
         func runBuilds() async throws -> (RunResult, String) {
             var graph = GraphBuilder()
-            let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [ImageSettings.usernameKey: Self.username, ImageSettings.passwordKey: Self.password]))
+            let secrets = graph.add(
+                "fetch-secrets", ProvideSecrets(values: [ImageSettings.usernameKey: Self.username, ImageSettings.passwordKey: Self.password]))
             let settings = Self.settings(config, secrets: secrets, cache: cache)
             var builds: [NodeID] = []
             for service in config.services {
-                builds.append(graph.add(NodeID("build", key: service.name), BuildImageStage(service: service, settings: settings), policy: NodePolicy(.gate, resources: ["swiftpm-build"])).id)
+                builds.append(
+                    graph.add(
+                        NodeID("build", key: service.name), BuildImageStage(service: service, settings: settings),
+                        policy: NodePolicy(.gate, resources: ["swiftpm-build"])
+                    ).id)
             }
             graph.add("docker-logout", DockerLogoutStage(settings: settings), policy: .finally, after: builds)
             let directory = Self.runDirectory()
@@ -138,7 +147,8 @@ enum DockerEngine {
             #expect(built.reused == false)
             #expect(built.tag == "git-" + commit.prefix(7))
             #expect(built.repository == "\(registry.host)/stockapp/\(service.name)")
-            let stored = try await registry.client(RegistryCredentials(username: Self.username, password: Secret(Self.password))).digest(of: try RegistryTag.parse(built.tag), in: "stockapp/\(service.name)")
+            let stored = try await registry.client(RegistryCredentials(username: Self.username, password: Secret(Self.password))).digest(
+                of: try RegistryTag.parse(built.tag), in: "stockapp/\(service.name)")
             #expect(stored?.description == built.digest)
 
             // The image carries the OCI labels and runs the service binary as the non-root user.
@@ -149,7 +159,8 @@ enum DockerEngine {
         }
         // The password went through stdin, once per run: the logs show --password-stdin and never the password.
         let logs = try config.services.map { service in
-            try String(contentsOfFile: RunPaths(root: Self.root, runDirectory: firstDirectory).logPath(for: NodeID("build", key: service.name)), encoding: .utf8)
+            try String(
+                contentsOfFile: RunPaths(root: Self.root, runDirectory: firstDirectory).logPath(for: NodeID("build", key: service.name)), encoding: .utf8)
         }.joined()
         #expect(logs.components(separatedBy: " login --username *** --password-stdin ").count == 2)
         #expect(!logs.contains(Self.password))
@@ -196,9 +207,13 @@ enum DockerEngine {
         let (other, _) = try await build(into: second)
         #expect(!one.reused && !other.reused)
         #expect(one.digest == other.digest, "two builds of one commit gave two digests")
-        let created = try await DockerEngine.docker(["image", "inspect", "--format", "{{index .Config.Labels \"org.opencontainers.image.created\"}}", "\(other.repository):\(other.tag)"])
+        let created = try await DockerEngine.docker([
+            "image", "inspect", "--format", "{{index .Config.Labels \"org.opencontainers.image.created\"}}", "\(other.repository):\(other.tag)",
+        ])
         let commitTime = try await ProcessRunner().run(Command("git", ["-C", Self.root, "log", "-1", "--format=%cI", "HEAD"])).check("git log").output
-        #expect(ISO8601DateFormatter().date(from: created.trimmingCharacters(in: .whitespacesAndNewlines)) == ISO8601DateFormatter().date(from: commitTime.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(
+            ISO8601DateFormatter().date(from: created.trimmingCharacters(in: .whitespacesAndNewlines))
+                == ISO8601DateFormatter().date(from: commitTime.trimmingCharacters(in: .whitespacesAndNewlines)))
 
         let third = try await LocalRegistry.start()
         defer { third.stop() }
@@ -231,8 +246,12 @@ enum DockerEngine {
             let repository = "stockapp/" + name
             let tag = String(reference.split(separator: ":").last!)
             let digest = try #require(try await registry.client().digest(of: try RegistryTag.parse(tag), in: repository))
-            let image = graph.add(NodeID("build", key: name), Fixed(value: BuiltImage(service: name, repository: "\(registry.host)/\(repository)", tag: tag, digest: digest.description, reused: true)))
-            graph.add(NodeID("scan", key: name), ScanImageStage(image: image, settings: settings, failOn: config.gates.failingSeverities), policy: NodePolicy(.gate, resources: [ImageSettings.trivyResource]))
+            let image = graph.add(
+                NodeID("build", key: name),
+                Fixed(value: BuiltImage(service: name, repository: "\(registry.host)/\(repository)", tag: tag, digest: digest.description, reused: true)))
+            graph.add(
+                NodeID("scan", key: name), ScanImageStage(image: image, settings: settings, failOn: config.gates.failingSeverities),
+                policy: NodePolicy(.gate, resources: [ImageSettings.trivyResource]))
         }
         let directory = Self.runDirectory()
         let result = await Self.scheduler(runDirectory: directory).run(try graph.build())
@@ -267,8 +286,15 @@ enum DockerEngine {
         let settings = Self.settings(config, secrets: nil, cache: temporaryDirectory("trivy-cache"))
 
         var graph = GraphBuilder()
-        let image = graph.add("build[base]", Fixed(value: BuiltImage(service: "base", repository: String(reference.split(separator: ":").dropLast().joined(separator: ":")), tag: "git-3333333", digest: digest.description, reused: true)))
-        graph.add("scan[base]", ScanImageStage(image: image, settings: settings, failOn: [.critical]), policy: NodePolicy(.gate, retries: 1, retryDelay: .milliseconds(10)))
+        let image = graph.add(
+            "build[base]",
+            Fixed(
+                value: BuiltImage(
+                    service: "base", repository: String(reference.split(separator: ":").dropLast().joined(separator: ":")), tag: "git-3333333",
+                    digest: digest.description, reused: true)))
+        graph.add(
+            "scan[base]", ScanImageStage(image: image, settings: settings, failOn: [.critical]),
+            policy: NodePolicy(.gate, retries: 1, retryDelay: .milliseconds(10)))
         let result = await Self.scheduler(runDirectory: Self.runDirectory()).run(try graph.build())
 
         let scan = try #require(result["scan[base]"])
@@ -288,7 +314,10 @@ enum DockerEngine {
         let digest = try #require(try await registry.client().digest(of: try RegistryTag.parse("git-4444444"), in: "stockapp/base"))
 
         var graph = GraphBuilder()
-        let image = graph.add("build[base]", Fixed(value: BuiltImage(service: "base", repository: "\(registry.host)/stockapp/base", tag: "git-4444444", digest: digest.description, reused: true)))
+        let image = graph.add(
+            "build[base]",
+            Fixed(
+                value: BuiltImage(service: "base", repository: "\(registry.host)/stockapp/base", tag: "git-4444444", digest: digest.description, reused: true)))
         graph.add("sbom[base]", SBOMStage(image: image, settings: Self.settings(config, secrets: nil, cache: temporaryDirectory("trivy-cache"))))
         let result = await Self.scheduler(runDirectory: Self.runDirectory()).run(try graph.build())
 

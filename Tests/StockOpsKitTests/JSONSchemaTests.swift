@@ -60,7 +60,8 @@ enum JSONSchemaCheck {
 /// (ZeroDowntimeTests), `gitops history` and `gitops rollback` (GitOpsTests).
 @Suite struct JSONSchemaTests {
     @Test func everyJSONFlagHasASchemaAndEverySchemaACommand() async throws {
-        let help = try JSONSchemaCheck.stockops(["--experimental-dump-help"], environment: ProcessInfo.processInfo.environment, directory: temporaryDirectory("dump-help"))
+        let help = try JSONSchemaCheck.stockops(
+            ["--experimental-dump-help"], environment: ProcessInfo.processInfo.environment, directory: temporaryDirectory("dump-help"))
         #expect(help.status == 0)
         struct Command: Decodable {
             struct Argument: Decodable {
@@ -102,7 +103,9 @@ enum JSONSchemaCheck {
         let state = temporaryDirectory("json-state")
         defer { try? FileManager.default.removeItem(atPath: state) }
         try Ledger(stateDirectory: state, environment: .dev).append(
-            LedgerEntry(environment: .dev, action: .deploy, tag: "dev-aaaaaaa", images: ["trade": "sha256:" + String(repeating: "a", count: 64)], outcome: .succeeded, actor: "t"))
+            LedgerEntry(
+                environment: .dev, action: .deploy, tag: "dev-aaaaaaa", images: ["trade": "sha256:" + String(repeating: "a", count: 64)], outcome: .succeeded,
+                actor: "t"))
         var environment = ProcessInfo.processInfo.environment
         environment["STOCKOPS_STATE_DIR"] = state
         environment["STOCKOPS_NODE_CACHE_DIR"] = state + "/cache"
@@ -135,12 +138,15 @@ enum JSONSchemaCheck {
         #expect(doctor.status == 0 || doctor.status == 3)
         #expect(try await JSONSchemaCheck.problems(doctor.output, command: "doctor").isEmpty, "\(doctor.output)")
         // The sandbox of this checkout, running or not (exit 0 or 1).
-        let sandbox = try JSONSchemaCheck.stockops(["sandbox", "status", "--root", OpenBaoDevServer.repositoryRoot.path, "--json"], environment: environment, directory: root)
+        let sandbox = try JSONSchemaCheck.stockops(
+            ["sandbox", "status", "--root", OpenBaoDevServer.repositoryRoot.path, "--json"], environment: environment, directory: root)
         #expect(sandbox.status == 0 || sandbox.status == 1)
         #expect(try await JSONSchemaCheck.problems(sandbox.output, command: "sandbox-status").isEmpty, "\(sandbox.output)")
 
         // The check can fail: a document with a field its schema does not name, or without schemaVersion.
-        #expect(try await !JSONSchemaCheck.problems(#"{"schemaVersion": 1, "directory": "/c", "removed": 1, "kept": 0, "extra": true}"#, command: "cache-prune").isEmpty)
+        #expect(
+            try await !JSONSchemaCheck.problems(#"{"schemaVersion": 1, "directory": "/c", "removed": 1, "kept": 0, "extra": true}"#, command: "cache-prune")
+                .isEmpty)
         #expect(try await !JSONSchemaCheck.problems(#"{"directory": "/c", "removed": 1, "kept": 0}"#, command: "cache-prune").isEmpty)
         #expect(try await !JSONSchemaCheck.problems("{}\n{}", command: "cache-prune").isEmpty)
     }

@@ -15,7 +15,10 @@ import Testing
     func request(service: String? = nil, since: String? = nil) -> LogsRequest {
         let target = EnvironmentRequest(
             root: OpenBaoDevServer.repositoryRoot.path, environment: .dev,
-            processEnvironment: ["STOCKOPS_STATE_DIR": temporaryDirectory("state"), "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""])
+            processEnvironment: [
+                "STOCKOPS_STATE_DIR": temporaryDirectory("state"), "DOCKER_HOST": "unix:///nonexistent.sock",
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "",
+            ])
         var request = LogsRequest(target: target)
         request.service = service
         request.since = since
@@ -55,7 +58,10 @@ import Testing
         let binary = EnvironmentLockTests.binary
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw FixtureError("\(binary) is missing: run swift build --build-tests first") }
         let root = temporaryDirectory("short-flags")
-        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "STOCKOPS_STATE_DIR": root + "/state", "DOCKER_HOST": "unix:///nonexistent.sock"]
+        let environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "STOCKOPS_STATE_DIR": root + "/state",
+            "DOCKER_HOST": "unix:///nonexistent.sock",
+        ]
         let status = try await runTool([binary, "status", "-e", "stage", "--root", root], environment: environment)
         #expect(status.output.contains("environment: stage (project stocks-stage)"), "\(status.output)")
         let help = try await runTool([binary, "plan", "--help"], environment: environment)

@@ -15,60 +15,60 @@ final class WebhookServer: @unchecked Sendable {
     let token = "hook-\(UUID().uuidString)"
 
     static let script = #"""
-    import json, sys
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+        import json, sys
+        from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    RECORD = sys.argv[1]
+        RECORD = sys.argv[1]
 
-    def problems(method, content_type, body):
-        found = []
-        if method != "POST":
-            found.append("method is %s, not POST" % method)
-        if (content_type or "").split(";")[0].strip() != "application/json":
-            found.append("Content-Type is %r" % content_type)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return found + ["body is not JSON"]
-        if not isinstance(payload, dict):
-            return found + ["payload is not an object"]
-        if not isinstance(payload.get("text"), str) or not payload["text"]:
-            found.append("text is missing or empty")
-        blocks = payload.get("blocks")
-        if not isinstance(blocks, list) or not blocks:
-            found.append("blocks is not a non-empty array")
-        else:
-            for block in blocks:
-                if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                    found.append("a block is not an object with a type")
-                elif block["type"] in ("section", "header"):
-                    text = block.get("text")
-                    if not isinstance(text, dict) or text.get("type") not in ("plain_text", "mrkdwn") or not isinstance(text.get("text"), str):
-                        found.append("a %s block has no text object" % block["type"])
-        return found
+        def problems(method, content_type, body):
+            found = []
+            if method != "POST":
+                found.append("method is %s, not POST" % method)
+            if (content_type or "").split(";")[0].strip() != "application/json":
+                found.append("Content-Type is %r" % content_type)
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                return found + ["body is not JSON"]
+            if not isinstance(payload, dict):
+                return found + ["payload is not an object"]
+            if not isinstance(payload.get("text"), str) or not payload["text"]:
+                found.append("text is missing or empty")
+            blocks = payload.get("blocks")
+            if not isinstance(blocks, list) or not blocks:
+                found.append("blocks is not a non-empty array")
+            else:
+                for block in blocks:
+                    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                        found.append("a block is not an object with a type")
+                    elif block["type"] in ("section", "header"):
+                        text = block.get("text")
+                        if not isinstance(text, dict) or text.get("type") not in ("plain_text", "mrkdwn") or not isinstance(text.get("text"), str):
+                            found.append("a %s block has no text object" % block["type"])
+            return found
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format, *args):
-            pass
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
 
-        def handle_any(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            found = problems(self.command, self.headers.get("Content-Type"), body)
-            with open(RECORD, "a") as record:
-                record.write(json.dumps({"method": self.command, "path": self.path, "body": body, "problems": found}) + "\n")
-            reply = b"invalid_payload" if found else b"ok"
-            self.send_response(400 if found else 200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            def handle_any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                found = problems(self.command, self.headers.get("Content-Type"), body)
+                with open(RECORD, "a") as record:
+                    record.write(json.dumps({"method": self.command, "path": self.path, "body": body, "problems": found}) + "\n")
+                reply = b"invalid_payload" if found else b"ok"
+                self.send_response(400 if found else 200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
 
-        do_POST = do_GET = do_PUT = handle_any
+            do_POST = do_GET = do_PUT = handle_any
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
-    """#
+        server = HTTPServer(("127.0.0.1", 0), Handler)
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
+        """#
 
     /// Starts the server; waits for its port on a separate thread, not on the cooperative pool.
     static func start() async throws -> WebhookServer {
@@ -128,7 +128,9 @@ struct NotifyTests {
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch, when: { _ in fetch.skipReason })
         let test = builder.add(NodeID("test", key: "trade"), Probe { _ in if failing { throw StageFailure.failed("2 of 9 tests failed") } })
         builder.add(NodeID("build", key: "trade"), Probe(dependencies: [test.id]))
-        builder.add("notify", NotifyStage(config: NotifyConfig(on: on), fetched: secrets, environment: "stage", processEnvironment: environment), policy: .finally, after: builder.ids)
+        builder.add(
+            "notify", NotifyStage(config: NotifyConfig(on: on), fetched: secrets, environment: "stage", processEnvironment: environment), policy: .finally,
+            after: builder.ids)
         let root = temporaryDirectory()
         let paths = RunPaths(root: root, runDirectory: root + "/.stockops/runs/run-77")
         let result = await Scheduler(paths: paths).run(try builder.build())

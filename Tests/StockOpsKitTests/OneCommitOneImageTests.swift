@@ -24,15 +24,17 @@ import Testing
         try repository.write("README.md", "readme\n")
         _ = try await repository.commit("initial")
         let root = repository.root
-        let context = StageContext(node: "build", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/x"))
+        let context = StageContext(
+            node: "build", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/x"))
         #expect(try await BuildImageStage.uncommittedFiles(Git(repository: root), context) == [])
         try repository.write("services/trade/Sources/TradeService/Trade.swift", "let a = 2\n")
         try repository.write("services/trade/Sources/TradeService/New.swift", "let b = 1\n")
         try repository.write(".stockops/runs/x/run.json", "{}")
         try await repository.git("add", "README.md")
-        #expect(try await BuildImageStage.uncommittedFiles(Git(repository: root), context) == [
-            "services/trade/Sources/TradeService/New.swift", "services/trade/Sources/TradeService/Trade.swift",
-        ])
+        #expect(
+            try await BuildImageStage.uncommittedFiles(Git(repository: root), context) == [
+                "services/trade/Sources/TradeService/New.swift", "services/trade/Sources/TradeService/Trade.swift",
+            ])
     }
 
     @Test func uncommittedImagesAreBuildTagsOfTheirCommit() throws {
@@ -53,7 +55,11 @@ import Testing
             digest: "sha256:" + String(repeating: "a", count: 64), reused: false, uncommittedFiles: ["services/trade/Sources/TradeService/Trade.swift"])
         var graph = GraphBuilder()
         let built = graph.add(StockOpsPipeline.build("trade").id, Built(image: image))
-        graph.add("promote", PromoteStage(config: config, environment: .stage, builds: [built], settings: DeploySettings(), processEnvironment: ["STOCKOPS_STATE_DIR": temporaryDirectory()]))
+        graph.add(
+            "promote",
+            PromoteStage(
+                config: config, environment: .stage, builds: [built], settings: DeploySettings(),
+                processEnvironment: ["STOCKOPS_STATE_DIR": temporaryDirectory()]))
         let result = await scheduler().run(try graph.build())
         let promote = try #require(result["promote"])
         #expect(promote.status == .failed)
@@ -87,7 +93,8 @@ import Testing
         let environment = ComposeEnvironment(compose: compose, config: config, environment: .dev, processEnvironment: [:])
         let digest = "sha256:" + String(repeating: "c", count: 64)
         let other = "sha256:" + String(repeating: "d", count: 64)
-        let variables = try environment.variables(tag: RegistryTag("dev-1a2b3c4"), slots: [.green: ["stock-listing": digest, "trade": digest], .blue: ["trade": other]])
+        let variables = try environment.variables(
+            tag: RegistryTag("dev-1a2b3c4"), slots: [.green: ["stock-listing": digest, "trade": digest], .blue: ["trade": other]])
         #expect(variables["STOCK_LISTING_GREEN_DIGEST"] == digest)
         #expect(variables["TRADE_GREEN_DIGEST"] == digest)
         #expect(variables["TRADE_BLUE_DIGEST"] == other)
@@ -102,18 +109,34 @@ import Testing
         let listing = "sha256:" + String(repeating: "a", count: 64)
         let trade = "sha256:" + String(repeating: "b", count: 64)
         let other = "sha256:" + String(repeating: "c", count: 64)
-        let live = LedgerEntry(environment: .dev, action: .deploy, tag: "dev-1234567", images: ["stock-listing": listing, "trade": trade], outcome: .succeeded, actor: "t")
+        let live = LedgerEntry(
+            environment: .dev, action: .deploy, tag: "dev-1234567", images: ["stock-listing": listing, "trade": trade], outcome: .succeeded, actor: "t")
         func container(_ service: String, _ state: String, _ health: String?, _ digest: String) -> ContainerStatus {
-            ContainerStatus(service: service, state: state, health: health, image: "127.0.0.1:5000/stockapp/\(Slot.parse(service)?.service ?? service)@\(digest)", status: "")
+            ContainerStatus(
+                service: service, state: state, health: health, image: "127.0.0.1:5000/stockapp/\(Slot.parse(service)?.service ?? service)@\(digest)",
+                status: "")
         }
         let retained = [container("stock-listing-blue", "running", "healthy", other), container("trade-blue", "exited", nil, other)]
-        #expect(Session.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", listing), container("trade-green", "running", "healthy", trade)], slot: .green).isEmpty)
-        #expect(Session.servingDrift(live: live, containers: [container("stock-listing-green", "exited", nil, listing), container("trade-green", "running", "unhealthy", trade)], slot: .green)
-            == ["stock-listing is exited", "trade is unhealthy"])
-        #expect(Session.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", other)], slot: .green)
-            == ["stock-listing runs \(other.prefix(19)), not dev-1234567's \(listing.prefix(19))", "trade is not there"])
+        #expect(
+            Session.servingDrift(
+                live: live,
+                containers: retained + [
+                    container("stock-listing-green", "running", "healthy", listing), container("trade-green", "running", "healthy", trade),
+                ], slot: .green
+            ).isEmpty)
+        #expect(
+            Session.servingDrift(
+                live: live, containers: [container("stock-listing-green", "exited", nil, listing), container("trade-green", "running", "unhealthy", trade)],
+                slot: .green)
+                == ["stock-listing is exited", "trade is unhealthy"])
+        #expect(
+            Session.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", other)], slot: .green)
+                == ["stock-listing runs \(other.prefix(19)), not dev-1234567's \(listing.prefix(19))", "trade is not there"])
         #expect(!Session.servingDrift(live: live, containers: retained, slot: .blue).isEmpty, "the retained slot is not what the ledger says is live")
-        #expect(Session.servingDrift(live: live, containers: [container("stock-listing", "running", "healthy", listing), container("trade", "running", "healthy", trade)], slot: nil).isEmpty,
+        #expect(
+            Session.servingDrift(
+                live: live, containers: [container("stock-listing", "running", "healthy", listing), container("trade", "running", "healthy", trade)], slot: nil
+            ).isEmpty,
             "before the proxy, the services' own containers serve")
         #expect(Session.servingDrift(live: nil, containers: [], slot: nil).isEmpty)
     }

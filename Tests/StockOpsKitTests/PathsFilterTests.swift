@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StockOpsKit
 
 /// A throwaway git repository with the layout of the stock app.
@@ -40,14 +41,18 @@ struct Repository {
 
 @Suite struct PathsFilterTests {
     static let services = [
-        ServiceConfig(name: "stock-listing", paths: ["services/stock-listing/"], product: "stock-listing", testTarget: "StockListingServiceTests", healthPath: "/health", ports: [:]),
+        ServiceConfig(
+            name: "stock-listing", paths: ["services/stock-listing/"], product: "stock-listing", testTarget: "StockListingServiceTests", healthPath: "/health",
+            ports: [:]),
         ServiceConfig(name: "trade", paths: ["services/trade/"], product: "trade", testTarget: "TradeServiceTests", healthPath: "/health", ports: [:]),
     ]
     static let shared = ["Package.swift", "Sources/ServiceKit/"]
 
     func filter(_ repository: Repository, since: String? = nil, eventPath: String? = nil, all: Bool = false) async throws -> ChangeSet {
         let stage = PathsFilterStage(services: Self.services, sharedPaths: Self.shared, since: since, eventPath: eventPath, selectAll: all)
-        let context = StageContext(node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
+        let context = StageContext(
+            node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(),
+            paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
         return try await stage.run(context)
     }
 
@@ -63,13 +68,17 @@ struct Repository {
 
     @Test func aGitOlderThan230IsRefused() async throws {
         let (repository, _) = try await seeded()
-        let git = try StandIn("git", script: #"""
-            if ARGS == ["--version"]:
-                print("git version 2.29.2"); sys.exit(0)
-            os.execv("/usr/bin/git", ["git"] + ARGS)
-            """#)
+        let git = try StandIn(
+            "git",
+            script: #"""
+                if ARGS == ["--version"]:
+                    print("git version 2.29.2"); sys.exit(0)
+                os.execv("/usr/bin/git", ["git"] + ARGS)
+                """#)
         let stage = PathsFilterStage(services: Self.services, sharedPaths: Self.shared, git: git.path)
-        let context = StageContext(node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
+        let context = StageContext(
+            node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(),
+            paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
         let failure = await #expect(throws: StageFailure.self) { try await stage.run(context) }
         #expect(failure?.kind == .infrastructure)
         #expect(failure?.message.hasPrefix("git 2.29.2 is older than 2.30, the minimum (--end-of-options)") == true, "\(failure?.message ?? "")")
@@ -138,7 +147,9 @@ struct Repository {
         try repository.write("services/trade/Sources/TradeService/Order.swift")
         _ = try await repository.commit("order")
         let stage = PathsFilterStage(services: Self.services, sharedPaths: Self.shared, pullRequestBase: "release")
-        let context = StageContext(node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(), paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
+        let context = StageContext(
+            node: "paths-filter", log: NodeLog(path: nil), runner: ProcessRunner(),
+            paths: RunPaths(root: repository.root, runDirectory: repository.root + "/.stockops/runs/x"))
         let changes = try await stage.run(context)
         #expect(changes.base == releaseHead)
         #expect(changes.baseSource == "merge-base with release")

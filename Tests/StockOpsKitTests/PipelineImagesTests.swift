@@ -17,7 +17,10 @@ struct PipelineImagesTests {
         for service in ["stock-listing", "trade"] {
             // paths-filter too: their condition reads which services changed.
             #expect(Set(try node(NodeID("sonar", key: service)).dependencies) == ["fetch-secrets", "paths-filter", NodeID("test", key: service)])
-            #expect(Set(try node(NodeID("build", key: service)).dependencies) == ["fetch-secrets", "paths-filter", NodeID("test", key: service), NodeID("sonar", key: service)])
+            #expect(
+                Set(try node(NodeID("build", key: service)).dependencies) == [
+                    "fetch-secrets", "paths-filter", NodeID("test", key: service), NodeID("sonar", key: service),
+                ])
             for stage in ["scan", "sbom", "sign"] {
                 #expect(Set(try node(NodeID(stage, key: service)).dependencies) == [NodeID("build", key: service), "fetch-secrets"])
             }
@@ -73,7 +76,10 @@ struct PipelineImagesTests {
                 #expect(error.description.contains(message), "\(error)")
             }
         }
-        let parsed = try PipelineConfig.parse(Self.minimal + "images:\n  scratch-path: .build-images\n  scanners: [secret]\nsonarqube:\n  host-url: https://sonar.example.com\n  required: true\n", file: "test.yml")
+        let parsed = try PipelineConfig.parse(
+            Self.minimal
+                + "images:\n  scratch-path: .build-images\n  scanners: [secret]\nsonarqube:\n  host-url: https://sonar.example.com\n  required: true\n",
+            file: "test.yml")
         #expect(parsed.images.scratchPath == ".build-images")
         #expect(parsed.images.scanners == ["secret"])
         #expect(parsed.images.sonarHostURL == "https://sonar.example.com")

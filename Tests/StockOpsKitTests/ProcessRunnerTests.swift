@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import StockOpsKit
 
 @Suite struct ProcessRunnerTests {
@@ -103,7 +104,9 @@ import Testing
         let directory = temporaryDirectory()
         let ready = directory + "/ready"
         let task = Task {
-            try await quick.run(Command("sh", ["-c", "trap '' TERM; touch '\(ready)'; while :; do sleep 0.05; done"])) { spawned in pid.withLock { $0 = spawned } }
+            try await quick.run(Command("sh", ["-c", "trap '' TERM; touch '\(ready)'; while :; do sleep 0.05; done"])) { spawned in
+                pid.withLock { $0 = spawned }
+            }
         }
         let start = ContinuousClock.now
         // The trap is in place once the file exists: only then does SIGTERM meet a process that ignores it.

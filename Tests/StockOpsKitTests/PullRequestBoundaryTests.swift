@@ -10,7 +10,8 @@ import Testing
     @Test func aPullRequestPlanSkipsEveryNodeThatReadsSecretsOrShips() async throws {
         let repository = try await sessions.repository()
         let (session, directory) = sessions.captureSession()
-        var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: ["GITHUB_EVENT_NAME": "pull_request", "VAULT_ADDR": "http://127.0.0.1:1"])
+        var request = RunRequest(
+            root: repository.root, environment: .dev, processEnvironment: ["GITHUB_EVENT_NAME": "pull_request", "VAULT_ADDR": "http://127.0.0.1:1"])
         request.json = true
         request.selectAll = true
         #expect(await session.plan(request) == .success)
@@ -71,7 +72,8 @@ import Testing
     @Test func aProdRunOnAVersionTagIsPlanned() async throws {
         let repository = try await sessions.repository()
         let (session, directory) = sessions.captureSession()
-        let request = RunRequest(root: repository.root, environment: .prod, processEnvironment: ["GITHUB_REF": "refs/tags/v1.2.3", "STOCKOPS_STATE_DIR": temporaryDirectory()])
+        let request = RunRequest(
+            root: repository.root, environment: .prod, processEnvironment: ["GITHUB_REF": "refs/tags/v1.2.3", "STOCKOPS_STATE_DIR": temporaryDirectory()])
         #expect(await session.plan(request) == .success, "\(sessions.read(directory + "/err"))")
     }
 }

@@ -201,7 +201,6 @@ enum RegistryFixtureSupport {
 
 }
 
-
 @Suite("docker-registry fixture")
 struct RegistryFixtureTests {
     @Test func startsServingAndStopsByPID() async throws {

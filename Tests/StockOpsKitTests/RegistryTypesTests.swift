@@ -156,7 +156,8 @@ struct RegistryProtocolTests {
                 == .bearer(
                     realm: "https://harbor.example.com/service/token", service: "harbor-registry",
                     scope: "repository:stocks/trade:pull,push"))
-        #expect(RegistryChallenge.parse(#"Bearer realm="https://auth.example/token""#) == .bearer(realm: "https://auth.example/token", service: nil, scope: nil))
+        #expect(
+            RegistryChallenge.parse(#"Bearer realm="https://auth.example/token""#) == .bearer(realm: "https://auth.example/token", service: nil, scope: nil))
         #expect(RegistryChallenge.parse(#"Basic realm="stockops""#) == .basic(realm: "stockops"))
         #expect(RegistryChallenge.parse("bearer service=x") == nil)
         #expect(RegistryChallenge.parse("Negotiate abc") == nil)

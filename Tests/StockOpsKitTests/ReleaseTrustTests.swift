@@ -69,7 +69,12 @@ import Testing
 
         // A wrong password is an error naming the key.
         #expect {
-            try ReleaseTrust.resolve(config: try self.config(), root: root, secrets: FetchedSecrets(values: [SignImageStage.keyKey: Secret(try CosignFixtures.text("encrypted-sigstore-key-password-hello.pem")), SignImageStage.passwordKey: Secret("nope")]))
+            try ReleaseTrust.resolve(
+                config: try self.config(), root: root,
+                secrets: FetchedSecrets(values: [
+                    SignImageStage.keyKey: Secret(try CosignFixtures.text("encrypted-sigstore-key-password-hello.pem")),
+                    SignImageStage.passwordKey: Secret("nope"),
+                ]))
         } throws: { error in
             (error as? SigningError)?.code == .wrongPassword && (error as? SigningError)?.message.hasPrefix("SIGNING_KEY from Vault") == true
         }

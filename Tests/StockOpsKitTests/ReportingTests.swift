@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StockOpsKit
 
 @Suite struct ReportingTests {
@@ -25,7 +26,9 @@ import Testing
         log.write("compiling\nfailed: testOrder\n")
         let text = try captured { console in
             let reporter = BlockReporter(console: console)
-            reporter.nodeFinished(NodeID("test", key: "trade"), policy: .gate, result: NodeResult(status: .failed, reason: "2 of 9 tests failed", attempts: 1, duration: 3.2), log: log)
+            reporter.nodeFinished(
+                NodeID("test", key: "trade"), policy: .gate, result: NodeResult(status: .failed, reason: "2 of 9 tests failed", attempts: 1, duration: 3.2),
+                log: log)
             reporter.nodeFinished("sonar", policy: .allowFailure, result: NodeResult(status: .failed, reason: "red"), log: nil)
         }
         #expect(text.contains("::group::✗ test[trade] failed (3.2s) — 2 of 9 tests failed\ncompiling\nfailed: testOrder\n::endgroup::\n"))
@@ -131,7 +134,9 @@ import Testing
     }
 
     @Test func swiftBuildImageBuildAndPushLinesAreRead() {
-        #expect(progress(["Building for production...", "[12/345] Compiling TradeService Trade.swift"]) == "swift build 12/345 (3 %): Compiling TradeService Trade.swift")
+        #expect(
+            progress(["Building for production...", "[12/345] Compiling TradeService Trade.swift"])
+                == "swift build 12/345 (3 %): Compiling TradeService Trade.swift")
         #expect(progress(["#8 [build 4/7] RUN swift build -c release --product trade"]) == "image build step 4/7: RUN swift build -c release --product trade")
         #expect(progress(["#5 [2/3] COPY trade /usr/local/bin/trade", "#5 DONE 0.4s"]) == "image build step 2/3: COPY trade /usr/local/bin/trade")
         #expect(progress(["#15 pushing layer sha256:9a4b1c 12.58MB / 70.40MB 3.1s"]) == "push: 12.58MB / 70.40MB")

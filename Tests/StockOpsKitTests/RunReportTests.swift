@@ -64,7 +64,9 @@ import Testing
         func entry(_ id: NodeID, _ dependencies: [NodeID]) -> RunRecord.Entry {
             RunRecord.Entry(id: id, kind: .gate, status: .passed, attempts: 1, duration: 0, cached: false, dependencies: dependencies)
         }
-        var record = RunRecord(runID: "r", environment: nil, exitCode: 0, result: RunResult(status: .passed, results: [], outputs: Outputs(), encodedOutputs: [:], started: Date(), finished: Date()), paths: nil)
+        var record = RunRecord(
+            runID: "r", environment: nil, exitCode: 0,
+            result: RunResult(status: .passed, results: [], outputs: Outputs(), encodedOutputs: [:], started: Date(), finished: Date()), paths: nil)
         record.nodes = [entry("a", []), entry("b", ["a"]), entry("c", ["b"]), entry("finally", ["a", "b", "c"])]
         #expect(RunDiagrams.edges(record).map { "\($0.0)->\($0.1)" } == ["a->b", "b->c", "c->finally"])
     }
@@ -79,16 +81,22 @@ import Testing
             ("attest[trade]", #"{"digest":"sha256:aa","provenance":"sha256:bb","sbom":"sha256:cc","service":"trade"}"#),
             ("deploy", #"{"environment":"dev","images":{"trade":"sha256:aa"},"seconds":4.7,"signaturesVerified":true,"smoke":{}}"#),
         ]
-        var record = RunRecord(runID: "r", environment: "dev", exitCode: 0, result: RunResult(status: .passed, results: [], outputs: Outputs(), encodedOutputs: [:], started: Date(), finished: Date()), paths: nil)
+        var record = RunRecord(
+            runID: "r", environment: "dev", exitCode: 0,
+            result: RunResult(status: .passed, results: [], outputs: Outputs(), encodedOutputs: [:], started: Date(), finished: Date()), paths: nil)
         record.nodes = try outputs.map { id, json in
-            RunRecord.Entry(id: id, kind: .gate, status: .passed, attempts: 1, duration: 1, cached: false, output: try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))
+            RunRecord.Entry(
+                id: id, kind: .gate, status: .passed, attempts: 1, duration: 1, cached: false,
+                output: try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))
         }
         let figures = ReportFigures(record)
         #expect(figures.tests.map(\.tests) == [22] && figures.tests.first?.coverage == 96.1)
         #expect(figures.vulnerabilities.first?.bySeverity == ["HIGH": 2, "LOW": 5])
         #expect(figures.findings.map(\.count) == [2])
         #expect(figures.images.count == 1)
-        #expect(figures.images.first?.reference == "127.0.0.1:5000/stockapp/trade:git-1" && figures.images.first?.signed == "key (native)" && figures.images.first?.attested == true)
+        #expect(
+            figures.images.first?.reference == "127.0.0.1:5000/stockapp/trade:git-1" && figures.images.first?.signed == "key (native)"
+                && figures.images.first?.attested == true)
         #expect(figures.deploys.first?.environment == "dev" && figures.deploys.first?.signaturesVerified == true)
         let html = figures.html
         #expect(html.contains("<td>96.1 %</td>") && html.contains("<td>2</td><td>0</td><td>5</td>"))
@@ -102,7 +110,9 @@ import Testing
         for file in ["pipelines/stockops.yml", "pipelines/secret-scan-allowlist.yml"] {
             try repository.write(file, try String(contentsOfFile: Self.packageRoot + "/" + file, encoding: .utf8))
         }
-        try repository.write("Package.swift", """
+        try repository.write(
+            "Package.swift",
+            """
             // swift-tools-version:6.0
             import PackageDescription
 
@@ -116,7 +126,9 @@ import Testing
 
             """)
         try repository.write("services/trade/Sources/TradeService/Total.swift", "public func total(_ prices: [Int]) -> Int { prices.reduce(0, +) }\n")
-        try repository.write("services/trade/Tests/TradeServiceTests/TotalTests.swift", """
+        try repository.write(
+            "services/trade/Tests/TradeServiceTests/TotalTests.swift",
+            """
             import Testing
             import TradeService
 
@@ -128,9 +140,11 @@ import Testing
         let state = temporaryDirectory("failed-run-state")
         let summary = state + "/summary.md"
         let captured = CapturedSession("failed-run")
-        var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [
-            "STOCKOPS_STATE_DIR": state, "GITHUB_STEP_SUMMARY": summary, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-        ])
+        var request = RunRequest(
+            root: repository.root, environment: .dev,
+            processEnvironment: [
+                "STOCKOPS_STATE_DIR": state, "GITHUB_STEP_SUMMARY": summary, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            ])
         request.only = ["test[trade]"]
         request.selectAll = true
         #expect(await captured.session.run(request) == .gateFailed)
@@ -152,7 +166,10 @@ import Testing
         #expect(html.contains("failed: \(name)"), "the report shows the log's lines")
 
         let screenshot = Self.artifacts + "/report-failed-run.png"
-        let check = try await ProcessRunner().run(Command(Self.packageRoot + "/scripts/check-report.sh", [(report as NSString).deletingLastPathComponent, screenshot], environment: ProcessInfo.processInfo.environment))
+        let check = try await ProcessRunner().run(
+            Command(
+                Self.packageRoot + "/scripts/check-report.sh", [(report as NSString).deletingLastPathComponent, screenshot],
+                environment: ProcessInfo.processInfo.environment))
         #expect(check.succeeded, "\(check.output)")
         #expect(check.output.contains("1 failed marked; no console message"), "\(check.output)")
         let size = try #require(FileManager.default.attributesOfItem(atPath: screenshot)[.size] as? Int)

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import StockOpsKit
 
 @Suite struct SchedulerTests {
@@ -47,7 +48,8 @@ import Testing
         let recorder = Recorder<Interval>()
         var builder = GraphBuilder()
         for index in 0..<2 {
-            builder.add(NodeID("test", key: "\(index)"), sleeper("\(index)", recorder, duration: .milliseconds(100)), policy: NodePolicy(.gate, resources: ["swiftpm"]))
+            builder.add(
+                NodeID("test", key: "\(index)"), sleeper("\(index)", recorder, duration: .milliseconds(100)), policy: NodePolicy(.gate, resources: ["swiftpm"]))
         }
         _ = await scheduler(jobs: 4).run(try builder.build())
         let intervals = recorder.values.sorted { $0.start < $1.start }
@@ -123,7 +125,9 @@ import Testing
 
     @Test func aTimeoutEndsTheAttemptAndBlocksDependents() async throws {
         var builder = GraphBuilder()
-        builder.add("slow", Probe { _ in try await Task.sleep(for: .seconds(120)) }, policy: NodePolicy(.gate, timeout: .milliseconds(200), retries: 2, retryDelay: .zero))
+        builder.add(
+            "slow", Probe { _ in try await Task.sleep(for: .seconds(120)) },
+            policy: NodePolicy(.gate, timeout: .milliseconds(200), retries: 2, retryDelay: .zero))
         builder.add("next", Probe(dependencies: ["slow"]))
         let started = ContinuousClock.now
         let result = await scheduler().run(try builder.build())
@@ -137,10 +141,15 @@ import Testing
     @Test func transientFailuresAreRetried() async throws {
         let attempts = Mutex(0)
         var builder = GraphBuilder()
-        builder.add("push", Probe { _ in
-            let attempt = attempts.withLock { $0 += 1; return $0 }
-            if attempt < 3 { throw StageFailure.transient("HTTP 503 from registry") }
-        }, policy: NodePolicy(.gate, retries: 3, retryDelay: .milliseconds(1)))
+        builder.add(
+            "push",
+            Probe { _ in
+                let attempt = attempts.withLock {
+                    $0 += 1
+                    return $0
+                }
+                if attempt < 3 { throw StageFailure.transient("HTTP 503 from registry") }
+            }, policy: NodePolicy(.gate, retries: 3, retryDelay: .milliseconds(1)))
         let result = await scheduler().run(try builder.build())
         #expect(result["push"]?.status == .passed)
         #expect(result["push"]?.attempts == 3)
@@ -150,10 +159,12 @@ import Testing
     @Test func retriesStopAtTheLimit() async throws {
         let attempts = Mutex(0)
         var builder = GraphBuilder()
-        builder.add("pull", Probe { _ in
-            attempts.withLock { $0 += 1 }
-            throw StageFailure.transient("HTTP 429")
-        }, policy: NodePolicy(.gate, retries: 2, retryDelay: .zero))
+        builder.add(
+            "pull",
+            Probe { _ in
+                attempts.withLock { $0 += 1 }
+                throw StageFailure.transient("HTTP 429")
+            }, policy: NodePolicy(.gate, retries: 2, retryDelay: .zero))
         let result = await scheduler().run(try builder.build())
         #expect(result["pull"]?.status == .failed)
         #expect(result["pull"]?.attempts == 3)
@@ -164,14 +175,18 @@ import Testing
     @Test func aFailedVerdictIsNeverRetried() async throws {
         let attempts = Mutex(0)
         var builder = GraphBuilder()
-        builder.add("scan", Probe { _ in
-            attempts.withLock { $0 += 1 }
-            throw StageFailure.failed("2 critical vulnerabilities")
-        }, policy: NodePolicy(.gate, retries: 5, retryDelay: .zero))
-        builder.add("other", Probe { _ in
-            attempts.withLock { $0 += 100 }
-            throw CocoaError(.fileNoSuchFile)
-        }, policy: NodePolicy(.gate, retries: 5, retryDelay: .zero))
+        builder.add(
+            "scan",
+            Probe { _ in
+                attempts.withLock { $0 += 1 }
+                throw StageFailure.failed("2 critical vulnerabilities")
+            }, policy: NodePolicy(.gate, retries: 5, retryDelay: .zero))
+        builder.add(
+            "other",
+            Probe { _ in
+                attempts.withLock { $0 += 100 }
+                throw CocoaError(.fileNoSuchFile)
+            }, policy: NodePolicy(.gate, retries: 5, retryDelay: .zero))
         let result = await scheduler().run(try builder.build())
         #expect(result["scan"]?.attempts == 1)
         #expect(result["other"]?.attempts == 1)
@@ -185,7 +200,14 @@ import Testing
         let runs = Mutex(0)
         func graph() throws -> PipelineGraph {
             var builder = GraphBuilder()
-            let number = builder.add("number", Produce { runs.withLock { $0 += 1; return 10 * $0 } }, cacheInputs: { _ in [input.withLock { $0 }] })
+            let number = builder.add(
+                "number",
+                Produce {
+                    runs.withLock {
+                        $0 += 1
+                        return 10 * $0
+                    }
+                }, cacheInputs: { _ in [input.withLock { $0 }] })
             builder.add("next", AddOne(input: number))
             return try builder.build()
         }
@@ -206,7 +228,9 @@ import Testing
 
     @Test func aMissingToolIsAnInfrastructureFailure() async throws {
         var builder = GraphBuilder()
-        builder.add("scan", Probe { context in _ = try await context.run(Command("stockops-no-such-scanner", [])) }, policy: NodePolicy(.gate, retries: 3, retryDelay: .zero))
+        builder.add(
+            "scan", Probe { context in _ = try await context.run(Command("stockops-no-such-scanner", [])) },
+            policy: NodePolicy(.gate, retries: 3, retryDelay: .zero))
         let result = await scheduler().run(try builder.build())
         #expect(result["scan"]?.status == .failed)
         #expect(result["scan"]?.failureKind == .infrastructure)
@@ -219,10 +243,12 @@ import Testing
         let cache = OutputCache(directory: root + "/cache")
         let runs = Mutex(0)
         var builder = GraphBuilder()
-        builder.add("flaky", Probe { _ in
-            runs.withLock { $0 += 1 }
-            throw StageFailure.failed("no")
-        }, cacheInputs: { _ in ["same"] })
+        builder.add(
+            "flaky",
+            Probe { _ in
+                runs.withLock { $0 += 1 }
+                throw StageFailure.failed("no")
+            }, cacheInputs: { _ in ["same"] })
         let graph = try builder.build()
         _ = await scheduler(root: root, cache: cache).run(graph)
         let second = await scheduler(root: root, cache: cache).run(graph)
@@ -246,14 +272,18 @@ import Testing
         let pid = Mutex<Int32?>(nil)
         let cleaned = Mutex(false)
         var builder = GraphBuilder()
-        builder.add("long", Probe { context in
-            _ = try await context.runner.run(Command("sleep", ["300"]), log: context.log) { spawned in pid.withLock { $0 = spawned } }
-        })
+        builder.add(
+            "long",
+            Probe { context in
+                _ = try await context.runner.run(Command("sleep", ["300"]), log: context.log) { spawned in pid.withLock { $0 = spawned } }
+            })
         builder.add("after", Probe(dependencies: ["long"]))
-        builder.add("notify", Probe(dependencies: ["after"]) { _ in
-            try Task.checkCancellation()
-            cleaned.withLock { $0 = true }
-        }, policy: .finally)
+        builder.add(
+            "notify",
+            Probe(dependencies: ["after"]) { _ in
+                try Task.checkCancellation()
+                cleaned.withLock { $0 = true }
+            }, policy: .finally)
         let graph = try builder.build()
         let run = Task { await scheduler().run(graph) }
         let waitStart = ContinuousClock.now
@@ -277,7 +307,12 @@ import Testing
     @Test func planRunsOnlyPlanningNodes() async throws {
         let ran = Recorder<String>()
         var builder = GraphBuilder()
-        let number = builder.add("filter", Produce { ran.append("filter"); return 2 }, policy: NodePolicy(.gate, runsInPlan: true))
+        let number = builder.add(
+            "filter",
+            Produce {
+                ran.append("filter")
+                return 2
+            }, policy: NodePolicy(.gate, runsInPlan: true))
         builder.add("even", Probe(dependencies: [number.id]) { _ in ran.append("even") }, when: { try $0.value(number) % 2 == 0 ? nil : "odd" })
         builder.add("odd", Probe(dependencies: [number.id]) { _ in ran.append("odd") }, when: { try $0.value(number) % 2 == 1 ? nil : "unchanged" })
         let result = await scheduler(mode: .plan).run(try builder.build())

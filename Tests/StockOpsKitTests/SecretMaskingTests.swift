@@ -36,7 +36,8 @@ import Testing
     }
 
     @Test func fetchedSecretsAreRecordedWithoutValues() throws {
-        let fetched = FetchedSecrets(values: ["SONAR_TOKEN": Secret("v")], paths: ["secret/data/sonarqube/token": ["SONAR_TOKEN"]], token: Secret("t"), address: "http://vault")
+        let fetched = FetchedSecrets(
+            values: ["SONAR_TOKEN": Secret("v")], paths: ["secret/data/sonarqube/token": ["SONAR_TOKEN"]], token: Secret("t"), address: "http://vault")
         let json = String(decoding: try GraphBuilder.encode(fetched), as: UTF8.self)
         #expect(json == #"{"address":"http:\/\/vault","paths":{"secret\/data\/sonarqube\/token":["SONAR_TOKEN"]},"values":{}}"#)
     }
@@ -54,14 +55,17 @@ import Testing
     @Test func theRepositoryConfigReadsOnlyWhatTheCIPolicyGrants() throws {
         let config = try config()
         let policy = try String(contentsOf: OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/policies/ci.hcl"), encoding: .utf8)
-        let granted = policy.split(separator: "\n").filter { $0.hasPrefix("path \"") }.map { $0.split(separator: "\"")[1].replacingOccurrences(of: "*", with: "") }
+        let granted = policy.split(separator: "\n").filter { $0.hasPrefix("path \"") }.map {
+            $0.split(separator: "\"")[1].replacingOccurrences(of: "*", with: "")
+        }
         #expect(!config.vault.isEmpty)
         for secret in config.vault {
             #expect(granted.contains { secret.path.hasPrefix($0) }, "\(secret.path) is outside vault/policies/ci.hcl")
         }
         let seeded = try String(contentsOf: OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/init.sh"), encoding: .utf8)
         for secret in config.vault {
-            let line = try #require(seeded.split(separator: "\n").first { $0.hasPrefix("seed \(secret.path.replacingOccurrences(of: "secret/data/", with: "")) ") })
+            let line = try #require(
+                seeded.split(separator: "\n").first { $0.hasPrefix("seed \(secret.path.replacingOccurrences(of: "secret/data/", with: "")) ") })
             for key in secret.keys { #expect(line.contains("\(key):"), "init.sh does not seed \(key)") }
         }
         #expect(config.notify == NotifyConfig(on: [.failure], webhookKey: "SLACK_WEBHOOK_URL"))

@@ -44,7 +44,8 @@ import Testing
     }
 
     @Test func everySettingIsRead() throws {
-        let config = try parse("""
+        let config = try parse(
+            """
             security:
               secret-scan: {scanner: trivy, allowlist: pipelines/allow.yml}
               sast: {rules: rules/semgrep.yml, paths: [Sources/], blocking: true}
@@ -54,9 +55,17 @@ import Testing
             """)
         #expect(config.security.secretScan == SecretScanConfig(scanner: .trivy, allowlist: "pipelines/allow.yml"))
         #expect(config.security.sast == SASTConfig(rules: "rules/semgrep.yml", paths: ["Sources/"], blocking: true))
-        #expect(config.security.sca == SCAConfig(blocking: false, failOn: [.critical], cacheDirectory: "cache/trivy", databaseRepository: "registry.local/trivy-db"))
-        #expect(config.security.dast == DASTConfig(environments: [.stage, .prod], image: "zap:local", host: "stage.internal", minutes: 3, rulesFile: "zap/rules.tsv", failOnWarnings: true))
-        #expect(config.security.defectDojo == DefectDojoConfig(url: "https://dojo.example.com", tokenKey: "DEFECTDOJO_API_KEY", product: "stocks", productType: "apps", repositoryEngagement: "repo"))
+        #expect(
+            config.security.sca == SCAConfig(blocking: false, failOn: [.critical], cacheDirectory: "cache/trivy", databaseRepository: "registry.local/trivy-db")
+        )
+        #expect(
+            config.security.dast
+                == DASTConfig(
+                    environments: [.stage, .prod], image: "zap:local", host: "stage.internal", minutes: 3, rulesFile: "zap/rules.tsv", failOnWarnings: true))
+        #expect(
+            config.security.defectDojo
+                == DefectDojoConfig(
+                    url: "https://dojo.example.com", tokenKey: "DEFECTDOJO_API_KEY", product: "stocks", productType: "apps", repositoryEngagement: "repo"))
     }
 
     @Test func badValuesNameTheKeyAndWhatToDo() {
@@ -69,7 +78,10 @@ import Testing
             ("security:\n  dast: {minutes: 0}\n", "security.dast.minutes", "between 1 and 60"),
             ("security:\n  defectdojo: {url: dojo.example.com}\n", "security.defectdojo.url", "is not an http(s) URL"),
             ("security:\n  defectdojo: {url: \"https://u:p@dojo.example.com\"}\n", "security.defectdojo.url", "must not hold credentials"),
-            ("security:\n  defectdojo: {url: \"https://dojo\", token-key: DOJO}\n", "security.defectdojo.token-key", "add DOJO to the keys of a path under vault:"),
+            (
+                "security:\n  defectdojo: {url: \"https://dojo\", token-key: DOJO}\n", "security.defectdojo.token-key",
+                "add DOJO to the keys of a path under vault:"
+            ),
             ("security:\n  iast: {}\n", "security.iast", "unknown key"),
             ("gates:\n  coverage: {minimum: 60, environments: {stage: 170}}\n", "gates.coverage.environments.stage", "between 0 and 100"),
         ]
@@ -95,7 +107,8 @@ import Testing
     }
 
     @Test func gitOpsEnvironments() throws {
-        let config = try parse("""
+        let config = try parse(
+            """
             environments:
               stage:
                 ref: refs/heads/release/**
@@ -112,10 +125,12 @@ import Testing
               prod: {ref: "refs/tags/v*.*.*", tag: "{ref}", kind: compose}
             """)
         let target = try #require(config.gitOps[.stage])
-        #expect(target == GitOpsTarget(
-            repository: "https://git.example.com/infra.git", branch: "deploy", overlay: "overlays/stage", pin: .tag,
-            authorName: "Release Bot", authorEmail: "release@example.com", tokenKey: "INFRA_TOKEN", imageNames: ["trade": "stockapp/trade"],
-            argoCD: ArgoCDTarget(url: "https://argocd.example.com", application: "stockapp-stage", tokenKey: "ARGOCD_TOKEN", timeout: 120)))
+        #expect(
+            target
+                == GitOpsTarget(
+                    repository: "https://git.example.com/infra.git", branch: "deploy", overlay: "overlays/stage", pin: .tag,
+                    authorName: "Release Bot", authorEmail: "release@example.com", tokenKey: "INFRA_TOKEN", imageNames: ["trade": "stockapp/trade"],
+                    argoCD: ArgoCDTarget(url: "https://argocd.example.com", application: "stockapp-stage", tokenKey: "ARGOCD_TOKEN", timeout: 120)))
         #expect(target.kustomizationPath == "overlays/stage/kustomization.yaml")
         #expect(config.gitOps[.prod] == nil)
         #expect(config.environments[.stage]?.tag == "stage-{sha7}")
@@ -126,10 +141,22 @@ import Testing
             ("  dev: {ref: r, tag: t, gitops: {repository: x}}\n", "environments.dev.gitops", "only with kind: gitops"),
             ("  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, pin: latest}}\n", "environments.dev.gitops.pin", "use tag or digest"),
             ("  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, branch: \"a..b\"}}\n", "environments.dev.gitops.branch", "not a valid branch name"),
-            ("  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: \"https://bot:s3cr3t@git.example.com/infra.git\"}}\n", "environments.dev.gitops.repository", "must not hold credentials"),
-            ("  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, author: {name: a, email: nobody}}}\n", "environments.dev.gitops.author.email", "not an e-mail address"),
-            ("  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, images: {billing: b}}}\n", "environments.dev.gitops.images.billing", "not a declared service"),
-            ("  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, argocd: {url: \"http://argo\", application: a, token-key: NOPE}}}\n", "environments.dev.gitops.argocd.token-key", "fetch-secrets does not read"),
+            (
+                "  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: \"https://bot:s3cr3t@git.example.com/infra.git\"}}\n",
+                "environments.dev.gitops.repository", "must not hold credentials"
+            ),
+            (
+                "  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, author: {name: a, email: nobody}}}\n", "environments.dev.gitops.author.email",
+                "not an e-mail address"
+            ),
+            (
+                "  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, images: {billing: b}}}\n", "environments.dev.gitops.images.billing",
+                "not a declared service"
+            ),
+            (
+                "  dev: {ref: r, tag: t, kind: gitops, gitops: {repository: x, argocd: {url: \"http://argo\", application: a, token-key: NOPE}}}\n",
+                "environments.dev.gitops.argocd.token-key", "fetch-secrets does not read"
+            ),
         ]
         for (yaml, keyPath, message) in cases {
             let error = error("environments:\n" + yaml)
@@ -151,7 +178,8 @@ import Testing
     }
 
     @Test func allowlistEntriesMatchRulePathAndLine() throws {
-        let allowlist = try SecretAllowlist.parse("""
+        let allowlist = try SecretAllowlist.parse(
+            """
             allow:
               - {rule: aws-access-key-id, path: Tests/Fixtures/, reason: fake keys}
               - {rule: "*", path: "docs/**/*.md", reason: examples}

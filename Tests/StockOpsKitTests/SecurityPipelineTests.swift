@@ -8,8 +8,9 @@ import Testing
     static let root = OpenBaoDevServer.repositoryRoot.path
 
     func session(_ directory: String) -> Session {
-        Session(output: Console(fd: open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644), isTTY: false, colors: false, githubActions: false),
-                errors: Console(fd: open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644), isTTY: false, colors: false, githubActions: false))
+        Session(
+            output: Console(fd: open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644), isTTY: false, colors: false, githubActions: false),
+            errors: Console(fd: open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644), isTTY: false, colors: false, githubActions: false))
     }
 
     @Test func secretScanComesBeforeEveryTestAndBuild() throws {
@@ -56,7 +57,8 @@ import Testing
         let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/out")))
         let nodes = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id, $0) })
         #expect(nodes[StockOpsPipeline.secretScan.id]?.status == .failed)
-        #expect(nodes[StockOpsPipeline.secretScan.id]?.reason?.contains("services/trade/Sources/TradeService/DeployCredentials.swift:2: aws-access-key-id") == true)
+        #expect(
+            nodes[StockOpsPipeline.secretScan.id]?.reason?.contains("services/trade/Sources/TradeService/DeployCredentials.swift:2: aws-access-key-id") == true)
         let work = record.nodes.filter { ["test", "sonar", "build", "scan", "sbom", "sign"].contains($0.id.name) }
         #expect(work.count == 12)
         for node in work {
@@ -81,14 +83,23 @@ import Testing
         try FileManager.default.createDirectory(atPath: repository.root + "/pipelines", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.root + "/pipelines/semgrep", toPath: repository.root + "/pipelines/semgrep")
         _ = try await repository.commit("reports")
-        let context = stageContext(StockOpsPipeline.defectDojo.id, root: repository.root, outputs: [
-            StockOpsPipeline.fetchSecrets.id: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret("dojo-key-0123456789").registered()]),
-        ])
+        let context = stageContext(
+            StockOpsPipeline.defectDojo.id, root: repository.root,
+            outputs: [
+                StockOpsPipeline.fetchSecrets.id: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret("dojo-key-0123456789").registered()])
+            ])
         let reports = context.paths.reportsDirectory
         _ = try? await SecretScanStage(config: SecretScanConfig(scanner: .trivy)).run(context)
         _ = try? await SASTStage(config: SASTConfig(paths: ["Sources/"])).run(context)
         try await ProcessRunner().run(TrivyFilesystemCommand(cacheDirectory: context.paths.runDirectory + "/trivy-cache").version()).check("trivy")
-        try await ProcessRunner().run(Command("trivy", ["fs", "--format", "cyclonedx", "--output", reports + "/sbom-trade.cdx.json", "--cache-dir", context.paths.runDirectory + "/trivy-cache", repository.root])).check("trivy sbom")
+        try await ProcessRunner().run(
+            Command(
+                "trivy",
+                [
+                    "fs", "--format", "cyclonedx", "--output", reports + "/sbom-trade.cdx.json", "--cache-dir", context.paths.runDirectory + "/trivy-cache",
+                    repository.root,
+                ])
+        ).check("trivy sbom")
         try FileManager.default.createDirectory(atPath: reports + "/dast-stage", withIntermediateDirectories: true)
         try SecurityFixtures.zapXML.write(toFile: reports + "/dast-stage/zap-trade.xml", atomically: true, encoding: .utf8)
         try SecurityFixtures.zapJSON.write(toFile: reports + "/dast-stage/zap-trade.json", atomically: true, encoding: .utf8)
@@ -100,9 +111,10 @@ import Testing
             config: DefectDojoConfig(url: dojo.baseURL, product: "stockapp"), services: ["stock-listing", "trade"],
             fetched: StockOpsPipeline.fetchSecrets, processEnvironment: ["GITHUB_SHA": "0123abcd", "GITHUB_REF_NAME": "release/1.4"])
         let result = try await stage.run(context)
-        #expect(result.imported.map(\.report) == [
-            "reports/dast-stage/zap-trade.xml", "reports/sast-semgrep.json", "reports/sbom-trade.cdx.json", "reports/secret-scan-trivy.json",
-        ])
+        #expect(
+            result.imported.map(\.report) == [
+                "reports/dast-stage/zap-trade.xml", "reports/sast-semgrep.json", "reports/sbom-trade.cdx.json", "reports/secret-scan-trivy.json",
+            ])
         #expect(result.imported.map(\.scanType) == ["ZAP Scan", "Semgrep JSON Report", "CycloneDX Scan", "Trivy Scan"])
         #expect(result.imported.map(\.engagement) == ["trade", "repository", "trade", "repository"])
         #expect(result.imported.map(\.test) == [1, 2, 3, 4])
@@ -120,10 +132,13 @@ import Testing
         #expect(!context.log.contents().contains("dojo-key-0123456789"))
 
         let refused = DefectDojoStage(
-            config: DefectDojoConfig(url: dojo.baseURL, product: "stockapp"), services: ["trade"], fetched: StockOpsPipeline.fetchSecrets, processEnvironment: [:])
-        let badKey = stageContext(StockOpsPipeline.defectDojo.id, root: repository.root, outputs: [
-            StockOpsPipeline.fetchSecrets.id: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret("wrong")]),
-        ])
+            config: DefectDojoConfig(url: dojo.baseURL, product: "stockapp"), services: ["trade"], fetched: StockOpsPipeline.fetchSecrets,
+            processEnvironment: [:])
+        let badKey = stageContext(
+            StockOpsPipeline.defectDojo.id, root: repository.root,
+            outputs: [
+                StockOpsPipeline.fetchSecrets.id: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret("wrong")])
+            ])
         try FileManager.default.createDirectory(atPath: badKey.paths.reportsDirectory, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: reports + "/sast-semgrep.json", toPath: badKey.paths.reportsDirectory + "/sast-semgrep.json")
         let failure = await #expect(throws: StageFailure.self) { try await refused.run(badKey) }
@@ -138,7 +153,11 @@ import Testing
         let graph = try StockOpsPipeline.graph(config: config, options: .init(environment: .dev))
         #expect(graph.node(StockOpsPipeline.defectDojo.id)?.policy.kind == .finally)
         let root = temporaryDirectory()
-        let result = await scheduler(root: root, exclusions: Dictionary(uniqueKeysWithValues: graph.nodes.filter { !["fetch-secrets", "defectdojo"].contains($0.id.description) }.map { ($0.id, "not selected") })).run(graph)
+        let result = await scheduler(
+            root: root,
+            exclusions: Dictionary(
+                uniqueKeysWithValues: graph.nodes.filter { !["fetch-secrets", "defectdojo"].contains($0.id.description) }.map { ($0.id, "not selected") })
+        ).run(graph)
         #expect(result[StockOpsPipeline.defectDojo.id]?.status == .skipped)
         #expect(result[StockOpsPipeline.defectDojo.id]?.reason == "no DefectDojo API key: fetch-secrets produced no secrets")
     }

@@ -11,10 +11,11 @@ import Testing
         // cmd/directory.go: `dir [flags] [path]`, exactly one path.
         let command = GitleaksCommand().scanDirectory(root: "/repo", config: "/run/gitleaks.toml", report: "/run/reports/secret-scan-gitleaks.json")
         #expect(command.executable == "gitleaks")
-        #expect(command.arguments == [
-            "dir", "--config", "/run/gitleaks.toml", "--report-format", "json", "--report-path", "/run/reports/secret-scan-gitleaks.json",
-            "--redact", "--exit-code", "0", "--no-banner", ".",
-        ])
+        #expect(
+            command.arguments == [
+                "dir", "--config", "/run/gitleaks.toml", "--report-format", "json", "--report-path", "/run/reports/secret-scan-gitleaks.json",
+                "--redact", "--exit-code", "0", "--no-banner", ".",
+            ])
         #expect(command.workingDirectory == "/repo")
         #expect(GitleaksCommand().version().arguments == ["version"])
     }
@@ -31,10 +32,10 @@ import Testing
     @Test func aGitleaksReportIsReadWithoutItsSecretFields() throws {
         // The report shape of gitleaks v8 (report/finding.go): one object per finding.
         let report = #"""
-        [{"Description":"AWS Access Key","StartLine":3,"EndLine":3,"StartColumn":7,"EndColumn":26,"Match":"key = AKIAREDACTED","Secret":"REDACTED",
-          "File":"./services/trade/Config.swift","SymlinkFile":"","Commit":"","Entropy":3.6,"Author":"","Email":"","Date":"","Message":"",
-          "Tags":[],"RuleID":"aws-access-token","Fingerprint":"services/trade/Config.swift:aws-access-token:3"}]
-        """#
+            [{"Description":"AWS Access Key","StartLine":3,"EndLine":3,"StartColumn":7,"EndColumn":26,"Match":"key = AKIAREDACTED","Secret":"REDACTED",
+              "File":"./services/trade/Config.swift","SymlinkFile":"","Commit":"","Entropy":3.6,"Author":"","Email":"","Date":"","Message":"",
+              "Tags":[],"RuleID":"aws-access-token","Fingerprint":"services/trade/Config.swift:aws-access-token:3"}]
+            """#
         let findings = try GitleaksCommand.parseReport(Data(report.utf8))
         #expect(findings == [SecretFinding(rule: "aws-access-token", file: "services/trade/Config.swift", line: 3, title: "AWS Access Key", severity: nil)])
         #expect(try GitleaksCommand.parseReport(Data("[]".utf8)).isEmpty)
@@ -48,22 +49,27 @@ import Testing
         #expect(TrivyFilesystemCommand.literalSkipPattern("b,c") == #""b,c""#)
         #expect(TrivyFilesystemCommand.literalSkipPattern(#"say "hi""#) == #""say ""hi""""#)
         #expect(TrivyFilesystemCommand.literalSkipPattern(".build") == ".build")
-        let argv = TrivyFilesystemCommand(cacheDirectory: "/cache").secretScan("/repo", skipDirectories: ["web/[slug]"], skipFiles: ["a*.env"], output: "/o").arguments
+        let argv = TrivyFilesystemCommand(cacheDirectory: "/cache").secretScan("/repo", skipDirectories: ["web/[slug]"], skipFiles: ["a*.env"], output: "/o")
+            .arguments
         #expect(argv.suffix(5) == ["--skip-dirs", #"web/\[slug\]"#, "--skip-files", #"a\*.env"#, "/repo"])
     }
 
     @Test func trivyFilesystemScans() {
         let trivy = TrivyFilesystemCommand(cacheDirectory: "/cache")
-        #expect(trivy.secretScan("/repo", skipDirectories: [".git", ".build"], skipFiles: ["Package.resolved"], output: "/r/s.json").arguments == [
-            "fs", "--scanners", "secret", "--format", "json", "--output", "/r/s.json", "--exit-code", "0", "--cache-dir", "/cache",
-            "--skip-dirs", ".git", "--skip-dirs", ".build", "--skip-files", "Package.resolved", "/repo",
-        ])
-        #expect(trivy.dependencyScan("/in", output: "/r/sca.json", skipDatabaseUpdate: false, databaseRepository: nil).arguments == [
-            "fs", "--scanners", "vuln", "--format", "json", "--output", "/r/sca.json", "--exit-code", "0", "--cache-dir", "/cache", "/in",
-        ])
-        #expect(trivy.dependencyScan("/in", output: "/o", skipDatabaseUpdate: true, databaseRepository: "mirror.local/trivy-db", ignoreFile: "/repo/.trivyignore").arguments.suffix(6) == [
-            "--skip-db-update", "--db-repository", "mirror.local/trivy-db", "--ignorefile", "/repo/.trivyignore", "/in",
-        ])
+        #expect(
+            trivy.secretScan("/repo", skipDirectories: [".git", ".build"], skipFiles: ["Package.resolved"], output: "/r/s.json").arguments == [
+                "fs", "--scanners", "secret", "--format", "json", "--output", "/r/s.json", "--exit-code", "0", "--cache-dir", "/cache",
+                "--skip-dirs", ".git", "--skip-dirs", ".build", "--skip-files", "Package.resolved", "/repo",
+            ])
+        #expect(
+            trivy.dependencyScan("/in", output: "/r/sca.json", skipDatabaseUpdate: false, databaseRepository: nil).arguments == [
+                "fs", "--scanners", "vuln", "--format", "json", "--output", "/r/sca.json", "--exit-code", "0", "--cache-dir", "/cache", "/in",
+            ])
+        #expect(
+            trivy.dependencyScan("/in", output: "/o", skipDatabaseUpdate: true, databaseRepository: "mirror.local/trivy-db", ignoreFile: "/repo/.trivyignore")
+                .arguments.suffix(6) == [
+                    "--skip-db-update", "--db-repository", "mirror.local/trivy-db", "--ignorefile", "/repo/.trivyignore", "/in",
+                ])
         let cache = temporaryDirectory()
         #expect(!TrivyFilesystemCommand.hasDatabase(in: cache))
         try? FileManager.default.createDirectory(atPath: cache + "/db", withIntermediateDirectories: true)
@@ -74,11 +80,13 @@ import Testing
     }
 
     @Test func semgrepRunsOfflineWithBothReports() {
-        let command = SemgrepCommand().scan(root: "/repo", rules: "pipelines/semgrep", targets: ["Sources/", "services/"], sarifOutput: "/r/s.sarif", jsonOutput: "/r/s.json")
-        #expect(command.arguments == [
-            "scan", "--config", "pipelines/semgrep", "--metrics=off", "--disable-version-check", "--quiet", "--no-git-ignore",
-            "--sarif-output=/r/s.sarif", "--json-output=/r/s.json", "--", "Sources/", "services/",
-        ])
+        let command = SemgrepCommand().scan(
+            root: "/repo", rules: "pipelines/semgrep", targets: ["Sources/", "services/"], sarifOutput: "/r/s.sarif", jsonOutput: "/r/s.json")
+        #expect(
+            command.arguments == [
+                "scan", "--config", "pipelines/semgrep", "--metrics=off", "--disable-version-check", "--quiet", "--no-git-ignore",
+                "--sarif-output=/r/s.sarif", "--json-output=/r/s.json", "--", "Sources/", "services/",
+            ])
         #expect(command.workingDirectory == "/repo")
         #expect(command.environment["SEMGREP_SEND_METRICS"] == "off")
         #expect(command.environment["SEMGREP_ENABLE_VERSION_CHECK"] == "0")
@@ -91,21 +99,25 @@ import Testing
         let command = ZAPBaselineCommand().baseline(
             target: "http://127.0.0.1:8011", workDirectory: "/run/reports/dast-stage", reports: .init(name: "zap-trade"), minutes: 2, rulesFile: "rules.tsv")
         #expect(command.executable == "docker")
-        #expect(command.arguments == [
-            "run", "--rm", "--network", "host", "-v", "/run/reports/dast-stage:/zap/wrk/:rw", "-t", "ghcr.io/zaproxy/zaproxy:stable",
-            "zap-baseline.py", "-t", "http://127.0.0.1:8011", "-m", "2", "-J", "zap-trade.json", "-r", "zap-trade.html", "-x", "zap-trade.xml",
-            "-c", "rules.tsv",
-        ])
+        #expect(
+            command.arguments == [
+                "run", "--rm", "--network", "host", "-v", "/run/reports/dast-stage:/zap/wrk/:rw", "-t", "ghcr.io/zaproxy/zaproxy:stable",
+                "zap-baseline.py", "-t", "http://127.0.0.1:8011", "-m", "2", "-J", "zap-trade.json", "-r", "zap-trade.html", "-x", "zap-trade.xml",
+                "-c", "rules.tsv",
+            ])
         // "The script will exit with: 0 Success, 1 At least 1 FAIL, 2 At least one WARN and no FAILs, 3 Any other failure".
         #expect([0, 1, 2, 3, 125, nil].map(ZAPBaselineCommand.Outcome.init(exitStatus:)) == [.pass, .fail, .warn, .error, .error, .error])
     }
 
     @Test func aZAPJSONReportIsRead() throws {
         let alerts = try ZAPBaselineCommand.parseReport(Data(SecurityFixtures.zapJSON.utf8))
-        #expect(alerts == [
-            .init(site: "http://127.0.0.1:8011", pluginID: "10021", name: "X-Content-Type-Options Header Missing", risk: 1, instances: 2),
-            .init(site: "http://127.0.0.1:8011", pluginID: "10036", name: "Server Leaks Version Information via \"Server\" HTTP Response Header Field", risk: 1, instances: 1),
-        ])
+        #expect(
+            alerts == [
+                .init(site: "http://127.0.0.1:8011", pluginID: "10021", name: "X-Content-Type-Options Header Missing", risk: 1, instances: 2),
+                .init(
+                    site: "http://127.0.0.1:8011", pluginID: "10036", name: "Server Leaks Version Information via \"Server\" HTTP Response Header Field",
+                    risk: 1, instances: 1),
+            ])
         #expect(throws: ToolOutputError.self) { try ZAPBaselineCommand.parseReport(Data("{\"@programName\": \"ZAP\"}".utf8)) }
     }
 
@@ -152,7 +164,10 @@ import Testing
         ] {
             #expect(body.contains("--BOUNDARY\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"), "\(name)")
         }
-        #expect(body.contains("Content-Disposition: form-data; name=\"file\"; filename=\"sca-trivy.json\"\r\nContent-Type: application/octet-stream\r\n\r\n{\"SchemaVersion\": 2}\r\n--BOUNDARY--\r\n"))
+        #expect(
+            body.contains(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"sca-trivy.json\"\r\nContent-Type: application/octet-stream\r\n\r\n{\"SchemaVersion\": 2}\r\n--BOUNDARY--\r\n"
+            ))
     }
 
     @Test func reportsAreMatchedToDefectDojoParsersByContent() {
@@ -202,20 +217,22 @@ import Testing
     }
 
     @Test func kustomizationImagesAreEditedStructurally() throws {
-        var kustomization = try Kustomization(yaml: """
-            apiVersion: kustomize.config.k8s.io/v1beta1
-            kind: Kustomization
-            resources:
-              - ../../base
-            images:
-              - name: trade
-                newName: localhost:5000/stockapp/trade
-                newTag: "1.0"
-              - name: stock-listing
-                newTag: old
-            """)
+        var kustomization = try Kustomization(
+            yaml: """
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources:
+                  - ../../base
+                images:
+                  - name: trade
+                    newName: localhost:5000/stockapp/trade
+                    newTag: "1.0"
+                  - name: stock-listing
+                    newTag: old
+                """)
         #expect(kustomization.image(named: "trade") == KustomizeImage(name: "trade", newName: "localhost:5000/stockapp/trade", newTag: "1.0"))
-        try kustomization.setImage(KustomizeImage(name: "trade", newName: "localhost:5000/stockapp/trade", digest: "sha256:" + String(repeating: "a", count: 64)))
+        try kustomization.setImage(
+            KustomizeImage(name: "trade", newName: "localhost:5000/stockapp/trade", digest: "sha256:" + String(repeating: "a", count: 64)))
         try kustomization.setImage(KustomizeImage(name: "billing", newTag: "2.0"))
         let text = try kustomization.yaml()
         let reread = try Kustomization(yaml: text)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StockOpsKit
 
 @Suite struct SessionTests {
@@ -7,7 +8,11 @@ import Testing
         let directory = temporaryDirectory("session")
         let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        return (Session(output: Console(fd: out, isTTY: false, colors: false, githubActions: false), errors: Console(fd: err, isTTY: false, colors: false, githubActions: false)), directory)
+        return (
+            Session(
+                output: Console(fd: out, isTTY: false, colors: false, githubActions: false),
+                errors: Console(fd: err, isTTY: false, colors: false, githubActions: false)), directory
+        )
     }
 
     func read(_ path: String) -> String {
@@ -60,11 +65,13 @@ import Testing
     @Test func aRunLeavesItsRecordAndGitHubFiles() async throws {
         let repository = try await repository()
         let (session, directory) = captureSession()
-        var request = RunRequest(root: repository.root, processEnvironment: [
-            "GITHUB_REF": "refs/heads/develop",
-            "GITHUB_STEP_SUMMARY": directory + "/summary.md",
-            "GITHUB_OUTPUT": directory + "/output",
-        ])
+        var request = RunRequest(
+            root: repository.root,
+            processEnvironment: [
+                "GITHUB_REF": "refs/heads/develop",
+                "GITHUB_STEP_SUMMARY": directory + "/summary.md",
+                "GITHUB_OUTPUT": directory + "/output",
+            ])
         // secret-scan, sast and sca read files this small repository does not have (allowlist, rules, Package.resolved).
         request.skip = ["test", "secret-scan", "sast", "sca"]
         request.json = true

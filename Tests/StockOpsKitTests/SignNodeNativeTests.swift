@@ -45,7 +45,8 @@ struct SignNodeNativeTests {
         let root = temporaryDirectory()
         var graph = GraphBuilder()
         let secrets = graph.add("fetch-secrets", ProvideSecrets(values: values))
-        let built = BuiltImage(service: "trade", repository: "\(registry.host)/stocks/trade", tag: "git-1a2b3c4", digest: image.digest.description, reused: false)
+        let built = BuiltImage(
+            service: "trade", repository: "\(registry.host)/stocks/trade", tag: "git-1a2b3c4", digest: image.digest.description, reused: false)
         let imageRef = graph.add("build[trade]", Fixed(value: built))
         let settings = ImageSettings(registry: RegistryConfig(host: registry.host, project: "stocks"), images: images, secrets: secrets)
         graph.add(

@@ -133,7 +133,8 @@ struct SignSonarContractTests {
     @Test func signSignsByDigestWithTheKeyInTheEnvironmentAndVerifies() async throws {
         let key = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nsecret-\(UUID().uuidString)\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----"
         let keyPassword = "pw-\(UUID().uuidString)"
-        let cosign = try Self.standIn("cosign", script: Self.cosignScript, expect: ["key": key, "secrets": [key, keyPassword], "image": Self.image.pinnedReference])
+        let cosign = try Self.standIn(
+            "cosign", script: Self.cosignScript, expect: ["key": key, "secrets": [key, keyPassword], "image": Self.image.pinnedReference])
         let root = temporaryDirectory()
         var graph = GraphBuilder()
         let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [SignImageStage.keyKey: key, SignImageStage.passwordKey: keyPassword]))
@@ -153,7 +154,8 @@ struct SignSonarContractTests {
     @Test func signFailsWhenVerificationFindsNoSignature() async throws {
         let key = "key-\(UUID().uuidString)"
         // The stand-in refuses `sign --yes` by tag, so a verify never finds the signature.
-        let cosign = try Self.standIn("cosign", script: Self.cosignScript, expect: ["key": key, "secrets": [key], "image": Self.image.repository + ":git-1a2b3c4"])
+        let cosign = try Self.standIn(
+            "cosign", script: Self.cosignScript, expect: ["key": key, "secrets": [key], "image": Self.image.repository + ":git-1a2b3c4"])
         var graph = GraphBuilder()
         let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [SignImageStage.keyKey: key]))
         let image = graph.add("build[trade]", Fixed(value: Self.image))
@@ -195,7 +197,8 @@ struct SignSonarContractTests {
     @Test func withoutBranchSupportThePushedBranchIsNotPassed() async throws {
         let token = "squ_\(UUID().uuidString)"
         let push = ["GITHUB_REF": "refs/heads/develop", "GITHUB_REF_NAME": "develop"]
-        let community = try await runSonar(token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: SonarStage.subject(branchSupport: false, environment: push))
+        let community = try await runSonar(
+            token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: SonarStage.subject(branchSupport: false, environment: push))
         #expect(community.run["sonar[trade]"]?.status == .passed, "\(community.run["sonar[trade]"]?.reason ?? "")")
         let refused = try await runSonar(token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: .branch("develop"))
         #expect(refused.run["sonar[trade]"]?.status == .failed)
@@ -232,19 +235,25 @@ struct SignSonarContractTests {
         }
     }
 
-    private func runSonar(token: String, gate: String, serverURL: String, subject: SonarScannerCommand.Subject? = nil, branches: Bool = false) async throws -> (run: RunResult, scanner: String) {
+    private func runSonar(token: String, gate: String, serverURL: String, subject: SonarScannerCommand.Subject? = nil, branches: Bool = false) async throws -> (
+        run: RunResult, scanner: String
+    ) {
         let root = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: root + "/services/trade", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: ImageStagesTests.root + "/services/trade/sonar-project.properties", toPath: root + "/services/trade/sonar-project.properties")
+        try FileManager.default.copyItem(
+            atPath: ImageStagesTests.root + "/services/trade/sonar-project.properties", toPath: root + "/services/trade/sonar-project.properties")
         let properties = [
             "sonar.projectKey": "stockops-trade", "sonar.host.url": serverURL, "sonar.sources": "Sources", "sonar.tests": "Tests",
             "sonar.qualitygate.wait": "true", "sonar.qualitygate.timeout": "300",
         ]
-        let scanner = try Self.standIn("sonar-scanner", script: Self.sonarScannerScript, expect: ["token": token, "gate": gate, "properties": properties, "branches": branches])
+        let scanner = try Self.standIn(
+            "sonar-scanner", script: Self.sonarScannerScript, expect: ["token": token, "gate": gate, "properties": properties, "branches": branches])
         let config = try PipelineConfig.load(path: ImageStagesTests.root + "/pipelines/stockops.yml")
         var graph = GraphBuilder()
         let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [SonarStage.tokenKey: token]))
-        graph.add("sonar[trade]", SonarStage(service: try #require(config.service(named: "trade")), hostURL: serverURL, secrets: secrets, scanner: scanner, subject: subject))
+        graph.add(
+            "sonar[trade]",
+            SonarStage(service: try #require(config.service(named: "trade")), hostURL: serverURL, secrets: secrets, scanner: scanner, subject: subject))
         return (await scheduler(root: root).run(try graph.build()), scanner)
     }
 }

@@ -35,7 +35,10 @@ struct SonarScannerCommandTests {
         #expect(argv.contains("-Dsonar.pullrequest.branch=feature/quotes"))
         #expect(argv.contains("-Dsonar.pullrequest.base=develop"))
         #expect(!argv.contains { $0.hasPrefix("-Dsonar.branch.") })
-        #expect(!SonarScannerCommand(projectKey: "stocks", hostURL: "https://sonarqube.example.com").scan().contains { $0.hasPrefix("-Dsonar.branch.") || $0.hasPrefix("-Dsonar.pullrequest.") })
+        #expect(
+            !SonarScannerCommand(projectKey: "stocks", hostURL: "https://sonarqube.example.com").scan().contains {
+                $0.hasPrefix("-Dsonar.branch.") || $0.hasPrefix("-Dsonar.pullrequest.")
+            })
     }
 
     @Test func theSubjectComesFromGitHubActionsOnlyWithBranchSupport() {

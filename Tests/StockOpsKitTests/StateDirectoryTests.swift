@@ -12,7 +12,9 @@ import Testing
         let state = StateDirectory.resolve(root: root, environment: runner)
         #expect(!state.hasPrefix(root))
         #expect(state == "/var/lib/stockops" || state == home + "/.local/state/stockops")
-        #expect(StateDirectory.resolve(root: root, environment: runner.merging(["XDG_STATE_HOME": "/xdg/state"]) { $1 }) == state.replacingOccurrences(of: home + "/.local/state", with: "/xdg/state"))
+        #expect(
+            StateDirectory.resolve(root: root, environment: runner.merging(["XDG_STATE_HOME": "/xdg/state"]) { $1 })
+                == state.replacingOccurrences(of: home + "/.local/state", with: "/xdg/state"))
         #expect(StateDirectory.cache(root: root, environment: runner) == home + "/.cache/stockops/results")
         #expect(StateDirectory.cache(root: root, environment: runner.merging(["XDG_CACHE_HOME": "/xdg/cache"]) { $1 }) == "/xdg/cache/stockops/results")
     }
@@ -39,9 +41,15 @@ import Testing
 
     @Test func theTestAndBuildCommandsUseTheScratchPath() {
         let tools = SwiftPM(packageDirectory: "/repo", scratchPath: "/cache/swiftpm/dev/tests")
-        #expect(Array(tools.test(filter: "TradeServiceTests", xunitOutput: "/r/j.xml").arguments.prefix(5)) == ["test", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests"])
+        #expect(
+            Array(tools.test(filter: "TradeServiceTests", xunitOutput: "/r/j.xml").arguments.prefix(5)) == [
+                "test", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests",
+            ])
         #expect(tools.showCodecovPath().arguments == ["test", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests", "--show-codecov-path"])
-        #expect(tools.build(product: "trade", arguments: ["-c", "release"]).arguments == ["build", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests", "--product", "trade", "-c", "release"])
+        #expect(
+            tools.build(product: "trade", arguments: ["-c", "release"]).arguments == [
+                "build", "--package-path", "/repo", "--scratch-path", "/cache/swiftpm/dev/tests", "--product", "trade", "-c", "release",
+            ])
         #expect(!SwiftPM(packageDirectory: "/repo").test(filter: "X", xunitOutput: "/j.xml").arguments.contains("--scratch-path"))
         var options = StockOpsPipeline.Options(environment: .dev)
         options.root = "/repo"
@@ -56,7 +64,11 @@ import Testing
         let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer { close(fd) }
         let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
-        let request = EnvironmentRequest(root: root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": state, "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""])
+        let request = EnvironmentRequest(
+            root: root, environment: .dev,
+            processEnvironment: [
+                "STOCKOPS_STATE_DIR": state, "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "",
+            ])
         #expect(await Session(output: console, errors: console).status(request) == .infrastructure, "no engine answers at DOCKER_HOST")
         let text = try String(contentsOfFile: out, encoding: .utf8)
         // Everything a console prints goes through the process's masker, which other tests' secrets also feed.

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 @testable import StockOpsKit
 
 /// A stage running a closure, recording when it ran.
@@ -49,9 +50,14 @@ func temporaryDirectory(_ name: String = #function) -> String {
     return path
 }
 
-func scheduler(jobs: Int = 4, root: String? = nil, cache: OutputCache? = nil, approvals: Set<NodeID> = [], exclusions: [NodeID: String] = [:], mode: Scheduler.Mode = .execute) -> Scheduler {
+func scheduler(
+    jobs: Int = 4, root: String? = nil, cache: OutputCache? = nil, approvals: Set<NodeID> = [], exclusions: [NodeID: String] = [:],
+    mode: Scheduler.Mode = .execute
+) -> Scheduler {
     let root = root ?? temporaryDirectory()
-    return Scheduler(jobs: jobs, mode: mode, runner: ProcessRunner(grace: .seconds(2)), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/test"), approvals: approvals, exclusions: exclusions, cache: cache)
+    return Scheduler(
+        jobs: jobs, mode: mode, runner: ProcessRunner(grace: .seconds(2)), paths: RunPaths(root: root, runDirectory: root + "/.stockops/runs/test"),
+        approvals: approvals, exclusions: exclusions, cache: cache)
 }
 
 extension ContinuousClock.Instant {

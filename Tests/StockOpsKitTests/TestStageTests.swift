@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StockOpsKit
 
 /// Fake `swift` and `llvm-cov` executables writing canned reports.
@@ -16,31 +17,35 @@ struct FakeToolchain {
         let failure = failures > 0 ? "<failure message=\"boom\"/>" : ""
         let cases = testCases > 0 ? "<testcase name=\"a\"></testcase><testcase name=\"b\">\(failure)</testcase>" : ""
         swift = root + "/swift"
-        try Self.script(swift, """
-        #!/bin/sh
-        case "$*" in
-          *--show-codecov-path*) echo "\(bin)/codecov/stockops.json"; exit 0 ;;
-          *--version*) echo "Swift version 6.3.1-fake"; exit 0 ;;
-        esac
-        out=""
-        while [ $# -gt 0 ]; do
-          if [ "$1" = "--xunit-output" ]; then out="$2"; fi
-          shift
-        done
-        echo "database: ${STOCKOPS_TEST_DATABASE_URL:-unset}"
-        printf '<testsuites><testsuite>\(cases)</testsuite></testsuites>' > "$out"
-        exit \(failures > 0 ? 1 : 0)
-        """)
+        try Self.script(
+            swift,
+            """
+            #!/bin/sh
+            case "$*" in
+              *--show-codecov-path*) echo "\(bin)/codecov/stockops.json"; exit 0 ;;
+              *--version*) echo "Swift version 6.3.1-fake"; exit 0 ;;
+            esac
+            out=""
+            while [ $# -gt 0 ]; do
+              if [ "$1" = "--xunit-output" ]; then out="$2"; fi
+              shift
+            done
+            echo "database: ${STOCKOPS_TEST_DATABASE_URL:-unset}"
+            printf '<testsuites><testsuite>\(cases)</testsuite></testsuites>' > "$out"
+            exit \(failures > 0 ? 1 : 0)
+            """)
         llvmCov = root + "/llvm-cov"
-        try Self.script(llvmCov, """
-        #!/bin/sh
-        cat <<'JSON'
-        {"data":[{"files":[
-          {"filename":"\(root)/services/trade/Sources/TradeService/Order.swift","summary":{"lines":{"count":\(instrumentedLines),"covered":\(coveredLines)}}},
-          {"filename":"\(root)/Sources/ServiceKit/Server.swift","summary":{"lines":{"count":100,"covered":0}}}
-        ]}]}
-        JSON
-        """)
+        try Self.script(
+            llvmCov,
+            """
+            #!/bin/sh
+            cat <<'JSON'
+            {"data":[{"files":[
+              {"filename":"\(root)/services/trade/Sources/TradeService/Order.swift","summary":{"lines":{"count":\(instrumentedLines),"covered":\(coveredLines)}}},
+              {"filename":"\(root)/Sources/ServiceKit/Server.swift","summary":{"lines":{"count":100,"covered":0}}}
+            ]}]}
+            JSON
+            """)
     }
 
     static func script(_ path: String, _ text: String) throws {
@@ -49,10 +54,14 @@ struct FakeToolchain {
     }
 
     func run(minimumCoverage: Double) async throws -> TestReport {
-        let service = ServiceConfig(name: "trade", paths: ["services/trade/"], product: "trade", testTarget: "TradeServiceTests", healthPath: "/health", ports: [:])
+        let service = ServiceConfig(
+            name: "trade", paths: ["services/trade/"], product: "trade", testTarget: "TradeServiceTests", healthPath: "/health", ports: [:])
         let stage = TestStage(service: service, minimumCoverage: minimumCoverage, swift: swift, llvmCov: llvmCov)
         let paths = RunPaths(root: root, runDirectory: root + "/.stockops/runs/r")
-        return try await stage.run(StageContext(node: NodeID("test", key: "trade"), log: NodeLog(path: paths.logPath(for: NodeID("test", key: "trade"))), runner: ProcessRunner(), paths: paths))
+        return try await stage.run(
+            StageContext(
+                node: NodeID("test", key: "trade"), log: NodeLog(path: paths.logPath(for: NodeID("test", key: "trade"))), runner: ProcessRunner(), paths: paths)
+        )
     }
 }
 

@@ -34,7 +34,8 @@ import Testing
     }
 
     @Test func findsTheNewestInstalledServer() throws {
-        let found = try #require(ThrowawayPostgres.findBinaries(environment: ["PATH": "/nonexistent"]), "no PostgreSQL server under /usr/lib/postgresql on this machine")
+        let found = try #require(
+            ThrowawayPostgres.findBinaries(environment: ["PATH": "/nonexistent"]), "no PostgreSQL server under /usr/lib/postgresql on this machine")
         #expect(FileManager.default.isExecutableFile(atPath: found + "/initdb"))
     }
 }

@@ -36,8 +36,10 @@ struct ToolRequirementsTests {
     }
 
     @Test func coversEveryToolThePipelineDrives() {
-        let tools = ["trivy", "cosign", "semgrep", "gitleaks", "git", "docker", "docker compose", "docker-compose",
-                     "docker buildx", "sonar-scanner", "swift", "act", "pg_ctl", "postgres"]
+        let tools = [
+            "trivy", "cosign", "semgrep", "gitleaks", "git", "docker", "docker compose", "docker-compose",
+            "docker buildx", "sonar-scanner", "swift", "act", "pg_ctl", "postgres",
+        ]
         for tool in tools {
             let requirement = ToolRequirements.requirement(for: tool)
             #expect(requirement != nil, "\(tool)")

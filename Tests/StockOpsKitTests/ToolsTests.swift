@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StockOpsKit
 
 @Suite struct ToolsTests {
@@ -25,33 +26,36 @@ import Testing
 
     @Test func swiftTestArgv() {
         let swift = SwiftPM(swift: "swift", llvmCov: "/opt/swift/usr/bin/llvm-cov", packageDirectory: "/repo", environment: [:])
-        #expect(swift.test(filter: "TradeServiceTests", xunitOutput: "/r/junit-trade.xml").arguments
-            == ["test", "--package-path", "/repo", "--filter", "TradeServiceTests", "--xunit-output", "/r/junit-trade.xml", "--enable-code-coverage"])
+        #expect(
+            swift.test(filter: "TradeServiceTests", xunitOutput: "/r/junit-trade.xml").arguments
+                == ["test", "--package-path", "/repo", "--filter", "TradeServiceTests", "--xunit-output", "/r/junit-trade.xml", "--enable-code-coverage"])
         #expect(swift.test(filter: "T", xunitOutput: "x.xml", coverage: false).arguments.last == "x.xml")
         #expect(swift.showCodecovPath().arguments == ["test", "--package-path", "/repo", "--show-codecov-path"])
-        #expect(swift.coverageSummary(profile: "p.profdata", binary: "b.xctest") == Command("/opt/swift/usr/bin/llvm-cov", ["export", "-summary-only", "-instr-profile", "p.profdata", "b.xctest"], environment: [:]))
+        #expect(
+            swift.coverageSummary(profile: "p.profdata", binary: "b.xctest")
+                == Command("/opt/swift/usr/bin/llvm-cov", ["export", "-summary-only", "-instr-profile", "p.profdata", "b.xctest"], environment: [:]))
         #expect(SwiftPM.xunitFiles(for: "/r/junit-trade.xml") == ["/r/junit-trade.xml", "/r/junit-trade-swift-testing.xml"])
     }
 
     @Test func junitCounts() {
         let xml = """
-        <testsuites><testsuite name="x" tests="3">
-        <testcase classname="A" name="a" time="0.1"></testcase>
-        <testcase classname="A" name="b" time="0.1"><failure message="boom"></failure></testcase>
-        <testcase classname="A" name="c" time="0.1"/>
-        </testsuite></testsuites>
-        """
+            <testsuites><testsuite name="x" tests="3">
+            <testcase classname="A" name="a" time="0.1"></testcase>
+            <testcase classname="A" name="b" time="0.1"><failure message="boom"></failure></testcase>
+            <testcase classname="A" name="c" time="0.1"/>
+            </testsuite></testsuites>
+            """
         #expect(TestCounts.parse(junit: xml) == TestCounts(tests: 3, failures: 1))
     }
 
     @Test func coverageIsRestrictedToTheServiceSources() throws {
         let json = """
-        {"data":[{"files":[
-          {"filename":"/repo/services/trade/Sources/TradeService/Order.swift","summary":{"lines":{"count":100,"covered":80,"percent":80}}},
-          {"filename":"/repo/services/trade/Tests/TradeServiceTests/OrderTests.swift","summary":{"lines":{"count":50,"covered":50,"percent":100}}},
-          {"filename":"/repo/Sources/ServiceKit/Server.swift","summary":{"lines":{"count":100,"covered":0,"percent":0}}}
-        ],"totals":{}}],"type":"llvm.coverage.json.export","version":"2.0.1"}
-        """
+            {"data":[{"files":[
+              {"filename":"/repo/services/trade/Sources/TradeService/Order.swift","summary":{"lines":{"count":100,"covered":80,"percent":80}}},
+              {"filename":"/repo/services/trade/Tests/TradeServiceTests/OrderTests.swift","summary":{"lines":{"count":50,"covered":50,"percent":100}}},
+              {"filename":"/repo/Sources/ServiceKit/Server.swift","summary":{"lines":{"count":100,"covered":0,"percent":0}}}
+            ],"totals":{}}],"type":"llvm.coverage.json.export","version":"2.0.1"}
+            """
         let coverage = try LineCoverage.parse(llvmCovExport: Data(json.utf8), under: ["/repo/services/trade/Sources/"])
         #expect(coverage == LineCoverage(covered: 80, count: 100))
         #expect(coverage.percent == 80)
@@ -64,7 +68,8 @@ import Testing
     @Test func sha256KnownVectors() {
         #expect(Digest.sha256("").hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(Digest.sha256("abc").hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Digest.sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq").hex == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            Digest.sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq").hex == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         var hasher = Digest.Hasher()
         for _ in 0..<1000 { hasher.update(Array("a".utf8) + Array(repeating: UInt8(ascii: "a"), count: 999)) }
         #expect(hasher.finalize().hex == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")

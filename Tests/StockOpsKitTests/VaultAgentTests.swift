@@ -85,9 +85,10 @@ struct VaultAgentTests {
         func rendered() -> String { (try? String(contentsOfFile: env, encoding: .utf8)) ?? "" }
         let ready = try await waitFor(.seconds(30)) { FileManager.default.fileExists(atPath: directory + "/secrets/.ready") && !rendered().isEmpty }
         try #require(ready, "no db.env and .ready:\n\(agentLog())")
-        #expect(rendered().split(separator: "\n").map(String.init) == [
-            "export DATABASE_URL=\"postgres://stockops:\(password)@db:5432/stockops\"", "export DB_PASSWORD=\"\(password)\"",
-        ])
+        #expect(
+            rendered().split(separator: "\n").map(String.init) == [
+                "export DATABASE_URL=\"postgres://stockops:\(password)@db:5432/stockops\"", "export DB_PASSWORD=\"\(password)\"",
+            ])
         let attributes = try FileManager.default.attributesOfItem(atPath: env)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 

@@ -208,9 +208,10 @@ struct VaultClientTests {
     }
 
     @Test func environmentConfiguresTheClient() async throws {
-        let vault = VaultClient.fromEnvironment([
-            "VAULT_ADDR": "https://vault.example:8200/", "VAULT_TOKEN": "t", "VAULT_NAMESPACE": "team",
-        ], masker: SecretMasker(environment: [:]))
+        let vault = VaultClient.fromEnvironment(
+            [
+                "VAULT_ADDR": "https://vault.example:8200/", "VAULT_TOKEN": "t", "VAULT_NAMESPACE": "team",
+            ], masker: SecretMasker(environment: [:]))
         #expect(vault.address == "https://vault.example:8200")
         #expect(vault.namespace == "team")
         #expect(await vault.hasToken)

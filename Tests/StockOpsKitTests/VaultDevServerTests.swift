@@ -123,7 +123,6 @@ final class OpenBaoDevServer: @unchecked Sendable {
 
 }
 
-
 @Suite("OpenBao dev server fixture")
 struct VaultDevServerTests {
     @Test func startsHealthyAndStopsByPID() async throws {

@@ -121,7 +121,8 @@ struct InitState: Equatable {
 struct VaultRaftTests {
     /// A client logged in with the admin AppRole init.sh leaves in `output/admin` (the root token is revoked).
     func admin(_ server: OpenBaoRaftServer, _ output: String) async throws -> VaultClient {
-        let client = VaultClient.fromEnvironment(["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
+        let client = VaultClient.fromEnvironment(
+            ["VAULT_ADDR": server.address], http: OpenBaoDevServer.httpConfiguration, masker: SecretMasker(environment: [:]))
         _ = try await client.loginAppRole(roleIDFile: output + "/admin/role_id", secretIDFile: output + "/admin/secret_id")
         return client
     }
@@ -204,7 +205,8 @@ struct VaultRaftTests {
 
         let directory = temporaryDirectory()
         try SecretsCheckTests().config(directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n")
-        let status = await SecretsCheckTests().session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration)
+        let status = await SecretsCheckTests().session(directory).checkSecrets(
+            root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration)
         #expect(status == .infrastructure)
         #expect(status.rawValue == 3)
 

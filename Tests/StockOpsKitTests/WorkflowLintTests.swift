@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Yams
+
 @testable import StockOpsKit
 
 /// The workflow linters the test suite runs: actionlint and zizmor, installed from PyPI by `scripts/install-deps.sh`.
@@ -46,9 +47,11 @@ enum WorkflowLinters {
         if !FileManager.default.fileExists(atPath: root + "/.github/actionlint.yaml") {
             configFile = ["-config-file", WorkflowLintTests.root + "/.github/actionlint.yaml"]
         }
-        let linted = try await runner.run(Command(actionlint, ["-shellcheck", shellcheck, "-no-color"] + configFile + files, environment: environment, workingDirectory: root))
+        let linted = try await runner.run(
+            Command(actionlint, ["-shellcheck", shellcheck, "-no-color"] + configFile + files, environment: environment, workingDirectory: root))
         if !linted.succeeded { findings.append("actionlint:\n" + linted.output) }
-        let audited = try await runner.run(Command(zizmor, ["--offline", "--no-progress", "--format", "plain"] + files, environment: environment, workingDirectory: root))
+        let audited = try await runner.run(
+            Command(zizmor, ["--offline", "--no-progress", "--format", "plain"] + files, environment: environment, workingDirectory: root))
         if !audited.succeeded { findings.append("zizmor:\n" + audited.output) }
         return findings
     }
@@ -63,7 +66,8 @@ enum WorkflowLinters {
     }
 
     func load(_ name: String) throws -> [String: Any] {
-        try #require(try Yams.load(yaml: String(contentsOfFile: Self.workflows + "/" + name, encoding: .utf8), Resolver.default.removing(.bool)) as? [String: Any])
+        try #require(
+            try Yams.load(yaml: String(contentsOfFile: Self.workflows + "/" + name, encoding: .utf8), Resolver.default.removing(.bool)) as? [String: Any])
     }
 
     @Test func workflowsPassActionlintAndZizmor() async throws {
@@ -78,16 +82,16 @@ enum WorkflowLinters {
         let directory = temporaryDirectory("lint-injection")
         try FileManager.default.createDirectory(atPath: directory + "/.github/workflows", withIntermediateDirectories: true)
         let workflow = """
-        name: injection
-        on:
-          issues:
-        permissions: {}
-        jobs:
-          echo:
-            runs-on: ubuntu-24.04
-            steps:
-              - run: echo "${{ github.event.issue.title }}"
-        """
+            name: injection
+            on:
+              issues:
+            permissions: {}
+            jobs:
+              echo:
+                runs-on: ubuntu-24.04
+                steps:
+                  - run: echo "${{ github.event.issue.title }}"
+            """
         try Data(workflow.utf8).write(to: URL(fileURLWithPath: directory + "/.github/workflows/injection.yml"))
         let findings = try await WorkflowLinters.findings(in: [".github/workflows/injection.yml"], root: directory)
         #expect(findings.contains { $0.hasPrefix("zizmor:") && $0.contains("template-injection") })

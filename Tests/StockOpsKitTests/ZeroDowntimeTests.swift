@@ -132,7 +132,8 @@ final class TrafficProbe: Sendable {
             probe.stop()
             await traffic.value
             let counts = probe.snapshot
-            #expect(counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
+            #expect(
+                counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
             #expect(counts.slots["blue", default: 0] > 0 && counts.slots["green", default: 0] > 0, "both versions answered: \(counts.slots)")
             print("zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots)")
 
@@ -155,7 +156,9 @@ final class TrafficProbe: Sendable {
             logs.since = "10m"
             #expect(await logsOutput.session.logs(logs) == .success)
             let lines = logsOutput.text.split(separator: "\n")
-            #expect(lines.contains { $0.contains(#""route":"/portfolio/{user_id}""#) && $0.contains(#""status":200"#) && $0.contains(#""level":"info""#) }, "\(lines.suffix(5))")
+            #expect(
+                lines.contains { $0.contains(#""route":"/portfolio/{user_id}""#) && $0.contains(#""status":200"#) && $0.contains(#""level":"info""#) },
+                "\(lines.suffix(5))")
         }
     }
 }
@@ -204,11 +207,14 @@ final class TrafficProbe: Sendable {
                 #expect(run.status == .passed, "\(run.results.map { "\($0.id): \($0.result.reason ?? "")" })")
             }
             // The broken version takes the blue slot, fails, and leaves it empty: dev-aaaaaaa must start there again.
-            let broken = try await sandbox.runPipeline(try await sandbox.pushBuild("broken", commit: "bbbbbbb"), settings: DeploySettings(smokeTimeout: .seconds(6), lockWait: .zero))
+            let broken = try await sandbox.runPipeline(
+                try await sandbox.pushBuild("broken", commit: "bbbbbbb"), settings: DeploySettings(smokeTimeout: .seconds(6), lockWait: .zero))
             #expect(broken.status == .failed)
             let proxy = TrafficProxy(stateDirectory: sandbox.state, project: sandbox.project)
             #expect(proxy.activeSlot() == .green)
-            let probe = TrafficProbe(["http://127.0.0.1:\(sandbox.ports["stock-listing"]!)/stocks?limit=2", "http://127.0.0.1:\(sandbox.ports["trade"]!)/health"])
+            let probe = TrafficProbe([
+                "http://127.0.0.1:\(sandbox.ports["stock-listing"]!)/stocks?limit=2", "http://127.0.0.1:\(sandbox.ports["trade"]!)/health",
+            ])
             let traffic = probe.start()
             let arguments = ["rollback", "--root", sandbox.root, "--env", "dev", "--tag", "dev-aaaaaaa", "--yes"]
             let entries = try sandbox.ledger.count
@@ -241,13 +247,17 @@ final class TrafficProbe: Sendable {
             request.yes = true
             #expect(await repair.session.rollback(request) == .success)
             let repaired = repair.text
-            #expect(repaired.contains("repaired an unfinished switch: the proxy's configuration named the green slot while it served the blue slot; it now names the blue slot, which holds dev-aaaaaaa"), "\(repaired)")
+            #expect(
+                repaired.contains(
+                    "repaired an unfinished switch: the proxy's configuration named the green slot while it served the blue slot; it now names the blue slot, which holds dev-aaaaaaa"
+                ), "\(repaired)")
             #expect(proxy.activeSlot() == .green)
 
             probe.stop()
             await traffic.value
             let counts = probe.snapshot
-            #expect(counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
+            #expect(
+                counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
             #expect(counts.answered > 0)
         }
     }
@@ -324,9 +334,11 @@ final class TrafficProbe: Sendable {
             #expect(try await sandbox.containers().keys.allSatisfy { !$0.hasSuffix("-green") })
             let afterFaulty = probe.snapshot
             #expect(afterFaulty.failedBy.keys.sorted() == ["green POST /trades/buy"], "only the canary's buys failed: \(afterFaulty.failedBy)")
-            #expect(afterFaulty.answeredBy["green GET /stocks", default: 0] > 0 && afterFaulty.answeredBy["green GET /portfolio/canary", default: 0] > 0,
+            #expect(
+                afterFaulty.answeredBy["green GET /stocks", default: 0] > 0 && afterFaulty.answeredBy["green GET /portfolio/canary", default: 0] > 0,
                 "the canary answered its share of the other routes: \(afterFaulty.answeredBy)")
-            #expect(afterFaulty.answeredBy["blue POST /trades/buy", default: 0] > afterFaulty.failedBy["green POST /trades/buy", default: 0],
+            #expect(
+                afterFaulty.answeredBy["blue POST /trades/buy", default: 0] > afterFaulty.failedBy["green POST /trades/buy", default: 0],
                 "the stable version kept most of the buys: \(afterFaulty.answeredBy)")
 
             // A healthy build is promoted by its analysis at the end of the window, with no failed request.
@@ -385,7 +397,10 @@ final class TrafficProbe: Sendable {
             rollback.yes = true
             #expect(await rescuer.session.rollback(rollback) == .success)
             let repaired = rescuer.text
-            #expect(repaired.contains("repaired an interrupted canary: a canary in the \(live.other.rawValue) slot had 25 % of the traffic; the \(live.rawValue) slot has all of it again"), "\(repaired)")
+            #expect(
+                repaired.contains(
+                    "repaired an interrupted canary: a canary in the \(live.other.rawValue) slot had 25 % of the traffic; the \(live.rawValue) slot has all of it again"
+                ), "\(repaired)")
             #expect(proxy.canary() == nil)
 
             probe.stop()

@@ -42,7 +42,8 @@ public struct ArgoCDApplicationStatus: Codable, Sendable, Equatable, CustomStrin
         if self.revision == revision { return true }
         guard let revisions else { return false }
         if let repository, let sources = sourceRepositories,
-           let index = sources.firstIndex(where: { Self.sameRepository($0, repository) }), index < revisions.count {
+            let index = sources.firstIndex(where: { Self.sameRepository($0, repository) }), index < revisions.count
+        {
             return revisions[index] == revision
         }
         return revisions.contains(revision)
@@ -139,9 +140,12 @@ public struct ArgoCDClient: Sendable {
         switch response.status {
         case 200: return try ArgoCDApplicationStatus.parse(response.body)
         case 401: throw StageFailure.infrastructure("Argo CD refused the token (401): check the token in Vault")
-        case 403, 404: throw StageFailure.failed("Argo CD has no application \(application) this token may read (\(response.status)); check gitops.argocd.application")
+        case 403, 404:
+            throw StageFailure.failed("Argo CD has no application \(application) this token may read (\(response.status)); check gitops.argocd.application")
         case 429, 500...599: throw StageFailure.transient("Argo CD answered \(response.status) for application \(application)")
-        default: throw StageFailure.failed("Argo CD answered \(response.status) for application \(application): \(SecretMasker.shared.mask(String(response.text.prefix(200))))")
+        default:
+            throw StageFailure.failed(
+                "Argo CD answered \(response.status) for application \(application): \(SecretMasker.shared.mask(String(response.text.prefix(200))))")
         }
     }
 

@@ -17,7 +17,10 @@ public struct DefectDojoImport: Sendable, Equatable {
     public var branchTag: String?
     public var buildID: String?
 
-    public init(scanType: String, file: String, productType: String, product: String, engagement: String, testTitle: String? = nil, scanDate: String? = nil, commitHash: String? = nil, branchTag: String? = nil, buildID: String? = nil) {
+    public init(
+        scanType: String, file: String, productType: String, product: String, engagement: String, testTitle: String? = nil, scanDate: String? = nil,
+        commitHash: String? = nil, branchTag: String? = nil, buildID: String? = nil
+    ) {
         self.scanType = scanType
         self.file = file
         self.productType = productType
@@ -104,7 +107,8 @@ public struct DefectDojoClient: Sendable {
     /// The request for `import`: a `multipart/form-data` POST to `/api/v2/import-scan/`. It may be sent again
     /// after a connection error or a 5xx: DefectDojo deduplicates the findings of a repeated import.
     public func request(_ item: DefectDojoImport, content: Data, boundary: String = "stockops-" + UUID().uuidString) -> HTTPRequest {
-        let body = Self.multipart(fields: item.fields, fileField: "file", fileName: (item.file as NSString).lastPathComponent, fileContent: content, boundary: boundary)
+        let body = Self.multipart(
+            fields: item.fields, fileField: "file", fileName: (item.file as NSString).lastPathComponent, fileContent: content, boundary: boundary)
         return HTTPRequest(
             method: .post, url: baseURL + "/api/v2/import-scan/",
             headers: [
@@ -154,7 +158,9 @@ public struct DefectDojoClient: Sendable {
             append("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
         }
         let safeName = fileName.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: "\r", with: "_").replacingOccurrences(of: "\n", with: "_")
-        append("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(fileField)\"; filename=\"\(safeName)\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+        append(
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(fileField)\"; filename=\"\(safeName)\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
         body.append(fileContent)
         append("\r\n--\(boundary)--\r\n")
         return body

@@ -376,7 +376,8 @@ public final class RegistryClient: Sendable {
 
     private func unauthorized(_ response: HTTPResponse, subject: String) -> RegistryError {
         let detail = Self.errorDetail(response).map { " (\($0))" } ?? ""
-        let message = credentials == nil
+        let message =
+            credentials == nil
             ? "\(baseURL) requires authentication for \(subject) and no credentials were given\(detail)"
             : "\(baseURL) refused the credentials of \(credentials?.username ?? "") for \(subject)\(detail)"
         return RegistryError(.unauthorized, message, status: response.status)

@@ -60,7 +60,8 @@ public struct HarborClient: Sendable {
 
     /// The artifacts of `project/repository` with their tags, following `Link: rel="next"` pages of `pageSize`.
     public func artifacts(project: String, repository: String, pageSize: Int = 100) async throws -> [HarborArtifact] {
-        var next: String? = repositoryURL(project: project, repository: repository)
+        var next: String? =
+            repositoryURL(project: project, repository: repository)
             + "/artifacts?with_tag=true&page=1&page_size=\(pageSize)"
         var artifacts: [HarborArtifact] = []
         var pages = 0
@@ -136,7 +137,8 @@ public struct HarborClient: Sendable {
             var errors: [Entry]?
         }
         let entries = (try? JSONDecoder().decode(ErrorBody.self, from: response.body))?.errors ?? []
-        let detail = entries.isEmpty
+        let detail =
+            entries.isEmpty
             ? "" : ": " + entries.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
         switch response.status {
         case 401, 403:

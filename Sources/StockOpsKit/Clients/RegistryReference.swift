@@ -61,9 +61,11 @@ public struct RegistryTag: Hashable, Sendable, Codable, CustomStringConvertible,
         let bare = version.hasPrefix("v") ? String(version.dropFirst()) : version
         let parts = bare.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         let core = parts[0].split(separator: ".", omittingEmptySubsequences: false)
-        let numeric = core.count == 3
+        let numeric =
+            core.count == 3
             && core.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) && ($0 == "0" || !$0.hasPrefix("0")) }
-        let preRelease = parts.count == 1
+        let preRelease =
+            parts.count == 1
             || parts[1].split(separator: ".", omittingEmptySubsequences: false).allSatisfy { identifier in
                 !identifier.isEmpty && identifier.allSatisfy { $0.isASCIIDigit || $0.isASCIILetter || $0 == "-" }
             }
@@ -259,7 +261,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible, Lossl
             var end = index
             while end < bytes.count && !alphanumeric(bytes[end]) { end += 1 }
             let separator = bytes[index..<end]
-            let valid = separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
+            let valid =
+                separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
                 || separator.allSatisfy { $0 == 45 }
             guard valid else { return false }
             index = end

@@ -84,7 +84,8 @@ public struct ImageTag: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Renders `template` for a commit and ref.
     public init(template: String, commit: String, ref: String) {
         let last = ref.split(separator: "/").last.map(String.init) ?? ref
-        value = template
+        value =
+            template
             .replacingOccurrences(of: "{sha7}", with: String(commit.prefix(7)))
             .replacingOccurrences(of: "{sha}", with: commit)
             .replacingOccurrences(of: "{ref}", with: last)
@@ -118,11 +119,16 @@ extension Environment {
     /// Chooses the environment from an explicit `--env` and the ref (`GITHUB_REF`).
     ///
     /// An explicit choice that contradicts the ref is refused unless `force` is set.
-    public static func resolve(explicit: Environment?, ref: String?, force: Bool, using environments: [Environment: EnvironmentConfig] = EnvironmentConfig.defaults) throws(EnvironmentError) -> Environment {
+    public static func resolve(
+        explicit: Environment?, ref: String?, force: Bool, using environments: [Environment: EnvironmentConfig] = EnvironmentConfig.defaults
+    ) throws(EnvironmentError) -> Environment {
         let derived = ref.flatMap { derive(fromRef: $0, using: environments) }
         switch (explicit, derived) {
         case (let explicit?, let derived?) where explicit != derived && !force:
-            throw EnvironmentError(code: .contradictsRef, message: "--env \(explicit.rawValue) contradicts GITHUB_REF=\(ref!), which deploys to \(derived.rawValue); drop --env, or pass --force to override")
+            throw EnvironmentError(
+                code: .contradictsRef,
+                message:
+                    "--env \(explicit.rawValue) contradicts GITHUB_REF=\(ref!), which deploys to \(derived.rawValue); drop --env, or pass --force to override")
         case (let explicit?, _):
             return explicit
         case (nil, let derived?):

@@ -40,7 +40,9 @@ public struct ImagesConfig: Sendable, Equatable, Codable {
             _ = try images.mapping(allowed: ["build-configuration", "scratch-path", "source-url", "scanners", "trivy-db-repository", "ignore-file", "sign"])
             if let node = try images.optional("build-configuration") {
                 let value = try node.nonEmptyString()
-                guard ["debug", "release"].contains(value) else { throw node.error(.invalidValue, "'\(value)' is not a SwiftPM configuration; use debug or release") }
+                guard ["debug", "release"].contains(value) else {
+                    throw node.error(.invalidValue, "'\(value)' is not a SwiftPM configuration; use debug or release")
+                }
                 config.buildConfiguration = value
             }
             config.scratchPath = try images.optional("scratch-path")?.nonEmptyString()

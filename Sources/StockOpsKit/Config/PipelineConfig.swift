@@ -126,7 +126,9 @@ public struct PipelineConfig: Sendable, Equatable {
     public static func load(path: String, displayPath: String? = nil) throws(ConfigError) -> PipelineConfig {
         let name = displayPath ?? path
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(code: .unreadable, file: name, keyPath: "", line: nil, message: "cannot read the file; run stockops from the repository root or pass --config PATH")
+            throw ConfigError(
+                code: .unreadable, file: name, keyPath: "", line: nil,
+                message: "cannot read the file; run stockops from the repository root or pass --config PATH")
         }
         return try parse(String(decoding: data, as: UTF8.self), file: name)
     }
@@ -150,7 +152,10 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decode(_ root: YAMLValue) throws(ConfigError) -> PipelineConfig {
-        _ = try root.mapping(allowed: ["version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube", "security", "pull-requests"])
+        _ = try root.mapping(allowed: [
+            "version", "services", "shared", "default-branch", "database", "environments", "registry", "vault", "notify", "gates", "images", "sonarqube",
+            "security", "pull-requests",
+        ])
         let version = try root.required("version")
         guard try version.int() == 1 else { throw version.error(.invalidValue, "unsupported version; this stockops reads version 1") }
 
@@ -173,7 +178,8 @@ public struct PipelineConfig: Sendable, Equatable {
                 if let node = try value.optional("verify") {
                     let text = try node.nonEmptyString()
                     guard let parsed = DeployVerification(rawValue: text) else {
-                        throw node.error(.invalidValue, "'\(text)' is not a check; use " + DeployVerification.allCases.map(\.rawValue).joined(separator: " or "))
+                        throw node.error(
+                            .invalidValue, "'\(text)' is not a check; use " + DeployVerification.allCases.map(\.rawValue).joined(separator: " or "))
                     }
                     verify = parsed
                 }
@@ -221,7 +227,8 @@ public struct PipelineConfig: Sendable, Equatable {
                 _ = try item.mapping(allowed: ["path", "keys", "required"])
                 let keys = try item.required("keys")
                 let pathNode = try item.required("path")
-                let secret = VaultSecret(path: try pathNode.nonEmptyString(), keys: try keys.strings(), required: try item.optional("required")?.bool() ?? false)
+                let secret = VaultSecret(
+                    path: try pathNode.nonEmptyString(), keys: try keys.strings(), required: try item.optional("required")?.bool() ?? false)
                 guard !secret.keys.isEmpty else { throw keys.error(.invalidValue, "list at least one key") }
                 guard secret.path.split(separator: "/").count >= 3, secret.path.split(separator: "/")[1] == "data" else {
                     throw pathNode.error(.invalidValue, "'\(secret.path)' is not a KV v2 data path; write <mount>/data/<path>, e.g. secret/data/ci/pipeline")
@@ -306,7 +313,8 @@ public struct PipelineConfig: Sendable, Equatable {
         }
         guard !labels.isEmpty else { throw node.error(.invalidValue, "list at least one runner label") }
         guard labels.contains("self-hosted") else {
-            throw node.error(.invalidValue, "a deploying runner is self-hosted: list the label self-hosted (and the labels that pick the runner reaching the environment)")
+            throw node.error(
+                .invalidValue, "a deploying runner is self-hosted: list the label self-hosted (and the labels that pick the runner reaching the environment)")
         }
         return labels
     }
@@ -356,7 +364,8 @@ public struct PipelineConfig: Sendable, Equatable {
             if let expectNode = try item.optional("expect") {
                 let text = try expectNode.nonEmptyString()
                 guard let value = SmokeCheck.Expectation(rawValue: text) else {
-                    throw expectNode.error(.invalidValue, "unknown expectation '\(text)'; use " + SmokeCheck.Expectation.allCases.map(\.rawValue).joined(separator: " or "))
+                    throw expectNode.error(
+                        .invalidValue, "unknown expectation '\(text)'; use " + SmokeCheck.Expectation.allCases.map(\.rawValue).joined(separator: " or "))
                 }
                 expectation = value
             }

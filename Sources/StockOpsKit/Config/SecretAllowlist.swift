@@ -47,7 +47,9 @@ public struct SecretAllowlist: Sendable, Equatable {
     /// Reads the allowlist at `path`; `displayPath` is how errors name it.
     public static func load(path: String, displayPath: String) throws(ConfigError) -> SecretAllowlist {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(code: .unreadable, file: displayPath, keyPath: "", line: nil, message: "cannot read the allowlist; create it or remove security.secret-scan.allowlist")
+            throw ConfigError(
+                code: .unreadable, file: displayPath, keyPath: "", line: nil,
+                message: "cannot read the allowlist; create it or remove security.secret-scan.allowlist")
         }
         return try parse(String(decoding: data, as: UTF8.self), file: displayPath)
     }

@@ -8,7 +8,9 @@ public struct SecurityConfig: Sendable, Equatable {
     public var dast: DASTConfig?
     public var defectDojo: DefectDojoConfig?
 
-    public init(secretScan: SecretScanConfig? = nil, sast: SASTConfig? = nil, sca: SCAConfig? = nil, dast: DASTConfig? = nil, defectDojo: DefectDojoConfig? = nil) {
+    public init(
+        secretScan: SecretScanConfig? = nil, sast: SASTConfig? = nil, sca: SCAConfig? = nil, dast: DASTConfig? = nil, defectDojo: DefectDojoConfig? = nil
+    ) {
         self.secretScan = secretScan
         self.sast = sast
         self.sca = sca
@@ -87,7 +89,10 @@ public struct DASTConfig: Sendable, Equatable {
     /// Whether the node fails (as allowed failure) on warnings too, not only on FAIL rules.
     public var failOnWarnings: Bool = false
 
-    public init(environments: [Environment] = [.stage], image: String = "ghcr.io/zaproxy/zaproxy:stable", host: String = "127.0.0.1", minutes: Int = 1, rulesFile: String? = nil, failOnWarnings: Bool = false) {
+    public init(
+        environments: [Environment] = [.stage], image: String = "ghcr.io/zaproxy/zaproxy:stable", host: String = "127.0.0.1", minutes: Int = 1,
+        rulesFile: String? = nil, failOnWarnings: Bool = false
+    ) {
         self.environments = environments
         self.image = image
         self.host = host
@@ -110,7 +115,9 @@ public struct DefectDojoConfig: Sendable, Equatable {
     /// The engagement of reports that belong to no single service (secret scan, SAST, SCA).
     public var repositoryEngagement: String = "repository"
 
-    public init(url: String, tokenKey: String = "DEFECTDOJO_API_KEY", product: String, productType: String = "stockops", repositoryEngagement: String = "repository") {
+    public init(
+        url: String, tokenKey: String = "DEFECTDOJO_API_KEY", product: String, productType: String = "stockops", repositoryEngagement: String = "repository"
+    ) {
         self.url = url
         self.tokenKey = tokenKey
         self.product = product
@@ -145,7 +152,10 @@ public struct GitOpsTarget: Sendable, Equatable {
     /// The Argo CD application to wait for; nil to return once pushed.
     public var argoCD: ArgoCDTarget?
 
-    public init(repository: String, branch: String = "main", overlay: String, pin: Pin = .digest, authorName: String = "stockops", authorEmail: String = "stockops@localhost", tokenKey: String? = nil, imageNames: [String: String] = [:], argoCD: ArgoCDTarget? = nil) {
+    public init(
+        repository: String, branch: String = "main", overlay: String, pin: Pin = .digest, authorName: String = "stockops",
+        authorEmail: String = "stockops@localhost", tokenKey: String? = nil, imageNames: [String: String] = [:], argoCD: ArgoCDTarget? = nil
+    ) {
         self.repository = repository
         self.branch = branch
         self.overlay = overlay

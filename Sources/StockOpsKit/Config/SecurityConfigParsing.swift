@@ -101,7 +101,9 @@ extension PipelineConfig {
                 continue
             }
             guard let node = gitopsNode else {
-                throw ConfigError(code: .missingKey, file: value.file, keyPath: value.path + ".gitops", line: value.line, message: "kind: gitops needs a gitops: mapping with at least repository:")
+                throw ConfigError(
+                    code: .missingKey, file: value.file, keyPath: value.path + ".gitops", line: value.line,
+                    message: "kind: gitops needs a gitops: mapping with at least repository:")
             }
             _ = try node.mapping(allowed: ["repository", "branch", "overlay", "pin", "author", "token-key", "images", "argocd"])
             let repositoryNode = try node.required("repository")
@@ -155,7 +157,9 @@ extension PipelineConfig {
     static func checkGitOpsServices(_ targets: [Environment: GitOpsTarget], services: [ServiceConfig], file: String) throws(ConfigError) {
         for (environment, target) in targets {
             for service in target.imageNames.keys where !services.contains(where: { $0.name == service }) {
-                throw ConfigError(code: .invalidValue, file: file, keyPath: "environments.\(environment.rawValue).gitops.images.\(service)", line: nil, message: "'\(service)' is not a declared service")
+                throw ConfigError(
+                    code: .invalidValue, file: file, keyPath: "environments.\(environment.rawValue).gitops.images.\(service)", line: nil,
+                    message: "'\(service)' is not a declared service")
             }
         }
     }

@@ -35,7 +35,9 @@ struct YAMLValue {
             let key = keyNode.string ?? ""
             let value = child(valueNode, key)
             if let allowed, !allowed.contains(key) {
-                throw ConfigError(code: .unknownKey, file: file, keyPath: value.path, line: keyNode.mark?.line, message: "unknown key; expected one of " + allowed.sorted().joined(separator: ", "))
+                throw ConfigError(
+                    code: .unknownKey, file: file, keyPath: value.path, line: keyNode.mark?.line,
+                    message: "unknown key; expected one of " + allowed.sorted().joined(separator: ", "))
             }
             entries.append((key, value))
         }

@@ -35,7 +35,10 @@ public struct Approval: Codable, Sendable, Equatable {
     ) async throws(StockOpsError) -> Approval {
         if processEnvironment["GITHUB_ACTIONS"] == "true" {
             guard approver == nil else {
-                throw StockOpsError(.usage, "--approver is for a terminal; under GitHub Actions the approval of \(environment.rawValue) is GitHub's review of the run's \(environment.rawValue) environment")
+                throw StockOpsError(
+                    .usage,
+                    "--approver is for a terminal; under GitHub Actions the approval of \(environment.rawValue) is GitHub's review of the run's \(environment.rawValue) environment"
+                )
             }
             let client: GitHubApprovals
             switch GitHubApprovals.from(processEnvironment) {
@@ -55,7 +58,8 @@ public struct Approval: Codable, Sendable, Equatable {
         guard let confirm else {
             throw StockOpsError(
                 .usage,
-                "\(environment.rawValue) requires an approval: confirm on a terminal (with --approver NAME to record who approves), or run in the GitHub Environment \"\(environment.rawValue)\" with required reviewers")
+                "\(environment.rawValue) requires an approval: confirm on a terminal (with --approver NAME to record who approves), or run in the GitHub Environment \"\(environment.rawValue)\" with required reviewers"
+            )
         }
         guard let user = confirm() else {
             throw StockOpsError(.usage, "\(environment.rawValue) was not confirmed; nothing was changed")

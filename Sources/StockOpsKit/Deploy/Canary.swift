@@ -199,13 +199,15 @@ extension CanaryPolicy {
     public func failure(service: String, stable: CanaryFigures, canary: CanaryFigures, windowEnded: Bool) -> String? {
         guard canary.requests >= minimumRequests else { return nil }
         if canary.errorRate - stable.errorRate > maxErrorRateIncrease {
-            return "\(service): the canary answered \(String(format: "%.1f", canary.errorRate)) % 5xx (\(canary.errors) of \(canary.requests)), the stable version "
+            return
+                "\(service): the canary answered \(String(format: "%.1f", canary.errorRate)) % 5xx (\(canary.errors) of \(canary.requests)), the stable version "
                 + "\(String(format: "%.1f", stable.errorRate)) % (\(stable.errors) of \(stable.requests)); at most \(String(format: "%g", maxErrorRateIncrease)) points more are allowed"
         }
         if windowEnded, canary.requests >= Self.p99Sample, stable.requests >= Self.p99Sample, let canaryP99 = canary.p99Milliseconds {
             let limit = maxP99Ratio * max(stable.p99Milliseconds ?? 0, Self.p99Floor * 1000)
             if canaryP99 > limit {
-                return "\(service): the canary's p99 is \(CanaryFigures.milliseconds(canaryP99)), over \(String(format: "%g", maxP99Ratio))× the stable version's "
+                return
+                    "\(service): the canary's p99 is \(CanaryFigures.milliseconds(canaryP99)), over \(String(format: "%g", maxP99Ratio))× the stable version's "
                     + "\(stable.p99Milliseconds.map(CanaryFigures.milliseconds) ?? "none") (limit \(CanaryFigures.milliseconds(limit)))"
             }
         }

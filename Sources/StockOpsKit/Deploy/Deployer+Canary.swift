@@ -8,7 +8,9 @@ extension Deployer {
     /// person's `stockops rollout promote|abort`, or when the deploy is interrupted (rolled back). Rolled back, the proxy
     /// sends all traffic to `stable` again before this returns; promoted, the caller switches it to `canarySlot`. The
     /// progress is written to `rollout.json` beside the proxy's configuration for `stockops rollout status`.
-    func runCanary(_ tag: RegistryTag, policy: CanaryPolicy, canary canarySlot: Slot, stable: Slot, stableTag: String, slots: [Slot: [String: String]]) async -> CanaryAnalysis {
+    func runCanary(_ tag: RegistryTag, policy: CanaryPolicy, canary canarySlot: Slot, stable: Slot, stableTag: String, slots: [Slot: [String: String]]) async
+        -> CanaryAnalysis
+    {
         let started = ContinuousClock.now
         let proxy = self.proxy
         var figures: [String: CanaryAnalysis.ServiceFigures] = [:]
@@ -21,10 +23,11 @@ extension Deployer {
         var addresses: [(service: String, stable: String, canary: String)] = []
         do throws(DeployFailure) {
             for service in config.services {
-                addresses.append((
-                    service.name, try await publishedAddress(stable.composeService(service.name), service.containerPort, slots: slots),
-                    try await publishedAddress(canarySlot.composeService(service.name), service.containerPort, slots: slots)
-                ))
+                addresses.append(
+                    (
+                        service.name, try await publishedAddress(stable.composeService(service.name), service.containerPort, slots: slots),
+                        try await publishedAddress(canarySlot.composeService(service.name), service.containerPort, slots: slots)
+                    ))
             }
         } catch {
             return analysis(.rolledBack, by: "analysis", "cannot reach both versions: \(error.message)")
@@ -37,7 +40,9 @@ extension Deployer {
                 guard let stableText = try? await client.send(HTTPRequest(url: "http://\(address.stable)/metrics")), stableText.status == 200,
                     let canaryText = try? await client.send(HTTPRequest(url: "http://\(address.canary)/metrics")), canaryText.status == 200
                 else { return nil }
-                scraped[address.service] = (RequestMetrics.parse(stableText.text, ignoredRoutes: ignored), RequestMetrics.parse(canaryText.text, ignoredRoutes: ignored))
+                scraped[address.service] = (
+                    RequestMetrics.parse(stableText.text, ignoredRoutes: ignored), RequestMetrics.parse(canaryText.text, ignoredRoutes: ignored)
+                )
             }
             return scraped
         }
@@ -65,7 +70,9 @@ extension Deployer {
             // A decision written after an earlier canary ended must not decide this one.
             unlink(proxy.decisionPath)
             try? proxy.recordRollout(state)
-            say("canary: \(tag) in the \(canarySlot.rawValue) slot gets \(policy.weight) % of \(name.rawValue)'s requests for up to \(policy.window) s; \(stableTag) keeps the rest")
+            say(
+                "canary: \(tag) in the \(canarySlot.rawValue) slot gets \(policy.weight) % of \(name.rawValue)'s requests for up to \(policy.window) s; \(stableTag) keeps the rest"
+            )
         }
         var lastReport = ContinuousClock.now
         while verdict == nil {
@@ -74,7 +81,9 @@ extension Deployer {
                 break
             }
             if let decision = proxy.decision() {
-                verdict = decision.action == .promote ? (.promoted, decision.actor, "promoted by \(decision.actor)") : (.rolledBack, decision.actor, "aborted by \(decision.actor)")
+                verdict =
+                    decision.action == .promote
+                    ? (.promoted, decision.actor, "promoted by \(decision.actor)") : (.rolledBack, decision.actor, "aborted by \(decision.actor)")
                 break
             }
             guard let current = await scrape() else {
@@ -99,7 +108,8 @@ extension Deployer {
             try? proxy.recordRollout(state)
             if windowEnded {
                 let answered = figures.values.map(\.canary.requests).reduce(0, +)
-                let reason = answered < policy.minimumRequests
+                let reason =
+                    answered < policy.minimumRequests
                     ? "inconclusive: \(answered) requests reached the canary in \(policy.window) s (min-requests \(policy.minimumRequests)); promoted on its smoke test"
                     : "within the limits for \(policy.window) s"
                 verdict = (.promoted, "analysis", reason)
@@ -117,8 +127,9 @@ extension Deployer {
             }
             proxy.clearRollout()
         }.value
-        say("canary \(decided.verdict == .promoted ? "promoted" : "rolled back") by \(decided.decidedBy) after \(decided.elapsedSeconds) s: \(decided.reason)"
-            + (figures.isEmpty ? "" : "; " + Self.describe(figures)))
+        say(
+            "canary \(decided.verdict == .promoted ? "promoted" : "rolled back") by \(decided.decidedBy) after \(decided.elapsedSeconds) s: \(decided.reason)"
+                + (figures.isEmpty ? "" : "; " + Self.describe(figures)))
         return decided
     }
 

@@ -173,7 +173,10 @@ public struct Deployer: Sendable {
         for image in promotion.images {
             let current = try await digest(of: promotion.tag, in: image.repository)
             guard current == image.digest else {
-                throw DeployFailure(.refused, "\(image.repository):\(promotion.tag) now points to \(current.map(\.description) ?? "nothing"), not the promoted \(image.digest); promote again")
+                throw DeployFailure(
+                    .refused,
+                    "\(image.repository):\(promotion.tag) now points to \(current.map(\.description) ?? "nothing"), not the promoted \(image.digest); promote again"
+                )
             }
         }
         say("deploying \(promotion.tag) to \(name.rawValue) (live before: \(history.lastGood?.tag ?? "nothing"))")
@@ -214,15 +217,17 @@ public struct Deployer: Sendable {
         guard config.environments[name]?.verify == .signature else { return nil }
         let check = try await signatureCheck(images)
         guard !check.failures.isEmpty else {
-            say("verified the signatures of " + images.keys.sorted().map { "\($0) (\(images[$0]!.digest.short()))" }.joined(separator: ", ")
-                + " with " + trust.keySources.joined(separator: ", "))
+            say(
+                "verified the signatures of " + images.keys.sorted().map { "\($0) (\(images[$0]!.digest.short()))" }.joined(separator: ", ")
+                    + " with " + trust.keySources.joined(separator: ", "))
             return true
         }
         let failures = check.describeFailures(images)
         guard forceUnverified else {
             throw DeployFailure(
                 .refused,
-                "refusing to \(action) \(name.rawValue): signatures do not verify: \(failures). Nothing was changed; run the pipeline's sign nodes for these digests, or pass --force-unverified (recorded in the ledger)")
+                "refusing to \(action) \(name.rawValue): signatures do not verify: \(failures). Nothing was changed; run the pipeline's sign nodes for these digests, or pass --force-unverified (recorded in the ledger)"
+            )
         }
         say("warning: --force-unverified: running digests whose signatures do not verify: \(failures)")
         return false
@@ -239,7 +244,9 @@ public struct Deployer: Sendable {
     /// After stage's smoke test: signs the stage proof of every image, which prod's promote requires.
     private func writeStageProofs(_ images: [String: PinnedImageReference], tag: RegistryTag) async throws(DeployFailure) -> Bool {
         guard trust.proofKey != nil else {
-            say("warning: no \(SignImageStage.keyKey) was fetched, so no stage proof was signed: prod will refuse these digests until a stage deploy with the key passes")
+            say(
+                "warning: no \(SignImageStage.keyKey) was fetched, so no stage proof was signed: prod will refuse these digests until a stage deploy with the key passes"
+            )
             return false
         }
         for service in images.keys.sorted() {
@@ -247,7 +254,9 @@ public struct Deployer: Sendable {
             do {
                 try await trust.writeStageProof(image, registry: registry)
             } catch {
-                throw DeployFailure(.infrastructure, "\(tag) is live in stage, but the stage proof of \(service) (\(image)) could not be signed: \(error); deploy again to write it")
+                throw DeployFailure(
+                    .infrastructure,
+                    "\(tag) is live in stage, but the stage proof of \(service) (\(image)) could not be signed: \(error); deploy again to write it")
             }
         }
         say("signed the stage proof of " + images.keys.sorted().joined(separator: ", "))
@@ -259,9 +268,14 @@ public struct Deployer: Sendable {
         guard name == .prod else { return false }
         let goodVersions = Array(Set(history.entries.filter { $0.outcome == .succeeded && NearestTags.version($0.tag) != nil }.map(\.tag)))
         let acceptable = NearestTags.rank(tag.name, among: goodVersions)
-        let listing = acceptable.isEmpty ? "the ledger of prod has no good release version" : "release versions that were live in prod: " + acceptable.joined(separator: ", ")
+        let listing =
+            acceptable.isEmpty
+            ? "the ledger of prod has no good release version" : "release versions that were live in prod: " + acceptable.joined(separator: ", ")
         guard NearestTags.version(tag.name) != nil else {
-            throw DeployFailure(.refused, "refusing to roll prod back to \(tag): prod runs only release versions (vX.Y.Z) that were live in prod or passed stage; \(listing). Nothing was changed")
+            throw DeployFailure(
+                .refused,
+                "refusing to roll prod back to \(tag): prod runs only release versions (vX.Y.Z) that were live in prod or passed stage; \(listing). Nothing was changed"
+            )
         }
         let unproven = Self.neverLive(images.mapValues(\.digest), history: history)
         guard !unproven.isEmpty else { return false }
@@ -272,7 +286,8 @@ public struct Deployer: Sendable {
         guard forceUnverified else {
             throw DeployFailure(
                 .refused,
-                "refusing to roll prod back to \(tag): \(detail) was never live in prod and has no stage proof; \(listing). Nothing was changed; pass --force-unverified to override (recorded in the ledger)")
+                "refusing to roll prod back to \(tag): \(detail) was never live in prod and has no stage proof; \(listing). Nothing was changed; pass --force-unverified to override (recorded in the ledger)"
+            )
         }
         say("warning: --force-unverified: \(detail) was never live in prod and has no stage proof")
         return true
@@ -319,10 +334,12 @@ public struct Deployer: Sendable {
             } else if verifies, let check, !check.failures.isEmpty {
                 refusal = "signature does not verify (" + check.failures.keys.sorted().joined(separator: ", ") + ")"
             }
-            targets.append(RollbackTarget(
-                tag: name, digests: digests.mapValues(\.description), live: history.lastGood?.tag == name,
-                wasLive: !liveAs.isEmpty, signaturesVerified: check.map { $0.failures.isEmpty }, stageProof: check.map { c in digests.keys.allSatisfy { c.passedStage($0) } },
-                acceptable: refusal == nil, refusal: refusal))
+            targets.append(
+                RollbackTarget(
+                    tag: name, digests: digests.mapValues(\.description), live: history.lastGood?.tag == name,
+                    wasLive: !liveAs.isEmpty, signaturesVerified: check.map { $0.failures.isEmpty },
+                    stageProof: check.map { c in digests.keys.allSatisfy { c.passedStage($0) } },
+                    acceptable: refusal == nil, refusal: refusal))
         }
         return targets
     }
@@ -330,7 +347,7 @@ public struct Deployer: Sendable {
     /// Release versions first (newest first), then the other tags by name, newest-looking first.
     static func newestFirst(_ lhs: String, _ rhs: String) -> Bool {
         switch (NearestTags.version(lhs), NearestTags.version(rhs)) {
-        case let (left?, right?): return right.lexicographicallyPrecedes(left)
+        case (let left?, let right?): return right.lexicographicallyPrecedes(left)
         case (.some, nil): return true
         case (nil, .some): return false
         case (nil, nil): return lhs > rhs
@@ -368,8 +385,12 @@ public struct Deployer: Sendable {
                 common = common.map { $0.intersection(names) } ?? names
             }
             let nearest = NearestTags.rank(tag.name, among: Array(common ?? []))
-            let suggestion = nearest.isEmpty ? "no tag exists for every service" : "nearest tags that exist for every service: " + nearest.joined(separator: ", ")
-            throw DeployFailure(.missingTag, "\(tag) is not in the registry for \(missing.joined(separator: ", ")) (\(config.registry.host)/\(config.registry.project)); nothing was changed. The \(suggestion)")
+            let suggestion =
+                nearest.isEmpty ? "no tag exists for every service" : "nearest tags that exist for every service: " + nearest.joined(separator: ", ")
+            throw DeployFailure(
+                .missingTag,
+                "\(tag) is not in the registry for \(missing.joined(separator: ", ")) (\(config.registry.host)/\(config.registry.project)); nothing was changed. The \(suggestion)"
+            )
         }
         return digests
     }
@@ -490,7 +511,8 @@ public struct Deployer: Sendable {
         }
     }
 
-    func compose(_ argv: [String], tag: RegistryTag?, slots: [Slot: [String: String]], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult {
+    func compose(_ argv: [String], tag: RegistryTag?, slots: [Slot: [String: String]], dockerConfig: String? = nil) async throws(DeployFailure) -> ProcessResult
+    {
         var target = environment
         target.proxyDirectory = proxy.directory
         if let dockerConfig { target.processEnvironment["DOCKER_CONFIG"] = dockerConfig }
@@ -513,7 +535,8 @@ public struct Deployer: Sendable {
     private func pull(_ tag: RegistryTag, into slot: Slot, slots: [Slot: [String: String]]) async throws(DeployFailure) {
         let dockerConfig = try await loggedInDockerConfig()
         defer { if let dockerConfig { try? FileManager.default.removeItem(atPath: dockerConfig) } }
-        let result = try await compose(environment.compose.pull(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots, dockerConfig: dockerConfig)
+        let result = try await compose(
+            environment.compose.pull(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots, dockerConfig: dockerConfig)
         guard result.succeeded else {
             throw DeployFailure(.infrastructure, "pulling \(tag) failed; nothing was changed: \(Self.tail(result.output))")
         }
@@ -596,7 +619,10 @@ public struct Deployer: Sendable {
             let running = Self.runningDigests(try await listContainers(), slot: target)
             let wrong = digests.keys.sorted().filter { running[$0] != digests[$0] }
             guard wrong.isEmpty else {
-                throw DeployFailure(.smokeFailed, "the engine does not run the checked digests: " + wrong.map { "\($0) runs \(running[$0] ?? "nothing"), not \(digests[$0] ?? "")" }.joined(separator: "; "))
+                throw DeployFailure(
+                    .smokeFailed,
+                    "the engine does not run the checked digests: "
+                        + wrong.map { "\($0) runs \(running[$0] ?? "nothing"), not \(digests[$0] ?? "")" }.joined(separator: "; "))
             }
             var targets: [SmokeTest.Target] = []
             for service in config.services {
@@ -677,7 +703,9 @@ public struct Deployer: Sendable {
             }
             let tag = proxy.rollout()?.tag ?? recorded[leftover.slot]?.tag ?? "a canary"
             proxy.clearRollout()
-            say("repaired an interrupted canary: \(tag) in the \(leftover.slot.rawValue) slot had \(leftover.weight) % of the traffic; the \(configured.rawValue) slot has all of it again")
+            say(
+                "repaired an interrupted canary: \(tag) in the \(leftover.slot.rawValue) slot had \(leftover.weight) % of the traffic; the \(configured.rawValue) slot has all of it again"
+            )
         }
         guard let configured, containers.contains(where: { $0.service == "proxy" && $0.state == "running" }),
             let service = config.services.first, let port = try? environment.ports()[service.name]
@@ -694,7 +722,9 @@ public struct Deployer: Sendable {
         if wanted != serving {
             _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images))
         }
-        say("repaired an unfinished switch: the proxy's configuration named the \(configured.rawValue) slot while it served the \(serving.rawValue) slot; it now names the \(wanted.rawValue) slot, which holds \(live?.tag ?? "the live version")")
+        say(
+            "repaired an unfinished switch: the proxy's configuration named the \(configured.rawValue) slot while it served the \(serving.rawValue) slot; it now names the \(wanted.rawValue) slot, which holds \(live?.tag ?? "the live version")"
+        )
         return wanted
     }
 
@@ -731,7 +761,9 @@ public struct Deployer: Sendable {
             }
             throw DeployFailure(.smokeFailed, problem)
         }
-        say("the proxy sends \(name.rawValue)'s traffic to \(tag) (\(slot.rawValue) slot) after \(Self.seconds(since: started)) s" + (previous.map { "; the \($0.rawValue) slot is retained for a rollback" } ?? ""))
+        say(
+            "the proxy sends \(name.rawValue)'s traffic to \(tag) (\(slot.rawValue) slot) after \(Self.seconds(since: started)) s"
+                + (previous.map { "; the \($0.rawValue) slot is retained for a rollback" } ?? ""))
     }
 
     /// Nil once every service's published port answers its health path from `slot` (``TrafficProxy/slotHeader``), else
@@ -750,7 +782,9 @@ public struct Deployer: Sendable {
                     if response.status == 200, answered == slot.rawValue { break }
                     last = "\(response.status) from the \(answered ?? "unknown") slot"
                 }
-                guard ContinuousClock.now < deadline else { return "the proxy did not send \(service.name) to the \(slot.rawValue) slot within 15 s (\(url): \(last))" }
+                guard ContinuousClock.now < deadline else {
+                    return "the proxy did not send \(service.name) to the \(slot.rawValue) slot within 15 s (\(url): \(last))"
+                }
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -796,7 +830,9 @@ public struct Deployer: Sendable {
                 guard Slot.parse(container.service) == nil else { continue }
                 service = container.service
             }
-            guard let at = container.image.lastIndex(of: "@"), let digest = ImageDigest(String(container.image[container.image.index(after: at)...])) else { continue }
+            guard let at = container.image.lastIndex(of: "@"), let digest = ImageDigest(String(container.image[container.image.index(after: at)...])) else {
+                continue
+            }
             digests[service] = digest.description
         }
         return digests
@@ -847,7 +883,8 @@ public enum NearestTags {
 
     /// The Levenshtein distance of `a` and `b` (bytes).
     public static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
+        let a = Array(a.utf8)
+        let b = Array(b.utf8)
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }
         var previous = Array(0...b.count)

@@ -14,7 +14,10 @@ public struct LockHolder: Codable, Sendable, Equatable {
     /// Why a maintenance lock was taken.
     public var reason: String?
 
-    public init(pid: Int32 = getpid(), host: String = LockHolder.hostName, user: String = LockHolder.userName, command: String, since: Date = Date(), maintenance: Bool? = nil, reason: String? = nil) {
+    public init(
+        pid: Int32 = getpid(), host: String = LockHolder.hostName, user: String = LockHolder.userName, command: String, since: Date = Date(),
+        maintenance: Bool? = nil, reason: String? = nil
+    ) {
         self.pid = pid
         self.host = host
         self.user = user
@@ -128,7 +131,10 @@ public final class EnvironmentLock: Sendable {
             guard ContinuousClock.now < deadline else {
                 close(fd)
                 let waited = wait > .zero ? " after waiting \(wait)" : ""
-                throw LockError(code: .busy, message: "the \(environment.rawValue) environment is locked\(waited): \(state.description). Pass --wait SECONDS to wait for it", state: state)
+                throw LockError(
+                    code: .busy,
+                    message: "the \(environment.rawValue) environment is locked\(waited): \(state.description). Pass --wait SECONDS to wait for it",
+                    state: state)
             }
             if !announced {
                 announced = true
@@ -241,11 +247,13 @@ public final class EnvironmentLock: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw LockError(code: .io, message: "cannot create \(directory): \(error.localizedDescription); set STOCKOPS_STATE_DIR to a writable directory", state: nil)
+            throw LockError(
+                code: .io, message: "cannot create \(directory): \(error.localizedDescription); set STOCKOPS_STATE_DIR to a writable directory", state: nil)
         }
         let fd = Foundation.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw LockError(code: .io, message: "cannot open \(path): \(String(cString: strerror(errno))); set STOCKOPS_STATE_DIR to a writable directory", state: nil)
+            throw LockError(
+                code: .io, message: "cannot open \(path): \(String(cString: strerror(errno))); set STOCKOPS_STATE_DIR to a writable directory", state: nil)
         }
         return fd
     }

@@ -39,15 +39,21 @@ public struct GitHubApprovals: Sendable {
     public static func from(_ environment: [String: String]) -> Result<GitHubApprovals, StockOpsError> {
         let missing = ["GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_TOKEN"].filter { environment[$0]?.isEmpty ?? true }
         guard missing.isEmpty else {
-            return .failure(StockOpsError(
-                .usage,
-                "under GitHub Actions the approval is read from GitHub's review history of the run, which needs \(missing.joined(separator: ", ")): give the job `env: GITHUB_TOKEN: ${{ github.token }}` and `permissions: actions: read`"))
+            return .failure(
+                StockOpsError(
+                    .usage,
+                    "under GitHub Actions the approval is read from GitHub's review history of the run, which needs \(missing.joined(separator: ", ")): give the job `env: GITHUB_TOKEN: ${{ github.token }}` and `permissions: actions: read`"
+                ))
         }
         let token = Secret(environment["GITHUB_TOKEN"]!).registered()
-        return .success(GitHubApprovals(
-            apiURL: environment["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com", repository: environment["GITHUB_REPOSITORY"]!,
-            runID: environment["GITHUB_RUN_ID"]!, token: token,
-            http: HTTPClientConfiguration(connectTimeout: .seconds(5), totalTimeout: .seconds(30), retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(2)))))
+        return .success(
+            GitHubApprovals(
+                apiURL: environment["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com",
+                repository: environment["GITHUB_REPOSITORY"]!,
+                runID: environment["GITHUB_RUN_ID"]!, token: token,
+                http: HTTPClientConfiguration(
+                    connectTimeout: .seconds(5), totalTimeout: .seconds(30),
+                    retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(2)))))
     }
 
     /// The run's review history.
@@ -64,9 +70,11 @@ public struct GitHubApprovals: Sendable {
             throw StockOpsError(.infrastructure, "cannot read the review history of run \(runID) from \(apiURL): \(error)")
         }
         guard response.isSuccess else {
-            let hint = response.status == 401 || response.status == 403 || response.status == 404
+            let hint =
+                response.status == 401 || response.status == 403 || response.status == 404
                 ? "; the job's GITHUB_TOKEN needs `permissions: actions: read`" : ""
-            throw StockOpsError(response.status >= 500 ? .infrastructure : .usage, "GitHub answered \(response.status) for the review history of run \(runID)\(hint)")
+            throw StockOpsError(
+                response.status >= 500 ? .infrastructure : .usage, "GitHub answered \(response.status) for the review history of run \(runID)\(hint)")
         }
         do {
             return try JSONDecoder().decode([Review].self, from: response.body)
@@ -83,7 +91,8 @@ public struct GitHubApprovals: Sendable {
             let state = reviews.last.map { "its newest review is \($0.state) by \($0.user.login)" } ?? "nobody reviewed it"
             throw StockOpsError(
                 .usage,
-                "GitHub records no approval of the \(environment.rawValue) environment for run \(runID) (\(state)): run the job in the GitHub Environment \"\(environment.rawValue)\" with required reviewers")
+                "GitHub records no approval of the \(environment.rawValue) environment for run \(runID) (\(state)): run the job in the GitHub Environment \"\(environment.rawValue)\" with required reviewers"
+            )
         }
         return newest.user.login
     }

@@ -146,7 +146,8 @@ public struct Ledger: Sendable {
         }
         let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw LedgerError(path: path, message: "cannot open for appending: \(String(cString: strerror(errno))); set STOCKOPS_STATE_DIR to a writable directory")
+            throw LedgerError(
+                path: path, message: "cannot open for appending: \(String(cString: strerror(errno))); set STOCKOPS_STATE_DIR to a writable directory")
         }
         defer { close(fd) }
         // A torn last line (a crash mid-write) stays on a line of its own.
@@ -207,7 +208,8 @@ public struct Ledger: Sendable {
                 entries.append(try decoder.decode(LedgerEntry.self, from: Data(line)))
             } catch {
                 let isLast = index == lines.count - 1
-                let message = isLast && !complete
+                let message =
+                    isLast && !complete
                     ? "incomplete last line (a write was interrupted); ignored"
                     : "not a ledger entry (\(Self.describe(error))); ignored"
                 problems.append(LedgerProblem(line: index + 1, message: message))

@@ -30,7 +30,10 @@ public struct Promotion: Codable, Sendable, Equatable {
     /// Prod: the stage proof check was overridden with `--force-unverified`.
     public var forceUnverified: Bool
 
-    public init(environment: Environment, tag: RegistryTag, followingTags: [RegistryTag], commit: String, images: [ReleaseImage], verifiedInStage: Bool?, forceUnverified: Bool) {
+    public init(
+        environment: Environment, tag: RegistryTag, followingTags: [RegistryTag], commit: String, images: [ReleaseImage], verifiedInStage: Bool?,
+        forceUnverified: Bool
+    ) {
         self.environment = environment
         self.tag = tag
         self.followingTags = followingTags
@@ -73,9 +76,12 @@ public enum ReleaseTags {
     /// successful deploy (`latest` for an environment that requires approval, i.e. prod).
     ///
     /// In prod the tag must be a semantic version (`v1.2.3`), taken from the Git tag in `ref` (`refs/tags/v1.2.3`).
-    public static func compute(environment: Environment, config: EnvironmentConfig, commit: String, ref: String?) throws(ReleaseTagError) -> (tag: RegistryTag, following: [RegistryTag]) {
+    public static func compute(environment: Environment, config: EnvironmentConfig, commit: String, ref: String?) throws(ReleaseTagError) -> (
+        tag: RegistryTag, following: [RegistryTag]
+    ) {
         if config.tag.contains("{ref}"), ref?.isEmpty ?? true {
-            throw ReleaseTagError(message: "the \(environment.rawValue) tag \"\(config.tag)\" needs the Git ref: run on a tag push (GITHUB_REF=refs/tags/vX.Y.Z)")
+            throw ReleaseTagError(
+                message: "the \(environment.rawValue) tag \"\(config.tag)\" needs the Git ref: run on a tag push (GITHUB_REF=refs/tags/vX.Y.Z)")
         }
         let rendered = ImageTag(template: config.tag, commit: commit, ref: ref ?? "").value
         let tag: RegistryTag
@@ -147,7 +153,10 @@ public enum RegistryAccess {
         guard let vault, !vault.paths.isEmpty else { return nil }
         guard let found = credentials(fetched: vault, environment: [:]) else {
             let path = config.vault.first { !$0.keys.filter(registryKeys.contains).isEmpty }?.path ?? "Vault"
-            throw StockOpsError(.infrastructure, "registry credentials: \(path) in Vault has no HARBOR_USERNAME and HARBOR_PASSWORD; write them there or set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD")
+            throw StockOpsError(
+                .infrastructure,
+                "registry credentials: \(path) in Vault has no HARBOR_USERNAME and HARBOR_PASSWORD; write them there or set STOCKOPS_REGISTRY_USERNAME and STOCKOPS_REGISTRY_PASSWORD"
+            )
         }
         return found
     }
@@ -155,7 +164,8 @@ public enum RegistryAccess {
     /// Reads `keys` from Vault with the CI AppRole (`VAULT_ADDR`, `VAULT_ROLE_ID`, `VAULT_SECRET_ID` or their `_FILE`
     /// forms), from the paths `vault:` of `pipelines/stockops.yml` declares them at, and revokes the token. Only those
     /// keys are kept. Nil when Vault is not configured or no path declares one of them.
-    public static func readFromVault(_ keys: Set<String>, config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> FetchedSecrets? {
+    public static func readFromVault(_ keys: Set<String>, config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> FetchedSecrets?
+    {
         let paths = config.vault.filter { !$0.keys.filter(keys.contains).isEmpty }
         guard !paths.isEmpty, let settings = VaultSettings(environment: environment) else { return nil }
         let what = keys.sorted().joined(separator: ", ")
@@ -176,7 +186,10 @@ public enum RegistryAccess {
                 values = try await FetchSecretsStage.values(path.path, client: client)
             } catch {
                 await Task { try? await client.revokeSelf() }.value
-                throw StockOpsError(.infrastructure, "cannot read \(path.path) from Vault: \(error.message); grant the AppRole read on it, or set what it provides another way (see docs/stockops.md)")
+                throw StockOpsError(
+                    .infrastructure,
+                    "cannot read \(path.path) from Vault: \(error.message); grant the AppRole read on it, or set what it provides another way (see docs/stockops.md)"
+                )
             }
             let wanted = values.filter { keys.contains($0.key) }
             fetched.values.merge(wanted) { $1 }

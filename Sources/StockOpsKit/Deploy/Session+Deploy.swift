@@ -11,7 +11,10 @@ public struct EnvironmentRequest: Sendable {
     /// Print JSON instead of text.
     public var json = false
 
-    public init(root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment,
+        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.root = root
         self.configPath = configPath
         self.environment = environment
@@ -63,9 +66,11 @@ extension Session {
         let deploys = request.approvals.contains { StockOpsPipeline.deploy.id.matches(selector: $0) }
         guard deploys, config.environments[environment]?.approval == true else { return nil }
         let question = "Deploy to \(environment.rawValue)?"
-        let confirm: (() -> String?)? = request.confirm.map { ask in { ask(question, environment.rawValue) } }
+        let confirm: (() -> String?)? =
+            request.confirm.map { ask in { ask(question, environment.rawValue) } }
             ?? Approval.terminalConfirmation(question, expected: environment.rawValue)
-        return try await Approval.resolve(environment: environment, approver: request.approver, processEnvironment: request.processEnvironment, confirm: confirm)
+        return try await Approval.resolve(
+            environment: environment, approver: request.approver, processEnvironment: request.processEnvironment, confirm: confirm)
     }
 
     /// `stockops rollback`: returns an environment to a tag that exists for every service in the registry.
@@ -98,12 +103,14 @@ extension Session {
         }
 
         let question = "Roll \(environment.rawValue) back to \(tag?.name ?? "its previous good tag")?"
-        let confirm: (() -> String?)? = request.confirm.map { ask in { ask(question, environment.rawValue) } }
+        let confirm: (() -> String?)? =
+            request.confirm.map { ask in { ask(question, environment.rawValue) } }
             ?? Approval.terminalConfirmation(question, expected: environment.rawValue)
         var approval: Approval?
         if config.environments[environment]?.approval == true {
             do {
-                approval = try await Approval.resolve(environment: environment, approver: request.approver, processEnvironment: target.processEnvironment, confirm: confirm)
+                approval = try await Approval.resolve(
+                    environment: environment, approver: request.approver, processEnvironment: target.processEnvironment, confirm: confirm)
             } catch {
                 return fail(error)
             }
@@ -124,7 +131,8 @@ extension Session {
         let session = target.json ? Session(output: errors, errors: errors) : self
         do {
             deployer = try await session.makeDeployer(
-                target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval, runID: runID,
+                target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval,
+                runID: runID,
                 forceUnverified: request.forceUnverified)
         } catch {
             return fail(error)
@@ -174,7 +182,8 @@ extension Session {
     }
 
     func makeDeployer(
-        _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration, approval: Approval?, runID: String,
+        _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration,
+        approval: Approval?, runID: String,
         forceUnverified: Bool = false, flavor known: ComposeCommand.Flavor? = nil
     ) async throws(StockOpsError) -> Deployer {
         var flavor = ComposeCommand.Flavor.standalone
@@ -185,10 +194,12 @@ extension Session {
         }
         let output = output
         let verifies = config.environments[target.environment]?.verify == .signature || target.environment == .prod
-        let (credentials, trust) = try await RegistryAccess.outsidePipeline(config: config, root: target.root, environment: target.processEnvironment, keys: verifies)
+        let (credentials, trust) = try await RegistryAccess.outsidePipeline(
+            config: config, root: target.root, environment: target.processEnvironment, keys: verifies)
         return Deployer(
             environment: ComposeEnvironment(
-                compose: ComposeEnvironment.command(flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
+                compose: ComposeEnvironment.command(
+                    flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
                 environment: target.environment, processEnvironment: target.processEnvironment),
             registry: RegistryAccess.client(config.registry, credentials: credentials),
             stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
@@ -204,7 +215,8 @@ extension Session {
         do {
             config = try loadConfig(request)
             deployer = try await makeDeployer(
-                request, config: config, runner: ProcessRunner(), log: NodeLog(path: nil), smokeTimeout: SmokeTest.defaultTimeout, lockWait: .zero, approval: nil,
+                request, config: config, runner: ProcessRunner(), log: NodeLog(path: nil), smokeTimeout: SmokeTest.defaultTimeout, lockWait: .zero,
+                approval: nil,
                 runID: "tags", flavor: .standalone)
         } catch {
             return fail(error)
@@ -229,8 +241,10 @@ extension Session {
         }
         func mark(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "-" }
         let rows = targets.map { target in
-            [target.tag + (target.live ? " (live)" : ""), mark(target.wasLive), mark(target.signaturesVerified), mark(target.stageProof),
-             target.acceptable ? "yes" : "no: " + (target.refusal ?? "")]
+            [
+                target.tag + (target.live ? " (live)" : ""), mark(target.wasLive), mark(target.signaturesVerified), mark(target.stageProof),
+                target.acceptable ? "yes" : "no: " + (target.refusal ?? ""),
+            ]
         }
         output.write(Self.table([["TAG", "WAS LIVE", "SIGNED", "STAGE PROOF", "ROLLBACK TAKES IT"]] + rows))
         return .success
@@ -251,7 +265,8 @@ extension Session {
             return fail(StockOpsError(.infrastructure, "\(error)"))
         }
         for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
-        let project = ComposeEnvironment.command(flavor: .plugin, environment: environment, root: nil, processEnvironment: request.processEnvironment).projectName
+        let project = ComposeEnvironment.command(flavor: .plugin, environment: environment, root: nil, processEnvironment: request.processEnvironment)
+            .projectName
         let argv = ContainerStatus.list(project: project)
         let environmentVariables = Command.dockerEnvironment(from: request.processEnvironment)
         var containers: [ContainerStatus]?
@@ -271,7 +286,9 @@ extension Session {
         let proxy = TrafficProxy(stateDirectory: request.stateDirectory, project: project)
         let activeSlot = proxy.activeSlot()
         let slotContents = proxy.slots()
-        let drift = containers.map { Self.servingDrift(live: contents.lastGood.flatMap { live?.outcome == .succeeded ? live : $0 }, containers: $0, slot: activeSlot) } ?? []
+        let drift =
+            containers.map { Self.servingDrift(live: contents.lastGood.flatMap { live?.outcome == .succeeded ? live : $0 }, containers: $0, slot: activeSlot) }
+            ?? []
         let answering = activeSlot == nil ? [:] : await Self.answeringBuilds(request)
         let role = { (name: String) -> String? in
             Slot.parse(name).map { $0.slot == activeSlot ? "live" : "retained" } ?? (live?.images[name] != nil ? "live" : nil)
@@ -311,10 +328,15 @@ extension Session {
             }
             let services = Self.serviceNames(contents, containers).map { name in
                 let container = containers?.first { $0.service == name }
-                return Service(service: name, role: role(name), state: container?.state, health: container?.health, image: container?.image, digest: digest(name, container))
+                return Service(
+                    service: name, role: role(name), state: container?.state, health: container?.health, image: container?.image,
+                    digest: digest(name, container))
             }
-            let status = Status(environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem, stateDirectory: request.stateDirectory,
-                proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })), answering: answering,
+            let status = Status(
+                environment: environment, live: live, lastGood: contents.lastGood, lock: lock.description, services: services, docker: dockerProblem,
+                stateDirectory: request.stateDirectory,
+                proxy: ProxyStatus(active: activeSlot, slots: Dictionary(uniqueKeysWithValues: slotContents.map { ($0.key.rawValue, $0.value) })),
+                answering: answering,
                 drift: drift, canary: proxy.rollout())
             printJSON(status)
         } else {
@@ -339,14 +361,19 @@ extension Session {
                 text += "proxy:       traffic to \(held(activeSlot)); retained: \(held(activeSlot.other))\n"
                 if let rollout = proxy.rollout() { text += Self.describe(rollout) + "\n" }
                 if !answering.isEmpty {
-                    text += "answering:   " + answering.keys.sorted().map { "\($0) \(answering[$0]!)" }.joined(separator: ", ") + " (GET /livez on the published ports)\n"
+                    text +=
+                        "answering:   " + answering.keys.sorted().map { "\($0) \(answering[$0]!)" }.joined(separator: ", ")
+                        + " (GET /livez on the published ports)\n"
                 }
             } else {
                 text += "proxy:       not started: no deploy has switched it yet\n"
             }
             let rows = Self.serviceNames(contents, containers).map { name -> [String] in
                 let container = containers?.first { $0.service == name }
-                return [name, container?.state ?? "-", container?.health ?? "-", role(name) ?? "-", digest(name, container).map { String($0.prefix(19)) } ?? "-", container?.image ?? "-"]
+                return [
+                    name, container?.state ?? "-", container?.health ?? "-", role(name) ?? "-", digest(name, container).map { String($0.prefix(19)) } ?? "-",
+                    container?.image ?? "-",
+                ]
             }
             text += Self.table([["SERVICE", "STATE", "HEALTH", "ROLE", "DIGEST", "IMAGE"]] + rows)
             if let dockerProblem { text += "containers unknown: \(dockerProblem)\n" }
@@ -362,7 +389,8 @@ extension Session {
     static func answeringBuilds(_ request: EnvironmentRequest) async -> [String: String] {
         let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         guard let config = try? PipelineConfig.load(path: path, displayPath: request.configPath) else { return [:] }
-        let compose = ComposeEnvironment.command(flavor: .standalone, environment: request.environment, root: nil, processEnvironment: request.processEnvironment)
+        let compose = ComposeEnvironment.command(
+            flavor: .standalone, environment: request.environment, root: nil, processEnvironment: request.processEnvironment)
         let environment = ComposeEnvironment(compose: compose, config: config, environment: request.environment, processEnvironment: request.processEnvironment)
         guard let ports = try? environment.ports() else { return [:] }
         let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), totalTimeout: .seconds(2), retry: .none))
@@ -372,7 +400,8 @@ extension Session {
             do {
                 let response = try await client.send(HTTPRequest(url: url))
                 let body = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]
-                versions[service.name] = response.status == 200 ? (body?["version"] as? String ?? "no version in /livez") : "GET /livez answered \(response.status)"
+                versions[service.name] =
+                    response.status == 200 ? (body?["version"] as? String ?? "no version in /livez") : "GET /livez answered \(response.status)"
             } catch {
                 versions[service.name] = "no answer on port \(ports[service.name] ?? 0)"
             }
@@ -424,7 +453,8 @@ extension Session {
         }
         let rows = entries.map { entry in
             [
-                Self.time(entry.time), entry.action.rawValue, entry.tag, entry.outcome.rawValue, entry.actor + (entry.approver.map { " (approved by \($0))" } ?? ""),
+                Self.time(entry.time), entry.action.rawValue, entry.tag, entry.outcome.rawValue,
+                entry.actor + (entry.approver.map { " (approved by \($0))" } ?? ""),
                 (entry.forceUnverified == true ? "force-unverified; " : "") + (entry.detail ?? ""),
             ]
         }
@@ -438,7 +468,9 @@ extension Session {
         do {
             let errors = errors
             let environment = request.environment.rawValue
-            let previous = try await EnvironmentLock.lockForMaintenance(stateDirectory: request.stateDirectory, environment: request.environment, holder: holder, wait: wait) { state in
+            let previous = try await EnvironmentLock.lockForMaintenance(
+                stateDirectory: request.stateDirectory, environment: request.environment, holder: holder, wait: wait
+            ) { state in
                 errors.write("waiting up to \(wait) for the \(environment) lock: \(state.description)\n")
             }
             if let previous {
@@ -447,7 +479,9 @@ extension Session {
             if request.json {
                 printJSON(LockReport(environment: request.environment, state: "locked", holder: holder, replacedStale: previous))
             } else {
-                output.write("\(request.environment.rawValue) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(request.environment.rawValue)`\n")
+                output.write(
+                    "\(request.environment.rawValue) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(request.environment.rawValue)`\n"
+                )
             }
             return .success
         } catch let error as LockError {
@@ -463,12 +497,13 @@ extension Session {
         do {
             let state = try EnvironmentLock.unlockMaintenance(stateDirectory: request.stateDirectory, environment: request.environment)
             if request.json {
-                let report: LockReport? = switch state {
-                case .free: LockReport(environment: request.environment, state: "not-locked")
-                case .maintenance(let holder): LockReport(environment: request.environment, state: "unlocked", holder: holder)
-                case .stale(let holder): LockReport(environment: request.environment, state: "stale-removed", holder: holder)
-                case .held: nil
-                }
+                let report: LockReport? =
+                    switch state {
+                    case .free: LockReport(environment: request.environment, state: "not-locked")
+                    case .maintenance(let holder): LockReport(environment: request.environment, state: "unlocked", holder: holder)
+                    case .stale(let holder): LockReport(environment: request.environment, state: "stale-removed", holder: holder)
+                    case .held: nil
+                    }
                 if let report { printJSON(report) }
                 return .success
             }

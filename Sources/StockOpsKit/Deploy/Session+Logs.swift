@@ -36,12 +36,17 @@ extension Session {
         }
         let services = config.services.map(\.name)
         if let service = request.service, !services.contains(service), !Self.infrastructureServices.contains(service) {
-            return fail(StockOpsError(.usage, "--service \(service): \(request.target.environment.rawValue) has " + (services + Self.infrastructureServices).joined(separator: ", ")))
+            return fail(
+                StockOpsError(
+                    .usage,
+                    "--service \(service): \(request.target.environment.rawValue) has " + (services + Self.infrastructureServices).joined(separator: ", ")))
         }
         if let since = request.since, !Self.validSince(since) {
             return fail(StockOpsError(.usage, "--since \(since): give a duration such as 30s, 5m or 2h, or an RFC 3339 time such as 2026-01-01T12:00:00Z"))
         }
-        let project = ComposeEnvironment.command(flavor: .standalone, environment: request.target.environment, root: nil, processEnvironment: request.target.processEnvironment).projectName
+        let project = ComposeEnvironment.command(
+            flavor: .standalone, environment: request.target.environment, root: nil, processEnvironment: request.target.processEnvironment
+        ).projectName
         let active = TrafficProxy(stateDirectory: request.target.stateDirectory, project: project).activeSlot()
         let wanted: [String]
         if let service = request.service, Self.infrastructureServices.contains(service) {
@@ -57,7 +62,10 @@ extension Session {
         let runner = ProcessRunner()
         var containers: [(service: String, id: String)] = []
         for service in wanted {
-            let argv = ["docker", "ps", "--all", "--quiet", "--filter", "label=com.docker.compose.project=\(project)", "--filter", "label=com.docker.compose.service=\(service)"]
+            let argv = [
+                "docker", "ps", "--all", "--quiet", "--filter", "label=com.docker.compose.project=\(project)", "--filter",
+                "label=com.docker.compose.service=\(service)",
+            ]
             do {
                 let result = try await runner.run(Command(argv: argv, environment: environment))
                 guard result.succeeded else { return fail(StockOpsError(.infrastructure, "docker ps failed: \(Deployer.tail(result.output))")) }
@@ -67,7 +75,9 @@ extension Session {
             }
         }
         guard !containers.isEmpty else {
-            errors.write("error: no container of \(wanted.joined(separator: ", ")) in \(project): is anything deployed? (stockops status --env \(request.target.environment.rawValue))\n")
+            errors.write(
+                "error: no container of \(wanted.joined(separator: ", ")) in \(project): is anything deployed? (stockops status --env \(request.target.environment.rawValue))\n"
+            )
             return .gateFailed
         }
         var arguments = ["--timestamps"]
@@ -77,8 +87,10 @@ extension Session {
         let prefixed = containers.count > 1
         let output = output
         let commands = containers.map { container in
-            (Command(argv: ["docker", "logs"] + arguments + [container.id], environment: environment),
-             NodeLog(forwardingTo: output.fd, prefix: prefixed ? container.service + " | " : ""))
+            (
+                Command(argv: ["docker", "logs"] + arguments + [container.id], environment: environment),
+                NodeLog(forwardingTo: output.fd, prefix: prefixed ? container.service + " | " : "")
+            )
         }
         let interrupted = await Interruption.cancellingOnSignals { () async -> Bool in
             if request.follow {

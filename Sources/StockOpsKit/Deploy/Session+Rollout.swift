@@ -17,7 +17,8 @@ extension Session {
     /// the proxy); 2 no canary in progress to promote or abort; 3 the deploy did not act within `wait`.
     public func rollout(_ request: EnvironmentRequest, _ action: RolloutAction, wait: Duration = .seconds(60)) async -> ExitStatus {
         let environment = request.environment.rawValue
-        let project = ComposeEnvironment.command(flavor: .plugin, environment: request.environment, root: nil, processEnvironment: request.processEnvironment).projectName
+        let project = ComposeEnvironment.command(flavor: .plugin, environment: request.environment, root: nil, processEnvironment: request.processEnvironment)
+            .projectName
         let proxy = TrafficProxy(stateDirectory: request.stateDirectory, project: project)
         let state = proxy.rollout()
         let orphaned = state.map { kill($0.pid, 0) != 0 && errno == ESRCH } ?? false
@@ -31,17 +32,27 @@ extension Session {
                 printJSON(Status(environment: request.environment, canary: state, deployRunning: state != nil && !orphaned))
             } else if let state {
                 output.write(Self.describe(state) + "\n")
-                if orphaned { output.write("the deploy running it (pid \(state.pid)) is gone; the next deploy or rollback of \(environment) gives the stable slot all the traffic again\n") }
+                if orphaned {
+                    output.write(
+                        "the deploy running it (pid \(state.pid)) is gone; the next deploy or rollback of \(environment) gives the stable slot all the traffic again\n"
+                    )
+                }
             } else {
                 output.write("no canary in progress in \(environment)\n")
             }
             return orphaned ? .gateFailed : .success
         }
         guard let state else {
-            return fail(StockOpsError(.usage, "no canary in progress in \(environment): nothing to \(action.rawValue). A deploy with strategy: canary runs one; `stockops rollout status --env \(environment)` shows it"))
+            return fail(
+                StockOpsError(
+                    .usage,
+                    "no canary in progress in \(environment): nothing to \(action.rawValue). A deploy with strategy: canary runs one; `stockops rollout status --env \(environment)` shows it"
+                ))
         }
         guard !orphaned else {
-            errors.write("error: the deploy that ran the canary of \(state.tag) in \(environment) (pid \(state.pid)) is gone; the next deploy or `stockops rollback --env \(environment) --to-previous` gives the stable slot all the traffic again\n")
+            errors.write(
+                "error: the deploy that ran the canary of \(state.tag) in \(environment) (pid \(state.pid)) is gone; the next deploy or `stockops rollback --env \(environment) --to-previous` gives the stable slot all the traffic again\n"
+            )
             return .gateFailed
         }
         let actor = DeployActor.name(request.processEnvironment)
@@ -70,7 +81,11 @@ extension Session {
                 return .success
             }
             guard ContinuousClock.now < deadline else {
-                return fail(StockOpsError(.infrastructure, "the deploy running the canary (pid \(state.pid)) did not \(action.rawValue) it within \(wait); `stockops rollout status --env \(environment)` shows it"))
+                return fail(
+                    StockOpsError(
+                        .infrastructure,
+                        "the deploy running the canary (pid \(state.pid)) did not \(action.rawValue) it within \(wait); `stockops rollout status --env \(environment)` shows it"
+                    ))
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
@@ -78,7 +93,8 @@ extension Session {
 
     /// `canary: dev-ccccccc in the green slot, 10 % of the requests, 12 of 120 s (stable dev-aaaaaaa); trade: …`.
     static func describe(_ state: RolloutState) -> String {
-        var text = "canary:      \(state.tag) in the \(state.canarySlot.rawValue) slot gets \(state.weight) % of the requests, \(Int(state.elapsedSeconds)) of \(state.windowSeconds) s"
+        var text =
+            "canary:      \(state.tag) in the \(state.canarySlot.rawValue) slot gets \(state.weight) % of the requests, \(Int(state.elapsedSeconds)) of \(state.windowSeconds) s"
         text += " (stable: \(state.stableTag ?? "?") in the \(state.stableSlot.rawValue) slot)"
         if !state.services.isEmpty { text += "\n             " + Deployer.describe(state.services) }
         return text

@@ -143,7 +143,8 @@ public struct TrafficProxy: Sendable {
 
                 """
             for slot in Slot.allCases {
-                let server = "    server \(slot.rawValue) \(slot.composeService(service.name)):\(service.containerPort) check inter 1s resolvers docker init-addr libc,none"
+                let server =
+                    "    server \(slot.rawValue) \(slot.composeService(service.name)):\(service.containerPort) check inter 1s resolvers docker init-addr libc,none"
                 if let canary, canary.slot != active {
                     text += server + " weight \(slot == canary.slot ? canary.weight : 100 - canary.weight)\n"
                 } else {

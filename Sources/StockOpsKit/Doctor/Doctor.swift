@@ -41,7 +41,9 @@ public struct Doctor: Sendable {
 
     /// Checks everything `config` needs to run for `environment`.
     public func check(config: PipelineConfig, environment: Environment) async -> DoctorReport {
-        var probes: [@Sendable () async -> [DoctorCheck]] = Self.toolNeeds(config: config, environment: environment, pullRequest: PullRequestBoundary.event(processEnvironment) != nil).map { need in
+        var probes: [@Sendable () async -> [DoctorCheck]] = Self.toolNeeds(
+            config: config, environment: environment, pullRequest: PullRequestBoundary.event(processEnvironment) != nil
+        ).map { need in
             { await self.probe(need) }
         }
         probes.append { await self.dockerEngine() }
@@ -93,9 +95,12 @@ public struct Doctor: Sendable {
         }
         if let scan = config.security.secretScan, scan.scanner != .trivy {
             let required = scan.scanner == .gitleaks
-            needs.append(ToolNeed(tool: "gitleaks", required: required, usage: "secret-scan" + (required ? " (scanner: gitleaks)" : "; trivy scans without it")))
+            needs.append(
+                ToolNeed(tool: "gitleaks", required: required, usage: "secret-scan" + (required ? " (scanner: gitleaks)" : "; trivy scans without it")))
         }
-        let sonarUsage = images.sonarHostURL == nil ? "sonar[*]; skipped: sonarqube.host-url is not set" : "sonar[*]" + (images.sonarRequired ? " (sonarqube.required: true)" : "; skipped without it")
+        let sonarUsage =
+            images.sonarHostURL == nil
+            ? "sonar[*]; skipped: sonarqube.host-url is not set" : "sonar[*]" + (images.sonarRequired ? " (sonarqube.required: true)" : "; skipped without it")
         needs += [
             ToolNeed(tool: "sonar-scanner", required: images.sonarRequired, usage: sonarUsage),
             ToolNeed(tool: "pg_ctl", required: false, usage: "a local PostgreSQL for the services' database tests (scripts/test.sh)"),
@@ -116,14 +121,19 @@ public struct Doctor: Sendable {
             return ToolNeed(tool: "cosign", required: false, usage: "sign[*]; without it the native signer signs (images.sign.tool: auto)")
         case .auto, .cosign:
             let why = keyless ? "keyless signing" : "images.sign.tool: cosign"
-            return ToolNeed(tool: "cosign", required: images.signRequired, usage: "sign[*], \(why)" + (images.signRequired ? ", images.sign.required: true" : "; skipped without it"))
+            return ToolNeed(
+                tool: "cosign", required: images.signRequired,
+                usage: "sign[*], \(why)" + (images.signRequired ? ", images.sign.required: true" : "; skipped without it"))
         }
     }
 
     /// The variables a probed tool gets: `PATH` and locale, Docker's and the scanners' settings.
     var toolEnvironment: [String: String] {
         var environment: [String: String] = ["SEMGREP_ENABLE_VERSION_CHECK": "0"]
-        let names = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM", "JAVA_HOME", "SONAR_SCANNER_OPTS", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONFIG", "DOCKER_CONTEXT"]
+        let names = [
+            "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM", "JAVA_HOME", "SONAR_SCANNER_OPTS", "DOCKER_HOST", "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH", "DOCKER_CONFIG", "DOCKER_CONTEXT",
+        ]
         for name in names {
             if let value = processEnvironment[name] { environment[name] = value }
         }
@@ -164,7 +174,10 @@ public struct Doctor: Sendable {
         case "pg_ctl": return [await postgres(need)]
         default:
             guard let requirement = ToolRequirements.requirement(for: need.tool) else {
-                return [DoctorCheck(name: need.tool, kind: .tool, required: need.required, status: .warning, detail: "stockops knows no version command for \(need.tool)")]
+                return [
+                    DoctorCheck(
+                        name: need.tool, kind: .tool, required: need.required, status: .warning, detail: "stockops knows no version command for \(need.tool)")
+                ]
             }
             return [await version(need, requirement)]
         }
@@ -190,7 +203,8 @@ public struct Doctor: Sendable {
             return .broken(path: path, detail: "`\(display)` could not run: \(message)")
         case .exited(let result) where !result.succeeded:
             let last = Git.parseLines(result.output).last ?? ""
-            return .broken(path: path, detail: "`\(display)` \(result.exitStatus.map { "exited with \($0)" } ?? "was killed")" + (last.isEmpty ? "" : ": \(last)"))
+            return .broken(
+                path: path, detail: "`\(display)` \(result.exitStatus.map { "exited with \($0)" } ?? "was killed")" + (last.isEmpty ? "" : ": \(last)"))
         case .exited(let result):
             return .printed(path: path, output: result.output)
         }
@@ -203,23 +217,34 @@ public struct Doctor: Sendable {
         let install = fix ?? requirement.install
         switch measurement {
         case .notFound:
-            return .problem(.missing, name: name, kind: .tool, required: need.required, minimum: minimum, detail: "not found in PATH; for \(need.usage)", fix: install)
+            return .problem(
+                .missing, name: name, kind: .tool, required: need.required, minimum: minimum, detail: "not found in PATH; for \(need.usage)", fix: install)
         case .broken(let path, let detail):
             return .problem(.missing, name: name, kind: .tool, required: need.required, found: path, minimum: minimum, detail: detail, fix: install)
         case .printed(let path, let output):
             switch requirement.check(versionOutput: output) {
             case .satisfied(let found):
-                return DoctorCheck(name: name, kind: .tool, required: need.required, status: .ok, found: path, version: found?.description, minimum: minimum, detail: need.usage)
+                return DoctorCheck(
+                    name: name, kind: .tool, required: need.required, status: .ok, found: path, version: found?.description, minimum: minimum,
+                    detail: need.usage)
             case .tooOld(let found, let oldest):
-                return .problem(.tooOld, name: name, kind: .tool, required: need.required, found: path, version: found.description, minimum: oldest.description, detail: "\(found) is older than \(oldest) (\(requirement.why)); for \(need.usage)", fix: "upgrade: \(install)")
+                return .problem(
+                    .tooOld, name: name, kind: .tool, required: need.required, found: path, version: found.description, minimum: oldest.description,
+                    detail: "\(found) is older than \(oldest) (\(requirement.why)); for \(need.usage)", fix: "upgrade: \(install)")
             case .unknownVersion:
-                return DoctorCheck(name: name, kind: .tool, required: need.required, status: .warning, found: path, minimum: minimum, detail: "`\(requirement.versionArguments.joined(separator: " "))` printed no version to compare with \(minimum ?? "the minimum"); for \(need.usage)", fix: install)
+                return DoctorCheck(
+                    name: name, kind: .tool, required: need.required, status: .warning, found: path, minimum: minimum,
+                    detail:
+                        "`\(requirement.versionArguments.joined(separator: " "))` printed no version to compare with \(minimum ?? "the minimum"); for \(need.usage)",
+                    fix: install)
             }
         }
     }
 
     /// Runs the requirement's version command and judges what it prints.
-    func version(_ need: ToolNeed, _ requirement: ToolRequirement, name: String? = nil, argv: [String]? = nil, environment: [String: String]? = nil) async -> DoctorCheck {
+    func version(_ need: ToolNeed, _ requirement: ToolRequirement, name: String? = nil, argv: [String]? = nil, environment: [String: String]? = nil) async
+        -> DoctorCheck
+    {
         judge(await measure(argv ?? requirement.versionArguments, environment: environment), need: need, requirement: requirement, name: name)
     }
 
@@ -258,39 +283,63 @@ public struct Doctor: Sendable {
         environment["DOCKER_CONTEXT"] = nil
         let measured = await measure(requirement.versionArguments, environment: environment)
         if case .broken = measured {
-            return [.problem(.missing, name: need.tool, kind: .tool, required: need.required, detail: "the plugin is not installed; for \(need.usage)", fix: requirement.install)]
+            return [
+                .problem(
+                    .missing, name: need.tool, kind: .tool, required: need.required, detail: "the plugin is not installed; for \(need.usage)",
+                    fix: requirement.install)
+            ]
         }
         let plugin = judge(measured, need: need, requirement: requirement)
         guard plugin.status == .ok else { return [plugin] }
 
         let name = "docker buildx builder"
-        guard case .exited(let inspect) = await run(DockerCommand(configDirectory: configDirectory).buildxInspect(), environment: environment), inspect.succeeded,
-              let builder = try? BuildxBuilder.parse(inspectOutput: inspect.output)
+        guard case .exited(let inspect) = await run(DockerCommand(configDirectory: configDirectory).buildxInspect(), environment: environment),
+            inspect.succeeded,
+            let builder = try? BuildxBuilder.parse(inspectOutput: inspect.output)
         else {
-            return [plugin, DoctorCheck(name: name, kind: .tool, required: false, status: .warning, detail: "`docker buildx inspect` failed; see the docker engine check")]
+            return [
+                plugin,
+                DoctorCheck(name: name, kind: .tool, required: false, status: .warning, detail: "`docker buildx inspect` failed; see the docker engine check"),
+            ]
         }
         guard builder.exportsRegistryCache else {
-            return [plugin, DoctorCheck(
-                name: name, kind: .tool, required: false, status: .warning, found: builder.driver,
-                detail: "\(builder.name): the docker driver without the containerd image store cannot export cache to a registry, so build[*] only reads it",
-                fix: "enable the engine's containerd image store (\"features\": {\"containerd-snapshotter\": true} in daemon.json); build[*] runs with its own DOCKER_CONFIG, so it does not see builders made by `docker buildx create`")]
+            return [
+                plugin,
+                DoctorCheck(
+                    name: name, kind: .tool, required: false, status: .warning, found: builder.driver,
+                    detail:
+                        "\(builder.name): the docker driver without the containerd image store cannot export cache to a registry, so build[*] only reads it",
+                    fix:
+                        "enable the engine's containerd image store (\"features\": {\"containerd-snapshotter\": true} in daemon.json); build[*] runs with its own DOCKER_CONFIG, so it does not see builders made by `docker buildx create`"
+                ),
+            ]
         }
-        return [plugin, DoctorCheck(name: name, kind: .tool, required: false, status: .ok, found: builder.driver, detail: "\(builder.name), driver \(builder.driver): build[*] exports its cache to the registry")]
+        return [
+            plugin,
+            DoctorCheck(
+                name: name, kind: .tool, required: false, status: .ok, found: builder.driver,
+                detail: "\(builder.name), driver \(builder.driver): build[*] exports its cache to the registry"),
+        ]
     }
 
     /// PostgreSQL's server binaries: `pg_ctl` on `PATH`, else in Debian's versioned directories, with `initdb` beside it.
     func postgres(_ need: ToolNeed) async -> DoctorCheck {
         guard let requirement = ToolRequirements.requirement(for: need.tool) else {
-            return DoctorCheck(name: "postgresql", kind: .tool, required: need.required, status: .warning, detail: "stockops knows no version command for pg_ctl")
+            return DoctorCheck(
+                name: "postgresql", kind: .tool, required: need.required, status: .warning, detail: "stockops knows no version command for pg_ctl")
         }
         let pgCtl = locate("pg_ctl") ?? postgresDirectories.reversed().map { $0 + "/pg_ctl" }.first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let pgCtl else {
-            return .problem(.missing, name: "postgresql", kind: .tool, required: need.required, detail: "pg_ctl not found in PATH or /usr/lib/postgresql/*/bin; for \(need.usage)", fix: requirement.install)
+            return .problem(
+                .missing, name: "postgresql", kind: .tool, required: need.required,
+                detail: "pg_ctl not found in PATH or /usr/lib/postgresql/*/bin; for \(need.usage)", fix: requirement.install)
         }
         var check = await version(need, requirement, name: "postgresql", argv: [pgCtl] + requirement.versionArguments.dropFirst())
         let initdb = (pgCtl as NSString).deletingLastPathComponent + "/initdb"
         if check.status == .ok, !FileManager.default.isExecutableFile(atPath: initdb) {
-            check = .problem(.missing, name: "postgresql", kind: .tool, required: need.required, found: pgCtl, version: check.version, detail: "no initdb beside \(pgCtl)", fix: requirement.install)
+            check = .problem(
+                .missing, name: "postgresql", kind: .tool, required: need.required, found: pgCtl, version: check.version, detail: "no initdb beside \(pgCtl)",
+                fix: requirement.install)
         }
         return check
     }

@@ -33,7 +33,10 @@ public struct DoctorCheck: Codable, Sendable, Equatable {
     /// One line on what to do; nil when nothing needs doing.
     public var fix: String?
 
-    public init(name: String, kind: Kind, required: Bool, status: Status, found: String? = nil, version: String? = nil, minimum: String? = nil, detail: String, fix: String? = nil) {
+    public init(
+        name: String, kind: Kind, required: Bool, status: Status, found: String? = nil, version: String? = nil, minimum: String? = nil, detail: String,
+        fix: String? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.required = required
@@ -46,8 +49,13 @@ public struct DoctorCheck: Codable, Sendable, Equatable {
     }
 
     /// A failed check: its own status when required, a warning otherwise.
-    static func problem(_ status: Status, name: String, kind: Kind, required: Bool, found: String? = nil, version: String? = nil, minimum: String? = nil, detail: String, fix: String?) -> DoctorCheck {
-        DoctorCheck(name: name, kind: kind, required: required, status: required ? status : .warning, found: found, version: version, minimum: minimum, detail: detail, fix: fix)
+    static func problem(
+        _ status: Status, name: String, kind: Kind, required: Bool, found: String? = nil, version: String? = nil, minimum: String? = nil, detail: String,
+        fix: String?
+    ) -> DoctorCheck {
+        DoctorCheck(
+            name: name, kind: kind, required: required, status: required ? status : .warning, found: found, version: version, minimum: minimum, detail: detail,
+            fix: fix)
     }
 
     /// Whether the pipeline can run as far as this check goes.

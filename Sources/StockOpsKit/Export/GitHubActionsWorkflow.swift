@@ -120,7 +120,9 @@ public struct GitHubActionsWorkflow: Sendable {
             for dependency in group.flatMap(\.dependencies) where dependency != Self.revokeVaultToken {
                 let job = jobOfNode[dependency]!
                 if job == id {
-                    throw StockOpsError(.usage, "--matrix cannot fold the \(group[0].id.name) nodes into one job: one of them depends on \(dependency); export without --matrix")
+                    throw StockOpsError(
+                        .usage, "--matrix cannot fold the \(group[0].id.name) nodes into one job: one of them depends on \(dependency); export without --matrix"
+                    )
                 }
                 if !needs.contains(job) { needs.append(job) }
             }
@@ -137,7 +139,8 @@ public struct GitHubActionsWorkflow: Sendable {
             for key in needs.keys { needs[key]?.remove(ready) }
         }
         if !needs.isEmpty {
-            throw StockOpsError(.usage, "--matrix makes the jobs \(needs.keys.sorted().joined(separator: ", ")) need each other in a cycle; export without --matrix")
+            throw StockOpsError(
+                .usage, "--matrix makes the jobs \(needs.keys.sorted().joined(separator: ", ")) need each other in a cycle; export without --matrix")
         }
     }
 

@@ -37,7 +37,10 @@ public struct GitOpsDeployer: Sendable {
     public var workDirectory: String
     public var attempts: Int
 
-    public init(target: GitOpsTarget, environment: Environment, token: Secret? = nil, runner: ProcessRunner = ProcessRunner(), log: NodeLog? = nil, workDirectory: String = NSTemporaryDirectory(), attempts: Int = 3) {
+    public init(
+        target: GitOpsTarget, environment: Environment, token: Secret? = nil, runner: ProcessRunner = ProcessRunner(), log: NodeLog? = nil,
+        workDirectory: String = NSTemporaryDirectory(), attempts: Int = 3
+    ) {
         self.target = target
         self.environment = environment
         self.token = token
@@ -67,12 +70,15 @@ public struct GitOpsDeployer: Sendable {
                 chosen = revisions.first { $0.image.newTag == requested || $0.image.digest == requested }
                 guard chosen != nil else {
                     let known = Self.distinct(revisions).map { $0.image.newTag ?? $0.image.digest ?? $0.image.description }.prefix(10)
-                    throw StageFailure.failed("\(requested) was never deployed to \(environment.rawValue) for \(name); values in the history of \(target.kustomizationPath): \(known.joined(separator: ", "))")
+                    throw StageFailure.failed(
+                        "\(requested) was never deployed to \(environment.rawValue) for \(name); values in the history of \(target.kustomizationPath): \(known.joined(separator: ", "))"
+                    )
                 }
             } else {
                 chosen = revisions.first { !$0.image.pins(sameAs: current.image) }
                 guard chosen != nil else {
-                    throw StageFailure.failed("the history of \(target.kustomizationPath) holds no value of \(name) before \(current.image): nothing to roll back to")
+                    throw StageFailure.failed(
+                        "the history of \(target.kustomizationPath) holds no value of \(name) before \(current.image): nothing to roll back to")
                 }
             }
             let restore = chosen!
@@ -114,7 +120,9 @@ public struct GitOpsDeployer: Sendable {
         guard !result.succeeded else { return result }
         let kind: StageFailure.Kind
         // An HTTP 403 as git reports it ("The requested URL returned error: 403"), not any 403 such as a port number.
-        if ["Authentication failed", "Permission denied", "returned error: 403", "could not read Username", "terminal prompts disabled"].contains(where: { result.output.contains($0) }) {
+        if ["Authentication failed", "Permission denied", "returned error: 403", "could not read Username", "terminal prompts disabled"].contains(where: {
+            result.output.contains($0)
+        }) {
             kind = .infrastructure
         } else if GitWorkspace.isUnreachable(result.output) {
             kind = .transient
@@ -128,7 +136,8 @@ public struct GitOpsDeployer: Sendable {
     private func read(_ workspace: GitWorkspace) throws -> Kustomization {
         let path = workspace.directory + "/" + target.kustomizationPath
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StageFailure.failed("\(target.kustomizationPath) does not exist on \(target.branch) of \(target.repository); create the overlay first (gitops.overlay)")
+            throw StageFailure.failed(
+                "\(target.kustomizationPath) does not exist on \(target.branch) of \(target.repository); create the overlay first (gitops.overlay)")
         }
         do {
             return try Kustomization(yaml: String(decoding: data, as: UTF8.self))

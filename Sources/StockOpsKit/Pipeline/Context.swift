@@ -69,7 +69,9 @@ public struct StageContext: Sendable {
     let outputs: Outputs
     let dependencies: Set<NodeID>
 
-    public init(node: NodeID, attempt: Int = 1, log: NodeLog, runner: ProcessRunner, paths: RunPaths, outputs: Outputs = Outputs(), dependencies: Set<NodeID> = []) {
+    public init(
+        node: NodeID, attempt: Int = 1, log: NodeLog, runner: ProcessRunner, paths: RunPaths, outputs: Outputs = Outputs(), dependencies: Set<NodeID> = []
+    ) {
         self.node = node
         self.attempt = attempt
         self.log = log

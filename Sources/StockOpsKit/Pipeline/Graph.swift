@@ -87,22 +87,23 @@ public struct GraphBuilder: Sendable {
         for dependency in stage.dependencies + after where !dependencies.contains(dependency) {
             dependencies.append(dependency)
         }
-        nodes.append(GraphNode(
-            id: id,
-            policy: policy,
-            dependencies: dependencies,
-            summary: summary ?? String(describing: S.self),
-            execute: { context in
-                let output = try await stage.run(context)
-                return StageValue(value: output, encoded: try Self.encode(output))
-            },
-            decode: { data in
-                let output = try JSONDecoder().decode(S.Output.self, from: data)
-                return StageValue(value: output, encoded: data)
-            },
-            skipCondition: when,
-            cacheInputs: cacheInputs
-        ))
+        nodes.append(
+            GraphNode(
+                id: id,
+                policy: policy,
+                dependencies: dependencies,
+                summary: summary ?? String(describing: S.self),
+                execute: { context in
+                    let output = try await stage.run(context)
+                    return StageValue(value: output, encoded: try Self.encode(output))
+                },
+                decode: { data in
+                    let output = try JSONDecoder().decode(S.Output.self, from: data)
+                    return StageValue(value: output, encoded: data)
+                },
+                skipCondition: when,
+                cacheInputs: cacheInputs
+            ))
         return StageRef(id)
     }
 
@@ -142,7 +143,8 @@ public struct GraphBuilder: Sendable {
         }
         for node in nodes {
             for dependency in node.dependencies where byID[dependency] == nil {
-                throw GraphError(code: .danglingEdge, nodes: [node.id, dependency], message: "\(node.id) depends on \(dependency), which is not a node of the graph")
+                throw GraphError(
+                    code: .danglingEdge, nodes: [node.id, dependency], message: "\(node.id) depends on \(dependency), which is not a node of the graph")
             }
         }
         var remaining = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0.dependencies.count) })

@@ -39,7 +39,10 @@ public struct NodeResult: Sendable, Codable {
     /// The cache key of the node when it declares one.
     public var cacheKey: String?
 
-    public init(status: NodeStatus, reason: String? = nil, failureKind: StageFailure.Kind? = nil, attempts: Int = 0, started: Date? = nil, finished: Date? = nil, duration: Double = 0, cacheKey: String? = nil) {
+    public init(
+        status: NodeStatus, reason: String? = nil, failureKind: StageFailure.Kind? = nil, attempts: Int = 0, started: Date? = nil, finished: Date? = nil,
+        duration: Double = 0, cacheKey: String? = nil
+    ) {
         self.status = status
         self.reason = reason
         self.failureKind = failureKind

@@ -199,10 +199,15 @@ public struct Scheduler: Sendable {
     private func execute(_ node: GraphNode, outputs: Outputs) async -> Completion {
         let started = Date()
         let clock = ContinuousClock.now
-        func finish(_ status: NodeStatus, reason: String? = nil, kind: StageFailure.Kind? = nil, attempts: Int = 0, key: String? = nil, value: StageValue? = nil, log: NodeLog? = nil) -> Completion {
+        func finish(
+            _ status: NodeStatus, reason: String? = nil, kind: StageFailure.Kind? = nil, attempts: Int = 0, key: String? = nil, value: StageValue? = nil,
+            log: NodeLog? = nil
+        ) -> Completion {
             let elapsed = ContinuousClock.now - clock
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let result = NodeResult(status: status, reason: reason.map(SecretMasker.shared.mask), failureKind: kind, attempts: attempts, started: started, finished: Date(), duration: seconds, cacheKey: key)
+            let result = NodeResult(
+                status: status, reason: reason.map(SecretMasker.shared.mask), failureKind: kind, attempts: attempts, started: started, finished: Date(),
+                duration: seconds, cacheKey: key)
             observer?.nodeFinished(node.id, policy: node.policy, result: result, log: log)
             return Completion(id: node.id, result: result, value: value)
         }
@@ -231,7 +236,8 @@ public struct Scheduler: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let context = StageContext(node: node.id, attempt: attempt, log: log, runner: runner, paths: paths, outputs: outputs, dependencies: Set(node.dependencies))
+            let context = StageContext(
+                node: node.id, attempt: attempt, log: log, runner: runner, paths: paths, outputs: outputs, dependencies: Set(node.dependencies))
             do {
                 let value = try await Self.withTimeout(node.policy.timeout) { try await node.execute(context) }
                 if let key { cache?.store(node: node.id, key: key, output: value.encoded) }

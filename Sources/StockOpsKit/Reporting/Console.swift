@@ -40,12 +40,13 @@ public struct Console: Sendable {
 
     func paint(_ text: String, _ status: NodeStatus) -> String {
         guard colors else { return text }
-        let code = switch status {
-        case .passed, .cached, .external: "32"
-        case .failed, .timedOut: "31"
-        case .blocked, .cancelled: "33"
-        case .skipped, .wouldRun: "2"
-        }
+        let code =
+            switch status {
+            case .passed, .cached, .external: "32"
+            case .failed, .timedOut: "31"
+            case .blocked, .cancelled: "33"
+            case .skipped, .wouldRun: "2"
+            }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 
@@ -74,13 +75,15 @@ public struct Console: Sendable {
             let status = item.result.status.rawValue + (item.policy.kind == .allowFailure && item.result.status.isFailure ? "*" : "")
             let note = item.result.reason.map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
             let attempts = item.result.attempts > 1 ? " (\(item.result.attempts) attempts)" : ""
-            let line = item.id.description.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+            let line =
+                item.id.description.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + paint(status.padding(toLength: 10, withPad: " ", startingAt: 0), item.result.status) + "  "
                 + Self.duration(item.result.duration).leftPadded(to: 8) + "  " + note + attempts
             lines.append(line)
         }
         let count = { (status: NodeStatus) in result.results.filter { $0.result.status == status }.count }
-        let verdict = plan
+        let verdict =
+            plan
             ? "plan: \(count(.wouldRun)) would run, \(count(.cached)) cached, \(count(.skipped)) skipped"
             : "run \(result.status.rawValue) in \(Self.duration(result.finished.timeIntervalSince(result.started)))"
         return lines.joined(separator: "\n") + "\n" + verdict + "\n"

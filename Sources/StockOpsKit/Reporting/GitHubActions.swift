@@ -28,7 +28,8 @@ public enum GitHubActions {
         }
         flow += [
             "  classDef passed fill:#d3f9d8,stroke:#2b8a3e", "  classDef cached fill:#d0ebff,stroke:#1971c2", "  classDef failed fill:#ffe3e3,stroke:#c92a2a",
-            "  classDef timedout fill:#ffe3e3,stroke:#c92a2a", "  classDef blocked fill:#fff3bf,stroke:#e67700", "  classDef skipped fill:#f1f3f5,stroke:#868e96",
+            "  classDef timedout fill:#ffe3e3,stroke:#c92a2a", "  classDef blocked fill:#fff3bf,stroke:#e67700",
+            "  classDef skipped fill:#f1f3f5,stroke:#868e96",
             "  classDef cancelled fill:#f1f3f5,stroke:#495057", "```",
         ]
         var gantt = ["```mermaid", "gantt", "  title Timeline", "  dateFormat x", "  axisFormat %M:%S"]
@@ -36,7 +37,9 @@ public enum GitHubActions {
             guard let started = item.result.started, let finished = item.result.finished else { continue }
             let tag = item.result.status == .failed || item.result.status == .timedOut ? "crit, " : item.result.status == .cached ? "done, " : ""
             let end = max(finished.timeIntervalSince1970, started.timeIntervalSince1970 + 0.001)
-            gantt.append("  \(item.id.description.replacingOccurrences(of: ":", with: " ")) : \(tag)\(Int64(started.timeIntervalSince1970 * 1000)), \(Int64(end * 1000))")
+            gantt.append(
+                "  \(item.id.description.replacingOccurrences(of: ":", with: " ")) : \(tag)\(Int64(started.timeIntervalSince1970 * 1000)), \(Int64(end * 1000))"
+            )
         }
         gantt.append("```")
         return (flow + [""] + gantt).joined(separator: "\n") + "\n\n"

@@ -21,9 +21,12 @@ public enum GraphFormat: String, Sendable, CaseIterable {
                 var schemaVersion = 1
                 var nodes: [Node]
             }
-            let graph = Graph(nodes: nodes.map { node in
-                Node(id: node.id.description, kind: node.policy.kind.rawValue, dependencies: node.dependencies.filter { !excluded.contains($0) }.map(\.description))
-            })
+            let graph = Graph(
+                nodes: nodes.map { node in
+                    Node(
+                        id: node.id.description, kind: node.policy.kind.rawValue,
+                        dependencies: node.dependencies.filter { !excluded.contains($0) }.map(\.description))
+                })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             return String(decoding: (try? encoder.encode(graph)) ?? Data("{}".utf8), as: UTF8.self) + "\n"

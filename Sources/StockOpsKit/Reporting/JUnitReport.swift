@@ -10,7 +10,8 @@ public enum JUnitReport {
         let skipped = result.results.filter { [.skipped, .blocked, .cancelled, .wouldRun].contains($0.result.status) }.count
         let total = result.finished.timeIntervalSince(result.started)
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        xml += "<testsuites>\n<testsuite name=\"\(escape(suite))\" tests=\"\(result.results.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(total))\">\n"
+        xml +=
+            "<testsuites>\n<testsuite name=\"\(escape(suite))\" tests=\"\(result.results.count)\" failures=\"\(failures)\" skipped=\"\(skipped)\" time=\"\(seconds(total))\">\n"
         for item in result.results {
             xml += "  <testcase classname=\"\(escape(suite))\" name=\"\(escape(item.id.description))\" time=\"\(seconds(item.result.duration))\""
             let reason = escape(item.result.reason ?? item.result.status.rawValue)

@@ -50,7 +50,10 @@ struct ReportFigures {
             guard case .object(let output)? = node.output else { continue }
             if let coverage = output["coverage"]?.number {
                 let counts = output["counts"]?.object
-                tests.append(Tests(node: node.id, tests: counts?["tests"]?.int, failures: counts?["failures"]?.int, coverage: coverage, minimum: output["minimumCoverage"]?.number))
+                tests.append(
+                    Tests(
+                        node: node.id, tests: counts?["tests"]?.int, failures: counts?["failures"]?.int, coverage: coverage,
+                        minimum: output["minimumCoverage"]?.number))
             } else if let counts = output["counts"]?.object, output["digest"] != nil {
                 vulnerabilities.append(Vulnerabilities(node: node.id, bySeverity: counts.compactMapValues(\.int)))
             }
@@ -59,15 +62,17 @@ struct ReportFigures {
             }
             if let digest = output["digest"]?.string {
                 if let repository = output["repository"]?.string, let tag = output["tag"]?.string {
-                    images.append(Image(service: output["service"]?.string ?? "-", reference: repository + ":" + tag, digest: digest, signed: nil, attested: false))
+                    images.append(
+                        Image(service: output["service"]?.string ?? "-", reference: repository + ":" + tag, digest: digest, signed: nil, attested: false))
                 }
                 if let mode = output["mode"]?.string { signatures[digest] = mode + (output["tool"]?.string.map { " (\($0))" } ?? "") }
                 if output["provenance"] != nil { attested.insert(digest) }
             }
             if let environment = output["environment"]?.string, case .object(let deployed)? = output["images"], output["smoke"] != nil {
-                deploys.append(Deploy(
-                    node: node.id, environment: environment, seconds: output["seconds"]?.number, signaturesVerified: output["signaturesVerified"]?.bool,
-                    images: deployed.compactMap { name, digest in digest.string.map { (name, $0) } }.sorted { $0.0 < $1.0 }))
+                deploys.append(
+                    Deploy(
+                        node: node.id, environment: environment, seconds: output["seconds"]?.number, signaturesVerified: output["signaturesVerified"]?.bool,
+                        images: deployed.compactMap { name, digest in digest.string.map { (name, $0) } }.sorted { $0.0 < $1.0 }))
             }
         }
         images = images.map { image in
@@ -81,25 +86,38 @@ struct ReportFigures {
     var html: String {
         var parts: [String] = []
         if !tests.isEmpty {
-            parts.append(table("Tests", ["node", "tests", "failed", "coverage", "minimum"], tests.map { row in
-                [link(row.node), row.tests.map(String.init) ?? "-", row.failures.map(String.init) ?? "-",
-                 row.coverage.map { String(format: "%.1f %%", $0) } ?? "-", row.minimum.map { String(format: "%.0f %%", $0) } ?? "-"]
-            }))
+            parts.append(
+                table(
+                    "Tests", ["node", "tests", "failed", "coverage", "minimum"],
+                    tests.map { row in
+                        [
+                            link(row.node), row.tests.map(String.init) ?? "-", row.failures.map(String.init) ?? "-",
+                            row.coverage.map { String(format: "%.1f %%", $0) } ?? "-", row.minimum.map { String(format: "%.0f %%", $0) } ?? "-",
+                        ]
+                    }))
         }
         if !vulnerabilities.isEmpty {
             let severities = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
-            parts.append(table("Vulnerabilities", ["node"] + severities.map { $0.lowercased() }, vulnerabilities.map { row in
-                [link(row.node)] + severities.map { String(row.bySeverity[$0] ?? 0) }
-            }))
+            parts.append(
+                table(
+                    "Vulnerabilities", ["node"] + severities.map { $0.lowercased() },
+                    vulnerabilities.map { row in
+                        [link(row.node)] + severities.map { String(row.bySeverity[$0] ?? 0) }
+                    }))
         }
         if !findings.isEmpty {
             parts.append(table("Findings", ["node", "findings"], findings.map { [link($0.node), String($0.count)] }))
         }
         if !images.isEmpty {
-            parts.append(table("Images", ["service", "image", "digest", "signature", "attestations"], images.map { image in
-                [HTML.escape(image.service), "<code>\(HTML.escape(image.reference))</code>", "<code>\(HTML.escape(image.digest))</code>",
-                 HTML.escape(image.signed ?? "not signed"), image.attested ? "provenance, SBOM" : "none"]
-            }))
+            parts.append(
+                table(
+                    "Images", ["service", "image", "digest", "signature", "attestations"],
+                    images.map { image in
+                        [
+                            HTML.escape(image.service), "<code>\(HTML.escape(image.reference))</code>", "<code>\(HTML.escape(image.digest))</code>",
+                            HTML.escape(image.signed ?? "not signed"), image.attested ? "provenance, SBOM" : "none",
+                        ]
+                    }))
         }
         for deploy in deploys {
             var rows = deploy.images.map { ["<code>\(HTML.escape($0.0))</code>", "<code>\(HTML.escape($0.1))</code>"] }

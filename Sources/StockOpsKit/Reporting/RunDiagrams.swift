@@ -27,7 +27,9 @@ public enum RunDiagrams {
         var lines = ["digraph run {", "  rankdir=LR;", "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=11];"]
         for node in record.nodes {
             let (fill, stroke) = colors(node.status)
-            lines.append("  \"\(node.id)\" [label=\"\(node.id)\\n\(node.status.rawValue)\", fillcolor=\"\(fill)\", color=\"\(stroke)\", URL=\"#\(anchor(node.id))\", id=\"graph-\(anchor(node.id))\", tooltip=\"\(node.id): \(node.status.rawValue)\"];")
+            lines.append(
+                "  \"\(node.id)\" [label=\"\(node.id)\\n\(node.status.rawValue)\", fillcolor=\"\(fill)\", color=\"\(stroke)\", URL=\"#\(anchor(node.id))\", id=\"graph-\(anchor(node.id))\", tooltip=\"\(node.id): \(node.status.rawValue)\"];"
+            )
         }
         for (dependency, node) in edges(record) {
             lines.append("  \"\(dependency)\" -> \"\(node)\";")
@@ -77,7 +79,9 @@ public enum RunDiagrams {
         }
         let totalWidth = margin * 2 + Double(columns.keys.max().map { $0 + 1 } ?? 0) * (width + gapX) - gapX
         let totalHeight = margin * 2 + Double(columns.values.map(\.count).max() ?? 0) * (height + gapY) - gapY
-        var svg = [##"<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="\##(Int(totalWidth))" height="\##(Int(totalHeight))" viewBox="0 0 \##(Int(totalWidth)) \##(Int(totalHeight))">"##]
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="\##(Int(totalWidth))" height="\##(Int(totalHeight))" viewBox="0 0 \##(Int(totalWidth)) \##(Int(totalHeight))">"##
+        ]
         for (dependency, node) in edges(record) {
             guard let to = position[node], let from = position[dependency] else { continue }
             let (x1, y1, x2, y2) = (from.x + width, from.y + height / 2, to.x, to.y + height / 2)
@@ -86,10 +90,11 @@ public enum RunDiagrams {
         for node in record.nodes {
             guard let at = position[node.id] else { continue }
             let (fill, stroke) = colors(node.status)
-            svg.append(##"<a href="#\##(anchor(node.id))" id="graph-\##(anchor(node.id))"><title>\##(HTML.escape(node.id.description)): \##(node.status.rawValue)</title>"##
-                + ##"<rect x="\##(at.x)" y="\##(at.y)" width="\##(width)" height="\##(height)" rx="6" fill="\##(fill)" stroke="\##(stroke)"/>"##
-                + ##"<text x="\##(at.x + width / 2)" y="\##(at.y + 17)" text-anchor="middle" class="name">\##(HTML.escape(node.id.description))</text>"##
-                + ##"<text x="\##(at.x + width / 2)" y="\##(at.y + 32)" text-anchor="middle" class="status">\##(node.status.rawValue)</text></a>"##)
+            svg.append(
+                ##"<a href="#\##(anchor(node.id))" id="graph-\##(anchor(node.id))"><title>\##(HTML.escape(node.id.description)): \##(node.status.rawValue)</title>"##
+                    + ##"<rect x="\##(at.x)" y="\##(at.y)" width="\##(width)" height="\##(height)" rx="6" fill="\##(fill)" stroke="\##(stroke)"/>"##
+                    + ##"<text x="\##(at.x + width / 2)" y="\##(at.y + 17)" text-anchor="middle" class="name">\##(HTML.escape(node.id.description))</text>"##
+                    + ##"<text x="\##(at.x + width / 2)" y="\##(at.y + 32)" text-anchor="middle" class="status">\##(node.status.rawValue)</text></a>"##)
         }
         return (svg + ["</svg>"]).joined(separator: "\n")
     }
@@ -105,24 +110,30 @@ public enum RunDiagrams {
         let scale = barWidth / total
         let height = top + Double(record.nodes.count) * rowHeight + 8
         let width = labelWidth + barWidth + noteWidth
-        var svg = [##"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))">"##]
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))">"##
+        ]
         let step = tickStep(total)
         var tick = 0.0
         while tick <= total + 0.0001 {
             let x = labelWidth + tick * scale
-            svg.append(##"<line x1="\##(x)" y1="\##(top - 6)" x2="\##(x)" y2="\##(height - 4)" stroke="#e9ecef"/><text x="\##(x)" y="\##(top - 10)" text-anchor="middle" class="tick">\##(clock(tick))</text>"##)
+            svg.append(
+                ##"<line x1="\##(x)" y1="\##(top - 6)" x2="\##(x)" y2="\##(height - 4)" stroke="#e9ecef"/><text x="\##(x)" y="\##(top - 10)" text-anchor="middle" class="tick">\##(clock(tick))</text>"##
+            )
             tick += step
         }
         for (row, node) in record.nodes.enumerated() {
             let y = top + Double(row) * rowHeight
             let (fill, stroke) = colors(node.status)
-            var item = ##"<a href="#\##(anchor(node.id))" id="timeline-\##(anchor(node.id))"><title>\##(HTML.escape(node.id.description)): \##(node.status.rawValue), \##(String(format: "%.1f s", node.duration))</title>"##
+            var item =
+                ##"<a href="#\##(anchor(node.id))" id="timeline-\##(anchor(node.id))"><title>\##(HTML.escape(node.id.description)): \##(node.status.rawValue), \##(String(format: "%.1f s", node.duration))</title>"##
             item += ##"<text x="\##(labelWidth - 8)" y="\##(y + 15)" text-anchor="end" class="name">\##(HTML.escape(node.id.description))</text>"##
             var note = node.status.rawValue
             if let started = node.started {
                 let offset = max(0, started.timeIntervalSince(record.started))
                 let length = max(2, node.duration * scale)
-                item += ##"<rect x="\##(labelWidth + offset * scale)" y="\##(y + 4)" width="\##(length)" height="\##(rowHeight - 8)" rx="2" fill="\##(fill)" stroke="\##(stroke)"/>"##
+                item +=
+                    ##"<rect x="\##(labelWidth + offset * scale)" y="\##(y + 4)" width="\##(length)" height="\##(rowHeight - 8)" rx="2" fill="\##(fill)" stroke="\##(stroke)"/>"##
                 note += ", " + String(format: "%.1f s", node.duration)
                 if node.attempts > 1 { note += ", \(node.attempts) attempts" }
                 if node.cached { note += ", cache hit" }
@@ -143,7 +154,9 @@ public enum RunDiagrams {
     }
 
     static func clock(_ seconds: Double) -> String {
-        seconds < 60 ? (seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.1fs", seconds)) : String(format: "%d:%02d", Int(seconds) / 60, Int(seconds) % 60)
+        seconds < 60
+            ? (seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.1fs", seconds))
+            : String(format: "%d:%02d", Int(seconds) / 60, Int(seconds) % 60)
     }
 }
 

@@ -44,7 +44,8 @@ public enum RunHistory {
         if let data = FileManager.default.contents(atPath: directory + "/run.json"), let record = try? decoder.decode(RunRecord.self, from: data) {
             return RunSummary(
                 runID: runID, kind: "run", environment: record.environment, status: record.status.rawValue, exitCode: record.exitCode, started: record.started,
-                duration: record.duration, failed: record.nodes.filter { $0.status == .failed || $0.status == .timedOut }.map(\.id.description), directory: directory)
+                duration: record.duration, failed: record.nodes.filter { $0.status == .failed || $0.status == .timedOut }.map(\.id.description),
+                directory: directory)
         }
         struct Rollback: Decodable {
             var status: String
@@ -56,14 +57,17 @@ public enum RunHistory {
                 runID: runID, kind: "rollback", environment: rollback.deployment?.environment.rawValue, status: rollback.status, exitCode: nil, started: nil,
                 duration: rollback.deployment?.seconds, failed: rollback.error.map { [$0] } ?? [], directory: directory)
         }
-        return RunSummary(runID: runID, kind: "unknown", environment: nil, status: "unknown", exitCode: nil, started: nil, duration: nil, failed: [], directory: directory)
+        return RunSummary(
+            runID: runID, kind: "unknown", environment: nil, status: "unknown", exitCode: nil, started: nil, duration: nil, failed: [], directory: directory)
     }
 
     /// The record of `runID` (the newest run when nil).
     public static func record(root: String, runID: String?) throws(Failure) -> (RunRecord, RunPaths) {
         let runs = list(root: root).filter { $0.kind == "run" }
         guard let chosen = runID.map({ id in runs.first { $0.runID == id || $0.runID.hasPrefix(id) } }) ?? runs.first else {
-            throw Failure(message: runID.map { "no pipeline run \($0) under \(directory(root: root)); `stockops runs list` shows them" } ?? "no pipeline run under \(directory(root: root)) yet")
+            throw Failure(
+                message: runID.map { "no pipeline run \($0) under \(directory(root: root)); `stockops runs list` shows them" }
+                    ?? "no pipeline run under \(directory(root: root)) yet")
         }
         guard let data = FileManager.default.contents(atPath: chosen.directory + "/run.json") else {
             throw Failure(message: "\(chosen.directory)/run.json cannot be read")

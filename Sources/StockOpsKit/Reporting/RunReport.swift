@@ -32,7 +32,8 @@ public enum RunReport {
         guard FileManager.default.createFile(atPath: source, contents: Data(RunDiagrams.dot(record).utf8)) else { return nil }
         let command = Command("dot", ["-Tsvg", "-o", output, source])
         guard (try? runner.resolve(command)) != nil, let result = try? await runner.run(command), result.succeeded,
-              let document = try? String(contentsOfFile: output, encoding: .utf8) else { return nil }
+            let document = try? String(contentsOfFile: output, encoding: .utf8)
+        else { return nil }
         return RunDiagrams.inlineSVG(document)
     }
 
@@ -43,19 +44,21 @@ public enum RunReport {
         var body: [String] = []
         body.append("<header><h1>\(HTML.escape(title))</h1>")
         body.append(##"<p class="verdict \##(record.status.rawValue)">\##(record.status.rawValue)</p>"##)
-        body.append("<dl class=\"facts\">"
-            + fact("environment", record.environment ?? "-") + fact("exit code", String(record.exitCode))
-            + fact("started", timestamp(record.started)) + fact("duration", String(format: "%.1f s", record.duration))
-            + fact("nodes", summaryCounts(record)) + "</dl></header>")
+        body.append(
+            "<dl class=\"facts\">"
+                + fact("environment", record.environment ?? "-") + fact("exit code", String(record.exitCode))
+                + fact("started", timestamp(record.started)) + fact("duration", String(format: "%.1f s", record.duration))
+                + fact("nodes", summaryCounts(record)) + "</dl></header>")
 
         let failed = RunHistory.failures(record, paths: paths)
         if !failed.isEmpty {
             body.append(#"<section class="failures"><h2>Failed</h2>"#)
             for node in failed {
-                body.append(##"<article class="failure"><h3><a href="#\##(RunDiagrams.anchor(node.id))">\##(HTML.escape(node.id.description))</a></h3>"##
-                    + "<p class=\"reason\">\(HTML.escape(node.reason))</p>"
-                    + "<p class=\"path\">log: <code>\(HTML.escape(node.logPath))</code></p>"
-                    + (node.tail.isEmpty ? "" : "<pre class=\"tail\">\(HTML.escape(node.tail.joined(separator: "\n")))</pre>") + "</article>")
+                body.append(
+                    ##"<article class="failure"><h3><a href="#\##(RunDiagrams.anchor(node.id))">\##(HTML.escape(node.id.description))</a></h3>"##
+                        + "<p class=\"reason\">\(HTML.escape(node.reason))</p>"
+                        + "<p class=\"path\">log: <code>\(HTML.escape(node.logPath))</code></p>"
+                        + (node.tail.isEmpty ? "" : "<pre class=\"tail\">\(HTML.escape(node.tail.joined(separator: "\n")))</pre>") + "</article>")
             }
             body.append("</section>")
         }
@@ -104,8 +107,10 @@ public enum RunReport {
         let failed = node.status.isFailure
         var html = ##"<details class="node \##(node.status.rawValue)" id="\##(RunDiagrams.anchor(node.id))"\##(failed ? " open" : "")>"##
         html += ##"<summary><span class="badge \##(node.status.rawValue)">\##(node.status.rawValue)</span> <code>\##(HTML.escape(node.id.description))</code>"##
-        html += " <span class=\"muted\">\(String(format: "%.1f s", node.duration))\(node.reason.map { " — " + HTML.escape(firstLine($0)) } ?? "")</span></summary>"
-        html += "<dl class=\"facts\">" + fact("kind", node.kind.rawValue) + fact("attempts", String(node.attempts))
+        html +=
+            " <span class=\"muted\">\(String(format: "%.1f s", node.duration))\(node.reason.map { " — " + HTML.escape(firstLine($0)) } ?? "")</span></summary>"
+        html +=
+            "<dl class=\"facts\">" + fact("kind", node.kind.rawValue) + fact("attempts", String(node.attempts))
             + fact("started", timestamp(node.started)) + fact("finished", timestamp(node.finished))
             + fact("cache", node.cached ? "hit" : node.cacheKey.map { "key " + String($0.prefix(16)) } ?? "not cacheable")
             + (node.failureKind.map { fact("failure kind", $0.rawValue) } ?? "") + "</dl>"
@@ -118,7 +123,8 @@ public enum RunReport {
         if let log = node.log {
             let (text, cut) = logText(paths.runDirectory + "/" + log)
             let lines = text.isEmpty ? 0 : text.split(separator: "\n", omittingEmptySubsequences: false).count
-            html += "<details class=\"log\"\(failed ? " open" : "")><summary>log <code>\(HTML.escape(log))</code> (\(lines) lines\(cut ? ", its end" : ""))</summary>"
+            html +=
+                "<details class=\"log\"\(failed ? " open" : "")><summary>log <code>\(HTML.escape(log))</code> (\(lines) lines\(cut ? ", its end" : ""))</summary>"
                 + "<pre>\(HTML.escape(text))</pre></details>"
         }
         return html + "</details>"

@@ -38,7 +38,9 @@ public final class LiveReporter: RunObserver, Sendable {
 
     public func nodeFinished(_ id: NodeID, policy: NodePolicy, result: NodeResult, log: NodeLog?) {
         let symbol = console.paint(Console.symbol(result.status), result.status)
-        let line = "\(symbol) \(id) \(result.status.rawValue)" + (result.duration > 0 ? " (\(Console.duration(result.duration)))" : "") + (result.reason.map { " — \($0.split(separator: "\n").first ?? "")" } ?? "")
+        let line =
+            "\(symbol) \(id) \(result.status.rawValue)" + (result.duration > 0 ? " (\(Console.duration(result.duration)))" : "")
+            + (result.reason.map { " — \($0.split(separator: "\n").first ?? "")" } ?? "")
         state.withLock { state in
             state.running.removeAll { $0.id == id }
             redraw(&state, finished: line)
@@ -116,14 +118,17 @@ public final class BlockReporter: RunObserver, Sendable {
     }
 
     public func nodeFinished(_ id: NodeID, policy: NodePolicy, result: NodeResult, log: NodeLog?) {
-        let title = "\(Console.symbol(result.status)) \(id) \(result.status.rawValue)" + (result.duration > 0 ? " (\(Console.duration(result.duration)))" : "") + (result.reason.map { " — \($0.split(separator: "\n").first ?? "")" } ?? "")
+        let title =
+            "\(Console.symbol(result.status)) \(id) \(result.status.rawValue)" + (result.duration > 0 ? " (\(Console.duration(result.duration)))" : "")
+            + (result.reason.map { " — \($0.split(separator: "\n").first ?? "")" } ?? "")
         let body = log?.contents() ?? ""
         var text: String
         if console.githubActions {
             text = body.isEmpty ? title + "\n" : "::group::\(title)\n\(body)\(body.hasSuffix("\n") ? "" : "\n")::endgroup::\n"
             if result.status.isFailure {
                 let level = policy.kind == .allowFailure ? "warning" : "error"
-                text += "::\(level) title=\(GitHubActions.escapeProperty("\(id) \(result.status.rawValue)"))::\(GitHubActions.escapeData(result.reason ?? result.status.rawValue))\n"
+                text +=
+                    "::\(level) title=\(GitHubActions.escapeProperty("\(id) \(result.status.rawValue)"))::\(GitHubActions.escapeData(result.reason ?? result.status.rawValue))\n"
             }
         } else {
             text = "── " + console.paint(title, result.status) + "\n"

@@ -15,7 +15,9 @@ public struct ToolProgress: Sendable, Equatable {
         guard let first = line.first else { return }
         if first == "[", let (done, total, rest) = Self.fraction(line.dropFirst(), closing: "]") {
             latest = "swift build \(done)/\(total) (\(done * 100 / max(total, 1)) %)" + (rest.isEmpty ? "" : ": " + rest.prefix(60))
-        } else if first == "#", let open = line.firstIndex(of: "["), let (done, total, rest) = Self.fraction(Self.dropStageName(line[line.index(after: open)...]), closing: "]") {
+        } else if first == "#", let open = line.firstIndex(of: "["),
+            let (done, total, rest) = Self.fraction(Self.dropStageName(line[line.index(after: open)...]), closing: "]")
+        {
             latest = "image build step \(done)/\(total)" + (rest.isEmpty ? "" : ": " + rest.prefix(60))
         } else if first == "#", let transfer = Self.bytes(line) {
             latest = transfer
@@ -47,7 +49,8 @@ public struct ToolProgress: Sendable, Equatable {
     /// `123/456] rest` → (123, 456, "rest").
     private static func fraction(_ text: Substring, closing: Character) -> (Int, Int, Substring)? {
         guard let slash = text.firstIndex(of: "/"), let end = text.firstIndex(of: closing), slash < end,
-              let done = Int(text[..<slash]), let total = Int(text[text.index(after: slash)..<end]), total > 0, done <= total else { return nil }
+            let done = Int(text[..<slash]), let total = Int(text[text.index(after: slash)..<end]), total > 0, done <= total
+        else { return nil }
         return (done, total, text[text.index(after: end)...].drop { $0 == " " })
     }
 

@@ -26,7 +26,10 @@ extension Session {
     /// `stockops secrets check`: logs in with the configured AppRole and checks that every declared
     /// path and key is readable. Prints key names only. Exit 0 when all are, 1 when one is missing or
     /// denied, 3 when Vault is unreachable or the login fails, 2 for configuration errors.
-    public func checkSecrets(root: String, configPath: String = PipelineConfig.defaultPath, json: Bool = false, processEnvironment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClientConfiguration = VaultSettings.http) async -> ExitStatus {
+    public func checkSecrets(
+        root: String, configPath: String = PipelineConfig.defaultPath, json: Bool = false,
+        processEnvironment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClientConfiguration = VaultSettings.http
+    ) async -> ExitStatus {
         let config: PipelineConfig
         do {
             config = try PipelineConfig.load(path: configPath.hasPrefix("/") ? configPath : root + "/" + configPath, displayPath: configPath)

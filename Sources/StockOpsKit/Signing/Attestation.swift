@@ -116,7 +116,9 @@ public enum CosignAttestations {
     /// Signs `statement` with `key` and adds it to the image's `.att` manifest, replacing this key's earlier
     /// attestation of the same predicate type. Returns the envelope's digest.
     @discardableResult
-    public static func attach(_ statement: InTotoStatement, to image: PinnedImageReference, key: CosignPrivateKey, registry: RegistryClient) async throws -> ImageDigest {
+    public static func attach(_ statement: InTotoStatement, to image: PinnedImageReference, key: CosignPrivateKey, registry: RegistryClient) async throws
+        -> ImageDigest
+    {
         let envelope = try DSSEEnvelope.sign(statement.bytes, key: key).bytes
         let digest = ImageDigest.of(envelope)
         let tag = tag(for: image.digest)
@@ -157,7 +159,9 @@ public enum CosignAttestations {
     }
 
     /// The attestations of `image` that verify with `verifier` and are about its digest, and why the others did not.
-    public static func verify(_ image: PinnedImageReference, verifier: CosignVerifier, registry: RegistryClient) async throws -> (verified: [Verified], rejected: [String]) {
+    public static func verify(_ image: PinnedImageReference, verifier: CosignVerifier, registry: RegistryClient) async throws -> (
+        verified: [Verified], rejected: [String]
+    ) {
         let manifest: CosignSignatureManifest
         do {
             manifest = try CosignSignatureManifest(parsing: try await registry.manifest(image.repository, .tag(tag(for: image.digest))))

@@ -88,7 +88,8 @@ public struct CosignPrivateKey: Sendable {
             guard kdf.name == "scrypt" else { throw SigningError(.invalidKey, "unsupported key derivation \"\(kdf.name)\"; cosign uses scrypt") }
             guard Self.costs.contains(kdf.params.N), kdf.params.r == 8, kdf.params.p == 1 else {
                 throw SigningError(
-                    .invalidKey, "unsupported scrypt parameters N=\(kdf.params.N) r=\(kdf.params.r) p=\(kdf.params.p); cosign uses N in \(Self.costs.sorted()), r=8, p=1")
+                    .invalidKey,
+                    "unsupported scrypt parameters N=\(kdf.params.N) r=\(kdf.params.r) p=\(kdf.params.p); cosign uses N in \(Self.costs.sorted()), r=8, p=1")
             }
             guard cipher.name == "nacl/secretbox" else {
                 throw SigningError(.invalidKey, "unsupported cipher \"\(cipher.name)\"; cosign uses nacl/secretbox")

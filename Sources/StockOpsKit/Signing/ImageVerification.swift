@@ -87,7 +87,8 @@ public struct ImageVerifier: Sendable {
         } else {
             sbom.detail = rejected ?? "no CycloneDX SBOM attestation"
         }
-        return ImageVerificationReport(image: image.description, tag: tag?.name, keys: trust.keySources, signature: signature, provenance: provenance, sbom: sbom)
+        return ImageVerificationReport(
+            image: image.description, tag: tag?.name, keys: trust.keySources, signature: signature, provenance: provenance, sbom: sbom)
     }
 }
 
@@ -115,7 +116,8 @@ extension Session {
     public func verify(_ request: VerifyRequest) async -> ExitStatus {
         let config: PipelineConfig
         do {
-            config = try loadConfig(EnvironmentRequest(root: request.root, configPath: request.configPath, environment: .dev, processEnvironment: request.processEnvironment))
+            config = try loadConfig(
+                EnvironmentRequest(root: request.root, configPath: request.configPath, environment: .dev, processEnvironment: request.processEnvironment))
         } catch {
             return fail(error)
         }
@@ -127,14 +129,23 @@ extension Session {
                     registry: config.registry.host, repository: config.registry.repository(reference.repository), tag: reference.tag, digest: reference.digest)
             }
         } catch {
-            return fail(StockOpsError(.usage, "\(request.image) is not an image reference (\(error.message)); pass host/project/service:tag, host/project/service@sha256:…, or <service>:<tag>"))
+            return fail(
+                StockOpsError(
+                    .usage,
+                    "\(request.image) is not an image reference (\(error.message)); pass host/project/service:tag, host/project/service@sha256:…, or <service>:<tag>"
+                ))
         }
         guard reference.registry == config.registry.host else {
-            return fail(StockOpsError(.usage, "\(reference) is not in the pipeline's registry \(config.registry.host); pass an image of \(config.registry.host)/\(config.registry.project)"))
+            return fail(
+                StockOpsError(
+                    .usage,
+                    "\(reference) is not in the pipeline's registry \(config.registry.host); pass an image of \(config.registry.host)/\(config.registry.project)"
+                ))
         }
         let report: ImageVerificationReport
         do {
-            let (credentials, trust) = try await RegistryAccess.outsidePipeline(config: config, root: request.root, environment: request.processEnvironment, keys: true)
+            let (credentials, trust) = try await RegistryAccess.outsidePipeline(
+                config: config, root: request.root, environment: request.processEnvironment, keys: true)
             let registry = RegistryAccess.client(config.registry, credentials: credentials)
             let digest: ImageDigest
             if let pinned = reference.digest {
@@ -147,7 +158,8 @@ extension Session {
                 digest = found
             }
             report = try await ImageVerifier(trust: trust, registry: registry).report(
-                PinnedImageReference(registry: config.registry.host, repository: reference.repository, digest: digest), tag: reference.digest == nil ? reference.tag ?? RegistryTag("latest") : nil)
+                PinnedImageReference(registry: config.registry.host, repository: reference.repository, digest: digest),
+                tag: reference.digest == nil ? reference.tag ?? RegistryTag("latest") : nil)
         } catch let error as StockOpsError {
             return fail(error)
         } catch let error as RegistryError where error.code == .notFound {
@@ -168,7 +180,10 @@ extension Session {
         var text = "image:       \(report.image)" + (report.tag.map { " (\($0))" } ?? "") + "\n"
         text += "keys:        " + (report.keys.isEmpty ? "none" : report.keys.joined(separator: ", ")) + "\n"
         text += "signature:   \(mark(report.signature.verified))"
-        text += report.signature.verified ? " (\(report.signature.count) signature(s)\(report.signature.stageProof ? ", stage proof" : ", no stage proof"))" : ": \(report.signature.detail ?? "")"
+        text +=
+            report.signature.verified
+            ? " (\(report.signature.count) signature(s)\(report.signature.stageProof ? ", stage proof" : ", no stage proof"))"
+            : ": \(report.signature.detail ?? "")"
         text += "\nprovenance:  \(mark(report.provenance.verified))"
         if report.provenance.verified {
             text += " (commit \(report.provenance.commit ?? "?"), builder \(report.provenance.builder ?? "?"), run \(report.provenance.invocation ?? "?")"

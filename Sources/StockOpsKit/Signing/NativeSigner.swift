@@ -137,7 +137,9 @@ public struct NativeVerifier: Sendable {
         guard !verified.isEmpty else {
             let reasons = rejected.map { "\($0.layer.short()): \($0.reason)" }.joined(separator: "; ")
             throw SigningError(
-                .unsigned, "no signature of \(image) verifies with the \(verifier.publicKeys.count == 1 ? "key" : "\(verifier.publicKeys.count) keys")" + (reasons.isEmpty ? " (the signature manifest is empty)" : ": " + reasons))
+                .unsigned,
+                "no signature of \(image) verifies with the \(verifier.publicKeys.count == 1 ? "key" : "\(verifier.publicKeys.count) keys")"
+                    + (reasons.isEmpty ? " (the signature manifest is empty)" : ": " + reasons))
         }
         return SignatureVerification(image: image, signatureManifest: manifest.digest, verified: verified, rejected: rejected)
     }

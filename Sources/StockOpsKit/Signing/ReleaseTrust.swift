@@ -36,7 +36,8 @@ public struct ReleaseTrust: Sendable {
         for file in publicKeyFiles {
             let path = file.hasPrefix("/") ? file : root + "/" + file
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw SigningError(.invalidKey, "images.sign.public-keys: cannot read \(file) (\(path)); commit the public key there or remove it from the list")
+                throw SigningError(
+                    .invalidKey, "images.sign.public-keys: cannot read \(file) (\(path)); commit the public key there or remove it from the list")
             }
             pem += text + "\n"
             sources.append(file)
@@ -63,7 +64,9 @@ public struct ReleaseTrust: Sendable {
     /// an unreachable registry throws.
     public func check(_ images: [String: PinnedImageReference], registry: RegistryClient) async throws -> SignatureCheck {
         guard let verifier else {
-            return SignatureCheck(verified: [:], failures: images.mapValues { _ in "no public key to verify with: list one under images.sign.public-keys or store SIGNING_PUBLIC_KEY in Vault" })
+            return SignatureCheck(
+                verified: [:],
+                failures: images.mapValues { _ in "no public key to verify with: list one under images.sign.public-keys or store SIGNING_PUBLIC_KEY in Vault" })
         }
         let native = NativeVerifier(verifier: verifier, registry: registry)
         var check = SignatureCheck(verified: [:], failures: [:])

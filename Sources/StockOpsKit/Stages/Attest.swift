@@ -40,7 +40,8 @@ public struct AttestImageStage: Stage {
         let pinned = try settings.pinned(built)
         let trust: ReleaseTrust
         do {
-            trust = try ReleaseTrust.resolve(publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: settings.secrets.flatMap { try? context.value($0) })
+            trust = try ReleaseTrust.resolve(
+                publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: settings.secrets.flatMap { try? context.value($0) })
         } catch {
             throw StageFailure.failed(error.message)
         }
@@ -53,11 +54,13 @@ public struct AttestImageStage: Stage {
             let provenance = InTotoStatement(
                 subjectName: pinned.reference.description, digest: pinned.digest, predicateType: InTotoStatement.slsaProvenance,
                 predicate: SLSAProvenance.predicate(
-                    labels: labels, root: context.paths.root, runID: (context.paths.runDirectory as NSString).lastPathComponent, environment: processEnvironment))
+                    labels: labels, root: context.paths.root, runID: (context.paths.runDirectory as NSString).lastPathComponent, environment: processEnvironment
+                ))
             let provenanceDigest = try await CosignAttestations.attach(provenance, to: pinned, key: key, registry: client)
             var sbomDigest: ImageDigest?
             if let report = try? context.value(sbom), let document = FileManager.default.contents(atPath: report.cycloneDX) {
-                let statement = InTotoStatement(subjectName: pinned.reference.description, digest: pinned.digest, predicateType: InTotoStatement.cycloneDX, predicate: document)
+                let statement = InTotoStatement(
+                    subjectName: pinned.reference.description, digest: pinned.digest, predicateType: InTotoStatement.cycloneDX, predicate: document)
                 sbomDigest = try await CosignAttestations.attach(statement, to: pinned, key: key, registry: client)
             }
             let found = try await CosignAttestations.verify(pinned, verifier: verifier, registry: client)
@@ -66,7 +69,9 @@ public struct AttestImageStage: Stage {
             guard types.contains(InTotoStatement.slsaProvenance), sbomDigest == nil || types.contains(InTotoStatement.cycloneDX) else {
                 throw StageFailure.failed("the attestations of \(pinned) did not verify after they were attached: \(found.rejected.joined(separator: "; "))")
             }
-            context.log.write("attested \(pinned): provenance \(provenanceDigest.short())" + (sbomDigest.map { ", CycloneDX SBOM \($0.short())" } ?? ", no SBOM (sbom skipped)") + "\n")
+            context.log.write(
+                "attested \(pinned): provenance \(provenanceDigest.short())"
+                    + (sbomDigest.map { ", CycloneDX SBOM \($0.short())" } ?? ", no SBOM (sbom skipped)") + "\n")
             return AttestationReport(service: built.service, digest: built.digest, provenance: provenanceDigest.description, sbom: sbomDigest?.description)
         } catch let error as RegistryError {
             throw error.code == .unreachable ? StageFailure.transient("\(error)") : StageFailure.failed("\(error)")

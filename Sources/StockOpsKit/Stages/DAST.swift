@@ -71,7 +71,8 @@ public struct DASTStage: Stage {
         var results: [DASTResult.Target] = []
         for target in targets {
             let reports = ZAPBaselineCommand.Reports(name: "zap-\(target.service)")
-            let result = try await context.run(zap.baseline(target: target.url, workDirectory: work, reports: reports, minutes: config.minutes, rulesFile: rulesFile))
+            let result = try await context.run(
+                zap.baseline(target: target.url, workDirectory: work, reports: reports, minutes: config.minutes, rulesFile: rulesFile))
             let outcome = ZAPBaselineCommand.Outcome(exitStatus: result.exitStatus)
             var alerts: [ZAPBaselineCommand.Alert] = []
             if let data = manager.contents(atPath: work + "/" + reports.json) {
@@ -80,20 +81,26 @@ public struct DASTStage: Stage {
             for alert in alerts where alert.risk > 0 {
                 context.log.write("\(target.service): \(alert)\n")
             }
-            context.log.write("\(target.service) at \(target.url): \(outcome.rawValue) (zap-baseline.py exited \(result.exitStatus.map(String.init) ?? "by signal")), \(alerts.count) alerts\n")
+            context.log.write(
+                "\(target.service) at \(target.url): \(outcome.rawValue) (zap-baseline.py exited \(result.exitStatus.map(String.init) ?? "by signal")), \(alerts.count) alerts\n"
+            )
             let prefix = "reports/\(name)/"
-            results.append(DASTResult.Target(
-                service: target.service, url: target.url, outcome: outcome, exitStatus: result.exitStatus, alerts: alerts,
-                reports: ZAPBaselineCommand.Reports(json: prefix + reports.json, html: prefix + reports.html, xml: prefix + reports.xml)))
+            results.append(
+                DASTResult.Target(
+                    service: target.service, url: target.url, outcome: outcome, exitStatus: result.exitStatus, alerts: alerts,
+                    reports: ZAPBaselineCommand.Reports(json: prefix + reports.json, html: prefix + reports.html, xml: prefix + reports.xml)))
             if outcome == .error {
                 let tail = result.output.split(whereSeparator: \.isNewline).suffix(3).joined(separator: " / ")
-                throw StageFailure.infrastructure("ZAP could not scan \(target.service) at \(target.url) (exit \(result.exitStatus.map(String.init) ?? "by signal")): \(tail)")
+                throw StageFailure.infrastructure(
+                    "ZAP could not scan \(target.service) at \(target.url) (exit \(result.exitStatus.map(String.init) ?? "by signal")): \(tail)")
             }
         }
 
         let failing = results.filter { $0.outcome == .fail || (config.failOnWarnings && $0.outcome == .warn) }
         if !failing.isEmpty {
-            let listed = failing.map { "\($0.service): \($0.outcome.rawValue), " + $0.alerts.filter { $0.risk > 0 }.prefix(3).map(\.name).joined(separator: ", ") }.joined(separator: "; ")
+            let listed = failing.map {
+                "\($0.service): \($0.outcome.rawValue), " + $0.alerts.filter { $0.risk > 0 }.prefix(3).map(\.name).joined(separator: ", ")
+            }.joined(separator: "; ")
             throw StageFailure.failed("ZAP baseline of \(environment.rawValue): \(listed); see reports/\(name)/zap-<service>.html")
         }
         return DASTResult(environment: environment.rawValue, image: config.image, targets: results)

@@ -65,8 +65,8 @@ public struct DefectDojoStage: Stage {
             let path = directory + "/" + relative
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  let data = FileManager.default.contents(atPath: path),
-                  let type = DefectDojoScanType.detect(fileName: relative, content: data)
+                let data = FileManager.default.contents(atPath: path),
+                let type = DefectDojoScanType.detect(fileName: relative, content: data)
             else { continue }
             found.append((relative, type))
         }
@@ -96,7 +96,8 @@ public struct DefectDojoStage: Stage {
             do {
                 let result = try await client.importScan(item)
                 imported.append(.init(report: "reports/" + relative, scanType: type.rawValue, engagement: engagement, test: result.test))
-                context.log.write("imported reports/\(relative) as \(type.rawValue) into \(config.product) / \(engagement)\(result.test.map { ", test \($0)" } ?? "")\n")
+                context.log.write(
+                    "imported reports/\(relative) as \(type.rawValue) into \(config.product) / \(engagement)\(result.test.map { ", test \($0)" } ?? "")\n")
             } catch let failure as StageFailure {
                 failures.append(failure)
                 context.log.write("error: reports/\(relative): \(failure.message)\n")
@@ -108,7 +109,9 @@ public struct DefectDojoStage: Stage {
         }
         if !failures.isEmpty {
             let kind: StageFailure.Kind = failures.contains { $0.kind == .failed } ? .failed : .infrastructure
-            throw StageFailure(kind, "\(failures.count) of \(found.count) reports were not imported into DefectDojo: " + failures.prefix(3).map(\.message).joined(separator: "; "))
+            throw StageFailure(
+                kind,
+                "\(failures.count) of \(found.count) reports were not imported into DefectDojo: " + failures.prefix(3).map(\.message).joined(separator: "; "))
         }
         return DefectDojoResult(product: config.product, imported: imported)
     }

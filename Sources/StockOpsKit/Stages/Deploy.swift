@@ -13,7 +13,10 @@ public struct DeployStage: Stage {
     public var processEnvironment: [String: String]
     public var dependencies: [NodeID] { [promotion.id] + (secrets.map { [$0.id] } ?? []) }
 
-    public init(config: PipelineConfig, environment: Environment, promotion: StageRef<Promotion>, secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings, processEnvironment: [String: String]) {
+    public init(
+        config: PipelineConfig, environment: Environment, promotion: StageRef<Promotion>, secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings,
+        processEnvironment: [String: String]
+    ) {
         self.config = config
         self.environment = environment
         self.promotion = promotion
@@ -35,7 +38,8 @@ public struct DeployStage: Stage {
         let trust = try PromoteStage.trust(config: config, root: context.paths.root, secrets: fetched)
         let deployer = Deployer(
             environment: ComposeEnvironment(
-                compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: context.paths.root, processEnvironment: processEnvironment), config: config,
+                compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: context.paths.root, processEnvironment: processEnvironment),
+                config: config,
                 environment: environment, processEnvironment: processEnvironment),
             registry: RegistryAccess.client(config.registry, credentials: credentials),
             stateDirectory: StateDirectory.resolve(root: context.paths.root, environment: processEnvironment),
@@ -62,7 +66,8 @@ public struct DeploySettings: Sendable {
     /// `--wait`: how long to wait for a held environment lock.
     public var lockWait: Duration
 
-    public init(approval: Approval? = nil, forceUnverified: Bool = false, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .seconds(600)) {
+    public init(approval: Approval? = nil, forceUnverified: Bool = false, smokeTimeout: Duration = SmokeTest.defaultTimeout, lockWait: Duration = .seconds(600))
+    {
         self.approval = approval
         self.forceUnverified = forceUnverified
         self.smokeTimeout = smokeTimeout
@@ -79,7 +84,9 @@ extension StockOpsPipeline {
     /// Adds `promote` (after every `build[<service>]` and the scan, sbom, sign and attest nodes of the images) and `deploy`
     /// (manual where the environment requires approval), for a Compose environment; a `kind: gitops` one is deployed by
     /// its `gitops-deploy` nodes instead.
-    public static func addDeployStages(to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil) {
+    public static func addDeployStages(
+        to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil
+    ) {
         let environment = options.environment
         guard original.gitOps[environment] == nil else { return }
         let config = RegistryAccess.effective(original, environment: options.processEnvironment)
@@ -88,7 +95,9 @@ extension StockOpsPipeline {
         let imageChecks = graph.ids.filter { ["scan", "sbom", "sign", "attest"].contains($0.name) }
         let promotion = graph.add(
             promote.id,
-            PromoteStage(config: config, environment: environment, builds: builds, secrets: secrets, settings: options.deploy, processEnvironment: options.processEnvironment),
+            PromoteStage(
+                config: config, environment: environment, builds: builds, secrets: secrets, settings: options.deploy,
+                processEnvironment: options.processEnvironment),
             policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2),
             after: imageChecks,
             summary: "tag the images \(config.environments[environment]?.tag ?? "?") in \(config.registry.host)/\(config.registry.project)"
@@ -97,7 +106,9 @@ extension StockOpsPipeline {
         )
         graph.add(
             deploy.id,
-            DeployStage(config: config, environment: environment, promotion: promotion, secrets: secrets, settings: options.deploy, processEnvironment: options.processEnvironment),
+            DeployStage(
+                config: config, environment: environment, promotion: promotion, secrets: secrets, settings: options.deploy,
+                processEnvironment: options.processEnvironment),
             policy: NodePolicy(approval ? .manual : .gate, timeout: .seconds(1800)),
             summary: "compose pull + up stocks-\(environment.rawValue), smoke test, ledger; roll back when the smoke test fails"
         )

@@ -77,7 +77,10 @@ public struct FetchedSecrets: Codable, Sendable, RedactableOutput {
     public var namespace: String?
     public var caBundlePath: String?
 
-    public init(values: [String: Secret] = [:], paths: [String: [String]] = [:], token: Secret? = nil, address: String? = nil, namespace: String? = nil, caBundlePath: String? = nil) {
+    public init(
+        values: [String: Secret] = [:], paths: [String: [String]] = [:], token: Secret? = nil, address: String? = nil, namespace: String? = nil,
+        caBundlePath: String? = nil
+    ) {
         self.values = values
         self.paths = paths
         self.token = token
@@ -127,7 +130,9 @@ public struct FetchSecretsStage: Stage {
     public func run(_ context: StageContext) async throws -> FetchedSecrets {
         guard let settings else {
             let required = secrets.filter(\.required).map(\.path)
-            throw StageFailure.infrastructure("VAULT_ADDR not set, but \(required.joined(separator: ", ")) \(required.count == 1 ? "is" : "are") required; set VAULT_ADDR and the AppRole credentials")
+            throw StageFailure.infrastructure(
+                "VAULT_ADDR not set, but \(required.joined(separator: ", ")) \(required.count == 1 ? "is" : "are") required; set VAULT_ADDR and the AppRole credentials"
+            )
         }
         let client = settings.client(http: http)
         context.log.write("login: AppRole at \(settings.address)\(settings.namespace.map { " (namespace \($0))" } ?? "")\n")
@@ -144,7 +149,9 @@ public struct FetchSecretsStage: Stage {
                 let values = try await Self.read(secret.path, client: client, policies: auth.policies)
                 for key in secret.keys {
                     guard let value = values[key] else {
-                        throw StageFailure.failed("\(secret.path) has no key \(key) (it has: \(values.keys.sorted().joined(separator: ", "))); add it in Vault or remove it from pipelines/stockops.yml")
+                        throw StageFailure.failed(
+                            "\(secret.path) has no key \(key) (it has: \(values.keys.sorted().joined(separator: ", "))); add it in Vault or remove it from pipelines/stockops.yml"
+                        )
                     }
                     fetched.values[key] = value
                 }
@@ -195,7 +202,9 @@ public struct FetchSecretsStage: Stage {
         switch error.code {
         case .permissionDenied:
             let names = policies.filter { $0 != "default" }
-            return .failed("permission denied reading \(at): the token's policies (\(names.joined(separator: ", "))) do not grant read on it; grant it in vault/policies/\(names.first ?? "ci").hcl or read a path under the policy")
+            return .failed(
+                "permission denied reading \(at): the token's policies (\(names.joined(separator: ", "))) do not grant read on it; grant it in vault/policies/\(names.first ?? "ci").hcl or read a path under the policy"
+            )
         case .notFound:
             return .failed("no secret at \(at); write it in Vault (vault/init.sh seeds the declared paths) or fix pipelines/stockops.yml")
         case .invalidCredentials:

@@ -23,7 +23,10 @@ public struct GitOpsDeployStage: Stage {
     /// Seconds between two Argo CD polls.
     public var pollInterval: Duration
 
-    public init(service: ServiceConfig, environment: Environment, target: GitOpsTarget, built: StageRef<BuiltImage>, secrets: StageRef<FetchedSecrets>?, pollInterval: Duration = .seconds(3)) {
+    public init(
+        service: ServiceConfig, environment: Environment, target: GitOpsTarget, built: StageRef<BuiltImage>, secrets: StageRef<FetchedSecrets>?,
+        pollInterval: Duration = .seconds(3)
+    ) {
         self.service = service
         self.environment = environment
         self.target = target
@@ -50,10 +53,12 @@ public struct GitOpsDeployStage: Stage {
         let image = try context.value(built)
         let fetched = try secrets.map { try context.value($0) }
         let token = try target.tokenKey.map { try Self.secret($0, from: fetched) }
-        let deployer = GitOpsDeployer(target: target, environment: environment, token: token, runner: context.runner, log: context.log, workDirectory: context.paths.runDirectory)
+        let deployer = GitOpsDeployer(
+            target: target, environment: environment, token: token, runner: context.runner, log: context.log, workDirectory: context.paths.runDirectory)
         let entry = entry(for: image)
         let runID = (context.paths.runDirectory as NSString).lastPathComponent
-        let message = "Deploy \(service.name) \(target.pin == .tag ? image.tag : image.digest) to \(environment.rawValue)\n\nImage: \(image.pinnedReference)\nTag: \(image.tag)\nstockops run: \(runID)\n"
+        let message =
+            "Deploy \(service.name) \(target.pin == .tag ? image.tag : image.digest) to \(environment.rawValue)\n\nImage: \(image.pinnedReference)\nTag: \(image.tag)\nstockops run: \(runID)\n"
         let change = try await deployer.deploy(entry, message: message)
 
         guard let argo = target.argoCD else {
@@ -61,7 +66,8 @@ public struct GitOpsDeployStage: Stage {
         }
         let argoToken = try Self.secret(argo.tokenKey, from: fetched)
         let client = ArgoCDClient(baseURL: argo.url, token: argoToken)
-        context.log.write("waiting up to \(argo.timeout) s for Argo CD application \(argo.application) to be Synced at \(change.commit.prefix(12)) and Healthy\n")
+        context.log.write(
+            "waiting up to \(argo.timeout) s for Argo CD application \(argo.application) to be Synced at \(change.commit.prefix(12)) and Healthy\n")
         let log = context.log
         let (status, deployed) = try await client.waitUntilDeployed(
             application: argo.application, revision: change.commit, repository: target.repository, timeout: .seconds(argo.timeout), interval: pollInterval,

@@ -13,7 +13,10 @@ public struct GitOpsRollbackStage: Stage {
     public var secrets: StageRef<FetchedSecrets>?
     public var pollInterval: Duration
 
-    public init(service: ServiceConfig, environment: Environment, target: GitOpsTarget, imageName: String, to: String?, secrets: StageRef<FetchedSecrets>?, pollInterval: Duration = .seconds(3)) {
+    public init(
+        service: ServiceConfig, environment: Environment, target: GitOpsTarget, imageName: String, to: String?, secrets: StageRef<FetchedSecrets>?,
+        pollInterval: Duration = .seconds(3)
+    ) {
         self.service = service
         self.environment = environment
         self.target = target
@@ -31,7 +34,8 @@ public struct GitOpsRollbackStage: Stage {
             guard let fetched else { throw StageFailure.failed("secret \(key) is needed, but fetch-secrets produced no secrets") }
             return try fetched.require(key)
         }
-        let deployer = GitOpsDeployer(target: target, environment: environment, token: token, runner: context.runner, log: context.log, workDirectory: context.paths.runDirectory)
+        let deployer = GitOpsDeployer(
+            target: target, environment: environment, token: token, runner: context.runner, log: context.log, workDirectory: context.paths.runDirectory)
         let runID = (context.paths.runDirectory as NSString).lastPathComponent
         let change = try await deployer.rollback(name: imageName, to: to) { restore, current in
             "Roll back \(service.name) in \(environment.rawValue) to \(restore.image.newTag ?? restore.image.digest ?? restore.image.description)\n\nRestores: \(restore.image) (from \(restore.commit.prefix(12)))\nReplaces: \(current.map(\.description) ?? "none")\nstockops run: \(runID)\n"
@@ -45,7 +49,8 @@ public struct GitOpsRollbackStage: Stage {
             application: argo.application, revision: change.commit, repository: target.repository, timeout: .seconds(argo.timeout), interval: pollInterval,
             observe: { log.write("argo cd: \($0)\n") })
         guard deployed else {
-            throw StageFailure.failed("rolled back in \(change.commit.prefix(12)), but Argo CD application \(argo.application) is not Synced to it and Healthy (\(status))")
+            throw StageFailure.failed(
+                "rolled back in \(change.commit.prefix(12)), but Argo CD application \(argo.application) is not Synced to it and Healthy (\(status))")
         }
         return GitOpsDeployment(service: service.name, change: change, argoCD: status)
     }
@@ -73,7 +78,8 @@ public struct GitOpsHistoryStage: Stage {
             guard let fetched else { throw StageFailure.failed("secret \(key) is needed, but fetch-secrets produced no secrets") }
             return try fetched.require(key)
         }
-        let deployer = GitOpsDeployer(target: target, environment: environment, token: token, runner: context.runner, log: context.log, workDirectory: context.paths.runDirectory)
+        let deployer = GitOpsDeployer(
+            target: target, environment: environment, token: token, runner: context.runner, log: context.log, workDirectory: context.paths.runDirectory)
         return try await deployer.history(name: imageName)
     }
 }

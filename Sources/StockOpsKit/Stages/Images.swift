@@ -15,7 +15,8 @@ public struct ImageSettings: Sendable {
     public var processEnvironment: [String: String]
 
     public init(
-        registry: RegistryConfig, images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, docker: String = "docker", swift: String = "swift", trivy: String = "trivy",
+        registry: RegistryConfig, images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, docker: String = "docker", swift: String = "swift",
+        trivy: String = "trivy",
         trivyCacheDirectory: String? = nil, processEnvironment: [String: String] = [:]
     ) {
         self.processEnvironment = processEnvironment
@@ -57,7 +58,8 @@ public struct ImageSettings: Sendable {
         let directory = try DockerLoginDirectory.create(for: context.paths)
         guard let credentials = try credentials(context) else { return }
         if FileManager.default.fileExists(atPath: directory + "/config.json"),
-           let text = try? String(contentsOfFile: directory + "/config.json", encoding: .utf8), text.contains("\"\(registry.host)\"") {
+            let text = try? String(contentsOfFile: directory + "/config.json", encoding: .utf8), text.contains("\"\(registry.host)\"")
+        {
             return
         }
         let argv = dockerCommand(context.paths).login(registry: registry.host, username: credentials.username)
@@ -134,7 +136,8 @@ public struct BuildImageStage: Stage {
         // One build per commit and service on this host: an overlapping run waits, then reuses what this one pushed.
         let log = context.log
         let lock = try await BuildLock.acquire(
-            directory: StateDirectory.resolve(root: root, environment: settings.processEnvironment) + "/builds", name: "\(service.name)-\(tag)", wait: .seconds(3600)
+            directory: StateDirectory.resolve(root: root, environment: settings.processEnvironment) + "/builds", name: "\(service.name)-\(tag)",
+            wait: .seconds(3600)
         ) { log.write("another run is building \(service.name) \(tag) on this host: waiting for it, then reusing its image\n") }
         defer { lock.release() }
 
@@ -143,13 +146,19 @@ public struct BuildImageStage: Stage {
             if revision == commit {
                 let pinned = reference.pinned(to: digest)
                 if let unsigned = try await unsignedReason(pinned, client: client, context: context) {
-                    context.log.write("\(reference.tagged(tag)) exists at \(digest), built from \(commit), but \(unsigned): rebuilding it (the build is reproducible, so the digest stays when the bytes do)\n")
+                    context.log.write(
+                        "\(reference.tagged(tag)) exists at \(digest), built from \(commit), but \(unsigned): rebuilding it (the build is reproducible, so the digest stays when the bytes do)\n"
+                    )
                 } else {
                     context.log.write("\(reference.tagged(tag)) already exists at \(digest), built from \(commit); not rebuilt\n")
-                    return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true, uncommittedFiles: files)
+                    return BuiltImage(
+                        service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: true,
+                        uncommittedFiles: files)
                 }
             } else {
-                context.log.write("\(reference.tagged(tag)) exists at \(digest), but its \(RegistryClient.revisionLabel) is \(revision.map { "\"\($0)\"" } ?? "missing"), not \(commit): rebuilding it from the commit\n")
+                context.log.write(
+                    "\(reference.tagged(tag)) exists at \(digest), but its \(RegistryClient.revisionLabel) is \(revision.map { "\"\($0)\"" } ?? "missing"), not \(commit): rebuilding it from the commit\n"
+                )
             }
         }
 
@@ -157,7 +166,9 @@ public struct BuildImageStage: Stage {
         // Outside the run record, which workflows upload: the context holds the service binary.
         let buildContext = NSTemporaryDirectory() + "/stockops-build-\(service.name)-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: buildContext) }
-        try stageContext(binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext, modified: Date(timeIntervalSince1970: TimeInterval(epoch)))
+        try stageContext(
+            binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext,
+            modified: Date(timeIntervalSince1970: TimeInterval(epoch)))
 
         try await settings.login(context)
         let docker = settings.dockerCommand(context.paths)
@@ -165,7 +176,8 @@ public struct BuildImageStage: Stage {
         var build = DockerCommand.Build(
             context: buildContext, dockerfile: root + "/" + dockerfile, image: reference.tagged(tag), revision: commit,
             source: try await sourceURL(context), created: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(epoch))),
-            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata, buildArguments: [("SOURCE_DATE_EPOCH", String(epoch)), ("REVISION", commit)]
+            cache: reference.tagged(try RegistryTag.parse("buildcache")), metadataFile: metadata,
+            buildArguments: [("SOURCE_DATE_EPOCH", String(epoch)), ("REVISION", commit)]
         )
         var environment = settings.dockerEnvironment(context.paths)
         environment["SOURCE_DATE_EPOCH"] = String(epoch)
@@ -190,7 +202,8 @@ public struct BuildImageStage: Stage {
             throw StageFailure.infrastructure("\(build.image) was pushed but the registry does not list it")
         }
         context.log.write("pushed \(build.image) at \(digest)\n")
-        return BuiltImage(service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false, uncommittedFiles: files)
+        return BuiltImage(
+            service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false, uncommittedFiles: files)
     }
 
     /// Files of the working tree that differ from `HEAD` (staged or not) or are untracked, outside `.stockops/`.
@@ -272,8 +285,8 @@ public struct BuildImageStage: Stage {
     private func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
         let fetched = settings.secrets.flatMap { try? context.value($0) }
         guard fetched?[SignImageStage.keyKey] != nil || fetched?[SignImageStage.publicKeyKey] != nil,
-              let trust = try? ReleaseTrust.resolve(publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: fetched),
-              let verifier = trust.verifier
+            let trust = try? ReleaseTrust.resolve(publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: fetched),
+            let verifier = trust.verifier
         else { return nil }
         do {
             _ = try await NativeVerifier(verifier: verifier, registry: client).verify(image: image)
@@ -337,11 +350,15 @@ public struct ScanImageStage: Stage {
 
         let counts = Dictionary(report.counts.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: +)
         let blocking = report.findings.filter { severities.contains($0.severity) }
-        context.log.write("\(report.findings.count) findings: " + TrivyCommand.Severity.allCases.reversed().map { "\($0.rawValue) \(report.counts[$0] ?? 0)" }.joined(separator: ", ") + "\n")
+        context.log.write(
+            "\(report.findings.count) findings: "
+                + TrivyCommand.Severity.allCases.reversed().map { "\($0.rawValue) \(report.counts[$0] ?? 0)" }.joined(separator: ", ") + "\n")
         for finding in report.findings.prefix(50) { context.log.write("  \(finding)\n") }
         if !blocking.isEmpty {
             let listed = blocking.prefix(5).map { "\($0.severity.rawValue) \($0.id) in \($0.package)" }.joined(separator: "; ")
-            throw StageFailure.failed("\(built.service): \(blocking.count) finding(s) at \(failOn.map(\.rawValue).joined(separator: "/")) (gates.vulnerabilities.fail-on): \(listed); reports \(json), \(sarif)")
+            throw StageFailure.failed(
+                "\(built.service): \(blocking.count) finding(s) at \(failOn.map(\.rawValue).joined(separator: "/")) (gates.vulnerabilities.fail-on): \(listed); reports \(json), \(sarif)"
+            )
         }
         return ScanReport(service: built.service, digest: built.digest, counts: counts, reports: [json, sarif])
     }
@@ -375,12 +392,15 @@ public struct SBOMStage: Stage {
         try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let trivy = settings.trivyCommand(context.paths.root)
         let base = context.paths.reportsDirectory + "/sbom-\(built.service)"
-        let cycloneDX = base + ".cdx.json", spdx = base + ".spdx.json"
+        let cycloneDX = base + ".cdx.json"
+        let spdx = base + ".spdx.json"
         for (format, output) in [(TrivyCommand.SBOMFormat.cycloneDX, cycloneDX), (.spdxJSON, spdx)] {
-            let result = try await context.run(Command(argv: trivy.sbom(pinned, format: format, output: output), environment: settings.dockerEnvironment(context.paths)))
+            let result = try await context.run(
+                Command(argv: trivy.sbom(pinned, format: format, output: output), environment: settings.dockerEnvironment(context.paths)))
             guard result.succeeded else {
                 let failure = TrivyFailure.classify(result.output)
-                throw StageFailure(failure.isRetryable ? .transient : .infrastructure, "trivy could not write the \(format.rawValue) SBOM of \(pinned): \(failure)")
+                throw StageFailure(
+                    failure.isRetryable ? .transient : .infrastructure, "trivy could not write the \(format.rawValue) SBOM of \(pinned): \(failure)")
             }
         }
         let components = try Self.componentCount(cycloneDX: cycloneDX)
@@ -390,8 +410,9 @@ public struct SBOMStage: Stage {
 
     static func componentCount(cycloneDX path: String) throws -> Int {
         guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              object["bomFormat"] as? String == "CycloneDX" else {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            object["bomFormat"] as? String == "CycloneDX"
+        else {
             throw StageFailure.infrastructure("\(path) is not a CycloneDX document")
         }
         return (object["components"] as? [Any])?.count ?? 0
@@ -447,7 +468,11 @@ public struct SignImageStage: Stage {
     public static func skipReason(images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, outputs: Outputs, cosign: String = "cosign") -> String? {
         let tool = images.signTool.resolved(cosignInstalled: ToolAvailability.isInstalled(cosign), keyless: images.keylessIdentity != nil)
         guard tool == .native else {
-            return ToolAvailability.skipReason(tool: cosign, required: images.signRequired, hint: "install cosign to sign images (https://docs.sigstore.dev/cosign/system_config/installation/), or set images.sign.tool: native (key mode); images.sign.required: true makes its absence fail the run")
+            return ToolAvailability.skipReason(
+                tool: cosign, required: images.signRequired,
+                hint:
+                    "install cosign to sign images (https://docs.sigstore.dev/cosign/system_config/installation/), or set images.sign.tool: native (key mode); images.sign.required: true makes its absence fail the run"
+            )
         }
         guard !images.signRequired, (secrets.flatMap { try? outputs.value($0) })?[keyKey] == nil else { return nil }
         return "no \(keyKey) was fetched from Vault for the native signer; images.sign.required: true makes its absence fail the run"
@@ -463,7 +488,8 @@ public struct SignImageStage: Stage {
         var verifyEnvironment = environment
         if case .key = mode {
             guard let secrets = settings.secrets, let fetched = try? context.value(secrets), let key = fetched[Self.keyKey] else {
-                throw StageFailure.failed("no \(Self.keyKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml, or configure images.sign.keyless")
+                throw StageFailure.failed(
+                    "no \(Self.keyKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml, or configure images.sign.keyless")
             }
             environment[CosignCommand.privateKeyVariable] = key.reveal()
             environment[CosignCommand.passwordVariable] = fetched[Self.passwordKey]?.reveal() ?? ""
@@ -471,8 +497,10 @@ public struct SignImageStage: Stage {
             if let stored = fetched[Self.publicKeyKey] {
                 publicKey = stored.reveal()
             } else {
-                publicKey = try await context.runner.run(Command(cosign, ["public-key", "--key", "env://" + CosignCommand.privateKeyVariable], environment: environment))
-                    .check("cosign public-key", kind: .failed).output
+                publicKey = try await context.runner.run(
+                    Command(cosign, ["public-key", "--key", "env://" + CosignCommand.privateKeyVariable], environment: environment)
+                )
+                .check("cosign public-key", kind: .failed).output
             }
             verifyEnvironment[CosignCommand.publicKeyVariable] = publicKey
         }
@@ -483,7 +511,8 @@ public struct SignImageStage: Stage {
             throw StageFailure.failed("cosign verify did not report a signature for \(built.digest)")
         }
         context.log.write("signed and verified \(pinned)\n")
-        return SignatureReport(service: built.service, digest: built.digest, mode: { if case .key = mode { "key" } else { "keyless" } }(), tool: SignTool.cosign.rawValue)
+        return SignatureReport(
+            service: built.service, digest: built.digest, mode: { if case .key = mode { "key" } else { "keyless" } }(), tool: SignTool.cosign.rawValue)
     }
 
     private func signNatively(_ pinned: PinnedImageReference, service: String, _ context: StageContext) async throws -> SignatureReport {
@@ -494,7 +523,8 @@ public struct SignImageStage: Stage {
         let verifier: CosignVerifier
         do {
             key = try CosignPrivateKey.opened(pem: pem.reveal(), password: fetched[Self.passwordKey] ?? Secret(""))
-            verifier = try fetched[Self.publicKeyKey].map { try CosignVerifier(publicKeysPEM: $0.reveal()) }
+            verifier =
+                try fetched[Self.publicKeyKey].map { try CosignVerifier(publicKeysPEM: $0.reveal()) }
                 ?? CosignVerifier(publicKeys: [key.signingKey.publicKey])
         } catch {
             throw StageFailure.failed("\(Self.keyKey)/\(Self.passwordKey)/\(Self.publicKeyKey): \(error)")
@@ -502,7 +532,8 @@ public struct SignImageStage: Stage {
         let client = try settings.client(context)
         do {
             let signed = try await NativeSigner(key: key, registry: client).sign(pinned)
-            context.log.write("\(signed.appended ? "signed" : "already signed by this key:") \(pinned) (\(signed.tag), \(signed.signatureCount) signature(s))\n")
+            context.log.write(
+                "\(signed.appended ? "signed" : "already signed by this key:") \(pinned) (\(signed.tag), \(signed.signatureCount) signature(s))\n")
             let verification = try await NativeVerifier(verifier: verifier, registry: client).verify(image: pinned)
             for rejected in verification.rejected {
                 context.log.write("signature \(rejected.layer.short()) not verified: \(rejected.reason)\n")

@@ -27,7 +27,10 @@ public struct NotifyStage: Stage {
     public var http: HTTPClientConfiguration
     public var dependencies: [NodeID] { [fetched.id] }
 
-    public init(config: NotifyConfig, fetched: StageRef<FetchedSecrets>, environment: String, processEnvironment: [String: String], http: HTTPClientConfiguration = NotifyStage.http) {
+    public init(
+        config: NotifyConfig, fetched: StageRef<FetchedSecrets>, environment: String, processEnvironment: [String: String],
+        http: HTTPClientConfiguration = NotifyStage.http
+    ) {
         self.config = config
         self.fetched = fetched
         self.environment = environment
@@ -88,8 +91,9 @@ public struct NotifyStage: Stage {
 
     /// `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`, when all are set.
     var runLink: String? {
-        guard let server = processEnvironment["GITHUB_SERVER_URL"], let repository = processEnvironment["GITHUB_REPOSITORY"], let run = processEnvironment["GITHUB_RUN_ID"],
-              !server.isEmpty, !repository.isEmpty, !run.isEmpty
+        guard let server = processEnvironment["GITHUB_SERVER_URL"], let repository = processEnvironment["GITHUB_REPOSITORY"],
+            let run = processEnvironment["GITHUB_RUN_ID"],
+            !server.isEmpty, !repository.isEmpty, !run.isEmpty
         else { return nil }
         return "\(server)/\(repository)/actions/runs/\(run)"
     }
@@ -110,7 +114,9 @@ public struct NotifyStage: Stage {
         var blocks: [Block]
     }
 
-    static func message(runID: String, environment: String, outcome: NotifyConfig.Event, failed: [NodeID], blocked: [NodeID], reasons: [NodeID: String], link: String?) -> Message {
+    static func message(
+        runID: String, environment: String, outcome: NotifyConfig.Event, failed: [NodeID], blocked: [NodeID], reasons: [NodeID: String], link: String?
+    ) -> Message {
         let masker = SecretMasker.shared
         let headline = "stockops \(environment): run \(runID) \(outcome == .success ? "passed" : "failed")"
         var lines: [String] = []

@@ -58,7 +58,10 @@ public struct PathsFilterStage: Stage {
     /// The git executable; one older than ``ToolRequirements`` allows (2.30) is refused.
     public var git: String
 
-    public init(services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, firstDeployOf: String? = nil, git: String = "git") {
+    public init(
+        services: [ServiceConfig], sharedPaths: [String], defaultBranch: String = "main", since: String? = nil, eventPath: String? = nil,
+        selectAll: Bool = false, pullRequestBase: String? = nil, firstDeployOf: String? = nil, git: String = "git"
+    ) {
         self.services = services
         self.sharedPaths = sharedPaths
         self.defaultBranch = defaultBranch
@@ -78,7 +81,8 @@ public struct PathsFilterStage: Stage {
         }
         if let environment = firstDeployOf {
             context.log.write("first deploy of \(environment): its ledger has no good version, so every service is selected\n")
-            return ChangeSet(base: nil, baseSource: "first deploy of \(environment): no good version in its ledger", files: [], sharedChanged: false, services: everyService)
+            return ChangeSet(
+                base: nil, baseSource: "first deploy of \(environment): no good version in its ledger", files: [], sharedChanged: false, services: everyService)
         }
         let version = try await context.runner.run(git.version()).check("git --version", kind: .infrastructure)
         try ToolRequirements.requireSupported("git", versionOutput: version.output)
@@ -143,9 +147,9 @@ public struct PathsFilterStage: Stage {
     /// The `before` SHA of a push event, unless it is the all-zero SHA of a new branch.
     func pushEventBefore() -> String? {
         guard let eventPath, let data = FileManager.default.contents(atPath: eventPath),
-              let event = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let before = event["before"] as? String,
-              !before.isEmpty, before.contains(where: { $0 != "0" })
+            let event = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let before = event["before"] as? String,
+            !before.isEmpty, before.contains(where: { $0 != "0" })
         else { return nil }
         return before
     }

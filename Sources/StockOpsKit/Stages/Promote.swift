@@ -19,7 +19,10 @@ public struct PromoteStage: Stage {
     public var processEnvironment: [String: String]
     public var dependencies: [NodeID] { builds.map(\.id) + (secrets.map { [$0.id] } ?? []) }
 
-    public init(config: PipelineConfig, environment: Environment, builds: [StageRef<BuiltImage>], secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings, processEnvironment: [String: String]) {
+    public init(
+        config: PipelineConfig, environment: Environment, builds: [StageRef<BuiltImage>], secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings,
+        processEnvironment: [String: String]
+    ) {
         self.config = config
         self.environment = environment
         self.builds = builds
@@ -37,15 +40,19 @@ public struct PromoteStage: Stage {
 
     public func run(_ context: StageContext) async throws -> Promotion {
         let built = builds.compactMap { try? context.value($0) }
-        let commits = try Set(built.map { image throws(StageFailure) in
-            do {
-                return try ReleaseTags.commit(ofBuildTag: image.tag)
-            } catch {
-                throw StageFailure.failed("\(image.service): \(error)")
-            }
-        })
+        let commits = try Set(
+            built.map { image throws(StageFailure) in
+                do {
+                    return try ReleaseTags.commit(ofBuildTag: image.tag)
+                } catch {
+                    throw StageFailure.failed("\(image.service): \(error)")
+                }
+            })
         guard commits.count == 1, let commit = commits.first else {
-            throw StageFailure.failed(commits.isEmpty ? "no image was built in this run" : "the images were built from different commits (\(commits.sorted().joined(separator: ", "))); a release is one commit")
+            throw StageFailure.failed(
+                commits.isEmpty
+                    ? "no image was built in this run"
+                    : "the images were built from different commits (\(commits.sorted().joined(separator: ", "))); a release is one commit")
         }
         if environment != .dev, let dirty = built.first(where: { $0.uncommittedFiles != nil }) {
             throw StageFailure.failed(
@@ -69,9 +76,10 @@ public struct PromoteStage: Stage {
         var verified: Bool?
         if environment == .prod {
             let trust = try Self.trust(config: config, root: context.paths.root, secrets: secrets.flatMap { try? context.value($0) })
-            let pinned = Dictionary(uniqueKeysWithValues: images.map {
-                ($0.service, PinnedImageReference(registry: config.registry.host, repository: $0.repository, digest: $0.digest))
-            })
+            let pinned = Dictionary(
+                uniqueKeysWithValues: images.map {
+                    ($0.service, PinnedImageReference(registry: config.registry.host, repository: $0.repository, digest: $0.digest))
+                })
             let check = try await Self.registryCall("read the signatures of the release") { try await trust.check(pinned, registry: registry) }
             let unproven = images.filter { !check.passedStage($0.service) }.map { image in
                 "\(image.service) (\(image.digest.short())): " + (check.failures[image.service] ?? "no stage proof among its verified signatures")
@@ -80,7 +88,8 @@ public struct PromoteStage: Stage {
             if !unproven.isEmpty {
                 guard settings.forceUnverified else {
                     throw StageFailure.failed(
-                        "refusing to release \(tags.tag) to prod: its digests did not pass stage (\(unproven.joined(separator: "; "))). A stage deploy signs a stage proof once its smoke test passed: deploy \(commit) to stage first, or pass --force-unverified (recorded in the ledger)")
+                        "refusing to release \(tags.tag) to prod: its digests did not pass stage (\(unproven.joined(separator: "; "))). A stage deploy signs a stage proof once its smoke test passed: deploy \(commit) to stage first, or pass --force-unverified (recorded in the ledger)"
+                    )
                 }
                 context.log.write("warning: --force-unverified: releasing digests that did not pass stage (\(unproven.joined(separator: "; ")))\n")
             } else {
@@ -135,7 +144,8 @@ public struct PromoteStage: Stage {
             }
             guard let entry = live, let text = entry.images[service.name], let digest = ImageDigest(text) else {
                 throw StageFailure.failed(
-                    "\(service.name) was not built in this run (unchanged) and \(environment.rawValue) has no good deploy to take its image from; run with --all")
+                    "\(service.name) was not built in this run (unchanged) and \(environment.rawValue) has no good deploy to take its image from; run with --all"
+                )
             }
             log.write("\(service.name) unchanged: keeps \(digest) (live as \(entry.tag))\n")
             images.append(ReleaseImage(service: service.name, repository: repository, digest: digest))

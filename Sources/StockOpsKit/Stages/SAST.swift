@@ -61,12 +61,17 @@ public struct SASTStage: Stage {
         for finding in report.findings {
             context.log.write("finding: \(finding)\n")
         }
-        context.log.write("semgrep \(version) with \(config.rules) on \(targets.joined(separator: " ")): \(report.findings.count) findings; reports sast-semgrep.sarif, sast-semgrep.json\n")
+        context.log.write(
+            "semgrep \(version) with \(config.rules) on \(targets.joined(separator: " ")): \(report.findings.count) findings; reports sast-semgrep.sarif, sast-semgrep.json\n"
+        )
         if !report.findings.isEmpty {
             let listed = report.findings.prefix(10).map { "\($0.path):\($0.line) \(Self.shortRule($0.rule))" }.joined(separator: "; ")
-            throw StageFailure.failed("semgrep: \(report.findings.count) finding\(report.findings.count == 1 ? "" : "s"): \(listed)\(report.findings.count > 10 ? "; …" : ""). Fix the code, or justify a `// nosemgrep: <rule>` comment on the line")
+            throw StageFailure.failed(
+                "semgrep: \(report.findings.count) finding\(report.findings.count == 1 ? "" : "s"): \(listed)\(report.findings.count > 10 ? "; …" : ""). Fix the code, or justify a `// nosemgrep: <rule>` comment on the line"
+            )
         }
-        return SASTResult(semgrepVersion: version, rules: config.rules, findings: report.findings, sarif: "reports/sast-semgrep.sarif", json: "reports/sast-semgrep.json")
+        return SASTResult(
+            semgrepVersion: version, rules: config.rules, findings: report.findings, sarif: "reports/sast-semgrep.sarif", json: "reports/sast-semgrep.json")
     }
 
     /// The last component of a rule id (semgrep prefixes local rules with their directory).

@@ -66,19 +66,24 @@ public struct SCAStage: Stage {
         let cache = config.cacheDirectory.hasPrefix("/") ? config.cacheDirectory : root + "/" + config.cacheDirectory
         try manager.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let cached = TrivyFilesystemCommand.hasDatabase(in: cache)
-        context.log.write(cached ? "vulnerability DB found in \(config.cacheDirectory): not updating it\n" : "no vulnerability DB in \(config.cacheDirectory): trivy downloads it\n")
+        context.log.write(
+            cached
+                ? "vulnerability DB found in \(config.cacheDirectory): not updating it\n"
+                : "no vulnerability DB in \(config.cacheDirectory): trivy downloads it\n")
 
         let tool = TrivyFilesystemCommand(executable: trivy, cacheDirectory: cache)
         let version = Git.parseLines(try await context.runner.run(tool.version()).check("trivy --version", kind: .infrastructure).output).first ?? "unknown"
         let ignoreFile = manager.fileExists(atPath: root + "/.trivyignore") ? root + "/.trivyignore" : nil
-        let result = try await context.run(tool.dependencyScan(input, output: report, skipDatabaseUpdate: cached, databaseRepository: config.databaseRepository, ignoreFile: ignoreFile))
+        let result = try await context.run(
+            tool.dependencyScan(input, output: report, skipDatabaseUpdate: cached, databaseRepository: config.databaseRepository, ignoreFile: ignoreFile))
         if !result.succeeded {
             let failure = TrivyFailure.classify(result.output)
             let evidence = Self.essence(failure.evidence)
             switch failure.kind {
             case .databaseDownload, .rateLimited:
                 throw StageFailure.infrastructure(
-                    "the vulnerability DB is unavailable, so the dependencies were not scanned (trivy: \(evidence)); give the runner access to the DB, set security.sca.db-repository to a mirror, or put a DB in \(config.cacheDirectory)")
+                    "the vulnerability DB is unavailable, so the dependencies were not scanned (trivy: \(evidence)); give the runner access to the DB, set security.sca.db-repository to a mirror, or put a DB in \(config.cacheDirectory)"
+                )
             case .imageUnavailable, .other:
                 throw StageFailure.infrastructure("trivy fs --scanners vuln failed: \(evidence)")
             }
@@ -88,18 +93,30 @@ public struct SCAStage: Stage {
         }
         let parsed = try TrivyReport.parse(data)
         let vulnerabilities = parsed.findings.filter { $0.kind == .vulnerability }.map {
-            SCAResult.Vulnerability(id: $0.id, package: $0.package, installedVersion: $0.installedVersion, fixedVersion: $0.fixedVersion, severity: $0.severity.rawValue, title: $0.title)
+            SCAResult.Vulnerability(
+                id: $0.id, package: $0.package, installedVersion: $0.installedVersion, fixedVersion: $0.fixedVersion, severity: $0.severity.rawValue,
+                title: $0.title)
         }
         let failing = vulnerabilities.filter { vulnerability in failOn.contains { $0.rawValue == vulnerability.severity } }
         for vulnerability in vulnerabilities {
-            context.log.write("\(vulnerability.severity) \(vulnerability.id) in \(vulnerability.package) \(vulnerability.installedVersion ?? "")\(vulnerability.fixedVersion.map { " (fixed in \($0))" } ?? ""): \(vulnerability.title)\n")
+            context.log.write(
+                "\(vulnerability.severity) \(vulnerability.id) in \(vulnerability.package) \(vulnerability.installedVersion ?? "")\(vulnerability.fixedVersion.map { " (fixed in \($0))" } ?? ""): \(vulnerability.title)\n"
+            )
         }
-        context.log.write("\(version): \(vulnerabilities.count) vulnerabilities in Package.resolved, \(failing.count) at \(failOn.map(\.rawValue).joined(separator: "/")); report sca-trivy.json\n")
+        context.log.write(
+            "\(version): \(vulnerabilities.count) vulnerabilities in Package.resolved, \(failing.count) at \(failOn.map(\.rawValue).joined(separator: "/")); report sca-trivy.json\n"
+        )
         if !failing.isEmpty {
-            let listed = failing.prefix(10).map { "\($0.package) \($0.installedVersion ?? "") \($0.id) (\($0.severity)\($0.fixedVersion.map { ", fixed in \($0)" } ?? ""))" }.joined(separator: "; ")
-            throw StageFailure.failed("\(failing.count) vulnerable dependenc\(failing.count == 1 ? "y" : "ies") at \(failOn.map(\.rawValue).joined(separator: "/")): \(listed)\(failing.count > 10 ? "; …" : ""). Update them (swift package update) or accept them in .trivyignore")
+            let listed = failing.prefix(10).map {
+                "\($0.package) \($0.installedVersion ?? "") \($0.id) (\($0.severity)\($0.fixedVersion.map { ", fixed in \($0)" } ?? ""))"
+            }.joined(separator: "; ")
+            throw StageFailure.failed(
+                "\(failing.count) vulnerable dependenc\(failing.count == 1 ? "y" : "ies") at \(failOn.map(\.rawValue).joined(separator: "/")): \(listed)\(failing.count > 10 ? "; …" : ""). Update them (swift package update) or accept them in .trivyignore"
+            )
         }
-        return SCAResult(trivyVersion: version, vulnerabilities: vulnerabilities, failOn: failOn.map(\.rawValue), databaseUpdateSkipped: cached, report: "reports/sca-trivy.json")
+        return SCAResult(
+            trivyVersion: version, vulnerabilities: vulnerabilities, failOn: failOn.map(\.rawValue), databaseUpdateSkipped: cached,
+            report: "reports/sca-trivy.json")
     }
 
     /// A trivy log line without its timestamp and level: from the first "failed to" on, at most 200 characters.

@@ -92,11 +92,15 @@ public struct SecretScanStage: Stage {
                 context.log.write("secret: \(finding)\n")
             }
         }
-        context.log.write("\(scanner.rawValue) (\(version)): \(blocking.count) findings, \(allowed.count) allowed, \(ignored.directories.count + ignored.files.count) git-ignored paths skipped; report \(reportName)\n")
+        context.log.write(
+            "\(scanner.rawValue) (\(version)): \(blocking.count) findings, \(allowed.count) allowed, \(ignored.directories.count + ignored.files.count) git-ignored paths skipped; report \(reportName)\n"
+        )
         if !blocking.isEmpty {
             let listed = blocking.prefix(10).map(\.description).joined(separator: "; ") + (blocking.count > 10 ? "; …" : "")
             let accept = config.allowlist.map { "accept it in \($0)" } ?? "accept it in an allowlist (security.secret-scan.allowlist)"
-            throw StageFailure.failed("\(blocking.count) secret\(blocking.count == 1 ? "" : "s") in the work tree (\(scanner.rawValue)): \(listed). Remove the secret and rotate it, or, for a false positive, \(accept)")
+            throw StageFailure.failed(
+                "\(blocking.count) secret\(blocking.count == 1 ? "" : "s") in the work tree (\(scanner.rawValue)): \(listed). Remove the secret and rotate it, or, for a false positive, \(accept)"
+            )
         }
         return SecretScanResult(
             scanner: scanner.rawValue, version: version, findings: blocking, allowed: allowed,

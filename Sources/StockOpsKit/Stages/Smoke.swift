@@ -70,7 +70,9 @@ public struct SmokeTest: Sendable {
 
     public static let defaultTimeout: Duration = .seconds(60)
 
-    public init(targets: [Target], timeout: Duration = SmokeTest.defaultTimeout, interval: Duration = .milliseconds(250), http: HTTPClientConfiguration = SmokeTest.http) {
+    public init(
+        targets: [Target], timeout: Duration = SmokeTest.defaultTimeout, interval: Duration = .milliseconds(250), http: HTTPClientConfiguration = SmokeTest.http
+    ) {
         self.targets = targets
         self.timeout = timeout
         self.interval = interval
@@ -127,7 +129,9 @@ public struct SmokeTest: Sendable {
         for target in targets {
             for check in target.checks {
                 let result = await Self.check(check, of: target, client: client)
-                log((result.passed ? "✓ " : "✗ ") + "\(target.service): GET \(check.path) " + (result.status.map(String.init) ?? "no answer") + (result.detail.map { " — \($0)" } ?? ""))
+                log(
+                    (result.passed ? "✓ " : "✗ ") + "\(target.service): GET \(check.path) " + (result.status.map(String.init) ?? "no answer")
+                        + (result.detail.map { " — \($0)" } ?? ""))
                 results.append(result)
             }
         }
@@ -144,7 +148,9 @@ public struct SmokeTest: Sendable {
             return .init(service: target.service, url: url, status: nil, passed: false, detail: "GET \(check.path) got no answer (\(reason))")
         }
         guard response.status == 200 else {
-            return .init(service: target.service, url: url, status: response.status, passed: false, detail: "GET \(check.path) answered \(response.status), expected 200")
+            return .init(
+                service: target.service, url: url, status: response.status, passed: false, detail: "GET \(check.path) answered \(response.status), expected 200"
+            )
         }
         if check.expect == .nonEmptyList {
             guard let list = try? JSONSerialization.jsonObject(with: response.body) as? [Any] else {

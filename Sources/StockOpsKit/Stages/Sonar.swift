@@ -23,9 +23,13 @@ public struct SonarStage: Stage {
     public var dependencies: [NodeID] { secrets.map { [$0.id] } ?? [] }
 
     public static let tokenKey = "SONAR_TOKEN"
-    public static let installHint = "install sonar-scanner (https://docs.sonarsource.com/sonarqube-server/latest/analyzing-source-code/scanners/sonarscanner/) to run the quality gate; sonarqube.required: true makes its absence fail the run"
+    public static let installHint =
+        "install sonar-scanner (https://docs.sonarsource.com/sonarqube-server/latest/analyzing-source-code/scanners/sonarscanner/) to run the quality gate; sonarqube.required: true makes its absence fail the run"
 
-    public init(service: ServiceConfig, hostURL: String, secrets: StageRef<FetchedSecrets>?, scanner: String = "sonar-scanner", subject: SonarScannerCommand.Subject? = nil, http: HTTPClientConfiguration = HTTPClientConfiguration()) {
+    public init(
+        service: ServiceConfig, hostURL: String, secrets: StageRef<FetchedSecrets>?, scanner: String = "sonar-scanner",
+        subject: SonarScannerCommand.Subject? = nil, http: HTTPClientConfiguration = HTTPClientConfiguration()
+    ) {
         self.service = service
         self.hostURL = hostURL.hasSuffix("/") ? String(hostURL.dropLast()) : hostURL
         self.secrets = secrets
@@ -61,7 +65,8 @@ public struct SonarStage: Stage {
         let reportTask = workingDirectory + "/.scannerwork/report-task.txt"
         guard let text = try? String(contentsOfFile: reportTask, encoding: .utf8), let taskID = Self.parseProperties(text)["ceTaskId"] else {
             let last = Git.parseLines(result.output).last ?? ""
-            throw StageFailure.infrastructure("sonar-scanner exited with \(result.exitStatus.map(String.init) ?? "a signal") before submitting an analysis: \(last)")
+            throw StageFailure.infrastructure(
+                "sonar-scanner exited with \(result.exitStatus.map(String.init) ?? "a signal") before submitting an analysis: \(last)")
         }
         let status = try await qualityGate(taskID: taskID, token: token)
         let conditions = status.failedConditions.map(\.description).joined(separator: "; ")
@@ -76,7 +81,10 @@ public struct SonarStage: Stage {
         let task = try await client.send(HTTPRequest(method: .get, url: hostURL + "/api/ce/task?id=" + Self.queryEscaped(taskID), headers: headers))
         guard task.isSuccess else { throw StageFailure.infrastructure("GET api/ce/task answered \(task.status)") }
         struct TaskBody: Decodable {
-            struct Task: Decodable { var status: String; var analysisId: String? }
+            struct Task: Decodable {
+                var status: String
+                var analysisId: String?
+            }
             var task: Task
         }
         guard let body = try? JSONDecoder().decode(TaskBody.self, from: task.body) else {
@@ -85,7 +93,8 @@ public struct SonarStage: Stage {
         guard let analysisID = body.task.analysisId else {
             throw StageFailure.failed("the SonarQube analysis task \(taskID) ended \(body.task.status) without an analysis")
         }
-        let gate = try await client.send(HTTPRequest(method: .get, url: hostURL + "/api/qualitygates/project_status?analysisId=" + Self.queryEscaped(analysisID), headers: headers))
+        let gate = try await client.send(
+            HTTPRequest(method: .get, url: hostURL + "/api/qualitygates/project_status?analysisId=" + Self.queryEscaped(analysisID), headers: headers))
         guard gate.isSuccess else { throw StageFailure.infrastructure("GET api/qualitygates/project_status answered \(gate.status)") }
         return try SonarQualityGateStatus.parse(gate.body)
     }
@@ -96,7 +105,8 @@ public struct SonarStage: Stage {
     public static func subject(branchSupport: Bool, environment: [String: String]) -> SonarScannerCommand.Subject? {
         guard branchSupport, let ref = environment["GITHUB_REF"] else { return nil }
         if ref.hasPrefix("refs/pull/"), let key = ref.split(separator: "/").dropFirst(2).first,
-           let head = environment["GITHUB_HEAD_REF"], !head.isEmpty, let base = environment["GITHUB_BASE_REF"], !base.isEmpty {
+            let head = environment["GITHUB_HEAD_REF"], !head.isEmpty, let base = environment["GITHUB_BASE_REF"], !base.isEmpty
+        {
             return .pullRequest(key: String(key), branch: head, base: base)
         }
         if ref.hasPrefix("refs/heads/") {

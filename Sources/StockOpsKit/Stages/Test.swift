@@ -73,7 +73,10 @@ public struct TestStage: Stage {
             let failed = reports.flatMap { TestCounts.failures(junit: (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "") }
             for name in failed { context.log.write("failed: \(name)\n") }
             let names = failed.isEmpty ? "" : ": " + failed.prefix(5).joined(separator: "; ") + (failed.count > 5 ? "; and \(failed.count - 5) more" : "")
-            let detail = counts.failures > 0 ? "\(counts.failures) of \(counts.tests) tests failed\(names)" : "swift test exited with \(result.exitStatus.map(String.init) ?? "signal \(result.signal ?? 0)")"
+            let detail =
+                counts.failures > 0
+                ? "\(counts.failures) of \(counts.tests) tests failed\(names)"
+                : "swift test exited with \(result.exitStatus.map(String.init) ?? "signal \(result.signal ?? 0)")"
             let reportsNamed = reports.isEmpty ? "the log" : "the log and " + reports.joined(separator: ", ")
             throw StageFailure.failed("\(service.testTarget): \(detail); see \(reportsNamed)")
         }
@@ -83,11 +86,18 @@ public struct TestStage: Stage {
         }
         let coverage = try await measureCoverage(tools, context)
         if coverage.count == 0 {
-            throw StageFailure.failed("no instrumented lines under \(service.paths.joined(separator: ", ")): coverage cannot be measured; check services[].paths")
+            throw StageFailure.failed(
+                "no instrumented lines under \(service.paths.joined(separator: ", ")): coverage cannot be measured; check services[].paths")
         }
-        context.log.write(String(format: "line coverage of %@: %.1f%% (%d/%d lines), minimum %.1f%%\n", service.name, coverage.percent, coverage.covered, coverage.count, minimumCoverage))
+        context.log.write(
+            String(
+                format: "line coverage of %@: %.1f%% (%d/%d lines), minimum %.1f%%\n", service.name, coverage.percent, coverage.covered, coverage.count,
+                minimumCoverage))
         if coverage.percent < minimumCoverage {
-            throw StageFailure.failed(String(format: "line coverage of %@ is %.1f%%, below the minimum of %.1f%% (gates.coverage.minimum)", service.name, coverage.percent, minimumCoverage))
+            throw StageFailure.failed(
+                String(
+                    format: "line coverage of %@ is %.1f%%, below the minimum of %.1f%% (gates.coverage.minimum)", service.name, coverage.percent,
+                    minimumCoverage))
         }
         return TestReport(service: service.name, counts: counts, coverage: coverage.percent, minimumCoverage: minimumCoverage, reports: reports)
     }

@@ -81,6 +81,9 @@ public struct GitWorkspace: Sendable, Equatable {
 
     /// Whether a failed clone, fetch or push could not reach the remote (worth retrying).
     public static func isUnreachable(_ output: String) -> Bool {
-        ["Could not resolve host", "Connection refused", "Connection timed out", "Operation timed out", "unable to access", "Could not read from remote repository", "The remote end hung up"].contains { output.localizedCaseInsensitiveContains($0) }
+        [
+            "Could not resolve host", "Connection refused", "Connection timed out", "Operation timed out", "unable to access",
+            "Could not read from remote repository", "The remote end hung up",
+        ].contains { output.localizedCaseInsensitiveContains($0) }
     }
 }

@@ -69,7 +69,8 @@ public struct PackageGraph: Sendable, Equatable {
                 var description: String
             }
             if let data = FileManager.default.contents(atPath: memo), let remembered = try? JSONDecoder().decode(Memo.self, from: data), remembered.key == key,
-               let graph = try? parse(Data(remembered.description.utf8)) {
+                let graph = try? parse(Data(remembered.description.utf8))
+            {
                 return graph
             }
             let result = try await runner.run(command)

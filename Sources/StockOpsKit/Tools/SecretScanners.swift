@@ -55,7 +55,9 @@ public struct GitleaksCommand: Sendable, Equatable {
         } catch {
             throw ToolOutputError(.unparsable, "the gitleaks report is not a JSON array of findings: \(error)")
         }
-        return raw.map { SecretFinding(rule: $0.RuleID, file: SecretFinding.relative($0.File), line: $0.StartLine, title: $0.Description ?? $0.RuleID, severity: nil) }
+        return raw.map {
+            SecretFinding(rule: $0.RuleID, file: SecretFinding.relative($0.File), line: $0.StartLine, title: $0.Description ?? $0.RuleID, severity: nil)
+        }
     }
 }
 
@@ -104,7 +106,8 @@ public struct TrivyFilesystemCommand: Sendable, Equatable {
     /// `trivy fs --scanners vuln` of a directory holding lock files (`Package.resolved`), every severity.
     /// `--skip-db-update` only when the DB is already in the cache; `--db-repository` to use a mirror;
     /// `--ignorefile` for accepted vulnerabilities.
-    public func dependencyScan(_ directory: String, output: String, skipDatabaseUpdate: Bool, databaseRepository: String?, ignoreFile: String? = nil) -> Command {
+    public func dependencyScan(_ directory: String, output: String, skipDatabaseUpdate: Bool, databaseRepository: String?, ignoreFile: String? = nil) -> Command
+    {
         var arguments = ["fs", "--scanners", "vuln", "--format", "json", "--output", output, "--exit-code", "0", "--cache-dir", cacheDirectory]
         if skipDatabaseUpdate { arguments.append("--skip-db-update") }
         if let databaseRepository { arguments += ["--db-repository", databaseRepository] }

@@ -26,8 +26,10 @@ public struct SemgrepCommand: Sendable, Equatable {
     public func scan(root: String, rules: String, targets: [String], sarifOutput: String, jsonOutput: String) -> Command {
         Command(
             executable,
-            ["scan", "--config", rules, "--metrics=off", "--disable-version-check", "--quiet", "--no-git-ignore",
-             "--sarif-output=\(sarifOutput)", "--json-output=\(jsonOutput)", "--"] + targets,
+            [
+                "scan", "--config", rules, "--metrics=off", "--disable-version-check", "--quiet", "--no-git-ignore",
+                "--sarif-output=\(sarifOutput)", "--json-output=\(jsonOutput)", "--",
+            ] + targets,
             environment: environment, workingDirectory: root)
     }
 

@@ -33,7 +33,9 @@ public struct ThrowawayPostgres: Sendable {
         """
 
     /// Starts a server; throws an infrastructure ``StageFailure`` naming what is missing or what failed.
-    public static func start(runner: ProcessRunner, log: NodeLog, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ThrowawayPostgres {
+    public static func start(runner: ProcessRunner, log: NodeLog, environment: [String: String] = ProcessInfo.processInfo.environment) async throws
+        -> ThrowawayPostgres
+    {
         guard let binaries = findBinaries(environment: environment) else { throw StageFailure.infrastructure(missingBinaries) }
         var template = Array((NSTemporaryDirectory() + "/stockops-postgres-XXXXXX").utf8CString)
         guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -51,18 +53,21 @@ public struct ThrowawayPostgres: Sendable {
         let port = try LoopbackPort.free()
         let server = ThrowawayPostgres(url: "postgres://postgres@127.0.0.1:\(port)/postgres", directory: directory, binaries: binaries, runner: runner)
         let initdb = server.command("initdb", ["-D", directory + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-        let start = server.command("pg_ctl", [
-            "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
-            "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off",
-            "start",
-        ])
+        let start = server.command(
+            "pg_ctl",
+            [
+                "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
+                "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off",
+                "start",
+            ])
         log.write("a throwaway PostgreSQL for the tests: \(binaries), port \(port)\n")
         for command in [initdb, start] {
             let result = try await runner.run(command)
             if !result.succeeded {
                 let serverLog = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
                 await server.stop()
-                throw StageFailure.infrastructure("the throwaway PostgreSQL did not start (\(command.displayString)): \(result.output.suffix(800))\(serverLog.suffix(800))")
+                throw StageFailure.infrastructure(
+                    "the throwaway PostgreSQL did not start (\(command.displayString)): \(result.output.suffix(800))\(serverLog.suffix(800))")
             }
         }
         return server

@@ -167,7 +167,7 @@ public enum ToolRequirements {
     /// naming no version passes (the tool runs, and fails on its own if it lacks what is needed).
     public static func requireSupported(_ tool: String, versionOutput: String) throws(StageFailure) {
         guard let requirement = requirement(for: tool), case .tooOld = requirement.check(versionOutput: versionOutput),
-              let problem = requirement.problem(versionOutput: versionOutput)
+            let problem = requirement.problem(versionOutput: versionOutput)
         else { return }
         throw StageFailure.infrastructure(problem)
     }

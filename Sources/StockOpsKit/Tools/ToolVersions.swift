@@ -20,11 +20,14 @@ public enum ToolVersions {
 
     /// `argv`, then the binary's real path, size and modification time; nil when the binary cannot be found.
     static func identity(of command: Command) -> String? {
-        guard let path = resolve(command.executable, path: command.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") else { return nil }
+        guard let path = resolve(command.executable, path: command.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") else {
+            return nil
+        }
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         var info = stat()
         guard stat(real, &info) == 0 else { return nil }
-        return ([command.executable] + command.arguments).joined(separator: " ") + "\u{0}\(real)\u{0}\(info.st_size)\u{0}\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        return ([command.executable] + command.arguments).joined(separator: " ")
+            + "\u{0}\(real)\u{0}\(info.st_size)\u{0}\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     static func resolve(_ executable: String, path: String) -> String? {

@@ -12,7 +12,10 @@ public struct ZAPBaselineCommand: Sendable, Equatable {
     public var image: String
     public var environment: [String: String]
 
-    public init(docker: String = "docker", image: String = "ghcr.io/zaproxy/zaproxy:stable", environment: [String: String] = Command.baseEnvironment(adding: ["DOCKER_HOST", "DOCKER_CONFIG"])) {
+    public init(
+        docker: String = "docker", image: String = "ghcr.io/zaproxy/zaproxy:stable",
+        environment: [String: String] = Command.baseEnvironment(adding: ["DOCKER_HOST", "DOCKER_CONFIG"])
+    ) {
         self.docker = docker
         self.image = image
         self.environment = environment

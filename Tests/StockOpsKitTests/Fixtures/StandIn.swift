@@ -51,7 +51,9 @@ func stageContext(_ node: NodeID, root: String, outputs: [NodeID: any Sendable] 
     let paths = RunPaths(root: root, runDirectory: root + "/.stockops/runs/" + UUID().uuidString)
     var values = Outputs()
     for (id, value) in outputs { values.values[id] = value }
-    return StageContext(node: node, log: NodeLog(path: paths.logPath(for: node)), runner: ProcessRunner(grace: .seconds(2)), paths: paths, outputs: values, dependencies: Set(outputs.keys))
+    return StageContext(
+        node: node, log: NodeLog(path: paths.logPath(for: node)), runner: ProcessRunner(grace: .seconds(2)), paths: paths, outputs: values,
+        dependencies: Set(outputs.keys))
 }
 
 /// Every file under `directory`, with its text.
@@ -62,7 +64,8 @@ func filesUnder(_ directory: String) -> [(path: String, text: String)] {
         var isDirectory: ObjCBool = false
         let path = directory + "/" + relative
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let data = FileManager.default.contents(atPath: path) else { continue }
+            let data = FileManager.default.contents(atPath: path)
+        else { continue }
         files.append((relative, String(decoding: data, as: UTF8.self)))
     }
     return files

@@ -17,10 +17,12 @@ struct ObservabilityTests {
 
     func withBuild(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let database = try await TestDatabase.create()
-        try await withApplication(database: database, logger: quietLogger, { pool in
-            let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
-            return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger, build: Self.build)
-        }, { client, _ in try await body(client) })
+        try await withApplication(
+            database: database, logger: quietLogger,
+            { pool in
+                let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
+                return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger, build: Self.build)
+            }, { client, _ in try await body(client) })
     }
 
     @Test func probesAndMetricsNameTheBuildThatAnswers() async throws {
@@ -36,7 +38,9 @@ struct ObservabilityTests {
                 #expect(body?["database"] == "ok" && body?["version"] == "git-1a2b3c4", "\(path): \(ready.text)")
             }
             let metrics = try await client.get("/metrics").text
-            #expect(metrics.contains(#"stockops_build_info{service="stock-listing",version="git-1a2b3c4",revision="1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"} 1"#), "\(metrics)")
+            #expect(
+                metrics.contains(#"stockops_build_info{service="stock-listing",version="git-1a2b3c4",revision="1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"} 1"#),
+                "\(metrics)")
         }
     }
 
@@ -71,7 +75,9 @@ struct ObservabilityTests {
             #expect(cpu > 0)
             _ = try await client.get("/stocks?limit=50")
             let again = try await client.get("/metrics").text
-            let later = again.split(separator: "\n").first { $0.hasPrefix("process_cpu_seconds_total ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            let later = again.split(separator: "\n").first { $0.hasPrefix("process_cpu_seconds_total ") }.flatMap {
+                Double($0.split(separator: " ").last ?? "")
+            }
             #expect((later ?? 0) >= cpu, "a counter does not go down")
         }
     }
@@ -81,7 +87,8 @@ struct ObservabilityTests {
         var fields = Array(repeating: "0", count: 50)
         (fields[0], fields[1], fields[2]) = ("4242", "(trade (v2))", "S")
         (fields[13], fields[14], fields[21], fields[22], fields[23]) = ("250", "50", "1000", "123456789", "2048")
-        let sample = try #require(ProcessSample.parse(selfStat: fields.joined(separator: " ") + "\n", ticksPerSecond: 100, pageSize: 4096, bootTime: 1_700_000_000))
+        let sample = try #require(
+            ProcessSample.parse(selfStat: fields.joined(separator: " ") + "\n", ticksPerSecond: 100, pageSize: 4096, bootTime: 1_700_000_000))
         #expect(sample.cpuSeconds == 3 && sample.residentBytes == 2048 * 4096 && sample.virtualBytes == 123_456_789)
         #expect(sample.startTimeSeconds == 1_700_000_010)
         #expect(ProcessSample.bootTime(procStat: "cpu 1 2 3\nbtime 1700000000\nprocesses 9\n") == 1_700_000_000)
@@ -101,7 +108,9 @@ struct ObservabilityTests {
 
     @Test func theBuildComesFromTheImagesRevision() {
         let revision = "0123456789abcdef0123456789abcdef01234567"
-        #expect(BuildInfo.fromEnvironment(service: "trade", ["SERVICE_REVISION": revision]) == BuildInfo(service: "trade", version: "git-0123456", revision: revision))
+        #expect(
+            BuildInfo.fromEnvironment(service: "trade", ["SERVICE_REVISION": revision])
+                == BuildInfo(service: "trade", version: "git-0123456", revision: revision))
         #expect(BuildInfo.fromEnvironment(service: "trade", ["SERVICE_REVISION": "unknown"]).version == "unknown")
         #expect(BuildInfo.fromEnvironment(service: "trade", [:]).revision == "unknown")
     }

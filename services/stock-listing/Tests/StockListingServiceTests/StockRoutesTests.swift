@@ -107,7 +107,8 @@ struct StockRoutesTests {
         try await withStockListing { client, pool in
             let response = try await client.send(
                 .post, "/stocks",
-                json: #"{"symbol":"brk.b","name":"Berkshire Hathaway","sector":"Financials","current_price":412.1,"change_pct":-0.5,"volume":3000000,"market_cap":900000000000}"#
+                json:
+                    #"{"symbol":"brk.b","name":"Berkshire Hathaway","sector":"Financials","current_price":412.1,"change_pct":-0.5,"volume":3000000,"market_cap":900000000000}"#
             )
             #expect(response.status == .created)
             #expect(

@@ -5,8 +5,8 @@ import Logging
 import NIOCore
 import Postgres
 import PostgresTestSupport
-import ServiceTestSupport
 import ServiceKit
+import ServiceTestSupport
 import Testing
 
 @testable import StockListingService
@@ -24,10 +24,12 @@ func withStockListing(
 func withStockListing(
     database: PostgresConfiguration, _ body: @Sendable (any TestClientProtocol, PostgresPool) async throws -> Void
 ) async throws {
-    try await withApplication(database: database, logger: quietLogger, { pool in
-        let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
-        return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger)
-    }, body)
+    try await withApplication(
+        database: database, logger: quietLogger,
+        { pool in
+            let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
+            return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger)
+        }, body)
 }
 
 /// The whole `stocks` table as text, to compare before and after a request.

@@ -4,8 +4,8 @@ import HummingbirdTesting
 import Postgres
 import PostgresTestSupport
 import ServiceKit
-import StockListingService
 import ServiceTestSupport
+import StockListingService
 import Testing
 
 @testable import TradeService
@@ -28,7 +28,8 @@ struct SchemaCompatibilityTests {
             CREATE INDEX IF NOT EXISTS trades_symbol_idx ON trades (symbol);
             """
         #expect(PostgresMigration.incompatibleStatements(expanding).isEmpty)
-        let breaking = PostgresMigration.incompatibleStatements("""
+        let breaking = PostgresMigration.incompatibleStatements(
+            """
             ALTER TABLE trades DROP COLUMN total;
             ALTER TABLE trades RENAME COLUMN price TO unit_price;
             ALTER TABLE trades ALTER COLUMN quantity TYPE numeric;

@@ -5,11 +5,11 @@ import Logging
 import NIOCore
 import Postgres
 import PostgresTestSupport
-import ServiceTestSupport
 import ServiceKit
+import ServiceTestSupport
+import StockListingService
 import Testing
 
-import StockListingService
 @testable import TradeService
 
 let quietLogger = ServiceTestSupport.quietLogger("trade-test")
@@ -28,11 +28,13 @@ func withTrade(
     database: PostgresConfiguration, migrateStocks: Bool = true,
     _ body: @Sendable (any TestClientProtocol, PostgresPool) async throws -> Void
 ) async throws {
-    try await withApplication(database: database, logger: quietLogger, { pool in
-        if migrateStocks { _ = try await StockListing.migrator.migrate(pool) }
-        let configuration = ServiceConfiguration(serviceName: TradeApp.serviceName, database: database)
-        return try await TradeApp.buildApplication(configuration: configuration, pool: pool, logger: quietLogger)
-    }, body)
+    try await withApplication(
+        database: database, logger: quietLogger,
+        { pool in
+            if migrateStocks { _ = try await StockListing.migrator.migrate(pool) }
+            let configuration = ServiceConfiguration(serviceName: TradeApp.serviceName, database: database)
+            return try await TradeApp.buildApplication(configuration: configuration, pool: pool, logger: quietLogger)
+        }, body)
 }
 
 /// Both trade tables as text, to compare before and after a request.

@@ -4,8 +4,8 @@ import HummingbirdTesting
 import Postgres
 import PostgresTestSupport
 import ServiceKit
-import StockListingService
 import ServiceTestSupport
+import StockListingService
 import Testing
 
 @testable import TradeService
@@ -199,7 +199,8 @@ struct TradeRoutesTests {
                 (false, "AAPL", 9), (true, "V", 4),
             ]
             for (isBuy, symbol, quantity) in steps {
-                _ = isBuy
+                _ =
+                    isBuy
                     ? try await client.buy("sum", symbol, quantity, "10.5")
                     : try await client.sell("sum", symbol, quantity, "11")
             }
