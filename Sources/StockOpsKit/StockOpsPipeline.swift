@@ -2,7 +2,9 @@ import Foundation
 
 /// The stockops pipeline: which stages exist and how they connect.
 ///
-/// Adding a stage is a file in `Stages/` and one `graph.add(…)` here.
+/// `graph(config:options:)` adds the build nodes here and calls `addSecurityStages` (StockOpsPipeline+Security.swift)
+/// and `addDeployStages` (Stages/Deploy.swift) for the rest; docs/stockops.md, "Extending the pipeline", shows how a
+/// stage is written and added.
 public enum StockOpsPipeline {
     /// What shapes the graph of one run.
     public struct Options: Sendable {
@@ -26,7 +28,10 @@ public enum StockOpsPipeline {
         /// Approval, `--force-unverified`, smoke-test and lock timeouts of the deploy stages.
         public var deploy = DeploySettings()
 
-        public init(environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil, testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]) {
+        public init(
+            environment: Environment, since: String? = nil, eventPath: String? = nil, selectAll: Bool = false, pullRequestBase: String? = nil,
+            testEnvironment: [String] = ["STOCKOPS_TEST_DATABASE_URL"]
+        ) {
             self.environment = environment
             self.since = since
             self.eventPath = eventPath
@@ -55,7 +60,10 @@ public enum StockOpsPipeline {
 
         let changes = graph.add(
             pathsFilter.id,
-            PathsFilterStage(services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since, eventPath: options.eventPath, selectAll: options.selectAll, pullRequestBase: options.pullRequestBase, firstDeployOf: options.firstDeploy ? options.environment.rawValue : nil),
+            PathsFilterStage(
+                services: config.services, sharedPaths: config.sharedPaths, defaultBranch: config.defaultBranch, since: options.since,
+                eventPath: options.eventPath, selectAll: options.selectAll, pullRequestBase: options.pullRequestBase,
+                firstDeployOf: options.firstDeploy ? options.environment.rawValue : nil),
             policy: NodePolicy(.gate, timeout: .seconds(120), runsInPlan: true),
             summary: "select the services changed since the base"
         )
@@ -70,7 +78,8 @@ public enum StockOpsPipeline {
                 after: [changes.id],
                 summary: "swift test --filter \(service.testTarget), coverage ≥ \(minimumCoverage)%",
                 when: serviceChanged(service.name, changes),
-                cacheInputs: testSources(service, sharedPaths: config.sharedPaths, plus: [describe(service), "coverage ≥ \(minimumCoverage)"] + options.testEnvironment)
+                cacheInputs: testSources(
+                    service, sharedPaths: config.sharedPaths, plus: [describe(service), "coverage ≥ \(minimumCoverage)"] + options.testEnvironment)
             )
         }
 
@@ -102,7 +111,9 @@ public enum StockOpsPipeline {
     }
 
     /// sonar → build → scan, sbom, sign, attest for every service, and the `docker-logout` finally node.
-    static func addImageStages(_ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>) {
+    static func addImageStages(
+        _ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>
+    ) {
         var registry = config.registry
         if let host = options.processEnvironment["STOCKOPS_REGISTRY"], !host.isEmpty { registry.host = host }
         var configured = config.images
@@ -114,7 +125,8 @@ public enum StockOpsPipeline {
         }
         let images = configured
         let settings = ImageSettings(
-            registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"], processEnvironment: options.processEnvironment)
+            registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"],
+            processEnvironment: options.processEnvironment)
         let failOn = config.gates.failingSeverities
         var imageNodes: [NodeID] = []
         for service in config.services {
@@ -140,44 +152,50 @@ public enum StockOpsPipeline {
                 // An unchanged service's build is skipped without skipping promote, which keeps its live image.
                 policy: NodePolicy(.gate, timeout: .seconds(3600), retries: 2, resources: ["swiftpm-build"], skipPropagates: false),
                 after: [test, sonar.id, changes.id],
-                summary: "swift build -c \(images.buildConfiguration) --static-swift-stdlib -Xlinker -s, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
+                summary:
+                    "swift build -c \(images.buildConfiguration) --static-swift-stdlib -Xlinker -s, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
                 when: changed
             )
             let image = StageRef<BuiltImage>(build.id)
             let built = imageBuilt(image)
             imageNodes.append(build.id)
-            imageNodes.append(graph.add(
-                NodeID("scan", key: service.name), ScanImageStage(image: image, settings: settings, failOn: failOn),
-                policy: NodePolicy(.gate, timeout: .seconds(1800), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource], skipPropagates: false),
-                summary: "trivy image by digest (\(images.scanners.joined(separator: ","))), fail on \(failOn.map(\.rawValue).joined(separator: ","))",
-                when: built
-            ).id)
+            imageNodes.append(
+                graph.add(
+                    NodeID("scan", key: service.name), ScanImageStage(image: image, settings: settings, failOn: failOn),
+                    policy: NodePolicy(
+                        .gate, timeout: .seconds(1800), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource], skipPropagates: false),
+                    summary: "trivy image by digest (\(images.scanners.joined(separator: ","))), fail on \(failOn.map(\.rawValue).joined(separator: ","))",
+                    when: built
+                ).id)
             let sbom = graph.add(
                 NodeID("sbom", key: service.name), SBOMStage(image: image, settings: settings),
-                policy: NodePolicy(.gate, timeout: .seconds(900), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource], skipPropagates: false),
+                policy: NodePolicy(
+                    .gate, timeout: .seconds(900), retries: 2, retryDelay: .seconds(5), resources: [ImageSettings.trivyResource], skipPropagates: false),
                 summary: "CycloneDX and SPDX SBOMs of the image",
                 when: built
             )
             imageNodes.append(sbom.id)
-            imageNodes.append(graph.add(
-                NodeID("sign", key: service.name), SignImageStage(image: image, settings: settings),
-                policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
-                summary: "sign by digest and verify (images.sign.tool: \(images.signTool.rawValue); cosign or native)",
-                when: { outputs in
-                    if let reason = try built(outputs) { return reason }
-                    return SignImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
-                }
-            ).id)
-            imageNodes.append(graph.add(
-                NodeID("attest", key: service.name),
-                AttestImageStage(image: image, sbom: StageRef(sbom.id), settings: settings, processEnvironment: options.processEnvironment),
-                policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
-                summary: "SLSA provenance and the CycloneDX SBOM as signed attestations (cosign attest's layout)",
-                when: { outputs in
-                    if let reason = try built(outputs) { return reason }
-                    return AttestImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
-                }
-            ).id)
+            imageNodes.append(
+                graph.add(
+                    NodeID("sign", key: service.name), SignImageStage(image: image, settings: settings),
+                    policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
+                    summary: "sign by digest and verify (images.sign.tool: \(images.signTool.rawValue); cosign or native)",
+                    when: { outputs in
+                        if let reason = try built(outputs) { return reason }
+                        return SignImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
+                    }
+                ).id)
+            imageNodes.append(
+                graph.add(
+                    NodeID("attest", key: service.name),
+                    AttestImageStage(image: image, sbom: StageRef(sbom.id), settings: settings, processEnvironment: options.processEnvironment),
+                    policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
+                    summary: "SLSA provenance and the CycloneDX SBOM as signed attestations (cosign attest's layout)",
+                    when: { outputs in
+                        if let reason = try built(outputs) { return reason }
+                        return AttestImageStage.skipReason(images: images, secrets: secrets, outputs: outputs)
+                    }
+                ).id)
         }
         graph.add(
             "docker-logout", DockerLogoutStage(settings: settings),
@@ -211,8 +229,11 @@ public enum StockOpsPipeline {
     static func testSources(_ service: ServiceConfig, sharedPaths: [String], plus values: [String]) -> @Sendable (CacheKeyContext) async throws -> [String] {
         { context in
             let graph = try await PackageGraph.load(root: context.root, runner: context.runner)
-            let resolved = FileManager.default.contents(atPath: context.root + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description } ?? "no Package.resolved"
-            return try await sources(graph.widened(service).paths + sharedPaths, plus: values + [resolved], toolVersion: SwiftPM(packageDirectory: ".").version())(context)
+            let resolved =
+                FileManager.default.contents(atPath: context.root + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description }
+                ?? "no Package.resolved"
+            return try await sources(
+                graph.widened(service).paths + sharedPaths, plus: values + [resolved], toolVersion: SwiftPM(packageDirectory: ".").version())(context)
         }
     }
 

@@ -11,7 +11,10 @@ public struct Command: Sendable, Equatable, Hashable {
     /// What the child reads on standard input (a password for `--password-stdin`); `/dev/null` when nil.
     public var standardInput: Secret?
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment(), workingDirectory: String? = nil, standardInput: Secret? = nil) {
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment(), workingDirectory: String? = nil,
+        standardInput: Secret? = nil
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -19,7 +22,6 @@ public struct Command: Sendable, Equatable, Hashable {
         self.standardInput = standardInput
     }
 
-    /// The variables every tool needs (`PATH`, `HOME`, locale, temp dir), taken from this process.
     /// The variables that point the docker CLI at an engine.
     public static let dockerVariables = ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
 
@@ -32,6 +34,7 @@ public struct Command: Sendable, Equatable, Hashable {
         return variables
     }
 
+    /// The variables every tool needs (`PATH`, `HOME`, locale, temp dir) and `names`, taken from this process.
     public static func baseEnvironment(adding names: [String] = []) -> [String: String] {
         let current = ProcessInfo.processInfo.environment
         var environment: [String: String] = [:]
