@@ -230,7 +230,7 @@ struct VaultClientTests {
 @Suite("Vault error mapping")
 struct VaultErrorTests {
     private func map(_ status: Int, _ errors: [String], login: Bool = false) -> VaultError {
-        let json: VaultJSON = .object(["errors": .array(errors.map(VaultJSON.string))])
+        let json: JSONValue = .object(["errors": .array(errors.map(JSONValue.string))])
         return VaultClient.error(status: status, json: json, text: "", path: "secret/data/p", isLogin: login)
     }
 

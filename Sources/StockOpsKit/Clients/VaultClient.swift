@@ -83,7 +83,7 @@ public struct KVSecret: Sendable {
     /// Strings as they are; other JSON values as compact JSON text.
     public let data: [String: Secret]
     public let version: KVVersion
-    let raw: [String: VaultJSON]
+    let raw: [String: JSONValue]
 
     public subscript(key: String) -> Secret? { data[key] }
 }
@@ -162,7 +162,7 @@ public actor VaultClient {
     @discardableResult
     public func loginAppRole(roleID: Secret, secretID: Secret, mount: String = "approle") async throws -> VaultAuth {
         let path = "auth/\(Self.trimmed(mount))/login"
-        let body: VaultJSON = .object(["role_id": .string(roleID.reveal()), "secret_id": .string(secretID.reveal())])
+        let body: JSONValue = .object(["role_id": .string(roleID.reveal()), "secret_id": .string(secretID.reveal())])
         let response = try await call(.post, path, body: body, authenticated: false, isLogin: true)
         let auth = try parseAuth(response, path: path)
         token = auth.clientToken
@@ -202,7 +202,7 @@ public actor VaultClient {
     @discardableResult
     public func renewSelf(increment: Duration? = nil) async throws -> VaultAuth {
         let path = "auth/token/renew-self"
-        var body: [String: VaultJSON] = [:]
+        var body: [String: JSONValue] = [:]
         if let increment { body["increment"] = .string("\(increment.components.seconds)s") }
         let auth = try parseAuth(try await call(.post, path, body: .object(body)), path: path)
         token = auth.clientToken
@@ -244,9 +244,9 @@ public actor VaultClient {
 
     /// Writes a new version with any JSON values.
     @discardableResult
-    public func write(_ path: String, json data: [String: VaultJSON], cas: Int? = nil) async throws -> KVVersion {
+    public func write(_ path: String, json data: [String: JSONValue], cas: Int? = nil) async throws -> KVVersion {
         let apiPath = "\(kvMount)/data/\(Self.trimmed(path))"
-        var body: [String: VaultJSON] = ["data": .object(data)]
+        var body: [String: JSONValue] = ["data": .object(data)]
         if let cas { body["options"] = .object(["cas": .number(Double(cas))]) }
         return Self.parseVersion(try requireData(try await call(.post, apiPath, body: .object(body)), path: apiPath))
     }
@@ -255,7 +255,7 @@ public actor VaultClient {
     @discardableResult
     public func patch(_ path: String, changes: [String: String?], cas: Int? = nil) async throws -> KVVersion {
         let apiPath = "\(kvMount)/data/\(Self.trimmed(path))"
-        var body: [String: VaultJSON] = ["data": .object(changes.mapValues { $0.map(VaultJSON.string) ?? .null })]
+        var body: [String: JSONValue] = ["data": .object(changes.mapValues { $0.map(JSONValue.string) ?? .null })]
         if let cas { body["options"] = .object(["cas": .number(Double(cas))]) }
         let response = try await call(
             .patch, apiPath, body: .object(body), contentType: "application/merge-patch+json")
@@ -302,7 +302,7 @@ public actor VaultClient {
 
     /// Restores soft-deleted versions.
     public func undelete(_ path: String, versions: [Int]) async throws {
-        let body: VaultJSON = .object(["versions": .array(versions.map { .number(Double($0)) })])
+        let body: JSONValue = .object(["versions": .array(versions.map { .number(Double($0)) })])
         _ = try await call(.post, "\(kvMount)/undelete/\(Self.trimmed(path))", body: body)
     }
 
@@ -318,16 +318,16 @@ public actor VaultClient {
     /// Sends a request to `/v1/<path>` with the client's token, if it has one, and returns the
     /// decoded JSON body (`nil` for an empty one), mapping failures to ``VaultError``.
     @discardableResult
-    public func request(_ method: HTTPMethod, _ path: String, body: VaultJSON? = nil) async throws -> VaultJSON? {
+    public func request(_ method: HTTPMethod, _ path: String, body: JSONValue? = nil) async throws -> JSONValue? {
         try await call(method, Self.trimmed(path), body: body, authenticated: token != nil)
     }
 
     // MARK: Plumbing
 
     private func call(
-        _ method: HTTPMethod, _ path: String, query: String? = nil, body: VaultJSON? = nil,
+        _ method: HTTPMethod, _ path: String, query: String? = nil, body: JSONValue? = nil,
         contentType: String = "application/json", authenticated: Bool = true, isLogin: Bool = false
-    ) async throws -> VaultJSON? {
+    ) async throws -> JSONValue? {
         var headers: HTTPHeaders = ["X-Vault-Request": "true", "Accept": "application/json"]
         if let namespace { headers["X-Vault-Namespace"] = namespace }
         if authenticated {
@@ -354,7 +354,7 @@ public actor VaultClient {
                 code: code, path: path, message: "Vault unreachable at \(HTTPClientError.withoutCredentials(address)): \(error.message) (\(error.code))")
         }
 
-        let json: VaultJSON? = response.body.isEmpty ? nil : try? JSONDecoder().decode(VaultJSON.self, from: response.body)
+        let json: JSONValue? = response.body.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: response.body)
         guard response.isSuccess else {
             throw Self.error(status: response.status, json: json, text: response.text, path: path, isLogin: isLogin)
         }
@@ -365,7 +365,7 @@ public actor VaultClient {
         return json
     }
 
-    static func error(status: Int, json: VaultJSON?, text: String, path: String, isLogin: Bool) -> VaultError {
+    static func error(status: Int, json: JSONValue?, text: String, path: String, isLogin: Bool) -> VaultError {
         let messages = json?["errors"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let detail = messages.isEmpty ? "" : ": " + messages.joined(separator: "; ")
         let code: VaultError.Code
@@ -396,14 +396,14 @@ public actor VaultClient {
         return VaultError(code: code, path: path, status: status, message: message)
     }
 
-    private func requireData(_ json: VaultJSON?, path: String) throws -> VaultJSON {
+    private func requireData(_ json: JSONValue?, path: String) throws -> JSONValue {
         guard let data = json?["data"], case .object = data else {
             throw VaultError(code: .invalidResponse, path: path, message: "Vault returned no data for \(path)")
         }
         return data
     }
 
-    private func parseAuth(_ json: VaultJSON?, path: String) throws -> VaultAuth {
+    private func parseAuth(_ json: JSONValue?, path: String) throws -> VaultAuth {
         guard let auth = json?["auth"], let clientToken = auth["client_token"]?.stringValue else {
             throw VaultError(code: .invalidResponse, path: path, message: "Vault returned no token for \(path)")
         }
@@ -416,7 +416,7 @@ public actor VaultClient {
             renewable: auth["renewable"]?.boolValue ?? false)
     }
 
-    private static func parseVersion(_ json: VaultJSON?) -> KVVersion {
+    private static func parseVersion(_ json: JSONValue?) -> KVVersion {
         KVVersion(
             version: json?["version"]?.intValue ?? 0, createdTime: json?["created_time"]?.stringValue ?? "",
             deletionTime: json?["deletion_time"]?.stringValue ?? "", destroyed: json?["destroyed"]?.boolValue ?? false)

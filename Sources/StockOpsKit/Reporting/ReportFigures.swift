@@ -48,31 +48,32 @@ struct ReportFigures {
         var attested: Set<String> = []
         for node in record.nodes {
             guard case .object(let output)? = node.output else { continue }
-            if let coverage = output["coverage"]?.number {
-                let counts = output["counts"]?.object
+            if let coverage = output["coverage"]?.numberValue {
+                let counts = output["counts"]?.objectValue
                 tests.append(
                     Tests(
-                        node: node.id, tests: counts?["tests"]?.int, failures: counts?["failures"]?.int, coverage: coverage,
-                        minimum: output["minimumCoverage"]?.number))
-            } else if let counts = output["counts"]?.object, output["digest"] != nil {
-                vulnerabilities.append(Vulnerabilities(node: node.id, bySeverity: counts.compactMapValues(\.int)))
+                        node: node.id, tests: counts?["tests"]?.intValue, failures: counts?["failures"]?.intValue, coverage: coverage,
+                        minimum: output["minimumCoverage"]?.numberValue))
+            } else if let counts = output["counts"]?.objectValue, output["digest"] != nil {
+                vulnerabilities.append(Vulnerabilities(node: node.id, bySeverity: counts.compactMapValues(\.intValue)))
             }
             if case .array(let items)? = output["findings"] {
                 findings.append(Findings(node: node.id, count: items.count))
             }
-            if let digest = output["digest"]?.string {
-                if let repository = output["repository"]?.string, let tag = output["tag"]?.string {
+            if let digest = output["digest"]?.stringValue {
+                if let repository = output["repository"]?.stringValue, let tag = output["tag"]?.stringValue {
                     images.append(
-                        Image(service: output["service"]?.string ?? "-", reference: repository + ":" + tag, digest: digest, signed: nil, attested: false))
+                        Image(service: output["service"]?.stringValue ?? "-", reference: repository + ":" + tag, digest: digest, signed: nil, attested: false))
                 }
-                if let mode = output["mode"]?.string { signatures[digest] = mode + (output["tool"]?.string.map { " (\($0))" } ?? "") }
+                if let mode = output["mode"]?.stringValue { signatures[digest] = mode + (output["tool"]?.stringValue.map { " (\($0))" } ?? "") }
                 if output["provenance"] != nil { attested.insert(digest) }
             }
-            if let environment = output["environment"]?.string, case .object(let deployed)? = output["images"], output["smoke"] != nil {
+            if let environment = output["environment"]?.stringValue, case .object(let deployed)? = output["images"], output["smoke"] != nil {
                 deploys.append(
                     Deploy(
-                        node: node.id, environment: environment, seconds: output["seconds"]?.number, signaturesVerified: output["signaturesVerified"]?.bool,
-                        images: deployed.compactMap { name, digest in digest.string.map { (name, $0) } }.sorted { $0.0 < $1.0 }))
+                        node: node.id, environment: environment, seconds: output["seconds"]?.numberValue,
+                        signaturesVerified: output["signaturesVerified"]?.boolValue,
+                        images: deployed.compactMap { name, digest in digest.stringValue.map { (name, $0) } }.sorted { $0.0 < $1.0 }))
             }
         }
         images = images.map { image in
@@ -137,29 +138,5 @@ struct ReportFigures {
     private func table(_ title: String, _ header: [String], _ rows: [[String]]) -> String {
         let head = header.allSatisfy(\.isEmpty) ? "" : "<tr>" + header.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>"
         return "<h3>\(title)</h3><table>\(head)" + rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined() + "</table>"
-    }
-}
-
-extension JSONValue {
-    var number: Double? {
-        if case .number(let value) = self { return value }
-        return nil
-    }
-
-    var int: Int? { number.map { Int($0) } }
-
-    var string: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    var bool: Bool? {
-        if case .bool(let value) = self { return value }
-        return nil
-    }
-
-    var object: [String: JSONValue]? {
-        if case .object(let value) = self { return value }
-        return nil
     }
 }

@@ -178,7 +178,7 @@ public struct FetchSecretsStage: Stage {
 
     /// The values at a KV v2 data path, registered with the masker; a deleted version is `notFound`.
     static func values(_ path: String, client: VaultClient) async throws(VaultError) -> [String: Secret] {
-        let json: VaultJSON?
+        let json: JSONValue?
         do {
             json = try await client.request(.get, path)
         } catch let error as VaultError {

@@ -1,13 +1,14 @@
 import Foundation
 
-/// Any JSON value, as Vault reads and writes them.
-public enum VaultJSON: Sendable, Hashable, Codable {
+/// Any JSON value: what Vault reads and writes, and typed stage outputs embedded in the run record. Whole numbers
+/// are written without a fraction (`3`, not `3.0`).
+public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
-    case array([VaultJSON])
-    case object([String: VaultJSON])
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -19,10 +20,10 @@ public enum VaultJSON: Sendable, Hashable, Codable {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([VaultJSON].self) {
+        } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: VaultJSON].self))
+            self = .object(try container.decode([String: JSONValue].self))
         }
     }
 
@@ -43,7 +44,7 @@ public enum VaultJSON: Sendable, Hashable, Codable {
         }
     }
 
-    public subscript(key: String) -> VaultJSON? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { object[key] } else { nil }
     }
 
@@ -59,7 +60,7 @@ public enum VaultJSON: Sendable, Hashable, Codable {
         if case .bool(let value) = self { value } else { nil }
     }
 
-    public var arrayValue: [VaultJSON]? {
+    public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { value } else { nil }
     }
 
@@ -69,5 +70,13 @@ public enum VaultJSON: Sendable, Hashable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    public var numberValue: Double? {
+        if case .number(let value) = self { value } else { nil }
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { value } else { nil }
     }
 }
