@@ -163,7 +163,12 @@ extension Session {
             outcome = .failure(error)
         }
         log.flush()
-        RecordPaths.writeSummary(outcome, to: paths)
+        do {
+            try RecordPaths.writeSummary(outcome, to: paths)
+        } catch {
+            // The rollback's outcome stands and is printed below; only its summary file is missing, and the operator is told.
+            errors.write("warning: \(paths.runDirectory)/rollback.json could not be written: \(error.localizedDescription)\n")
+        }
         if target.json {
             printJSON(RecordPaths.RollbackSummary(outcome, environment: environment, runID: runID, log: paths.logsDirectory + "/rollback.log"))
         }
@@ -585,14 +590,15 @@ enum RecordPaths {
         }
     }
 
-    static func writeSummary(_ outcome: Result<Deployment, DeployFailure>, to paths: RunPaths) {
+    /// Writes `rollback.json` (masked); throws when it cannot be written.
+    static func writeSummary(_ outcome: Result<Deployment, DeployFailure>, to paths: RunPaths) throws {
         let summary = RollbackSummary(outcome)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(summary) else { return }
-        try? FileManager.default.createDirectory(atPath: paths.runDirectory, withIntermediateDirectories: true)
-        try? PrivateFile.write(Data(SecretMasker.shared.mask(String(decoding: data, as: UTF8.self)).utf8), to: paths.runDirectory + "/rollback.json")
+        let data = try encoder.encode(summary)
+        try FileManager.default.createDirectory(atPath: paths.runDirectory, withIntermediateDirectories: true)
+        try PrivateFile.write(Data(SecretMasker.shared.mask(String(decoding: data, as: UTF8.self)).utf8), to: paths.runDirectory + "/rollback.json")
     }
 }
 
