@@ -43,10 +43,23 @@ final class Recorder<Value: Sendable>: Sendable {
     var values: [Value] { storage.withLock { $0 } }
 }
 
-/// A fresh temporary directory.
+/// The directories ``temporaryDirectory(_:)`` made, removed when the test process exits.
+private let temporaryDirectories = Mutex<[String]>([])
+private let removeTemporaryDirectoriesAtExit: Void = {
+    atexit {
+        for path in temporaryDirectories.withLock({ $0 }) {
+            // Best effort at exit: a directory a test already removed is not an error.
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+}()
+
+/// A fresh temporary directory, removed when the test process exits (a test may remove it earlier).
 func temporaryDirectory(_ name: String = #function) -> String {
+    _ = removeTemporaryDirectoriesAtExit
     let path = NSTemporaryDirectory() + "/stockops-tests-" + String(name.filter { $0.isLetter }.prefix(30)) + "-" + UUID().uuidString
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    temporaryDirectories.withLock { $0.append(path) }
     return path
 }
 
