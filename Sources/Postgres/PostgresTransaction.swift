@@ -40,6 +40,7 @@ public final class PostgresTransaction {
             try connection.executeScript("COMMIT")
             return value
         } catch {
+            // The body's error is what the caller needs; a ROLLBACK fails in practice only on a lost connection, which the pool discards.
             if !connection.isBroken { try? connection.executeScript("ROLLBACK") }
             throw error
         }

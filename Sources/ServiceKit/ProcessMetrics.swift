@@ -15,6 +15,7 @@ public struct ProcessSample: Sendable, Equatable {
 
     /// The sample of this process; nil where `/proc` is not mounted.
     public static func current() -> ProcessSample? {
+        // No /proc means no sample, as documented.
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
             let system = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
             let bootTime = bootTime(procStat: system)
@@ -22,6 +23,7 @@ public struct ProcessSample: Sendable, Equatable {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
         guard var sample = parse(selfStat: stat, ticksPerSecond: ticks, pageSize: pageSize, bootTime: bootTime) else { return nil }
+        // /proc was readable above; should /proc/self/fd not be, the count reads 0.
         sample.openFileDescriptors = Double(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count)
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { sample.maxFileDescriptors = Double(limit.rlim_cur) }

@@ -74,6 +74,7 @@ public enum DatabaseProbe {
                 }
             }
             group.addTask {
+                // Task.sleep throws only when cancelled, once the ping has answered and this result is unused.
                 try? await Task.sleep(for: timeout)
                 return false
             }

@@ -52,6 +52,7 @@ public struct ServiceConfiguration: Sendable, CustomStringConvertible {
     public static func fromEnvironment(
         serviceName: String, defaultPort: Int,
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        // Nil is handled: an explicit DB_ENV_FILE must be readable, the default file is optional.
         readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
     ) throws(ConfigurationError) -> ServiceConfiguration {
         let explicitFile = environment["DB_ENV_FILE"].flatMap { $0.isEmpty ? nil : $0 }

@@ -18,6 +18,7 @@ public enum SandboxEnvironment {
 
     /// `environment` with every variable of the sandbox file under `root` that it does not set yet.
     public static func merged(into environment: [String: String], root: String) -> [String: String] {
+        // No sandbox file means no sandbox is up: nothing to add.
         guard let text = try? String(contentsOfFile: path(root: root), encoding: .utf8) else { return environment }
         var merged = environment
         for (name, value) in parse(text) where merged[name] == nil { merged[name] = value }
@@ -28,6 +29,7 @@ public enum SandboxEnvironment {
     /// Returns the names it set.
     @discardableResult
     public static func apply(root: String) -> [String] {
+        // No sandbox file means no sandbox is up: nothing to set.
         guard let text = try? String(contentsOfFile: path(root: root), encoding: .utf8) else { return [] }
         var applied: [String] = []
         for (name, value) in parse(text) where getenv(name) == nil {

@@ -233,6 +233,7 @@ public struct Session: Sendable {
         let result = await scheduler.run(prepared.graph)
         if request.json {
             let record = RunRecord(runID: "plan", environment: prepared.environment.rawValue, exitCode: 0, result: result, paths: nil, graph: prepared.graph)
+            // Only a non-finite number fails to encode, and the record holds none; {} keeps the output JSON.
             output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
         } else {
             var text = "plan for \(prepared.environment.rawValue)"
@@ -328,6 +329,7 @@ public struct Session: Sendable {
             "\n" + progress.table(result) + FailureDigest.text(failed, githubActions: progress.githubActions) + "record: \(paths.runDirectory)/run.json\n"
                 + (report.map { "report: \($0)\n" } ?? ""))
         if request.json {
+            // Encoding fails only as record.write above did, which reported it; {} keeps the output JSON.
             output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
         }
         return status

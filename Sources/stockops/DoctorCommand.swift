@@ -46,6 +46,7 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         let environment =
             env
+            // A ref that maps to no environment means dev, as --env's help says.
             ?? (try? Environment.resolve(explicit: nil, ref: processEnvironment["GITHUB_REF"], force: false, using: pipeline.environments))
             ?? .dev
         let report = await Doctor(root: root, processEnvironment: processEnvironment).check(config: pipeline, environment: environment)

@@ -75,6 +75,7 @@ public enum DefectDojoScanType: String, Sendable, CaseIterable {
             let head = String(decoding: content.prefix(4096), as: UTF8.self)
             return head.contains("<OWASPZAPReport") ? .zap : nil
         }
+        // A .json file that is not JSON has no DefectDojo parser either.
         guard lower.hasSuffix(".json"), let object = try? JSONSerialization.jsonObject(with: content) else { return nil }
         if let array = object as? [[String: Any]] {
             return (array.first.map { $0["RuleID"] != nil && $0["File"] != nil } ?? lower.contains("gitleaks")) ? .gitleaks : nil
@@ -139,6 +140,7 @@ public struct DefectDojoClient: Sendable {
                 var engagement_id: Int?
                 var product_id: Int?
             }
+            // The import succeeded; the ids are only shown, so a body without them is no failure.
             let body = try? JSONDecoder().decode(Body.self, from: response.body)
             return DefectDojoImportResult(test: body?.test_id ?? body?.test, engagement: body?.engagement_id, product: body?.product_id)
         case 401, 403:

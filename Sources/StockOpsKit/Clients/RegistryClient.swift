@@ -358,6 +358,7 @@ public final class RegistryClient: Sendable {
             var token: String?
             var access_token: String?
         }
+        // A body that does not decode has no token, which the error reports.
         guard let body = try? JSONDecoder().decode(TokenResponse.self, from: response.body),
             let token = body.token ?? body.access_token, !token.isEmpty
         else {
@@ -408,11 +409,13 @@ public final class RegistryClient: Sendable {
     }
 
     private static func errorCodes(_ response: HTTPResponse) -> [String] {
+        // The error body only adds detail; without it there are no codes.
         ((try? JSONDecoder().decode(ErrorBody.self, from: response.body))?.errors ?? []).compactMap(\.code)
     }
 
     /// `CODE: message` entries of a distribution API error body.
     private static func errorDetail(_ response: HTTPResponse) -> String? {
+        // The error body only adds detail; without it there is none.
         guard let errors = (try? JSONDecoder().decode(ErrorBody.self, from: response.body))?.errors, !errors.isEmpty else {
             return nil
         }

@@ -136,6 +136,7 @@ public struct HarborClient: Sendable {
             }
             var errors: [Entry]?
         }
+        // The error body only adds detail; the status decides the error.
         let entries = (try? JSONDecoder().decode(ErrorBody.self, from: response.body))?.errors ?? []
         let detail =
             entries.isEmpty

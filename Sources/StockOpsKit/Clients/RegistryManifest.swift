@@ -70,6 +70,7 @@ public struct ImageManifest: Sendable, Equatable {
     /// The media type a manifest names in its own `mediaType` field, if any.
     static func declaredMediaType(of bytes: Data) -> String? {
         struct Body: Decodable { var mediaType: String? }
+        // A manifest that does not decode declares no media type; the caller's check handles nil.
         return (try? JSONDecoder().decode(Body.self, from: bytes))?.mediaType
     }
 }

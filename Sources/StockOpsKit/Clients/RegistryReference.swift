@@ -155,6 +155,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible, Lossl
 
     /// Parses `text`, or returns nil when it is not a valid reference.
     public init?(_ text: String) {
+        // The failable initializer: nil is the documented answer for invalid text.
         guard let reference = try? Self.parse(text) else { return nil }
         self = reference
     }

@@ -354,6 +354,7 @@ public actor VaultClient {
                 code: code, path: path, message: "Vault unreachable at \(HTTPClientError.withoutCredentials(address)): \(error.message) (\(error.code))")
         }
 
+        // Nil is handled: an error status is reported without the body's messages, a non-JSON success below.
         let json: JSONValue? = response.body.isEmpty ? nil : try? JSONDecoder().decode(JSONValue.self, from: response.body)
         guard response.isSuccess else {
             throw Self.error(status: response.status, json: json, text: response.text, path: path, isLogin: isLogin)

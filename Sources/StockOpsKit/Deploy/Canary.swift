@@ -255,6 +255,7 @@ extension TrafficProxy {
     /// The canary in progress (or left behind by a deploy that was killed); nil when there is none.
     public func rollout() -> RolloutState? {
         guard let data = FileManager.default.contents(atPath: rolloutPath) else { return nil }
+        // Written whole through a rename: a file that does not decode (another stockops version's) reads as no canary.
         return try? Self.decoder.decode(RolloutState.self, from: data)
     }
 
@@ -269,6 +270,7 @@ extension TrafficProxy {
 
     func decision() -> RolloutState.Decision? {
         guard let data = FileManager.default.contents(atPath: decisionPath) else { return nil }
+        // Written whole through a rename: a decision that does not decode counts as none, and the `rollout` command waiting on it times out.
         return try? Self.decoder.decode(RolloutState.Decision.self, from: data)
     }
 

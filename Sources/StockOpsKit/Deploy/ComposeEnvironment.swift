@@ -132,6 +132,7 @@ public struct ComposeEnvironment: Sendable {
         let base = Command.dockerEnvironment(from: environment)
         for flavor in [ComposeCommand.Flavor.plugin, .standalone] {
             let argv = ComposeCommand.version(flavor)
+            // A Compose that cannot run counts as not installed; when neither works, the error below says so.
             if let result = try? await runner.run(Command(argv[0], Array(argv.dropFirst()), environment: base)), result.succeeded {
                 return flavor
             }

@@ -37,6 +37,7 @@ extension Deployer {
         func scrape() async -> [String: (stable: RequestMetrics, canary: RequestMetrics)]? {
             var scraped: [String: (stable: RequestMetrics, canary: RequestMetrics)] = [:]
             for address in addresses {
+                // A version whose /metrics does not answer makes the scrape nil, which the callers turn into a rollback.
                 guard let stableText = try? await client.send(HTTPRequest(url: "http://\(address.stable)/metrics")), stableText.status == 200,
                     let canaryText = try? await client.send(HTTPRequest(url: "http://\(address.canary)/metrics")), canaryText.status == 200
                 else { return nil }
@@ -76,6 +77,7 @@ extension Deployer {
         }
         var lastReport = ContinuousClock.now
         while verdict == nil {
+            // Sleeping throws only when the task is cancelled: an interruption, handled here.
             if (try? await Task.sleep(for: .seconds(1))) == nil || Task.isCancelled {
                 verdict = (.rolledBack, "analysis", "interrupted during the canary")
                 break

@@ -563,10 +563,12 @@ public struct Deployer: Sendable {
         do {
             result = try await runner.run(command, log: log)
         } catch {
+            // Best effort: the login did not succeed, so the directory holds no credentials; the error below is what matters.
             try? FileManager.default.removeItem(atPath: directory)
             throw DeployFailure(.infrastructure, "docker login could not run: \(error)")
         }
         guard result.succeeded else {
+            // Best effort: the login failed, so the directory holds no credentials; the error below is what matters.
             try? FileManager.default.removeItem(atPath: directory)
             throw DeployFailure(.infrastructure, "docker login \(config.registry.host) failed; nothing was changed: \(Self.tail(result.output))")
         }
@@ -590,6 +592,7 @@ public struct Deployer: Sendable {
     ) async throws(DeployFailure) -> (report: SmokeReport?, failure: String?, entry: LedgerEntry?, analysis: CanaryAnalysis?) {
         let proxy = self.proxy
         var recorded = proxy.slots()
+        // Without a container list nothing counts as retained and the proxy probes are skipped; the pull and start below report an engine that does not answer.
         let containers = (try? await listContainers()) ?? []
         let active = await reconcile(proxy.activeSlot(), recorded: recorded, containers: containers, live: live)
         let target = active?.other ?? .blue
@@ -707,10 +710,12 @@ public struct Deployer: Sendable {
                 "repaired an interrupted canary: \(tag) in the \(leftover.slot.rawValue) slot had \(leftover.weight) % of the traffic; the \(configured.rawValue) slot has all of it again"
             )
         }
+        // A ports error stops the deploy at its first compose command; here it only skips the probe.
         guard let configured, containers.contains(where: { $0.service == "proxy" && $0.state == "running" }),
             let service = config.services.first, let port = try? environment.ports()[service.name]
         else { return configured }
         let client = HTTPClient(configuration: SmokeTest.http)
+        // A proxy that does not answer shows no half-done switch: the configured slot stands, and confirmSwitch checks the proxy at the switch.
         let answer = try? await client.send(HTTPRequest(url: "http://\(environment.smokeHost):\(port)\(service.healthPath)"))
         guard let serving = answer?.headers[TrafficProxy.slotHeader].flatMap(Slot.init(rawValue:)), serving != configured else { return configured }
         let wanted = [serving, configured].first { recorded[$0]?.images == live?.images } ?? serving
@@ -749,6 +754,7 @@ public struct Deployer: Sendable {
         } catch {
             throw DeployFailure(.infrastructure, "\(error)")
         }
+        // Unknown counts as not running: `up` starts the proxy or leaves it, and confirmSwitch tells whether traffic moved.
         let proxyRunning = ((try? await listContainers()) ?? []).contains { $0.service == "proxy" && $0.state == "running" }
         let argv = proxyRunning ? environment.compose.kill("SIGUSR2", ["proxy"]) : environment.compose.up(["proxy"], dependencies: false, removeOrphans: true)
         let result = try await compose(argv, tag: tag, slots: slots)
@@ -777,6 +783,7 @@ public struct Deployer: Sendable {
             var last = "no answer"
             while true {
                 let url = "http://\(environment.smokeHost):\(ports[service.name] ?? 0)\(service.healthPath)"
+                // No answer yet is retried until the deadline, which reports the last answer.
                 if let response = try? await client.send(HTTPRequest(url: url)) {
                     let answered = response.headers[TrafficProxy.slotHeader]
                     if response.status == 200, answered == slot.rawValue { break }
@@ -785,6 +792,7 @@ public struct Deployer: Sendable {
                 guard ContinuousClock.now < deadline else {
                     return "the proxy did not send \(service.name) to the \(slot.rawValue) slot within 15 s (\(url): \(last))"
                 }
+                // Sleeping throws only when cancelled; the deadline still ends the loop.
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }

@@ -174,6 +174,7 @@ public final class EnvironmentLock: Sendable {
     private static func heldState(_ fd: Int32) async -> LockState {
         for _ in 0..<25 {
             if let holder = readHolder(fd) { return .held(holder, gone: holder.processIsGone) }
+            // Sleeping throws only when cancelled; the 25 tries still bound the loop.
             try? await Task.sleep(for: .milliseconds(10))
         }
         return .held(LockHolder.unknown, gone: false)
@@ -264,10 +265,12 @@ public final class EnvironmentLock: Sendable {
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard count > 0 else { return nil }
+        // An empty, half-written or foreign record counts as none; the flock, not the record, decides who holds the lock.
         return try? Ledger.decoder.decode(LockHolder.self, from: Data(bytes[0..<count]))
     }
 
     private static func write(_ holder: LockHolder, to fd: Int32, path: String) throws {
+        // Encoding a LockHolder does not fail; if it did, the empty record would only show the holder as unknown.
         let data = (try? Ledger.encoder.encode(holder)) ?? Data()
         guard ftruncate(fd, 0) == 0 else {
             throw LockError(code: .io, message: "cannot write the holder record to \(path): \(String(cString: strerror(errno)))", state: nil)

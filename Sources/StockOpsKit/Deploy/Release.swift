@@ -185,6 +185,7 @@ public enum RegistryAccess {
             do {
                 values = try await FetchSecretsStage.values(path.path, client: client)
             } catch {
+                // A token left to expire on its own is harmless; the read failure below is what gets reported.
                 await Task { try? await client.revokeSelf() }.value
                 throw StockOpsError(
                     .infrastructure,

@@ -393,10 +393,12 @@ extension Session {
     /// why it could not be asked; empty without a readable pipeline.
     static func answeringBuilds(_ request: EnvironmentRequest) async -> [String: String] {
         let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
+        // Optional: without a readable pipeline the status shows no answering builds, as documented above.
         guard let config = try? PipelineConfig.load(path: path, displayPath: request.configPath) else { return [:] }
         let compose = ComposeEnvironment.command(
             flavor: .standalone, environment: request.environment, root: nil, processEnvironment: request.processEnvironment)
         let environment = ComposeEnvironment(compose: compose, config: config, environment: request.environment, processEnvironment: request.processEnvironment)
+        // Likewise without the services' published ports.
         guard let ports = try? environment.ports() else { return [:] }
         let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), totalTimeout: .seconds(2), retry: .none))
         var versions: [String: String] = [:]
@@ -404,6 +406,7 @@ extension Session {
             let url = "http://\(environment.smokeHost):\(ports[service.name] ?? 0)/livez"
             do {
                 let response = try await client.send(HTTPRequest(url: url))
+                // A body that is not JSON reads as "no version in /livez".
                 let body = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]
                 versions[service.name] =
                     response.status == 200 ? (body?["version"] as? String ?? "no version in /livez") : "GET /livez answered \(response.status)"

@@ -96,12 +96,14 @@ extension Session {
             if request.follow {
                 return await withTaskGroup(of: Bool.self) { group in
                     for (command, log) in commands {
+                        // A docker logs that fails or cannot start counts as failed unless interrupted; the caller reports it.
                         group.addTask { (try? await runner.run(command, log: log))?.succeeded ?? Task.isCancelled }
                     }
                     return await group.allSatisfy { $0 }
                 }
             }
             for (command, log) in commands {
+                // A docker logs that fails or cannot start ends the loop; the caller reports the failure.
                 guard (try? await runner.run(command, log: log))?.succeeded == true else { return false }
                 log.flush()
             }

@@ -87,6 +87,7 @@ extension Session {
                         "the deploy running the canary (pid \(state.pid)) did not \(action.rawValue) it within \(wait); `stockops rollout status --env \(environment)` shows it"
                     ))
             }
+            // Sleeping throws only when cancelled; the deadline still ends the loop.
             try? await Task.sleep(for: .milliseconds(200))
         }
     }

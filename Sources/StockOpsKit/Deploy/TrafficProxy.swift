@@ -57,6 +57,7 @@ public struct TrafficProxy: Sendable {
 
     /// The slot the configuration sends traffic to; nil before the environment's first switch.
     public func activeSlot() -> Slot? {
+        // Missing before the first switch, which is what nil means here.
         guard let text = try? String(contentsOfFile: configurationPath, encoding: .utf8),
             let first = text.split(separator: "\n", maxSplits: 1).first, first.hasPrefix(Self.marker)
         else { return nil }
@@ -65,6 +66,7 @@ public struct TrafficProxy: Sendable {
 
     /// What each slot was last started with.
     public func slots() -> [Slot: SlotContents] {
+        // Missing before the first deploy, and written whole through a rename: one that does not decode counts as nothing recorded.
         guard let data = FileManager.default.contents(atPath: slotsPath),
             let decoded = try? JSONDecoder().decode([String: SlotContents].self, from: data)
         else { return [:] }
@@ -86,6 +88,7 @@ public struct TrafficProxy: Sendable {
 
     /// The slot and percentage of a canary the configuration sends a share of the traffic to; nil without one.
     public func canary() -> (slot: Slot, weight: Int)? {
+        // Missing before the first switch: no canary.
         guard let text = try? String(contentsOfFile: configurationPath, encoding: .utf8),
             let first = text.split(separator: "\n", maxSplits: 1).first, first.hasPrefix(Self.marker),
             let range = first.range(of: Self.canaryMarker)

@@ -35,6 +35,7 @@ public struct Doctor: Sendable {
     /// Debian's `/usr/lib/postgresql/<major>/bin`, oldest first.
     public static func installedPostgresDirectories() -> [String] {
         let base = "/usr/lib/postgresql"
+        // No /usr/lib/postgresql means no Debian PostgreSQL is installed.
         let majors = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init).sorted()
         return majors.map { "\(base)/\($0)/bin" }
     }
@@ -164,6 +165,7 @@ public struct Doctor: Sendable {
 
     /// The path `PATH` resolves `executable` to.
     func locate(_ executable: String) -> String? {
+        // Nil means PATH does not find it, which the callers report.
         try? runner.resolve(Command(executable, [], environment: toolEnvironment))
     }
 
@@ -276,6 +278,7 @@ public struct Doctor: Sendable {
     func buildx(_ need: ToolNeed) async -> [DoctorCheck] {
         guard let requirement = ToolRequirements.requirement(for: need.tool) else { return [] }
         let configDirectory = NSTemporaryDirectory() + "stockops-doctor-" + UUID().uuidString
+        // Docker reads a missing config directory as an empty configuration, and a leftover one is an empty temporary directory.
         try? FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: configDirectory) }
         var environment = toolEnvironment

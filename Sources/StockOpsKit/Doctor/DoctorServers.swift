@@ -112,6 +112,7 @@ extension Doctor {
                 checks.append(vaultReadFailure(error, name: name, path: secret.path, address: settings.address, policies: policies))
             }
         }
+        // The token lives only in this process; one not revoked expires with its TTL.
         await Task { try? await client.revokeSelf() }.value
         return (checks, fetched, true)
     }
@@ -199,6 +200,7 @@ extension Doctor {
         let status: Status
         do {
             let response = try await client.send(HTTPRequest(url: host + "/api/system/status", headers: ["Accept": "application/json"]))
+            // A body that is not SonarQube's status means the URL points elsewhere, which the problem reports.
             guard response.isSuccess, let decoded = try? JSONDecoder().decode(Status.self, from: response.body) else {
                 return [
                     .problem(

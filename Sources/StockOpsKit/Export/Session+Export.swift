@@ -33,6 +33,7 @@ extension Session {
         } catch {
             return fail(StockOpsError(.infrastructure, "could not write \(outputPath): \(error.localizedDescription)"))
         }
+        // The count is only for the message below; the node count stands in if the jobs cannot be listed.
         let jobs = (try? workflow.jobs(for: prepared.graph).count) ?? prepared.graph.nodes.count
         errors.write("wrote \(outputPath): \(jobs) jobs for \(prepared.graph.nodes.count) nodes\n")
         return .success

@@ -102,6 +102,7 @@ public struct GitOpsDeployer: Sendable {
 
     private func withClone<T>(_ body: (GitWorkspace) async throws -> T) async throws -> T {
         let directory = (workDirectory.hasSuffix("/") ? workDirectory : workDirectory + "/") + "stockops-gitops-" + UUID().uuidString
+        // Best effort: the clone is a temporary directory.
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let workspace = GitWorkspace(directory: directory, environment: commandEnvironment)
         try await run(workspace.clone(target.repository, branch: target.branch), "git clone of \(target.repository) (\(target.branch))")
@@ -190,6 +191,7 @@ public struct GitOpsDeployer: Sendable {
         var revisions: [GitOpsRevision] = []
         for commit in commits {
             let shown = try await runner.run(workspace.show(target.kustomizationPath, at: commit))
+            // A revision whose kustomization does not parse or lacks the image is skipped.
             guard shown.succeeded, let kustomization = try? Kustomization(yaml: shown.output), let image = kustomization.image(named: name) else { continue }
             revisions.append(GitOpsRevision(commit: commit, image: image))
         }

@@ -20,9 +20,11 @@ public struct OutputCache: Sendable {
     public func store(node: NodeID, key: String, output: Data) {
         let target = path(node: node, key: key)
         let fileManager = FileManager.default
+        // A cache that cannot be written costs a recomputation next time, nothing else.
         try? fileManager.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let temporary = target + ".\(getpid()).tmp"
         guard fileManager.createFile(atPath: temporary, contents: output) else { return }
+        // Cleanup of the temporary file; the entry is simply not cached.
         if rename(temporary, target) != 0 { try? fileManager.removeItem(atPath: temporary) }
     }
 
@@ -37,6 +39,7 @@ public struct OutputCache: Sendable {
     public func prune(keep: Int) throws -> PruneReport {
         let fileManager = FileManager.default
         var report = PruneReport(removed: 0, kept: 0)
+        // No cache directory means nothing to prune.
         guard let nodes = try? fileManager.contentsOfDirectory(atPath: directory) else { return report }
         for node in nodes {
             let nodeDirectory = directory + "/" + node
@@ -45,6 +48,7 @@ public struct OutputCache: Sendable {
             guard fileManager.fileExists(atPath: nodeDirectory, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             let entries = try fileManager.contentsOfDirectory(atPath: nodeDirectory).map { name -> (String, Date) in
                 let path = nodeDirectory + "/" + name
+                // An entry without a readable date counts as the oldest.
                 let modified = (try? fileManager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
                 return (path, modified)
             }.sorted { $0.1 > $1.1 }
@@ -56,6 +60,7 @@ public struct OutputCache: Sendable {
                     report.removed += 1
                 }
             }
+            // Its entries are gone; an empty directory left behind is harmless.
             if keep == 0 { try? fileManager.removeItem(atPath: nodeDirectory) }
         }
         return report

@@ -221,6 +221,7 @@ public struct Scheduler: Sendable {
             do {
                 let parts = try await inputs(CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: cache.directory))
                 key = Digest.sha256(([node.id.description] + parts).joined(separator: "\u{0}")).hex
+                // An entry that no longer decodes is a cache miss: the node runs again.
                 if let data = cache.lookup(node: node.id, key: key!), let value = try? node.decode(data) {
                     log.write("cache hit \(key!)\n")
                     return finish(.cached, reason: "inputs unchanged (key \(key!.prefix(12)))", key: key, value: value, log: log)
@@ -254,6 +255,7 @@ public struct Scheduler: Sendable {
                 log.write("attempt \(attempt) failed (\(kind.rawValue)): \(error)\n")
                 if kind == .transient && attempt <= node.policy.retries {
                     let delay = node.policy.retryDelay * (1 << min(attempt - 1, 16))
+                    // Task.sleep throws only when cancelled, which is handled here.
                     if (try? await Task.sleep(for: delay)) == nil {
                         return finish(.cancelled, reason: "interrupted while waiting to retry", attempts: attempt, key: key, log: log)
                     }

@@ -22,6 +22,7 @@ public enum FailureDigest {
 
     /// The last `lines` non-empty-ended lines of the log at `path`, masked.
     static func tail(of path: String, lines: Int) -> [String] {
+        // A missing log has no lines to show; its path is still printed.
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         let all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         return Array(all.reversed().drop { $0.isEmpty }.reversed().suffix(lines)).map { SecretMasker.shared.mask($0) }

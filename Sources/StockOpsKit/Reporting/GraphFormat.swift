@@ -29,6 +29,7 @@ public enum GraphFormat: String, Sendable, CaseIterable {
                 })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            // A graph of strings and integers always encodes.
             return String(decoding: (try? encoder.encode(graph)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
         case .mermaid:
             var lines = ["flowchart LR"]

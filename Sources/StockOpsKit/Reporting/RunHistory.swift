@@ -36,11 +36,13 @@ public enum RunHistory {
     /// listed as `unknown`.
     public static func list(root: String) -> [RunSummary] {
         let base = directory(root: root)
+        // No runs directory means no runs yet.
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { !$0.hasPrefix(".") }.sorted(by: >)
         return names.map { summary(runID: $0, directory: base + "/" + $0) }
     }
 
     static func summary(runID: String, directory: String) -> RunSummary {
+        // Directories without a readable record are listed as unknown.
         if let data = FileManager.default.contents(atPath: directory + "/run.json"), let record = try? decoder.decode(RunRecord.self, from: data) {
             return RunSummary(
                 runID: runID, kind: "run", environment: record.environment, status: record.status.rawValue, exitCode: record.exitCode, started: record.started,
@@ -52,6 +54,7 @@ public enum RunHistory {
             var error: String?
             var deployment: Deployment?
         }
+        // Not a rollback record either: listed as unknown below.
         if let data = FileManager.default.contents(atPath: directory + "/rollback.json"), let rollback = try? decoder.decode(Rollback.self, from: data) {
             return RunSummary(
                 runID: runID, kind: "rollback", environment: rollback.deployment?.environment.rawValue, status: rollback.status, exitCode: nil, started: nil,

@@ -57,6 +57,7 @@ public struct RunRecord: Codable, Sendable {
                 cached: item.result.status == .cached,
                 cacheKey: item.result.cacheKey,
                 log: hasLog ? "logs/\(item.id.fileName).log" : nil,
+                // Outputs are JSON the node encoded; one that does not decode is left out rather than losing the record.
                 output: result.encodedOutputs[item.id].flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) },
                 dependencies: graph?.node(item.id)?.dependencies
             )

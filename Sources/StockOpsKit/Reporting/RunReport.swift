@@ -31,6 +31,7 @@ public enum RunReport {
         }
         guard FileManager.default.createFile(atPath: source, contents: Data(RunDiagrams.dot(record).utf8)) else { return nil }
         let command = Command("dot", ["-Tsvg", "-o", output, source])
+        // Graphviz is optional: without it, or when it fails, the page draws the graph itself.
         guard (try? runner.resolve(command)) != nil, let result = try? await runner.run(command), result.succeeded,
             let document = try? String(contentsOfFile: output, encoding: .utf8)
         else { return nil }
@@ -141,6 +142,7 @@ public enum RunReport {
     static func pretty(_ value: JSONValue) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Only a non-finite number fails to encode, and values decoded from JSON hold none.
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 

@@ -51,6 +51,7 @@ public final class LiveReporter: RunObserver, Sendable {
     public func start(interval: Duration = .milliseconds(200)) -> Task<Void, Never> {
         Task { [self] in
             while !Task.isCancelled {
+                // Task.sleep throws only when cancelled, which ends the loop.
                 try? await Task.sleep(for: interval)
                 state.withLock { state in
                     if !state.stopped { redraw(&state, finished: nil) }
@@ -102,6 +103,7 @@ public final class BlockReporter: RunObserver, Sendable {
         Task { [self] in
             let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
             while !Task.isCancelled {
+                // Task.sleep throws only when cancelled, which the guard below handles.
                 try? await Task.sleep(for: interval)
                 guard !Task.isCancelled else { return }
                 progressLines(olderThan: seconds)

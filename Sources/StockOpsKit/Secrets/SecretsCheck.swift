@@ -67,12 +67,14 @@ extension Session {
                 case .permissionDenied: states = Dictionary(uniqueKeysWithValues: secret.keys.map { ($0, .denied) })
                 case .notFound, .invalidRequest: states = Dictionary(uniqueKeysWithValues: secret.keys.map { ($0, .missing) })
                 default:
+                    // The read failure is what is reported; the token lives only in this process and expires with its TTL.
                     try? await client.revokeSelf()
                     return fail(StockOpsError(.infrastructure, FetchSecretsStage.failure(error, path: secret.path).message))
                 }
             }
             checks += secret.keys.map { SecretCheck(path: secret.path, key: $0, state: states[$0]!) }
         }
+        // The token lives only in this process; one not revoked expires with its TTL.
         try? await client.revokeSelf()
 
         let bad = checks.filter { $0.state != .ok }

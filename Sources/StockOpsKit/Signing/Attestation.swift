@@ -87,6 +87,7 @@ public struct InTotoStatement: Sendable {
 
     /// Parses a statement and checks that it is about `digest`.
     public static func parse(_ data: Data, about digest: ImageDigest) throws(SigningError) -> (predicateType: String, predicate: [String: Any]) {
+        // Anything but a JSON object fails below; the parser's detail adds nothing.
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw SigningError(.invalidPayload, "the attestation payload is not a JSON object")
         }
@@ -134,6 +135,7 @@ public enum CosignAttestations {
         var replaced: Set<ImageDigest> = []
         for layer in manifest.layers where layer.mediaType == layerMediaType && layer.annotations?[predicateTypeAnnotation] == statement.predicateType {
             let earlier = try await registry.blob(layer.digest, in: image.repository)
+            // An envelope that does not parse or is not this key's is kept; only this key's earlier one is replaced.
             if let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: earlier), (try? envelope.verifiedPayload(ownKey)) != nil {
                 replaced.insert(layer.digest)
             }

@@ -44,6 +44,7 @@ public struct NativeSigner: Sendable {
         let payload = SimpleSigningPayload(image: image, annotations: annotations).bytes
         let payloadDigest = ImageDigest.of(payload)
         let ownKey = CosignVerifier(publicKeys: [key.signingKey.publicKey])
+        // A signature this key does not verify is not ours: a new one is appended.
         if let existing = signatures.layers.first(where: { layer in
             layer.digest == payloadDigest && layer.mediaType == CosignSignatureManifest.layerMediaType
                 && layer.signature.map { (try? ownKey.signer(of: payload, signature: $0)) != nil } == true

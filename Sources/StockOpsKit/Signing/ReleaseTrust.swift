@@ -35,6 +35,7 @@ public struct ReleaseTrust: Sendable {
         var sources: [String] = []
         for file in publicKeyFiles {
             let path = file.hasPrefix("/") ? file : root + "/" + file
+            // The failure below names the file and what to do; the underlying read error adds little.
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw SigningError(
                     .invalidKey, "images.sign.public-keys: cannot read \(file) (\(path)); commit the public key there or remove it from the list")

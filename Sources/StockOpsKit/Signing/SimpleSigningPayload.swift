@@ -77,6 +77,7 @@ public struct SimpleSigningPayload: Sendable, Equatable {
             throw SigningError(
                 .invalidPayload, "docker-manifest-digest \"\(body.critical.image.dockerManifestDigest)\" is not a sha256 digest")
         }
+        // The annotations are optional: a payload without a readable map has none.
         return SimpleSigningPayload(
             dockerReference: body.critical.identity.dockerReference, digest: digest, type: body.critical.type,
             annotations: (try? JSONDecoder().decode(Annotations.self, from: data))?.optional)

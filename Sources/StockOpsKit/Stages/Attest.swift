@@ -31,6 +31,7 @@ public struct AttestImageStage: Stage {
     /// Why `attest[*]` is skipped: no `SIGNING_KEY` was fetched (keyless attestations need `cosign attest`).
     public static func skipReason(images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, outputs: Outputs) -> String? {
         if images.keylessIdentity != nil { return "keyless signing: attestations are made with SIGNING_KEY only" }
+        // fetch-secrets skipped or failed: no key was fetched, which is the skip reason below.
         guard (secrets.flatMap { try? outputs.value($0) })?[SignImageStage.keyKey] == nil else { return nil }
         return "no \(SignImageStage.keyKey) was fetched from Vault to sign attestations with"
     }
@@ -40,6 +41,7 @@ public struct AttestImageStage: Stage {
         let pinned = try settings.pinned(built)
         let trust: ReleaseTrust
         do {
+            // Without fetched secrets (fetch-secrets skipped) there is no proof key, which fails below.
             trust = try ReleaseTrust.resolve(
                 publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: settings.secrets.flatMap { try? context.value($0) })
         } catch {
@@ -58,6 +60,7 @@ public struct AttestImageStage: Stage {
                 ))
             let provenanceDigest = try await CosignAttestations.attach(provenance, to: pinned, key: key, registry: client)
             var sbomDigest: ImageDigest?
+            // A skipped sbom node has no report: the provenance is attested alone, as the log says.
             if let report = try? context.value(sbom), let document = FileManager.default.contents(atPath: report.cycloneDX) {
                 let statement = InTotoStatement(
                     subjectName: pinned.reference.description, digest: pinned.digest, predicateType: InTotoStatement.cycloneDX, predicate: document)
@@ -115,6 +118,7 @@ public enum SLSAProvenance {
             ],
             "runDetails": ["builder": ["id": builder, "version": ["stockops": StockOpsKit.version]], "metadata": metadata],
         ]
+        // The predicate holds only strings, arrays and dictionaries, which always serialize.
         return (try? JSONSerialization.data(withJSONObject: predicate, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
     }
 }

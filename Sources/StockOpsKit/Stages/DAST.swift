@@ -63,6 +63,7 @@ public struct DASTStage: Stage {
                 throw StageFailure.failed("the ZAP rules file \(rules) does not exist; add it or fix security.dast.rules")
             }
             rulesFile = (rules as NSString).lastPathComponent
+            // Best effort: clears a copy from an earlier attempt; the copy below fails if one is still in the way.
             try? manager.removeItem(atPath: work + "/" + rulesFile!)
             try manager.copyItem(atPath: source, toPath: work + "/" + rulesFile!)
         }

@@ -118,6 +118,7 @@ public struct DefectDojoStage: Stage {
 
     private func commitHash(_ context: StageContext) async -> String? {
         if let sha = processEnvironment["GITHUB_SHA"], !sha.isEmpty { return sha }
+        // The commit is optional metadata of the import; without it the field is left out.
         guard let result = try? await context.runner.run(Git(repository: context.paths.root).resolveCommit("HEAD")), result.succeeded else { return nil }
         return Git.parseLines(result.output).first
     }

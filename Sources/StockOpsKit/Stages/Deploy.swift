@@ -33,6 +33,7 @@ public struct DeployStage: Stage {
         } catch {
             throw StageFailure(error.code == .infrastructure ? .infrastructure : .failed, error.message)
         }
+        // fetch-secrets is skipped without VAULT_ADDR: credentials then come from the environment, trust from the key files.
         let fetched = secrets.flatMap { try? context.value($0) }
         let credentials = RegistryAccess.credentials(fetched: fetched, environment: processEnvironment)
         let trust = try PromoteStage.trust(config: config, root: context.paths.root, secrets: fetched)

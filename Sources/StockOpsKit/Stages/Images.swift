@@ -40,6 +40,7 @@ public struct ImageSettings: Sendable {
     static func dockerConfig(_ paths: RunPaths) -> String { DockerLoginDirectory.path(for: paths) }
 
     func credentials(_ context: StageContext) throws -> RegistryCredentials? {
+        // fetch-secrets is skipped without VAULT_ADDR: then there are no credentials to log in with.
         guard let secrets, let fetched = try? context.value(secrets) else { return nil }
         guard let username = fetched[Self.usernameKey], let password = fetched[Self.passwordKey] else { return nil }
         return RegistryCredentials(username: username.reveal(), password: password)
@@ -57,6 +58,7 @@ public struct ImageSettings: Sendable {
     func login(_ context: StageContext) async throws {
         let directory = try DockerLoginDirectory.create(for: context.paths)
         guard let credentials = try credentials(context) else { return }
+        // An unreadable Docker config only means logging in again.
         if FileManager.default.fileExists(atPath: directory + "/config.json"),
             let text = try? String(contentsOfFile: directory + "/config.json", encoding: .utf8), text.contains("\"\(registry.host)\"")
         {
@@ -165,6 +167,7 @@ public struct BuildImageStage: Stage {
         let binary = try await buildBinary(context)
         // Outside the run record, which workflows upload: the context holds the service binary.
         let buildContext = NSTemporaryDirectory() + "/stockops-build-\(service.name)-\(UUID().uuidString)"
+        // Best effort: the build context is a temporary copy outside the run record.
         defer { try? FileManager.default.removeItem(atPath: buildContext) }
         try stageContext(
             binary: binary, ignoreFile: root + "/" + servicePath + "/.dockerignore", into: buildContext,
@@ -221,6 +224,7 @@ public struct BuildImageStage: Stage {
     /// Why the selected buildx builder cannot write the registry build cache, from what `docker buildx inspect`
     /// printed; nil when it can.
     static func cacheExportUnsupported(inspect: ProcessResult) -> String? {
+        // Output that does not parse is reported as an unknown builder, like a failed inspect.
         guard inspect.succeeded, let builder = try? BuildxBuilder.parse(inspectOutput: inspect.output) else {
             return "docker buildx inspect failed, so whether the builder exports cache is unknown"
         }
@@ -257,6 +261,7 @@ public struct BuildImageStage: Stage {
     /// the layer the image copies them into is the same bytes in every build of the commit.
     private func stageContext(binary: String, ignoreFile ignore: String, into directory: String, modified: Date) throws {
         let manager = FileManager.default
+        // Best effort: clears a leftover; the copy below fails if one is still in the way.
         try? manager.removeItem(atPath: directory)
         try manager.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         let target = directory + "/bin/" + service.product
@@ -283,7 +288,9 @@ public struct BuildImageStage: Stage {
     /// Why an existing image of the commit must not be reused when the run signs: no signature of the run's key
     /// verifies. Nil when it verifies, or when the run has no key to check with.
     private func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
+        // fetch-secrets is skipped without VAULT_ADDR: then there is no key to check with.
         let fetched = settings.secrets.flatMap { try? context.value($0) }
+        // Keys that cannot be read leave nothing to check with here; sign and deploy read them again and report why.
         guard fetched?[SignImageStage.keyKey] != nil || fetched?[SignImageStage.publicKeyKey] != nil,
             let trust = try? ReleaseTrust.resolve(publicKeyFiles: settings.images.publicKeyFiles, root: context.paths.root, secrets: fetched),
             let verifier = trust.verifier
@@ -409,6 +416,7 @@ public struct SBOMStage: Stage {
     }
 
     static func componentCount(cycloneDX path: String) throws -> Int {
+        // Anything but a CycloneDX JSON object fails below; the parser's detail adds nothing.
         guard let data = FileManager.default.contents(atPath: path),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             object["bomFormat"] as? String == "CycloneDX"
@@ -474,6 +482,7 @@ public struct SignImageStage: Stage {
                     "install cosign to sign images (https://docs.sigstore.dev/cosign/system_config/installation/), or set images.sign.tool: native (key mode); images.sign.required: true makes its absence fail the run"
             )
         }
+        // fetch-secrets skipped or failed: no key was fetched, which is the skip reason below.
         guard !images.signRequired, (secrets.flatMap { try? outputs.value($0) })?[keyKey] == nil else { return nil }
         return "no \(keyKey) was fetched from Vault for the native signer; images.sign.required: true makes its absence fail the run"
     }
@@ -487,6 +496,7 @@ public struct SignImageStage: Stage {
         var environment = settings.dockerEnvironment(context.paths)
         var verifyEnvironment = environment
         if case .key = mode {
+            // No fetched key (fetch-secrets skipped) fails below with what to configure.
             guard let secrets = settings.secrets, let fetched = try? context.value(secrets), let key = fetched[Self.keyKey] else {
                 throw StageFailure.failed(
                     "no \(Self.keyKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml, or configure images.sign.keyless")
@@ -516,6 +526,7 @@ public struct SignImageStage: Stage {
     }
 
     private func signNatively(_ pinned: PinnedImageReference, service: String, _ context: StageContext) async throws -> SignatureReport {
+        // No fetched key (fetch-secrets skipped) fails below with what to configure.
         guard let secrets = settings.secrets, let fetched = try? context.value(secrets), let pem = fetched[Self.keyKey] else {
             throw StageFailure.failed("no \(Self.keyKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml")
         }
@@ -560,6 +571,7 @@ public struct DockerLogoutStage: Stage {
         let directory = ImageSettings.dockerConfig(context.paths)
         guard FileManager.default.fileExists(atPath: directory) else { return Done() }
         let argv = settings.dockerCommand(context.paths).logout(registry: settings.registry.host)
+        // Best effort: removing the directory below deletes the stored credentials even when logout fails.
         _ = try? await context.run(Command(argv: argv, environment: settings.dockerEnvironment(context.paths)))
         try FileManager.default.removeItem(atPath: directory)
         return Done()

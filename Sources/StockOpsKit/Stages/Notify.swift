@@ -53,6 +53,7 @@ public struct NotifyStage: Stage {
             context.log.write("run \(outcome.rawValue): not notified (notify.on)\n")
             return NotifyResult(outcome: outcome.rawValue, delivered: false, note: "\(outcome.rawValue) is not in notify.on")
         }
+        // fetch-secrets may have been skipped or failed: the URL then comes from STOCKOPS_WEBHOOK_URL, and its absence is logged.
         let secrets = try? context.value(fetched)
         guard let url = webhookURL(secrets), !url.isEmpty else {
             context.log.write("no webhook URL (\(config.webhookKey) in Vault or STOCKOPS_WEBHOOK_URL): nothing sent\n")

@@ -146,6 +146,7 @@ public struct PathsFilterStage: Stage {
 
     /// The `before` SHA of a push event, unless it is the all-zero SHA of a new branch.
     func pushEventBefore() -> String? {
+        // A missing or unreadable event file means no push base; the caller falls back to the merge-base.
         guard let eventPath, let data = FileManager.default.contents(atPath: eventPath),
             let event = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let before = event["before"] as? String,

@@ -39,6 +39,7 @@ public struct PromoteStage: Stage {
     }
 
     public func run(_ context: StageContext) async throws -> Promotion {
+        // A skipped build (unchanged service) has no output: releaseImages takes that service's live digest from the ledger.
         let built = builds.compactMap { try? context.value($0) }
         let commits = try Set(
             built.map { image throws(StageFailure) in
@@ -70,11 +71,13 @@ public struct PromoteStage: Stage {
         }
         let stateDirectory = StateDirectory.resolve(root: context.paths.root, environment: processEnvironment)
         let images = try releaseImages(built, stateDirectory: stateDirectory, log: context.log)
+        // fetch-secrets is skipped without VAULT_ADDR: the credentials then come from the environment.
         let registry = RegistryAccess.client(
             config.registry, credentials: RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment))
 
         var verified: Bool?
         if environment == .prod {
+            // fetch-secrets is skipped without VAULT_ADDR: the trust then comes from images.sign.public-keys alone.
             let trust = try Self.trust(config: config, root: context.paths.root, secrets: secrets.flatMap { try? context.value($0) })
             let pinned = Dictionary(
                 uniqueKeysWithValues: images.map {

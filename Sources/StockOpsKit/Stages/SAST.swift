@@ -40,6 +40,7 @@ public struct SASTStage: Stage {
         try manager.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let sarif = context.paths.reportsDirectory + "/sast-semgrep.sarif"
         let json = context.paths.reportsDirectory + "/sast-semgrep.json"
+        // Best effort: semgrep writes new reports; an old one that cannot be removed is overwritten.
         for path in [sarif, json] { try? manager.removeItem(atPath: path) }
 
         let tool = SemgrepCommand(executable: semgrep)

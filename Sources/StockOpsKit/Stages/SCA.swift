@@ -55,13 +55,16 @@ public struct SCAStage: Stage {
         }
         // trivy scans every lock file under the directory it is given: give it this one alone.
         let input = context.paths.runDirectory + "/sca-input"
+        // Best effort: clears a leftover of an earlier attempt; the copy below fails if one is still in the way.
         try? manager.removeItem(atPath: input)
         try manager.createDirectory(atPath: input, withIntermediateDirectories: true)
         try manager.copyItem(atPath: lockFile, toPath: input + "/Package.resolved")
+        // Best effort: the copy is scratch space in the run directory.
         defer { try? manager.removeItem(atPath: input) }
 
         try manager.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let report = context.paths.reportsDirectory + "/sca-trivy.json"
+        // Best effort: trivy writes a new report; an old one that cannot be removed is overwritten.
         try? manager.removeItem(atPath: report)
         let cache = config.cacheDirectory.hasPrefix("/") ? config.cacheDirectory : root + "/" + config.cacheDirectory
         try manager.createDirectory(atPath: cache, withIntermediateDirectories: true)

@@ -45,6 +45,7 @@ public struct SecretScanStage: Stage {
             }
             return .gitleaks
         case .auto:
+            // Auto mode: a gitleaks that cannot run means trivy scans instead, which run() logs.
             return (try? runner.resolve(GitleaksCommand(executable: gitleaks).version())) != nil ? .gitleaks : .trivy
         }
     }
@@ -60,6 +61,7 @@ public struct SecretScanStage: Stage {
         try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let reportName = "secret-scan-\(scanner.rawValue).json"
         let report = context.paths.reportsDirectory + "/" + reportName
+        // Best effort: the scanner writes a new report; an old one that cannot be removed is overwritten.
         try? FileManager.default.removeItem(atPath: report)
 
         let version: String

@@ -113,6 +113,7 @@ public struct SmokeTest: Sendable {
                     last = "\(error)"
                 }
                 if Task.isCancelled || ContinuousClock.now >= deadline { break }
+                // Sleep throws only on cancellation; the loop then stops at its Task.isCancelled check.
                 try? await Task.sleep(for: interval)
             }
             if !healthy {
@@ -153,6 +154,7 @@ public struct SmokeTest: Sendable {
             )
         }
         if check.expect == .nonEmptyList {
+            // A body that is not JSON fails the check like one that is not an array.
             guard let list = try? JSONSerialization.jsonObject(with: response.body) as? [Any] else {
                 return .init(service: target.service, url: url, status: 200, passed: false, detail: "GET \(check.path) did not answer a JSON array")
             }

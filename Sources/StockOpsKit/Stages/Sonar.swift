@@ -44,6 +44,7 @@ public struct SonarStage: Stage {
     }
 
     public func run(_ context: StageContext) async throws -> SonarReport {
+        // No token (fetch-secrets skipped or the key not read) fails below with where to add it.
         guard let secrets, let token = (try? context.value(secrets))?[Self.tokenKey] else {
             throw StageFailure.failed("no \(Self.tokenKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml (secret/data/sonarqube/token)")
         }
@@ -63,6 +64,7 @@ public struct SonarStage: Stage {
             return SonarReport(service: service.name, projectKey: projectKey, status: "OK")
         }
         let reportTask = workingDirectory + "/.scannerwork/report-task.txt"
+        // No readable report-task.txt means the scanner submitted no analysis, which fails below.
         guard let text = try? String(contentsOfFile: reportTask, encoding: .utf8), let taskID = Self.parseProperties(text)["ceTaskId"] else {
             let last = Git.parseLines(result.output).last ?? ""
             throw StageFailure.infrastructure(
@@ -87,6 +89,7 @@ public struct SonarStage: Stage {
             }
             var task: Task
         }
+        // A body other than the documented JSON fails below.
         guard let body = try? JSONDecoder().decode(TaskBody.self, from: task.body) else {
             throw StageFailure.infrastructure("GET api/ce/task did not answer the documented {\"task\": …} JSON")
         }
@@ -135,6 +138,7 @@ public struct SonarStage: Stage {
 public enum ToolAvailability {
     /// Whether `name` resolves through `PATH`.
     public static func isInstalled(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> Bool {
+        // A probe: a name that does not resolve is not installed.
         (try? ProcessRunner().resolve(Command(name, [], environment: path.map { ["PATH": $0] } ?? [:]))) != nil
     }
 

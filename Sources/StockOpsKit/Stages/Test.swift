@@ -70,6 +70,7 @@ public struct TestStage: Stage {
         }
         context.log.write("\(counts.tests) tests, \(counts.failures) failed\n")
         if !result.succeeded {
+            // Only names the failed tests; the stage fails either way, with the exit status when no report can be read.
             let failed = reports.flatMap { TestCounts.failures(junit: (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "") }
             for name in failed { context.log.write("failed: \(name)\n") }
             let names = failed.isEmpty ? "" : ": " + failed.prefix(5).joined(separator: "; ") + (failed.count > 5 ? "; and \(failed.count - 5) more" : "")
@@ -119,6 +120,7 @@ public struct TestStage: Stage {
         let directory = (json as NSString).deletingLastPathComponent
         let profile = directory + "/default.profdata"
         let binDirectory = (directory as NSString).deletingLastPathComponent
+        // A missing or unreadable directory holds no bundle, which fails just below.
         let bundles = ((try? FileManager.default.contentsOfDirectory(atPath: binDirectory)) ?? []).filter { $0.hasSuffix(".xctest") }.sorted()
         guard let bundle = bundles.first else {
             throw StageFailure.infrastructure("no *.xctest in \(binDirectory); the tests did not build")

@@ -139,6 +139,7 @@ public struct DockerCommand: Sendable, Equatable {
 
     /// The pushed digest from a buildx `--metadata-file` (its `containerimage.digest`).
     public static func parseMetadata(_ data: Data) throws -> ImageDigest {
+        // Any parse error becomes the ToolOutputError below, which says what was expected.
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ToolOutputError(.unparsable, "the buildx metadata file is not a JSON object")
         }

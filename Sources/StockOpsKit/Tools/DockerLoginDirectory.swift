@@ -26,10 +26,12 @@ public enum DockerLoginDirectory {
     /// Deletes the directories under `parent` whose owning process is gone (a run that was killed); returns them.
     @discardableResult
     public static func removeAbandoned(parent: String = defaultParent) -> [String] {
+        // No parent directory means no run has left a login behind.
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return [] }
         var removed: [String] = []
         for name in names {
             let directory = parent + "/" + name
+            // A directory without a readable owner.pid has no live owner to keep it.
             let owner = (try? String(contentsOfFile: directory + "/owner.pid", encoding: .utf8))
                 .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             if let owner, owner > 0, kill(owner, 0) == 0 || errno == EPERM { continue }

@@ -68,6 +68,7 @@ public struct PackageGraph: Sendable, Equatable {
                 var key: String
                 var description: String
             }
+            // A missing, stale or unreadable memo only means asking swift package describe again.
             if let data = FileManager.default.contents(atPath: memo), let remembered = try? JSONDecoder().decode(Memo.self, from: data), remembered.key == key,
                 let graph = try? parse(Data(remembered.description.utf8))
             {
@@ -81,6 +82,7 @@ public struct PackageGraph: Sendable, Equatable {
             }
             let description = String(result.output[start...end])
             let graph = try parse(Data(description.utf8))
+            // A memo that cannot be written costs a describe next time, nothing else.
             if let data = try? JSONEncoder().encode(Memo(key: key, description: description)) {
                 try? FileManager.default.createDirectory(atPath: root + "/.stockops", withIntermediateDirectories: true)
                 try? data.write(to: URL(fileURLWithPath: memo), options: .atomic)

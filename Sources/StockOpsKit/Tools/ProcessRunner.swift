@@ -110,6 +110,7 @@ public struct ProcessRunner: Sendable {
             }
             return .success((pid, fds[0]))
         }
+        // The child has its own copy of the pipe; a failed close of the parent's leaks only a descriptor.
         try? input?.close()
         let (pid, readEnd) = try spawned.get()
         onSpawn?(pid)

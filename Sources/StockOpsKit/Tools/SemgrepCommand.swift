@@ -81,10 +81,12 @@ public struct SemgrepCommand: Sendable, Equatable {
                 var name: String
                 init(from decoder: any Decoder) throws {
                     let container = try decoder.singleValueContainer()
+                    // Not a string means the list form, decoded below.
                     if let text = try? container.decode(String.self) {
                         name = text
                     } else {
                         var list = try decoder.unkeyedContainer()
+                        // A list whose first element is not a string still names a failure.
                         name = (try? list.decode(String.self)) ?? "error"
                     }
                 }

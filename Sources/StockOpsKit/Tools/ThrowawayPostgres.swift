@@ -18,6 +18,7 @@ public struct ThrowawayPostgres: Sendable {
             ["initdb", "pg_ctl"].allSatisfy { FileManager.default.isExecutableFile(atPath: directory + "/" + $0) }
         }
         if let configured = environment["STOCKOPS_PG_BIN"], !configured.isEmpty { return usable(configured) ? configured : nil }
+        // Without Debian's PostgreSQL directory the PATH is searched instead.
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .compactMap { name in Int(name).map { ($0, "/usr/lib/postgresql/\(name)/bin") } }
             .sorted { $0.0 > $1.0 }
@@ -46,6 +47,7 @@ public struct ThrowawayPostgres: Sendable {
         if asRoot {
             let chown = try await runner.run(Command("chown", ["postgres:", directory]))
             guard chown.succeeded else {
+                // Cleanup of an empty temporary directory; the chown failure below is what matters.
                 try? FileManager.default.removeItem(atPath: directory)
                 throw StageFailure.infrastructure("cannot give \(directory) to the postgres account (the server refuses to run as root): \(chown.output)")
             }
@@ -64,6 +66,7 @@ public struct ThrowawayPostgres: Sendable {
         for command in [initdb, start] {
             let result = try await runner.run(command)
             if !result.succeeded {
+                // The server log only adds detail to the failure; without it the tool output is reported alone.
                 let serverLog = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
                 await server.stop()
                 throw StageFailure.infrastructure(
@@ -78,6 +81,7 @@ public struct ThrowawayPostgres: Sendable {
         if FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid") {
             _ = try? await runner.run(command("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"]))
         }
+        // A temporary directory left behind costs disk space, nothing else.
         try? FileManager.default.removeItem(atPath: directory)
     }
 

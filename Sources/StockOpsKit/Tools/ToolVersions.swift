@@ -50,6 +50,7 @@ public enum ToolVersions {
                 var entries = table(file)
                 entries[identity] = output
                 loaded[file] = entries
+                // A cache that cannot be written costs asking the tool again next time, nothing else.
                 guard let data = try? JSONEncoder().encode(entries) else { return }
                 try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
@@ -58,6 +59,7 @@ public enum ToolVersions {
 
         private func table(_ file: String) -> [String: String] {
             if let entries = loaded[file] { return entries }
+            // A missing or unreadable cache is empty: the tools are asked again.
             let entries = FileManager.default.contents(atPath: file).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
             loaded[file] = entries
             return entries
