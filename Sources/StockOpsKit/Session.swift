@@ -273,8 +273,12 @@ public struct Session: Sendable {
         let live = progress.isTTY && !progress.githubActions ? LiveReporter(console: progress) : nil
         let observer: any RunObserver = live ?? BlockReporter(console: progress)
         progress.write("stockops run \(runID) — environment \(prepared.environment.rawValue), jobs \(request.jobs)\n")
-        for directory in DockerLoginDirectory.removeAbandoned() {
+        let abandoned = DockerLoginDirectory.removeAbandoned()
+        for directory in abandoned.removed {
             progress.write("removed \(directory): the registry login of a run that was killed\n")
+        }
+        for (directory, why) in abandoned.failed.sorted(by: { $0.key < $1.key }) {
+            progress.write("warning: \(directory), the registry login of a run that was killed, could not be removed (\(why)); delete it\n")
         }
 
         let outputsDirectory = request.outputsDirectory.map { OutputsDirectory(path: $0.hasPrefix("/") ? $0 : request.root + "/" + $0) }

@@ -95,9 +95,16 @@ import Testing
         gone.waitUntilExit()
         try Data("\(gone.processIdentifier)\n".utf8).write(to: URL(fileURLWithPath: killed + "/owner.pid"))
         let live = try DockerLoginDirectory.create(for: RunPaths(root: root, runDirectory: root + "/runs/live"), parent: parent)
-        let removed = DockerLoginDirectory.removeAbandoned(parent: parent)
-        #expect(removed == [killed])
+        // A run that has just created its directory and not yet written owner.pid.
+        let starting = parent + "/starting"
+        try FileManager.default.createDirectory(atPath: starting, withIntermediateDirectories: true)
+        let cleanup = DockerLoginDirectory.removeAbandoned(parent: parent)
+        #expect(cleanup == DockerLoginDirectory.Cleanup(removed: [killed], failed: [:]))
         #expect(!FileManager.default.fileExists(atPath: killed))
         #expect(FileManager.default.fileExists(atPath: live + "/owner.pid"))
+        #expect(FileManager.default.fileExists(atPath: starting), "a directory younger than the grace keeps its chance to get an owner")
+        // Once the grace is over, a directory that never got an owner is abandoned too.
+        let later = DockerLoginDirectory.removeAbandoned(parent: parent, now: Date().addingTimeInterval(DockerLoginDirectory.ownerGrace + 1))
+        #expect(later.removed == [starting])
     }
 }

@@ -70,7 +70,11 @@ extension Deployer {
         } else {
             // A decision written after an earlier canary ended must not decide this one.
             unlink(proxy.decisionPath)
-            try? proxy.recordRollout(state)
+            do {
+                try proxy.recordRollout(state)
+            } catch {
+                say("warning: the canary's state could not be written (\(error)); `stockops rollout` cannot see or decide this canary, the analysis still does")
+            }
             say(
                 "canary: \(tag) in the \(canarySlot.rawValue) slot gets \(policy.weight) % of \(name.rawValue)'s requests for up to \(policy.window) s; \(stableTag) keeps the rest"
             )
@@ -107,6 +111,7 @@ extension Deployer {
             }
             state.elapsedSeconds = elapsed
             state.services = figures
+            // Said once at the start when it fails; the analysis does not depend on it.
             try? proxy.recordRollout(state)
             if windowEnded {
                 let answered = figures.values.map(\.canary.requests).reduce(0, +)
@@ -123,8 +128,13 @@ extension Deployer {
         let decided = analysis(verdict!.verdict, by: verdict!.by, verdict!.reason)
         await Task {
             if decided.verdict == .rolledBack {
-                try? proxy.writeConfiguration(active: stable, services: config.services)
-                _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: tag, slots: slots)
+                do {
+                    try proxy.writeConfiguration(active: stable, services: config.services)
+                    let reload = try await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: tag, slots: slots)
+                    if !reload.succeeded { say("warning: reloading the proxy onto the \(stable.rawValue) slot failed: \(Self.tail(reload.output))") }
+                } catch {
+                    say("warning: the proxy could not be pointed back to the \(stable.rawValue) slot alone: \(error)")
+                }
                 if let problem = await confirmSwitch(to: stable) { say("warning: \(problem)") }
             }
             proxy.clearRollout()

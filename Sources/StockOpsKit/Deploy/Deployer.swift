@@ -534,7 +534,15 @@ public struct Deployer: Sendable {
     /// changes nothing.
     private func pull(_ tag: RegistryTag, into slot: Slot, slots: [Slot: [String: String]]) async throws(DeployFailure) {
         let dockerConfig = try await loggedInDockerConfig()
-        defer { if let dockerConfig { try? FileManager.default.removeItem(atPath: dockerConfig) } }
+        defer {
+            if let dockerConfig {
+                do {
+                    try FileManager.default.removeItem(atPath: dockerConfig)
+                } catch {
+                    say("warning: \(dockerConfig), which holds a registry login, could not be removed: \(error.localizedDescription); delete it")
+                }
+            }
+        }
         let result = try await compose(
             environment.compose.pull(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots, dockerConfig: dockerConfig)
         guard result.succeeded else {
@@ -700,15 +708,25 @@ public struct Deployer: Sendable {
     /// ledger's live version, and the proxy reloaded onto it. Returns the slot that serves.
     private func reconcile(_ configured: Slot?, recorded: [Slot: SlotContents], containers: [ContainerStatus], live: LedgerEntry?) async -> Slot? {
         if let configured, let leftover = proxy.canary() {
-            try? proxy.writeConfiguration(active: configured, services: config.services)
-            if containers.contains(where: { $0.service == "proxy" && $0.state == "running" }) {
-                _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images))
-            }
             let tag = proxy.rollout()?.tag ?? recorded[leftover.slot]?.tag ?? "a canary"
-            proxy.clearRollout()
-            say(
-                "repaired an interrupted canary: \(tag) in the \(leftover.slot.rawValue) slot had \(leftover.weight) % of the traffic; the \(configured.rawValue) slot has all of it again"
-            )
+            var problem: String?
+            do {
+                try proxy.writeConfiguration(active: configured, services: config.services)
+                if containers.contains(where: { $0.service == "proxy" && $0.state == "running" }) {
+                    let reload = try await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images))
+                    if !reload.succeeded { problem = "reloading the proxy failed: \(Self.tail(reload.output))" }
+                }
+            } catch {
+                problem = "\(error)"
+            }
+            if let problem {
+                say("warning: an interrupted canary (\(tag) in the \(leftover.slot.rawValue) slot, \(leftover.weight) %) could not be repaired: \(problem)")
+            } else {
+                proxy.clearRollout()
+                say(
+                    "repaired an interrupted canary: \(tag) in the \(leftover.slot.rawValue) slot had \(leftover.weight) % of the traffic; the \(configured.rawValue) slot has all of it again"
+                )
+            }
         }
         // A ports error stops the deploy at its first compose command; here it only skips the probe.
         guard let configured, containers.contains(where: { $0.service == "proxy" && $0.state == "running" }),
@@ -737,9 +755,23 @@ public struct Deployer: Sendable {
     /// cancelled.
     private func discard(_ slot: Slot, tag: RegistryTag, slots: [Slot: [String: String]]) async {
         await Task {
-            _ = try? await compose(environment.compose.remove(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots)
-            try? proxy.record(nil, in: slot)
-            say("removed the \(slot.rawValue) slot's containers of \(tag); the proxy was not switched")
+            var problems: [String] = []
+            do {
+                let removal = try await compose(environment.compose.remove(config.services.map { slot.composeService($0.name) }), tag: tag, slots: slots)
+                if !removal.succeeded { problems.append("removing its containers failed: \(Self.tail(removal.output))") }
+            } catch {
+                problems.append("removing its containers failed: \(error)")
+            }
+            do {
+                try proxy.record(nil, in: slot)
+            } catch {
+                problems.append("its record in slots.json could not be cleared: \(error)")
+            }
+            if problems.isEmpty {
+                say("removed the \(slot.rawValue) slot's containers of \(tag); the proxy was not switched")
+            } else {
+                say("warning: the proxy was not switched to \(tag), but the \(slot.rawValue) slot was not cleaned up: " + problems.joined(separator: "; "))
+            }
         }.value
     }
 

@@ -66,8 +66,17 @@ extension Session {
         (request.json ? errors : output).write("asked the deploy running the canary of \(state.tag) in \(environment) to \(action.rawValue) it\n")
         // The deploy's ledger entry, written once the proxy serves the outcome, is the sign that it acted.
         let deadline = ContinuousClock.now + wait
+        // A ledger that cannot be read is said when the wait ends: the deploy may still be writing it.
+        var readProblem: String?
         while true {
-            if let entry = try? ledger.read().entries.dropFirst(entriesBefore).last(where: { $0.tag == state.tag }) {
+            var decided: LedgerEntry?
+            do {
+                decided = try ledger.read().entries.dropFirst(entriesBefore).last(where: { $0.tag == state.tag })
+                readProblem = nil
+            } catch {
+                readProblem = "\(error)"
+            }
+            if let entry = decided {
                 if request.json {
                     struct Decided: Encodable {
                         var environment: Environment
@@ -85,6 +94,7 @@ extension Session {
                     StockOpsError(
                         .infrastructure,
                         "the deploy running the canary (pid \(state.pid)) did not \(action.rawValue) it within \(wait); `stockops rollout status --env \(environment)` shows it"
+                            + (readProblem.map { "; the ledger: \($0)" } ?? "")
                     ))
             }
             // Sleeping throws only when cancelled; the deadline still ends the loop.

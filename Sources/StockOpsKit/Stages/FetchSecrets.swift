@@ -161,8 +161,17 @@ public struct FetchSecretsStage: Stage {
             return fetched
         } catch {
             // A task of its own, so that the revocation also goes out when the run is being cancelled.
-            await Task { try? await client.revokeSelf() }.value
-            context.log.write("token revoked after the failure\n")
+            let revokeProblem = await Task { () async -> String? in
+                do {
+                    try await client.revokeSelf()
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }.value
+            context.log.write(
+                revokeProblem.map { "warning: the Vault token could not be revoked after the failure (\($0)); it expires with its TTL\n" }
+                    ?? "token revoked after the failure\n")
             throw error
         }
     }

@@ -23,20 +23,42 @@ public enum DockerLoginDirectory {
         return directory
     }
 
-    /// Deletes the directories under `parent` whose owning process is gone (a run that was killed); returns them.
+    /// What ``removeAbandoned(parent:)`` did.
+    public struct Cleanup: Sendable, Equatable {
+        /// The directories of runs that are gone, deleted.
+        public var removed: [String] = []
+        /// Directories of runs that are gone that could not be deleted, with why: they still hold a registry login.
+        public var failed: [String: String] = [:]
+    }
+
+    /// How long a directory without `owner.pid` is left alone: the run creating it writes the file right after.
+    static let ownerGrace: TimeInterval = 60
+
+    /// Deletes the directories under `parent` whose owning process is gone (a run that was killed).
     @discardableResult
-    public static func removeAbandoned(parent: String = defaultParent) -> [String] {
+    public static func removeAbandoned(parent: String = defaultParent, now: Date = Date()) -> Cleanup {
+        var cleanup = Cleanup()
         // No parent directory means no run has left a login behind.
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return [] }
-        var removed: [String] = []
-        for name in names {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return cleanup }
+        for name in names.sorted() {
             let directory = parent + "/" + name
-            // A directory without a readable owner.pid has no live owner to keep it.
+            // A missing or unreadable owner.pid is handled below: no owner, so no live run keeps the directory.
             let owner = (try? String(contentsOfFile: directory + "/owner.pid", encoding: .utf8))
                 .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             if let owner, owner > 0, kill(owner, 0) == 0 || errno == EPERM { continue }
-            if (try? FileManager.default.removeItem(atPath: directory)) != nil { removed.append(directory) }
+            if owner == nil, let created = modificationDate(directory), now.timeIntervalSince(created) < ownerGrace { continue }
+            do {
+                try FileManager.default.removeItem(atPath: directory)
+                cleanup.removed.append(directory)
+            } catch {
+                cleanup.failed[directory] = error.localizedDescription
+            }
         }
-        return removed
+        return cleanup
+    }
+
+    private static func modificationDate(_ path: String) -> Date? {
+        // A directory that cannot be inspected counts as old: it is removed like any other without an owner.
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
     }
 }
