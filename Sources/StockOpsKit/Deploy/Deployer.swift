@@ -743,7 +743,16 @@ public struct Deployer: Sendable {
             return serving
         }
         if wanted != serving {
-            _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images))
+            // The reload's own error is not needed: either way the proxy's answer decides, and a failed reload is said.
+            let reloaded = (try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: nil, slots: recorded.mapValues(\.images)))?.succeeded
+            if reloaded != true {
+                // The proxy still serves `serving`: its configuration names it again, and the deploy goes on from there.
+                try? proxy.writeConfiguration(active: serving, services: config.services)
+                say(
+                    "warning: the proxy serves the \(serving.rawValue) slot while its configuration named the \(configured.rawValue) slot, and reloading it onto the \(wanted.rawValue) slot failed; it keeps serving the \(serving.rawValue) slot"
+                )
+                return serving
+            }
         }
         say(
             "repaired an unfinished switch: the proxy's configuration named the \(configured.rawValue) slot while it served the \(serving.rawValue) slot; it now names the \(wanted.rawValue) slot, which holds \(live?.tag ?? "the live version")"

@@ -65,13 +65,19 @@ public struct TestStage: Stage {
         let result = try await context.run(tools.test(filter: service.testTarget, xunitOutput: xunit, coverage: true))
 
         let reports = SwiftPM.xunitFiles(for: xunit).filter { FileManager.default.fileExists(atPath: $0) }
-        let counts = reports.reduce(TestCounts(tests: 0, failures: 0)) { total, path in
-            total + TestCounts.parse(junit: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+        var junit: [String: String] = [:]
+        for path in reports {
+            do {
+                junit[path] = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw StageFailure.infrastructure("\(path), written by swift test, cannot be read: \(error.localizedDescription)")
+            }
         }
+        let counts = reports.reduce(TestCounts(tests: 0, failures: 0)) { total, path in total + TestCounts.parse(junit: junit[path] ?? "") }
         context.log.write("\(counts.tests) tests, \(counts.failures) failed\n")
         if !result.succeeded {
             // Only names the failed tests; the stage fails either way, with the exit status when no report can be read.
-            let failed = reports.flatMap { TestCounts.failures(junit: (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "") }
+            let failed = reports.flatMap { TestCounts.failures(junit: junit[$0] ?? "") }
             for name in failed { context.log.write("failed: \(name)\n") }
             let names = failed.isEmpty ? "" : ": " + failed.prefix(5).joined(separator: "; ") + (failed.count > 5 ? "; and \(failed.count - 5) more" : "")
             let detail =
