@@ -53,9 +53,9 @@ PY
 }
 
 echo "== building release binaries"
-swift build -c release --product stock-listing >/dev/null
-swift build -c release --product trade >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+swift build --package-path services -c release --product stock-listing >/dev/null
+swift build --package-path services -c release --product trade >/dev/null
+bin="$(swift build --package-path services -c release --show-bin-path)"
 
 echo "== PostgreSQL"
 postgres_start "$workdir/pg" -c max_connections=300

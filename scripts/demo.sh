@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on an embedded default, with no Vault, Harbor or SonarQube of your own:
-#   1. installs what is missing and builds stockops (into .build-stockops);
-#   2. `stockops sandbox up`: a Docker engine, a registry standing in for Harbor, OpenBao for Vault, and
+#   1. installs what is missing and builds stockops (into .build-stockops), while
+#   2. `stockops sandbox up` (scripts/sandbox.sh up, started at the same time) starts a Docker engine, a registry standing in for Harbor, OpenBao for Vault, and
 #      the database and Vault Agent images of the environments;
 #   3. runs `stockops run --env dev --all --skip sca` in the sandbox: fetch-secrets, paths-filter,
 #      secret-scan, sast, each service's tests and coverage gate (each test node starts a throwaway PostgreSQL of
@@ -28,16 +28,34 @@ scripts/install-deps.sh
 pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH="$pip_scripts:$PATH"
 
-trap 'exit 130' INT TERM
+mkdir -p .stockops
+sandbox_log="$PWD/.stockops/sandbox-up.log"
+sandbox_pid=""
+trap 'if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; fi; exit 130' INT TERM
 
-echo "== building stockops"
-# Its own build directory: the pipeline's test nodes build .build with coverage and its build nodes
-# .build-images, so none of the three invalidates another.
-swift build --product stockops --scratch-path .build-stockops
-stockops="$PWD/.build-stockops/debug/stockops"
-
+# The sandbox (`stockops sandbox up` runs scripts/sandbox.sh up) starts while stockops compiles: it needs no
+# stockops binary, and its engine, base image and stand-in images are mostly waiting on disk and network.
+echo "== building stockops, and stockops sandbox up at the same time (its log: $sandbox_log)"
+scripts/sandbox.sh up >"$sandbox_log" 2>&1 &
+sandbox_pid=$!
+# Its own build directory: the pipeline's test nodes build the services' package (services/.build) with coverage
+# and its build nodes .build-images, so none of the three invalidates another.
+build_status=0
+swift build --product stockops --scratch-path .build-stockops || build_status=$?
+sandbox_status=0
+wait "$sandbox_pid" || sandbox_status=$?
+sandbox_pid=""
 echo "== stockops sandbox up"
-"$stockops" sandbox up
+cat "$sandbox_log"
+if [ "$build_status" -ne 0 ]; then
+  echo "swift build --product stockops failed with $build_status (above)" >&2
+  exit "$build_status"
+fi
+if [ "$sandbox_status" -ne 0 ]; then
+  echo "stockops sandbox up failed with $sandbox_status: see $sandbox_log (above)" >&2
+  exit "$sandbox_status"
+fi
+stockops="$PWD/.build-stockops/debug/stockops"
 
 # The dev environment publishes its ports on 127.0.0.1; a port another program holds is replaced.
 export STOCK_LISTING_PORT="$listing_port" TRADE_PORT="$trade_port"

@@ -2,14 +2,15 @@
 # The whole test suite: installs what is missing, then
 #   1. scripts/test-demo.sh: README command 1 (scripts/demo.sh) in this checkout, checked over HTTP, then
 #      `stockops sandbox down`. CI's checkout is a clean clone, so this is the demo from a clean clone; it
-#      builds what step 2 builds (.build with coverage, .build-images), so step 2 reuses it;
+#      builds what step 2 builds (services/.build with coverage, .build-images, .build-stockops), so step 2 reuses it;
 #   2. starts a throwaway PostgreSQL on loopback and a Docker engine (scripts/lib/docker.sh) for the tests,
-#      runs `swift test` (with coverage, as the pipeline's test nodes build), and stops both again however
-#      the tests end;
+#      runs `swift test` of the services' package (services/, with coverage, as the pipeline's test nodes build) and
+#      of stockops' package (in .build-stockops, where step 1 built stockops), and stops both again however the
+#      tests end;
 #   3. once both are stopped, scripts/test-workflows.sh: the repository's GitHub Actions workflows run by act on this
 #      machine as a self-hosted runner, against a sandbox of their own, with the stockops step 1 built (one binary
 #      for every scenario).
-# Extra arguments go to `swift test` and leave steps 1 and 3 out (e.g. scripts/test.sh --filter TradeServiceTests).
+# Extra arguments go to both `swift test`s and leave steps 1 and 3 out (e.g. scripts/test.sh --filter TradeServiceTests).
 # Under CI (CI=true) or with STOCKOPS_FRESH_ENGINE=1, both steps use a new, empty STOCKOPS_CACHE_DIR (engine data,
 # base image) and, when no dockerd runs, a leftover docker0 interface is deleted first: step 1 is then the first
 # run on a machine that never ran Docker.
@@ -57,16 +58,20 @@ docker_engine_start
 docker_base_image
 echo "test Docker engine at $DOCKER_HOST"
 
-swift build --build-tests --enable-code-coverage
+# The services' package with coverage, as the pipeline's test nodes build it (step 1 left it built).
+swift build --package-path services --build-tests --enable-code-coverage
+# stockops' own package in .build-stockops, next to the stockops binary step 1 built (so only its tests compile here).
+swift build --build-tests --scratch-path .build-stockops
 # The image tests run the pipeline's build node, whose SwiftPM cannot share the lock of the tests' own
-# .build: its release binaries live in .build-images, built here so the node finds them up to date.
+# build directory: its release binaries live in .build-images, built here so the node finds them up to date.
 for product in stock-listing trade; do
-  swift build -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images --product "$product"
+  swift build --package-path services -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images --product "$product"
 done
 # The deploy tests run the services' images from these binaries too.
 export STOCKOPS_SERVICE_BINARIES="$PWD/.build-images/release"
 test_status=0
-TMPDIR="$workdir/tmp" swift test --skip-build --enable-code-coverage "$@" || test_status=$?
+TMPDIR="$workdir/tmp" swift test --package-path services --skip-build --enable-code-coverage "$@" || test_status=$?
+TMPDIR="$workdir/tmp" swift test --skip-build --scratch-path .build-stockops "$@" || test_status=$?
 # Step 3's sandbox starts its own engine on the same data directory: this one stops first.
 docker_engine_stop
 postgres_stop "$workdir" || true

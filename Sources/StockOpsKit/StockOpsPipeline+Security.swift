@@ -62,9 +62,9 @@ extension StockOpsPipeline {
         if let scaConfig = security.sca {
             let failOn = scaConfig.failOn ?? config.gates.failingSeverities
             graph.add(
-                sca.id, SCAStage(config: scaConfig, failOn: failOn),
+                sca.id, SCAStage(config: scaConfig, failOn: failOn, packages: Array(Set(["."] + config.services.map(\.package))).sorted()),
                 policy: NodePolicy(scaConfig.blocking ? .gate : .allowFailure, timeout: .seconds(900), resources: [ImageSettings.trivyResource]),
-                summary: "trivy fs --scanners vuln of Package.resolved, failing on \(failOn.map(\.rawValue).joined(separator: "/"))"
+                summary: "trivy fs --scanners vuln of every Package.resolved, failing on \(failOn.map(\.rawValue).joined(separator: "/"))"
                     + (scaConfig.blocking ? "" : " (allowed to fail)")
             )
         }

@@ -188,7 +188,8 @@ public enum StockOpsPipeline {
             imageNodes.append(
                 graph.add(
                     NodeID("attest", key: service.name),
-                    AttestImageStage(image: image, sbom: StageRef(sbom.id), settings: settings, processEnvironment: options.processEnvironment),
+                    AttestImageStage(
+                        image: image, sbom: StageRef(sbom.id), settings: settings, processEnvironment: options.processEnvironment, package: service.package),
                     policy: NodePolicy(.gate, timeout: .seconds(600), retries: 2, skipPropagates: false),
                     summary: "SLSA provenance and the CycloneDX SBOM as signed attestations (cosign attest's layout)",
                     when: { outputs in
@@ -220,20 +221,23 @@ public enum StockOpsPipeline {
 
     /// What of a service's configuration its test result depends on, for cache keys.
     static func describe(_ service: ServiceConfig) -> String {
-        "service \(service.name) paths \(service.paths.joined(separator: ",")) product \(service.product) tests \(service.testTarget)"
+        "service \(service.name) paths \(service.paths.joined(separator: ",")) package \(service.package) product \(service.product) tests \(service.testTarget)"
     }
 
     /// A test node's cache inputs: the content of every directory its product and test target are built from (the
-    /// package's own dependency closure, ``PackageGraph``), the shared paths, the resolved dependency versions
-    /// (`Package.resolved`) and SwiftPM's version.
+    /// package's own dependency closure, ``PackageGraph``), the service package's manifest, the shared paths, the resolved
+    /// dependency versions (that package's `Package.resolved`) and SwiftPM's version.
     static func testSources(_ service: ServiceConfig, sharedPaths: [String], plus values: [String]) -> @Sendable (CacheKeyContext) async throws -> [String] {
         { context in
-            let graph = try await PackageGraph.load(root: context.root, runner: context.runner)
+            let graph = try await PackageGraph.load(root: context.root, package: service.package, runner: context.runner)
+            let directory = service.packageDirectory(root: context.root)
             let resolved =
-                FileManager.default.contents(atPath: context.root + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description }
+                FileManager.default.contents(atPath: directory + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description }
                 ?? "no Package.resolved"
+            let manifest = service.package == "." ? "Package.swift" : service.package + "/Package.swift"
             return try await sources(
-                graph.widened(service).paths + sharedPaths, plus: values + [resolved], toolVersion: SwiftPM(packageDirectory: ".").version())(context)
+                graph.widened(service).paths + [manifest] + sharedPaths, plus: values + [resolved], toolVersion: SwiftPM(packageDirectory: ".").version())(
+                    context)
         }
     }
 

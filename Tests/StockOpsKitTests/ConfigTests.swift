@@ -40,7 +40,8 @@ import Testing
         #expect(config.service(named: "trade")?.ports == [.dev: 8001, .stage: 8011, .prod: 8021])
         #expect(config.service(named: "trade")?.testTarget == "TradeServiceTests")
         #expect(config.databasePorts == [.dev: 5432, .stage: 5433, .prod: 5434])
-        #expect(config.sharedPaths.contains("Sources/CLibPQ/"))
+        #expect(config.sharedPaths.contains("services/Sources/"))
+        #expect(config.service(named: "trade")?.package == "services")
         #expect(config.environments[.prod]?.approval == true)
     }
 

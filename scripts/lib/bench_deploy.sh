@@ -28,7 +28,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stockops-$BENCH_NAME-XXXXXX")
 chmod 755 "$WORK"
 for product in stock-listing trade; do
-  swift build -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images --product "$product" >"$WORK/build.log" 2>&1 \
+  swift build --package-path services -c release --static-swift-stdlib -Xlinker -s --scratch-path .build-images --product "$product" >"$WORK/build.log" 2>&1 \
     || { cat "$WORK/build.log" >&2; exit 1; }
 done
 BIN=$PWD/.build-images/release

@@ -7,6 +7,9 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     public var name: String
     /// Repository paths belonging to the service (`services/trade/`); a trailing `/` denotes a directory.
     public var paths: [String]
+    /// The directory of the SwiftPM package holding `product` and `testTarget`, relative to the repository root:
+    /// `services`, or `.` for the root package.
+    public var package: String = "."
     /// The SwiftPM executable product.
     public var product: String
     /// The SwiftPM test target run by `test[<name>]`.
@@ -19,6 +22,11 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     public var smoke: [SmokeCheck] = []
     /// The port the service's container listens on (its `PORT`), which the environment's proxy forwards to.
     public var containerPort: Int = 8080
+
+    /// The directory of the service's SwiftPM package in the repository at `root`.
+    public func packageDirectory(root: String) -> String {
+        package == "." ? root : root + "/" + package
+    }
 }
 
 /// The container registry images are pushed to.
@@ -320,7 +328,7 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {
-        _ = try item.mapping(allowed: ["name", "paths", "product", "test-target", "health", "ports", "smoke", "container-port"])
+        _ = try item.mapping(allowed: ["name", "paths", "package", "product", "test-target", "health", "ports", "smoke", "container-port"])
         let nameNode = try item.required("name")
         let name = try nameNode.nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -332,9 +340,12 @@ public struct PipelineConfig: Sendable, Equatable {
         let healthNode = try item.optional("health")
         let health = try healthNode?.nonEmptyString() ?? "/health"
         guard health.hasPrefix("/") else { throw healthNode!.error(.invalidValue, "must start with '/'") }
+        let packageNode = try item.optional("package")
+        let package = try packageNode.map { node throws(ConfigError) in try Self.relativeDirectory(node) } ?? "."
         return ServiceConfig(
             name: name,
             paths: paths,
+            package: package,
             product: try item.required("product").nonEmptyString(),
             testTarget: try item.required("test-target").nonEmptyString(),
             healthPath: health,
@@ -342,6 +353,17 @@ public struct PipelineConfig: Sendable, Equatable {
             smoke: try decodeSmoke(try item.optional("smoke")),
             containerPort: try decodeContainerPort(try item.optional("container-port"))
         )
+    }
+
+    /// A directory inside the repository, written relative to its root: `services`, `services/`, `.`.
+    private static func relativeDirectory(_ node: YAMLValue) throws(ConfigError) -> String {
+        var path = try node.nonEmptyString()
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        if path.hasPrefix("./"), path.count > 2 { path.removeFirst(2) }
+        guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+            throw node.error(.invalidValue, "'\(path)' must be a directory inside the repository, relative to its root (such as services)")
+        }
+        return path
     }
 
     private static func decodeContainerPort(_ node: YAMLValue?) throws(ConfigError) -> Int {

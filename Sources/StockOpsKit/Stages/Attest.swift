@@ -19,9 +19,15 @@ public struct AttestImageStage: Stage {
     public var settings: ImageSettings
     /// `GITHUB_*` of the workflow run.
     public var processEnvironment: [String: String]
+    /// The directory of the image's SwiftPM package, relative to the repository root: its `Package.resolved` is
+    /// recorded.
+    public var package: String
     public var dependencies: [NodeID] { [image.id, sbom.id] + (settings.secrets.map { [$0.id] } ?? []) }
 
-    public init(image: StageRef<BuiltImage>, sbom: StageRef<SBOMReport>, settings: ImageSettings, processEnvironment: [String: String]) {
+    public init(
+        image: StageRef<BuiltImage>, sbom: StageRef<SBOMReport>, settings: ImageSettings, processEnvironment: [String: String], package: String = "."
+    ) {
+        self.package = package
         self.image = image
         self.sbom = sbom
         self.settings = settings
@@ -56,7 +62,8 @@ public struct AttestImageStage: Stage {
             let provenance = InTotoStatement(
                 subjectName: pinned.reference.description, digest: pinned.digest, predicateType: InTotoStatement.slsaProvenance,
                 predicate: SLSAProvenance.predicate(
-                    labels: labels, root: context.paths.root, runID: (context.paths.runDirectory as NSString).lastPathComponent, environment: processEnvironment
+                    labels: labels, root: package == "." ? context.paths.root : context.paths.root + "/" + package,
+                    runID: (context.paths.runDirectory as NSString).lastPathComponent, environment: processEnvironment
                 ))
             let provenanceDigest = try await CosignAttestations.attach(provenance, to: pinned, key: key, registry: client)
             var sbomDigest: ImageDigest?
@@ -88,7 +95,7 @@ public struct AttestImageStage: Stage {
 public enum SLSAProvenance {
     public static let buildType = "urn:stockops:build:image:v1"
 
-    /// From the image's OCI labels (revision, source, creation time), `Package.resolved` under `root`, the stockops
+    /// From the image's OCI labels (revision, source, creation time), `Package.resolved` in the package directory `root`, the stockops
     /// run and the GitHub Actions run (`GITHUB_*`) when there is one.
     public static func predicate(labels: [String: String], root: String, runID: String, environment: [String: String]) -> Data {
         let commit = labels[RegistryClient.revisionLabel] ?? ""

@@ -244,7 +244,7 @@ public struct BuildImageStage: Stage {
     }
 
     private func buildBinary(_ context: StageContext) async throws -> String {
-        let swiftPM = SwiftPM(swift: settings.swift, packageDirectory: context.paths.root)
+        let swiftPM = SwiftPM(swift: settings.swift, packageDirectory: service.packageDirectory(root: context.paths.root))
         var arguments = ["-c", settings.images.buildConfiguration, "--static-swift-stdlib"] + SwiftPM.strippedLink
         if let scratch = settings.images.scratchPath {
             arguments += ["--scratch-path", scratch.hasPrefix("/") ? scratch : context.paths.root + "/" + scratch]

@@ -100,21 +100,32 @@ public struct PathsFilterStage: Stage {
     }
 
     /// The services with the directories of every target their product and tests depend on (``PackageGraph``), so a
-    /// change in a library a service's tests import selects that service. The declared paths alone when the package
-    /// cannot be described, with a warning.
+    /// change in a library a service's tests import (or the manifest of its package) selects that service. The
+    /// declared paths alone when the package cannot be described, with a warning.
     private func widened(_ context: StageContext) async throws -> [ServiceConfig] {
-        guard FileManager.default.fileExists(atPath: context.paths.root + "/Package.swift") else { return services }
-        do {
-            let graph = try await PackageGraph.load(root: context.paths.root, runner: context.runner)
-            let widened = services.map(graph.widened)
-            for (declared, service) in zip(services, widened) where service.paths != declared.paths {
-                context.log.write("\(service.name) is built and tested from \(service.paths.joined(separator: ", "))\n")
+        var widened: [ServiceConfig] = []
+        for service in services {
+            let directory = service.packageDirectory(root: context.paths.root)
+            guard FileManager.default.fileExists(atPath: directory + "/Package.swift") else {
+                widened.append(service)
+                continue
             }
-            return widened
-        } catch {
-            context.log.write("warning: cannot read the package's targets (\(error)); selecting services by their declared paths only\n")
-            return services
+            do {
+                let graph = try await PackageGraph.load(root: context.paths.root, package: service.package, runner: context.runner)
+                var wider = graph.widened(service)
+                let manifest = service.package == "." ? "Package.swift" : service.package + "/Package.swift"
+                if !wider.paths.contains(manifest) { wider.paths.append(manifest) }
+                if wider.paths != service.paths {
+                    context.log.write("\(service.name) is built and tested from \(wider.paths.joined(separator: ", "))\n")
+                }
+                widened.append(wider)
+            } catch {
+                context.log.write(
+                    "warning: cannot read the targets of the package in \(service.package) (\(error)); selecting \(service.name) by its declared paths only\n")
+                widened.append(service)
+            }
         }
+        return widened
     }
 
     private func commit(_ revision: String, _ git: Git, _ context: StageContext) async throws -> String? {

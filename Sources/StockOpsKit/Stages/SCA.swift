@@ -22,7 +22,7 @@ public struct SCAResult: Codable, Sendable, Equatable {
     public var report: String
 }
 
-/// `sca`: trivy's vulnerability scan of `Package.resolved`.
+/// `sca`: trivy's vulnerability scan of the `Package.resolved` of every SwiftPM package of the repository.
 ///
 /// The scan needs trivy's vulnerability DB: without one in `security.sca.cache-dir` trivy downloads it, and a
 /// download that fails is an infrastructure error (exit 3), never a pass. `--skip-db-update` is passed only
@@ -34,9 +34,12 @@ public struct SCAStage: Stage {
     public var failOn: [Severity]
     public var trivy: String
     public var swift: String
+    /// The SwiftPM packages whose lock files are scanned, relative to the repository root (`.`, `services`).
+    public var packages: [String]
 
-    public init(config: SCAConfig, failOn: [Severity], trivy: String = "trivy", swift: String = "swift") {
+    public init(config: SCAConfig, failOn: [Severity], packages: [String] = ["."], trivy: String = "trivy", swift: String = "swift") {
         self.config = config
+        self.packages = packages
         self.failOn = failOn
         self.trivy = trivy
         self.swift = swift
@@ -45,20 +48,25 @@ public struct SCAStage: Stage {
     public func run(_ context: StageContext) async throws -> SCAResult {
         let root = context.paths.root
         let manager = FileManager.default
-        let lockFile = root + "/Package.resolved"
-        if !manager.fileExists(atPath: lockFile) {
-            context.log.write("no Package.resolved: resolving the dependencies first\n")
-            try await context.run(Command(swift, ["package", "--package-path", root, "resolve"])).check("swift package resolve", kind: .infrastructure)
-        }
-        guard manager.fileExists(atPath: lockFile) else {
-            throw StageFailure.failed("Package.resolved does not exist after `swift package resolve`: the package has no dependencies to scan")
-        }
-        // trivy scans every lock file under the directory it is given: give it this one alone.
+        // trivy scans every lock file under the directory it is given: give it these alone, each under its package's path.
         let input = context.paths.runDirectory + "/sca-input"
         // Best effort: clears a leftover of an earlier attempt; the copy below fails if one is still in the way.
         try? manager.removeItem(atPath: input)
-        try manager.createDirectory(atPath: input, withIntermediateDirectories: true)
-        try manager.copyItem(atPath: lockFile, toPath: input + "/Package.resolved")
+        for package in packages {
+            let directory = package == "." ? root : root + "/" + package
+            let lockFile = directory + "/Package.resolved"
+            let named = package == "." ? "Package.resolved" : package + "/Package.resolved"
+            if !manager.fileExists(atPath: lockFile) {
+                context.log.write("no \(named): resolving the dependencies first\n")
+                try await context.run(Command(swift, ["package", "--package-path", directory, "resolve"])).check("swift package resolve", kind: .infrastructure)
+            }
+            guard manager.fileExists(atPath: lockFile) else {
+                throw StageFailure.failed("\(named) does not exist after `swift package resolve`: the package has no dependencies to scan")
+            }
+            let copy = package == "." ? input : input + "/" + package
+            try manager.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try manager.copyItem(atPath: lockFile, toPath: copy + "/Package.resolved")
+        }
         // Best effort: the copy is scratch space in the run directory.
         defer { try? manager.removeItem(atPath: input) }
 

@@ -11,7 +11,7 @@ public struct TestReport: Codable, Sendable, Equatable {
     public var reports: [String]
 }
 
-/// `test[<service>]`: runs the service's test target with coverage, gates on failures and minimum line coverage.
+/// `test[<service>]`: runs the service's test target (in its SwiftPM package) with coverage, gates on failures and minimum line coverage.
 ///
 /// Variables named in `passEnvironment` (e.g. `STOCKOPS_TEST_DATABASE_URL`) are passed through explicitly.
 public struct TestStage: Stage {
@@ -59,7 +59,8 @@ public struct TestStage: Stage {
 
     private func test(_ context: StageContext, environment: [String: String]) async throws -> TestReport {
         let root = context.paths.root
-        let tools = SwiftPM(swift: swift, llvmCov: llvmCov, packageDirectory: root, scratchPath: scratchPath, environment: environment)
+        let tools = SwiftPM(
+            swift: swift, llvmCov: llvmCov, packageDirectory: service.packageDirectory(root: root), scratchPath: scratchPath, environment: environment)
         try FileManager.default.createDirectory(atPath: context.paths.reportsDirectory, withIntermediateDirectories: true)
         let xunit = context.paths.reportsDirectory + "/junit-\(service.name).xml"
         let result = try await context.run(tools.test(filter: service.testTarget, xunitOutput: xunit, coverage: true))

@@ -56,13 +56,15 @@ public struct PackageGraph: Sendable, Equatable {
         return widened
     }
 
-    /// The graph of the package at `root`, described once per process and root, and remembered in
-    /// `<root>/.stockops/package-graph.json` for the same `Package.swift` and `swift` binary.
-    public static func load(root: String, swift: String = "swift", runner: ProcessRunner) async throws -> PackageGraph {
-        try await Loaded.shared.graph(root: root) {
-            let command = Command(swift, ["package", "--package-path", root, "describe", "--type", "json"], environment: Command.baseEnvironment())
-            let memo = root + "/.stockops/package-graph.json"
-            let manifest = FileManager.default.contents(atPath: root + "/Package.swift").map { ImageDigest.of($0).description } ?? "-"
+    /// The graph of the package in `package` (relative to the repository `root`, `.` for the root package) with its
+    /// target paths relative to `root`, described once per process and package, and remembered in
+    /// `<root>/.stockops/package-graph*.json` for the same `Package.swift` and `swift` binary.
+    public static func load(root: String, package: String = ".", swift: String = "swift", runner: ProcessRunner) async throws -> PackageGraph {
+        let directory = package == "." ? root : root + "/" + package
+        let graph = try await Loaded.shared.graph(root: directory) {
+            let command = Command(swift, ["package", "--package-path", directory, "describe", "--type", "json"], environment: Command.baseEnvironment())
+            let memo = root + "/.stockops/package-graph" + (package == "." ? "" : "-" + package.replacingOccurrences(of: "/", with: "-")) + ".json"
+            let manifest = FileManager.default.contents(atPath: directory + "/Package.swift").map { ImageDigest.of($0).description } ?? "-"
             let key = manifest + "\u{0}" + (ToolVersions.identity(of: command) ?? "-")
             struct Memo: Codable {
                 var key: String
@@ -89,6 +91,13 @@ public struct PackageGraph: Sendable, Equatable {
             }
             return graph
         }
+        return graph.under(package)
+    }
+
+    /// The same graph with every target path prefixed by `package/` (nothing for `.`).
+    public func under(_ package: String) -> PackageGraph {
+        guard package != "." else { return self }
+        return PackageGraph(targets: targets.values.map { Target(name: $0.name, path: package + "/" + $0.path, dependencies: $0.dependencies) })
     }
 
     private actor Loaded {

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Logging
 import Postgres
 import PostgresTestSupport
@@ -288,8 +287,7 @@ struct HealthCheckProbeTests {
             let configuration = ServiceConfiguration(
                 serviceName: StockListing.serviceName, database: database, host: "127.0.0.1", port: 0)
             let app = try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger)
-            try await app.test(.live) { client in
-                let port = try #require(client.port)
+            try await withLiveServer(app) { port in
                 #expect(await probe(port: port))
             }
         } catch {

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Postgres
 import PostgresTestSupport
 import ServiceKit

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Logging
 import NIOCore
 import Postgres
@@ -23,7 +22,7 @@ public func withApplication<App: ApplicationProtocol>(
     let pool = PostgresPool(configuration: database, logger: logger)
     do {
         let app = try await makeApplication(pool)
-        try await app.test(.router) { client in try await body(client, pool) }
+        try await body(try await RouterTestClient(app), pool)
     } catch {
         await pool.close()
         throw error
