@@ -88,7 +88,7 @@ choose_environment_images() {
   agent_image="$(official_image openbao/openbao:2.7.2)"
   proxy_image="$(official_image haproxy:2.6-bookworm)"
   if [ -n "$postgres_image" ] && [ -n "$agent_image" ] && [ -n "$proxy_image" ]; then return 0; fi
-  echo "sandbox: the official postgres, openbao and haproxy images cannot be pulled; building the stand-ins of environments/standins/"
+  echo "sandbox: the official postgres, openbao and haproxy images cannot be pulled; using the stand-ins of environments/standins/ (built when they changed)"
   environments/standins/build.sh >"$state/standins.log" 2>&1 || {
     echo "sandbox: environments/standins/build.sh failed; see $state/standins.log" >&2
     return 3

@@ -10,7 +10,7 @@ import Testing
     func stockops(_ arguments: [String]) async throws -> ToolResult {
         let binary = EnvironmentLockTests.binary
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw FixtureError("\(binary) is missing: run swift build --build-tests first") }
-        // A directory of its own: the coverage-instrumented binary writes default.profraw where it runs.
+        // A directory of its own: nothing the binary writes where it runs lands in the checkout.
         return try await runTool([binary] + arguments, directory: temporaryDirectory("cli"))
     }
 

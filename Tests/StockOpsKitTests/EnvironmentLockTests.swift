@@ -130,7 +130,12 @@ import Testing
 
     // MARK: The stockops binary in other processes
 
-    static var binary: String { OpenBaoDevServer.repositoryRoot.path + "/.build/debug/stockops" }
+    /// The `stockops` built beside the running tests (in `.build-stockops/debug`, or whichever build directory they run
+    /// from): `swift build --build-tests` builds both.
+    static var binary: String {
+        let tests = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (tests as NSString).deletingLastPathComponent + "/stockops"
+    }
 
     /// Runs the binary and releases `lock` once a line of its output contains `marker`.
     func stockops(_ arguments: [String], state: String, releasing lock: EnvironmentLock, when marker: String) async throws -> ToolResult {

@@ -336,7 +336,7 @@ import Testing
     /// A stand-in `docker` for `docker run … ghcr.io/zaproxy/zaproxy:stable zap-baseline.py …` (the image cannot be
     /// pulled here): checks the documented shape, writes the JSON, HTML and XML reports into the mounted work
     /// directory and exits as zap-baseline.py does, with the status given per target port.
-    func zapStandIn(statuses: [Int: Int]) throws -> StandIn {
+    func zapStandIn(statuses: [Int: Int], jsonReport: String? = nil) throws -> StandIn {
         try StandIn(
             "docker",
             script: #"""
@@ -357,7 +357,11 @@ import Testing
                     {"pluginid": "10021", "alertRef": "10021", "alert": "X-Content-Type-Options Header Missing", "name": "X-Content-Type-Options Header Missing",
                      "riskcode": "1", "confidence": "2", "riskdesc": "Low (Medium)", "desc": "", "instances": [{"uri": options["-t"] + "/health", "method": "GET"}],
                      "count": "1", "solution": "", "otherinfo": "", "reference": "", "cweid": "693", "wascid": "15", "sourceid": "3"}]}
-                json.dump({"@programName": "ZAP", "@version": "2.16.1", "@generated": "now", "site": [site]}, open(os.path.join(work, options["-J"]), "w"))
+                REPORT = \#(jsonReport.map { "\"\"\"" + $0 + "\"\"\"" } ?? "None")
+                if REPORT is None:
+                    json.dump({"@programName": "ZAP", "@version": "2.16.1", "@generated": "now", "site": [site]}, open(os.path.join(work, options["-J"]), "w"))
+                else:
+                    open(os.path.join(work, options["-J"]), "w").write(REPORT)
                 open(os.path.join(work, options["-r"]), "w").write("<html><body>ZAP Scanning Report</body></html>")
                 open(os.path.join(work, options["-x"]), "w").write('<?xml version="1.0"?><OWASPZAPReport programName="ZAP" version="2.16.1"></OWASPZAPReport>')
                 print("WARN-NEW: X-Content-Type-Options Header Missing [10021] x 1")
@@ -409,5 +413,17 @@ import Testing
         }
         #expect(error?.kind == .infrastructure)
         #expect(error?.message.contains("ZAP could not scan stock-listing at http://127.0.0.1:8010 (exit 3)") == true)
+    }
+
+    /// A report that is not ZAP's JSON is not "no alerts": the node fails as infrastructure and names the report.
+    @Test func anUnreadableZapReportIsInfrastructureNotAPass() async throws {
+        let root = temporaryDirectory()
+        let truncated = try zapStandIn(statuses: [:], jsonReport: #"{"@programName": "ZAP", "site": [{"alerts": ["#)
+        let error = await #expect(throws: StageFailure.self) {
+            try await DASTStage(environment: .stage, config: DASTConfig(), services: Self.services, docker: truncated.path).run(
+                stageContext(NodeID("dast", key: "stage"), root: root))
+        }
+        #expect(error?.kind == .infrastructure)
+        #expect(error?.message.contains("stock-listing: zap-baseline.py's report zap-stock-listing.json cannot be read") == true, "\(error?.message ?? "")")
     }
 }

@@ -674,11 +674,12 @@ public struct Deployer: Sendable {
         let judged = analysis
         let current = slots()
         // Not a child task: cancelling the caller stops neither the switch nor its ledger entry half way.
-        let switched = await Task { () async -> (outcome: Result<LedgerEntry, DeployFailure>, switched: Bool) in
-            do throws(DeployFailure) {
+        let switched = await Task { () async -> SwitchOutcome in
+            do throws(SwitchFailure) {
                 try await switchProxy(to: target, from: active, tag: tag, slots: current)
             } catch {
-                return (.failure(error), false)
+                // A proxy not known to serve the previous slot again may still send traffic to the new one: it stays.
+                return error.proxyRestored ? .notSwitched(error.failure) : .slotKept(error.failure)
             }
             var entry = entry
             entry.seconds = Self.seconds(since: started)
@@ -687,20 +688,34 @@ public struct Deployer: Sendable {
             do throws(DeployFailure) {
                 try append(entry)
             } catch {
-                return (.failure(error), true)
+                return .unrecorded(error)
             }
             say("\(tag) is live in \(name.rawValue) and passed its smoke test (\(entry.seconds ?? 0) s)")
-            return (.success(entry), true)
+            return .live(entry)
         }.value
         switch switched {
-        case (.success(let appended), _):
+        case .live(let appended):
             return (passed, nil, appended, judged)
-        case (.failure(let error), false):
+        case .notSwitched(let error):
             await discard(target, tag: tag, slots: current)
             return (passed, error.message, nil, judged)
-        case (.failure(let error), true):
+        case .slotKept(let error):
+            return (passed, error.message, nil, judged)
+        case .unrecorded(let error):
             throw DeployFailure(.infrastructure, "\(tag) is live (the proxy sends traffic to it), but the ledger could not record it: \(error.message)")
         }
+    }
+
+    /// How the switch to a new slot ended.
+    private enum SwitchOutcome {
+        /// The proxy serves the new slot and the ledger records it.
+        case live(LedgerEntry)
+        /// The proxy serves the previous slot (again): the new slot can go.
+        case notSwitched(DeployFailure)
+        /// The switch failed and the proxy could not be pointed back: the new slot keeps running.
+        case slotKept(DeployFailure)
+        /// The proxy serves the new slot, but the ledger could not record it.
+        case unrecorded(DeployFailure)
     }
 
     /// Repairs a switch a killed stockops left half done (configuration written, proxy not reloaded): when the proxy
@@ -784,33 +799,65 @@ public struct Deployer: Sendable {
         }.value
     }
 
+    /// A switch of the proxy that did not happen, and whether the proxy is known to serve the previous slot again
+    /// (or never left it): when not, the new slot must keep running.
+    struct SwitchFailure: Error {
+        let failure: DeployFailure
+        let proxyRestored: Bool
+    }
+
     /// Points the proxy at `slot`: rewrites its configuration and reloads it (SIGUSR2: the old worker finishes its
     /// requests), or starts it; then waits until every published port answers from `slot`. When that does not happen,
-    /// the configuration goes back to `previous`.
-    private func switchProxy(to slot: Slot, from previous: Slot?, tag: RegistryTag, slots: [Slot: [String: String]]) async throws(DeployFailure) {
+    /// the configuration goes back to `previous`, the proxy is reloaded onto it and must answer from it; when that
+    /// fails too, the failure says so and `proxyRestored` is false.
+    private func switchProxy(to slot: Slot, from previous: Slot?, tag: RegistryTag, slots: [Slot: [String: String]]) async throws(SwitchFailure) {
         let started = ContinuousClock.now
         say("switching \(name.rawValue)'s traffic to \(tag) in the \(slot.rawValue) slot")
         do {
             try proxy.writeConfiguration(active: slot, services: config.services)
         } catch {
-            throw DeployFailure(.infrastructure, "\(error)")
+            throw SwitchFailure(failure: DeployFailure(.infrastructure, "\(error)"), proxyRestored: true)
         }
         // Unknown counts as not running: `up` starts the proxy or leaves it, and confirmSwitch tells whether traffic moved.
         let proxyRunning = ((try? await listContainers()) ?? []).contains { $0.service == "proxy" && $0.state == "running" }
         let argv = proxyRunning ? environment.compose.kill("SIGUSR2", ["proxy"]) : environment.compose.up(["proxy"], dependencies: false, removeOrphans: true)
-        let result = try await compose(argv, tag: tag, slots: slots)
-        var problem: String? = result.succeeded ? nil : "\(proxyRunning ? "reloading" : "starting") the proxy failed: \(Self.tail(result.output))"
-        if problem == nil { problem = await confirmSwitch(to: slot) }
-        if let problem {
-            if let previous {
-                try? proxy.writeConfiguration(active: previous, services: config.services)
-                _ = try? await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: tag, slots: slots)
-            }
-            throw DeployFailure(.smokeFailed, problem)
+        var problem: String?
+        do {
+            let result = try await compose(argv, tag: tag, slots: slots)
+            if !result.succeeded { problem = "\(proxyRunning ? "reloading" : "starting") the proxy failed: \(Self.tail(result.output))" }
+        } catch {
+            problem = error.message
         }
-        say(
-            "the proxy sends \(name.rawValue)'s traffic to \(tag) (\(slot.rawValue) slot) after \(Self.seconds(since: started)) s"
-                + (previous.map { "; the \($0.rawValue) slot is retained for a rollback" } ?? ""))
+        if problem == nil { problem = await confirmSwitch(to: slot) }
+        guard let problem else {
+            say(
+                "the proxy sends \(name.rawValue)'s traffic to \(tag) (\(slot.rawValue) slot) after \(Self.seconds(since: started)) s"
+                    + (previous.map { "; the \($0.rawValue) slot is retained for a rollback" } ?? ""))
+            return
+        }
+        guard let previous else { throw SwitchFailure(failure: DeployFailure(.smokeFailed, problem), proxyRestored: true) }
+        if let unrestored = await pointBack(to: previous, tag: tag, slots: slots) {
+            throw SwitchFailure(
+                failure: DeployFailure(
+                    .smokeFailed,
+                    "\(problem); pointing the proxy back to the \(previous.rawValue) slot failed too (\(unrestored)), so the \(slot.rawValue) slot with \(tag) keeps"
+                        + " running: check `stockops status --env \(name.rawValue)`"),
+                proxyRestored: false)
+        }
+        throw SwitchFailure(failure: DeployFailure(.smokeFailed, problem), proxyRestored: true)
+    }
+
+    /// Writes the proxy's configuration back to `previous` and reloads it; nil once every port answers from
+    /// `previous` again, else what went wrong.
+    private func pointBack(to previous: Slot, tag: RegistryTag, slots: [Slot: [String: String]]) async -> String? {
+        do {
+            try proxy.writeConfiguration(active: previous, services: config.services)
+            let reload = try await compose(environment.compose.kill("SIGUSR2", ["proxy"]), tag: tag, slots: slots)
+            if !reload.succeeded { return "reloading the proxy failed: \(Self.tail(reload.output))" }
+        } catch {
+            return "\(error)"
+        }
+        return await confirmSwitch(to: previous)
     }
 
     /// Nil once every service's published port answers its health path from `slot` (``TrafficProxy/slotHeader``), else

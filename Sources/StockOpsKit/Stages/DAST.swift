@@ -77,7 +77,12 @@ public struct DASTStage: Stage {
             let outcome = ZAPBaselineCommand.Outcome(exitStatus: result.exitStatus)
             var alerts: [ZAPBaselineCommand.Alert] = []
             if let data = manager.contents(atPath: work + "/" + reports.json) {
-                alerts = (try? ZAPBaselineCommand.parseReport(data)) ?? []
+                do {
+                    alerts = try ZAPBaselineCommand.parseReport(data)
+                } catch {
+                    // A report that cannot be read is not "no alerts".
+                    throw StageFailure.infrastructure("\(target.service): zap-baseline.py's report \(reports.json) cannot be read: \(error)")
+                }
             }
             for alert in alerts where alert.risk > 0 {
                 context.log.write("\(target.service): \(alert)\n")

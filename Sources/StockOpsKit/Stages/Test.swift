@@ -48,11 +48,13 @@ public struct TestStage: Stage {
         environment[Self.databaseVariable] = database.url
         do {
             let report = try await test(context, environment: environment)
-            await database.stop()
+            if let problem = await database.stop() { context.log.write("warning: the throwaway PostgreSQL may still run: \(problem)\n") }
             return report
         } catch {
             // A task of its own, so that the server also stops when the run is being cancelled.
-            await Task { await database.stop() }.value
+            if let problem = await Task(operation: { await database.stop() }).value {
+                context.log.write("warning: the throwaway PostgreSQL may still run: \(problem)\n")
+            }
             throw error
         }
     }

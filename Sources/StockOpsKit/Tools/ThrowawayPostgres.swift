@@ -76,13 +76,22 @@ public struct ThrowawayPostgres: Sendable {
         return server
     }
 
-    /// Stops the server at once and deletes its directory; safe to call when it never started.
-    public func stop() async {
+    /// Stops the server at once and deletes its directory; safe to call when it never started. Returns why the server
+    /// may still run, when `pg_ctl stop` failed.
+    @discardableResult
+    public func stop() async -> String? {
+        var problem: String?
         if FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid") {
-            _ = try? await runner.run(command("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"]))
+            do {
+                let result = try await runner.run(command("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"]))
+                if !result.succeeded { problem = "pg_ctl stop exited \(result.exitStatus.map(String.init) ?? "by a signal"): \(result.output.suffix(300))" }
+            } catch {
+                problem = "pg_ctl stop could not run: \(error)"
+            }
         }
         // A temporary directory left behind costs disk space, nothing else.
         try? FileManager.default.removeItem(atPath: directory)
+        return problem
     }
 
     /// `binaries/name arguments`, as the postgres account when this process is root.
