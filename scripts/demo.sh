@@ -22,7 +22,7 @@ source scripts/lib/ports.sh
 listing_port="${LISTING_PORT:-8000}"
 trade_port="${TRADE_PORT:-8001}"
 # Held by Docker's port proxy: an earlier deploy of the environment, which the new one replaces.
-docker_holds_port() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -q '"docker-proxy"'; }
+docker_holds_port() { ss -Hltnp "sport = :$1" 2>/dev/null | grep '"docker-proxy"' >/dev/null; }
 
 scripts/install-deps.sh
 pip_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
@@ -82,10 +82,10 @@ listing="http://127.0.0.1:$listing_port"
 trade="http://127.0.0.1:$trade_port"
 curl -fsS "$listing/health" >/dev/null
 curl -fsS "$trade/health" >/dev/null
-curl -fsS "$listing/stocks/AAPL" | grep -q '"AAPL"'
+curl -fsS "$listing/stocks/AAPL" | grep '"AAPL"' >/dev/null
 curl -fsS -X POST -H 'Content-Type: application/json' \
   -d '{"user_id":"demo","symbol":"AAPL","quantity":3,"price":182.52}' "$trade/trades/buy" >/dev/null
-curl -fsS "$trade/portfolio/demo" | grep -q '"AAPL"'
+curl -fsS "$trade/portfolio/demo" | grep '"AAPL"' >/dev/null
 
 latest_run="$(find .stockops/runs -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | sort -rn | head -n 1 | cut -d' ' -f2-)"
 cat <<TXT

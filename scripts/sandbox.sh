@@ -58,10 +58,10 @@ find_bridge_gateway() {
   if [ -z "$bridge_gateway" ]; then
     interface="$(docker network inspect bridge --format '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
     if [ -n "$interface" ]; then
-      bridge_gateway="$(ip -o -4 addr show dev "$interface" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
+      bridge_gateway="$(ip -o -4 addr show dev "$interface" 2>/dev/null | awk 'NR == 1 {split($4, a, "/"); print a[1]}')"
     fi
   fi
-  if [ -n "$bridge_gateway" ] && ip -o -4 addr show 2>/dev/null | grep -qF " $bridge_gateway/"; then
+  if [ -n "$bridge_gateway" ] && ip -o -4 addr show 2>/dev/null | grep -F " $bridge_gateway/" >/dev/null; then
     return 0
   fi
   if [ -n "${VAULT_AGENT_ADDR:-}" ]; then

@@ -173,7 +173,7 @@ github_api="http://127.0.0.1:$(head -n 1 "$work/github-api.port")"
 
 # The environments' ports: pipelines/stockops.yml's, or a free one where another program holds it (an earlier
 # deploy of the environment, held by Docker's port proxy, is replaced by the new one).
-docker_holds_port() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -q '"docker-proxy"'; }
+docker_holds_port() { ss -Hltnp "sport = :$1" 2>/dev/null | grep '"docker-proxy"' >/dev/null; }
 declare -A port
 for spec in dev:8000:8001:5432 stage:8010:8011:5433 prod:8020:8021:5434; do
   IFS=: read -r env listing trade db <<<"$spec"
