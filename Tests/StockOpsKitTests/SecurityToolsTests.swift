@@ -84,7 +84,7 @@ import Testing
             root: "/repo", rules: "pipelines/semgrep", targets: ["Sources/", "services/"], sarifOutput: "/r/s.sarif", jsonOutput: "/r/s.json")
         #expect(
             command.arguments == [
-                "scan", "--config", "pipelines/semgrep", "--metrics=off", "--disable-version-check", "--quiet", "--no-git-ignore",
+                "scan", "--config", "pipelines/semgrep", "--metrics=off", "--disable-version-check", "--quiet",
                 "--sarif-output=/r/s.sarif", "--json-output=/r/s.json", "--", "Sources/", "services/",
             ])
         #expect(command.workingDirectory == "/repo")

@@ -22,12 +22,13 @@ public struct SemgrepCommand: Sendable, Equatable {
     }
 
     /// `semgrep scan --config RULES --metrics=off … --sarif-output=F --json-output=F TARGETS`, run in `root`
-    /// so paths in the reports are relative to it.
+    /// so paths in the reports are relative to it. In a git work tree semgrep scans tracked and untracked files and
+    /// leaves out what git ignores (build directories such as `services/.build`, which hold every dependency's source).
     public func scan(root: String, rules: String, targets: [String], sarifOutput: String, jsonOutput: String) -> Command {
         Command(
             executable,
             [
-                "scan", "--config", rules, "--metrics=off", "--disable-version-check", "--quiet", "--no-git-ignore",
+                "scan", "--config", rules, "--metrics=off", "--disable-version-check", "--quiet",
                 "--sarif-output=\(sarifOutput)", "--json-output=\(jsonOutput)", "--",
             ] + targets,
             environment: environment, workingDirectory: root)
