@@ -105,6 +105,21 @@ import Testing
         #expect(duplicate.line == 8)
     }
 
+    /// `services[].package` names a directory inside the repository; `./services/` is `services`, the default `.`.
+    @Test func aServicePackageIsADirectoryOfTheRepository() throws {
+        let inside = try PipelineConfig.parse(
+            Self.valid.replacingOccurrences(of: "    product: trade\n", with: "    package: ./services/\n    product: trade\n"), file: "p.yml")
+        #expect(inside.service(named: "trade")?.package == "services")
+        #expect(inside.service(named: "trade")?.packageDirectory(root: "/repo") == "/repo/services")
+        #expect(inside.service(named: "stock-listing")?.packageDirectory(root: "/repo") == "/repo")
+        for outside in ["../elsewhere", "/abs/services", "services/../../x"] {
+            let refused = try #require(
+                error(Self.valid.replacingOccurrences(of: "    product: trade\n", with: "    package: \(outside)\n    product: trade\n")))
+            #expect(refused.code == .invalidValue && refused.keyPath == "services[1].package", "\(outside): \(refused.message)")
+            #expect(refused.message.contains("inside the repository"))
+        }
+    }
+
     @Test func runnerLabelsAreParsedAndChecked() throws {
         let defaults = try PipelineConfig.parse(Self.valid, file: "stockops.yml")
         #expect(defaults.environments[.stage]?.runsOn(.stage) == ["self-hosted", "stockops-stage"])

@@ -23,6 +23,8 @@ import Testing
                 "services/trade/Sources/trade/", "services/trade/Tests/TradeServiceTests/",
             ])
         #expect(throws: ToolOutputError.self) { try PackageGraph.parse(Data("warning: nothing".utf8)) }
+        #expect(graph.under("services").closurePaths(["TradeService"]) == ["services/Sources/Postgres/", "services/services/trade/Sources/TradeService/"])
+        #expect(graph.under(".") == graph)
     }
 
     /// In a clone of this repository: a commit touching only stock-listing's library (where the migrations live) selects
