@@ -20,15 +20,16 @@ extension StockOpsPipeline {
     }
 
     /// Nodes that do not wait for `secret-scan`: they read no source (`fetch-secrets`, `paths-filter`).
-    static let beforeSecretScan: Set<String> = ["fetch-secrets", "paths-filter"]
-
-    /// Stage names after which an environment is deployed; `dast` runs after them.
-    static let deploymentStages: Set<String> = ["deploy", "smoke", "promote", "gitops-deploy"]
+    static let beforeSecretScan: Set<NodeID> = [fetchSecrets.id, pathsFilter.id]
 
     /// Adds the nodes `security:` switches on and, for a `kind: gitops` environment, `gitops-deploy[<service>]`
     /// after each `build[<service>]` in the graph. `secret-scan` becomes a dependency of every node added
-    /// before it except `fetch-secrets` and `paths-filter`, so no test or build starts before it passed.
-    static func addSecurityStages(_ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>) {
+    /// before it except `fetch-secrets` and `paths-filter`, so no test or build starts before it passed; `dast` runs
+    /// after `deployments` (the nodes ``addDeployStages(to:config:options:secrets:after:)`` added) and the
+    /// `gitops-deploy` nodes.
+    static func addSecurityStages(
+        _ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, deployments: [NodeID] = []
+    ) {
         let security = config.security
         let environment = options.environment
 
@@ -46,7 +47,7 @@ extension StockOpsPipeline {
                         context)
                 }
             )
-            graph.addDependency(secretScan.id) { !beforeSecretScan.contains($0.id.name) && $0.policy.kind != .finally }
+            graph.addDependency(secretScan.id) { !beforeSecretScan.contains($0.id) && $0.policy.kind != .finally }
         }
 
         if let sastConfig = security.sast {
@@ -69,10 +70,12 @@ extension StockOpsPipeline {
             )
         }
 
+        var deployed = deployments
         if let target = config.gitOps[environment] {
             let needsSecrets = GitOpsDeployStage.needsSecrets(target)
             for service in config.services where graph.ids.contains(build(service.name).id) {
                 let timeout = (target.argoCD?.timeout ?? 0) + 600
+                deployed.append(gitOpsDeploy(service.name).id)
                 graph.add(
                     gitOpsDeploy(service.name).id,
                     GitOpsDeployStage(
@@ -89,7 +92,7 @@ extension StockOpsPipeline {
             graph.add(
                 dast(environment).id, stage,
                 policy: NodePolicy(.allowFailure, timeout: .seconds(600 + 300 * config.services.count * dastConfig.minutes)),
-                after: graph.ids.filter { deploymentStages.contains($0.name) },
+                after: deployed,
                 summary: "ZAP baseline of \(environment.rawValue): " + stage.targets.map(\.url).joined(separator: ", ") + " (allowed to fail)"
             )
         }

@@ -83,10 +83,10 @@ public enum StockOpsPipeline {
             )
         }
 
-        addImageStages(&graph, config: config, options: options, secrets: secrets, changes: changes)
-        addDeployStages(to: &graph, config: config, options: options, secrets: secrets)
+        let imageChecks = addImageStages(&graph, config: config, options: options, secrets: secrets, changes: changes)
+        let deployments = addDeployStages(to: &graph, config: config, options: options, secrets: secrets, after: imageChecks)
 
-        addSecurityStages(&graph, config: config, options: options, secrets: secrets)
+        addSecurityStages(&graph, config: config, options: options, secrets: secrets, deployments: deployments)
 
         graph.add(
             "revoke-vault-token", RevokeVaultTokenStage(fetched: secrets),
@@ -110,10 +110,11 @@ public enum StockOpsPipeline {
         StateDirectory.swiftPM(root: options.root, environment: options.processEnvironment, deploying: options.environment)
     }
 
-    /// sonar → build → scan, sbom, sign, attest for every service, and the `docker-logout` finally node.
+    /// sonar → build → scan, sbom, sign, attest for every service, and the `docker-logout` finally node; returns the
+    /// build, scan, sbom, sign and attest nodes.
     static func addImageStages(
         _ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>
-    ) {
+    ) -> [NodeID] {
         var registry = config.registry
         if let host = options.processEnvironment["STOCKOPS_REGISTRY"], !host.isEmpty { registry.host = host }
         var configured = config.images
@@ -203,6 +204,7 @@ public enum StockOpsPipeline {
             policy: NodePolicy(.finally, timeout: .seconds(60)),
             after: imageNodes, summary: "docker logout; delete the run's Docker client configuration"
         )
+        return imageNodes
     }
 
     /// Skips a node of an image whose build was skipped (the service did not change).

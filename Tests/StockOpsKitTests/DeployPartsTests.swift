@@ -87,6 +87,17 @@ import Testing
         #expect(gitOpsStage.node(StockOpsPipeline.deploy.id) == nil)
         #expect(gitOpsStage.node(NodeID("gitops-deploy", key: "trade")) != nil)
         #expect(try StockOpsPipeline.graph(config: gitOps, options: StockOpsPipeline.Options(environment: .dev)).node(StockOpsPipeline.deploy.id) != nil)
+
+        // dast scans what was deployed: after promote and deploy, or after the gitops-deploy nodes.
+        var scanned = config
+        scanned.security.dast = DASTConfig()
+        let composeStage = try StockOpsPipeline.graph(config: scanned, options: StockOpsPipeline.Options(environment: .stage))
+        let dast = try #require(composeStage.node(StockOpsPipeline.dast(.stage).id))
+        #expect(Set(dast.dependencies).isSuperset(of: [StockOpsPipeline.promote.id, StockOpsPipeline.deploy.id]))
+        scanned.gitOps[.stage] = GitOpsTarget(repository: "/srv/infra.git", overlay: "overlays/stage")
+        let gitOpsDast = try #require(
+            try StockOpsPipeline.graph(config: scanned, options: StockOpsPipeline.Options(environment: .stage)).node(StockOpsPipeline.dast(.stage).id))
+        #expect(Set(gitOpsDast.dependencies).isSuperset(of: [NodeID("gitops-deploy", key: "stock-listing"), NodeID("gitops-deploy", key: "trade")]))
     }
 
     /// The skip rules of the image and deploy nodes, with the scheduler: a skipped build skips its image checks but

@@ -82,18 +82,19 @@ extension StockOpsPipeline {
     /// The node running the promoted images in the environment.
     public static let deploy = StageRef<Deployment>("deploy")
 
-    /// Adds `promote` (after every `build[<service>]` and the scan, sbom, sign and attest nodes of the images) and `deploy`
-    /// (manual where the environment requires approval), for a Compose environment; a `kind: gitops` one is deployed by
-    /// its `gitops-deploy` nodes instead.
+    /// Adds `promote` (after every `build[<service>]` and `imageChecks`, the scan, sbom, sign and attest nodes of the
+    /// images) and `deploy` (manual where the environment requires approval), for a Compose environment, and returns
+    /// both; a `kind: gitops` one is deployed by its `gitops-deploy` nodes instead (nothing is added).
+    @discardableResult
     public static func addDeployStages(
-        to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil
-    ) {
+        to graph: inout GraphBuilder, config original: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>? = nil,
+        after imageChecks: [NodeID] = []
+    ) -> [NodeID] {
         let environment = options.environment
-        guard original.gitOps[environment] == nil else { return }
+        guard original.gitOps[environment] == nil else { return [] }
         let config = RegistryAccess.effective(original, environment: options.processEnvironment)
         let approval = config.environments[environment]?.approval ?? false
         let builds = config.services.map { build($0.name) }
-        let imageChecks = graph.ids.filter { ["scan", "sbom", "sign", "attest"].contains($0.name) }
         let promotion = graph.add(
             promote.id,
             PromoteStage(
@@ -113,6 +114,7 @@ extension StockOpsPipeline {
             policy: NodePolicy(approval ? .manual : .gate, timeout: .seconds(1800)),
             summary: "compose pull + up stocks-\(environment.rawValue), smoke test, ledger; roll back when the smoke test fails"
         )
+        return [promotion.id, deploy.id]
     }
 }
 
