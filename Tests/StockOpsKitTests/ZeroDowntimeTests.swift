@@ -297,10 +297,11 @@ final class TrafficProbe: Sendable {
 /// `/metrics` decide, or a person does.
 @Suite(.serialized) struct CanaryDeployTests {
     /// A latency limit of 5× the stable p99: a new process on a 2-core machine running other suites at once is slower
-    /// at first than one that served for a while; the unit tests check the latency judgement itself. A 12 s window,
-    /// 6 requests and four probe clients: with every other suite running, a 2-core machine answered only 4 of the
-    /// canary's requests in an 8 s window once, and the analysis was rightly inconclusive.
-    static let settings = "    strategy: canary\n    canary: {weight: 25, window: 12, min-requests: 6, max-p99-ratio: 5}\n"
+    /// at first than one that served for a while; the unit tests check the latency judgement itself. A 12 s window and
+    /// 5 requests: with every other suite running, a 2-core machine answered only 4 of the canary's requests in an 8 s
+    /// window once, and the analysis was rightly inconclusive. More probe clients are no cure: they starve the
+    /// zero-downtime suite running beside this one.
+    static let settings = "    strategy: canary\n    canary: {weight: 25, window: 12, min-requests: 5, max-p99-ratio: 5}\n"
 
     @Test func aFaultyCanaryIsRolledBackByItsAnalysisAHealthyOneIsPromotedAndAPersonCanAbortOne() async throws {
         try await DeploySandbox.with(.dev, settings: Self.settings) { sandbox in
@@ -319,7 +320,7 @@ final class TrafficProbe: Sendable {
                 method: .post, url: trade + "/trades/buy", headers: ["Content-Type": "application/json"],
                 body: Data(#"{"user_id":"canary","symbol":"AAPL","quantity":1,"price":189.84}"#.utf8))
             let probe = TrafficProbe(requests: [HTTPRequest(url: listing + "/stocks?limit=2"), HTTPRequest(url: trade + "/portfolio/canary"), buy])
-            let traffic = probe.start(clients: 4)
+            let traffic = probe.start()
 
             // A build whose buy statement is broken: its smoke test passes, its canary answers 500 to its share of the buys.
             let failing = try await sandbox.runPipeline(faulty, settings: settings)
@@ -348,7 +349,7 @@ final class TrafficProbe: Sendable {
             #expect(healthy.status == .passed, "\(healthy.results.map { "\($0.id): \($0.result.reason ?? "")" })")
             let promoted = try #require(try sandbox.ledger.last?.analysis)
             #expect(promoted.verdict == .promoted && promoted.decidedBy == "analysis" && promoted.reason == "within the limits for 12 s", "\(promoted)")
-            #expect((promoted.services["trade"]?.canary.requests ?? 0) >= 6 && promoted.services["trade"]?.canary.errors == 0, "\(promoted.services)")
+            #expect((promoted.services["trade"]?.canary.requests ?? 0) >= 5 && promoted.services["trade"]?.canary.errors == 0, "\(promoted.services)")
             #expect(proxy.activeSlot() == .green)
             #expect(probe.snapshot.failures.count == afterFaulty.failures.count, "the healthy canary cost no request")
 
