@@ -236,9 +236,9 @@ public enum StockOpsPipeline {
             let resolved =
                 FileManager.default.contents(atPath: directory + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description }
                 ?? "no Package.resolved"
-            let manifest = service.package == "." ? "Package.swift" : service.package + "/Package.swift"
             return try await sources(
-                graph.widened(service).paths + [manifest] + sharedPaths, plus: values + [resolved], toolVersion: SwiftPM(packageDirectory: ".").version())(
+                graph.widened(service).paths + [service.manifest] + sharedPaths, plus: values + [resolved],
+                toolVersion: SwiftPM(packageDirectory: ".").version())(
                     context)
         }
     }

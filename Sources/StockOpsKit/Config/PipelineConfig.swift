@@ -24,9 +24,13 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     public var containerPort: Int = 8080
 
     /// The directory of the service's SwiftPM package in the repository at `root`.
-    public func packageDirectory(root: String) -> String {
-        package == "." ? root : root + "/" + package
-    }
+    public func packageDirectory(root: String) -> String { Self.directory(of: package, root: root) }
+
+    /// The package's `Package.swift`, relative to the repository root.
+    public var manifest: String { package == "." ? "Package.swift" : package + "/Package.swift" }
+
+    /// The directory of the package `package` (relative, `.` for the root package) in the repository at `root`.
+    public static func directory(of package: String, root: String) -> String { package == "." ? root : root + "/" + package }
 }
 
 /// The container registry images are pushed to.

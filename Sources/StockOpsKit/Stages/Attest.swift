@@ -62,7 +62,7 @@ public struct AttestImageStage: Stage {
             let provenance = InTotoStatement(
                 subjectName: pinned.reference.description, digest: pinned.digest, predicateType: InTotoStatement.slsaProvenance,
                 predicate: SLSAProvenance.predicate(
-                    labels: labels, root: package == "." ? context.paths.root : context.paths.root + "/" + package,
+                    labels: labels, root: ServiceConfig.directory(of: package, root: context.paths.root),
                     runID: (context.paths.runDirectory as NSString).lastPathComponent, environment: processEnvironment
                 ))
             let provenanceDigest = try await CosignAttestations.attach(provenance, to: pinned, key: key, registry: client)

@@ -113,8 +113,7 @@ public struct PathsFilterStage: Stage {
             do {
                 let graph = try await PackageGraph.load(root: context.paths.root, package: service.package, runner: context.runner)
                 var wider = graph.widened(service)
-                let manifest = service.package == "." ? "Package.swift" : service.package + "/Package.swift"
-                if !wider.paths.contains(manifest) { wider.paths.append(manifest) }
+                if !wider.paths.contains(service.manifest) { wider.paths.append(service.manifest) }
                 if wider.paths != service.paths {
                     context.log.write("\(service.name) is built and tested from \(wider.paths.joined(separator: ", "))\n")
                 }

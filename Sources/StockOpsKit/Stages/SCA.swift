@@ -53,7 +53,7 @@ public struct SCAStage: Stage {
         // Best effort: clears a leftover of an earlier attempt; the copy below fails if one is still in the way.
         try? manager.removeItem(atPath: input)
         for package in packages {
-            let directory = package == "." ? root : root + "/" + package
+            let directory = ServiceConfig.directory(of: package, root: root)
             let lockFile = directory + "/Package.resolved"
             let named = package == "." ? "Package.resolved" : package + "/Package.resolved"
             if !manager.fileExists(atPath: lockFile) {

@@ -60,7 +60,7 @@ public struct PackageGraph: Sendable, Equatable {
     /// target paths relative to `root`, described once per process and package, and remembered in
     /// `<root>/.stockops/package-graph*.json` for the same `Package.swift` and `swift` binary.
     public static func load(root: String, package: String = ".", swift: String = "swift", runner: ProcessRunner) async throws -> PackageGraph {
-        let directory = package == "." ? root : root + "/" + package
+        let directory = ServiceConfig.directory(of: package, root: root)
         let graph = try await Loaded.shared.graph(root: directory) {
             let command = Command(swift, ["package", "--package-path", directory, "describe", "--type", "json"], environment: Command.baseEnvironment())
             let memo = root + "/.stockops/package-graph" + (package == "." ? "" : "-" + package.replacingOccurrences(of: "/", with: "-")) + ".json"
