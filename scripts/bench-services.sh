@@ -52,9 +52,13 @@ print(name, rps, p99_ms, errors)
 PY
 }
 
+for tool in wrk pgbench; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed: apt-get install wrk postgresql-contrib" >&2; exit 3; }
+done
+
 echo "== building release binaries"
-swift build --package-path services -c release --product stock-listing >/dev/null
-swift build --package-path services -c release --product trade >/dev/null
+swift build --package-path services -c release >"$workdir/build.log" 2>&1 \
+  || { tail -n 40 "$workdir/build.log" >&2; echo "the release build failed (above)" >&2; exit 1; }
 bin="$(swift build --package-path services -c release --show-bin-path)"
 
 echo "== PostgreSQL"
@@ -107,27 +111,32 @@ values = {}
 for line in open(sys.argv[1]):
     parts = line.split()
     values[parts[0]] = [float(x) for x in parts[1:]]
+# (label, key, pgbench kind, ratio to the peer, fraction of pgbench, p99 limit in ms): the targets of the issue
+# that asked for this benchmark.
 rows = [
-    ("GET /stocks/AAPL", "get_stock", "reads", 25, 0.30),
-    ("GET /stocks", "list_stocks", "reads", 25, 0.30),
-    ("POST /trades/buy", "buy", "writes", 10, 0.50),
+    ("GET /stocks/AAPL", "get_stock", "reads", 25, 0.50, 5),
+    ("GET /stocks", "list_stocks", "reads", 25, 0.40, 5),
+    ("POST /trades/buy", "buy", "writes", 25, 1.50, 15),
 ]
 print()
 print(f"{'endpoint':<18} {'ours r/s':>10} {'p99 ms':>7} {'errors':>6} {'peer r/s':>9} {'ratio':>7} {'pgbench':>9} {'fraction':>8}  targets")
 ok = True
-for label, key, kind, ratio_target, fraction_target in rows:
+for label, key, kind, ratio_target, fraction_target, p99_limit in rows:
     ours, ours_p99, ours_errors = values[f"ours.{key}"]
     peer = values[f"peer.{key}"][0]
     pgbench = values[f"pgbench.{kind}"][0]
     ratio = ours / peer if peer else float("inf")
     fraction = ours / pgbench if pgbench else float("nan")
-    p99_ok = kind != "reads" or ours_p99 < 10
-    passed = ratio >= ratio_target and fraction >= fraction_target and p99_ok and ours_errors == 0
-    ok &= passed
-    p99_target = ", p99<10ms" if kind == "reads" else ""
+    checks = {"ratio": ratio >= ratio_target, "fraction": fraction >= fraction_target, "p99": ours_p99 < p99_limit,
+              "errors": ours_errors == 0}
+    ok &= all(checks.values())
+    missed = ", ".join(name for name, passed in checks.items() if not passed)
     print(f"{label:<18} {ours:>10.0f} {ours_p99:>7.2f} {int(ours_errors):>6} {peer:>9.0f} {ratio:>6.1f}x {pgbench:>9.0f} {fraction:>7.0%}  "
-          f">={ratio_target}x, >={fraction_target:.0%}{p99_target}: {'met' if passed else 'MISSED'}")
+          f">={ratio_target}x, >={fraction_target:.0%}, p99<{p99_limit}ms: {'met' if not missed else 'MISSED ' + missed}")
+rss_limit = 48
 rss = max(values["rss.listing_kb"][0], values["rss.trade_kb"][0]) / 1024
 print(f"RSS after the run: stock-listing {values['rss.listing_kb'][0]/1024:.1f} MB, trade {values['rss.trade_kb'][0]/1024:.1f} MB "
-      f"(target < 64 MB: {'met' if rss < 64 else 'MISSED'})")
+      f"(target < {rss_limit} MB: {'met' if rss < rss_limit else 'MISSED'})")
+ok &= rss < rss_limit
+print(f"all targets: {'met' if ok else 'not met'}")
 PY

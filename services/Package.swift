@@ -28,9 +28,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        /// Linux's epoll, for `SocketReadiness`.
+        .systemLibrary(name: "CEpoll"),
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLibPQ", "CEpoll", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(

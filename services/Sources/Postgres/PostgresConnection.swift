@@ -2,8 +2,9 @@ import CLibPQ
 import Dispatch
 import Foundation
 
-/// One libpq connection. The pool lends it to one caller at a time, and every libpq call on it
-/// runs on its own serial queue, so blocking network I/O never occupies Swift's cooperative pool.
+/// One libpq connection. The pool lends it to one caller at a time. A statement (`query`) is sent without blocking
+/// and its caller suspends until the server answers; opening the connection and transactions, whose libpq calls
+/// block, run on the connection's own serial queue, so blocking network I/O never occupies Swift's cooperative pool.
 final class PostgresConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private let queue: DispatchQueue
@@ -56,6 +57,12 @@ final class PostgresConnection: @unchecked Sendable {
         }
         // Server notices ("relation already exists, skipping") are not errors: keep them off stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // `query` sends without blocking and waits for the socket; the `PQexec` family still blocks (libpq's rule).
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            let reason = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(connection)
+            throw PostgresError(code: .connectionFailed, message: "cannot make the connection non-blocking: \(reason)")
+        }
         return connection
     }
 
@@ -84,6 +91,10 @@ final class PostgresConnection: @unchecked Sendable {
     /// True once libpq has seen the connection fail; such a connection is never reused.
     var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
 
+    /// True when the connection works and is idle: not when a statement on it was left unfinished (its wait cut
+    /// short by an error) or a transaction left open, which the next borrower would inherit.
+    var isReusable: Bool { !isBroken && PQtransactionStatus(handle) == PQTRANS_IDLE }
+
     /// One statement with text parameters: prepared once per connection and SQL text, then executed.
     /// Call on this connection's queue only.
     func execute(_ sql: String, _ parameters: [String?], prepare: Bool = true) throws(PostgresError) -> PostgresResult {
@@ -99,6 +110,80 @@ final class PostgresConnection: @unchecked Sendable {
             result = PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
         }
         return try read(result)
+    }
+
+    // MARK: - Statements that wait for the server without holding a thread
+
+    /// One statement with text parameters, prepared once per connection and SQL text: sent on the caller's thread,
+    /// then the caller suspends until the answer arrives (`SocketReadiness`). Only the pool's borrower calls it.
+    func query(_ sql: String, _ parameters: [String?]) async throws(PostgresError) -> PostgresResult {
+        let count = Int32(parameters.count)
+        let name: String?
+        if let known = preparedStatements[sql] {
+            name = known
+        } else if preparedStatements.count < Self.preparedStatementLimit {
+            let newName = "stockops_\(preparedStatements.count + 1)"
+            try send { PQsendPrepare(handle, newName, sql, count, nil) }
+            _ = try await awaitResult()
+            preparedStatements[sql] = newName
+            name = newName
+        } else {
+            name = nil
+        }
+        try withCStrings(parameters) { values throws(PostgresError) in
+            if let name {
+                try send { PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
+            } else {
+                try send { PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0) }
+            }
+        }
+        return try await awaitResult()
+    }
+
+    private func send(_ call: () -> Int32) throws(PostgresError) {
+        guard call() == 1 else { throw connectionError() }
+    }
+
+    private func withCStrings<T>(
+        _ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws(PostgresError) -> T
+    ) throws(PostgresError) -> T {
+        let copies = strings.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        return try body(copies.map { $0.map { UnsafePointer($0) } })
+    }
+
+    /// Flushes what was sent, then reads every result of the statement; the first failed one is thrown.
+    private func awaitResult() async throws(PostgresError) -> PostgresResult {
+        while true {
+            let pending = PQflush(handle)
+            if pending == 0 { break }
+            guard pending > 0 else { throw connectionError() }
+            try await waitForSocket(.readableOrWritable)
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+        }
+        var outcome: Result<PostgresResult, PostgresError>?
+        while true {
+            while PQisBusy(handle) == 1 {
+                try await waitForSocket(.readable)
+                guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+            }
+            guard let result = PQgetResult(handle) else { break }
+            let read = Result { () throws(PostgresError) -> PostgresResult in try self.read(result) }
+            if case .failure = outcome {} else { outcome = read }
+        }
+        guard let outcome else { throw connectionError() }
+        return try outcome.get()
+    }
+
+    /// Waits for the connection's socket; a cancelled task stops waiting (the unfinished statement makes the
+    /// connection unusable, so the pool discards it).
+    private func waitForSocket(_ interest: SocketReadiness.Interest) async throws(PostgresError) {
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return }  // libpq dropped the connection; its next call reports why.
+        await SocketReadiness.shared.wait(for: socket, interest)
+        if Task.isCancelled {
+            throw PostgresError(code: .cancelled, message: "cancelled while waiting for the server's answer")
+        }
     }
 
     /// Runs constant SQL text that may hold several statements and no parameters (migrations,
@@ -172,6 +257,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     deinit {
+        let socket = PQsocket(handle)
+        if socket >= 0 { SocketReadiness.shared.forget(socket) }
         PQfinish(handle)
     }
 }

@@ -8,6 +8,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case decodingFailed
         case poolClosed
         case timeout
+        /// The task waiting for the server's answer was cancelled; the connection it used is discarded.
+        case cancelled
     }
 
     public var code: Code

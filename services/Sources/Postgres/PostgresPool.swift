@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 
 /// A bounded pool of libpq connections. Statements are parameterized only, prepared once per
-/// connection, and run on the connection's own thread. A connection the server dropped (restart,
+/// connection, and sent without blocking a thread while the server works. A connection the server dropped (restart,
 /// crash) is discarded and replaced by a new one on next use.
 public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
@@ -55,9 +55,7 @@ public final class PostgresPool: Sendable {
         _ sql: String, parameters: [(any PostgresEncodable)?]
     ) async throws(PostgresError) -> PostgresResult {
         let texts = parameters.map { $0?.postgresText }
-        return try await withConnection { connection throws(PostgresError) in
-            try await connection.run { connection throws(PostgresError) in try connection.execute(sql, texts) }
-        }
+        return try await withConnection { connection throws(PostgresError) in try await connection.query(sql, texts) }
     }
 
     /// Runs one statement without parameters and without preparing it: for DDL and utility statements
@@ -217,7 +215,7 @@ public final class PostgresPool: Sendable {
 
     /// Returns a connection: to a waiter, to the idle list, or, when broken or the pool is closed, nowhere.
     private func release(_ connection: PostgresConnection) {
-        if connection.isBroken {
+        if !connection.isReusable {
             logger.info("discarding a broken connection", metadata: ["database": "\(configuration)"])
             freeSlot()
             return

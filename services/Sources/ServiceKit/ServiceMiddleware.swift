@@ -97,7 +97,9 @@ public struct ServiceMiddleware: RouterMiddleware {
                 detail: error.body ?? error.status.reasonPhrase)
         case is NIOTooManyBytesError:
             return JSONBody.tooLarge
-        case let error as PostgresError where error.isConnectionError || error.code == .poolClosed || error.code == .timeout:
+        case let error as PostgresError
+        where error.isConnectionError || error.code == .poolClosed || error.code == .timeout
+            || error.code == .cancelled:
             context.logger.error("database unavailable", metadata: ["error": .string(error.description)])
             return .databaseUnavailable
         case let error as any HTTPResponseError where error.status.code < 500:

@@ -139,6 +139,40 @@ struct StatementTests {
         #expect(sum == 7)
     }
 
+    @Test func everyWaitingQueryGetsItsOwnAnswer() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 4))
+        defer { Task { await pool.close() } }
+        // Answers arrive out of order (a random sleep each) on four sockets watched by one thread: each must
+        // resume the query that sent it.
+        let answers = try await withThrowingTaskGroup(of: (sent: Int, answered: Int).self) { group in
+            for value in 0..<200 {
+                group.addTask {
+                    let row = try await pool.query(
+                        "SELECT $1::int AS value FROM pg_sleep(random() * 0.01)", value
+                    ).first
+                    return (value, try row?.decode("value", as: Int.self) ?? -1)
+                }
+            }
+            return try await group.reduce(into: [(sent: Int, answered: Int)]()) { $0.append($1) }
+        }
+        #expect(answers.count == 200)
+        #expect(answers.filter { $0.sent != $0.answered }.isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func answersAndParametersLargerThanTheSocketBuffersArriveWhole() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 1))
+        defer { Task { await pool.close() } }
+        // 8 MiB each way: more than a socket's buffers, so sending waits for the socket to drain
+        // (`PQflush` > 0) and the answer is read over many wake-ups.
+        let parameter = String(repeating: "abcdefgh", count: 1 << 20)
+        let echoed = try await pool.query("SELECT $1::text AS echoed, length($1::text) AS length", parameter).first
+        #expect(try echoed?.decode("length", as: Int.self) == parameter.utf8.count)
+        #expect(try echoed?.decode("echoed", as: String.self) == parameter)
+        let rows = try await pool.query("SELECT n, repeat('x', 64) AS filler FROM generate_series(1, $1::int) AS n", 100_000)
+        #expect(rows.count == 100_000)
+        #expect(try rows.last?.decode("n", as: Int.self) == 100_000)
+    }
+
     @Test func thePoolNeverOpensMoreThanItsSize() async throws {
         let configuration = try await TestDatabase.create(poolSize: 3)
         let pool = PostgresPool(configuration: configuration)

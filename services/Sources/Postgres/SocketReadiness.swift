@@ -1,0 +1,103 @@
+import CEpoll
+import Glibc
+import Synchronization
+
+/// Tells waiting tasks when a socket can be read or written, from one thread blocked in `epoll_wait`
+/// for the whole process. A query sends its statement on the caller's thread and suspends until the
+/// server's answer arrives, so no thread is blocked per query and one wake-up serves every socket that
+/// became ready at once.
+final class SocketReadiness: Sendable {
+    /// What a waiter waits for.
+    enum Interest: Sendable {
+        case readable
+        /// Readable or writable: libpq's `PQflush` asks for either, as the server may answer while we still send.
+        case readableOrWritable
+
+        var events: UInt32 {
+            switch self {
+            case .readable: EPOLLIN.rawValue | EPOLLONESHOT.rawValue
+            case .readableOrWritable: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLONESHOT.rawValue
+            }
+        }
+    }
+
+    /// The process's one instance; its thread starts on first use.
+    static let shared = SocketReadiness()
+
+    private let epoll: Int32
+    private let waiters = Mutex<[Int32: CheckedContinuation<Void, Never>]>([:])
+    /// Sockets added to the epoll set; later waits re-arm them (`EPOLL_CTL_MOD`).
+    private let registered = Mutex<Set<Int32>>([])
+
+    private init() {
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(epoll >= 0, "epoll_create1 failed: errno \(errno)")
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        defer { pthread_attr_destroy(&attributes) }
+        var thread = pthread_t()
+        // The instance lives as long as the process (`shared`); the thread keeps its own reference.
+        let instance = Unmanaged.passRetained(self).toOpaque()
+        let status = pthread_create(
+            &thread, &attributes,
+            { argument in
+                Unmanaged<SocketReadiness>.fromOpaque(argument!).takeRetainedValue().resumeReadyWaiters()
+            }, instance)
+        precondition(status == 0, "cannot start the PostgreSQL socket thread: error \(status)")
+    }
+
+    /// Suspends until `socket` is ready for `interest`, has failed or hung up (the next libpq call says which), or
+    /// the task is cancelled. A wake-up can be spurious: callers ask libpq again and wait again.
+    func wait(for socket: Int32, _ interest: Interest) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let isCancelled = waiters.withLock { waiters in
+                    if Task.isCancelled { return true }
+                    waiters[socket] = continuation
+                    return false
+                }
+                if isCancelled { return continuation.resume() }
+                var event = epoll_event()
+                event.events = interest.events
+                event.data.fd = socket
+                let isKnown = registered.withLock { !$0.insert(socket).inserted }
+                var status = epoll_ctl(epoll, isKnown ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event)
+                if status != 0, errno == ENOENT || errno == EEXIST {
+                    // libpq closed a failed connection's socket (the kernel dropped it from the set) and the number
+                    // came back for a new connection: the kernel's set and ours disagree.
+                    status = epoll_ctl(epoll, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event)
+                }
+                if status != 0 {
+                    // Not watchable (closed underneath): resume at once and let libpq report the broken connection.
+                    waiters.withLock { $0.removeValue(forKey: socket) }?.resume()
+                }
+            }
+        } onCancel: {
+            waiters.withLock { $0.removeValue(forKey: socket) }?.resume()
+        }
+    }
+
+    /// Drops `socket` from the epoll set; call while the socket is still open, before `PQfinish`.
+    func forget(_ socket: Int32) {
+        guard registered.withLock({ $0.remove(socket) }) != nil else { return }
+        var event = epoll_event()
+        _ = epoll_ctl(epoll, EPOLL_CTL_DEL, socket, &event)
+    }
+
+    /// The thread's loop: waits in `epoll_wait` and resumes the tasks whose sockets became ready.
+    private func resumeReadyWaiters() -> Never {
+        let capacity = 64
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        var ready: [Int32] = []
+        ready.reserveCapacity(capacity)
+        while true {
+            let count = epoll_wait(epoll, events, Int32(capacity), -1)
+            guard count > 0 else { continue }  // EINTR: a signal arrived; wait again.
+            ready.removeAll(keepingCapacity: true)
+            for index in 0..<Int(count) { ready.append(events[index].data.fd) }
+            let continuations = waiters.withLock { waiters in ready.compactMap { waiters.removeValue(forKey: $0) } }
+            continuations.forEach { $0.resume() }
+        }
+    }
+}
