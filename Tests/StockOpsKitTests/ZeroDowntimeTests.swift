@@ -273,7 +273,7 @@ final class TrafficProbe: Sendable {
         #expect(proxy.activeSlot() == .green)
         let text = try String(contentsOfFile: proxy.directory + "/haproxy.cfg", encoding: .utf8)
         #expect(text.contains("    server green trade-green:8001 check inter 1s resolvers docker init-addr libc,none\n"))
-        #expect(text.contains("    server blue trade-blue:8001 check inter 1s resolvers docker init-addr libc,none disabled\n"))
+        #expect(text.contains("    server blue trade-blue:8001 check inter 1s resolvers docker init-addr libc,none backup\n"))
         #expect(text.contains("    bind :8000\n"))
         #expect(text.contains("http-response set-header X-Stockops-Slot %[srv_name]"))
         #expect(!text.contains("retry-on all"), "a request that reached a server is never sent twice")

@@ -108,8 +108,11 @@ public struct TrafficProxy: Sendable {
     private static let canaryMarker = "; canary "
 
     /// HAProxy's configuration: one frontend per service on its container port, one backend with a server per slot, the
-    /// inactive one disabled (during a canary, both weighted). Connection failures (a container that just stopped) are
-    /// retried on another server; requests that reached a server are never sent twice.
+    /// inactive one a `backup` (during a canary, both weighted). The backup serves only while the active server has no
+    /// address or fails its checks: a reloaded worker resolves the just-started slot's name through Docker's DNS
+    /// (`init-addr libc,none`, then the `docker` resolvers) and, were the inactive server disabled, would answer 503
+    /// "No server is available" until it has; the retained slot answers meanwhile. Connection failures (a container
+    /// that just stopped) are retried on another server; requests that reached a server are never sent twice.
     public static func configuration(active: Slot, canary: (slot: Slot, weight: Int)? = nil, services: [ServiceConfig]) -> String {
         let canaryNote = canary.map { "\(canaryMarker)\($0.slot.rawValue) \($0.weight)%" } ?? ""
         var text = """
@@ -151,7 +154,7 @@ public struct TrafficProxy: Sendable {
                 if let canary, canary.slot != active {
                     text += server + " weight \(slot == canary.slot ? canary.weight : 100 - canary.weight)\n"
                 } else {
-                    text += server + (slot == active ? "" : " disabled") + "\n"
+                    text += server + (slot == active ? "" : " backup") + "\n"
                 }
             }
         }
