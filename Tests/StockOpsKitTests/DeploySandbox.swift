@@ -1,4 +1,3 @@
-import Crypto
 import CurlHTTP
 import Foundation
 import Testing

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 
@@ -59,9 +58,9 @@ import Testing
         ])
         let trust = try ReleaseTrust.resolve(config: withFile, root: root, secrets: secrets)
         #expect(trust.keySources == ["keys/release.pub", "SIGNING_PUBLIC_KEY (Vault)", "SIGNING_KEY (Vault)"])
-        let keys = try #require(trust.verifier?.publicKeys.map(\.rawRepresentation))
-        #expect(keys == [fileKey.publicKey.rawRepresentation, otherPublic.rawRepresentation, vaultKey.signingKey.publicKey.rawRepresentation])
-        #expect(trust.proofKey?.signingKey.publicKey.rawRepresentation == vaultKey.signingKey.publicKey.rawRepresentation)
+        let keys = try #require(trust.verifier?.publicKeys.map(\.derRepresentation))
+        #expect(keys == [fileKey.publicKey.derRepresentation, otherPublic.derRepresentation, vaultKey.signingKey.publicKey.derRepresentation])
+        #expect(trust.proofKey?.signingKey.publicKey.derRepresentation == vaultKey.signingKey.publicKey.derRepresentation)
 
         // Nothing configured: no verifier, so every image fails the check with a message saying what to configure.
         let none = try ReleaseTrust.resolve(config: try config(), root: root, secrets: nil)
@@ -93,8 +92,8 @@ import Testing
         let pem = try CosignFixtures.text("encrypted-sigstore-key-password-hello.pem")
         let first = try CosignPrivateKey.opened(pem: pem, password: Secret("hello"))
         let again = try CosignPrivateKey.opened(pem: pem, password: Secret("hello"))
-        #expect(first.signingKey.rawRepresentation == again.signingKey.rawRepresentation)
-        #expect(first.signingKey.rawRepresentation == (try CosignPrivateKey(pem: pem, password: Secret("hello"))).signingKey.rawRepresentation)
+        #expect(first.signingKey.derRepresentation == again.signingKey.derRepresentation)
+        #expect(first.signingKey.derRepresentation == (try CosignPrivateKey(pem: pem, password: Secret("hello"))).signingKey.derRepresentation)
         #expect(throws: SigningError.self) { try CosignPrivateKey.opened(pem: pem, password: Secret("not-hello")) }
     }
 }

@@ -1,4 +1,4 @@
-import Crypto
+import COpenSSL
 
 /// A SHA-256 digest.
 public struct Digest: Hashable, Sendable, CustomStringConvertible {
@@ -28,20 +28,25 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
         return hasher.finalize()
     }
 
-    /// An incremental SHA-256: swift-crypto's (BoringSSL's on Linux).
+    /// An incremental SHA-256 (the system's libcrypto); copying one copies its state.
     public struct Hasher: Sendable {
-        private var state = Crypto.SHA256()
+        private var state = SHA256_CTX()
 
-        public init() {}
+        public init() {
+            SHA256_Init(&state)
+        }
 
         public mutating func update<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
-            if bytes.withContiguousStorageIfAvailable({ state.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
-                state.update(data: Array(bytes))
+            if bytes.withContiguousStorageIfAvailable({ SHA256_Update(&state, $0.baseAddress, $0.count) }) == nil {
+                let copy = Array(bytes)
+                SHA256_Update(&state, copy, copy.count)
             }
         }
 
         public consuming func finalize() -> Digest {
-            Digest(bytes: Array(state.finalize()))
+            var bytes = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+            SHA256_Final(&bytes, &state)
+            return Digest(bytes: bytes)
         }
     }
 }

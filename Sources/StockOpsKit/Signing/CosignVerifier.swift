@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Verifies cosign key-based signatures: a base64 DER ECDSA P-256 signature over SHA-256 of a simple-signing payload,

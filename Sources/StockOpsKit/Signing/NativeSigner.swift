@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Signs images the way `cosign sign --key` does, without cosign: ECDSA P-256 over SHA-256 of the simple-signing
