@@ -23,14 +23,7 @@ public enum P256 {
 
             /// The key of a PKCS#8 `PrivateKeyInfo` (or SEC1 `ECPrivateKey`) DER encoding.
             public init<Bytes: DataProtocol>(derRepresentation der: Bytes) throws(CryptoError) {
-                let bytes = [UInt8](der)
-                let parsed = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
-                    var cursor = buffer.baseAddress
-                    return d2i_AutoPrivateKey(nil, &cursor, buffer.count)
-                }
-                guard let parsed else { throw CryptoError.last("the private key is not DER") }
-                key = EVPKey(parsed)
-                try key.requireP256()
+                key = try EVPKey.p256(decoding(der) { d2i_AutoPrivateKey(nil, $0, $1) }, orElse: "the private key is not DER")
             }
 
             /// Its public key.
@@ -70,14 +63,8 @@ public enum P256 {
 
             /// The key of a DER `SubjectPublicKeyInfo` (the body of a PEM `PUBLIC KEY` block).
             public init<Bytes: DataProtocol>(derRepresentation der: Bytes) throws(CryptoError) {
-                let bytes = [UInt8](der)
-                let parsed = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
-                    var cursor = buffer.baseAddress
-                    return d2i_PUBKEY(nil, &cursor, buffer.count)
-                }
-                guard let parsed else { throw CryptoError.last("the public key is not a DER SubjectPublicKeyInfo") }
-                key = EVPKey(parsed)
-                try key.requireP256()
+                key = try EVPKey.p256(
+                    decoding(der) { d2i_PUBKEY(nil, $0, $1) }, orElse: "the public key is not a DER SubjectPublicKeyInfo")
             }
 
             /// The key of the first `PUBLIC KEY` block of `pem`.
@@ -122,12 +109,7 @@ public enum P256 {
 
             /// A DER signature, checked and re-encoded canonically.
             public init<Bytes: DataProtocol>(derRepresentation der: Bytes) throws(CryptoError) {
-                let bytes = [UInt8](der)
-                let parsed = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
-                    var cursor = buffer.baseAddress
-                    return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
-                }
-                guard let parsed else { throw CryptoError.last("the signature is not a DER ECDSA-Sig-Value") }
+                guard let parsed = decoding(der, { d2i_ECDSA_SIG(nil, $0, $1) }) else { throw CryptoError.last("the signature is not a DER ECDSA-Sig-Value") }
                 defer { ECDSA_SIG_free(parsed) }
                 self.der = encoded { i2d_ECDSA_SIG(parsed, $0) }
             }
@@ -164,6 +146,14 @@ final class EVPKey: @unchecked Sendable {
 
     deinit { EVP_PKEY_free(pointer) }
 
+    /// `decoded` as a P-256 key; throws `failure` (with libcrypto's reason) when nothing was decoded.
+    static func p256(_ decoded: OpaquePointer?, orElse failure: String) throws(CryptoError) -> EVPKey {
+        guard let decoded else { throw CryptoError.last(failure) }
+        let key = EVPKey(decoded)
+        try key.requireP256()
+        return key
+    }
+
     /// Refuses a key that is not an elliptic-curve key on P-256 (`prime256v1`).
     func requireP256() throws(CryptoError) {
         guard EVP_PKEY_is_a(pointer, "EC") == 1 else { throw CryptoError("the key is not an elliptic-curve key") }
@@ -178,6 +168,16 @@ final class EVPKey: @unchecked Sendable {
 
     /// The DER `SubjectPublicKeyInfo` of the key's public part.
     func subjectPublicKeyInfo() -> [UInt8] { encoded { i2d_PUBKEY(pointer, $0) } }
+}
+
+/// What an OpenSSL `d2i_…` function decodes from `der` (given a cursor to the bytes and their count).
+private func decoding<Bytes: DataProtocol>(
+    _ der: Bytes, _ decode: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> OpaquePointer?
+) -> OpaquePointer? {
+    [UInt8](der).withUnsafeBufferPointer { buffer in
+        var cursor = buffer.baseAddress
+        return decode(&cursor, buffer.count)
+    }
 }
 
 /// The bytes an OpenSSL `i2d_…` function writes: it is called once for the length, then to write.
