@@ -98,16 +98,22 @@ final class PostgresConnection: @unchecked Sendable {
     /// One statement with text parameters: prepared once per connection and SQL text, then executed.
     /// Call on this connection's queue only.
     func execute(_ sql: String, _ parameters: [String?], prepare: Bool = true) throws(PostgresError) -> PostgresResult {
-        let cString = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { cString.forEach { free($0) } }
-        let values: [UnsafePointer<CChar>?] = cString.map { $0.map { UnsafePointer($0) } }
         let count = Int32(parameters.count)
-
-        let result: OpaquePointer?
-        if prepare, let name = try preparedStatementName(for: sql, parameterCount: count) {
-            result = PQexecPrepared(handle, name, count, values, nil, nil, 0)
+        let name: String?
+        if !prepare {
+            name = nil
+        } else if let known = preparedStatements[sql] {
+            name = known
+        } else if let newName = nextStatementName() {
+            _ = try read(PQprepare(handle, newName, sql, count, nil))
+            preparedStatements[sql] = newName
+            name = newName
         } else {
-            result = PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+            name = nil
+        }
+        let result = withCStrings(parameters) { values in
+            if let name { return PQexecPrepared(handle, name, count, values, nil, nil, 0) }
+            return PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
         }
         return try read(result)
     }
@@ -121,8 +127,7 @@ final class PostgresConnection: @unchecked Sendable {
         let name: String?
         if let known = preparedStatements[sql] {
             name = known
-        } else if preparedStatements.count < Self.preparedStatementLimit {
-            let newName = "stockops_\(preparedStatements.count + 1)"
+        } else if let newName = nextStatementName() {
             try send { PQsendPrepare(handle, newName, sql, count, nil) }
             _ = try await awaitResult()
             preparedStatements[sql] = newName
@@ -144,9 +149,15 @@ final class PostgresConnection: @unchecked Sendable {
         guard call() == 1 else { throw connectionError() }
     }
 
-    private func withCStrings<T>(
-        _ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws(PostgresError) -> T
-    ) throws(PostgresError) -> T {
+    /// The name for a newly prepared statement, or nil once the connection holds ``preparedStatementLimit`` of them
+    /// (the statement then runs unprepared).
+    private func nextStatementName() -> String? {
+        preparedStatements.count < Self.preparedStatementLimit ? "stockops_\(preparedStatements.count + 1)" : nil
+    }
+
+    private func withCStrings<T, E: Error>(
+        _ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws(E) -> T
+    ) throws(E) -> T {
         let copies = strings.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
         return try body(copies.map { $0.map { UnsafePointer($0) } })
@@ -190,15 +201,6 @@ final class PostgresConnection: @unchecked Sendable {
     /// BEGIN/COMMIT). Call on this connection's queue only.
     func executeScript(_ sql: String) throws(PostgresError) {
         _ = try read(PQexec(handle, sql))
-    }
-
-    private func preparedStatementName(for sql: String, parameterCount: Int32) throws(PostgresError) -> String? {
-        if let name = preparedStatements[sql] { return name }
-        guard preparedStatements.count < Self.preparedStatementLimit else { return nil }
-        let name = "stockops_\(preparedStatements.count + 1)"
-        _ = try read(PQprepare(handle, name, sql, parameterCount, nil))
-        preparedStatements[sql] = name
-        return name
     }
 
     /// Reads a libpq result into Swift values and frees it; turns a failed one into a `PostgresError`.

@@ -216,7 +216,7 @@ public final class PostgresPool: Sendable {
     /// Returns a connection: to a waiter, to the idle list, or, when broken or the pool is closed, nowhere.
     private func release(_ connection: PostgresConnection) {
         if !connection.isReusable {
-            logger.info("discarding a broken connection", metadata: ["database": "\(configuration)"])
+            logger.info("discarding a broken or unfinished connection", metadata: ["database": "\(configuration)"])
             freeSlot()
             return
         }

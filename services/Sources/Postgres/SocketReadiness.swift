@@ -26,8 +26,6 @@ final class SocketReadiness: Sendable {
 
     private let epoll: Int32
     private let waiters = Mutex<[Int32: CheckedContinuation<Void, Never>]>([:])
-    /// Sockets added to the epoll set; later waits re-arm them (`EPOLL_CTL_MOD`).
-    private let registered = Mutex<Set<Int32>>([])
 
     private init() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -61,13 +59,10 @@ final class SocketReadiness: Sendable {
                 var event = epoll_event()
                 event.events = interest.events
                 event.data.fd = socket
-                let isKnown = registered.withLock { !$0.insert(socket).inserted }
-                var status = epoll_ctl(epoll, isKnown ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event)
-                if status != 0, errno == ENOENT || errno == EEXIST {
-                    // libpq closed a failed connection's socket (the kernel dropped it from the set) and the number
-                    // came back for a new connection: the kernel's set and ours disagree.
-                    status = epoll_ctl(epoll, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event)
-                }
+                // Re-arms a socket already in the set (one-shot events disarm it); adds one that is not (a new
+                // connection, or a number the kernel reused after libpq closed a failed connection's socket).
+                var status = epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event)
+                if status != 0, errno == ENOENT { status = epoll_ctl(epoll, EPOLL_CTL_ADD, socket, &event) }
                 if status != 0 {
                     // Not watchable (closed underneath): resume at once and let libpq report the broken connection.
                     waiters.withLock { $0.removeValue(forKey: socket) }?.resume()
@@ -80,7 +75,7 @@ final class SocketReadiness: Sendable {
 
     /// Drops `socket` from the epoll set; call while the socket is still open, before `PQfinish`.
     func forget(_ socket: Int32) {
-        guard registered.withLock({ $0.remove(socket) }) != nil else { return }
+        // ENOENT (never waited on) is fine: there is nothing to drop.
         var event = epoll_event()
         _ = epoll_ctl(epoll, EPOLL_CTL_DEL, socket, &event)
     }
