@@ -6,9 +6,9 @@
 #                   htpasswd standing in for Harbor, and OpenBao (the Vault API) initialised by
 #                   vault/init.sh with the policies, AppRoles and secrets (also listening on the Docker
 #                   bridge gateway, so the environments' Vault Agent reaches it), the database and agent
-#                   images of environments/*.yml (pulled, or the stand-ins of environments/standins/ when
+#                   images of environments/compose.yml (pulled, or the stand-ins of environments/standins/ when
 #                   they cannot be pulled); writes .stockops/sandbox.env, which `stockops run` reads, so
-#                   its deploy node can run the dev, stage and prod environments in this engine.
+#                   its deploy node can run the environments (STOCKOPS_ENVIRONMENTS) in this engine.
 #                   Running it again starts only what is not running.
 #   status          what runs, by PID, whether it answers, and the environments' containers.
 #   down [--purge]  stops what `up` started, by PID, and nothing else; data is kept unless --purge.
@@ -20,6 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+# The environments the sandbox can deploy: an AppRole and database settings each (`stockops sandbox up` passes the
+# names under environments: in pipelines/stockops.yml).
+read -r -a environments <<<"${STOCKOPS_ENVIRONMENTS:-dev stage prod}"
 state="$root/.stockops/sandbox"
 export STOCKOPS_CACHE_DIR="${STOCKOPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stockops}"
 source scripts/lib/docker.sh
@@ -82,7 +85,7 @@ official_image() {
   if timeout 60 docker pull --quiet "$1" >/dev/null 2>&1; then echo "$1"; else touch "$state/no-pull"; fi
 }
 
-# The database, Vault Agent and proxy images of environments/*.yml (POSTGRES_IMAGE, VAULT_AGENT_IMAGE, PROXY_IMAGE).
+# The database, Vault Agent and proxy images of environments/compose.yml (POSTGRES_IMAGE, VAULT_AGENT_IMAGE, PROXY_IMAGE).
 choose_environment_images() {
   postgres_image="$(official_image postgres:15-bookworm)"
   agent_image="$(official_image openbao/openbao:2.7.2)"
@@ -100,12 +103,12 @@ choose_environment_images() {
 
 own_engine() { [ "$DOCKER_HOST" = "unix://$stockops_cache_dir/docker/docker.sock" ]; }
 
-# The environments' Compose projects (stocks-dev, stocks-stage, stocks-prod) with a database volume in the engine.
+# The environments' Compose projects (stocks-<env>) with a database volume in the engine.
 environment_projects() {
   local volume
   for volume in $(docker volume ls --quiet --filter label=com.docker.compose.volume=pgdata); do
     docker volume inspect --format '{{index .Labels "com.docker.compose.project"}}' "$volume"
-  done | grep -E '^stocks-(dev|stage|prod)$' | sort -u || true
+  done | grep -E "^stocks-($(IFS='|'; echo "${environments[*]}"))\$" | sort -u || true
 }
 
 # Removes the containers and volumes of the environments deployed to the engine.
@@ -211,7 +214,7 @@ HCL
   # Initialises (the sandbox keeps its unseal keys in vault-out/unseal-keys.json, readable by this user only, and
   # unseals from them after a restart), then policies, AppRoles and placeholder secrets; the root token is revoked
   # after the first run and later runs log in with the admin AppRole; idempotent.
-  VAULT_ADDR="$vault_addr" VAULT_UNSEAL_KEYS_FILE="$state/vault-out/unseal-keys.json" vault/init.sh "$state/vault-out" >"$state/vault/init.log" 2>&1 || {
+  STOCKOPS_ENVIRONMENTS="${environments[*]}" VAULT_ADDR="$vault_addr" VAULT_UNSEAL_KEYS_FILE="$state/vault-out/unseal-keys.json" vault/init.sh "$state/vault-out" >"$state/vault/init.log" 2>&1 || {
     echo "sandbox: vault/init.sh failed; see $state/vault/init.log" >&2
     return 3
   }
@@ -230,7 +233,7 @@ HCL
     curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/ci/pipeline"
   ensure_db_password
   # Each environment's database settings at secret/<env>/db/stockops, which only its app-<env> role reads.
-  for environment in dev stage prod; do
+  for environment in "${environments[@]}"; do
     jq -n --rawfile password "$db_password_file" \
       '($password | rtrimstr("\n")) as $p | {data: {username: "stockops", password: $p, url: "postgres://stockops:\($p)@db:5432/stockops"}}' |
       curl -fsS -o /dev/null -H @"$headers" -X POST --data-binary @- "$vault_addr/v1/secret/data/$environment/db/stockops"
@@ -239,7 +242,7 @@ HCL
   rm -f "$headers"
   # Each environment's Vault Agent runs as 10001:10001 and reads its own AppRole's files (app-<env>), and only those.
   local approle
-  for environment in dev stage prod; do
+  for environment in "${environments[@]}"; do
     approle="$state/vault-out/app-$environment"
     if chgrp -R 10001 "$approle" 2>/dev/null; then
       chmod 750 "$approle"; chmod 640 "$approle/role_id" "$approle/secret_id"

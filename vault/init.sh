@@ -6,10 +6,11 @@
 #   - unseals the server it has just initialised; any other sealed server only from VAULT_UNSEAL_KEYS_FILE, when
 #     given (a sandbox keeps its own keys; a real server is unsealed by its key holders, `bao operator unseal`);
 #   - enables KV v2 at secret/ and AppRole at approle/;
-#   - writes the policies in policies/*.hcl;
+#   - writes the policies in policies/*.hcl, and policies/app.hcl.template as app-<env> for each environment;
 #   - creates the AppRoles: ci (1 h tokens; its secret id bounded: STOCKOPS_CI_SECRET_ID_TTL, default 168h,
 #     STOCKOPS_CI_SECRET_ID_USES logins, default 500, and STOCKOPS_CI_BOUND_CIDRS, the runners' addresses, when
-#     known), app-dev, app-stage and app-prod (one per environment: each reads secret/<env>/ only; 12 h tokens,
+#     known), app-<env> for each of STOCKOPS_ENVIRONMENTS (default "dev stage prod", the names under environments:
+#     in pipelines/stockops.yml; each reads secret/<env>/ only; 12 h tokens,
 #     renewable up to 72 h) and admin (the operators' policy, for later runs of this script); writes their
 #     role_id and secret_id to <out>/<role>/ and prints the role ids;
 #   - seeds CHANGE_ME placeholders for every declared key that has no value yet.
@@ -20,7 +21,8 @@
 # Usage: init.sh [output-dir]        (default: ./vault-out; .gitignore covers vault-out/ at any depth)
 # Environment: VAULT_ADDR (default http://127.0.0.1:8200), VAULT_TOKEN, VAULT_NAMESPACE,
 #              VAULT_CACERT (a PEM bundle to trust for https), VAULT_UNSEAL_KEYS_FILE, STOCKOPS_CI_SECRET_ID_TTL,
-#              STOCKOPS_CI_SECRET_ID_USES, STOCKOPS_CI_BOUND_CIDRS (comma-separated).
+#              STOCKOPS_CI_SECRET_ID_USES, STOCKOPS_CI_BOUND_CIDRS (comma-separated), STOCKOPS_ENVIRONMENTS
+#              (space-separated environment names).
 # Every file written is readable by the current user only. Tokens and keys never appear in
 # command lines: curl reads headers and bodies from files and stdin.
 set -euo pipefail
@@ -37,6 +39,12 @@ die() { log "error: $*"; exit 1; }
 for tool in curl jq; do
   command -v "$tool" >/dev/null || die "$tool is required"
 done
+read -r -a ENVIRONMENTS <<<"${STOCKOPS_ENVIRONMENTS:-dev stage prod}"
+for environment in "${ENVIRONMENTS[@]}"; do
+  [[ $environment =~ ^[a-z][a-z0-9-]{0,31}$ ]] ||
+    die "STOCKOPS_ENVIRONMENTS: '$environment' is not an environment name (lowercase letters, digits and '-', starting with a letter)"
+done
+((${#ENVIRONMENTS[@]} > 0)) || die "STOCKOPS_ENVIRONMENTS is empty: name at least one environment (default: dev stage prod)"
 
 mkdir -p "$OUT"
 chmod 700 "$OUT"
@@ -157,6 +165,11 @@ for file in "$HERE"/policies/*.hcl; do
   ok PUT "sys/policies/acl/$name" "$(jq -n --rawfile policy "$file" '{policy: $policy}')"
   log "policy $name written"
 done
+for environment in "${ENVIRONMENTS[@]}"; do
+  policy=$(sed "s/ENVIRONMENT/$environment/g" "$HERE/policies/app.hcl.template")
+  ok PUT "sys/policies/acl/app-$environment" "$(jq -n --arg policy "$policy" '{policy: $policy}')"
+  log "policy app-$environment written"
+done
 
 # --- AppRoles --------------------------------------------------------------------------------
 # A pipeline run gets a 1 h token, from a secret id bounded in time and logins (and addresses, when the runners' are
@@ -166,7 +179,7 @@ ci_role=$(jq -n --arg ttl "${STOCKOPS_CI_SECRET_ID_TTL:-168h}" --argjson uses "$
    + (if $cidrs == "" then {} else {secret_id_bound_cidrs: ($cidrs | split(",")), token_bound_cidrs: ($cidrs | split(","))} end)')
 ok POST auth/approle/role/ci "$ci_role"
 roles=(ci)
-for environment in dev stage prod; do
+for environment in "${ENVIRONMENTS[@]}"; do
   ok POST "auth/approle/role/app-$environment" \
     "$(jq -n --arg policy "app-$environment" '{token_policies: [$policy], token_ttl: "12h", token_max_ttl: "72h", secret_id_ttl: "720h"}')"
   roles+=("app-$environment")
@@ -218,7 +231,7 @@ seed() {
 }
 
 # Each environment's own settings: secret/<env>/db and secret/<env>/app, readable by that environment's role only.
-for environment in dev stage prod; do
+for environment in "${ENVIRONMENTS[@]}"; do
   seed "$environment/db/stockops" '{username: "stockops", password: "CHANGE_ME",
     url: "postgres://stockops:CHANGE_ME@postgres:5432/stockops?sslmode=require"}'
   seed "$environment/app/stockops" '{session_key: "CHANGE_ME"}'
@@ -237,4 +250,6 @@ if [[ -n $ROOT_TOKEN ]]; then
   ok POST auth/token/revoke-self
   log "root token revoked; later runs log in with the admin AppRole in $OUT/admin (or VAULT_TOKEN)"
 fi
-log "done: role ids and secret ids are in $OUT/ci, $OUT/app-dev, $OUT/app-stage, $OUT/app-prod and $OUT/admin"
+apps=""
+for environment in "${ENVIRONMENTS[@]}"; do apps+="$OUT/app-$environment, "; done
+log "done: role ids and secret ids are in $OUT/ci, ${apps}and $OUT/admin"

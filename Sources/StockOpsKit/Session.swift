@@ -112,7 +112,7 @@ public struct Session: Sendable {
             environment = try Environment.resolve(
                 explicit: request.environment, ref: request.processEnvironment["GITHUB_REF"], force: request.force, using: config.environments)
         } catch {
-            if requireEnvironment || error.code == .contradictsRef { throw StockOpsError(.usage, error.message) }
+            if requireEnvironment || error.code != .undetermined { throw StockOpsError(.usage, error.message) }
             environment = .dev
         }
         var options = StockOpsPipeline.Options(

@@ -27,7 +27,11 @@ struct DoctorCommand: AsyncParsableCommand {
     @Option(help: "The pipeline file, relative to the root.")
     var config: String = PipelineConfig.defaultPath
 
-    @Option(name: [.customShort("e"), .long], help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF, else dev.")
+    @Option(
+        name: [.customShort("e"), .long],
+        help:
+            "The environment, one listed under environments: in the pipeline (dev, stage, prod unless it lists more). Default: derived from GITHUB_REF, else dev."
+    )
     var env: Environment?
 
     @Flag(help: "Print the report as JSON.")
@@ -49,6 +53,12 @@ struct DoctorCommand: AsyncParsableCommand {
             // A ref that maps to no environment means dev, as --env's help says.
             ?? (try? Environment.resolve(explicit: nil, ref: processEnvironment["GITHUB_REF"], force: false, using: pipeline.environments))
             ?? .dev
+        do {
+            try Environment.check(environment, in: pipeline.environments)
+        } catch {
+            Console(fd: 2).write("error: \(error.message)\n")
+            throw ExitCode(ExitStatus.usage.rawValue)
+        }
         let report = await Doctor(root: root, processEnvironment: processEnvironment).check(config: pipeline, environment: environment)
         let output = Console(fd: 1)
         if json {

@@ -4,7 +4,7 @@ import StockOpsKit
 
 /// Flags shared by `rollback`, `status`, `history`, `lock` and `unlock`.
 struct EnvironmentOptions: ParsableArguments {
-    @Option(name: [.customShort("e"), .long], help: "The environment: dev, stage or prod.")
+    @Option(name: [.customShort("e"), .long], help: "The environment, one listed under environments: in the pipeline (dev, stage, prod unless it lists more).")
     var env: Environment
 
     @Option(help: "The repository root. (default: the current directory)")

@@ -12,7 +12,9 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "The pipeline file, relative to the root.")
     var config: String = PipelineConfig.defaultPath
 
-    @Option(name: [.customShort("e"), .long], help: "The environment: dev, stage or prod. Default: derived from GITHUB_REF.")
+    @Option(
+        name: [.customShort("e"), .long],
+        help: "The environment, one listed under environments: in the pipeline (dev, stage, prod unless it lists more). Default: derived from GITHUB_REF.")
     var env: Environment?
 
     @Flag(help: "Accept an --env that contradicts GITHUB_REF.")

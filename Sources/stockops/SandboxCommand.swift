@@ -28,6 +28,13 @@ struct SandboxCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("error: \(script) not found: run stockops sandbox from the repository root or pass --root\n".utf8))
                 throw ExitCode(ExitStatus.usage.rawValue)
             }
+            // The script makes an AppRole and database settings for each environment of the pipeline. A pipeline
+            // that does not load leaves the script's default (dev stage prod): `run` reports the configuration error.
+            if ProcessInfo.processInfo.environment["STOCKOPS_ENVIRONMENTS"] == nil,
+                let pipeline = try? PipelineConfig.load(path: root + "/" + PipelineConfig.defaultPath)
+            {
+                setenv("STOCKOPS_ENVIRONMENTS", pipeline.environments.keys.sorted().map(\.rawValue).joined(separator: " "), 1)
+            }
             let status = try SandboxCommand.runInheritingTerminal([script, action] + arguments)
             if status != 0 { throw ExitCode(status) }
         }

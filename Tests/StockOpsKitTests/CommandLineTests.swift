@@ -43,6 +43,29 @@ import Testing
         #expect(skipped.status == 0 && skipped.output.hasPrefix("flowchart LR") && !skipped.output.contains("deploy["), "\(skipped.output)")
     }
 
+    /// `--env` takes any environment the pipeline lists: a `qa` added to it has a deploy like the others; one it does
+    /// not list is a usage error naming those it does.
+    @Test func anEnvironmentAddedToThePipelineIsAnEnvironmentOfEveryCommand() async throws {
+        let root = temporaryDirectory("cli-qa")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
+        let yaml = try String(contentsOfFile: Self.root + "/pipelines/stockops.yml", encoding: .utf8)
+        try yaml.write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
+
+        let unknown = try await stockops(["graph", "--root", root, "--env", "qa"])
+        #expect(unknown.status == 2)
+        #expect(unknown.output.contains("no environment qa in the pipeline (it has dev, stage, prod); add qa under environments:"), "\(unknown.output)")
+        let invalid = try await stockops(["graph", "--root", root, "--env", "QA"])
+        #expect(invalid.status == 2 && invalid.output.contains("'QA'"), "\(invalid.output)")
+
+        try EnvironmentFilesTests.withQA(yaml).write(toFile: root + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
+        let graph = try await stockops(["graph", "--root", root, "--env", "qa", "--json"])
+        #expect(graph.status == 0, "\(graph.output)")
+        #expect(graph.output.contains("\"id\" : \"deploy\""), "\(graph.output)")
+        let pipeline = try PipelineConfig.load(path: root + "/pipelines/stockops.yml")
+        #expect(Environment.derive(fromRef: "refs/heads/qa", using: pipeline.environments)?.rawValue == "qa")
+    }
+
     @Test func runsListsShowsAndPrunes() async throws {
         let root = temporaryDirectory("cli-runs")
         defer { try? FileManager.default.removeItem(atPath: root) }

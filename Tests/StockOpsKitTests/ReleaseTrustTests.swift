@@ -19,7 +19,7 @@ import Testing
 
     @Test func everyEnvironmentOfTheRepositoryVerifiesSignaturesAndVerifyCanBeSwitchedOff() throws {
         let repository = try config()
-        for environment in Environment.allCases {
+        for environment in Environment.standard {
             #expect(repository.environments[environment]?.verify == .signature, "\(environment)")
         }
         #expect(EnvironmentConfig.defaults[.dev]?.verify == DeployVerification.none)

@@ -74,7 +74,10 @@ import Testing
             ("security:\n  sast: {rules: /etc/semgrep}\n", "security.sast.rules", "relative to the repository root"),
             ("security:\n  sast: {blocking: sometimes}\n", "security.sast.blocking", "expected true or false"),
             ("security:\n  sca: {fail-on: [SEVERE]}\n", "security.sca.fail-on[0]", "unknown severity 'SEVERE'"),
-            ("security:\n  dast: {environments: [qa]}\n", "security.dast.environments[0]", "unknown environment 'qa'"),
+            (
+                "security:\n  dast: {environments: [qa]}\n", "security.dast.environments[0]",
+                "no environment 'qa' under environments:; add it there or use dev, stage, prod"
+            ),
             ("security:\n  dast: {minutes: 0}\n", "security.dast.minutes", "between 1 and 60"),
             ("security:\n  defectdojo: {url: dojo.example.com}\n", "security.defectdojo.url", "is not an http(s) URL"),
             ("security:\n  defectdojo: {url: \"https://u:p@dojo.example.com\"}\n", "security.defectdojo.url", "must not hold credentials"),

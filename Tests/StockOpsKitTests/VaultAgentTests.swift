@@ -41,7 +41,7 @@ struct VaultAgentTests {
         }
         let server = try await OpenBaoDevServer.start()
         defer { server.stop() }
-        let policy = try String(contentsOf: OpenBaoDevServer.repositoryRoot.appendingPathComponent("vault/policies/app-dev.hcl"), encoding: .utf8)
+        let policy = try OpenBaoDevServer.appPolicy(.dev)
         let (roleID, secretID) = try await server.createAppRole("app-dev", policy: policy)
         let root = server.rootClient()
         let password = "first-\(UUID().uuidString)"

@@ -98,6 +98,12 @@ final class OpenBaoDevServer: @unchecked Sendable {
         retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(20), maxDelay: .milliseconds(100)))
 
     /// Enables AppRole, writes `policy` as `name`, and creates role `name` with it; returns its role id and a secret id.
+    /// The policy of `environment`'s services, `app-<env>`, as `vault/init.sh` writes it from `vault/policies/app.hcl.template`.
+    static func appPolicy(_ environment: Environment) throws -> String {
+        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("vault/policies/app.hcl.template"), encoding: .utf8)
+        return template.replacingOccurrences(of: "ENVIRONMENT", with: environment.rawValue)
+    }
+
     func createAppRole(_ name: String, policy: String) async throws -> (roleID: Secret, secretID: Secret) {
         let root = rootClient()
         if try await root.request(.get, "sys/auth")?["data"]?["approle/"] == nil {

@@ -31,6 +31,27 @@ struct VaultInitScriptTests {
         try #require((FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue)
     }
 
+    /// `STOCKOPS_ENVIRONMENTS` names the environments: an added `qa` gets its own role reading `secret/qa/` only.
+    @Test func makesOneRolePerNamedEnvironment() async throws {
+        let server = try await OpenBaoDevServer.start()
+        defer { server.stop() }
+        let output = NSTemporaryDirectory() + "vault-init-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+
+        let refused = try await runInit(address: server.address, token: server.rootToken, output: output, extra: ["STOCKOPS_ENVIRONMENTS": "dev QA"])
+        #expect(refused.status != 0)
+        #expect(refused.log.contains("STOCKOPS_ENVIRONMENTS: 'QA' is not an environment name"), "\(refused.log)")
+
+        let result = try await runInit(address: server.address, token: server.rootToken, output: output, extra: ["STOCKOPS_ENVIRONMENTS": "dev qa"])
+        #expect(result.status == 0, "\(result.log)")
+        #expect(!FileManager.default.fileExists(atPath: output + "/app-prod"))
+        let app = server.anonymousClient()
+        _ = try await app.loginAppRole(roleIDFile: output + "/app-qa/role_id", secretIDFile: output + "/app-qa/secret_id")
+        #expect(try await app.read("qa/db/stockops")["password"]?.reveal() == "CHANGE_ME")
+        let denied = await #expect(throws: VaultError.self) { try await app.read("dev/db/stockops") }
+        #expect(denied?.code == .permissionDenied)
+    }
+
     @Test func setsUpRolesThatCanLogInAndIsIdempotent() async throws {
         let server = try await OpenBaoDevServer.start()
         defer { server.stop() }

@@ -133,7 +133,7 @@ enum WorkflowLinters {
         // Each environment's job runs on its self-hosted runner (pipelines/stockops.yml), in its GitHub environment
         // (stage, prod) and its concurrency group, never cancelled; the pull-request job has no secret at all.
         let config = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
-        for environment in Environment.allCases {
+        for environment in Environment.standard {
             let job = try #require(jobs[environment.rawValue])
             #expect(job["runs-on"] as? [String] == config.environments[environment]?.runsOn(environment), "\(environment)")
             #expect(job["environment"] as? String == (environment == .dev ? nil : environment.rawValue))

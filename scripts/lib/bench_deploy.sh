@@ -39,9 +39,10 @@ REGISTRY_PORT=$(free_port)
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 cleanup() {
   for env in $BENCH_ENVIRONMENTS; do
-    if [[ -f $WORK/root/environments/$env.yml ]]; then
-      REGISTRY=$REGISTRY STOCKOPS_PROXY_DIR="$WORK/state/proxy/bench-$env" VAULT_ADDR=none VAULT_APPROLE_DIR="$WORK/approle" \
-        docker-compose -p "bench-$env" -f "$WORK/root/environments/$env.yml" down --volumes --remove-orphans >/dev/null 2>&1 || true
+    if [[ -f $WORK/root/environments/compose.yml ]]; then
+      STOCKOPS_ENVIRONMENT=$env REGISTRY=$REGISTRY STOCKOPS_PROXY_DIR="$WORK/state/proxy/bench-$env" VAULT_ADDR=none VAULT_APPROLE_DIR="$WORK/approle" \
+        STOCK_LISTING_PORT=0 TRADE_PORT=0 DB_PORT=0 \
+        docker-compose -p "bench-$env" -f "$WORK/root/environments/compose.yml" down --volumes --remove-orphans >/dev/null 2>&1 || true
     fi
   done
   mapfile -t pushed < <(docker image ls --format '{{.Repository}}:{{.Tag}}' --filter "reference=$REGISTRY/*/*" 2>/dev/null || true)
@@ -84,7 +85,7 @@ bao auth enable approle >/dev/null
 password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 # Each environment's agent logs in with its own AppRole (app-<env>) and reads secret/<env>/ only.
 for env in $BENCH_ENVIRONMENTS; do
-  bao policy write "app-$env" "vault/policies/app-$env.hcl" >/dev/null
+  sed "s/ENVIRONMENT/$env/g" vault/policies/app.hcl.template | bao policy write "app-$env" - >/dev/null
   bao write "auth/approle/role/app-$env" token_policies="app-$env" >/dev/null
   mkdir -p "$WORK/approle/app-$env"
   bao read -field=role_id "auth/approle/role/app-$env/role-id" >"$WORK/approle/app-$env/role_id"

@@ -1,12 +1,44 @@
-/// A deployment environment.
-public enum Environment: String, Sendable, Codable, CaseIterable, Comparable {
-    case dev
-    case stage
-    case prod
+/// A deployment environment, named in `environments:` of the pipeline (dev, stage and prod unless it lists more).
+///
+/// dev, stage and prod are the promotion chain: a stage deploy proves the digests it ran, and prod takes only digests
+/// stage proved, as version tags. Any other environment (a `qa`, a preview) deploys like stage without writing proofs.
+public struct Environment: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
 
-    public static func < (lhs: Environment, rhs: Environment) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    /// An environment named `rawValue`: lowercase letters, digits and `-`, starting with a letter, at most 32
+    /// characters (it becomes part of Compose project, AppRole and Vault path names).
+    public init?(rawValue: String) {
+        guard Self.isValidName(rawValue) else { return nil }
+        self.rawValue = rawValue
     }
+
+    private init(known name: String) {
+        rawValue = name
+    }
+
+    public static let dev = Environment(known: "dev")
+    public static let stage = Environment(known: "stage")
+    public static let prod = Environment(known: "prod")
+
+    /// The environments of a pipeline that does not list any: dev, stage and prod, in promotion order.
+    public static let standard: [Environment] = [.dev, .stage, .prod]
+
+    public var description: String { rawValue }
+
+    /// Promotion order: dev, stage, prod, then every other environment by name.
+    public static func < (lhs: Environment, rhs: Environment) -> Bool {
+        let left = standard.firstIndex(of: lhs) ?? standard.count
+        let right = standard.firstIndex(of: rhs) ?? standard.count
+        return left == right ? lhs.rawValue < rhs.rawValue : left < right
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.utf8.count <= 32 else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    /// What a name that is not an environment name gets told.
+    static let nameRule = "an environment name is lowercase letters, digits and '-', starting with a letter, at most 32 characters"
 }
 
 /// How an environment is reached and what its images are called.
@@ -25,9 +57,16 @@ public struct EnvironmentConfig: Sendable, Equatable, Codable {
     /// `strategy: canary`: how a deploy lets the new version earn its traffic; nil for `strategy: switch` (the default:
     /// all traffic at once after the smoke test).
     public var canary: CanaryPolicy?
+    /// `variables:`: what the Compose file of the environment reads besides what stockops sets (`LOG_LEVEL`,
+    /// `SERVICE_MEMORY`, `DB_MEMORY` …); the same variable in stockops's own environment overrides it.
+    public var variables: [String: String]
 
-    public init(ref: String, tag: String, approval: Bool = false, runner: [String]? = nil, verify: DeployVerification? = nil, canary: CanaryPolicy? = nil) {
+    public init(
+        ref: String, tag: String, approval: Bool = false, runner: [String]? = nil, verify: DeployVerification? = nil, canary: CanaryPolicy? = nil,
+        variables: [String: String] = [:]
+    ) {
         self.canary = canary
+        self.variables = variables
         self.ref = ref
         self.tag = tag
         self.approval = approval
@@ -41,9 +80,10 @@ public struct EnvironmentConfig: Sendable, Equatable, Codable {
     }
 
     public static let defaults: [Environment: EnvironmentConfig] = [
-        .dev: EnvironmentConfig(ref: "refs/heads/develop", tag: "dev-{sha7}", verify: DeployVerification.none),
+        .dev: EnvironmentConfig(ref: "refs/heads/develop", tag: "dev-{sha7}", verify: DeployVerification.none, variables: ["LOG_LEVEL": "debug"]),
         .stage: EnvironmentConfig(ref: "refs/heads/release/**", tag: "stage-{sha7}", verify: .signature),
-        .prod: EnvironmentConfig(ref: "refs/tags/v*.*.*", tag: "{ref}", approval: true, verify: .signature),
+        .prod: EnvironmentConfig(
+            ref: "refs/tags/v*.*.*", tag: "{ref}", approval: true, verify: .signature, variables: ["SERVICE_MEMORY": "512m", "DB_MEMORY": "1g"]),
     ]
 }
 
@@ -99,6 +139,8 @@ public struct EnvironmentError: Error, Sendable, Equatable, CustomStringConverti
     public enum Code: String, Sendable {
         /// Neither `--env` nor a ref that maps to an environment.
         case undetermined
+        /// `--env` names an environment the pipeline does not list.
+        case unknown
         /// `--env` names another environment than the ref's.
         case contradictsRef = "contradicts-ref"
     }
@@ -111,9 +153,16 @@ public struct EnvironmentError: Error, Sendable, Equatable, CustomStringConverti
 extension Environment {
     /// The environment a Git ref deploys to, or nil when it deploys nowhere.
     public static func derive(fromRef ref: String, using environments: [Environment: EnvironmentConfig] = EnvironmentConfig.defaults) -> Environment? {
-        allCases.first { environment in
-            environments[environment].map { GlobPattern($0.ref).matches(ref) } ?? false
-        }
+        environments.keys.sorted().first { environments[$0].map { GlobPattern($0.ref).matches(ref) } ?? false }
+    }
+
+    /// Refuses `environment` unless the pipeline lists it.
+    public static func check(_ environment: Environment, in environments: [Environment: EnvironmentConfig]) throws(EnvironmentError) {
+        guard environments[environment] == nil else { return }
+        throw EnvironmentError(
+            code: .unknown,
+            message: "no environment \(environment) in the pipeline (it has \(environments.keys.sorted().map(\.rawValue).joined(separator: ", "))); "
+                + "add \(environment) under environments: with its ref and tag, or pass one of those")
     }
 
     /// Chooses the environment from an explicit `--env` and the ref (`GITHUB_REF`).
@@ -122,6 +171,7 @@ extension Environment {
     public static func resolve(
         explicit: Environment?, ref: String?, force: Bool, using environments: [Environment: EnvironmentConfig] = EnvironmentConfig.defaults
     ) throws(EnvironmentError) -> Environment {
+        if let explicit { try check(explicit, in: environments) }
         let derived = ref.flatMap { derive(fromRef: $0, using: environments) }
         switch (explicit, derived) {
         case (let explicit?, let derived?) where explicit != derived && !force:
@@ -134,9 +184,11 @@ extension Environment {
         case (nil, let derived?):
             return derived
         case (nil, nil):
-            let known = allCases.compactMap { environments[$0].map { "\($0.ref) → \($0)" } }.joined(separator: ", ")
+            let names = environments.keys.sorted()
+            let known = names.compactMap { name in environments[name].map { "\($0.ref) → \(name)" } }.joined(separator: ", ")
             let about = ref.map { "GITHUB_REF=\($0) maps to no environment" } ?? "GITHUB_REF is not set"
-            throw EnvironmentError(code: .undetermined, message: "\(about); pass --env dev|stage|prod (refs: \(known))")
+            throw EnvironmentError(
+                code: .undetermined, message: "\(about); pass --env \(names.map(\.rawValue).joined(separator: "|")) (refs: \(known))")
         }
     }
 }

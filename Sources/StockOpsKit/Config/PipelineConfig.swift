@@ -173,9 +173,9 @@ public struct PipelineConfig: Sendable, Equatable {
 
         var environments = EnvironmentConfig.defaults
         if let section = try root.optional("environments") {
-            for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
-                let environment = Environment(rawValue: key)!
-                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner", "verify", "strategy", "canary"])
+            for (key, value) in try section.mapping() {
+                guard let environment = Environment(rawValue: key) else { throw value.error(.invalidValue, "'\(key)' is not usable: \(Environment.nameRule)") }
+                _ = try value.mapping(allowed: ["ref", "tag", "approval", "kind", "gitops", "runner", "verify", "strategy", "canary", "variables"])
                 var canary: CanaryPolicy?
                 let strategy = try value.optional("strategy")
                 switch try strategy?.nonEmptyString() {
@@ -201,15 +201,17 @@ public struct PipelineConfig: Sendable, Equatable {
                     approval: try value.optional("approval")?.bool() ?? false,
                     runner: try value.optional("runner").map(decodeRunner),
                     verify: verify,
-                    canary: canary
+                    canary: canary,
+                    variables: try value.optional("variables").map(decodeComposeVariables) ?? [:]
                 )
             }
         }
+        let known = Set(environments.keys)
 
         let servicesNode = try root.required("services")
         var services: [ServiceConfig] = []
         for item in try servicesNode.list() {
-            let service = try decodeService(item)
+            let service = try decodeService(item, environments: known)
             if services.contains(where: { $0.name == service.name }) {
                 throw try item.required("name").error(.invalidValue, "service '\(service.name)' is declared twice")
             }
@@ -226,7 +228,7 @@ public struct PipelineConfig: Sendable, Equatable {
         var databasePorts: [Environment: Int] = [:]
         if let database = try root.optional("database") {
             _ = try database.mapping(allowed: ["ports"])
-            databasePorts = try decodePorts(try database.required("ports"))
+            databasePorts = try decodePorts(try database.required("ports"), environments: known)
         }
 
         let registryNode = try root.required("registry")
@@ -290,7 +292,7 @@ public struct PipelineConfig: Sendable, Equatable {
             }
         }
 
-        gates.coverageByEnvironment = try decodeCoverageOverrides(root)
+        gates.coverageByEnvironment = try decodeCoverageOverrides(root, environments: known)
         var config = PipelineConfig(
             file: root.file,
             services: services,
@@ -304,8 +306,8 @@ public struct PipelineConfig: Sendable, Equatable {
             gates: gates
         )
         config.images = try ImagesConfig.decode(images: try root.optional("images"), sonarqube: try root.optional("sonarqube"))
-        config.security = try decodeSecurity(root, registry: registry, vault: vault)
-        config.gitOps = try decodeGitOps(root, vault: vault)
+        config.security = try decodeSecurity(root, registry: registry, vault: vault, environments: known)
+        config.gitOps = try decodeGitOps(root, vault: vault, environments: known)
         if let pullRequests = try root.optional("pull-requests") {
             _ = try pullRequests.mapping(allowed: ["runner"])
             config.pullRequestRunner = try decodeRunner(try pullRequests.required("runner"))
@@ -331,7 +333,7 @@ public struct PipelineConfig: Sendable, Equatable {
         return labels
     }
 
-    private static func decodeService(_ item: YAMLValue) throws(ConfigError) -> ServiceConfig {
+    private static func decodeService(_ item: YAMLValue, environments known: Set<Environment>) throws(ConfigError) -> ServiceConfig {
         _ = try item.mapping(allowed: ["name", "paths", "package", "product", "test-target", "health", "ports", "smoke", "container-port"])
         let nameNode = try item.required("name")
         let name = try nameNode.nonEmptyString()
@@ -353,7 +355,7 @@ public struct PipelineConfig: Sendable, Equatable {
             product: try item.required("product").nonEmptyString(),
             testTarget: try item.required("test-target").nonEmptyString(),
             healthPath: health,
-            ports: try decodePorts(try item.required("ports")),
+            ports: try decodePorts(try item.required("ports"), environments: known),
             smoke: try decodeSmoke(try item.optional("smoke")),
             containerPort: try decodeContainerPort(try item.optional("container-port"))
         )
@@ -400,14 +402,29 @@ public struct PipelineConfig: Sendable, Equatable {
         return checks
     }
 
-    private static func decodePorts(_ node: YAMLValue) throws(ConfigError) -> [Environment: Int] {
+    private static func decodePorts(_ node: YAMLValue, environments known: Set<Environment>) throws(ConfigError) -> [Environment: Int] {
         var ports: [Environment: Int] = [:]
-        for (key, value) in try node.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
+        for (environment, value) in try node.environmentMapping(known) {
             let port = try value.int()
             guard (1...65535).contains(port) else { throw value.error(.invalidValue, "\(port) is not a TCP port (1-65535)") }
-            ports[Environment(rawValue: key)!] = port
+            ports[environment] = port
         }
         return ports
+    }
+
+    /// `variables:` of an environment: what its Compose file reads besides what stockops sets.
+    private static func decodeComposeVariables(_ node: YAMLValue) throws(ConfigError) -> [String: String] {
+        var variables: [String: String] = [:]
+        for (name, value) in try node.mapping() {
+            guard let first = name.unicodeScalars.first, first == "_" || ("A"..."Z").contains(first),
+                name.unicodeScalars.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) })
+            else { throw value.error(.invalidValue, "'\(name)' is not a variable name (A-Z, 0-9 and '_', not starting with a digit)") }
+            guard !ComposeEnvironment.isSetByStockOps(name) else {
+                throw value.error(.invalidValue, "\(name) is set by stockops itself (from the registry, the ports and the deployed digests)")
+            }
+            variables[name] = try value.string()
+        }
+        return variables
     }
 }
 

@@ -3,7 +3,9 @@ import Yams
 
 /// Reading of `security:`, `gates.coverage.environments` and the `kind: gitops` environments.
 extension PipelineConfig {
-    static func decodeSecurity(_ root: YAMLValue, registry: RegistryConfig, vault: [VaultSecret]) throws(ConfigError) -> SecurityConfig {
+    static func decodeSecurity(
+        _ root: YAMLValue, registry: RegistryConfig, vault: [VaultSecret], environments known: Set<Environment>
+    ) throws(ConfigError) -> SecurityConfig {
         var security = SecurityConfig()
         guard let section = try root.optional("security") else { return security }
         _ = try section.mapping(allowed: ["secret-scan", "sast", "sca", "dast", "defectdojo"])
@@ -46,7 +48,7 @@ extension PipelineConfig {
             var config = DASTConfig()
             if let environments = try node.optional("environments") {
                 config.environments = []
-                for item in try environments.list() { config.environments.append(try item.environment()) }
+                for item in try environments.list() { config.environments.append(try item.environment(known)) }
                 guard !config.environments.isEmpty else { throw environments.error(.invalidValue, "list at least one environment, e.g. [stage]") }
             }
             config.image = try node.optional("image")?.nonEmptyString() ?? config.image
@@ -73,23 +75,23 @@ extension PipelineConfig {
     }
 
     /// Per-environment minimum coverage under `gates.coverage.environments`.
-    static func decodeCoverageOverrides(_ root: YAMLValue) throws(ConfigError) -> [Environment: Double] {
+    static func decodeCoverageOverrides(_ root: YAMLValue, environments known: Set<Environment>) throws(ConfigError) -> [Environment: Double] {
         guard let coverage = try root.optional("gates")?.optional("coverage"), let section = try coverage.optional("environments") else { return [:] }
         var overrides: [Environment: Double] = [:]
-        for (key, value) in try section.mapping(allowed: Set(Environment.allCases.map(\.rawValue))) {
+        for (environment, value) in try section.environmentMapping(known) {
             let minimum = try value.double()
             guard (0...100).contains(minimum) else { throw value.error(.invalidValue, "must be a percentage between 0 and 100") }
-            overrides[Environment(rawValue: key)!] = minimum
+            overrides[environment] = minimum
         }
         return overrides
     }
 
     /// The `gitops:` settings of every environment with `kind: gitops`.
-    static func decodeGitOps(_ root: YAMLValue, vault: [VaultSecret]) throws(ConfigError) -> [Environment: GitOpsTarget] {
+    static func decodeGitOps(_ root: YAMLValue, vault: [VaultSecret], environments known: Set<Environment>) throws(ConfigError) -> [Environment: GitOpsTarget] {
         guard let section = try root.optional("environments") else { return [:] }
         var targets: [Environment: GitOpsTarget] = [:]
         for (key, value) in try section.mapping() {
-            let environment = Environment(rawValue: key)!
+            let environment = try value.environmentName(key, known: known)
             let kindNode = try value.optional("kind")
             let kind = try kindNode?.nonEmptyString() ?? "compose"
             guard ["compose", "gitops"].contains(kind) else {
@@ -207,12 +209,9 @@ extension YAMLValue {
         return value
     }
 
-    func environment() throws(ConfigError) -> Environment {
-        let text = try nonEmptyString()
-        guard let value = Environment(rawValue: text) else {
-            throw error(.invalidValue, "unknown environment '\(text)'; use " + Environment.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        return value
+    /// One of the `known` environments.
+    func environment(_ known: Set<Environment>) throws(ConfigError) -> Environment {
+        try environmentName(try nonEmptyString(), known: known)
     }
 
     func severities() throws(ConfigError) -> [Severity] {

@@ -44,6 +44,26 @@ struct YAMLValue {
         return entries
     }
 
+    /// The entries of a mapping keyed by environment names, each one of `known` (the pipeline's `environments:`).
+    func environmentMapping(_ known: Set<Environment>) throws(ConfigError) -> [(environment: Environment, value: YAMLValue)] {
+        var entries: [(environment: Environment, value: YAMLValue)] = []
+        for (key, value) in try mapping() {
+            entries.append((try value.environmentName(key, known: known), value))
+        }
+        return entries
+    }
+
+    /// `text` as one of the `known` environments; `self` is where an error points.
+    func environmentName(_ text: String, known: Set<Environment>) throws(ConfigError) -> Environment {
+        guard let environment = Environment(rawValue: text), known.contains(environment) else {
+            throw error(
+                .invalidValue,
+                "no environment '\(text)' under environments:; add it there or use "
+                    + known.sorted().map(\.rawValue).joined(separator: ", "))
+        }
+        return environment
+    }
+
     func optional(_ key: String) throws(ConfigError) -> YAMLValue? {
         try mapping().first { $0.key == key }?.value
     }

@@ -1,13 +1,14 @@
 import Foundation
 
-/// An environment as Docker Compose runs it: the project `stocks-<env>` of `environments/<env>.yml`, and the
+/// An environment as Docker Compose runs it: the project `stocks-<env>` of `environments/compose.yml`, and the
 /// variables stockops passes to it.
 ///
-/// stockops sets `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, the checked digest of each service in each slot
+/// stockops sets `STOCKOPS_ENVIRONMENT` (the environment's name), `REGISTRY`, `REGISTRY_PROJECT`, `IMAGE_TAG`, the checked digest of each service in each slot
 /// (`<SERVICE>_<SLOT>_DIGEST`, such as `STOCK_LISTING_GREEN_DIGEST`: the compose files run `repository@digest`, never a
 /// tag), the directory of the proxy's configuration (`STOCKOPS_PROXY_DIR`), the services' ports (`<SERVICE>_PORT`, such
-/// as `STOCK_LISTING_PORT`) and `DB_PORT` (from `pipelines/stockops.yml` unless set in its own environment), and passes
-/// ``passedThrough`` on from its own environment. Nothing else reaches Compose.
+/// as `STOCK_LISTING_PORT`) and `DB_PORT` (from `pipelines/stockops.yml` unless set in its own environment), the
+/// environment's `variables:`, and passes ``passedThrough`` on from its own environment (over `variables:`). Nothing
+/// else reaches Compose.
 public struct ComposeEnvironment: Sendable {
     public var compose: ComposeCommand
     public var config: PipelineConfig
@@ -23,6 +24,12 @@ public struct ComposeEnvironment: Sendable {
         "BIND_ADDRESS", "POSTGRES_IMAGE", "VAULT_AGENT_IMAGE", "VAULT_AGENT_ADDR", "VAULT_ADDR", "VAULT_APPROLE_DIR",
         "SERVICE_MEMORY", "DB_MEMORY", "LOG_LEVEL", "PROXY_IMAGE",
     ]
+
+    /// Whether stockops sets `name` itself, so `environments.<env>.variables` may not.
+    public static func isSetByStockOps(_ name: String) -> Bool {
+        ["STOCKOPS_ENVIRONMENT", "REGISTRY", "REGISTRY_PROJECT", "IMAGE_TAG", "STOCKOPS_PROXY_DIR", "DB_PORT"].contains(name)
+            || name.hasSuffix("_DIGEST") || name.hasSuffix("_PORT")
+    }
 
     public init(compose: ComposeCommand, config: PipelineConfig, environment: Environment, processEnvironment: [String: String]) {
         self.compose = compose
@@ -86,6 +93,8 @@ public struct ComposeEnvironment: Sendable {
     /// The variables Compose gets for `tag` and the digests of each slot's services (service → `sha256:…`).
     public func variables(tag: RegistryTag?, slots: [Slot: [String: String]] = [:]) throws(StockOpsError) -> [String: String] {
         var variables = Command.baseEnvironment()
+        variables.merge(config.environments[environment]?.variables ?? [:]) { $1 }
+        variables["STOCKOPS_ENVIRONMENT"] = environment.rawValue
         for name in Self.passedThrough {
             if let value = processEnvironment[name] { variables[name] = value }
         }

@@ -54,11 +54,18 @@ extension Session {
     /// The pipeline file, with `STOCKOPS_REGISTRY` replacing the registry host as in the image stages.
     func loadConfig(_ request: EnvironmentRequest) throws(StockOpsError) -> PipelineConfig {
         let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
+        let config: PipelineConfig
         do {
-            return RegistryAccess.effective(try PipelineConfig.load(path: path, displayPath: request.configPath), environment: request.processEnvironment)
+            config = try PipelineConfig.load(path: path, displayPath: request.configPath)
         } catch {
             throw StockOpsError(.config, error.description)
         }
+        do {
+            try Environment.check(request.environment, in: config.environments)
+        } catch {
+            throw StockOpsError(.usage, error.message)
+        }
+        return RegistryAccess.effective(config, environment: request.processEnvironment)
     }
 
     /// The approval of a run that deploys (`--approve deploy`) to an environment that requires one; nil otherwise.

@@ -31,7 +31,7 @@ public struct SlotContents: Codable, Sendable, Equatable {
     }
 }
 
-/// The reverse proxy in front of an environment: HAProxy 2.6 (the `proxy` service of `environments/<env>.yml`), owning
+/// The reverse proxy in front of an environment: HAProxy 2.6 (the `proxy` service of `environments/compose.yml`), owning
 /// the published ports and forwarding each service to the container of one slot.
 ///
 /// stockops writes its configuration to `<state>/proxy/<project>/haproxy.cfg`, mounted into the container, and switches

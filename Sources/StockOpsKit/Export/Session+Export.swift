@@ -17,7 +17,7 @@ extension Session {
         workflow.environment = prepared.environment
         workflow.runner = prepared.config.environments[prepared.environment]?.runsOn(prepared.environment) ?? RunnerLabels.defaults(for: prepared.environment)
         workflow.pullRequestRunner = prepared.config.pullRequestRunner
-        workflow.triggerRef = prepared.config.environments[prepared.environment]?.ref ?? EnvironmentConfig.defaults[prepared.environment]!.ref
+        workflow.triggerRef = prepared.config.environments[prepared.environment]?.ref ?? ""
         let text: String
         do {
             text = try workflow.render(prepared.graph)

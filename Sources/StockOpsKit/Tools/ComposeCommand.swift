@@ -2,7 +2,8 @@ import Foundation
 
 /// Argv builders for Docker Compose: the v2 plugin (`docker compose`) or the standalone `docker-compose`.
 ///
-/// Each environment is its own project, `stocks-<env>`, described by `environments/<env>.yml`.
+/// Each environment is its own project, `stocks-<env>`, of the one file `environments/compose.yml` (which reads the
+/// environment's name and values from variables: ``ComposeEnvironment``).
 public struct ComposeCommand: Sendable, Equatable {
     public enum Flavor: String, Sendable {
         /// `docker compose`, the CLI plugin.
@@ -28,8 +29,11 @@ public struct ComposeCommand: Sendable, Equatable {
 
     public var projectName: String { project ?? "stocks-\(environment)" }
 
+    /// The Compose file of every environment, relative to the root.
+    public static let file = "environments/compose.yml"
+
     public var composeFile: String {
-        let file = "environments/\(environment).yml"
+        let file = Self.file
         guard let root else { return file }
         return (root.hasSuffix("/") ? root : root + "/") + file
     }
