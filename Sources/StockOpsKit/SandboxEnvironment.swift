@@ -24,18 +24,4 @@ public enum SandboxEnvironment {
         for (name, value) in parse(text) where merged[name] == nil { merged[name] = value }
         return merged
     }
-
-    /// Sets, in this process, every variable of the sandbox file under `root` that is not set yet.
-    /// Returns the names it set.
-    @discardableResult
-    public static func apply(root: String) -> [String] {
-        // No sandbox file means no sandbox is up: nothing to set.
-        guard let text = try? String(contentsOfFile: path(root: root), encoding: .utf8) else { return [] }
-        var applied: [String] = []
-        for (name, value) in parse(text) where getenv(name) == nil {
-            setenv(name, value, 0)
-            applied.append(name)
-        }
-        return applied
-    }
 }

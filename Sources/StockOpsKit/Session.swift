@@ -54,7 +54,7 @@ public struct RunRequest: Sendable {
     /// `--outputs-dir`: where dependencies' outputs are loaded from and the selected nodes' outputs written to.
     public var outputsDirectory: String?
     /// The process environment (`GITHUB_REF`, `GITHUB_EVENT_PATH`, `GITHUB_ACTIONS`, `NO_COLOR`…).
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     /// `--approver NAME`: who approves a deploy to an environment that requires approval.
     public var approver: String?
     /// `--force-unverified`: release to prod digests that did not pass stage (recorded in the ledger).
@@ -68,7 +68,7 @@ public struct RunRequest: Sendable {
 
     public init(
         root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment? = nil,
-        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        processEnvironment: RunEnvironment
     ) {
         self.root = root
         self.configPath = configPath
@@ -110,14 +110,14 @@ public struct Session: Sendable {
         let environment: Environment
         do {
             environment = try Environment.resolve(
-                explicit: request.environment, ref: request.processEnvironment["GITHUB_REF"], force: request.force, using: config.environments)
+                explicit: request.environment, ref: request.processEnvironment.githubRef, force: request.force, using: config.environments)
         } catch {
             if requireEnvironment || error.code != .undetermined { throw StockOpsError(.usage, error.message) }
             environment = .dev
         }
         var options = StockOpsPipeline.Options(
-            environment: environment, since: request.since, eventPath: request.processEnvironment["GITHUB_EVENT_PATH"], selectAll: request.selectAll,
-            pullRequestBase: request.processEnvironment["GITHUB_BASE_REF"].flatMap { $0.isEmpty ? nil : $0 })
+            environment: environment, since: request.since, eventPath: request.processEnvironment.githubEventPath, selectAll: request.selectAll,
+            pullRequestBase: request.processEnvironment.githubBaseRef)
         options.processEnvironment = request.processEnvironment
         options.root = request.root
         options.deploy = DeploySettings(forceUnverified: request.forceUnverified, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait)
@@ -154,7 +154,7 @@ public struct Session: Sendable {
             do {
                 _ = try ReleaseTags.compute(
                     environment: environment, config: environmentConfig, commit: String(repeating: "0", count: 40),
-                    ref: request.processEnvironment["GITHUB_REF"])
+                    ref: request.processEnvironment.githubRef)
             } catch {
                 throw StockOpsError(.usage, "promote could not tag the release: \(error.message); nothing was run")
             }
@@ -184,7 +184,7 @@ public struct Session: Sendable {
 
     /// Whether `environment`'s ledger has no good version: its next deploy is its first. An unreadable ledger counts
     /// as having one, so that the deploy node reports the problem instead.
-    static func hasNoGoodVersion(_ environment: Environment, root: String, processEnvironment: [String: String]) -> Bool {
+    static func hasNoGoodVersion(_ environment: Environment, root: String, processEnvironment: RunEnvironment) -> Bool {
         let ledger = Ledger(stateDirectory: StateDirectory.resolve(root: root, environment: processEnvironment), environment: environment)
         guard let contents = try? ledger.read() else { return false }
         return contents.lastGood == nil
@@ -316,7 +316,7 @@ public struct Session: Sendable {
             try PrivateFile.write(Data(JUnitReport.render(result).utf8), to: paths.reportsDirectory + "/pipeline-junit.xml")
             try GitHubActions.append(
                 GitHubActions.summary(result, title: "stockops \(prepared.environment.rawValue)") + FailureDigest.markdown(failed)
-                    + GitHubActions.diagrams(result, graph: prepared.graph), toFileIn: "GITHUB_STEP_SUMMARY",
+                    + GitHubActions.diagrams(result, graph: prepared.graph), toFileIn: .summary,
                 environment: request.processEnvironment)
             var values = [
                 ("status", result.status.rawValue), ("run-id", runID), ("record", paths.runDirectory + "/run.json"), ("report", RunReport.path(paths)),
@@ -324,7 +324,7 @@ public struct Session: Sendable {
             if let changes = result.outputs[StockOpsPipeline.pathsFilter] {
                 values.append(("services", changes.services.joined(separator: ",")))
             }
-            try GitHubActions.append(GitHubActions.outputs(values), toFileIn: "GITHUB_OUTPUT", environment: request.processEnvironment)
+            try GitHubActions.append(GitHubActions.outputs(values), toFileIn: .output, environment: request.processEnvironment)
         } catch {
             errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
         }
@@ -352,7 +352,7 @@ public struct Session: Sendable {
     }
 
     /// `stockops cache prune`.
-    public func pruneCache(root: String, keep: Int, json: Bool = false, processEnvironment: [String: String] = ProcessInfo.processInfo.environment)
+    public func pruneCache(root: String, keep: Int, json: Bool = false, processEnvironment: RunEnvironment)
         -> ExitStatus
     {
         let cache = OutputCache(directory: StateDirectory.cache(root: root, environment: processEnvironment))

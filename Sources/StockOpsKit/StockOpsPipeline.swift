@@ -22,7 +22,7 @@ public enum StockOpsPipeline {
         /// Variables passed through to the services' tests.
         public var testEnvironment: [String]
         /// The process environment: `VAULT_*` for fetch-secrets, `STOCKOPS_WEBHOOK_URL` and `GITHUB_*` for notify.
-        public var processEnvironment: [String: String] = [:]
+        public var processEnvironment: RunEnvironment = [:]
         /// The repository root, against which relative directories of the process environment resolve.
         public var root = "."
         /// Approval, `--force-unverified`, smoke-test and lock timeouts of the deploy stages.
@@ -116,17 +116,15 @@ public enum StockOpsPipeline {
         _ graph: inout GraphBuilder, config: PipelineConfig, options: Options, secrets: StageRef<FetchedSecrets>, changes: StageRef<ChangeSet>
     ) -> [NodeID] {
         var registry = config.registry
-        if let host = options.processEnvironment["STOCKOPS_REGISTRY"], !host.isEmpty { registry.host = host }
+        if let host = options.processEnvironment.registryHost { registry.host = host }
         var configured = config.images
-        if let scanners = options.processEnvironment["STOCKOPS_TRIVY_SCANNERS"], !scanners.isEmpty {
-            configured.scanners = scanners.split(separator: ",").map(String.init)
-        }
+        if let scanners = options.processEnvironment.trivyScanners { configured.scanners = scanners }
         if let runner = runnerScratch(options), !(configured.scratchPath?.hasPrefix("/") ?? false) {
             configured.scratchPath = runner + "/images"
         }
         let images = configured
         let settings = ImageSettings(
-            registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment["TRIVY_CACHE_DIR"],
+            registry: registry, images: images, secrets: secrets, trivyCacheDirectory: options.processEnvironment.trivyCacheDirectory,
             processEnvironment: options.processEnvironment)
         let failOn = config.gates.failingSeverities
         var imageNodes: [NodeID] = []

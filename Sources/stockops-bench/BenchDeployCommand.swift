@@ -41,7 +41,7 @@ struct BenchDeployCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path) is missing") }
             return try decoder.decode(BuiltImage.self, from: data)
         }
-        var request = RunRequest(root: root, configPath: config, environment: env)
+        var request = RunRequest(root: root, configPath: config, environment: env, processEnvironment: RunEnvironment.load(root: root))
         request.approvals = ["deploy"]
         request.approver = approver
         request.forceUnverified = forceUnverified

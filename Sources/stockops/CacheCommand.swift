@@ -33,7 +33,8 @@ struct CacheCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try Session().pruneCache(root: root ?? FileManager.default.currentDirectoryPath, keep: keep, json: json).finish()
+            let root = root ?? FileManager.default.currentDirectoryPath
+            try Session().pruneCache(root: root, keep: keep, json: json, processEnvironment: RunEnvironment.load(root: root)).finish()
         }
     }
 }

@@ -39,8 +39,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = root ?? FileManager.default.currentDirectoryPath
-        SandboxEnvironment.apply(root: root)
-        let processEnvironment = ProcessInfo.processInfo.environment
+        let processEnvironment = RunEnvironment.load(root: root)
         let pipeline: PipelineConfig
         do {
             pipeline = try PipelineConfig.load(path: config.hasPrefix("/") ? config : root + "/" + config, displayPath: config)
@@ -51,7 +50,7 @@ struct DoctorCommand: AsyncParsableCommand {
         let environment =
             env
             // A ref that maps to no environment means dev, as --env's help says.
-            ?? (try? Environment.resolve(explicit: nil, ref: processEnvironment["GITHUB_REF"], force: false, using: pipeline.environments))
+            ?? (try? Environment.resolve(explicit: nil, ref: processEnvironment.githubRef, force: false, using: pipeline.environments))
             ?? .dev
         do {
             try Environment.check(environment, in: pipeline.environments)

@@ -16,7 +16,7 @@ struct EnvironmentOptions: ParsableArguments {
     /// The request, with the variables of `.stockops/sandbox.env` that the process does not set (as `run` sees them).
     var request: EnvironmentRequest {
         let root = root ?? FileManager.default.currentDirectoryPath
-        let environment = SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root)
+        let environment = RunEnvironment.load(root: root)
         return EnvironmentRequest(root: root, configPath: config, environment: env, processEnvironment: environment)
     }
 }

@@ -38,7 +38,8 @@ struct ExportCommand: AsyncParsableCommand {
         var matrix = false
 
         func run() async throws {
-            let request = RunRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config)
+            let root = root ?? FileManager.default.currentDirectoryPath
+            let request = RunRequest(root: root, configPath: config, processEnvironment: RunEnvironment.load(root: root))
             try Session().exportGitHubActions(request, outputPath: output, matrix: matrix).finish()
         }
     }

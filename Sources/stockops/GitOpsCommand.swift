@@ -41,8 +41,9 @@ struct GitOpsCommand: AsyncParsableCommand {
         var json = false
 
         func request(_ action: GitOpsRequest.Action, to: String? = nil) -> GitOpsRequest {
+            let root = root ?? FileManager.default.currentDirectoryPath
             var request = GitOpsRequest(
-                action: action, root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env, service: service, to: to)
+                action: action, root: root, configPath: config, environment: env, service: service, to: to, processEnvironment: RunEnvironment.load(root: root))
             request.json = json
             return request
         }

@@ -48,7 +48,8 @@ struct PipelineOptions: ParsableArguments {
     }
 
     var request: RunRequest {
-        var request = RunRequest(root: root ?? FileManager.default.currentDirectoryPath, configPath: config, environment: env)
+        let root = root ?? FileManager.default.currentDirectoryPath
+        var request = RunRequest(root: root, configPath: config, environment: env, processEnvironment: RunEnvironment.load(root: root))
         request.force = force
         request.jobs = jobs
         request.only = only

@@ -16,7 +16,6 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var options: PipelineOptions
 
     func run() async throws {
-        SandboxEnvironment.apply(root: options.root ?? FileManager.default.currentDirectoryPath)
         try await Session().plan(options.request).finish()
     }
 }

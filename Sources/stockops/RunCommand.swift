@@ -50,7 +50,6 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        SandboxEnvironment.apply(root: options.root ?? FileManager.default.currentDirectoryPath)
         let session = Session()
         if dryRun {
             try await session.plan(options.request).finish()

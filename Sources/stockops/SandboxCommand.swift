@@ -30,12 +30,11 @@ struct SandboxCommand: AsyncParsableCommand {
             }
             // The script makes an AppRole and database settings for each environment of the pipeline. A pipeline
             // that does not load leaves the script's default (dev stage prod): `run` reports the configuration error.
-            if ProcessInfo.processInfo.environment["STOCKOPS_ENVIRONMENTS"] == nil,
-                let pipeline = try? PipelineConfig.load(path: root + "/" + PipelineConfig.defaultPath)
-            {
-                setenv("STOCKOPS_ENVIRONMENTS", pipeline.environments.keys.sorted().map(\.rawValue).joined(separator: " "), 1)
+            var environment = RunEnvironment.process.variables
+            if environment["STOCKOPS_ENVIRONMENTS"] == nil, let pipeline = try? PipelineConfig.load(path: root + "/" + PipelineConfig.defaultPath) {
+                environment["STOCKOPS_ENVIRONMENTS"] = pipeline.environments.keys.sorted().map(\.rawValue).joined(separator: " ")
             }
-            let status = try SandboxCommand.runInheritingTerminal([script, action] + arguments)
+            let status = try SandboxCommand.runInheritingTerminal([script, action] + arguments, environment: environment)
             if status != 0 { throw ExitCode(status) }
         }
     }
@@ -82,11 +81,15 @@ struct SandboxCommand: AsyncParsableCommand {
 
     /// Runs argv with this process's standard input, output and error, and returns its exit status.
     /// (posix_spawn and waitpid: Foundation's Process can miss the exit of a child whose own children live on.)
-    static func runInheritingTerminal(_ argv: [String]) throws -> Int32 {
+    static func runInheritingTerminal(_ argv: [String], environment: [String: String]) throws -> Int32 {
         var pid: pid_t = 0
         let arguments = argv.map { strdup($0) } + [nil]
-        defer { arguments.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, argv[0], nil, nil, arguments, environ)
+        let variables = environment.map { strdup($0.key + "=" + $0.value) } + [nil]
+        defer {
+            arguments.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        let spawned = posix_spawn(&pid, argv[0], nil, nil, arguments, variables)
         guard spawned == 0 else { throw ValidationError("could not start \(argv[0]): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

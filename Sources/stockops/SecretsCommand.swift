@@ -34,7 +34,7 @@ struct SecretsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let root = root ?? FileManager.default.currentDirectoryPath
-            let environment = SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root)
+            let environment = RunEnvironment.load(root: root)
             try await Session().checkSecrets(root: root, configPath: config, json: json, processEnvironment: environment).finish()
         }
     }

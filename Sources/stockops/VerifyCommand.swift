@@ -36,7 +36,7 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         let root = root ?? FileManager.default.currentDirectoryPath
         var request = VerifyRequest(
-            root: root, image: image, processEnvironment: SandboxEnvironment.merged(into: ProcessInfo.processInfo.environment, root: root))
+            root: root, image: image, processEnvironment: RunEnvironment.load(root: root))
         request.configPath = config
         request.json = json
         try await Session().verify(request).finish()

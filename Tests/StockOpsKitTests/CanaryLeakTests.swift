@@ -46,7 +46,8 @@ struct CanaryLeakTests {
 
         var builder = GraphBuilder()
         let fetch = FetchSecretsStage(
-            secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
+            secrets: CIVault.declared, settings: VaultSettings(environment: RunEnvironment(try vault.environment(directory: root))),
+            http: OpenBaoDevServer.httpConfiguration)
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch, when: { _ in fetch.skipReason })
         builder.add("canary-child", CanaryChildStage(secrets: secrets))
         builder.add(
@@ -60,10 +61,10 @@ struct CanaryLeakTests {
         try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
         try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
         let github = ["GITHUB_STEP_SUMMARY": summaryPath, "GITHUB_OUTPUT": githubOutputPath]
-        try GitHubActions.append(GitHubActions.summary(result, title: "stockops dev"), toFileIn: "GITHUB_STEP_SUMMARY", environment: github)
+        try GitHubActions.append(GitHubActions.summary(result, title: "stockops dev"), toFileIn: .summary, environment: RunEnvironment(github))
         try GitHubActions.append(
-            GitHubActions.outputs([("status", result.status.rawValue), ("record", paths.runDirectory + "/run.json")]), toFileIn: "GITHUB_OUTPUT",
-            environment: github)
+            GitHubActions.outputs([("status", result.status.rawValue), ("record", paths.runDirectory + "/run.json")]), toFileIn: .output,
+            environment: RunEnvironment(github))
         console.write(console.table(result))
         console.write(String(decoding: try record.encoded(), as: UTF8.self) + "\n")
         errors.write("record: \(paths.runDirectory)/run.json\n")

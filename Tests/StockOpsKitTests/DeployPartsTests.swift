@@ -237,7 +237,7 @@ import Testing
 
         let approved = try await server([["approved", "stage", "carol"], ["approved", "prod", "octocat"]])
         defer { approved.stop() }
-        let approval = try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved), confirm: nil)
+        let approval = try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: RunEnvironment(job(approved)), confirm: nil)
         #expect(approval == Approval(approver: "octocat", source: .githubEnvironment))
         let requests = try await approved.requests()
         #expect(requests.first?["path"] as? String == "/repos/acme/stocks/actions/runs/42/approvals")
@@ -247,25 +247,26 @@ import Testing
         let none = try await server([["approved", "stage", "carol"]])
         defer { none.stop() }
         let noReview = await refusal { () async throws(StockOpsError) in
-            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(none), confirm: nil)
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: RunEnvironment(job(none)), confirm: nil)
         }
         #expect(noReview.contains("GitHub records no approval of the prod environment for run 42 (nobody reviewed it)"), "\(noReview)")
         let rejected = try await server([["approved", "prod", "carol"], ["rejected", "prod", "dave"]])
         defer { rejected.stop() }
         let rejection = await refusal { () async throws(StockOpsError) in
-            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(rejected), confirm: nil)
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: RunEnvironment(job(rejected)), confirm: nil)
         }
         #expect(rejection.contains("its newest review is rejected by dave"), "\(rejection)")
         let badToken = await refusal { () async throws(StockOpsError) in
-            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved, token: "forged"), confirm: nil)
+            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: RunEnvironment(job(approved, token: "forged")), confirm: nil)
         }
         #expect(badToken.contains("GitHub answered 401") && badToken.contains("actions: read"), "\(badToken)")
         let noToken = await refusal { () async throws(StockOpsError) in
-            try await Approval.resolve(environment: .prod, approver: nil, processEnvironment: job(approved).filter { $0.key != "GITHUB_TOKEN" }, confirm: nil)
+            try await Approval.resolve(
+                environment: .prod, approver: nil, processEnvironment: RunEnvironment(job(approved).filter { $0.key != "GITHUB_TOKEN" }), confirm: nil)
         }
         #expect(noToken.contains("needs GITHUB_TOKEN"), "\(noToken)")
         let named = await refusal { () async throws(StockOpsError) in
-            try await Approval.resolve(environment: .prod, approver: "mallory", processEnvironment: job(approved), confirm: { "mallory" })
+            try await Approval.resolve(environment: .prod, approver: "mallory", processEnvironment: RunEnvironment(job(approved)), confirm: { "mallory" })
         }
         #expect(named.contains("--approver is for a terminal"), "\(named)")
     }

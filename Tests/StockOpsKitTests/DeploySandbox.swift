@@ -281,7 +281,7 @@ final class DeploySandbox: @unchecked Sendable {
         _ builds: [BuiltImage], environment: Environment? = nil, settings: DeploySettings, extraEnvironment: [String: String] = [:], promoteOnly: Bool = false
     ) async throws -> RunResult {
         var options = StockOpsPipeline.Options(environment: environment ?? self.environment)
-        options.processEnvironment = processEnvironment.merging(extraEnvironment) { $1 }
+        options.processEnvironment = RunEnvironment(processEnvironment.merging(extraEnvironment) { $1 })
         options.deploy = settings
         let graph = try StockOpsPipeline.releaseGraph(config: config, options: options)
         let encoder = JSONEncoder()
@@ -313,9 +313,9 @@ final class DeploySandbox: @unchecked Sendable {
     ) -> Deployer {
         let compose = ComposeEnvironment.command(
             flavor: processEnvironment["STOCKOPS_COMPOSE"] == "plugin" ? .plugin : .standalone, environment: environment, root: root,
-            processEnvironment: processEnvironment)
+            processEnvironment: RunEnvironment(processEnvironment))
         return Deployer(
-            environment: ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: processEnvironment),
+            environment: ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: RunEnvironment(processEnvironment)),
             registry: RegistryAccess.client(config.registry, credentials: registryCredentials), stateDirectory: state,
             runner: ProcessRunner(grace: .seconds(2)), log: log ?? NodeLog(path: root + "/deployer-\(UUID().uuidString).log"), smokeTimeout: smokeTimeout,
             lockWait: lockWait, actor: "e2e", approval: approval, runID: "e2e", pullCredentials: pullCredentials, trust: trust, forceUnverified: forceUnverified
@@ -323,7 +323,7 @@ final class DeploySandbox: @unchecked Sendable {
     }
 
     var request: EnvironmentRequest {
-        EnvironmentRequest(root: root, environment: environment, processEnvironment: processEnvironment)
+        EnvironmentRequest(root: root, environment: environment, processEnvironment: RunEnvironment(processEnvironment))
     }
 
     var ledger: [LedgerEntry] {

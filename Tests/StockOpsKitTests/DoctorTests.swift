@@ -133,7 +133,7 @@ struct DoctorTests {
     func doctor(_ tools: FakeTools, _ environment: [String: String] = [:]) -> Doctor {
         let state = temporaryDirectory("doctorstate")
         let base = ["PATH": tools.directory, "HOME": state, "STOCKOPS_STATE_DIR": state + "/state"]
-        return Doctor(root: state, processEnvironment: base.merging(environment) { _, new in new }, postgresDirectories: [])
+        return Doctor(root: state, processEnvironment: RunEnvironment(base.merging(environment) { _, new in new }), postgresDirectories: [])
     }
 
     func check(_ report: DoctorReport, _ name: String) throws -> DoctorCheck {
@@ -484,7 +484,7 @@ struct DoctorServerTests {
             ]
         var environment = try vault.environment(directory: directory)
         environment["STOCKOPS_REGISTRY"] = registry.host
-        let doctor = Doctor(root: directory, processEnvironment: environment, postgresDirectories: [])
+        let doctor = Doctor(root: directory, processEnvironment: RunEnvironment(environment), postgresDirectories: [])
 
         let checks = await doctor.servers(config: config, environment: .dev)
         let byName = Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0) })
@@ -511,7 +511,8 @@ struct DoctorServerTests {
         environment["VAULT_SECRET_ID"] = UUID().uuidString
         var config = try PipelineConfig.parse(sandboxPipeline, file: "stockops.yml")
         config.vault = CIVault.declared
-        let (checks, fetched, fetchesSecrets) = await Doctor(root: directory, processEnvironment: environment, postgresDirectories: []).vault(config)
+        let (checks, fetched, fetchesSecrets) = await Doctor(root: directory, processEnvironment: RunEnvironment(environment), postgresDirectories: []).vault(
+            config)
         #expect(checks.map(\.name) == ["vault"])
         #expect(checks.first?.status == .unauthorised)
         #expect(checks.first?.fix?.contains("VAULT_SECRET_ID") == true)

@@ -29,8 +29,10 @@ import Testing
         let compose = ComposeCommand(flavor: plugin ? .plugin : .standalone, environment: environment.rawValue, root: Self.root)
         let given = Self.variables.merging(extra) { $1 }
         let pipeline = try pipeline ?? PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
-        var environmentVariables = try ComposeEnvironment(compose: compose, config: pipeline, environment: environment, processEnvironment: given)
-            .variables(tag: nil)
+        var environmentVariables = try ComposeEnvironment(
+            compose: compose, config: pipeline, environment: environment, processEnvironment: RunEnvironment(given)
+        )
+        .variables(tag: nil)
         environmentVariables.merge(given) { $1 }
         environmentVariables["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         environmentVariables["HOME"] = temporaryDirectory("home")

@@ -69,7 +69,8 @@ func allFiles(under directory: String) -> [String] {
 struct FetchSecretsTests {
     func graph(_ declared: [VaultSecret], environment: [String: String], leak: Bool = false) throws -> PipelineGraph {
         var builder = GraphBuilder()
-        let fetch = FetchSecretsStage(secrets: declared, settings: VaultSettings(environment: environment), http: OpenBaoDevServer.httpConfiguration)
+        let fetch = FetchSecretsStage(
+            secrets: declared, settings: VaultSettings(environment: RunEnvironment(environment)), http: OpenBaoDevServer.httpConfiguration)
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch, when: { _ in fetch.skipReason })
         if leak { builder.add("leak", LeakStage(secrets: secrets)) }
         builder.add(
@@ -101,7 +102,7 @@ struct FetchSecretsTests {
         try FileManager.default.createDirectory(atPath: paths.reportsDirectory, withIntermediateDirectories: true)
         try Data(JUnitReport.render(result).utf8).write(to: URL(fileURLWithPath: paths.reportsDirectory + "/pipeline-junit.xml"))
         try GitHubActions.append(
-            GitHubActions.summary(result, title: "stockops dev"), toFileIn: "GITHUB_STEP_SUMMARY",
+            GitHubActions.summary(result, title: "stockops dev"), toFileIn: .summary,
             environment: ["GITHUB_STEP_SUMMARY": paths.runDirectory + "/summary.md"])
         console.write(console.table(result))
         close(fd)
@@ -134,7 +135,8 @@ struct FetchSecretsTests {
         let root = temporaryDirectory()
         var builder = GraphBuilder()
         let fetch = FetchSecretsStage(
-            secrets: CIVault.declared, settings: VaultSettings(environment: try vault.environment(directory: root)), http: OpenBaoDevServer.httpConfiguration)
+            secrets: CIVault.declared, settings: VaultSettings(environment: RunEnvironment(try vault.environment(directory: root))),
+            http: OpenBaoDevServer.httpConfiguration)
         let secrets = builder.add(StockOpsPipeline.fetchSecrets.id, fetch)
         let started = Recorder<Bool>()
         builder.add(
@@ -241,13 +243,16 @@ struct SecretsCheckTests {
             vault:
                 "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n  - path: secret/data/harbor/robot\n    keys: [HARBOR_USERNAME, HARBOR_PASSWORD]\n"
         )
-        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .success)
+        #expect(
+            await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
+                == .success)
         var out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(rows(out).contains(["secret/data/harbor/robot", "HARBOR_PASSWORD", "ok"]))
         #expect(out.contains("all 3 secrets readable"))
         #expect(!out.contains(vault.signingKey.reveal()) && !out.contains("robot$ci"))
         #expect(
-            await session(directory).checkSecrets(root: directory, json: true, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration)
+            await session(directory).checkSecrets(
+                root: directory, json: true, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
                 == .success)
         let json = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(try await JSONSchemaCheck.problems(json, command: "secrets-check").isEmpty, "\(json)")
@@ -256,7 +261,8 @@ struct SecretsCheckTests {
         try config(
             directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY, NOPE]\n  - path: secret/data/db/stockops\n    keys: [password]\n")
         #expect(
-            await session(directory).checkSecrets(root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration) == .gateFailed)
+            await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
+                == .gateFailed)
         out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(rows(out).contains(["secret/data/ci/pipeline", "NOPE", "missing"]))
         #expect(rows(out).contains(["secret/data/db/stockops", "password", "denied"]))
@@ -267,10 +273,11 @@ struct SecretsCheckTests {
         var unreachable = environment
         unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(try freeLoopbackPort())"
         #expect(
-            await session(directory).checkSecrets(root: directory, processEnvironment: unreachable, http: OpenBaoDevServer.httpConfiguration) == .infrastructure
+            await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(unreachable), http: OpenBaoDevServer.httpConfiguration)
+                == .infrastructure
         )
         #expect(await session(directory).checkSecrets(root: directory, processEnvironment: [:]) == .usage)
         try "version: 1\nvault: 3\n".write(toFile: directory + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
-        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: environment) == .usage)
+        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(environment)) == .usage)
     }
 }

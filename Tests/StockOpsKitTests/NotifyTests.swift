@@ -129,7 +129,8 @@ struct NotifyTests {
         let test = builder.add(NodeID("test", key: "trade"), Probe { _ in if failing { throw StageFailure.failed("2 of 9 tests failed") } })
         builder.add(NodeID("build", key: "trade"), Probe(dependencies: [test.id]))
         builder.add(
-            "notify", NotifyStage(config: NotifyConfig(on: on), fetched: secrets, environment: "stage", processEnvironment: environment), policy: .finally,
+            "notify", NotifyStage(config: NotifyConfig(on: on), fetched: secrets, environment: "stage", processEnvironment: RunEnvironment(environment)),
+            policy: .finally,
             after: builder.ids)
         let root = temporaryDirectory()
         let paths = RunPaths(root: root, runDirectory: root + "/.stockops/runs/run-77")

@@ -7,7 +7,7 @@ struct PipelineImagesTests {
     static func graph(environment: [String: String] = [:]) throws -> PipelineGraph {
         let config = try PipelineConfig.load(path: ImageStagesTests.root + "/pipelines/stockops.yml")
         var options = StockOpsPipeline.Options(environment: .dev)
-        options.processEnvironment = environment
+        options.processEnvironment = RunEnvironment(environment)
         return try StockOpsPipeline.graph(config: config, options: options)
     }
 

@@ -58,7 +58,7 @@ import Testing
             let (session, directory) = sessions.captureSession()
             var environment = ["STOCKOPS_STATE_DIR": temporaryDirectory()]
             environment["GITHUB_REF"] = ref
-            var request = RunRequest(root: repository.root, environment: .prod, processEnvironment: environment)
+            var request = RunRequest(root: repository.root, environment: .prod, processEnvironment: RunEnvironment(environment))
             request.force = true
             #expect(await session.run(request) == .usage)
             #expect(await session.plan(request) == .usage)

@@ -15,7 +15,8 @@ struct RegistryCredentialsTests {
         let vault = try await CIVault()
         defer { vault.server.stop() }
         let directory = temporaryDirectory()
-        let credentials = try await RegistryAccess.credentials(config: try Self.repositoryConfig(), environment: try vault.environment(directory: directory))
+        let credentials = try await RegistryAccess.credentials(
+            config: try Self.repositoryConfig(), environment: RunEnvironment(try vault.environment(directory: directory)))
         #expect(credentials?.username == "robot$ci")
         #expect(credentials?.password.reveal() == vault.harborPassword.reveal())
     }
@@ -26,7 +27,7 @@ struct RegistryCredentialsTests {
         var environment = try vault.environment(directory: temporaryDirectory())
         environment["STOCKOPS_REGISTRY_USERNAME"] = "operator"
         environment["STOCKOPS_REGISTRY_PASSWORD"] = "by-hand"
-        let credentials = try await RegistryAccess.credentials(config: try Self.repositoryConfig(), environment: environment)
+        let credentials = try await RegistryAccess.credentials(config: try Self.repositoryConfig(), environment: RunEnvironment(environment))
         #expect(credentials?.username == "operator")
         #expect(credentials?.password.reveal() == "by-hand")
     }
@@ -42,7 +43,7 @@ struct RegistryCredentialsTests {
         let environment = ["VAULT_ADDR": vault.server.address, "VAULT_ROLE_ID": vault.roleID.reveal(), "VAULT_SECRET_ID": "not-the-secret-id"]
         let config = try Self.repositoryConfig()
         do {
-            _ = try await RegistryAccess.credentials(config: config, environment: environment)
+            _ = try await RegistryAccess.credentials(config: config, environment: RunEnvironment(environment))
             Issue.record("a refused AppRole login gave credentials")
         } catch {
             #expect(error.code == .infrastructure)

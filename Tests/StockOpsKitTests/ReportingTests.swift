@@ -69,8 +69,8 @@ import Testing
         #expect(GitHubActions.outputs([("notes", "a\nb")]).hasPrefix("notes<<EOF_"))
 
         let file = temporaryDirectory() + "/summary.md"
-        try GitHubActions.append("one\n", toFileIn: "GITHUB_STEP_SUMMARY", environment: ["GITHUB_STEP_SUMMARY": file])
-        try GitHubActions.append("two\n", toFileIn: "GITHUB_STEP_SUMMARY", environment: ["GITHUB_STEP_SUMMARY": file])
+        try GitHubActions.append("one\n", toFileIn: .summary, environment: ["GITHUB_STEP_SUMMARY": file])
+        try GitHubActions.append("two\n", toFileIn: .summary, environment: ["GITHUB_STEP_SUMMARY": file])
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "one\ntwo\n")
     }
 

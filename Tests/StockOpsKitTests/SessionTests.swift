@@ -34,7 +34,7 @@ import Testing
         let repository = try await repository()
         try repository.write("pipelines/stockops.yml", "version: 1\nservices: 3\n")
         let (session, directory) = captureSession()
-        let status = await session.run(RunRequest(root: repository.root, environment: .dev))
+        let status = await session.run(RunRequest(root: repository.root, environment: .dev, processEnvironment: .process))
         #expect(status == .usage)
         #expect(read(directory + "/err").contains("pipelines/stockops.yml:2: services: expected a list"))
     }
@@ -127,7 +127,7 @@ import Testing
         try "{}".write(toFile: root + "/.stockops/cache/tool-versions.json", atomically: true, encoding: .utf8)
         #expect(try cache.prune(keep: 1) == OutputCache.PruneReport(removed: 1, kept: 1))
         let (session, _) = captureSession()
-        #expect(session.pruneCache(root: root, keep: 0) == .success)
+        #expect(session.pruneCache(root: root, keep: 0, processEnvironment: .process) == .success)
         #expect(cache.lookup(node: "a", key: "k1") == nil && cache.lookup(node: "a", key: "k2") == nil)
     }
 }

@@ -198,7 +198,8 @@ struct SignSonarContractTests {
         let token = "squ_\(UUID().uuidString)"
         let push = ["GITHUB_REF": "refs/heads/develop", "GITHUB_REF_NAME": "develop"]
         let community = try await runSonar(
-            token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: SonarStage.subject(branchSupport: false, environment: push))
+            token: token, gate: "OK", serverURL: "https://sonarqube.example.com",
+            subject: SonarStage.subject(branchSupport: false, environment: RunEnvironment(push)))
         #expect(community.run["sonar[trade]"]?.status == .passed, "\(community.run["sonar[trade]"]?.reason ?? "")")
         let refused = try await runSonar(token: token, gate: "OK", serverURL: "https://sonarqube.example.com", subject: .branch("develop"))
         #expect(refused.run["sonar[trade]"]?.status == .failed)
@@ -210,7 +211,7 @@ struct SignSonarContractTests {
         let pullRequest = ["GITHUB_REF": "refs/pull/42/merge", "GITHUB_HEAD_REF": "feature/quotes", "GITHUB_BASE_REF": "develop"]
         let result = try await runSonar(
             token: token, gate: "OK", serverURL: "https://sonarqube.example.com",
-            subject: SonarStage.subject(branchSupport: true, environment: pullRequest), branches: true)
+            subject: SonarStage.subject(branchSupport: true, environment: RunEnvironment(pullRequest)), branches: true)
         #expect(result.run["sonar[trade]"]?.status == .passed, "\(result.run["sonar[trade]"]?.reason ?? "")")
         let argv = try #require(try Self.calls(of: result.scanner).first?["argv"] as? [String])
         #expect(argv.contains("-Dsonar.pullrequest.key=42"))

@@ -48,11 +48,13 @@ struct SonarScannerCommandTests {
             "GITHUB_HEAD_REF": "feature/quotes", "GITHUB_BASE_REF": "develop",
         ]
         let tag = ["GITHUB_REF": "refs/tags/v1.4.0", "GITHUB_REF_NAME": "v1.4.0"]
-        #expect(SonarStage.subject(branchSupport: false, environment: push) == nil)
-        #expect(SonarStage.subject(branchSupport: false, environment: pullRequest) == nil)
-        #expect(SonarStage.subject(branchSupport: true, environment: push) == .branch("release/1.4"))
-        #expect(SonarStage.subject(branchSupport: true, environment: pullRequest) == .pullRequest(key: "42", branch: "feature/quotes", base: "develop"))
-        #expect(SonarStage.subject(branchSupport: true, environment: tag) == nil)
+        #expect(SonarStage.subject(branchSupport: false, environment: RunEnvironment(push)) == nil)
+        #expect(SonarStage.subject(branchSupport: false, environment: RunEnvironment(pullRequest)) == nil)
+        #expect(SonarStage.subject(branchSupport: true, environment: RunEnvironment(push)) == .branch("release/1.4"))
+        #expect(
+            SonarStage.subject(branchSupport: true, environment: RunEnvironment(pullRequest))
+                == .pullRequest(key: "42", branch: "feature/quotes", base: "develop"))
+        #expect(SonarStage.subject(branchSupport: true, environment: RunEnvironment(tag)) == nil)
         #expect(SonarStage.subject(branchSupport: true, environment: [:]) == nil)
     }
 

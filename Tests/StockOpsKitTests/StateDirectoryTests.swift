@@ -9,14 +9,16 @@ import Testing
         let root = "/runner/_work/stockops/stockops"
         let home = temporaryDirectory()
         let runner = ["GITHUB_ACTIONS": "true", "HOME": home]
-        let state = StateDirectory.resolve(root: root, environment: runner)
+        let state = StateDirectory.resolve(root: root, environment: RunEnvironment(runner))
         #expect(!state.hasPrefix(root))
         #expect(state == "/var/lib/stockops" || state == home + "/.local/state/stockops")
         #expect(
-            StateDirectory.resolve(root: root, environment: runner.merging(["XDG_STATE_HOME": "/xdg/state"]) { $1 })
+            StateDirectory.resolve(root: root, environment: RunEnvironment(runner.merging(["XDG_STATE_HOME": "/xdg/state"]) { $1 }))
                 == state.replacingOccurrences(of: home + "/.local/state", with: "/xdg/state"))
-        #expect(StateDirectory.cache(root: root, environment: runner) == home + "/.cache/stockops/results")
-        #expect(StateDirectory.cache(root: root, environment: runner.merging(["XDG_CACHE_HOME": "/xdg/cache"]) { $1 }) == "/xdg/cache/stockops/results")
+        #expect(StateDirectory.cache(root: root, environment: RunEnvironment(runner)) == home + "/.cache/stockops/results")
+        #expect(
+            StateDirectory.cache(root: root, environment: RunEnvironment(runner.merging(["XDG_CACHE_HOME": "/xdg/cache"]) { $1 }))
+                == "/xdg/cache/stockops/results")
     }
 
     @Test func variablesOverrideAndLocalRunsKeepTheirCheckout() {
@@ -24,17 +26,17 @@ import Testing
         #expect(StateDirectory.resolve(root: root, environment: [:]) == root + "/.stockops/state")
         #expect(StateDirectory.cache(root: root, environment: [:]) == root + "/.stockops/cache")
         let configured = ["GITHUB_ACTIONS": "true", "STOCKOPS_STATE_DIR": "/srv/state", "STOCKOPS_NODE_CACHE_DIR": "cache"]
-        #expect(StateDirectory.resolve(root: root, environment: configured) == "/srv/state")
-        #expect(StateDirectory.cache(root: root, environment: configured) == root + "/cache")
+        #expect(StateDirectory.resolve(root: root, environment: RunEnvironment(configured)) == "/srv/state")
+        #expect(StateDirectory.cache(root: root, environment: RunEnvironment(configured)) == root + "/cache")
     }
 
     @Test func onARunnerSwiftPMBuildsLiveOutsideTheWorkspaceOneDirectoryPerTrustDomain() {
         let root = "/runner/_work/stockops/stockops"
         let runner = ["GITHUB_ACTIONS": "true", "HOME": "/home/runner"]
-        #expect(StateDirectory.swiftPM(root: root, environment: runner, deploying: .dev) == "/home/runner/.cache/stockops/swiftpm/dev")
-        #expect(StateDirectory.swiftPM(root: root, environment: runner, deploying: .stage) == "/home/runner/.cache/stockops/swiftpm/stage")
+        #expect(StateDirectory.swiftPM(root: root, environment: RunEnvironment(runner), deploying: .dev) == "/home/runner/.cache/stockops/swiftpm/dev")
+        #expect(StateDirectory.swiftPM(root: root, environment: RunEnvironment(runner), deploying: .stage) == "/home/runner/.cache/stockops/swiftpm/stage")
         let pullRequest = runner.merging(["GITHUB_EVENT_NAME": "pull_request", "XDG_CACHE_HOME": "/xdg/cache"]) { $1 }
-        #expect(StateDirectory.swiftPM(root: root, environment: pullRequest, deploying: .dev) == "/xdg/cache/stockops/swiftpm/pull-request")
+        #expect(StateDirectory.swiftPM(root: root, environment: RunEnvironment(pullRequest), deploying: .dev) == "/xdg/cache/stockops/swiftpm/pull-request")
         #expect(StateDirectory.swiftPM(root: root, environment: ["STOCKOPS_SWIFTPM_DIR": "builds"], deploying: .prod) == root + "/builds/prod")
         #expect(StateDirectory.swiftPM(root: root, environment: [:], deploying: .dev) == nil, "local runs keep the package's .build")
     }

@@ -206,7 +206,7 @@ struct VaultRaftTests {
         let directory = temporaryDirectory()
         try SecretsCheckTests().config(directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n")
         let status = await SecretsCheckTests().session(directory).checkSecrets(
-            root: directory, processEnvironment: environment, http: OpenBaoDevServer.httpConfiguration)
+            root: directory, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
         #expect(status == .infrastructure)
         #expect(status.rawValue == 3)
 

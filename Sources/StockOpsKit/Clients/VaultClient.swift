@@ -133,12 +133,10 @@ public actor VaultClient {
     /// `BAO_ADDR`, default `http://127.0.0.1:8200`), `VAULT_TOKEN`, `VAULT_NAMESPACE`,
     /// `VAULT_CACERT`, `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY`.
     public static func fromEnvironment(
-        _ environment: [String: String] = ProcessInfo.processInfo.environment, kvMount: String = "secret",
+        _ environment: RunEnvironment, kvMount: String = "secret",
         http: HTTPClientConfiguration = HTTPClientConfiguration(), masker: SecretMasker = .shared
     ) -> VaultClient {
-        func value(_ name: String) -> String? {
-            (environment["VAULT_" + name] ?? environment["BAO_" + name]).flatMap { $0.isEmpty ? nil : $0 }
-        }
+        func value(_ name: String) -> String? { environment.vault(name) }
         var http = http
         http.caBundlePath = value("CACERT") ?? http.caBundlePath
         http.clientCertificatePath = value("CLIENT_CERT") ?? http.clientCertificatePath

@@ -31,9 +31,9 @@ public struct Approval: Codable, Sendable, Equatable {
     ///
     /// Throws a usage error saying what would approve it.
     public static func resolve(
-        environment: Environment, approver: String?, processEnvironment: [String: String], confirm: (() -> String?)?
+        environment: Environment, approver: String?, processEnvironment: RunEnvironment, confirm: (() -> String?)?
     ) async throws(StockOpsError) -> Approval {
-        if processEnvironment["GITHUB_ACTIONS"] == "true" {
+        if processEnvironment.isGitHubActions {
             guard approver == nil else {
                 throw StockOpsError(
                     .usage,
@@ -83,8 +83,8 @@ public struct Approval: Codable, Sendable, Equatable {
 
 /// Who runs a deploy: `GITHUB_ACTOR` in GitHub Actions, the local user elsewhere.
 public enum DeployActor {
-    public static func name(_ environment: [String: String]) -> String {
-        if environment["GITHUB_ACTIONS"] == "true", let actor = environment["GITHUB_ACTOR"], !actor.isEmpty {
+    public static func name(_ environment: RunEnvironment) -> String {
+        if environment.isGitHubActions, let actor = environment.githubActor {
             return actor
         }
         return LockHolder.userName

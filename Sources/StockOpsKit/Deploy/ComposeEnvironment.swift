@@ -14,7 +14,7 @@ public struct ComposeEnvironment: Sendable {
     public var config: PipelineConfig
     public var environment: Environment
     /// The process environment the pass-through variables are read from.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     /// The directory of the proxy's generated configuration (``TrafficProxy/directory``).
     public var proxyDirectory: String?
 
@@ -31,7 +31,7 @@ public struct ComposeEnvironment: Sendable {
             || name.hasSuffix("_DIGEST") || name.hasSuffix("_PORT")
     }
 
-    public init(compose: ComposeCommand, config: PipelineConfig, environment: Environment, processEnvironment: [String: String]) {
+    public init(compose: ComposeCommand, config: PipelineConfig, environment: Environment, processEnvironment: RunEnvironment) {
         self.compose = compose
         self.config = config
         self.environment = environment
@@ -40,8 +40,8 @@ public struct ComposeEnvironment: Sendable {
 
     /// The Compose project of `environment`: `stocks-<env>`, or `STOCKOPS_COMPOSE_PROJECT` when set (a second copy of
     /// an environment on one host, such as a test's).
-    public static func command(flavor: ComposeCommand.Flavor, environment: Environment, root: String?, processEnvironment: [String: String]) -> ComposeCommand {
-        let project = processEnvironment["STOCKOPS_COMPOSE_PROJECT"].flatMap { $0.isEmpty ? nil : $0 }
+    public static func command(flavor: ComposeCommand.Flavor, environment: Environment, root: String?, processEnvironment: RunEnvironment) -> ComposeCommand {
+        let project = processEnvironment.composeProject
         return ComposeCommand(flavor: flavor, environment: environment.rawValue, root: root, project: project)
     }
 
@@ -64,7 +64,7 @@ public struct ComposeEnvironment: Sendable {
         var ports: [String: Int] = [:]
         for service in config.services {
             let variable = Self.portVariable(service.name)
-            if let text = processEnvironment[variable], !text.isEmpty {
+            if let text = processEnvironment.port(variable) {
                 guard let port = Int(text), (1...65535).contains(port) else {
                     throw StockOpsError(.usage, "\(variable)=\(text) is not a TCP port (1-65535)")
                 }
@@ -80,7 +80,7 @@ public struct ComposeEnvironment: Sendable {
 
     /// The address ports are published on: `BIND_ADDRESS`, else 127.0.0.1.
     public var bindAddress: String {
-        processEnvironment["BIND_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        processEnvironment.bindAddress
     }
 
     /// Where the smoke test reaches the published ports: the bind address, or 127.0.0.1 when bound to every address.
@@ -95,9 +95,7 @@ public struct ComposeEnvironment: Sendable {
         var variables = Command.baseEnvironment()
         variables.merge(config.environments[environment]?.variables ?? [:]) { $1 }
         variables["STOCKOPS_ENVIRONMENT"] = environment.rawValue
-        for name in Self.passedThrough {
-            if let value = processEnvironment[name] { variables[name] = value }
-        }
+        variables.merge(processEnvironment.passing(Self.passedThrough)) { $1 }
         variables["REGISTRY"] = config.registry.host
         variables["REGISTRY_PROJECT"] = config.registry.project
         if let tag { variables["IMAGE_TAG"] = tag.name }
@@ -111,7 +109,7 @@ public struct ComposeEnvironment: Sendable {
         for (service, port) in try ports() {
             variables[Self.portVariable(service)] = String(port)
         }
-        if let text = processEnvironment["DB_PORT"], !text.isEmpty {
+        if let text = processEnvironment.databasePort {
             variables["DB_PORT"] = text
         } else if let port = config.databasePorts[environment] {
             variables["DB_PORT"] = String(port)
@@ -131,8 +129,8 @@ public struct ComposeEnvironment: Sendable {
 
     /// Which Compose is installed: `STOCKOPS_COMPOSE` (`plugin` or `standalone`) when set, else `docker compose` when
     /// `docker compose version` works, else `docker-compose`.
-    public static func detectFlavor(runner: ProcessRunner, environment: [String: String]) async throws(StockOpsError) -> ComposeCommand.Flavor {
-        if let forced = environment["STOCKOPS_COMPOSE"], !forced.isEmpty {
+    public static func detectFlavor(runner: ProcessRunner, environment: RunEnvironment) async throws(StockOpsError) -> ComposeCommand.Flavor {
+        if let forced = environment.composeFlavor {
             guard let flavor = ComposeCommand.Flavor(rawValue: forced) else {
                 throw StockOpsError(.usage, "STOCKOPS_COMPOSE=\(forced): use plugin (docker compose) or standalone (docker-compose)")
             }

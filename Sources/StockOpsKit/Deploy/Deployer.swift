@@ -515,7 +515,7 @@ public struct Deployer: Sendable {
     {
         var target = environment
         target.proxyDirectory = proxy.directory
-        if let dockerConfig { target.processEnvironment["DOCKER_CONFIG"] = dockerConfig }
+        if let dockerConfig { target.processEnvironment = target.processEnvironment.merging(["DOCKER_CONFIG": dockerConfig]) }
         let command: Command
         do {
             command = try target.command(argv, tag: tag, slots: slots)
@@ -559,9 +559,8 @@ public struct Deployer: Sendable {
             throw DeployFailure(.infrastructure, "cannot create a temporary Docker configuration directory: \(String(cString: strerror(errno)))")
         }
         let directory = String(cString: created)
-        var variables = Command.baseEnvironment()
-        for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
-            if let value = environment.processEnvironment[name] { variables[name] = value }
+        var variables = Command.baseEnvironment().merging(environment.processEnvironment.passing(["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"])) {
+            $1
         }
         variables["DOCKER_CONFIG"] = directory
         let argv = DockerCommand(executable: "docker", configDirectory: directory).login(registry: config.registry.host, username: credentials.username)

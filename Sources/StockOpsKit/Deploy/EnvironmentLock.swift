@@ -31,7 +31,7 @@ public struct LockHolder: Codable, Sendable, Equatable {
 
     public static var userName: String {
         if let name = getpwuid(geteuid())?.pointee.pw_name { return String(cString: name) }
-        return ProcessInfo.processInfo.environment["USER"] ?? "uid \(geteuid())"
+        return RunEnvironment.process.user ?? "uid \(geteuid())"
     }
 
     /// Whether the holder's process is known to be gone: it ran on this host and `kill(pid, 0)` finds no such process.

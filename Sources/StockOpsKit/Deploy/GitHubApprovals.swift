@@ -36,21 +36,20 @@ public struct GitHubApprovals: Sendable {
 
     /// From the job's `GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID` and `GITHUB_TOKEN`; nil, with what is
     /// missing, when one is absent.
-    public static func from(_ environment: [String: String]) -> Result<GitHubApprovals, StockOpsError> {
-        let missing = ["GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_TOKEN"].filter { environment[$0]?.isEmpty ?? true }
-        guard missing.isEmpty else {
+    public static func from(_ environment: RunEnvironment) -> Result<GitHubApprovals, StockOpsError> {
+        guard let repository = environment.githubRepository, let runID = environment.githubRunID, let token = environment.githubToken else {
+            let missing = [
+                ("GITHUB_REPOSITORY", environment.githubRepository), ("GITHUB_RUN_ID", environment.githubRunID), ("GITHUB_TOKEN", environment.githubToken),
+            ].filter { $0.1 == nil }.map(\.0)
             return .failure(
                 StockOpsError(
                     .usage,
                     "under GitHub Actions the approval is read from GitHub's review history of the run, which needs \(missing.joined(separator: ", ")): give the job `env: GITHUB_TOKEN: ${{ github.token }}` and `permissions: actions: read`"
                 ))
         }
-        let token = Secret(environment["GITHUB_TOKEN"]!).registered()
         return .success(
             GitHubApprovals(
-                apiURL: environment["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com",
-                repository: environment["GITHUB_REPOSITORY"]!,
-                runID: environment["GITHUB_RUN_ID"]!, token: token,
+                apiURL: environment.githubAPIURL, repository: repository, runID: runID, token: Secret(token).registered(),
                 http: HTTPClientConfiguration(
                     connectTimeout: .seconds(5), totalTimeout: .seconds(30),
                     retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(250), maxDelay: .seconds(2)))))

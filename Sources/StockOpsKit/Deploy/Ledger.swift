@@ -233,23 +233,23 @@ public struct Ledger: Sendable {
 /// `/var/lib/stockops` when writable, else `$XDG_STATE_HOME/stockops` (`~/.local/state/stockops`); elsewhere
 /// `<root>/.stockops/state`.
 public enum StateDirectory {
-    public static func resolve(root: String, environment: [String: String]) -> String {
-        if let configured = environment["STOCKOPS_STATE_DIR"], !configured.isEmpty {
+    public static func resolve(root: String, environment: RunEnvironment) -> String {
+        if let configured = environment.stateDirectory {
             return configured.hasPrefix("/") ? configured : root + "/" + configured
         }
-        guard environment["GITHUB_ACTIONS"] == "true" else { return root + "/.stockops/state" }
+        guard environment.isGitHubActions else { return root + "/.stockops/state" }
         if writable("/var/lib/stockops") { return "/var/lib/stockops" }
-        return userDirectory(environment, variable: "XDG_STATE_HOME", fallback: ".local/state") + "/stockops"
+        return environment.userStateDirectory + "/stockops"
     }
 
     /// Where node results are cached: `$STOCKOPS_NODE_CACHE_DIR`; on a CI runner `$XDG_CACHE_HOME/stockops/results`
     /// (`~/.cache/stockops/results`); elsewhere `<root>/.stockops/cache`.
-    public static func cache(root: String, environment: [String: String]) -> String {
-        if let configured = environment["STOCKOPS_NODE_CACHE_DIR"], !configured.isEmpty {
+    public static func cache(root: String, environment: RunEnvironment) -> String {
+        if let configured = environment.nodeCacheDirectory {
             return configured.hasPrefix("/") ? configured : root + "/" + configured
         }
-        guard environment["GITHUB_ACTIONS"] == "true" else { return root + "/.stockops/cache" }
-        return userDirectory(environment, variable: "XDG_CACHE_HOME", fallback: ".cache") + "/stockops/results"
+        guard environment.isGitHubActions else { return root + "/.stockops/cache" }
+        return environment.userCacheDirectory + "/stockops/results"
     }
 
     /// Where the SwiftPM builds of the test and build nodes live (`--scratch-path`), so that a runner's next job
@@ -257,19 +257,13 @@ public enum StateDirectory {
     /// `$XDG_CACHE_HOME/stockops/swiftpm/<scope>`; elsewhere nil (the package's `.build`, `images.scratch-path`).
     /// The scope is the environment, or `pull-request` for a pull-request event: code of one trust domain never
     /// compiles into another's build directory.
-    public static func swiftPM(root: String, environment: [String: String], deploying: Environment) -> String? {
-        let scope = PullRequestBoundary.event(environment) == nil ? deploying.rawValue : "pull-request"
-        if let configured = environment["STOCKOPS_SWIFTPM_DIR"], !configured.isEmpty {
+    public static func swiftPM(root: String, environment: RunEnvironment, deploying: Environment) -> String? {
+        let scope = environment.pullRequestEvent == nil ? deploying.rawValue : "pull-request"
+        if let configured = environment.swiftPMDirectory {
             return (configured.hasPrefix("/") ? configured : root + "/" + configured) + "/" + scope
         }
-        guard environment["GITHUB_ACTIONS"] == "true" else { return nil }
-        return userDirectory(environment, variable: "XDG_CACHE_HOME", fallback: ".cache") + "/stockops/swiftpm/" + scope
-    }
-
-    /// `$variable`, else `$HOME/fallback`.
-    static func userDirectory(_ environment: [String: String], variable: String, fallback: String) -> String {
-        if let value = environment[variable], value.hasPrefix("/") { return value }
-        return (environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/root") + "/" + fallback
+        guard environment.isGitHubActions else { return nil }
+        return environment.userCacheDirectory + "/stockops/swiftpm/" + scope
     }
 
     /// Whether `path` is a directory this process may write, or could be created as one.

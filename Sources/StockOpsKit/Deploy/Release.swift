@@ -100,17 +100,17 @@ public enum ReleaseTags {
 /// How the deploy stages and commands reach the registry of `pipelines/stockops.yml`.
 public enum RegistryAccess {
     /// `config` with the registry host the image stages use: `STOCKOPS_REGISTRY` when set.
-    public static func effective(_ config: PipelineConfig, environment: [String: String]) -> PipelineConfig {
+    public static func effective(_ config: PipelineConfig, environment: RunEnvironment) -> PipelineConfig {
         var config = config
-        if let host = environment["STOCKOPS_REGISTRY"], !host.isEmpty { config.registry.host = host }
+        if let host = environment.registryHost { config.registry.host = host }
         return config
     }
 
     /// The registry credentials: `STOCKOPS_REGISTRY_USERNAME`/`STOCKOPS_REGISTRY_PASSWORD` when set (an override,
     /// registered for masking), else `HARBOR_USERNAME`/`HARBOR_PASSWORD` fetched from Vault; anonymous otherwise.
-    public static func credentials(fetched: FetchedSecrets?, environment: [String: String]) -> RegistryCredentials? {
-        if let username = environment["STOCKOPS_REGISTRY_USERNAME"], !username.isEmpty, let password = environment["STOCKOPS_REGISTRY_PASSWORD"] {
-            return RegistryCredentials(username: username, password: Secret(password).registered())
+    public static func credentials(fetched: FetchedSecrets?, environment: RunEnvironment) -> RegistryCredentials? {
+        if let login = environment.registryLogin {
+            return RegistryCredentials(username: login.username, password: Secret(login.password).registered())
         }
         if let username = fetched?["HARBOR_USERNAME"], let password = fetched?["HARBOR_PASSWORD"], !username.isEmpty {
             return RegistryCredentials(username: username.reveal(), password: password)
@@ -122,7 +122,7 @@ public enum RegistryAccess {
     /// the way the pipeline finds them: `STOCKOPS_REGISTRY_USERNAME`/`_PASSWORD` when set (an override), else
     /// `HARBOR_USERNAME`/`HARBOR_PASSWORD` read from Vault with the CI AppRole (``readFromVault(_:config:environment:)``).
     /// Anonymous (nil) when neither is configured.
-    public static func credentials(config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> RegistryCredentials? {
+    public static func credentials(config: PipelineConfig, environment: RunEnvironment) async throws(StockOpsError) -> RegistryCredentials? {
         if let overriding = credentials(fetched: nil, environment: environment) { return overriding }
         return try await credentials(vault: readFromVault(registryKeys, config: config, environment: environment), config: config)
     }
@@ -132,7 +132,7 @@ public enum RegistryAccess {
     /// What a command outside the pipeline (`rollback`, `tags`, `verify`) needs of the registry: its credentials
     /// (``credentials(config:environment:)``) and, with `keys`, the trusted public keys (``ReleaseTrust``: the
     /// `images.sign.public-keys` files, else `SIGNING_PUBLIC_KEY`), read from Vault in one login.
-    static func outsidePipeline(config: PipelineConfig, root: String, environment: [String: String], keys: Bool) async throws(StockOpsError)
+    static func outsidePipeline(config: PipelineConfig, root: String, environment: RunEnvironment, keys: Bool) async throws(StockOpsError)
         -> (credentials: RegistryCredentials?, trust: ReleaseTrust)
     {
         let overriding = credentials(fetched: nil, environment: environment)
@@ -164,8 +164,7 @@ public enum RegistryAccess {
     /// Reads `keys` from Vault with the CI AppRole (`VAULT_ADDR`, `VAULT_ROLE_ID`, `VAULT_SECRET_ID` or their `_FILE`
     /// forms), from the paths `vault:` of `pipelines/stockops.yml` declares them at, and revokes the token. Only those
     /// keys are kept. Nil when Vault is not configured or no path declares one of them.
-    public static func readFromVault(_ keys: Set<String>, config: PipelineConfig, environment: [String: String]) async throws(StockOpsError) -> FetchedSecrets?
-    {
+    public static func readFromVault(_ keys: Set<String>, config: PipelineConfig, environment: RunEnvironment) async throws(StockOpsError) -> FetchedSecrets? {
         let paths = config.vault.filter { !$0.keys.filter(keys.contains).isEmpty }
         guard !paths.isEmpty, let settings = VaultSettings(environment: environment) else { return nil }
         let what = keys.sorted().joined(separator: ", ")

@@ -7,13 +7,13 @@ public struct EnvironmentRequest: Sendable {
     public var configPath: String
     public var environment: Environment
     /// The process environment: `STOCKOPS_STATE_DIR`, Compose's variables, registry credentials, `GITHUB_*`.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     /// Print JSON instead of text.
     public var json = false
 
     public init(
         root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment,
-        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        processEnvironment: RunEnvironment
     ) {
         self.root = root
         self.configPath = configPath
@@ -619,7 +619,9 @@ extension Session {
         guard let environment = request.environment else { return fail(StockOpsError(.usage, "pass --env")) }
         let config: PipelineConfig
         do {
-            config = try loadConfig(EnvironmentRequest(root: request.root, configPath: request.configPath, environment: environment))
+            config = try loadConfig(
+                EnvironmentRequest(root: request.root, configPath: request.configPath, environment: environment, processEnvironment: request.processEnvironment)
+            )
         } catch {
             return fail(error)
         }

@@ -9,7 +9,7 @@ public struct Doctor: Sendable {
     /// The repository root, where the state directory defaults to.
     public var root: String
     /// The variables the pipeline would see: `PATH`, `DOCKER_HOST`, `VAULT_*`, `STOCKOPS_*`.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     public var runner: ProcessRunner
     /// How long one probe (a version command, a server's answer) may take.
     public var timeout: Duration
@@ -18,7 +18,7 @@ public struct Doctor: Sendable {
     public var postgresDirectories: [String]
 
     public init(
-        root: String, processEnvironment: [String: String], runner: ProcessRunner = ProcessRunner(grace: .milliseconds(500)),
+        root: String, processEnvironment: RunEnvironment, runner: ProcessRunner = ProcessRunner(grace: .milliseconds(500)),
         timeout: Duration = .seconds(10), http: HTTPClientConfiguration = Doctor.http, postgresDirectories: [String] = Doctor.installedPostgresDirectories()
     ) {
         self.root = root
@@ -130,14 +130,12 @@ public struct Doctor: Sendable {
 
     /// The variables a probed tool gets: `PATH` and locale, Docker's and the scanners' settings.
     var toolEnvironment: [String: String] {
-        var environment: [String: String] = ["SEMGREP_ENABLE_VERSION_CHECK": "0"]
-        let names = [
-            "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM", "JAVA_HOME", "SONAR_SCANNER_OPTS", "DOCKER_HOST", "DOCKER_TLS_VERIFY",
-            "DOCKER_CERT_PATH", "DOCKER_CONFIG", "DOCKER_CONTEXT",
-        ]
-        for name in names {
-            if let value = processEnvironment[name] { environment[name] = value }
-        }
+        var environment = processEnvironment.passing(
+            [
+                "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM", "JAVA_HOME", "SONAR_SCANNER_OPTS", "DOCKER_HOST", "DOCKER_TLS_VERIFY",
+                "DOCKER_CERT_PATH", "DOCKER_CONFIG", "DOCKER_CONTEXT",
+            ])
+        environment["SEMGREP_ENABLE_VERSION_CHECK"] = "0"
         return environment
     }
 
@@ -255,7 +253,7 @@ public struct Doctor: Sendable {
         guard let plugin = ToolRequirements.requirement(for: "docker compose"), let standalone = ToolRequirements.requirement(for: "docker-compose") else {
             return DoctorCheck(name: need.tool, kind: .tool, required: need.required, status: .warning, detail: "stockops knows no version command for Compose")
         }
-        let forced = processEnvironment["STOCKOPS_COMPOSE"].flatMap { $0.isEmpty ? nil : ComposeCommand.Flavor(rawValue: $0) }
+        let forced = processEnvironment.composeFlavor.flatMap(ComposeCommand.Flavor.init(rawValue:))
         if forced != .standalone {
             let viaPlugin = await measure(plugin.versionArguments)
             if case .printed = viaPlugin { return judge(viaPlugin, need: need, requirement: plugin) }

@@ -9,7 +9,7 @@ extension Doctor {
         var environment = toolEnvironment
         environment["DOCKER_CONFIG"] = nil
         environment["DOCKER_CONTEXT"] = nil
-        let address = processEnvironment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "unix:///var/run/docker.sock"
+        let address = processEnvironment.dockerHost
         let name = "docker engine"
         let fix = "start the Docker engine (stockops sandbox up starts one) or set DOCKER_HOST"
         switch await run(["docker", "version", "--format", "{{.Server.Version}}"], environment: environment) {
@@ -159,7 +159,7 @@ extension Doctor {
         let credentials = RegistryAccess.credentials(fetched: fetched, environment: processEnvironment)
         let source: String
         if let credentials {
-            let fromEnvironment = processEnvironment["STOCKOPS_REGISTRY_USERNAME"] == credentials.username
+            let fromEnvironment = processEnvironment.registryLogin?.username == credentials.username
             source = fromEnvironment ? "as \(credentials.username) (STOCKOPS_REGISTRY_USERNAME)" : "with HARBOR_USERNAME/HARBOR_PASSWORD from Vault"
         } else {
             source = "anonymously"

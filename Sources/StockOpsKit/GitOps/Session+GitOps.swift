@@ -16,13 +16,13 @@ public struct GitOpsRequest: Sendable {
     public var service: String
     /// `rollback --to`: a tag or digest from the overlay's history.
     public var to: String?
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     /// Print one JSON document instead of text.
     public var json = false
 
     public init(
         action: Action, root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment, service: String, to: String? = nil,
-        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        processEnvironment: RunEnvironment
     ) {
         self.action = action
         self.root = root

@@ -7,10 +7,7 @@ public enum PullRequestBoundary {
     static let reason = "pull-request code never sees a secret, and nothing it builds is signed, promoted or deployed"
 
     /// `GITHUB_EVENT_NAME` when it is a pull-request event; nil otherwise.
-    public static func event(_ environment: [String: String]) -> String? {
-        guard let name = environment["GITHUB_EVENT_NAME"], name == "pull_request" || name == "pull_request_target" else { return nil }
-        return name
-    }
+    public static func event(_ environment: RunEnvironment) -> String? { environment.pullRequestEvent }
 
     public static func isRefused(_ id: NodeID) -> Bool { refusedStages.contains(id.name) }
 }

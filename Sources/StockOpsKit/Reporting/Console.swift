@@ -8,11 +8,11 @@ public struct Console: Sendable {
     public let colors: Bool
     public let githubActions: Bool
 
-    public init(fd: Int32 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(fd: Int32 = 1, environment: RunEnvironment = .process) {
         self.fd = fd
-        isTTY = isatty(fd) == 1 && environment["TERM"] != "dumb"
-        colors = isTTY && environment["NO_COLOR"].map(\.isEmpty) ?? true
-        githubActions = environment["GITHUB_ACTIONS"] == "true"
+        isTTY = isatty(fd) == 1 && !environment.dumbTerminal
+        colors = isTTY && !environment.noColor
+        githubActions = environment.isGitHubActions
     }
 
     public init(fd: Int32, isTTY: Bool, colors: Bool, githubActions: Bool) {

@@ -56,9 +56,17 @@ public enum GitHubActions {
         }.joined()
     }
 
+    /// The files a workflow step appends to, named by the variable that holds their path.
+    public enum CommandFile: String, Sendable {
+        /// The job summary, Markdown.
+        case summary = "GITHUB_STEP_SUMMARY"
+        /// The step's outputs, `name=value` lines.
+        case output = "GITHUB_OUTPUT"
+    }
+
     /// Appends `text` to the file named by `variable` in `environment` (e.g. `GITHUB_STEP_SUMMARY`), when set.
-    public static func append(_ text: String, toFileIn variable: String, environment: [String: String]) throws {
-        guard let path = environment[variable], !path.isEmpty else { return }
+    public static func append(_ text: String, toFileIn variable: CommandFile, environment: RunEnvironment) throws {
+        guard let path = environment.githubFile(variable) else { return }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StageFailure.infrastructure("cannot write \(variable) file \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

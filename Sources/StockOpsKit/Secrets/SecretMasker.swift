@@ -60,10 +60,10 @@ public final class SecretMasker: Sendable {
     ///   - environment: Where `GITHUB_ACTIONS` is read from.
     ///   - output: Where `::add-mask::` commands are written; standard output by default.
     public init(
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        environment: RunEnvironment = .process,
         output: @escaping @Sendable (String) -> Void = SecretMasker.writeToStandardOutput
     ) {
-        announcesToGitHubActions = environment["GITHUB_ACTIONS"] == "true"
+        announcesToGitHubActions = environment.isGitHubActions
         self.output = output
     }
 

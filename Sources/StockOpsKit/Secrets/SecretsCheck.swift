@@ -28,7 +28,7 @@ extension Session {
     /// denied, 3 when Vault is unreachable or the login fails, 2 for configuration errors.
     public func checkSecrets(
         root: String, configPath: String = PipelineConfig.defaultPath, json: Bool = false,
-        processEnvironment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClientConfiguration = VaultSettings.http
+        processEnvironment: RunEnvironment, http: HTTPClientConfiguration = VaultSettings.http
     ) async -> ExitStatus {
         let config: PipelineConfig
         do {

@@ -98,10 +98,10 @@ public struct VerifyRequest: Sendable {
     public var configPath: String = PipelineConfig.defaultPath
     /// `IMAGE[:TAG][@DIGEST]`: a full reference, or a service name of the pipeline (`trade:v1.2.0`).
     public var image: String
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     public var json = false
 
-    public init(root: String, image: String, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(root: String, image: String, processEnvironment: RunEnvironment) {
         self.root = root
         self.image = image
         self.processEnvironment = processEnvironment

@@ -18,14 +18,14 @@ public struct AttestImageStage: Stage {
     public var sbom: StageRef<SBOMReport>
     public var settings: ImageSettings
     /// `GITHUB_*` of the workflow run.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     /// The directory of the image's SwiftPM package, relative to the repository root: its `Package.resolved` is
     /// recorded.
     public var package: String
     public var dependencies: [NodeID] { [image.id, sbom.id] + (settings.secrets.map { [$0.id] } ?? []) }
 
     public init(
-        image: StageRef<BuiltImage>, sbom: StageRef<SBOMReport>, settings: ImageSettings, processEnvironment: [String: String], package: String = "."
+        image: StageRef<BuiltImage>, sbom: StageRef<SBOMReport>, settings: ImageSettings, processEnvironment: RunEnvironment, package: String = "."
     ) {
         self.package = package
         self.image = image
@@ -97,24 +97,27 @@ public enum SLSAProvenance {
 
     /// From the image's OCI labels (revision, source, creation time), `Package.resolved` in the package directory `root`, the stockops
     /// run and the GitHub Actions run (`GITHUB_*`) when there is one.
-    public static func predicate(labels: [String: String], root: String, runID: String, environment: [String: String]) -> Data {
+    public static func predicate(labels: [String: String], root: String, runID: String, environment: RunEnvironment) -> Data {
         let commit = labels[RegistryClient.revisionLabel] ?? ""
         let source = labels["org.opencontainers.image.source"] ?? ""
         var external: [String: Any] = ["commit": commit, "source": source]
-        for (key, name) in [("GITHUB_REPOSITORY", "repository"), ("GITHUB_REF", "ref"), ("GITHUB_WORKFLOW_REF", "workflow"), ("GITHUB_EVENT_NAME", "event")] {
-            if let value = environment[key], !value.isEmpty { external[name] = value }
+        for (value, name) in [
+            (environment.githubRepository, "repository"), (environment.githubRef, "ref"), (environment.githubWorkflowRef, "workflow"),
+            (environment.githubEventName, "event"),
+        ] {
+            if let value { external[name] = value }
         }
         var dependencies: [[String: Any]] = []
         if !commit.isEmpty { dependencies.append(["uri": "git+" + (source.isEmpty ? "unknown" : source), "digest": ["gitCommit": commit]]) }
         if let resolved = FileManager.default.contents(atPath: root + "/Package.resolved") {
             dependencies.append(["uri": "Package.resolved", "digest": ["sha256": ImageDigest.of(resolved).hex]])
         }
-        let server = environment["GITHUB_SERVER_URL"] ?? "https://github.com"
+        let server = environment.githubServerURL
         var builder = "urn:stockops:host:" + (ProcessInfo.processInfo.hostName.isEmpty ? "unknown" : ProcessInfo.processInfo.hostName)
         var invocation = "urn:stockops:run:" + runID
-        if environment["GITHUB_ACTIONS"] == "true", let repository = environment["GITHUB_REPOSITORY"], let run = environment["GITHUB_RUN_ID"] {
-            builder = server + "/" + repository + "/actions/runner/" + (environment["RUNNER_NAME"] ?? "self-hosted")
-            invocation = server + "/" + repository + "/actions/runs/" + run + "/attempts/" + (environment["GITHUB_RUN_ATTEMPT"] ?? "1")
+        if environment.isGitHubActions, let repository = environment.githubRepository, let run = environment.githubRunID {
+            builder = server + "/" + repository + "/actions/runner/" + (environment.runnerName ?? "self-hosted")
+            invocation = server + "/" + repository + "/actions/runs/" + run + "/attempts/" + environment.githubRunAttempt
         }
         var metadata: [String: Any] = ["invocationId": invocation, "finishedOn": ISO8601DateFormatter().string(from: Date())]
         if let created = labels["org.opencontainers.image.created"] { metadata["startedOn"] = created }

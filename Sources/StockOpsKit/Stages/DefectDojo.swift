@@ -27,10 +27,10 @@ public struct DefectDojoStage: Stage {
     public var services: [String]
     public var fetched: StageRef<FetchedSecrets>
     /// `GITHUB_SHA`, `GITHUB_REF_NAME` and `GITHUB_RUN_ID` label the imports.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     public var dependencies: [NodeID] { [fetched.id] }
 
-    public init(config: DefectDojoConfig, services: [String], fetched: StageRef<FetchedSecrets>, processEnvironment: [String: String]) {
+    public init(config: DefectDojoConfig, services: [String], fetched: StageRef<FetchedSecrets>, processEnvironment: RunEnvironment) {
         self.config = config
         self.services = services
         self.fetched = fetched
@@ -92,7 +92,7 @@ public struct DefectDojoStage: Stage {
             let item = DefectDojoImport(
                 scanType: type.rawValue, file: context.paths.reportsDirectory + "/" + relative, productType: config.productType,
                 product: config.product, engagement: engagement, testTitle: "\(relative) (stockops \(runID))", scanDate: scanDate,
-                commitHash: commit, branchTag: processEnvironment["GITHUB_REF_NAME"].flatMap { $0.isEmpty ? nil : $0 }, buildID: runID)
+                commitHash: commit, branchTag: processEnvironment.githubRefName, buildID: runID)
             do {
                 let result = try await client.importScan(item)
                 imported.append(.init(report: "reports/" + relative, scanType: type.rawValue, engagement: engagement, test: result.test))
@@ -117,7 +117,7 @@ public struct DefectDojoStage: Stage {
     }
 
     private func commitHash(_ context: StageContext) async -> String? {
-        if let sha = processEnvironment["GITHUB_SHA"], !sha.isEmpty { return sha }
+        if let sha = processEnvironment.githubSHA { return sha }
         // The commit is optional metadata of the import; without it the field is left out.
         guard let result = try? await context.runner.run(Git(repository: context.paths.root).resolveCommit("HEAD")), result.succeeded else { return nil }
         return Git.parseLines(result.output).first

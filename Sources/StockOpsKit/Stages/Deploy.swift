@@ -10,12 +10,12 @@ public struct DeployStage: Stage {
     public var secrets: StageRef<FetchedSecrets>?
     public var settings: DeploySettings
     /// Compose's pass-through variables, `STOCKOPS_STATE_DIR`, `STOCKOPS_COMPOSE`, registry credentials, `GITHUB_ACTOR`.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     public var dependencies: [NodeID] { [promotion.id] + (secrets.map { [$0.id] } ?? []) }
 
     public init(
         config: PipelineConfig, environment: Environment, promotion: StageRef<Promotion>, secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings,
-        processEnvironment: [String: String]
+        processEnvironment: RunEnvironment
     ) {
         self.config = config
         self.environment = environment

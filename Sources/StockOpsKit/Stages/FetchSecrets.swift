@@ -18,19 +18,18 @@ public struct VaultSettings: Sendable {
     }
 
     /// The settings in `environment`, or nil when `VAULT_ADDR` is not set.
-    public init?(environment: [String: String]) {
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        guard let address = value("VAULT_ADDR") else { return nil }
+    public init?(environment: RunEnvironment) {
+        guard let address = environment.pipelineVault("ADDR") else { return nil }
         func credential(_ name: String) -> Credential {
-            if let inline = value(name) { return .value(Secret(inline).registered()) }
-            if let file = value(name + "_FILE") { return .file(path: file, variable: name + "_FILE") }
-            return .missing(name)
+            if let inline = environment.pipelineVault(name) { return .value(Secret(inline).registered()) }
+            if let file = environment.pipelineVault(name + "_FILE") { return .file(path: file, variable: "VAULT_" + name + "_FILE") }
+            return .missing("VAULT_" + name)
         }
         self.address = address
-        namespace = value("VAULT_NAMESPACE")
-        caBundlePath = value("VAULT_CACERT")
-        roleID = credential("VAULT_ROLE_ID")
-        secretID = credential("VAULT_SECRET_ID")
+        namespace = environment.pipelineVault("NAMESPACE")
+        caBundlePath = environment.pipelineVault("CACERT")
+        roleID = credential("ROLE_ID")
+        secretID = credential("SECRET_ID")
     }
 
     /// A client without a token.

@@ -12,12 +12,12 @@ public struct ImageSettings: Sendable {
     /// Where trivy keeps its DB and layer cache between runs (`TRIVY_CACHE_DIR`).
     public var trivyCacheDirectory: String?
     /// `STOCKOPS_STATE_DIR` and the `XDG_*` variables: where the build locks live (``StateDirectory``).
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
 
     public init(
         registry: RegistryConfig, images: ImagesConfig, secrets: StageRef<FetchedSecrets>?, docker: String = "docker", swift: String = "swift",
         trivy: String = "trivy",
-        trivyCacheDirectory: String? = nil, processEnvironment: [String: String] = [:]
+        trivyCacheDirectory: String? = nil, processEnvironment: RunEnvironment = [:]
     ) {
         self.processEnvironment = processEnvironment
         self.registry = registry

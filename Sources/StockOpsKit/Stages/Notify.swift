@@ -23,12 +23,12 @@ public struct NotifyStage: Stage {
     /// The run's environment (`dev`, `stage`, `prod`).
     public var environment: String
     /// `STOCKOPS_WEBHOOK_URL` and the `GITHUB_*` variables of the run link.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     public var http: HTTPClientConfiguration
     public var dependencies: [NodeID] { [fetched.id] }
 
     public init(
-        config: NotifyConfig, fetched: StageRef<FetchedSecrets>, environment: String, processEnvironment: [String: String],
+        config: NotifyConfig, fetched: StageRef<FetchedSecrets>, environment: String, processEnvironment: RunEnvironment,
         http: HTTPClientConfiguration = NotifyStage.http
     ) {
         self.config = config
@@ -86,17 +86,13 @@ public struct NotifyStage: Stage {
     /// The webhook URL, registered with the masker.
     func webhookURL(_ secrets: FetchedSecrets?) -> Secret? {
         if let value = secrets?[config.webhookKey], !value.isEmpty { return value }
-        guard let value = processEnvironment["STOCKOPS_WEBHOOK_URL"], !value.isEmpty else { return nil }
+        guard let value = processEnvironment.webhookURL else { return nil }
         return Secret(value).registered()
     }
 
     /// `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`, when all are set.
     var runLink: String? {
-        guard let server = processEnvironment["GITHUB_SERVER_URL"], let repository = processEnvironment["GITHUB_REPOSITORY"],
-            let run = processEnvironment["GITHUB_RUN_ID"],
-            !server.isEmpty, !repository.isEmpty, !run.isEmpty
-        else { return nil }
-        return "\(server)/\(repository)/actions/runs/\(run)"
+        processEnvironment.githubRunURL
     }
 
     /// An incoming-webhook payload: `text` (the notification fallback) and Block Kit `blocks`.

@@ -16,12 +16,12 @@ public struct PromoteStage: Stage {
     public var secrets: StageRef<FetchedSecrets>?
     public var settings: DeploySettings
     /// `GITHUB_REF` (the prod tag comes from it), `STOCKOPS_STATE_DIR` and the registry credentials.
-    public var processEnvironment: [String: String]
+    public var processEnvironment: RunEnvironment
     public var dependencies: [NodeID] { builds.map(\.id) + (secrets.map { [$0.id] } ?? []) }
 
     public init(
         config: PipelineConfig, environment: Environment, builds: [StageRef<BuiltImage>], secrets: StageRef<FetchedSecrets>? = nil, settings: DeploySettings,
-        processEnvironment: [String: String]
+        processEnvironment: RunEnvironment
     ) {
         self.config = config
         self.environment = environment
@@ -65,7 +65,7 @@ public struct PromoteStage: Stage {
         }
         let tags: (tag: RegistryTag, following: [RegistryTag])
         do {
-            tags = try ReleaseTags.compute(environment: environment, config: environmentConfig, commit: commit, ref: processEnvironment["GITHUB_REF"])
+            tags = try ReleaseTags.compute(environment: environment, config: environmentConfig, commit: commit, ref: processEnvironment.githubRef)
         } catch {
             throw StageFailure.failed("\(error)")
         }

@@ -105,10 +105,10 @@ public struct SonarStage: Stage {
     /// What a GitHub Actions run analyses: with `branchSupport` (`sonarqube.branches`), a pull request
     /// (`refs/pull/<key>/merge`, `GITHUB_HEAD_REF` into `GITHUB_BASE_REF`) or the pushed branch (`refs/heads/…`);
     /// nil otherwise, which analyses the main branch: tags, runs outside Actions, and servers without branch support.
-    public static func subject(branchSupport: Bool, environment: [String: String]) -> SonarScannerCommand.Subject? {
-        guard branchSupport, let ref = environment["GITHUB_REF"] else { return nil }
+    public static func subject(branchSupport: Bool, environment: RunEnvironment) -> SonarScannerCommand.Subject? {
+        guard branchSupport, let ref = environment.githubRef else { return nil }
         if ref.hasPrefix("refs/pull/"), let key = ref.split(separator: "/").dropFirst(2).first,
-            let head = environment["GITHUB_HEAD_REF"], !head.isEmpty, let base = environment["GITHUB_BASE_REF"], !base.isEmpty
+            let head = environment.githubHeadRef, let base = environment.githubBaseRef
         {
             return .pullRequest(key: String(key), branch: head, base: base)
         }
@@ -137,7 +137,7 @@ public struct SonarStage: Stage {
 /// Why an optional tool node does not run: the tool is absent (unless required), with the install hint.
 public enum ToolAvailability {
     /// Whether `name` resolves through `PATH`.
-    public static func isInstalled(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> Bool {
+    public static func isInstalled(_ name: String, path: String? = RunEnvironment.process.path) -> Bool {
         // A probe: a name that does not resolve is not installed.
         (try? ProcessRunner().resolve(Command(name, [], environment: path.map { ["PATH": $0] } ?? [:]))) != nil
     }

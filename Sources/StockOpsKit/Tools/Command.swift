@@ -26,22 +26,13 @@ public struct Command: Sendable, Equatable, Hashable {
     public static let dockerVariables = ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
 
     /// ``baseEnvironment(adding:)`` plus the ``dockerVariables`` that `environment` sets: what a docker command needs.
-    public static func dockerEnvironment(from environment: [String: String]) -> [String: String] {
-        var variables = baseEnvironment()
-        for name in dockerVariables {
-            if let value = environment[name] { variables[name] = value }
-        }
-        return variables
+    public static func dockerEnvironment(from environment: RunEnvironment) -> [String: String] {
+        baseEnvironment().merging(environment.passing(dockerVariables)) { $1 }
     }
 
     /// The variables every tool needs (`PATH`, `HOME`, locale, temp dir) and `names`, taken from this process.
     public static func baseEnvironment(adding names: [String] = []) -> [String: String] {
-        let current = ProcessInfo.processInfo.environment
-        var environment: [String: String] = [:]
-        for name in ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"] + names {
-            if let value = current[name] { environment[name] = value }
-        }
-        return environment
+        RunEnvironment.process.passing(["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"] + names)
     }
 
     /// The argv for display in logs (quoted where needed); never executed by a shell.

@@ -25,7 +25,7 @@ public struct ProcessRunner: Sendable {
             }
             return command.executable
         }
-        let path = command.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let path = command.environment["PATH"] ?? RunEnvironment.process.path
         for directory in path.split(separator: ":") where !directory.isEmpty {
             let candidate = "\(directory)/\(command.executable)"
             var info = stat()

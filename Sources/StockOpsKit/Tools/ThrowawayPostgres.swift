@@ -13,17 +13,17 @@ public struct ThrowawayPostgres: Sendable {
 
     /// The directory of `initdb` and `pg_ctl`: `$STOCKOPS_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`,
     /// else the `PATH`'s. Nil when none has both.
-    public static func findBinaries(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    public static func findBinaries(environment: RunEnvironment = .process) -> String? {
         func usable(_ directory: String) -> Bool {
             ["initdb", "pg_ctl"].allSatisfy { FileManager.default.isExecutableFile(atPath: directory + "/" + $0) }
         }
-        if let configured = environment["STOCKOPS_PG_BIN"], !configured.isEmpty { return usable(configured) ? configured : nil }
+        if let configured = environment.postgresBinaries { return usable(configured) ? configured : nil }
         // Without Debian's PostgreSQL directory the PATH is searched instead.
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .compactMap { name in Int(name).map { ($0, "/usr/lib/postgresql/\(name)/bin") } }
             .sorted { $0.0 > $1.0 }
         if let found = versions.map(\.1).first(where: usable) { return found }
-        return (environment["PATH"] ?? "").split(separator: ":").map(String.init).first(where: usable)
+        return environment.path.split(separator: ":").map(String.init).first(where: usable)
     }
 
     /// Why a test node that needs a database cannot have one, and what to do.
@@ -34,7 +34,7 @@ public struct ThrowawayPostgres: Sendable {
         """
 
     /// Starts a server; throws an infrastructure ``StageFailure`` naming what is missing or what failed.
-    public static func start(runner: ProcessRunner, log: NodeLog, environment: [String: String] = ProcessInfo.processInfo.environment) async throws
+    public static func start(runner: ProcessRunner, log: NodeLog, environment: RunEnvironment = .process) async throws
         -> ThrowawayPostgres
     {
         guard let binaries = findBinaries(environment: environment) else { throw StageFailure.infrastructure(missingBinaries) }

@@ -20,7 +20,7 @@ public enum ToolVersions {
 
     /// `argv`, then the binary's real path, size and modification time; nil when the binary cannot be found.
     static func identity(of command: Command) -> String? {
-        guard let path = resolve(command.executable, path: command.environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") else {
+        guard let path = resolve(command.executable, path: command.environment["PATH"] ?? RunEnvironment.process.path) else {
             return nil
         }
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
