@@ -88,7 +88,7 @@ extension StockOpsPipeline {
         }
 
         if let dastConfig = security.dast, dastConfig.environments.contains(environment) {
-            let stage = DASTStage(environment: environment, config: dastConfig, services: config.services)
+            let stage = DASTStage(environment: environment, config: dastConfig, services: config.services, processEnvironment: options.processEnvironment)
             graph.add(
                 dast(environment).id, stage,
                 policy: NodePolicy(.allowFailure, timeout: .seconds(600 + 300 * config.services.count * dastConfig.minutes)),

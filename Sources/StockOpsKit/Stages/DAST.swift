@@ -29,8 +29,13 @@ public struct DASTStage: Stage {
     public var config: DASTConfig
     public var services: [ServiceConfig]
     public var docker: String
+    /// Where the Docker engine ZAP runs in is named (`DOCKER_HOST`, `DOCKER_CONFIG`).
+    public var processEnvironment: RunEnvironment
 
-    public init(environment: Environment, config: DASTConfig, services: [ServiceConfig], docker: String = "docker") {
+    public init(
+        environment: Environment, config: DASTConfig, services: [ServiceConfig], docker: String = "docker", processEnvironment: RunEnvironment = [:]
+    ) {
+        self.processEnvironment = processEnvironment
         self.environment = environment
         self.config = config
         self.services = services
@@ -68,7 +73,8 @@ public struct DASTStage: Stage {
             try manager.copyItem(atPath: source, toPath: work + "/" + rulesFile!)
         }
 
-        let zap = ZAPBaselineCommand(docker: docker, image: config.image)
+        let zap = ZAPBaselineCommand(
+            docker: docker, image: config.image, environment: Command.baseEnvironment(adding: ["DOCKER_HOST", "DOCKER_CONFIG"], from: processEnvironment))
         var results: [DASTResult.Target] = []
         for target in targets {
             let reports = ZAPBaselineCommand.Reports(name: "zap-\(target.service)")

@@ -11,7 +11,8 @@ public struct ImageSettings: Sendable {
     public var trivy: String
     /// Where trivy keeps its DB and layer cache between runs (`TRIVY_CACHE_DIR`).
     public var trivyCacheDirectory: String?
-    /// `STOCKOPS_STATE_DIR` and the `XDG_*` variables: where the build locks live (``StateDirectory``).
+    /// `STOCKOPS_STATE_DIR` and the `XDG_*` variables: where the build locks live (``StateDirectory``); the Docker
+    /// engine (`DOCKER_HOST`, the sandbox's when it is up).
     public var processEnvironment: RunEnvironment
 
     public init(
@@ -70,7 +71,7 @@ public struct ImageSettings: Sendable {
     }
 
     func dockerEnvironment(_ paths: RunPaths) -> [String: String] {
-        var environment = Command.baseEnvironment(adding: ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"])
+        var environment = Command.baseEnvironment(adding: ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"], from: processEnvironment)
         environment["DOCKER_CONFIG"] = Self.dockerConfig(paths)
         return environment
     }

@@ -30,6 +30,11 @@ public struct Command: Sendable, Equatable, Hashable {
         baseEnvironment().merging(environment.passing(dockerVariables)) { $1 }
     }
 
+    /// ``baseEnvironment(adding:)`` with `names`, each taken from `environment` when it sets it, else from this process.
+    public static func baseEnvironment(adding names: [String], from environment: RunEnvironment) -> [String: String] {
+        baseEnvironment(adding: names).merging(environment.passing(names)) { $1 }
+    }
+
     /// The variables every tool needs (`PATH`, `HOME`, locale, temp dir) and `names`, taken from this process.
     public static func baseEnvironment(adding names: [String] = []) -> [String: String] {
         RunEnvironment.process.passing(["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TERM"] + names)
