@@ -94,7 +94,7 @@ enum DockerEngine {
         let impostor = try await HandmadeImage(seed: "impostor").push(with: client, to: "stockapp/trade", tag: "git-" + commit.prefix(7))
 
         var graph = GraphBuilder()
-        let secrets = graph.add("fetch-secrets", ProvideSecrets(values: [ImageSettings.usernameKey: Self.username, ImageSettings.passwordKey: Self.password]))
+        let secrets = graph.add("fetch-secrets", ProvideSecrets(values: ["HARBOR_USERNAME": Self.username, "HARBOR_PASSWORD": Self.password]))
         let settings = Self.settings(config, secrets: secrets, cache: temporaryDirectory("trivy-cache"))
         let service = try #require(config.services.first { $0.name == "trade" })
         let build = graph.add(NodeID("build", key: "trade"), BuildImageStage(service: service, settings: settings))
@@ -124,7 +124,7 @@ enum DockerEngine {
         func runBuilds() async throws -> (RunResult, String) {
             var graph = GraphBuilder()
             let secrets = graph.add(
-                "fetch-secrets", ProvideSecrets(values: [ImageSettings.usernameKey: Self.username, ImageSettings.passwordKey: Self.password]))
+                "fetch-secrets", ProvideSecrets(values: ["HARBOR_USERNAME": Self.username, "HARBOR_PASSWORD": Self.password]))
             let settings = Self.settings(config, secrets: secrets, cache: cache)
             var builds: [NodeID] = []
             for service in config.services {

@@ -32,6 +32,23 @@ struct RegistryCredentialsTests {
         #expect(credentials?.password.reveal() == "by-hand")
     }
 
+    /// The image stages log in as promote, deploy and rollback do: the fetched robot, or the environment's override.
+    @Test func theImageStagesFindTheSameLogin() throws {
+        let fetch = StockOpsPipeline.fetchSecrets
+        let fetched = FetchedSecrets(values: ["HARBOR_USERNAME": Secret("robot$ci"), "HARBOR_PASSWORD": Secret("from-vault")])
+        let context = stageContext(NodeID("build", key: "trade"), root: temporaryDirectory(), outputs: [fetch.id: fetched])
+        let registry = RegistryConfig(host: "harbor.example.com", project: "stockapp")
+        let fromVault = try ImageSettings(registry: registry, images: ImagesConfig(), secrets: fetch).credentials(context)
+        #expect(fromVault?.username == "robot$ci" && fromVault?.password.reveal() == "from-vault")
+        let overridden = try ImageSettings(
+            registry: registry, images: ImagesConfig(), secrets: fetch,
+            processEnvironment: ["STOCKOPS_REGISTRY_USERNAME": "operator", "STOCKOPS_REGISTRY_PASSWORD": "by-hand"]
+        ).credentials(context)
+        #expect(overridden?.username == "operator" && overridden?.password.reveal() == "by-hand")
+        let withoutVault = try ImageSettings(registry: registry, images: ImagesConfig(), secrets: nil).credentials(context)
+        #expect(withoutVault == nil)
+    }
+
     @Test func anonymousWithoutVaultOrVariables() async throws {
         let credentials = try await RegistryAccess.credentials(config: try Self.repositoryConfig(), environment: [:])
         #expect(credentials == nil)

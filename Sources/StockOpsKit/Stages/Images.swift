@@ -33,18 +33,15 @@ public struct ImageSettings: Sendable {
     /// trivy locks its cache directory: nodes running trivy share this resource so they never overlap.
     public static let trivyResource = "trivy-cache"
 
-    static let usernameKey = "HARBOR_USERNAME"
-    static let passwordKey = "HARBOR_PASSWORD"
-
     /// The per-run Docker client configuration directory (`--config`, `DOCKER_CONFIG`), outside the run record; the
     /// logout node removes it.
     static func dockerConfig(_ paths: RunPaths) -> String { DockerLoginDirectory.path(for: paths) }
 
+    /// The registry login of build, scan, sign and attest, found as promote, deploy and rollback find theirs
+    /// (``RegistryAccess/credentials(fetched:environment:)``).
     func credentials(_ context: StageContext) throws -> RegistryCredentials? {
-        // fetch-secrets is skipped without VAULT_ADDR: then there are no credentials to log in with.
-        guard let secrets, let fetched = try? context.value(secrets) else { return nil }
-        guard let username = fetched[Self.usernameKey], let password = fetched[Self.passwordKey] else { return nil }
-        return RegistryCredentials(username: username.reveal(), password: password)
+        // fetch-secrets is skipped without VAULT_ADDR: then only the environment's login, if any, is there.
+        RegistryAccess.credentials(fetched: secrets.flatMap { try? context.value($0) }, environment: processEnvironment)
     }
 
     func client(_ context: StageContext) throws -> RegistryClient {
