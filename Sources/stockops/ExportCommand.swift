@@ -22,6 +22,7 @@ struct ExportCommand: AsyncParsableCommand {
                 Examples:
                   stockops export github-actions
                   stockops export github-actions --matrix --output .github/workflows/stockops-nodes.yml
+                  stockops export github-actions --env qa --output .github/workflows/qa.yml
                 """
         )
 
@@ -37,9 +38,14 @@ struct ExportCommand: AsyncParsableCommand {
         @Flag(help: "One matrix job per stage of keyed nodes instead of one job per node.")
         var matrix = false
 
+        @Option(
+            name: [.customShort("e"), .long],
+            help: "The environment the workflow deploys, one listed under environments: in the pipeline. Default: derived from GITHUB_REF, else dev.")
+        var env: Environment?
+
         func run() async throws {
             let root = root ?? FileManager.default.currentDirectoryPath
-            let request = RunRequest(root: root, configPath: config, processEnvironment: RunEnvironment.load(root: root))
+            let request = RunRequest(root: root, configPath: config, environment: env, processEnvironment: RunEnvironment.load(root: root))
             try Session().exportGitHubActions(request, outputPath: output, matrix: matrix).finish()
         }
     }

@@ -62,6 +62,9 @@ import Testing
         let graph = try await stockops(["graph", "--root", root, "--env", "qa", "--json"])
         #expect(graph.status == 0, "\(graph.output)")
         #expect(graph.output.contains("\"id\" : \"deploy\""), "\(graph.output)")
+        let workflow = try await stockops(["export", "github-actions", "--root", root, "--env", "qa"])
+        #expect(workflow.status == 0 && workflow.output.contains("branches: [\"qa\"]"), "\(workflow.output)")
+        #expect(workflow.output.contains("runs-on: [self-hosted, stockops-qa]"), "\(workflow.output)")
         let pipeline = try PipelineConfig.load(path: root + "/pipelines/stockops.yml")
         #expect(Environment.derive(fromRef: "refs/heads/qa", using: pipeline.environments)?.rawValue == "qa")
     }
