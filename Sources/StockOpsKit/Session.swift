@@ -21,6 +21,8 @@ public struct StockOpsError: Error, Sendable, CustomStringConvertible {
         case usage
         case config
         case infrastructure
+        /// Someone else holds the environment's lock.
+        case locked
     }
 
     public let code: Code
@@ -34,7 +36,11 @@ public struct StockOpsError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     public var exitStatus: ExitStatus {
-        code == .infrastructure ? .infrastructure : .usage
+        switch code {
+        case .usage, .config: .usage
+        case .infrastructure: .infrastructure
+        case .locked: .locked
+        }
     }
 }
 

@@ -28,8 +28,20 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = target.request
-        request.json = json
-        try Session().history(request, limit: limit).finish()
+        let terminal = Terminal()
+        let history = try await terminal.report { () throws(StockOpsError) in try LedgerHistory.read(target.request, limit: limit) }
+        for problem in history.problems { terminal.warn("\(history.path) \(problem)") }
+        if json { return terminal.json(history) }
+        guard !history.entries.isEmpty else {
+            return terminal.output.write("no deploys recorded for \(history.environment) (\(history.path))\n")
+        }
+        let rows = history.entries.map { entry in
+            [
+                TextTable.time(entry.time), entry.action.rawValue, entry.tag, entry.outcome.rawValue,
+                entry.actor + (entry.approver.map { " (approved by \($0))" } ?? ""),
+                (entry.forceUnverified == true ? "force-unverified; " : "") + (entry.detail ?? ""),
+            ]
+        }
+        terminal.output.write(TextTable.render([["TIME", "ACTION", "TAG", "OUTCOME", "BY", "DETAIL"]] + rows))
     }
 }

@@ -30,8 +30,16 @@ struct LockCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var request = target.request
-        request.json = json
-        try await Session().lock(request, reason: reason, wait: try seconds(wait, "--wait")).finish()
+        let terminal = Terminal()
+        let request = target.request
+        let wait = try seconds(wait, "--wait")
+        let errors = terminal.errors
+        let report = try await terminal.report { () async throws(StockOpsError) in
+            try await MaintenanceLock.lock(request, reason: reason, wait: wait) { errors.write($0 + "\n") }
+        }
+        if let stale = report.replacedStale { terminal.warn("replaced a stale lock: \(stale.summary)") }
+        if json { return terminal.json(report) }
+        terminal.output.write(
+            "\(report.environment) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(report.environment)`\n")
     }
 }

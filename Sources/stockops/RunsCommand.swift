@@ -76,7 +76,7 @@ struct RunsCommand: AsyncParsableCommand {
                     run.failed.isEmpty ? "" : "failed: " + run.failed.joined(separator: ", "),
                 ]
             }
-            RunsCommand.write(Session.table([["RUN", "KIND", "ENV", "STATUS", "DURATION", "DETAIL"]] + rows))
+            RunsCommand.write(TextTable.render([["RUN", "KIND", "ENV", "STATUS", "DURATION", "DETAIL"]] + rows))
         }
     }
 
@@ -111,7 +111,7 @@ struct RunsCommand: AsyncParsableCommand {
                     node.reason.map { String($0.split(separator: "\n").first ?? "") } ?? "",
                 ]
             }
-            text += Session.table([["NODE", "STATUS", "DURATION", "REASON"]] + rows)
+            text += TextTable.render([["NODE", "STATUS", "DURATION", "REASON"]] + rows)
             text += FailureDigest.text(RunHistory.failures(record, paths: paths), githubActions: false)
             text += "record: \(paths.runDirectory)/run.json\n"
             RunsCommand.write(text)

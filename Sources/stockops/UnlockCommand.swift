@@ -21,8 +21,15 @@ struct UnlockCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var request = target.request
-        request.json = json
-        try Session().unlock(request).finish()
+        let terminal = Terminal()
+        let report = try await terminal.report { () throws(StockOpsError) in try MaintenanceLock.unlock(target.request) }
+        if json { return terminal.json(report) }
+        let holder = report.holder?.summary ?? ""
+        switch report.state {
+        case .notLocked: terminal.output.write("\(report.environment) was not locked\n")
+        case .unlocked: terminal.output.write("unlocked \(report.environment) (\(holder))\n")
+        case .staleRemoved: terminal.output.write("removed a stale lock record of \(report.environment) (\(holder))\n")
+        case .locked: break
+        }
     }
 }

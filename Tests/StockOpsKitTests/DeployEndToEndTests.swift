@@ -164,12 +164,12 @@ import Testing
             for service in DeployImages.services {
                 #expect(status.contains(try #require(rolledBack.images[service]).prefix(19)), "\(status)")
             }
-            let (historySession, historyOutput, _) = captureSession()
-            #expect(historySession.history(sandbox.request, limit: 2) == .success)
-            let history = read(historyOutput).split(separator: "\n")
-            #expect(history.count == 3)
-            #expect(history[1].contains("rollback") && history[1].contains("dev-aaaaaaa"))
-            #expect(history[2].contains("deploy") && history[2].contains("dev-bbbbbbb") && history[2].contains("dev-ccccccc kept serving"), "\(history)")
+            let history = try LedgerHistory.read(sandbox.request, limit: 2).entries
+            #expect(history.count == 2)
+            #expect(history[0].action.rawValue == "rollback" && history[0].tag == "dev-aaaaaaa")
+            #expect(
+                history[1].action.rawValue == "deploy" && history[1].tag == "dev-bbbbbbb" && history[1].detail?.contains("dev-ccccccc kept serving") == true,
+                "\(history)")
         }
     }
 
@@ -271,7 +271,7 @@ import Testing
 
             // A maintenance lock refuses deploys until it is removed.
             let (session, _, errors) = captureSession()
-            #expect(await session.lock(sandbox.request, reason: "e2e maintenance", wait: .zero) == .success)
+            #expect(try await MaintenanceLock.lock(sandbox.request, reason: "e2e maintenance", wait: .zero) { _ in }.state == .locked)
             await #expect {
                 _ = try await sandbox.deployer().deploy(promotion)
             } throws: { error in
@@ -281,7 +281,7 @@ import Testing
             rollback.yes = true
             #expect(await session.rollback(rollback) == .locked)
             #expect(read(errors).contains("locked for maintenance"))
-            #expect(session.unlock(sandbox.request) == .success)
+            #expect(try MaintenanceLock.unlock(sandbox.request).state == .unlocked)
             #expect(try sandbox.ledger.count == 4)
 
             // Only trade changed: its new image ships with stock-listing's live one under the new tag.
@@ -454,7 +454,7 @@ import Testing
             #expect(try await sandbox.containers().mapValues(\.id) == containers)
 
             // A rollback to it is refused too, unless forced; the ledger and history say it was.
-            let (session, output, errors) = captureSession()
+            let (session, _, errors) = captureSession()
             var rollback = RollbackRequest(target: sandbox.request, tag: "stage-ccccccc")
             rollback.yes = true
             #expect(await session.rollback(rollback) == .usage)
@@ -465,8 +465,7 @@ import Testing
             let forced = try #require(try sandbox.ledger.last)
             #expect(forced.tag == "stage-ccccccc" && forced.forceUnverified == true && forced.signaturesVerified == false)
             #expect(try await images(sandbox) == expected(sandbox, tag: "stage-ccccccc"))
-            #expect(session.history(sandbox.request, limit: 1) == .success)
-            #expect(read(output).contains("force-unverified"))
+            #expect(try LedgerHistory.read(sandbox.request, limit: 1).entries.first?.forceUnverified == true)
         }
     }
 }

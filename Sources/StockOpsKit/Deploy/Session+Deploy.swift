@@ -258,7 +258,7 @@ extension Session {
                 target.acceptable ? "yes" : "no: " + (target.refusal ?? ""),
             ]
         }
-        output.write(Self.table([["TAG", "WAS LIVE", "SIGNED", "STAGE PROOF", "ROLLBACK TAKES IT"]] + rows))
+        output.write(TextTable.render([["TAG", "WAS LIVE", "SIGNED", "STAGE PROOF", "ROLLBACK TAKES IT"]] + rows))
         return .success
     }
 
@@ -354,10 +354,10 @@ extension Session {
         } else {
             var text = "environment: \(environment.rawValue) (project \(project))\n"
             if let live {
-                text += "live:        \(live.tag) — \(live.action.rawValue) \(live.outcome.rawValue) \(Self.time(live.time)) by \(live.actor)"
+                text += "live:        \(live.tag) — \(live.action.rawValue) \(live.outcome.rawValue) \(TextTable.time(live.time)) by \(live.actor)"
                 text += (live.approver.map { ", approved by \($0)" } ?? "") + (live.runID.map { ", run \($0)" } ?? "") + "\n"
                 if live.outcome == .failed, let good = contents.lastGood {
-                    text += "last good:   \(good.tag) (\(Self.time(good.time)))\n"
+                    text += "last good:   \(good.tag) (\(TextTable.time(good.time)))\n"
                 }
                 if live.forceUnverified == true { text += "             released with --force-unverified: its digests did not pass stage\n" }
             } else {
@@ -387,7 +387,7 @@ extension Session {
                     container?.image ?? "-",
                 ]
             }
-            text += Self.table([["SERVICE", "STATE", "HEALTH", "ROLE", "DIGEST", "IMAGE"]] + rows)
+            text += TextTable.render([["SERVICE", "STATE", "HEALTH", "ROLE", "DIGEST", "IMAGE"]] + rows)
             if let dockerProblem { text += "containers unknown: \(dockerProblem)\n" }
             if !drift.isEmpty { text += "NOT SERVING what the ledger says: " + drift.joined(separator: "; ") + "\n" }
             output.write(text)
@@ -442,130 +442,11 @@ extension Session {
         }
     }
 
-    /// `stockops history`: the ledger, newest first (`limit` entries; all when nil).
-    public func history(_ request: EnvironmentRequest, limit: Int?) -> ExitStatus {
-        let ledger = Ledger(stateDirectory: request.stateDirectory, environment: request.environment)
-        let contents: LedgerContents
-        do {
-            contents = try ledger.read()
-        } catch {
-            return fail(StockOpsError(.infrastructure, error.description))
-        }
-        for problem in contents.problems { errors.write("warning: \(ledger.path) \(problem)\n") }
-        let entries = Array(contents.entries.reversed().prefix(limit ?? Int.max))
-        if request.json {
-            struct History: Encodable {
-                var environment: Environment
-                /// Newest first.
-                var entries: [LedgerEntry]
-            }
-            printJSON(History(environment: request.environment, entries: entries))
-            return .success
-        }
-        guard !entries.isEmpty else {
-            output.write("no deploys recorded for \(request.environment.rawValue) (\(ledger.path))\n")
-            return .success
-        }
-        let rows = entries.map { entry in
-            [
-                Self.time(entry.time), entry.action.rawValue, entry.tag, entry.outcome.rawValue,
-                entry.actor + (entry.approver.map { " (approved by \($0))" } ?? ""),
-                (entry.forceUnverified == true ? "force-unverified; " : "") + (entry.detail ?? ""),
-            ]
-        }
-        output.write(Self.table([["TIME", "ACTION", "TAG", "OUTCOME", "BY", "DETAIL"]] + rows))
-        return .success
-    }
-
-    /// `stockops lock`: a maintenance lock, held until `stockops unlock`. Exit 4 when someone else holds it.
-    public func lock(_ request: EnvironmentRequest, reason: String?, wait: Duration) async -> ExitStatus {
-        let holder = LockHolder(command: "maintenance", maintenance: true, reason: reason)
-        do {
-            let errors = errors
-            let environment = request.environment.rawValue
-            let previous = try await EnvironmentLock.lockForMaintenance(
-                stateDirectory: request.stateDirectory, environment: request.environment, holder: holder, wait: wait
-            ) { state in
-                errors.write("waiting up to \(wait) for the \(environment) lock: \(state.description)\n")
-            }
-            if let previous {
-                errors.write("warning: replaced a stale lock: \(previous.summary)\n")
-            }
-            if request.json {
-                printJSON(LockReport(environment: request.environment, state: "locked", holder: holder, replacedStale: previous))
-            } else {
-                output.write(
-                    "\(request.environment.rawValue) is locked for maintenance; deploys and rollbacks are refused until `stockops unlock --env \(request.environment.rawValue)`\n"
-                )
-            }
-            return .success
-        } catch let error as LockError {
-            errors.write("error: \(error.message)\n")
-            return error.code == .busy ? .locked : .infrastructure
-        } catch {
-            return fail(StockOpsError(.infrastructure, "\(error)"))
-        }
-    }
-
-    /// `stockops unlock`: removes a maintenance lock (or a stale record). Exit 4 while a deploy or rollback holds it.
-    public func unlock(_ request: EnvironmentRequest) -> ExitStatus {
-        do {
-            let state = try EnvironmentLock.unlockMaintenance(stateDirectory: request.stateDirectory, environment: request.environment)
-            if request.json {
-                let report: LockReport? =
-                    switch state {
-                    case .free: LockReport(environment: request.environment, state: "not-locked")
-                    case .maintenance(let holder): LockReport(environment: request.environment, state: "unlocked", holder: holder)
-                    case .stale(let holder): LockReport(environment: request.environment, state: "stale-removed", holder: holder)
-                    case .held: nil
-                    }
-                if let report { printJSON(report) }
-                return .success
-            }
-            switch state {
-            case .free: output.write("\(request.environment.rawValue) was not locked\n")
-            case .maintenance(let holder): output.write("unlocked \(request.environment.rawValue) (\(holder.summary))\n")
-            case .stale(let holder): output.write("removed a stale lock record of \(request.environment.rawValue) (\(holder.summary))\n")
-            case .held: break
-            }
-            return .success
-        } catch let error as LockError {
-            errors.write("error: \(error.message)\n")
-            return error.code == .busy ? .locked : .infrastructure
-        } catch {
-            return fail(StockOpsError(.infrastructure, "\(error)"))
-        }
-    }
-
-    /// `lock --json` and `unlock --json`: what the command left.
-    struct LockReport: Encodable {
-        var environment: Environment
-        /// `locked`, `unlocked`, `not-locked` (there was nothing to remove) or `stale-removed`.
-        var state: String
-        var holder: LockHolder?
-        /// The record of a holder that was gone, which `lock` replaced.
-        var replacedStale: LockHolder?
-    }
-
     static func serviceNames(_ contents: LedgerContents, _ containers: [ContainerStatus]?) -> [String] {
         guard let containers, !containers.isEmpty else { return (contents.last?.images.keys).map { Array($0).sorted() } ?? [] }
         return Array(Set(containers.map(\.service))).sorted()
     }
 
-    static func time(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
-    }
-
-    /// Left-aligned columns separated by two spaces.
-    public static func table(_ rows: [[String]]) -> String {
-        guard let columns = rows.map(\.count).max() else { return "" }
-        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
-    }
 }
 
 /// Records of commands that run outside the pipeline (rollback).
