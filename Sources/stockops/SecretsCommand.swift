@@ -34,8 +34,30 @@ struct SecretsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let root = root ?? FileManager.default.currentDirectoryPath
-            let environment = RunEnvironment.load(root: root)
-            try await Session().checkSecrets(root: root, configPath: config, json: json, processEnvironment: environment).finish()
+            let terminal = Terminal()
+            let report = try await terminal.report { () async throws(StockOpsError) in
+                try await SecretsReport.check(root: root, configPath: config, environment: RunEnvironment.load(root: root))
+            }
+            if json {
+                terminal.json(report)
+            } else if report.isEmpty {
+                terminal.output.write("no secrets declared under vault: in \(config)\n")
+            } else {
+                terminal.output.write(Self.render(report))
+                if report.secrets.contains(where: { $0.state == .denied }) {
+                    terminal.errors.write(
+                        "hint: denied paths are not granted by the token's policies (\(report.policies.joined(separator: ", "))); see vault/policies/ci.hcl\n")
+                }
+            }
+            if !report.readable { throw ExitCode(ExitStatus.gateFailed.rawValue) }
+        }
+
+        /// The policies, one row per key and the verdict.
+        static func render(_ report: SecretsReport) -> String {
+            let bad = report.secrets.filter { $0.state != .ok }.count
+            return "policies: \(report.policies.joined(separator: ", "))\n"
+                + TextTable.render([["PATH", "KEY", "STATE"]] + report.secrets.map { [$0.path, $0.key, $0.state.rawValue] })
+                + (bad == 0 ? "all \(report.secrets.count) secrets readable\n" : "\(bad) of \(report.secrets.count) secrets not readable\n")
         }
     }
 }

@@ -213,12 +213,15 @@ struct FetchSecretsTests {
 
 @Suite("stockops secrets check", .serialized)
 struct SecretsCheckTests {
-    func session(_ directory: String) -> Session {
-        let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        return Session(
-            output: Console(fd: out, isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
+    /// The built `stockops secrets check --root directory`, with `environment` only.
+    func command(_ directory: String, _ environment: [String: String], json: Bool = false) async throws -> ToolResult {
+        try await runTool(
+            [EnvironmentLockTests.binary, "secrets", "check", "--root", directory] + (json ? ["--json"] : []),
+            environment: environment.merging(["PATH": "/usr/bin:/bin"]) { $1 }, directory: directory)
+    }
+
+    func check(_ directory: String, _ environment: [String: String]) async throws(StockOpsError) -> SecretsReport {
+        try await SecretsReport.check(root: directory, environment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
     }
 
     func config(_ directory: String, vault: String) throws {
@@ -243,41 +246,40 @@ struct SecretsCheckTests {
             vault:
                 "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY]\n  - path: secret/data/harbor/robot\n    keys: [HARBOR_USERNAME, HARBOR_PASSWORD]\n"
         )
-        #expect(
-            await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
-                == .success)
-        var out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
-        #expect(rows(out).contains(["secret/data/harbor/robot", "HARBOR_PASSWORD", "ok"]))
-        #expect(out.contains("all 3 secrets readable"))
-        #expect(!out.contains(vault.signingKey.reveal()) && !out.contains("robot$ci"))
-        #expect(
-            await session(directory).checkSecrets(
-                root: directory, json: true, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
-                == .success)
-        let json = try String(contentsOfFile: directory + "/out", encoding: .utf8)
-        #expect(try await JSONSchemaCheck.problems(json, command: "secrets-check").isEmpty, "\(json)")
-        #expect(json.contains(#""readable" : true"#) && !json.contains(vault.signingKey.reveal()))
+        let readable = try await check(directory, environment)
+        #expect(readable.readable && readable.secrets.count == 3)
+        #expect(readable.secrets.contains(SecretCheck(path: "secret/data/harbor/robot", key: "HARBOR_PASSWORD", state: .ok)))
+        let table = try await command(directory, environment)
+        #expect(table.status == 0, "\(table.output)")
+        #expect(rows(table.output).contains(["secret/data/harbor/robot", "HARBOR_PASSWORD", "ok"]))
+        #expect(table.output.contains("all 3 secrets readable"))
+        #expect(!table.output.contains(vault.signingKey.reveal()) && !table.output.contains("robot$ci"))
+        let json = try await command(directory, environment, json: true)
+        #expect(json.status == 0)
+        #expect(try await JSONSchemaCheck.problems(json.output, command: "secrets-check").isEmpty, "\(json.output)")
+        #expect(json.output.contains(#""readable" : true"#) && !json.output.contains(vault.signingKey.reveal()))
 
         try config(
             directory, vault: "  - path: secret/data/ci/pipeline\n    keys: [SIGNING_KEY, NOPE]\n  - path: secret/data/db/stockops\n    keys: [password]\n")
-        #expect(
-            await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(environment), http: OpenBaoDevServer.httpConfiguration)
-                == .gateFailed)
-        out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
-        #expect(rows(out).contains(["secret/data/ci/pipeline", "NOPE", "missing"]))
-        #expect(rows(out).contains(["secret/data/db/stockops", "password", "denied"]))
-        #expect(rows(out).contains(["secret/data/ci/pipeline", "SIGNING_KEY", "ok"]))
-        #expect(!out.contains(vault.signingKey.reveal()) && !out.contains("not-for-ci"))
-        #expect(try String(contentsOfFile: directory + "/err", encoding: .utf8).contains("vault/policies/ci.hcl"))
+        let unreadable = try await check(directory, environment)
+        #expect(!unreadable.readable)
+        #expect(unreadable.secrets.contains(SecretCheck(path: "secret/data/ci/pipeline", key: "NOPE", state: .missing)))
+        #expect(unreadable.secrets.contains(SecretCheck(path: "secret/data/db/stockops", key: "password", state: .denied)))
+        #expect(unreadable.secrets.contains(SecretCheck(path: "secret/data/ci/pipeline", key: "SIGNING_KEY", state: .ok)))
+        let refused = try await command(directory, environment)
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(rows(refused.output).contains(["secret/data/db/stockops", "password", "denied"]))
+        #expect(!refused.output.contains(vault.signingKey.reveal()) && !refused.output.contains("not-for-ci"))
+        #expect(refused.output.contains("vault/policies/ci.hcl"))
 
         var unreachable = environment
         unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(try freeLoopbackPort())"
-        #expect(
-            await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(unreachable), http: OpenBaoDevServer.httpConfiguration)
-                == .infrastructure
-        )
-        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: [:]) == .usage)
+        let down = await #expect(throws: StockOpsError.self) { try await check(directory, unreachable) }
+        #expect(down?.exitStatus == .infrastructure)
+        #expect(try await command(directory, unreachable).status == 3)
+        let unset = await #expect(throws: StockOpsError.self) { try await check(directory, [:]) }
+        #expect(unset?.exitStatus == .usage && unset?.message.contains("VAULT_ADDR is not set") == true)
         try "version: 1\nvault: 3\n".write(toFile: directory + "/pipelines/stockops.yml", atomically: true, encoding: .utf8)
-        #expect(await session(directory).checkSecrets(root: directory, processEnvironment: RunEnvironment(environment)) == .usage)
+        #expect(try await command(directory, environment).status == 2)
     }
 }

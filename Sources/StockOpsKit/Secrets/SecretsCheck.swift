@@ -14,47 +14,42 @@ public struct SecretCheck: Sendable, Equatable, Encodable {
     public var state: State
 }
 
-/// `secrets check --json`: key names and states, never a value.
-struct SecretsReport: Encodable {
-    var policies: [String]
-    var secrets: [SecretCheck]
+/// What `stockops secrets check` found: the token's policies and the readability of every declared key (names and
+/// states, never a value).
+public struct SecretsReport: Sendable, Encodable {
+    public var policies: [String]
+    public var secrets: [SecretCheck]
     /// Whether every declared key is readable.
-    var readable: Bool
-}
+    public var readable: Bool
 
-extension Session {
-    /// `stockops secrets check`: logs in with the configured AppRole and checks that every declared
-    /// path and key is readable. Prints key names only. Exit 0 when all are, 1 when one is missing or
-    /// denied, 3 when Vault is unreachable or the login fails, 2 for configuration errors.
-    public func checkSecrets(
-        root: String, configPath: String = PipelineConfig.defaultPath, json: Bool = false,
-        processEnvironment: RunEnvironment, http: HTTPClientConfiguration = VaultSettings.http
-    ) async -> ExitStatus {
+    /// Nothing is declared under `vault:`.
+    public var isEmpty: Bool { secrets.isEmpty }
+
+    /// Logs in with the configured AppRole (`VAULT_ADDR`, `VAULT_ROLE_ID`/`VAULT_SECRET_ID` or their `_FILE` forms)
+    /// and checks that every path and key declared under `vault:` is readable; revokes the token after. Throws a
+    /// configuration error without Vault settings or a readable pipeline, an infrastructure error when Vault is
+    /// unreachable or refuses the login.
+    public static func check(
+        root: String, configPath: String = PipelineConfig.defaultPath, environment: RunEnvironment, http: HTTPClientConfiguration = VaultSettings.http
+    ) async throws(StockOpsError) -> SecretsReport {
         let config: PipelineConfig
         do {
             config = try PipelineConfig.load(path: configPath.hasPrefix("/") ? configPath : root + "/" + configPath, displayPath: configPath)
         } catch {
-            return fail(StockOpsError(.config, error.description))
+            throw StockOpsError(.config, error.description)
         }
-        guard !config.vault.isEmpty else {
-            if json {
-                printJSON(SecretsReport(policies: [], secrets: [], readable: true))
-            } else {
-                output.write("no secrets declared under vault: in \(configPath)\n")
-            }
-            return .success
-        }
-        guard let settings = VaultSettings(environment: processEnvironment) else {
-            return fail(StockOpsError(.config, "VAULT_ADDR is not set; set it and VAULT_ROLE_ID/VAULT_SECRET_ID (or their _FILE variants)"))
+        guard !config.vault.isEmpty else { return SecretsReport(policies: [], secrets: [], readable: true) }
+        guard let settings = VaultSettings(environment: environment) else {
+            throw StockOpsError(.config, "VAULT_ADDR is not set; set it and VAULT_ROLE_ID/VAULT_SECRET_ID (or their _FILE variants)")
         }
         let client = settings.client(http: http)
         let auth: VaultAuth
         do {
             auth = try await settings.login(client)
         } catch let error as VaultError {
-            return fail(StockOpsError(.infrastructure, FetchSecretsStage.failure(error, path: nil).message))
+            throw StockOpsError(.infrastructure, FetchSecretsStage.failure(error, path: nil).message)
         } catch {
-            return fail(StockOpsError(.infrastructure, "\(error)"))
+            throw StockOpsError(.infrastructure, "\(error)")
         }
         var checks: [SecretCheck] = []
         for secret in config.vault {
@@ -69,31 +64,13 @@ extension Session {
                 default:
                     // The read failure is what is reported; the token lives only in this process and expires with its TTL.
                     try? await client.revokeSelf()
-                    return fail(StockOpsError(.infrastructure, FetchSecretsStage.failure(error, path: secret.path).message))
+                    throw StockOpsError(.infrastructure, FetchSecretsStage.failure(error, path: secret.path).message)
                 }
             }
             checks += secret.keys.map { SecretCheck(path: secret.path, key: $0, state: states[$0]!) }
         }
         // The token lives only in this process; one not revoked expires with its TTL.
         try? await client.revokeSelf()
-
-        let bad = checks.filter { $0.state != .ok }
-        if json {
-            printJSON(SecretsReport(policies: auth.policies, secrets: checks, readable: bad.isEmpty))
-            return bad.isEmpty ? .success : .gateFailed
-        }
-        let pathWidth = max(4, checks.map(\.path.count).max() ?? 0)
-        let keyWidth = max(3, checks.map(\.key.count).max() ?? 0)
-        func row(_ a: String, _ b: String, _ c: String) -> String {
-            a.padding(toLength: pathWidth, withPad: " ", startingAt: 0) + "  " + b.padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "  " + c + "\n"
-        }
-        var text = "policies: \(auth.policies.joined(separator: ", "))\n" + row("PATH", "KEY", "STATE")
-        for check in checks { text += row(check.path, check.key, check.state.rawValue) }
-        text += bad.isEmpty ? "all \(checks.count) secrets readable\n" : "\(bad.count) of \(checks.count) secrets not readable\n"
-        output.write(text)
-        if bad.contains(where: { $0.state == .denied }) {
-            errors.write("hint: denied paths are not granted by the token's policies (\(auth.policies.joined(separator: ", "))); see vault/policies/ci.hcl\n")
-        }
-        return bad.isEmpty ? .success : .gateFailed
+        return SecretsReport(policies: auth.policies, secrets: checks, readable: checks.allSatisfy { $0.state == .ok })
     }
 }
