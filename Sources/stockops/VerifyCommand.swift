@@ -38,7 +38,34 @@ struct VerifyCommand: AsyncParsableCommand {
         var request = VerifyRequest(
             root: root, image: image, processEnvironment: RunEnvironment.load(root: root))
         request.configPath = config
-        request.json = json
-        try await Session().verify(request).finish()
+        let terminal = Terminal()
+        let report = try await terminal.report { () async throws(StockOpsError) in try await ImageVerificationReport.verify(request) }
+        if json {
+            terminal.json(report)
+        } else {
+            terminal.output.write(Self.render(report))
+        }
+        if !report.passed { throw ExitCode(ExitStatus.gateFailed.rawValue) }
+    }
+
+    static func render(_ report: ImageVerificationReport) -> String {
+        func mark(_ ok: Bool) -> String { ok ? "verified" : "NOT verified" }
+        var text = "image:       \(report.image)" + (report.tag.map { " (\($0))" } ?? "") + "\n"
+        text += "keys:        " + (report.keys.isEmpty ? "none" : report.keys.joined(separator: ", ")) + "\n"
+        text += "signature:   \(mark(report.signature.verified))"
+        text +=
+            report.signature.verified
+            ? " (\(report.signature.count) signature(s)\(report.signature.stageProof ? ", stage proof" : ", no stage proof"))"
+            : ": \(report.signature.detail ?? "")"
+        text += "\nprovenance:  \(mark(report.provenance.verified))"
+        if report.provenance.verified {
+            text += " (commit \(report.provenance.commit ?? "?"), builder \(report.provenance.builder ?? "?"), run \(report.provenance.invocation ?? "?")"
+            text += (report.provenance.packageResolved.map { ", Package.resolved sha256:\($0.prefix(12))" } ?? "") + ")"
+        } else {
+            text += ": \(report.provenance.detail ?? "")"
+        }
+        text += "\nsbom:        \(mark(report.sbom.verified))"
+        text += report.sbom.verified ? " (CycloneDX, \(report.sbom.components ?? 0) components)" : ": \(report.sbom.detail ?? "")"
+        return text + "\n"
     }
 }

@@ -133,34 +133,34 @@ import Testing
         try await CosignAttestations.attach(Self.provenance(signedImage), to: signedImage, key: key, registry: client)
         try await HandmadeImage(seed: "verify unsigned").push(with: client, to: "stockapp/trade", tag: "dev-1234567")
 
-        let sessions = SessionTests()
-        func verify(_ image: String, json: Bool = false) async -> (status: Int32, output: String, errors: String) {
-            let (session, directory) = sessions.captureSession()
-            var request = VerifyRequest(root: root, image: image, processEnvironment: ["PATH": "/usr/bin:/bin"])
-            request.json = json
-            let status = await session.verify(request)
-            return (status.rawValue, sessions.read(directory + "/out"), sessions.read(directory + "/err"))
+        func verify(_ image: String, json: Bool = false) async throws -> (status: Int32, output: String, errors: String) {
+            let directory = temporaryDirectory("verify")
+            let result = try await runTool(
+                ["sh", "-c", "exec \"$0\" \"$@\" 2>\"\(directory)/err\"", EnvironmentLockTests.binary, "verify", image, "--root", root]
+                    + (json ? ["--json"] : []),
+                environment: ["PATH": "/usr/bin:/bin"], directory: directory)
+            return (result.status, result.output, (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? "")
         }
-        let (ok, text, _) = await verify("trade:v1.0.0")
+        let (ok, text, _) = try await verify("trade:v1.0.0")
         #expect(ok == 0, "\(text)")
         #expect(text.contains("signature:   verified (1 signature(s), no stage proof)"), "\(text)")
         #expect(text.contains("provenance:  verified (commit \(Self.revision)"), "\(text)")
         #expect(text.contains("sbom:        NOT verified: no CycloneDX SBOM attestation"), "\(text)")
 
-        let (jsonStatus, json, _) = await verify("\(registry.host)/stockapp/trade@\(signed)", json: true)
+        let (jsonStatus, json, _) = try await verify("\(registry.host)/stockapp/trade@\(signed)", json: true)
         #expect(jsonStatus == 0)
         #expect(try await JSONSchemaCheck.problems(json, command: "verify").isEmpty, "\(json)")
         let decoded = try JSONDecoder().decode(ImageVerificationReport.self, from: Data(json.utf8))
         #expect(decoded.image == signedImage.description && decoded.provenance.verified && decoded.keys == ["pipelines/cosign.pub"])
 
-        let (unsigned, unsignedText, _) = await verify("trade:dev-1234567")
+        let (unsigned, unsignedText, _) = try await verify("trade:dev-1234567")
         #expect(unsigned == 1)
         #expect(unsignedText.contains("signature:   NOT verified") && unsignedText.contains("has no signatures"), "\(unsignedText)")
 
-        let (missing, _, missingErrors) = await verify("trade:v9.9.9")
+        let (missing, _, missingErrors) = try await verify("trade:v9.9.9")
         #expect(missing == 2)
         #expect(missingErrors.contains("stockapp/trade:v9.9.9 is not in \(registry.host)"), "\(missingErrors)")
-        let (foreign, _, foreignErrors) = await verify("ghcr.io/acme/trade:v1")
+        let (foreign, _, foreignErrors) = try await verify("ghcr.io/acme/trade:v1")
         #expect(foreign == 2 && foreignErrors.contains("is not in the pipeline's registry"))
     }
 }

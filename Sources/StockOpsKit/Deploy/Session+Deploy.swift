@@ -50,22 +50,29 @@ public struct RollbackRequest: Sendable {
     }
 }
 
-extension Session {
-    /// The pipeline file, with `STOCKOPS_REGISTRY` replacing the registry host as in the image stages.
-    func loadConfig(_ request: EnvironmentRequest) throws(StockOpsError) -> PipelineConfig {
-        let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
+extension EnvironmentRequest {
+    /// The pipeline file, with `STOCKOPS_REGISTRY` replacing the registry host as in the image stages; an environment
+    /// it does not list is a usage error.
+    public func pipelineConfig() throws(StockOpsError) -> PipelineConfig {
+        let path = configPath.hasPrefix("/") ? configPath : root + "/" + configPath
         let config: PipelineConfig
         do {
-            config = try PipelineConfig.load(path: path, displayPath: request.configPath)
+            config = try PipelineConfig.load(path: path, displayPath: configPath)
         } catch {
             throw StockOpsError(.config, error.description)
         }
         do {
-            try Environment.check(request.environment, in: config.environments)
+            try Environment.check(environment, in: config.environments)
         } catch {
             throw StockOpsError(.usage, error.message)
         }
-        return RegistryAccess.effective(config, environment: request.processEnvironment)
+        return RegistryAccess.effective(config, environment: processEnvironment)
+    }
+}
+
+extension Session {
+    func loadConfig(_ request: EnvironmentRequest) throws(StockOpsError) -> PipelineConfig {
+        try request.pipelineConfig()
     }
 
     /// The approval of a run that deploys (`--approve deploy`) to an environment that requires one; nil otherwise.

@@ -99,7 +99,6 @@ public struct VerifyRequest: Sendable {
     /// `IMAGE[:TAG][@DIGEST]`: a full reference, or a service name of the pipeline (`trade:v1.2.0`).
     public var image: String
     public var processEnvironment: RunEnvironment
-    public var json = false
 
     public init(root: String, image: String, processEnvironment: RunEnvironment) {
         self.root = root
@@ -108,19 +107,14 @@ public struct VerifyRequest: Sendable {
     }
 }
 
-extension Session {
-    /// `stockops verify IMAGE`: prints the status of the image's signature, stage proof, provenance and SBOM.
-    ///
-    /// Exit status: 0 signature and provenance verified; 1 either did not; 2 a bad reference or an image that is not in
-    /// the registry; 3 the registry or Vault could not be reached.
-    public func verify(_ request: VerifyRequest) async -> ExitStatus {
-        let config: PipelineConfig
-        do {
-            config = try loadConfig(
-                EnvironmentRequest(root: request.root, configPath: request.configPath, environment: .dev, processEnvironment: request.processEnvironment))
-        } catch {
-            return fail(error)
-        }
+extension ImageVerificationReport {
+    /// `stockops verify IMAGE`: the status of the image's signature, stage proof, provenance and SBOM
+    /// (``passed`` when signature and provenance verify). A bad reference or an image that is not in the registry is
+    /// a usage error; a registry or Vault that cannot be reached an infrastructure error.
+    public static func verify(_ request: VerifyRequest) async throws(StockOpsError) -> ImageVerificationReport {
+        let config = try EnvironmentRequest(
+            root: request.root, configPath: request.configPath, environment: .dev, processEnvironment: request.processEnvironment
+        ).pipelineConfig()
         var reference: ImageReference
         do {
             reference = try ImageReference.parse(request.image)
@@ -129,20 +123,17 @@ extension Session {
                     registry: config.registry.host, repository: config.registry.repository(reference.repository), tag: reference.tag, digest: reference.digest)
             }
         } catch {
-            return fail(
-                StockOpsError(
-                    .usage,
-                    "\(request.image) is not an image reference (\(error.message)); pass host/project/service:tag, host/project/service@sha256:…, or <service>:<tag>"
-                ))
+            throw StockOpsError(
+                .usage,
+                "\(request.image) is not an image reference (\(error.message)); pass host/project/service:tag, host/project/service@sha256:…, or <service>:<tag>"
+            )
         }
         guard reference.registry == config.registry.host else {
-            return fail(
-                StockOpsError(
-                    .usage,
-                    "\(reference) is not in the pipeline's registry \(config.registry.host); pass an image of \(config.registry.host)/\(config.registry.project)"
-                ))
+            throw StockOpsError(
+                .usage,
+                "\(reference) is not in the pipeline's registry \(config.registry.host); pass an image of \(config.registry.host)/\(config.registry.project)"
+            )
         }
-        let report: ImageVerificationReport
         do {
             let (credentials, trust) = try await RegistryAccess.outsidePipeline(
                 config: config, root: request.root, environment: request.processEnvironment, keys: true)
@@ -157,42 +148,15 @@ extension Session {
                 }
                 digest = found
             }
-            report = try await ImageVerifier(trust: trust, registry: registry).report(
+            return try await ImageVerifier(trust: trust, registry: registry).report(
                 PinnedImageReference(registry: config.registry.host, repository: reference.repository, digest: digest),
                 tag: reference.digest == nil ? reference.tag ?? RegistryTag("latest") : nil)
         } catch let error as StockOpsError {
-            return fail(error)
+            throw error
         } catch let error as RegistryError where error.code == .notFound {
-            return fail(StockOpsError(.usage, "\(reference) is not in \(config.registry.host): \(error)"))
+            throw StockOpsError(.usage, "\(reference) is not in \(config.registry.host): \(error)")
         } catch {
-            return fail(StockOpsError(.infrastructure, "cannot read \(reference) from \(config.registry.host): \(error)"))
+            throw StockOpsError(.infrastructure, "cannot read \(reference) from \(config.registry.host): \(error)")
         }
-        if request.json {
-            printJSON(report)
-        } else {
-            output.write(Self.render(report))
-        }
-        return report.passed ? .success : .gateFailed
-    }
-
-    static func render(_ report: ImageVerificationReport) -> String {
-        func mark(_ ok: Bool) -> String { ok ? "verified" : "NOT verified" }
-        var text = "image:       \(report.image)" + (report.tag.map { " (\($0))" } ?? "") + "\n"
-        text += "keys:        " + (report.keys.isEmpty ? "none" : report.keys.joined(separator: ", ")) + "\n"
-        text += "signature:   \(mark(report.signature.verified))"
-        text +=
-            report.signature.verified
-            ? " (\(report.signature.count) signature(s)\(report.signature.stageProof ? ", stage proof" : ", no stage proof"))"
-            : ": \(report.signature.detail ?? "")"
-        text += "\nprovenance:  \(mark(report.provenance.verified))"
-        if report.provenance.verified {
-            text += " (commit \(report.provenance.commit ?? "?"), builder \(report.provenance.builder ?? "?"), run \(report.provenance.invocation ?? "?")"
-            text += (report.provenance.packageResolved.map { ", Package.resolved sha256:\($0.prefix(12))" } ?? "") + ")"
-        } else {
-            text += ": \(report.provenance.detail ?? "")"
-        }
-        text += "\nsbom:        \(mark(report.sbom.verified))"
-        text += report.sbom.verified ? " (CycloneDX, \(report.sbom.components ?? 0) components)" : ": \(report.sbom.detail ?? "")"
-        return text + "\n"
     }
 }
