@@ -24,8 +24,17 @@ struct TagsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var request = target.request
-        request.json = json
-        try await Session().tags(request).finish()
+        let terminal = Terminal()
+        let listing = try await terminal.report { () async throws(StockOpsError) in try await RollbackTargets.list(target.request) }
+        if json { return terminal.json(listing) }
+        guard !listing.tags.isEmpty else { return terminal.output.write("no tag exists for every service in \(listing.registry)\n") }
+        func mark(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "-" }
+        let rows = listing.tags.map { target in
+            [
+                target.tag + (target.live ? " (live)" : ""), mark(target.wasLive), mark(target.signaturesVerified), mark(target.stageProof),
+                target.acceptable ? "yes" : "no: " + (target.refusal ?? ""),
+            ]
+        }
+        terminal.output.write(TextTable.render([["TAG", "WAS LIVE", "SIGNED", "STAGE PROOF", "ROLLBACK TAKES IT"]] + rows))
     }
 }

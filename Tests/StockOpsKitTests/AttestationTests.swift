@@ -193,17 +193,14 @@ import Testing
         try Ledger(stateDirectory: root + "/state", environment: .prod).append(
             LedgerEntry(environment: .prod, action: .deploy, tag: "v1.0.0", images: digests["v1.0.0"]!, outcome: .succeeded, actor: "t"))
 
-        let (session, directory) = SessionTests().captureSession()
-        var request = EnvironmentRequest(root: root, environment: .prod, processEnvironment: ["STOCKOPS_STATE_DIR": root + "/state", "PATH": "/usr/bin:/bin"])
-        request.json = true
-        #expect(await session.tags(request) == .success, "\(SessionTests().read(directory + "/err"))")
-        let listed = SessionTests().read(directory + "/out")
+        let request = EnvironmentRequest(root: root, environment: .prod, processEnvironment: ["STOCKOPS_STATE_DIR": root + "/state", "PATH": "/usr/bin:/bin"])
+        let listed = JSONOutput.document(try await RollbackTargets.list(request))
         #expect(try await JSONSchemaCheck.problems(listed, command: "tags").isEmpty, "\(listed)")
         struct Listing: Decodable {
             var schemaVersion: Int
             var tags: [RollbackTarget]
         }
-        let listing = try JSONDecoder().decode(Listing.self, from: Data(SessionTests().read(directory + "/out").utf8))
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(listed.utf8))
         #expect(listing.schemaVersion == 1)
         #expect(listing.tags.map(\.tag) == ["v1.1.0", "v1.0.0", "v0.9.0", "v0.8.0", "git-abcdef1"], "v2.0.0 exists for trade only")
         let byTag = Dictionary(uniqueKeysWithValues: listing.tags.map { ($0.tag, $0) })
@@ -213,5 +210,15 @@ import Testing
         #expect(byTag["v0.8.0"]?.signaturesVerified == false && byTag["v0.8.0"]?.acceptable == false)
         #expect(byTag["git-abcdef1"]?.refusal == "not a release version")
         #expect(byTag["v1.0.0"]?.digests == digests["v1.0.0"])
+
+        let table = try await runTool(
+            [EnvironmentLockTests.binary, "tags", "--root", root, "--env", "prod"],
+            environment: ["STOCKOPS_STATE_DIR": root + "/state", "PATH": "/usr/bin:/bin"],
+            directory: root)
+        #expect(table.status == 0, "\(table.output)")
+        let rows = table.output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(rows.first == ["TAG", "WAS", "LIVE", "SIGNED", "STAGE", "PROOF", "ROLLBACK", "TAKES", "IT"], "\(table.output)")
+        #expect(rows.contains(["v1.0.0", "(live)", "yes", "yes", "no", "yes"]), "\(table.output)")
+        #expect(table.output.contains("no: never live in prod and no stage proof"), "\(table.output)")
     }
 }

@@ -92,3 +92,31 @@ public enum MaintenanceLock {
         }
     }
 }
+
+/// Every tag a rollback of an environment could name: what `stockops tags` shows.
+public struct RollbackTargets: Sendable, Encodable {
+    public var environment: Environment
+    /// Newest first, with where each was live, its signatures and stage proof, and whether a rollback takes it.
+    public var tags: [RollbackTarget]
+    /// `host/project` of the images.
+    public var registry: String
+
+    private enum CodingKeys: String, CodingKey {
+        case environment, tags
+    }
+
+    /// Reads the registry and the ledger of `request`'s environment; a registry or Vault that cannot be reached is an
+    /// infrastructure error.
+    public static func list(_ request: EnvironmentRequest) async throws(StockOpsError) -> RollbackTargets {
+        let config = try request.pipelineConfig()
+        let deployer = try await request.deployer(
+            config: config, runner: ProcessRunner(), log: NodeLog(path: nil), progress: { _ in }, smokeTimeout: SmokeTest.defaultTimeout,
+            lockWait: .zero, approval: nil, runID: "tags", flavor: .standalone)
+        do {
+            return RollbackTargets(
+                environment: request.environment, tags: try await deployer.targets(), registry: config.registry.host + "/" + config.registry.project)
+        } catch {
+            throw StockOpsError(error.code == .infrastructure ? .infrastructure : .usage, error.message)
+        }
+    }
+}

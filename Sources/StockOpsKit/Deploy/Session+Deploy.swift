@@ -68,6 +68,30 @@ extension EnvironmentRequest {
         }
         return RegistryAccess.effective(config, environment: processEnvironment)
     }
+
+    /// The deployer of this environment as commands outside the pipeline make it (`rollback`, `tags`): Compose as
+    /// installed (or `flavor`), the registry login and trusted keys found the way the pipeline finds them.
+    func deployer(
+        config: PipelineConfig, runner: ProcessRunner, log: NodeLog, progress: @escaping @Sendable (String) -> Void, smokeTimeout: Duration,
+        lockWait: Duration, approval: Approval?, runID: String, forceUnverified: Bool = false, flavor known: ComposeCommand.Flavor? = nil
+    ) async throws(StockOpsError) -> Deployer {
+        let flavor: ComposeCommand.Flavor
+        if let known {
+            flavor = known
+        } else {
+            flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: processEnvironment)
+        }
+        let verifies = config.environments[environment]?.verify == .signature || environment == .prod
+        let (credentials, trust) = try await RegistryAccess.outsidePipeline(config: config, root: root, environment: processEnvironment, keys: verifies)
+        return Deployer(
+            environment: ComposeEnvironment(
+                compose: ComposeEnvironment.command(flavor: flavor, environment: environment, root: root, processEnvironment: processEnvironment),
+                config: config, environment: environment, processEnvironment: processEnvironment),
+            registry: RegistryAccess.client(config.registry, credentials: credentials),
+            stateDirectory: stateDirectory, runner: runner, log: log, progress: progress,
+            smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(processEnvironment), approval: approval, runID: runID,
+            pullCredentials: credentials, trust: trust, forceUnverified: forceUnverified)
+    }
 }
 
 extension Session {
@@ -205,68 +229,10 @@ extension Session {
         approval: Approval?, runID: String,
         forceUnverified: Bool = false, flavor known: ComposeCommand.Flavor? = nil
     ) async throws(StockOpsError) -> Deployer {
-        var flavor = ComposeCommand.Flavor.standalone
-        if let known {
-            flavor = known
-        } else {
-            flavor = try await ComposeEnvironment.detectFlavor(runner: runner, environment: target.processEnvironment)
-        }
         let output = output
-        let verifies = config.environments[target.environment]?.verify == .signature || target.environment == .prod
-        let (credentials, trust) = try await RegistryAccess.outsidePipeline(
-            config: config, root: target.root, environment: target.processEnvironment, keys: verifies)
-        return Deployer(
-            environment: ComposeEnvironment(
-                compose: ComposeEnvironment.command(
-                    flavor: flavor, environment: target.environment, root: target.root, processEnvironment: target.processEnvironment), config: config,
-                environment: target.environment, processEnvironment: target.processEnvironment),
-            registry: RegistryAccess.client(config.registry, credentials: credentials),
-            stateDirectory: target.stateDirectory, runner: runner, log: log, progress: { output.write($0 + "\n") },
-            smokeTimeout: smokeTimeout, lockWait: lockWait, actor: DeployActor.name(target.processEnvironment), approval: approval, runID: runID,
-            pullCredentials: credentials, trust: trust, forceUnverified: forceUnverified)
-    }
-
-    /// `stockops tags`: every tag a rollback of the environment could name, with where it was live, its signatures and
-    /// stage proof, and whether the rollback would take it. Exit 3 when the registry or Vault cannot be reached.
-    public func tags(_ request: EnvironmentRequest) async -> ExitStatus {
-        let config: PipelineConfig
-        let deployer: Deployer
-        do {
-            config = try loadConfig(request)
-            deployer = try await makeDeployer(
-                request, config: config, runner: ProcessRunner(), log: NodeLog(path: nil), smokeTimeout: SmokeTest.defaultTimeout, lockWait: .zero,
-                approval: nil,
-                runID: "tags", flavor: .standalone)
-        } catch {
-            return fail(error)
-        }
-        let targets: [RollbackTarget]
-        do {
-            targets = try await deployer.targets()
-        } catch {
-            return fail(StockOpsError(error.code == .infrastructure ? .infrastructure : .usage, error.message))
-        }
-        if request.json {
-            struct Listing: Encodable {
-                var environment: Environment
-                var tags: [RollbackTarget]
-            }
-            printJSON(Listing(environment: request.environment, tags: targets))
-            return .success
-        }
-        guard !targets.isEmpty else {
-            output.write("no tag exists for every service in \(config.registry.host)/\(config.registry.project)\n")
-            return .success
-        }
-        func mark(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "-" }
-        let rows = targets.map { target in
-            [
-                target.tag + (target.live ? " (live)" : ""), mark(target.wasLive), mark(target.signaturesVerified), mark(target.stageProof),
-                target.acceptable ? "yes" : "no: " + (target.refusal ?? ""),
-            ]
-        }
-        output.write(TextTable.render([["TAG", "WAS LIVE", "SIGNED", "STAGE PROOF", "ROLLBACK TAKES IT"]] + rows))
-        return .success
+        return try await target.deployer(
+            config: config, runner: runner, log: log, progress: { output.write($0 + "\n") }, smokeTimeout: smokeTimeout, lockWait: lockWait,
+            approval: approval, runID: runID, forceUnverified: forceUnverified, flavor: known)
     }
 
     /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.
