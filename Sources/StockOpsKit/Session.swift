@@ -84,28 +84,20 @@ public struct RunRequest: Sendable {
 }
 
 /// The commands of the CLI, as library calls that print and return an exit status.
-public struct Session: Sendable {
-    public var output: Console
-    public var errors: Console
+/// What a run request comes to once its pipeline is read and its graph built.
+struct PreparedRun {
+    let config: PipelineConfig
+    let environment: Environment
+    let graph: PipelineGraph
+    let exclusions: [NodeID: String]
+}
 
-    public init(output: Console = Console(fd: 1), errors: Console = Console(fd: 2)) {
-        self.output = output
-        self.errors = errors
-    }
-
-    func fail(_ error: StockOpsError) -> ExitStatus {
-        errors.write("error: \(error.message)\n")
-        return error.exitStatus
-    }
-
-    struct Prepared {
-        let config: PipelineConfig
-        let environment: Environment
-        let graph: PipelineGraph
-        let exclusions: [NodeID: String]
-    }
-
-    func prepare(_ request: RunRequest, requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> Prepared {
+extension RunRequest {
+    /// The pipeline, environment, graph and exclusions of this request, checked before anything runs: an environment
+    /// the pipeline does not list, an unknown node, a node a pull request may not run, a release tag that cannot
+    /// render are errors here.
+    func prepared(requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> PreparedRun {
+        let request = self
         let configPath = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         let config: PipelineConfig
         do {
@@ -168,7 +160,7 @@ public struct Session: Sendable {
         // An explicit --since asks for change-based selection, and gets it.
         if !request.selectAll, request.since == nil, graph.nodes.contains(where: { $0.id == StockOpsPipeline.deploy.id }),
             exclusions[StockOpsPipeline.deploy.id] == nil,
-            Self.hasNoGoodVersion(environment, root: request.root, processEnvironment: request.processEnvironment)
+            Session.hasNoGoodVersion(environment, root: request.root, processEnvironment: request.processEnvironment)
         {
             options.firstDeploy = true
             do {
@@ -185,7 +177,28 @@ public struct Session: Sendable {
                 throw StockOpsError(.config, "the pipeline graph is invalid: \(error.message)")
             }
         }
-        return Prepared(config: config, environment: environment, graph: graph, exclusions: exclusions)
+        return PreparedRun(config: config, environment: environment, graph: graph, exclusions: exclusions)
+    }
+}
+
+public struct Session: Sendable {
+    public var output: Console
+    public var errors: Console
+
+    public init(output: Console = Console(fd: 1), errors: Console = Console(fd: 2)) {
+        self.output = output
+        self.errors = errors
+    }
+
+    func fail(_ error: StockOpsError) -> ExitStatus {
+        errors.write("error: \(error.message)\n")
+        return error.exitStatus
+    }
+
+    typealias Prepared = PreparedRun
+
+    func prepare(_ request: RunRequest, requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> Prepared {
+        try request.prepared(requireEnvironment: requireEnvironment, approval: approval)
     }
 
     /// Whether `environment`'s ledger has no good version: its next deploy is its first. An unreadable ledger counts

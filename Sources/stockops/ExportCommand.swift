@@ -46,7 +46,17 @@ struct ExportCommand: AsyncParsableCommand {
         func run() async throws {
             let root = root ?? FileManager.default.currentDirectoryPath
             let request = RunRequest(root: root, configPath: config, environment: env, processEnvironment: RunEnvironment.load(root: root))
-            try Session().exportGitHubActions(request, outputPath: output, matrix: matrix).finish()
+            let terminal = Terminal()
+            let workflow = try await terminal.report { () throws(StockOpsError) in try ExportedWorkflow.export(request, matrix: matrix) }
+            guard let output else { return terminal.output.write(workflow.text) }
+            _ = try await terminal.report { () throws(StockOpsError) in
+                do {
+                    try Data(workflow.text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                } catch {
+                    throw StockOpsError(.infrastructure, "could not write \(output): \(error.localizedDescription)")
+                }
+            }
+            terminal.errors.write("wrote \(output): \(workflow.jobs) jobs for \(workflow.nodes) nodes\n")
         }
     }
 }

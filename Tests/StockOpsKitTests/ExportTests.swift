@@ -244,38 +244,33 @@ import Yams
             with: "  sign:\n    required: false\n    keyless: {identity: ci@example.com, issuer: https://token.actions.githubusercontent.com}\n")
         #expect(keyless != config)
         try Data(keyless.utf8).write(to: URL(fileURLWithPath: directory + "/stockops.yml"))
-        let session = Session(
-            output: Console(fd: -1, isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
         let request = RunRequest(root: Self.root, configPath: directory + "/stockops.yml", processEnvironment: [:])
-        #expect(session.exportGitHubActions(request, outputPath: directory + "/nodes.yml") == .success)
-        let jobs = try jobs(String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8))
+        let jobs = try jobs(try ExportedWorkflow.export(request).text)
         let signJobs = jobs.filter { $0.key.hasPrefix("sign-") }
         #expect(!signJobs.isEmpty)
         #expect(signJobs.allSatisfy { permissions($0.value)["id-token"] == "write" })
         #expect(jobs.filter { permissions($0.value)["id-token"] != nil }.count == signJobs.count)
     }
 
-    @Test func exportWritesTheWorkflow() throws {
+    @Test func exportWritesTheWorkflow() async throws {
         let directory = temporaryDirectory("export")
-        let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let session = Session(
-            output: Console(fd: out, isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: err, isTTY: false, colors: false, githubActions: false))
-        #expect(session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/nodes.yml") == .success)
-        let text = try String(contentsOfFile: directory + "/nodes.yml", encoding: .utf8)
-        #expect(try text == GitHubActionsWorkflow().render(pipelineGraph()))
-        #expect(session.exportGitHubActions(RunRequest(root: Self.root, configPath: "missing.yml", processEnvironment: [:]), outputPath: nil) == .usage)
-        #expect(
-            session.exportGitHubActions(RunRequest(root: Self.root, processEnvironment: [:]), outputPath: directory + "/matrix.yml", matrix: true) == .success)
+        let exported = try ExportedWorkflow.export(RunRequest(root: Self.root, processEnvironment: [:]))
+        #expect(try exported.text == GitHubActionsWorkflow().render(pipelineGraph()))
+        let missing = #expect(throws: StockOpsError.self) {
+            try ExportedWorkflow.export(RunRequest(root: Self.root, configPath: "missing.yml", processEnvironment: [:]))
+        }
+        #expect(missing?.exitStatus == .usage)
         var matrix = GitHubActionsWorkflow()
         matrix.matrix = true
+        #expect(try ExportedWorkflow.export(RunRequest(root: Self.root, processEnvironment: [:]), matrix: true).text == matrix.render(pipelineGraph()))
+
+        let written = try await runTool(
+            [EnvironmentLockTests.binary, "export", "github-actions", "--root", Self.root, "--matrix", "--output", directory + "/matrix.yml"],
+            environment: ["PATH": "/usr/bin:/bin"], directory: directory)
+        #expect(written.status == 0, "\(written.output)")
         #expect(try String(contentsOfFile: directory + "/matrix.yml", encoding: .utf8) == matrix.render(pipelineGraph()))
-        let messages = try String(contentsOfFile: directory + "/err", encoding: .utf8)
         let nodes = try pipelineGraph().nodes.count
-        #expect(messages.contains("nodes.yml: \(try GitHubActionsWorkflow().jobs(for: pipelineGraph()).count) jobs for \(nodes) nodes"), "\(messages)")
-        #expect(messages.contains("matrix.yml: \(try matrix.jobs(for: pipelineGraph()).count) jobs for \(nodes) nodes"), "\(messages)")
+        #expect(written.output.contains("matrix.yml: \(try matrix.jobs(for: pipelineGraph()).count) jobs for \(nodes) nodes"), "\(written.output)")
     }
 
     /// The run step of a parsed job: the step with NODE in its environment.
@@ -333,12 +328,8 @@ import Yams
         let custom = config.replacingOccurrences(of: "    runner: [self-hosted, stockops-stage]\n", with: "    runner: [self-hosted, linux, stage-host]\n")
         #expect(custom != config)
         try Data(custom.utf8).write(to: URL(fileURLWithPath: directory + "/stockops.yml"))
-        let session = Session(
-            output: Console(fd: -1, isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: -1, isTTY: false, colors: false, githubActions: false))
         let request = RunRequest(root: Self.root, configPath: directory + "/stockops.yml", environment: .stage, processEnvironment: [:])
-        #expect(session.exportGitHubActions(request, outputPath: directory + "/stage.yml") == .success)
-        let text = try String(contentsOfFile: directory + "/stage.yml", encoding: .utf8)
+        let text = try ExportedWorkflow.export(request).text
         let workflow = try #require(try Yams.load(yaml: text, Resolver.default.removing(.bool)) as? [String: Any])
         #expect(((workflow["on"] as? [String: Any])?["push"] as? [String: Any])?["branches"] as? [String] == ["release/**"])
         let jobs = try jobs(text)
