@@ -195,12 +195,6 @@ public struct Session: Sendable {
         return error.exitStatus
     }
 
-    typealias Prepared = PreparedRun
-
-    func prepare(_ request: RunRequest, requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> Prepared {
-        try request.prepared(requireEnvironment: requireEnvironment, approval: approval)
-    }
-
     /// Whether `environment`'s ledger has no good version: its next deploy is its first. An unreadable ledger counts
     /// as having one, so that the deploy node reports the problem instead.
     static func hasNoGoodVersion(_ environment: Environment, root: String, processEnvironment: RunEnvironment) -> Bool {
@@ -231,9 +225,9 @@ public struct Session: Sendable {
 
     /// `stockops plan` / `run --dry-run`: what would run, what is skipped and why.
     public func plan(_ request: RunRequest) async -> ExitStatus {
-        let prepared: Prepared
+        let prepared: PreparedRun
         do {
-            prepared = try prepare(request, requireEnvironment: false)
+            prepared = try request.prepared(requireEnvironment: false)
             try await checkSince(request)
         } catch {
             return fail(error)
@@ -270,13 +264,13 @@ public struct Session: Sendable {
 
     /// `stockops run`.
     public func run(_ request: RunRequest) async -> ExitStatus {
-        let prepared: Prepared
+        let prepared: PreparedRun
         do {
-            let planned = try prepare(request, requireEnvironment: true)
+            let planned = try request.prepared(requireEnvironment: true)
             if planned.exclusions[StockOpsPipeline.deploy.id] == nil,
                 let approval = try await deployApproval(request, config: planned.config, environment: planned.environment)
             {
-                prepared = try prepare(request, requireEnvironment: true, approval: approval)
+                prepared = try request.prepared(requireEnvironment: true, approval: approval)
             } else {
                 prepared = planned
             }
@@ -362,7 +356,7 @@ public struct Session: Sendable {
     /// out.
     public func graph(_ request: RunRequest, format: GraphFormat) -> ExitStatus {
         do {
-            let prepared = try prepare(request, requireEnvironment: false)
+            let prepared = try request.prepared(requireEnvironment: false)
             output.write((request.json ? .json : format).render(prepared.graph, excluding: Set(prepared.exclusions.keys)))
             return .success
         } catch {

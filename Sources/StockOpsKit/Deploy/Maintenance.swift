@@ -65,11 +65,16 @@ public enum MaintenanceLock {
                 waiting("waiting up to \(wait) for the \(environment) lock: \(state.description)")
             }
             return LockReport(environment: request.environment, state: .locked, holder: holder, replacedStale: previous)
-        } catch let error as LockError {
-            throw StockOpsError(error.code == .busy ? .locked : .infrastructure, error.message)
         } catch {
-            throw StockOpsError(.infrastructure, "\(error)")
+            throw failure(error)
         }
+    }
+
+    /// A held lock as ``StockOpsError/Code/locked``; anything else that kept the lock file from being read or written
+    /// as an infrastructure error.
+    private static func failure(_ error: any Error) -> StockOpsError {
+        guard let error = error as? LockError else { return StockOpsError(.infrastructure, "\(error)") }
+        return StockOpsError(error.code == .busy ? .locked : .infrastructure, error.message)
     }
 
     /// Removes the maintenance lock (or the stale record) of `request`'s environment; a lock a running deploy or
@@ -78,10 +83,8 @@ public enum MaintenanceLock {
         let state: LockState
         do {
             state = try EnvironmentLock.unlockMaintenance(stateDirectory: request.stateDirectory, environment: request.environment)
-        } catch let error as LockError {
-            throw StockOpsError(error.code == .busy ? .locked : .infrastructure, error.message)
         } catch {
-            throw StockOpsError(.infrastructure, "\(error)")
+            throw failure(error)
         }
         switch state {
         case .free: return LockReport(environment: request.environment, state: .notLocked)

@@ -166,12 +166,11 @@ extension Session {
         let log = NodeLog(path: paths.logsDirectory + "/rollback.log")
         let deployer: Deployer
         // Under --json the progress goes to standard error, the one document to standard output.
-        let session = target.json ? Session(output: errors, errors: errors) : self
+        let progress = target.json ? errors : output
         do {
-            deployer = try await session.makeDeployer(
-                target, config: config, runner: ProcessRunner(), log: log, smokeTimeout: request.smokeTimeout, lockWait: request.lockWait, approval: approval,
-                runID: runID,
-                forceUnverified: request.forceUnverified)
+            deployer = try await target.deployer(
+                config: config, runner: ProcessRunner(), log: log, progress: { progress.write($0 + "\n") }, smokeTimeout: request.smokeTimeout,
+                lockWait: request.lockWait, approval: approval, runID: runID, forceUnverified: request.forceUnverified)
         } catch {
             return fail(error)
         }
@@ -222,17 +221,6 @@ extension Session {
             errors.write("error: \(failure.message)\n")
             return failure.exitStatus
         }
-    }
-
-    func makeDeployer(
-        _ target: EnvironmentRequest, config: PipelineConfig, runner: ProcessRunner, log: NodeLog, smokeTimeout: Duration, lockWait: Duration,
-        approval: Approval?, runID: String,
-        forceUnverified: Bool = false, flavor known: ComposeCommand.Flavor? = nil
-    ) async throws(StockOpsError) -> Deployer {
-        let output = output
-        return try await target.deployer(
-            config: config, runner: runner, log: log, progress: { output.write($0 + "\n") }, smokeTimeout: smokeTimeout, lockWait: lockWait,
-            approval: approval, runID: runID, forceUnverified: forceUnverified, flavor: known)
     }
 
     /// `stockops status`: what runs in the environment (ledger), who holds its lock, and each service's container.
