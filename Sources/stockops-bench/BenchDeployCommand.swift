@@ -45,6 +45,14 @@ struct BenchDeployCommand: AsyncParsableCommand {
         request.approvals = ["deploy"]
         request.approver = approver
         request.forceUnverified = forceUnverified
-        try await Session().release(request, builds: images).finish()
+        let outcome: ReleaseOutcome
+        do {
+            outcome = try await request.release(builds: images, progress: Console(fd: 2))
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(error.exitStatus.rawValue)
+        }
+        print("release \(outcome.environment.rawValue) \(outcome.tag ?? "-") \(outcome.status.rawValue) " + String(format: "%.2f", outcome.seconds))
+        try outcome.exitStatus.finish()
     }
 }

@@ -34,7 +34,24 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             let root = root ?? FileManager.default.currentDirectoryPath
-            try Session().pruneCache(root: root, keep: keep, json: json, processEnvironment: RunEnvironment.load(root: root)).finish()
+            let terminal = Terminal()
+            let cache = OutputCache(directory: StateDirectory.cache(root: root, environment: RunEnvironment.load(root: root)))
+            let report = try await terminal.report { () throws(StockOpsError) in
+                do {
+                    return try cache.prune(keep: keep)
+                } catch {
+                    throw StockOpsError(.infrastructure, "could not prune \(cache.directory): \(error)")
+                }
+            }
+            if json {
+                struct Pruned: Encodable {
+                    var directory: String
+                    var removed: Int
+                    var kept: Int
+                }
+                return terminal.json(Pruned(directory: cache.directory, removed: report.removed, kept: report.kept))
+            }
+            terminal.output.write("removed \(report.removed) cache entries, kept \(report.kept) (in \(cache.directory))\n")
         }
     }
 }

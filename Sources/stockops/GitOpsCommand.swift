@@ -20,6 +20,18 @@ struct GitOpsCommand: AsyncParsableCommand {
         subcommands: [Rollback.self, History.self]
     )
 
+    /// Runs `request` (a block per node on standard error), renders what `select` takes from its outcome with
+    /// `render`, then its problems as errors, and ends with its exit status.
+    static func perform<Value>(
+        _ request: GitOpsRequest, render: (Value?, Terminal) -> Void, select: (GitOpsOutcome) -> Value?
+    ) async throws {
+        let terminal = Terminal()
+        let outcome = try await terminal.report { () async throws(StockOpsError) in try await request.perform(progress: terminal.errors) }
+        render(select(outcome), terminal)
+        for problem in outcome.problems { terminal.errors.write("error: \(problem)\n") }
+        try outcome.exitStatus.finish()
+    }
+
     /// The flags both actions take.
     struct Options: ParsableArguments {
         @Option(name: [.customShort("e"), .long], help: "The kind: gitops environment.")
@@ -42,10 +54,8 @@ struct GitOpsCommand: AsyncParsableCommand {
 
         func request(_ action: GitOpsRequest.Action, to: String? = nil) -> GitOpsRequest {
             let root = root ?? FileManager.default.currentDirectoryPath
-            var request = GitOpsRequest(
+            return GitOpsRequest(
                 action: action, root: root, configPath: config, environment: env, service: service, to: to, processEnvironment: RunEnvironment.load(root: root))
-            request.json = json
-            return request
         }
     }
 
@@ -63,7 +73,17 @@ struct GitOpsCommand: AsyncParsableCommand {
         var to: String?
 
         func run() async throws {
-            try await Session().gitOps(options.request(.rollback, to: to)).finish()
+            let request = options.request(.rollback, to: to)
+            try await GitOpsCommand.perform(request) { deployment, terminal in
+                guard let deployment else { return }
+                if options.json { return terminal.json(deployment) }
+                let change = deployment.change
+                terminal.output.write(
+                    "rolled back \(request.service) in \(request.environment.rawValue): \(change.previous.map(\.description) ?? "none") → \(change.current) (commit \(change.commit.prefix(12)))\n"
+                )
+            } select: {
+                $0.deployment
+            }
         }
     }
 
@@ -73,7 +93,17 @@ struct GitOpsCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            try await Session().gitOps(options.request(.history)).finish()
+            let request = options.request(.history)
+            try await GitOpsCommand.perform(request) { history, terminal in
+                guard let history else { return }
+                if options.json { return terminal.json(history) }
+                terminal.output.write("history of \(history.image) in \(history.kustomization) (newest first):\n")
+                for revision in history.revisions {
+                    terminal.output.write("\(revision.commit.prefix(12))  \(revision.image.newTag ?? "-")  \(revision.image.digest ?? "-")\n")
+                }
+            } select: {
+                $0.history
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ struct GraphCommand: AsyncParsableCommand {
     var format: GraphFormat = .mermaid
 
     func run() async throws {
-        try Session().graph(options.request, format: format).finish()
+        let request = options.request
+        let terminal = Terminal()
+        let planned = try await terminal.report { () throws(StockOpsError) in try request.plannedGraph() }
+        terminal.output.write((options.json ? .json : format).render(planned.graph, excluding: planned.excluded))
     }
 }

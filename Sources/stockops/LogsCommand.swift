@@ -48,6 +48,7 @@ struct LogsCommand: AsyncParsableCommand {
         request.tail = tail
         request.follow = follow
         request.allSlots = allSlots
-        try await Session().logs(request).finish()
+        let terminal = Terminal()
+        try await terminal.report { () async throws(StockOpsError) in try await request.stream(to: terminal.output) }
     }
 }

@@ -57,7 +57,6 @@ struct PipelineOptions: ParsableArguments {
         request.approvals = approve
         request.selectAll = all
         request.since = since
-        request.json = json
         return request
     }
 }

@@ -59,15 +59,29 @@ struct RollbackCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var environmentRequest = target.request
-        environmentRequest.json = json
-        var request = RollbackRequest(target: environmentRequest, tag: tag)
+        var request = RollbackRequest(target: target.request, tag: tag)
         request.toPrevious = toPrevious
         request.yes = yes
         request.approver = approver
         request.forceUnverified = forceUnverified
         request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
         request.lockWait = try seconds(wait, "--wait")
-        try await Session().rollback(request).finish()
+        let terminal = Terminal()
+        // Under --json the progress goes to standard error, the one document to standard output.
+        let progress = json ? terminal.errors : terminal.output
+        let outcome = try await terminal.report { () async throws(StockOpsError) in try await request.perform { progress.write($0 + "\n") } }
+        if let problem = outcome.summaryProblem { terminal.warn(problem) }
+        if json { terminal.json(outcome.summary) }
+        switch outcome.result {
+        case .success(let deployment):
+            if !json {
+                terminal.output.write(
+                    "\(outcome.environment.rawValue) is on \(deployment.tag) (was \(deployment.previousTag ?? "nothing")): smoke test passed, "
+                        + String(format: "%.1f s", outcome.seconds) + "; log: \(outcome.log)\n")
+            }
+        case .failure(let failure):
+            terminal.errors.write("error: \(failure.message)\n")
+        }
+        try outcome.exitStatus.finish()
     }
 }

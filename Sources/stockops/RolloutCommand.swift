@@ -37,8 +37,34 @@ struct RolloutCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = target.request
-        request.json = json
-        try await Session().rollout(request, action, wait: try seconds(wait, "--wait")).finish()
+        let request = target.request
+        let terminal = Terminal()
+        let decision: RolloutState.Decision.Action
+        switch action {
+        case .status:
+            let status = request.rolloutStatus()
+            if json {
+                terminal.json(status)
+            } else if let canary = status.canary {
+                terminal.output.write(canary.summary + "\n")
+                if !status.deployRunning {
+                    terminal.output.write(
+                        "the deploy running it (pid \(canary.pid)) is gone; the next deploy or rollback of \(request.environment.rawValue) gives the stable slot all the traffic again\n"
+                    )
+                }
+            } else {
+                terminal.output.write("no canary in progress in \(request.environment.rawValue)\n")
+            }
+            return try status.exitStatus.finish()
+        case .promote: decision = .promote
+        case .abort: decision = .abort
+        }
+        let wait = try seconds(wait, "--wait")
+        let notices = json ? terminal.errors : terminal.output
+        let decided = try await terminal.report { () async throws(StockOpsError) in
+            try await request.decideRollout(decision, wait: wait) { notices.write($0 + "\n") }
+        }
+        if json { return terminal.json(decided) }
+        terminal.output.write("\(decided.entry.tag): \(decided.entry.outcome.rawValue)" + (decided.entry.detail.map { " — \($0)" } ?? "") + "\n")
     }
 }

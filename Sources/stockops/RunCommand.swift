@@ -50,17 +50,22 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = Session()
-        if dryRun {
-            try await session.plan(options.request).finish()
-        } else {
-            var request = options.request
-            request.outputsDirectory = outputsDir
-            request.approver = approver
-            request.forceUnverified = forceUnverified
-            request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
-            request.lockWait = try seconds(lockWait, "--wait")
-            try await session.run(request).finish()
-        }
+        if dryRun { return try await PlanCommand.plan(options.request, json: options.json) }
+        var request = options.request
+        request.outputsDirectory = outputsDir
+        request.approver = approver
+        request.forceUnverified = forceUnverified
+        request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
+        request.lockWait = try seconds(lockWait, "--wait")
+        let terminal = Terminal()
+        // Under --json the progress goes to standard error, the record to standard output.
+        let progress = options.json ? terminal.errors : terminal.output
+        let outcome = try await terminal.report { () async throws(StockOpsError) in try await request.run(progress: progress) }
+        if let problem = outcome.recordProblem { terminal.errors.write("error: \(problem)\n") }
+        progress.write(
+            "\n" + progress.table(outcome.result) + FailureDigest.text(outcome.failed, githubActions: progress.githubActions)
+                + "record: \(outcome.paths.runDirectory)/run.json\n" + (outcome.report.map { "report: \($0)\n" } ?? ""))
+        if options.json { terminal.record(outcome.record) }
+        try outcome.exitStatus.finish()
     }
 }

@@ -12,6 +12,12 @@ struct Terminal {
         output.write(JSONOutput.document(body))
     }
 
+    /// A run or plan record as `--json` prints it (the record carries its own `schemaVersion`).
+    func record(_ record: RunRecord) {
+        // Only a non-finite number fails to encode, and a record holds none; {} keeps the output JSON.
+        output.write(((try? record.encoded()).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n")
+    }
+
     func warn(_ text: String) {
         errors.write("warning: \(text)\n")
     }

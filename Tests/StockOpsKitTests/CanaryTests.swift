@@ -113,12 +113,11 @@ import Testing
 
     @Test func aRolloutCommandWithoutACanaryExitsTwoAndSaysWhatRunsOne() async throws {
         let root = temporaryDirectory()
-        let captured = CapturedSession("rollout-out")
         let request = EnvironmentRequest(root: root, environment: .prod, processEnvironment: ["STOCKOPS_STATE_DIR": root + "/state"])
-        #expect(await captured.session.rollout(request, .status) == .success)
-        #expect(await captured.session.rollout(request, .abort) == .usage)
-        let text = captured.text
-        #expect(text.contains("no canary in progress in prod\n"), "\(text)")
-        #expect(text.contains("no canary in progress in prod: nothing to abort. A deploy with strategy: canary runs one"), "\(text)")
+        let status = request.rolloutStatus()
+        #expect(status.canary == nil && status.exitStatus == .success)
+        let abort = await attempt { () async throws(StockOpsError) in try await request.decideRollout(.abort, wait: .seconds(1)) { _ in } }
+        #expect(abort.failure?.exitStatus == .usage)
+        #expect(abort.message.contains("no canary in progress in prod: nothing to abort. A deploy with strategy: canary runs one"), "\(abort.message)")
     }
 }

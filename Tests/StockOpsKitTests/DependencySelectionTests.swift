@@ -6,7 +6,7 @@ import Testing
 /// Services are selected by what their product and tests are really built from: the package's own dependency
 /// closure (`swift package describe`), not only the paths `pipelines/stockops.yml` lists.
 @Suite struct DependencySelectionTests {
-    let sessions = SessionTests()
+    let runs = RunOperationTests()
 
     @Test func theClosureFollowsTargetDependencies() throws {
         let graph = PackageGraph(targets: [
@@ -41,14 +41,13 @@ import Testing
         try await repository.git("checkout", "-q", "-b", "develop")
 
         func plan() async throws -> [String: NodeStatus] {
-            let (session, directory) = sessions.captureSession()
             var request = RunRequest(
                 root: clone, environment: .dev,
                 processEnvironment: ["STOCKOPS_STATE_DIR": clone + "/.stockops/state", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
-            request.json = true
             request.since = "HEAD~1"
-            #expect(await session.plan(request) == .success, "\(sessions.read(directory + "/err"))")
-            let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(sessions.read(directory + "/out").utf8))
+            let plan = try await request.plan()
+            #expect(plan.exitStatus == .success, "\(plan.failure?.message ?? "")")
+            let record = plan.record
             return Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id.description, $0.status) })
         }
         // A good deploy in the ledger, so the plan selects by change, not as a first deploy.

@@ -7,14 +7,6 @@ import Testing
 /// Deploys, rollbacks and locks against a real Docker engine, registry, PostgreSQL and OpenBao agent (see
 /// ``DeploySandbox``). The suite runs one test at a time: each starts a whole environment.
 @Suite(.serialized) struct DeployEndToEndTests {
-    func captureSession() -> (Session, output: String, errors: String) {
-        let directory = temporaryDirectory("session")
-        let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let console = { (fd: Int32) in Console(fd: fd, isTTY: false, colors: false, githubActions: false) }
-        return (Session(output: console(out), errors: console(err)), directory + "/out", directory + "/err")
-    }
-
     func outcome(_ body: () async throws(DeployFailure) -> Deployment) async -> Result<Deployment, DeployFailure> {
         do {
             return .success(try await body())
@@ -119,15 +111,16 @@ import Testing
             #expect(try await sandbox.containers().keys.allSatisfy { !$0.hasSuffix("-blue") }, "the failed version's containers are removed")
 
             // stockops rollback to a tag that exists.
-            let (session, output, errors) = captureSession()
             var request = RollbackRequest(target: sandbox.request, tag: "dev-aaaaaaa")
             request.yes = true
             let started = ContinuousClock.now
-            #expect(await session.rollback(request) == .success, "\(read(output))\n\(read(errors))")
+            let rolledBackTo = await request.attempt()
+            #expect(rolledBackTo.exitStatus == .success, "\(rolledBackTo.message)")
             let rollbackTime = started.secondsSinceNow
             try await expectServing(sandbox)
             #expect(try await images(sandbox) == expected(sandbox, tag: "dev-aaaaaaa"))
-            #expect(read(output).contains("dev is on dev-aaaaaaa (was dev-ccccccc): smoke test passed"), "\(read(output))")
+            let deployment = try #require(try rolledBackTo.outcome?.result.get())
+            #expect(deployment.tag == "dev-aaaaaaa" && deployment.previousTag == "dev-ccccccc")
             let rolledBack = try #require(try sandbox.ledger.last)
             #expect(rolledBack.action == .rollback && rolledBack.tag == "dev-aaaaaaa" && rolledBack.outcome == .succeeded)
             #expect(rolledBack.images == afterFailure[0].images)
@@ -136,18 +129,16 @@ import Testing
             // A rollback to a tag that does not exist changes nothing and says what exists.
             let before = try await sandbox.containers()
             let entries = try sandbox.ledger.count
-            let (missingSession, missingOutput, missingErrors) = captureSession()
-            var missingTarget = sandbox.request
-            missingTarget.json = true
-            var missing = RollbackRequest(target: missingTarget, tag: "dev-fffffff")
+            var missing = RollbackRequest(target: sandbox.request, tag: "dev-fffffff")
             missing.yes = true
-            #expect(await missingSession.rollback(missing) == .usage)
-            let message = read(missingErrors)
+            let missingTag = await missing.attempt()
+            #expect(missingTag.exitStatus == .usage)
+            let message = missingTag.message
             #expect(message.contains("dev-fffffff is not in the registry for stock-listing, trade"), "\(message)")
             #expect(message.contains("nothing was changed"))
             #expect(message.contains("nearest tags that exist for every service: dev-"), "\(message)")
             #expect(message.contains("dev-aaaaaaa") && message.contains("dev-ccccccc"))
-            let refused = read(missingOutput)
+            let refused = JSONOutput.document(try #require(missingTag.outcome?.summary))
             #expect(try await JSONSchemaCheck.problems(refused, command: "rollback").isEmpty, "\(refused)")
             #expect(refused.contains(#""status" : "failed""#) && refused.contains(#""code" : "missing-tag""#), "\(refused)")
             #expect(try sandbox.ledger.count == entries)
@@ -155,14 +146,13 @@ import Testing
             #expect(after.mapValues(\.id) == before.mapValues(\.id))
 
             // status and history tell what is deployed where.
-            let (statusSession, statusOutput, _) = captureSession()
-            #expect(await statusSession.status(sandbox.request) == .success)
-            let status = read(statusOutput)
-            #expect(status.contains("live:        dev-aaaaaaa — rollback succeeded"), "\(status)")
-            #expect(status.contains("by root") || status.contains("by \(LockHolder.userName)"))
-            #expect(status.contains("lock:        free"))
+            let status = try await sandbox.request.status()
+            #expect(status.exitStatus == .success, "\(status.drift) \(status.docker ?? "")")
+            #expect(status.live?.tag == "dev-aaaaaaa" && status.live?.action == .rollback && status.live?.outcome == .succeeded)
+            #expect(status.live?.actor == "root" || status.live?.actor == LockHolder.userName)
+            #expect(status.lock == "free")
             for service in DeployImages.services {
-                #expect(status.contains(try #require(rolledBack.images[service]).prefix(19)), "\(status)")
+                #expect(status.services.contains { $0.role == "live" && $0.digest == rolledBack.images[service] }, "\(service): \(status.services)")
             }
             let history = try LedgerHistory.read(sandbox.request, limit: 2).entries
             #expect(history.count == 2)
@@ -270,7 +260,6 @@ import Testing
             try await expectServing(sandbox)
 
             // A maintenance lock refuses deploys until it is removed.
-            let (session, _, errors) = captureSession()
             #expect(try await MaintenanceLock.lock(sandbox.request, reason: "e2e maintenance", wait: .zero) { _ in }.state == .locked)
             await #expect {
                 _ = try await sandbox.deployer().deploy(promotion)
@@ -279,8 +268,9 @@ import Testing
             }
             var rollback = RollbackRequest(target: sandbox.request, tag: "stage-aaaaaaa")
             rollback.yes = true
-            #expect(await session.rollback(rollback) == .locked)
-            #expect(read(errors).contains("locked for maintenance"))
+            let locked = await rollback.attempt()
+            #expect(locked.exitStatus == .locked)
+            #expect(locked.message.contains("locked for maintenance"), "\(locked.message)")
             #expect(try MaintenanceLock.unlock(sandbox.request).state == .unlocked)
             #expect(try sandbox.ledger.count == 4)
 
@@ -356,12 +346,12 @@ import Testing
             #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.1"))
 
             // A prod rollback needs an approval too.
-            let (session, _, errors) = captureSession()
             var rollback = RollbackRequest(target: sandbox.request, tag: "v1.0.0")
             rollback.yes = true
             rollback.confirm = { _, _ in nil }
-            #expect(await session.rollback(rollback) == .usage)
-            #expect(read(errors).contains("prod was not confirmed"))
+            let unconfirmed = await rollback.attempt()
+            #expect(unconfirmed.exitStatus == .usage)
+            #expect(unconfirmed.message.contains("prod was not confirmed"))
 
             // Only trusted targets: a build tag is refused with the versions prod ran; so is a version whose digests
             // prod never ran and stage never proved, although signed. Nothing changes.
@@ -373,12 +363,12 @@ import Testing
                         try await registry.retag("stockapp/\(image.service)", from: .digest(try #require(ImageDigest(image.digest))), to: RegistryTag(tag)!)
                     }
                 }
-                let (refusedSession, _, refusedErrors) = captureSession()
                 var refused = RollbackRequest(target: sandbox.request, tag: tag)
                 refused.approver = "bob"
                 refused.confirm = { _, _ in "bob" }
-                #expect(await refusedSession.rollback(refused) == .usage)
-                let message = read(refusedErrors)
+                let untrusted = await refused.attempt()
+                #expect(untrusted.exitStatus == .usage)
+                let message = untrusted.message
                 #expect(
                     message.contains(reason) && message.contains("v1.0.0, v1.0.1") || message.contains(reason) && message.contains("v1.0.1, v1.0.0"),
                     "\(message)")
@@ -388,10 +378,12 @@ import Testing
 
             // A named approver still needs the terminal's confirmation.
             rollback.approver = "bob"
-            #expect(await session.rollback(rollback) == .usage)
-            #expect(read(errors).contains("prod was not confirmed"))
+            let approvedUnconfirmed = await rollback.attempt()
+            #expect(approvedUnconfirmed.exitStatus == .usage)
+            #expect(approvedUnconfirmed.message.contains("prod was not confirmed"))
             rollback.confirm = { _, _ in "bob" }
-            #expect(await session.rollback(rollback) == .success, "\(read(errors))")
+            let confirmed = await rollback.attempt()
+            #expect(confirmed.exitStatus == .success, "\(confirmed.message)")
             #expect(try sandbox.ledger.last?.approver == "bob")
             #expect(try sandbox.ledger.last?.signaturesVerified == true && sandbox.ledger.last?.forceUnverified == nil)
             #expect(try await images(sandbox) == expected(sandbox, tag: "v1.0.0"))
@@ -454,14 +446,15 @@ import Testing
             #expect(try await sandbox.containers().mapValues(\.id) == containers)
 
             // A rollback to it is refused too, unless forced; the ledger and history say it was.
-            let (session, _, errors) = captureSession()
             var rollback = RollbackRequest(target: sandbox.request, tag: "stage-ccccccc")
             rollback.yes = true
-            #expect(await session.rollback(rollback) == .usage)
-            #expect(read(errors).contains("signatures do not verify"), "\(read(errors))")
+            let unverified = await rollback.attempt()
+            #expect(unverified.exitStatus == .usage)
+            #expect(unverified.message.contains("signatures do not verify"), "\(unverified.message)")
             #expect(try sandbox.ledger.count == entries)
             rollback.forceUnverified = true
-            #expect(await session.rollback(rollback) == .success, "\(read(errors))")
+            let forcedRollback = await rollback.attempt()
+            #expect(forcedRollback.exitStatus == .success, "\(forcedRollback.message)")
             let forced = try #require(try sandbox.ledger.last)
             #expect(forced.tag == "stage-ccccccc" && forced.forceUnverified == true && forced.signaturesVerified == false)
             #expect(try await images(sandbox) == expected(sandbox, tag: "stage-ccccccc"))

@@ -297,17 +297,12 @@ import Testing
         let root = temporaryDirectory("approval")
         try FileManager.default.createDirectory(atPath: root + "/pipelines", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: OpenBaoDevServer.repositoryRoot.path + "/pipelines/stockops.yml", toPath: root + "/pipelines/stockops.yml")
-        let errors = root + "/err"
-        let fd = open(errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let session = Session(
-            output: Console(fd: fd, isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: fd, isTTY: false, colors: false, githubActions: false))
         var request = RunRequest(root: root, processEnvironment: ["GITHUB_REF": "refs/tags/v1.2.3"])
         request.approvals = ["deploy"]
         request.confirm = { _, _ in nil }
-        #expect(await session.run(request) == .usage)
-        let message = try String(contentsOfFile: errors, encoding: .utf8)
-        #expect(message.contains("error: prod was not confirmed; nothing was changed"), "\(message)")
+        let run = await request.attemptRun()
+        #expect(run.exitStatus == .usage)
+        #expect(run.message.contains("prod was not confirmed; nothing was changed"), "\(run.message)")
         #expect(!FileManager.default.fileExists(atPath: root + "/.stockops/runs"))
     }
 

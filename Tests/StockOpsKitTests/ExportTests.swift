@@ -416,7 +416,7 @@ import Yams
     }
 
     @Test func testTradeUsesAPreWrittenPathsFilterOutput() async throws {
-        let repository = try await SessionTests().repository()
+        let repository = try await RunOperationTests().repository()
         let outputs = repository.root + "/.stockops/outputs"
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
         let changes = ChangeSet(
@@ -426,13 +426,12 @@ import Yams
         let scanned = SecretScanResult(
             scanner: "trivy", version: "Version: 0.76.0", findings: [], allowed: [], report: "reports/secret-scan-trivy.json", skippedPaths: 0)
         try GraphBuilder.encode(scanned).write(to: URL(fileURLWithPath: outputs + "/secret-scan.json"))
-        let (session, directory) = SessionTests().captureSession()
         var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [:])
         request.only = ["test[trade]"]
         request.outputsDirectory = ".stockops/outputs"
-        request.json = true
-        #expect(await session.run(request) == .success)
-        let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(SessionTests().read(directory + "/out").utf8))
+        let outcome = try await request.run(progress: .discarding)
+        #expect(outcome.exitStatus == .success)
+        let record = outcome.record
         let nodes = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id, $0) })
         #expect(nodes["paths-filter"]?.status == .external)
         #expect(nodes["paths-filter"]?.log == nil)
@@ -446,8 +445,7 @@ import Yams
         let selected = ChangeSet(
             base: nil, baseSource: "none", files: ["services/trade/Sources/TradeService/Trade.swift"], sharedChanged: false, services: ["trade"])
         try GraphBuilder.encode(selected).write(to: URL(fileURLWithPath: outputs + "/paths-filter.json"))
-        request.json = false
-        _ = await session.run(request)
+        _ = await request.attemptRun()
         let latest = try #require(try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs").first { !runs.contains($0) })
         let second = try JSONDecoder.stockops.decode(
             RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: repository.root + "/.stockops/runs/" + latest + "/run.json")))

@@ -108,7 +108,7 @@ import Testing
 /// Under GitHub Actions a run never redraws lines, even when the runner gives it a terminal (act does).
 @Suite struct ActionsTerminalTests {
     @Test func aTerminalUnderGitHubActionsGetsBlocksNotRedraws() async throws {
-        let repository = try await SessionTests().repository()
+        let repository = try await RunOperationTests().repository()
         let directory = temporaryDirectory("actions-tty")
         let fd = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         defer { close(fd) }
@@ -116,7 +116,7 @@ import Testing
         var request = RunRequest(
             root: repository.root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": directory + "/state", "GITHUB_ACTIONS": "true"])
         request.only = ["paths-filter"]
-        #expect(await Session(output: terminal, errors: terminal).run(request) == .success)
+        #expect(try await request.run(progress: terminal).exitStatus == .success)
         let text = try String(contentsOfFile: directory + "/out", encoding: .utf8)
         #expect(text.contains("paths-filter"), "\(text)")
         #expect(!text.contains("\u{1B}[1F") && !text.contains("\u{1B}[J"), "redrawn lines under GitHub Actions: \(text.debugDescription)")

@@ -6,20 +6,18 @@ import Testing
 /// An environment's first deploy happens even when nothing changed: with no good version in its ledger, every
 /// service is selected; once one is there, unchanged services are skipped again.
 @Suite struct FirstDeployTests {
-    let sessions = SessionTests()
+    let runs = RunOperationTests()
 
     func plan(_ root: String, state: String) async throws -> RunRecord {
-        let (session, directory) = sessions.captureSession()
-        var request = RunRequest(root: root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": state])
-        request.json = true
-        #expect(await session.plan(request) == .success, "\(sessions.read(directory + "/err"))")
-        return try JSONDecoder.stockops.decode(RunRecord.self, from: Data(sessions.read(directory + "/out").utf8))
+        let plan = try await RunRequest(root: root, environment: .dev, processEnvironment: ["STOCKOPS_STATE_DIR": state]).plan()
+        #expect(plan.exitStatus == .success, "\(plan.failure?.message ?? "")")
+        return plan.record
     }
 
     func status(_ record: RunRecord, _ id: NodeID) -> NodeStatus? { record.nodes.first { $0.id == id }?.status }
 
     @Test func anEnvironmentWithoutAGoodVersionGetsEveryServiceThenOnlyChangedOnes() async throws {
-        let repository = try await sessions.repository()
+        let repository = try await runs.repository()
         // develop is main plus nothing: no service changed.
         try await repository.git("update-ref", "refs/remotes/origin/main", "HEAD")
         let state = temporaryDirectory()

@@ -303,54 +303,45 @@ struct InfraRepository {
         // The build ran elsewhere: its output comes from --outputs-dir, as in the exported GitHub Actions workflow.
         let outputs = temporaryDirectory()
         try JSONEncoder().encode(built("git-7777777", Self.digestA)).write(to: URL(fileURLWithPath: outputs + "/build_trade_.json"))
-        let directory = temporaryDirectory()
-        let session = Session(
-            output: Console(fd: open(directory + "/out", O_WRONLY | O_CREAT, 0o644), isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: open(directory + "/err", O_WRONLY | O_CREAT, 0o644), isTTY: false, colors: false, githubActions: false))
         var request = RunRequest(root: repository.root, environment: .stage, processEnvironment: [:])
         request.only = ["gitops-deploy[trade]"]
         request.outputsDirectory = outputs
-        #expect(await session.run(request) == .success)
+        #expect(try await request.run(progress: .discarding).exitStatus == .success)
         #expect(try await infra.trade()?.newTag == "git-7777777")
         let written = try JSONDecoder().decode(GitOpsDeployment.self, from: Data(contentsOf: URL(fileURLWithPath: outputs + "/gitops-deploy_trade_.json")))
         #expect(written.change.current.newTag == "git-7777777")
 
-        let history = await session.gitOps(
-            GitOpsRequest(action: .history, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:]))
-        #expect(history == .success)
-        let out = try String(contentsOfFile: directory + "/out", encoding: .utf8)
-        #expect(out.contains("history of \(InfraRepository.trade) in overlays/stage/kustomization.yaml (newest first):"))
-        #expect(out.contains("\(written.change.commit.prefix(12))  git-7777777  -"))
-        let jsonOut = CapturedSession("gitops-history-json")
-        var jsonHistory = GitOpsRequest(action: .history, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:])
-        jsonHistory.json = true
-        #expect(await Session(output: jsonOut.session.output, errors: session.errors).gitOps(jsonHistory) == .success)
-        #expect(try await JSONSchemaCheck.problems(jsonOut.text, command: "gitops-history").isEmpty, "\(jsonOut.text)")
-        #expect(jsonOut.text.contains(#""newTag" : "git-7777777""#) && jsonOut.text.contains(written.change.commit), "\(jsonOut.text)")
+        func perform(_ request: GitOpsRequest) async -> Result<GitOpsOutcome, StockOpsError> {
+            await attempt { () async throws(StockOpsError) in try await request.perform(progress: .discarding) }
+        }
+        let history = await perform(GitOpsRequest(action: .history, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:]))
+        #expect(history.exitStatus == .success)
+        let revisions = try #require(history.value?.history)
+        #expect(revisions.image == InfraRepository.trade && revisions.kustomization == "overlays/stage/kustomization.yaml")
+        #expect(revisions.revisions.first?.commit == written.change.commit && revisions.revisions.first?.image.newTag == "git-7777777")
+        let historyJSON = JSONOutput.document(revisions)
+        #expect(try await JSONSchemaCheck.problems(historyJSON, command: "gitops-history").isEmpty, "\(historyJSON)")
 
-        #expect(
-            await session.gitOps(
-                GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", to: "git-8888888", processEnvironment: [:]))
-                == .gateFailed)
+        let neverDeployed = await perform(
+            GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", to: "git-8888888", processEnvironment: [:]))
+        #expect(neverDeployed.exitStatus == .gateFailed)
         #expect(try await infra.log().count == 2)
-        #expect(try String(contentsOfFile: directory + "/err", encoding: .utf8).contains("git-8888888 was never deployed to stage"))
-        let rolledBack = CapturedSession("gitops-rollback-json")
-        var rollback = GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:])
-        rollback.json = true
-        #expect(await Session(output: rolledBack.session.output, errors: session.errors).gitOps(rollback) == .success)
-        #expect(try await JSONSchemaCheck.problems(rolledBack.text, command: "gitops-rollback").isEmpty, "\(rolledBack.text)")
+        #expect(neverDeployed.value?.problems.contains { $0.contains("git-8888888 was never deployed to stage") } == true, "\(neverDeployed)")
+        let rollback = await perform(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "trade", processEnvironment: [:]))
+        #expect(rollback.exitStatus == .success)
+        let deployment = try #require(rollback.value?.deployment)
+        let rollbackJSON = JSONOutput.document(deployment)
+        #expect(try await JSONSchemaCheck.problems(rollbackJSON, command: "gitops-rollback").isEmpty, "\(rollbackJSON)")
         #expect(try await infra.trade()?.newTag == "git-0000000")
-        #expect(rolledBack.text.contains(#""newTag" : "git-0000000""#) && rolledBack.text.contains(#""newTag" : "git-7777777""#), "\(rolledBack.text)")
+        #expect(deployment.change.current.newTag == "git-0000000" && deployment.change.previous?.newTag == "git-7777777")
         #expect(try await infra.log().map(\.subject).first == "Roll back trade in stage to git-0000000")
 
-        #expect(
-            await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .dev, service: "trade", processEnvironment: [:]))
-                == .usage)
-        #expect(
-            await session.gitOps(GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "billing", processEnvironment: [:]))
-                == .usage)
-        let errors = try String(contentsOfFile: directory + "/err", encoding: .utf8)
-        #expect(errors.contains("dev is not a kind: gitops environment in pipelines/stockops.yml; gitops environments: stage"))
-        #expect(errors.contains("no service named billing; services: trade"))
+        let notGitOps = await perform(GitOpsRequest(action: .rollback, root: repository.root, environment: .dev, service: "trade", processEnvironment: [:]))
+        #expect(notGitOps.exitStatus == .usage)
+        #expect(notGitOps.message.contains("dev is not a kind: gitops environment in pipelines/stockops.yml; gitops environments: stage"))
+        let unknownService = await perform(
+            GitOpsRequest(action: .rollback, root: repository.root, environment: .stage, service: "billing", processEnvironment: [:]))
+        #expect(unknownService.exitStatus == .usage)
+        #expect(unknownService.message.contains("no service named billing; services: trade"))
     }
 }

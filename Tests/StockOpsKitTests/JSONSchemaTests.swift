@@ -99,7 +99,7 @@ enum JSONSchemaCheck {
     }
 
     @Test func theCommandsThatNeedNoServerPrintWhatTheirSchemasSay() async throws {
-        let repository = try await SessionTests().repository()
+        let repository = try await RunOperationTests().repository()
         let state = temporaryDirectory("json-state")
         defer { try? FileManager.default.removeItem(atPath: state) }
         try Ledger(stateDirectory: state, environment: .dev).append(

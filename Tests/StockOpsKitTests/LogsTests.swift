@@ -5,13 +5,6 @@ import Testing
 
 /// `stockops logs`: what it refuses before asking Docker, and how it writes several containers' lines.
 @Suite struct LogsTests {
-    func session() -> (Session, errors: String) {
-        let directory = temporaryDirectory("logs")
-        let fd = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
-        return (Session(output: console, errors: console), directory + "/err")
-    }
-
     func request(service: String? = nil, since: String? = nil) -> LogsRequest {
         let target = EnvironmentRequest(
             root: OpenBaoDevServer.repositoryRoot.path, environment: .dev,
@@ -26,16 +19,19 @@ import Testing
     }
 
     @Test func anUnknownServiceOrSinceIsRefusedNamingWhatExists() async throws {
-        let (unknown, unknownErrors) = session()
-        #expect(await unknown.logs(request(service: "trades")) == .usage)
-        #expect(try String(contentsOfFile: unknownErrors, encoding: .utf8).contains("--service trades: dev has stock-listing, trade, proxy, db, vault-agent"))
-        let (badSince, sinceErrors) = session()
-        #expect(await badSince.logs(request(service: "trade", since: "yesterday")) == .usage)
-        #expect(try String(contentsOfFile: sinceErrors, encoding: .utf8).contains("--since yesterday: give a duration such as 30s"))
-        #expect(Session.validSince("90s") && Session.validSince("1.5h") && Session.validSince("2026-01-01T12:00:00Z"))
-        let (noDocker, dockerErrors) = session()
-        #expect(await noDocker.logs(request(service: "trade", since: "5m")) == .infrastructure)
-        #expect(try String(contentsOfFile: dockerErrors, encoding: .utf8).contains("docker ps failed"))
+        func streamed(_ request: LogsRequest) async -> StockOpsError? {
+            await attempt { () async throws(StockOpsError) in try await request.stream(to: .discarding) }.failure
+        }
+        let unknown = await streamed(request(service: "trades"))
+        #expect(unknown?.exitStatus == .usage)
+        #expect(unknown?.message.contains("--service trades: dev has stock-listing, trade, proxy, db, vault-agent") == true)
+        let badSince = await streamed(request(service: "trade", since: "yesterday"))
+        #expect(badSince?.exitStatus == .usage)
+        #expect(badSince?.message.contains("--since yesterday: give a duration such as 30s") == true)
+        #expect(LogsRequest.validSince("90s") && LogsRequest.validSince("1.5h") && LogsRequest.validSince("2026-01-01T12:00:00Z"))
+        let noDocker = await streamed(request(service: "trade", since: "5m"))
+        #expect(noDocker?.exitStatus == .infrastructure)
+        #expect(noDocker?.message.contains("docker ps failed") == true)
     }
 
     @Test func forwardedLinesCarryTheirPrefixAndAreMasked() throws {

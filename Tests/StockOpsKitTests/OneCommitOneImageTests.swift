@@ -118,26 +118,27 @@ import Testing
         }
         let retained = [container("stock-listing-blue", "running", "healthy", other), container("trade-blue", "exited", nil, other)]
         #expect(
-            Session.servingDrift(
+            EnvironmentRequest.servingDrift(
                 live: live,
                 containers: retained + [
                     container("stock-listing-green", "running", "healthy", listing), container("trade-green", "running", "healthy", trade),
                 ], slot: .green
             ).isEmpty)
         #expect(
-            Session.servingDrift(
+            EnvironmentRequest.servingDrift(
                 live: live, containers: [container("stock-listing-green", "exited", nil, listing), container("trade-green", "running", "unhealthy", trade)],
                 slot: .green)
                 == ["stock-listing is exited", "trade is unhealthy"])
         #expect(
-            Session.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", other)], slot: .green)
+            EnvironmentRequest.servingDrift(live: live, containers: retained + [container("stock-listing-green", "running", "healthy", other)], slot: .green)
                 == ["stock-listing runs \(other.prefix(19)), not dev-1234567's \(listing.prefix(19))", "trade is not there"])
-        #expect(!Session.servingDrift(live: live, containers: retained, slot: .blue).isEmpty, "the retained slot is not what the ledger says is live")
         #expect(
-            Session.servingDrift(
+            !EnvironmentRequest.servingDrift(live: live, containers: retained, slot: .blue).isEmpty, "the retained slot is not what the ledger says is live")
+        #expect(
+            EnvironmentRequest.servingDrift(
                 live: live, containers: [container("stock-listing", "running", "healthy", listing), container("trade", "running", "healthy", trade)], slot: nil
             ).isEmpty,
             "before the proxy, the services' own containers serve")
-        #expect(Session.servingDrift(live: nil, containers: [], slot: nil).isEmpty)
+        #expect(EnvironmentRequest.servingDrift(live: nil, containers: [], slot: nil).isEmpty)
     }
 }

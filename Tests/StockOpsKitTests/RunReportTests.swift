@@ -139,7 +139,6 @@ import Testing
         _ = try await repository.commit("a failing test")
         let state = temporaryDirectory("failed-run-state")
         let summary = state + "/summary.md"
-        let captured = CapturedSession("failed-run")
         var request = RunRequest(
             root: repository.root, environment: .dev,
             processEnvironment: [
@@ -147,9 +146,10 @@ import Testing
             ])
         request.only = ["test[trade]"]
         request.selectAll = true
-        #expect(await captured.session.run(request) == .gateFailed)
+        let outcome = try await request.run(progress: .discarding)
+        #expect(outcome.exitStatus == .gateFailed)
 
-        let terminal = captured.text
+        let terminal = FailureDigest.text(outcome.failed, githubActions: false)
         let name = "TradeServiceTests.totalOfTwoLots()"
         #expect(terminal.contains("✗ test[trade] failed: TradeServiceTests: 1 of 2 tests failed: \(name)"), "\(terminal)")
         #expect(terminal.contains("  │ failed: \(name)"), "the log's last lines are shown: \(terminal)")
@@ -159,8 +159,7 @@ import Testing
         #expect(markdown.contains("failed: \(name)"))
         #expect(markdown.contains("```mermaid\nflowchart LR") && markdown.contains("gantt"))
 
-        let reportLine = try #require(terminal.split(separator: "\n").first { $0.hasPrefix("report: ") })
-        let report = String(reportLine.dropFirst("report: ".count))
+        let report = try #require(outcome.report)
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<a href=\"#node-test_trade_\">test[trade]</a></h3><p class=\"reason\">TradeServiceTests: 1 of 2 tests failed: \(name)"))
         #expect(html.contains("failed: \(name)"), "the report shows the log's lines")

@@ -7,12 +7,6 @@ import Testing
 @Suite struct SecurityPipelineTests {
     static let root = OpenBaoDevServer.repositoryRoot.path
 
-    func session(_ directory: String) -> Session {
-        Session(
-            output: Console(fd: open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644), isTTY: false, colors: false, githubActions: false),
-            errors: Console(fd: open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644), isTTY: false, colors: false, githubActions: false))
-    }
-
     @Test func secretScanComesBeforeEveryTestAndBuild() throws {
         let config = try PipelineConfig.load(path: Self.root + "/pipelines/stockops.yml")
         let graph = try StockOpsPipeline.graph(config: config, options: .init(environment: .stage))
@@ -46,15 +40,15 @@ import Testing
         try "enum DeployCredentials {\n    static let accessKeyID = \"\(key)\"\n}\n"
             .write(toFile: clone + "/services/trade/Sources/TradeService/DeployCredentials.swift", atomically: true, encoding: .utf8)
 
-        let directory = temporaryDirectory()
         var request = RunRequest(root: clone, environment: .dev, processEnvironment: [:])
         request.selectAll = true
         // sca cannot pass here (no vulnerability DB): its infrastructure error would turn the exit status into 3.
         request.skip = ["sca"]
-        request.json = true
-        #expect(await session(directory).run(request) == .gateFailed)
+        let progress = CapturedConsole()
+        let outcome = try await request.run(progress: progress.console)
+        #expect(outcome.exitStatus == .gateFailed)
 
-        let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/out")))
+        let record = outcome.record
         let nodes = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id, $0) })
         #expect(nodes[StockOpsPipeline.secretScan.id]?.status == .failed)
         #expect(
@@ -68,9 +62,10 @@ import Testing
         let run = clone + "/.stockops/runs/" + record.runID
         #expect(!FileManager.default.fileExists(atPath: run + "/logs/test_trade_.log"))
         #expect(!FileManager.default.fileExists(atPath: run + "/logs/build_trade_.log"))
-        for file in filesUnder(run) + filesUnder(directory) {
+        for file in filesUnder(run) {
             #expect(!file.text.contains(key), "\(file.path) holds the planted secret")
         }
+        #expect(progress.text.contains("secret-scan") && !progress.text.contains(key), "the run's progress shows the planted secret")
         #expect(filesUnder(run).contains { $0.path == "reports/secret-scan-trivy.json" })
     }
 

@@ -108,21 +108,94 @@ func firstLinePort(of output: Pipe) async -> Int? {
     return Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
-/// A `Session` writing its output and errors to one file, read back with ``text``.
-final class CapturedSession: @unchecked Sendable {
-    let session: Session
+/// A console writing to a file of its own, read back with ``text``.
+final class CapturedConsole: @unchecked Sendable {
+    let console: Console
     private let path: String
     private let fd: Int32
 
     init(_ name: String = #function) {
         path = temporaryDirectory(name) + "/out"
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
-        session = Session(output: console, errors: console)
+        console = Console(fd: fd, isTTY: false, colors: false, githubActions: false)
     }
 
     deinit { close(fd) }
 
     /// Everything written so far.
     var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+}
+
+/// What an operation returned, or the error it ended with.
+func attempt<Value>(_ operation: () async throws(StockOpsError) -> Value) async -> Result<Value, StockOpsError> {
+    do {
+        return .success(try await operation())
+    } catch {
+        return .failure(error)
+    }
+}
+
+extension Result where Failure == StockOpsError {
+    /// What the operation returned; nil when it failed.
+    var value: Success? { try? get() }
+
+    /// The error it ended with; nil when it returned.
+    var failure: StockOpsError? {
+        guard case .failure(let error) = self else { return nil }
+        return error
+    }
+
+    /// The error's message; empty when the operation returned.
+    var message: String {
+        guard case .failure(let error) = self else { return "" }
+        return error.message
+    }
+}
+
+extension Result where Failure == StockOpsError, Success: CommandOutcome {
+    /// The status the command ends with: the outcome's, or its error's.
+    var exitStatus: ExitStatus {
+        switch self {
+        case .success(let outcome): outcome.exitStatus
+        case .failure(let error): error.exitStatus
+        }
+    }
+}
+
+extension Console {
+    /// A console whose writes go nowhere, for progress a test does not read.
+    static let discarding = Console(fd: open("/dev/null", O_WRONLY | O_CLOEXEC), isTTY: false, colors: false, githubActions: false)
+}
+
+extension RunRequest {
+    /// `run`, its progress written to `progress`, or the error it refused with.
+    func attemptRun(progress: Console = .discarding) async -> Result<RunOutcome, StockOpsError> {
+        await attempt { () async throws(StockOpsError) in try await run(progress: progress) }
+    }
+
+    /// `plan`, or the error it refused with.
+    func attemptPlan() async -> Result<PlanOutcome, StockOpsError> {
+        await attempt { () async throws(StockOpsError) in try await plan() }
+    }
+}
+
+/// A `stockops rollback` as its command ends: the exit status and the error it prints, whether the request was refused
+/// before acting or the rollback failed.
+struct RollbackAttempt {
+    var exitStatus: ExitStatus
+    /// The error's message; empty after a rollback that passed.
+    var message: String
+    var outcome: RollbackOutcome?
+}
+
+extension RollbackRequest {
+    func attempt(progress: @escaping @Sendable (String) -> Void = { _ in }) async -> RollbackAttempt {
+        do {
+            let outcome = try await perform(progress: progress)
+            guard case .failure(let failure) = outcome.result else { return RollbackAttempt(exitStatus: .success, message: "", outcome: outcome) }
+            return RollbackAttempt(exitStatus: outcome.exitStatus, message: failure.message, outcome: outcome)
+        } catch {
+            return RollbackAttempt(exitStatus: error.exitStatus, message: error.message)
+        }
+    }
 }

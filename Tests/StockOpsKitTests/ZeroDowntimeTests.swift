@@ -74,16 +74,13 @@ final class TrafficProbe: Sendable {
 
 /// Deploys and rollbacks behind the environment's proxy, on the real engine: no request fails while the version changes.
 @Suite(.serialized) struct ZeroDowntimeTests {
-    /// A rollback's exit and output; with `json`, only its standard output (the document), the progress going apart.
-    func rollback(_ sandbox: DeploySandbox, to tag: String, json: Bool = false) async -> (succeeded: Bool, output: String) {
-        let captured = CapturedSession("rollback")
-        let progress = CapturedSession("rollback-progress")
-        var target = sandbox.request
-        target.json = json
-        var request = RollbackRequest(target: target, tag: tag)
+    /// A rollback's exit, its progress and error, and the document `--json` prints for it.
+    static func rollback(_ sandbox: DeploySandbox, to tag: String) async -> (succeeded: Bool, progress: String, document: String) {
+        let progress = CapturedConsole("rollback-progress")
+        var request = RollbackRequest(target: sandbox.request, tag: tag)
         request.yes = true
-        let status = await Session(output: captured.session.output, errors: json ? progress.session.errors : captured.session.errors).rollback(request)
-        return (status == .success, captured.text)
+        let rollback = await request.attempt { [console = progress.console] in console.write($0 + "\n") }
+        return (rollback.exitStatus == .success, progress.text + rollback.message, rollback.outcome.map { JSONOutput.document($0.summary) } ?? "")
     }
 
     @Test func deploysRollbacksAndAFailedDeployServeEveryRequest() async throws {
@@ -110,7 +107,7 @@ final class TrafficProbe: Sendable {
             #expect(proxy.slots()[.blue]?.tag == "dev-aaaaaaa", "the previous version is retained")
 
             // A rollback to the retained version is a switch: nothing pulled or started.
-            let (back, backOutput) = await rollback(sandbox, to: "dev-aaaaaaa")
+            let (back, backOutput, _) = await ZeroDowntimeTests.rollback(sandbox, to: "dev-aaaaaaa")
             #expect(back, "\(backOutput)")
             #expect(backOutput.contains("dev-aaaaaaa is retained in the blue slot: no pull, no start"), "\(backOutput)")
             #expect(proxy.activeSlot() == .blue)
@@ -123,7 +120,7 @@ final class TrafficProbe: Sendable {
             #expect(afterFailure.allSatisfy { !$0.hasSuffix("-green") }, "\(afterFailure)")
             #expect(try sandbox.ledger.last?.detail?.contains("dev-aaaaaaa kept serving") == true)
 
-            let (again, againOutput) = await rollback(sandbox, to: "dev-ccccccc", json: true)
+            let (again, _, againOutput) = await ZeroDowntimeTests.rollback(sandbox, to: "dev-ccccccc")
             #expect(again, "\(againOutput)")
             #expect(try await JSONSchemaCheck.problems(againOutput, command: "rollback").isEmpty, "\(againOutput)")
             #expect(againOutput.contains(#""status" : "passed""#) && againOutput.contains(#""tag" : "dev-ccccccc""#), "\(againOutput)")
@@ -138,23 +135,19 @@ final class TrafficProbe: Sendable {
             print("zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots)")
 
             // status tells which slot serves and which is retained.
-            let statusOutput = CapturedSession("status")
-            #expect(await statusOutput.session.status(sandbox.request) == .success)
-            let status = statusOutput.text
-            #expect(status.contains("proxy:       traffic to green (dev-ccccccc); retained: blue (dev-aaaaaaa)"), "\(status)")
-            #expect(status.contains("answering:   stock-listing git-ccccccc, trade git-ccccccc (GET /livez on the published ports)"), "\(status)")
-            let statusJSON = CapturedSession("status-json")
-            var jsonRequest = sandbox.request
-            jsonRequest.json = true
-            #expect(await statusJSON.session.status(jsonRequest) == .success)
-            #expect(try await JSONSchemaCheck.problems(statusJSON.text, command: "status").isEmpty, "\(statusJSON.text)")
+            let status = try await sandbox.request.status()
+            #expect(status.exitStatus == .success, "\(status.drift) \(status.docker ?? "")")
+            #expect(status.proxy.active == .green && status.proxy.slots["green"]?.tag == "dev-ccccccc" && status.proxy.slots["blue"]?.tag == "dev-aaaaaaa")
+            #expect(status.answering == ["stock-listing": "git-ccccccc", "trade": "git-ccccccc"], "\(status.answering)")
+            let statusJSON = JSONOutput.document(status)
+            #expect(try await JSONSchemaCheck.problems(statusJSON, command: "status").isEmpty, "\(statusJSON)")
 
             // The live slot's access log shows the probe's requests.
-            let logsOutput = CapturedSession("logs")
+            let logsOutput = CapturedConsole("logs")
             var logs = LogsRequest(target: sandbox.request)
             logs.service = "trade"
             logs.since = "10m"
-            #expect(await logsOutput.session.logs(logs) == .success)
+            try await logs.stream(to: logsOutput.console)
             let lines = logsOutput.text.split(separator: "\n")
             #expect(
                 lines.contains { $0.contains(#""route":"/portfolio/{user_id}""#) && $0.contains(#""status":200"#) && $0.contains(#""level":"info""#) },
@@ -242,11 +235,8 @@ final class TrafficProbe: Sendable {
             // proxy serve another slot than its configuration names, and repairs it before it touches a slot.
             let config = try PipelineConfig.load(path: sandbox.root + "/pipelines/stockops.yml")
             try proxy.writeConfiguration(active: .green, services: config.services)
-            let repair = CapturedSession("repair")
-            var request = RollbackRequest(target: sandbox.request, tag: "dev-ccccccc")
-            request.yes = true
-            #expect(await repair.session.rollback(request) == .success)
-            let repaired = repair.text
+            let (repairedRollback, repaired, _) = await ZeroDowntimeTests.rollback(sandbox, to: "dev-ccccccc")
+            #expect(repairedRollback, "\(repaired)")
             #expect(
                 repaired.contains(
                     "repaired an unfinished switch: the proxy's configuration named the green slot while it served the blue slot; it now names the blue slot, which holds dev-aaaaaaa"
@@ -357,23 +347,18 @@ final class TrafficProbe: Sendable {
             async let third = sandbox.runPipeline(v1, settings: settings)
             let deadline = ContinuousClock.now + .seconds(60)
             while proxy.rollout() == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            let watcher = CapturedSession("rollout-status")
-            #expect(await watcher.session.rollout(sandbox.request, .status) == .success)
-            let shown = watcher.text
+            let watched = sandbox.request.rolloutStatus()
+            #expect(watched.exitStatus == .success && watched.deployRunning)
+            let shown = watched.canary?.summary ?? ""
             #expect(shown.contains("canary:      dev-aaaaaaa in the blue slot gets 25 % of the requests"), "\(shown)")
-            var jsonRequest = sandbox.request
-            jsonRequest.json = true
-            let watcherJSON = CapturedSession("rollout-status-json")
-            #expect(await watcherJSON.session.rollout(jsonRequest, .status) == .success)
-            #expect(try await JSONSchemaCheck.problems(watcherJSON.text, command: "rollout-status").isEmpty, "\(watcherJSON.text)")
-            // The person asks for JSON: the document on standard output, the note on standard error.
-            let answer = CapturedSession("rollout-abort")
-            let notes = CapturedSession("rollout-abort-notes")
-            let person = Session(output: answer.session.output, errors: notes.session.errors)
-            #expect(await person.rollout(jsonRequest, .abort) == .success)
-            #expect(try await JSONSchemaCheck.problems(answer.text, command: "rollout-abort").isEmpty, "\(answer.text)")
-            #expect(answer.text.contains(#""outcome" : "failed""#) && answer.text.contains("canary rolled back by "), "\(answer.text)")
-            #expect(notes.text.contains("asked the deploy running the canary of dev-aaaaaaa in dev to abort it"), "\(notes.text)")
+            let watchedJSON = JSONOutput.document(watched)
+            #expect(try await JSONSchemaCheck.problems(watchedJSON, command: "rollout-status").isEmpty, "\(watchedJSON)")
+            let notes = Mutex<[String]>([])
+            let decided = try await sandbox.request.decideRollout(.abort, wait: .seconds(60)) { note in notes.withLock { $0.append(note) } }
+            let answer = JSONOutput.document(decided)
+            #expect(try await JSONSchemaCheck.problems(answer, command: "rollout-abort").isEmpty, "\(answer)")
+            #expect(decided.entry.outcome == .failed && decided.entry.detail?.contains("canary rolled back by ") == true, "\(answer)")
+            #expect(notes.withLock { $0 } == ["asked the deploy running the canary of dev-aaaaaaa in dev to abort it"])
             #expect(try await third.status == .failed)
             let aborted = try #require(try sandbox.ledger.last?.analysis)
             #expect(aborted.verdict == .rolledBack && aborted.decidedBy != "analysis" && aborted.reason == "aborted by \(aborted.decidedBy)", "\(aborted)")
@@ -395,11 +380,8 @@ final class TrafficProbe: Sendable {
             try proxy.writeConfiguration(active: live, canary: (live.other, 25), services: sandbox.config.services)
             let proxyContainer = try #require(try await sandbox.containers()["proxy"]?.id)
             #expect(try await DeployImages.docker(["kill", "--signal", "SIGUSR2", proxyContainer]).status == 0)
-            let rescuer = CapturedSession("rollback-after-kill")
-            var rollback = RollbackRequest(target: sandbox.request, tag: "dev-ccccccc")
-            rollback.yes = true
-            #expect(await rescuer.session.rollback(rollback) == .success)
-            let repaired = rescuer.text
+            let (rescued, repaired, _) = await ZeroDowntimeTests.rollback(sandbox, to: "dev-ccccccc")
+            #expect(rescued, "\(repaired)")
             #expect(
                 repaired.contains(
                     "repaired an interrupted canary: a canary in the \(live.other.rawValue) slot had 25 % of the traffic; the \(live.rawValue) slot has all of it again"

@@ -248,6 +248,16 @@ public struct RolloutState: Codable, Sendable, Equatable {
     }
 }
 
+extension RolloutState {
+    /// `canary: dev-ccccccc in the green slot gets 10 % of the requests, 12 of 120 s (stable: …)`, then each service's figures.
+    public var summary: String {
+        var text = "canary:      \(tag) in the \(canarySlot.rawValue) slot gets \(weight) % of the requests, \(Int(elapsedSeconds)) of \(windowSeconds) s"
+        text += " (stable: \(stableTag ?? "?") in the \(stableSlot.rawValue) slot)"
+        if !services.isEmpty { text += "\n             " + Deployer.describe(services) }
+        return text
+    }
+}
+
 extension TrafficProxy {
     var rolloutPath: String { directory + "/rollout.json" }
     var decisionPath: String { directory + "/rollout-decision.json" }

@@ -40,10 +40,3 @@ public enum JSONOutput {
         }
     }
 }
-
-extension Session {
-    /// Prints `body` as the command's `--json` document (masked, as everything the console writes).
-    func printJSON(_ body: some Encodable) {
-        output.write(JSONOutput.document(body))
-    }
-}

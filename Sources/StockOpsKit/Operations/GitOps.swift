@@ -17,8 +17,6 @@ public struct GitOpsRequest: Sendable {
     /// `rollback --to`: a tag or digest from the overlay's history.
     public var to: String?
     public var processEnvironment: RunEnvironment
-    /// Print one JSON document instead of text.
-    public var json = false
 
     public init(
         action: Action, root: String, configPath: String = PipelineConfig.defaultPath, environment: Environment, service: String, to: String? = nil,
@@ -41,32 +39,56 @@ extension GitOpsTarget {
     }
 }
 
-extension Session {
-    /// `stockops gitops rollback|history --env ENV --service SERVICE [--to TAG]`: runs the action as a small
-    /// graph (fetch-secrets when the target needs a token, the action, revoke-vault-token) with a record under
-    /// `.stockops/runs/`. Exit codes as for `run`: 1 when the action failed (such as a `--to` that was never
-    /// deployed), 2 for configuration errors, 3 when the repository, Vault or Argo CD is unreachable.
-    public func gitOps(_ request: GitOpsRequest) async -> ExitStatus {
+/// What `stockops gitops rollback|history` did: the change it pushed or the overlay's history, and why it failed.
+public struct GitOpsOutcome: CommandOutcome {
+    /// The overlay's values for a service's image, newest first. Encodes as `history --json`.
+    public struct History: Sendable, Encodable {
+        public var environment: Environment
+        public var service: String
+        public var image: String
+        public var kustomization: String
+        /// Newest first.
+        public var revisions: [GitOpsRevision]
+    }
+
+    public let runID: String
+    /// The commit `rollback` pushed, when it did.
+    public let deployment: GitOpsDeployment?
+    /// What `history` read, when it could.
+    public let history: History?
+    /// What went wrong, each a line for the operator: the action's failure, a skipped `fetch-secrets` it needed, a
+    /// record that could not be written.
+    public let problems: [String]
+    /// As for `run`: 1 the action failed (such as a `--to` never deployed), 3 the repository, Vault or Argo CD is
+    /// unreachable, 130 interrupted.
+    public let exitStatus: ExitStatus
+}
+
+extension GitOpsRequest {
+    /// `stockops gitops rollback|history --env ENV --service SERVICE [--to TAG]`: runs the action as a small graph
+    /// (fetch-secrets when the target needs a token, the action, revoke-vault-token) with a record under
+    /// `.stockops/runs/`, a block per node on `progress`. Throws for configuration and usage errors, before anything runs.
+    public func perform(progress: Console) async throws(StockOpsError) -> GitOpsOutcome {
+        let request = self
         let config: PipelineConfig
         do {
             config = try PipelineConfig.load(
                 path: request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath, displayPath: request.configPath)
         } catch {
-            return fail(StockOpsError(.config, error.description))
+            throw StockOpsError(.config, error.description)
         }
         guard let target = config.gitOps[request.environment] else {
             let gitops = config.gitOps.keys.sorted().map(\.rawValue)
-            return fail(
-                StockOpsError(
-                    .usage,
-                    "\(request.environment.rawValue) is not a kind: gitops environment in \(request.configPath)"
-                        + (gitops.isEmpty ? "" : "; gitops environments: \(gitops.joined(separator: ", "))")))
+            throw StockOpsError(
+                .usage,
+                "\(request.environment.rawValue) is not a kind: gitops environment in \(request.configPath)"
+                    + (gitops.isEmpty ? "" : "; gitops environments: \(gitops.joined(separator: ", "))"))
         }
         guard let service = config.service(named: request.service) else {
-            return fail(StockOpsError(.usage, "no service named \(request.service); services: \(config.services.map(\.name).joined(separator: ", "))"))
+            throw StockOpsError(.usage, "no service named \(request.service); services: \(config.services.map(\.name).joined(separator: ", "))")
         }
         if let to = request.to, to.isEmpty || to.contains(where: { $0.isWhitespace || $0.isNewline }) {
-            return fail(StockOpsError(.usage, "--to must be a tag or a sha256: digest"))
+            throw StockOpsError(.usage, "--to must be a tag or a sha256: digest")
         }
 
         var graph = GraphBuilder()
@@ -103,66 +125,36 @@ extension Session {
         do {
             pipeline = try graph.build()
         } catch {
-            return fail(StockOpsError(.config, "the gitops graph is invalid: \(error.message)"))
+            throw StockOpsError(.config, "the gitops graph is invalid: \(error.message)")
         }
 
         let runID = RunRecord.newRunID()
         let paths = RunPaths(root: request.root, runDirectory: request.root + "/.stockops/runs/" + runID)
-        let scheduler = Scheduler(jobs: 1, runner: ProcessRunner(), paths: paths, observer: BlockReporter(console: errors))
+        let scheduler = Scheduler(jobs: 1, runner: ProcessRunner(), paths: paths, observer: BlockReporter(console: progress))
         let (result, interrupted) = await Interruption.cancellingOnSignals { await scheduler.run(pipeline) }
-        let status: ExitStatus =
-            switch result.status {
-            case .passed: interrupted ? .interrupted : .success
-            case .cancelled: .interrupted
-            case .failed: interrupted ? .interrupted : result.hasInfrastructureFailure ? .infrastructure : .gateFailed
-            }
+        let status = ExitStatus(result, interrupted: interrupted)
         let record = RunRecord(
             runID: runID, environment: request.environment.rawValue, exitCode: status.rawValue, result: result, paths: paths, graph: pipeline)
+        var problems: [String] = []
         do {
             try record.write(to: paths)
             try await RunReport.write(record, paths: paths)
         } catch {
-            errors.write("error: could not write the run record under \(paths.runDirectory): \(error)\n")
+            problems.append("could not write the run record under \(paths.runDirectory): \(error)")
         }
-        if let secretsNode = secrets, let skipped = result[secretsNode.id], skipped.status == .skipped, target.tokenKey != nil {
-            errors.write(
-                "error: \(target.tokenKey!) is needed to reach \(target.repository), but fetch-secrets was skipped (\(skipped.reason ?? "")); set VAULT_ADDR and the AppRole credentials\n"
+        if let secretsNode = secrets, let skipped = result[secretsNode.id], skipped.status == .skipped, let tokenKey = target.tokenKey {
+            problems.append(
+                "\(tokenKey) is needed to reach \(target.repository), but fetch-secrets was skipped (\(skipped.reason ?? "")); set VAULT_ADDR and the AppRole credentials"
             )
         }
-        switch request.action {
-        case .rollback:
-            if let deployment = result.outputs[StageRef<GitOpsDeployment>(node)], request.json {
-                printJSON(deployment)
-            } else if let deployment = result.outputs[StageRef<GitOpsDeployment>(node)] {
-                let change = deployment.change
-                output.write(
-                    "rolled back \(service.name) in \(request.environment.rawValue): \(change.previous.map(\.description) ?? "none") → \(change.current) (commit \(change.commit.prefix(12)))\n"
-                )
-            }
-        case .history:
-            if let revisions = result.outputs[StageRef<[GitOpsRevision]>(node)], request.json {
-                struct History: Encodable {
-                    var environment: Environment
-                    var service: String
-                    var image: String
-                    var kustomization: String
-                    /// Newest first.
-                    var revisions: [GitOpsRevision]
-                }
-                printJSON(
-                    History(
-                        environment: request.environment, service: service.name, image: imageName, kustomization: target.kustomizationPath, revisions: revisions
-                    ))
-            } else if let revisions = result.outputs[StageRef<[GitOpsRevision]>(node)] {
-                output.write("history of \(imageName) in \(target.kustomizationPath) (newest first):\n")
-                for revision in revisions {
-                    output.write("\(revision.commit.prefix(12))  \(revision.image.newTag ?? "-")  \(revision.image.digest ?? "-")\n")
-                }
-            }
-        }
         if let failed = result[node], failed.status.isFailure {
-            errors.write("error: \(node) failed: \(failed.reason ?? "")\n")
+            problems.append("\(node) failed: \(failed.reason ?? "")")
         }
-        return status
+        let history = result.outputs[StageRef<[GitOpsRevision]>(node)].map { revisions in
+            GitOpsOutcome.History(
+                environment: request.environment, service: service.name, image: imageName, kustomization: target.kustomizationPath, revisions: revisions)
+        }
+        return GitOpsOutcome(
+            runID: runID, deployment: result.outputs[StageRef<GitOpsDeployment>(node)], history: history, problems: problems, exitStatus: status)
     }
 }

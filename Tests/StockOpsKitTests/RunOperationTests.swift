@@ -3,18 +3,7 @@ import Testing
 
 @testable import StockOpsKit
 
-@Suite struct SessionTests {
-    func captureSession() -> (Session, String) {
-        let directory = temporaryDirectory("session")
-        let out = open(directory + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let err = open(directory + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        return (
-            Session(
-                output: Console(fd: out, isTTY: false, colors: false, githubActions: false),
-                errors: Console(fd: err, isTTY: false, colors: false, githubActions: false)), directory
-        )
-    }
-
+@Suite struct RunOperationTests {
     func read(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
@@ -33,38 +22,38 @@ import Testing
     @Test func configErrorsExitWithTwoAndNameTheLine() async throws {
         let repository = try await repository()
         try repository.write("pipelines/stockops.yml", "version: 1\nservices: 3\n")
-        let (session, directory) = captureSession()
-        let status = await session.run(RunRequest(root: repository.root, environment: .dev, processEnvironment: .process))
-        #expect(status == .usage)
-        #expect(read(directory + "/err").contains("pipelines/stockops.yml:2: services: expected a list"))
+        let run = await RunRequest(root: repository.root, environment: .dev, processEnvironment: .process).attemptRun()
+        #expect(run.exitStatus == .usage)
+        #expect(run.message.contains("pipelines/stockops.yml:2: services: expected a list"))
     }
 
     @Test func anEnvironmentContradictingTheRefIsRefused() async throws {
         let repository = try await repository()
-        let (session, directory) = captureSession()
         var request = RunRequest(root: repository.root, environment: .prod, processEnvironment: ["GITHUB_REF": "refs/heads/develop"])
-        #expect(await session.run(request) == .usage)
-        #expect(read(directory + "/err").contains("--force"))
+        let contradicting = await request.attemptRun()
+        #expect(contradicting.exitStatus == .usage)
+        #expect(contradicting.message.contains("--force"))
         request.only = ["nonexistent"]
         request.force = true
-        #expect(await session.run(request) == .usage)
-        #expect(read(directory + "/err").contains("no node matches 'nonexistent'"))
+        let unknown = await request.attemptRun()
+        #expect(unknown.exitStatus == .usage)
+        #expect(unknown.message.contains("no node matches 'nonexistent'"))
     }
 
     @Test func anUnknownSinceIsAUsageError() async throws {
         let repository = try await repository()
-        let (session, directory) = captureSession()
         var request = RunRequest(root: repository.root, environment: .dev, processEnvironment: [:])
         request.since = "no-such-ref"
-        #expect(await session.run(request) == .usage)
-        #expect(await session.plan(request) == .usage)
-        #expect(read(directory + "/err").contains("--since no-such-ref: no such commit"))
+        let run = await request.attemptRun()
+        let plan = await request.attemptPlan()
+        #expect(run.exitStatus == .usage && plan.exitStatus == .usage)
+        #expect(run.message.contains("--since no-such-ref: no such commit") && plan.message == run.message)
         #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs"))
     }
 
     @Test func aRunLeavesItsRecordAndGitHubFiles() async throws {
         let repository = try await repository()
-        let (session, directory) = captureSession()
+        let directory = temporaryDirectory()
         var request = RunRequest(
             root: repository.root,
             processEnvironment: [
@@ -74,17 +63,16 @@ import Testing
             ])
         // secret-scan, sast and sca read files this small repository does not have (allowlist, rules, Package.resolved).
         request.skip = ["test", "secret-scan", "sast", "sca"]
-        request.json = true
-        let status = await session.run(request)
-        #expect(status == .success)
+        let outcome = try await request.run(progress: .discarding)
+        #expect(outcome.exitStatus == .success)
         let runs = try FileManager.default.contentsOfDirectory(atPath: repository.root + "/.stockops/runs")
         #expect(runs.count == 1)
         let run = repository.root + "/.stockops/runs/" + runs[0]
         #expect(FileManager.default.fileExists(atPath: run + "/run.json"))
         #expect(FileManager.default.fileExists(atPath: run + "/logs/paths-filter.log"))
         #expect(FileManager.default.fileExists(atPath: run + "/reports/pipeline-junit.xml"))
-        let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(read(directory + "/out").utf8))
-        #expect(record.environment == "dev")
+        let record = try JSONDecoder.stockops.decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/run.json")))
+        #expect(record.environment == "dev" && record.runID == outcome.runID)
         let statuses = Dictionary(uniqueKeysWithValues: record.nodes.map { ($0.id.description, $0.status) })
         #expect(Array(record.nodes.map(\.id.description).prefix(2)) == ["fetch-secrets", "paths-filter"])
         #expect(statuses["paths-filter"] == .passed)
@@ -107,14 +95,12 @@ import Testing
     @Test func planShowsUnchangedServices() async throws {
         let repository = try await repository()
         try repository.write("services/trade/Sources/TradeService/Order.swift")
-        let (session, directory) = captureSession()
         var request = RunRequest(root: repository.root, processEnvironment: [:])
         request.since = "HEAD"
-        #expect(await session.plan(request) == .success)
-        let text = read(directory + "/out")
-        #expect(text.contains("test[trade]"))
-        #expect(text.contains("would-run"))
-        #expect(text.contains("unchanged: no change under the paths of stock-listing"))
+        let plan = try await request.plan()
+        #expect(plan.exitStatus == .success)
+        #expect(plan.result[NodeID("test", key: "trade")]?.status == .wouldRun)
+        #expect(plan.result[NodeID("test", key: "stock-listing")]?.reason?.hasPrefix("unchanged: no change under the paths of stock-listing") == true)
         #expect(!FileManager.default.fileExists(atPath: repository.root + "/.stockops/runs"))
     }
 
@@ -126,8 +112,7 @@ import Testing
         // The tool versions remembered beside the nodes' directories are not an entry, and do not stop a prune.
         try "{}".write(toFile: root + "/.stockops/cache/tool-versions.json", atomically: true, encoding: .utf8)
         #expect(try cache.prune(keep: 1) == OutputCache.PruneReport(removed: 1, kept: 1))
-        let (session, _) = captureSession()
-        #expect(session.pruneCache(root: root, keep: 0, processEnvironment: .process) == .success)
+        #expect(try cache.prune(keep: 0) == OutputCache.PruneReport(removed: 1, kept: 0))
         #expect(cache.lookup(node: "a", key: "k1") == nil && cache.lookup(node: "a", key: "k2") == nil)
     }
 }
