@@ -31,6 +31,7 @@ struct StockOps: AsyncParsableCommand {
 
     /// Parses, runs, and maps argument errors to exit status 2.
     static func main() async {
+        SecretMasker.shared.announce { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         if let name = CommandLine.arguments.dropFirst().first, let message = unknownCommand(name) {
             FileHandle.standardError.write(Data((message + "\n").utf8))
             Foundation.exit(ExitStatus.usage.rawValue)

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import Synchronization
 import Testing
@@ -154,6 +155,35 @@ import Testing
         #expect(result["push"]?.status == .passed)
         #expect(result["push"]?.attempts == 3)
         #expect(attempts.withLock { $0 } == 3)
+    }
+
+    /// A client's or tool's error let through by a stage is classified by its own type: retried when transient, an
+    /// infrastructure failure (exit 3) when the environment is broken, a verdict otherwise.
+    @Test func clientErrorsClassifyThemselves() async throws {
+        let errors: [(any Error & Sendable, StageFailure.Kind)] = [
+            (RegistryError(.unreachable, "connection refused"), .transient),
+            (RegistryError(.protocolError, "bad gateway", status: 502), .transient),
+            (RegistryError(.notFound, "no such tag", status: 404), .failed),
+            (VaultError(code: .sealed, path: "secret/data/ci", message: "Vault is sealed"), .transient),
+            (VaultError(code: .invalidCredentials, path: "auth/approle/login", message: "login refused"), .infrastructure),
+            (VaultError(code: .notFound, path: "secret/data/ci", message: "no secret"), .failed),
+            (HTTPClientError(code: .couldNotConnect, url: "http://127.0.0.1:1", message: "refused"), .transient),
+            (LedgerError(path: "/state/dev.ledger.jsonl", message: "cannot write"), .infrastructure),
+        ]
+        for (error, kind) in errors {
+            let attempts = Mutex(0)
+            var builder = GraphBuilder()
+            builder.add(
+                "call",
+                Probe { _ in
+                    attempts.withLock { $0 += 1 }
+                    throw error
+                }, policy: NodePolicy(.gate, retries: 1, retryDelay: .zero))
+            let result = await scheduler().run(try builder.build())
+            #expect(result["call"]?.failureKind == kind, "\(error)")
+            #expect(attempts.withLock { $0 } == (kind == .transient ? 2 : 1), "\(error)")
+            #expect(result.hasInfrastructureFailure == (kind != .failed), "\(error)")
+        }
     }
 
     @Test func retriesStopAtTheLimit() async throws {

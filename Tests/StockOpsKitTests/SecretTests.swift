@@ -139,6 +139,15 @@ struct SecretMaskerTests {
         #expect(lines.withLock { $0 } == ["::add-mask::single%25value", "::add-mask::first line", "::add-mask::second line"])
     }
 
+    @Test func announcesWhatWasRegisteredBeforeItWasToldWhere() {
+        let lines = Mutex<[String]>([])
+        let masker = SecretMasker(environment: ["GITHUB_ACTIONS": "true"])
+        masker.register(Secret("early-value"))
+        masker.announce { line in lines.withLock { $0.append(line) } }
+        masker.register(Secret("late-value"))
+        #expect(lines.withLock { $0 } == ["::add-mask::early-value", "::add-mask::late-value"])
+    }
+
     @Test func staysQuietOutsideGitHubActions() {
         let masker = SecretMasker(environment: ["GITHUB_ACTIONS": "false"]) { _ in
             Issue.record("no add-mask expected")

@@ -294,6 +294,7 @@ public struct Doctor: Sendable {
         guard plugin.status == .ok else { return [plugin] }
 
         let name = "docker buildx builder"
+        // Output that does not parse counts as a failed inspect: a warning that points to the docker engine check.
         guard case .exited(let inspect) = await run(DockerCommand(configDirectory: configDirectory).buildxInspect(), environment: environment),
             inspect.succeeded,
             let builder = try? BuildxBuilder.parse(inspectOutput: inspect.output)

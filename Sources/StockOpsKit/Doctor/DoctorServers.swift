@@ -232,10 +232,12 @@ extension Doctor {
             ]
         }
         struct Validation: Decodable { var valid: Bool }
+        // A failed request is reported by the guard below as a token the server does not accept.
         let response = try? await client.send(
             HTTPRequest(
                 url: host + "/api/authentication/validate",
                 headers: ["Authorization": SonarScannerCommand.webAPIAuthorization(token: token), "Accept": "application/json"]))
+        // No response, or a body that is not the validation JSON, means the token is not accepted; the problem below says so.
         guard let response, let validation = try? JSONDecoder().decode(Validation.self, from: response.body), validation.valid else {
             return [
                 .problem(

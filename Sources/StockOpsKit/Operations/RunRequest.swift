@@ -140,6 +140,7 @@ extension RunRequest {
     /// as having one, so that the deploy node reports the problem instead.
     static func hasNoGoodVersion(_ environment: Environment, root: String, processEnvironment: RunEnvironment) -> Bool {
         let ledger = Ledger(stateDirectory: StateDirectory.resolve(root: root, environment: processEnvironment), environment: environment)
+        // Unreadable: the deploy node reports it.
         guard let contents = try? ledger.read() else { return false }
         return contents.lastGood == nil
     }

@@ -132,6 +132,7 @@ public final class NodeLog: Sendable {
         self.path = path
         if let path {
             let directory = (path as NSString).deletingLastPathComponent
+            // A directory that cannot be made fails the open below, and fd -1 makes this a log that discards its lines.
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         } else {

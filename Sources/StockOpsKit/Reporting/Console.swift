@@ -8,7 +8,7 @@ public struct Console: Sendable {
     public let colors: Bool
     public let githubActions: Bool
 
-    public init(fd: Int32 = 1, environment: RunEnvironment = .process) {
+    public init(fd: Int32, environment: RunEnvironment = .process) {
         self.fd = fd
         isTTY = isatty(fd) == 1 && !environment.dumbTerminal
         colors = isTTY && !environment.noColor

@@ -4,8 +4,8 @@ import Synchronization
 /// The process-wide list of secret values to hide in output.
 ///
 /// ``mask(_:)`` replaces every registered value, and every line of a multi-line value, with
-/// `***`. When `GITHUB_ACTIONS` is `true`, registering a value also prints
-/// `::add-mask::<line>` for each of its lines, so the runner masks them in the job log too.
+/// `***`. When `GITHUB_ACTIONS` is `true`, registering a value also writes `::add-mask::<line>` for each of its lines
+/// where ``announce(to:)`` says (the CLI: its standard output), so the runner masks them in the job log too.
 ///
 /// Masking is one pass over the UTF-8 bytes of the text: a table of first bytes skips most
 /// positions, and only values sharing the next four bytes are compared, longest first; it is
@@ -54,22 +54,21 @@ public final class SecretMasker: Sendable {
 
     private let state = Mutex(State())
     private let announcesToGitHubActions: Bool
-    private let output: @Sendable (String) -> Void
+    private let output: Mutex<(@Sendable (String) -> Void)?>
 
     /// - Parameters:
     ///   - environment: Where `GITHUB_ACTIONS` is read from.
-    ///   - output: Where `::add-mask::` commands are written; standard output by default.
-    public init(
-        environment: RunEnvironment = .process,
-        output: @escaping @Sendable (String) -> Void = SecretMasker.writeToStandardOutput
-    ) {
+    ///   - output: Where `::add-mask::` commands are written; nowhere until ``announce(to:)`` says.
+    public init(environment: RunEnvironment = .process, output: (@Sendable (String) -> Void)? = nil) {
         announcesToGitHubActions = environment.isGitHubActions
-        self.output = output
+        self.output = Mutex(output)
     }
 
-    /// Writes `line` and a newline to standard output at once.
-    public static func writeToStandardOutput(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    /// Writes the `::add-mask::` commands to `output` from now on, starting with those of the values already registered.
+    public func announce(to output: @escaping @Sendable (String) -> Void) {
+        self.output.withLock { $0 = output }
+        // Read after the output is set: a value registered meanwhile is announced twice at worst, never missed.
+        announce(state.withLock { $0.values }.sorted())
     }
 
     public func register(_ secret: Secret) {
@@ -98,8 +97,12 @@ public final class SecretMasker: Sendable {
             }
             return added
         }
-        guard announcesToGitHubActions else { return }
-        for line in added where !line.contains(where: \.isNewline) {
+        announce(added)
+    }
+
+    private func announce(_ values: [String]) {
+        guard announcesToGitHubActions, let output = output.withLock({ $0 }) else { return }
+        for line in values where !line.contains(where: \.isNewline) {
             output("::add-mask::" + Self.escapeWorkflowCommandData(line))
         }
     }

@@ -48,6 +48,7 @@ public struct DSSEEnvelope: Sendable, Equatable, Codable {
     public var bytes: Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // An envelope of strings cannot fail to encode; a failure would be a bug, not an input error.
         guard let data = try? encoder.encode(self) else { preconditionFailure("strings always encode") }
         return data
     }

@@ -71,6 +71,7 @@ public struct CosignSignatureManifest: Sendable, Equatable {
         let body = Body(config: ContentDescriptor(mediaType: Self.configMediaType, digest: ImageDigest.of(config), size: config.count), layers: layers)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a body of strings, numbers and descriptors cannot throw; a failure would be a bug, not an input error.
         guard let bytes = try? encoder.encode(body) else { preconditionFailure("a manifest of strings and numbers always encodes") }
         return ImageManifest(mediaType: ImageManifest.ociManifest, bytes: bytes)
     }

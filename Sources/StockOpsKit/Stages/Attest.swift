@@ -83,8 +83,6 @@ public struct AttestImageStage: Stage {
                 "attested \(pinned): provenance \(provenanceDigest.short())"
                     + (sbomDigest.map { ", CycloneDX SBOM \($0.short())" } ?? ", no SBOM (sbom skipped)") + "\n")
             return AttestationReport(service: built.service, digest: built.digest, provenance: provenanceDigest.description, sbom: sbomDigest?.description)
-        } catch let error as RegistryError {
-            throw error.code == .unreachable ? StageFailure.transient("\(error)") : StageFailure.failed("\(error)")
         } catch let error as SigningError {
             throw StageFailure.failed("\(error)")
         }

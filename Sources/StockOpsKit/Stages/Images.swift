@@ -547,8 +547,6 @@ public struct SignImageStage: Stage {
             for rejected in verification.rejected {
                 context.log.write("signature \(rejected.layer.short()) not verified: \(rejected.reason)\n")
             }
-        } catch let error as RegistryError {
-            throw error.code == .unreachable ? StageFailure.transient("\(error)") : StageFailure.failed("\(error)")
         } catch let error as SigningError {
             throw StageFailure.failed("\(error)")
         }

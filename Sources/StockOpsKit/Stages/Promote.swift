@@ -171,8 +171,7 @@ public struct PromoteStage: Stage {
         do {
             return try await body()
         } catch let error as RegistryError {
-            let transient = error.code == .unreachable || (error.status.map { $0 >= 500 || $0 == 429 } ?? false)
-            throw StageFailure(transient ? .transient : .failed, "cannot \(what): \(error)")
+            throw StageFailure(error.failureKind, "cannot \(what): \(error)")
         }
     }
 }

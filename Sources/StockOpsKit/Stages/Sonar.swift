@@ -49,6 +49,7 @@ public struct SonarStage: Stage {
             throw StageFailure.failed("no \(Self.tokenKey) was fetched from Vault: add it under vault: in pipelines/stockops.yml (secret/data/sonarqube/token)")
         }
         let workingDirectory = context.paths.root + "/" + directory
+        // sonar-project.properties is optional: without a readable one the project key and sources fall back to the defaults.
         let properties = Self.parseProperties((try? String(contentsOfFile: workingDirectory + "/sonar-project.properties", encoding: .utf8)) ?? "")
         let projectKey = properties["sonar.projectKey"] ?? "stockops-\(service.name)"
         let command = SonarScannerCommand(

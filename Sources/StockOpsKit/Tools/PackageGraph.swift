@@ -86,6 +86,7 @@ public struct PackageGraph: Sendable, Equatable {
             let graph = try parse(Data(description.utf8))
             // A memo that cannot be written costs a describe next time, nothing else.
             if let data = try? JSONEncoder().encode(Memo(key: key, description: description)) {
+                // An unwritable .stockops directory or memo file only means describing the package again next run.
                 try? FileManager.default.createDirectory(atPath: root + "/.stockops", withIntermediateDirectories: true)
                 try? data.write(to: URL(fileURLWithPath: memo), options: .atomic)
             }

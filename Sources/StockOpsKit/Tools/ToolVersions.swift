@@ -52,6 +52,7 @@ public enum ToolVersions {
                 loaded[file] = entries
                 // A cache that cannot be written costs asking the tool again next time, nothing else.
                 guard let data = try? JSONEncoder().encode(entries) else { return }
+                // An unwritable cache location keeps the entry in memory for this run only; the tool is asked again next run.
                 try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
             }
