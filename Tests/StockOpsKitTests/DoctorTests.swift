@@ -328,20 +328,11 @@ struct DoctorTests {
 let sonarQubeFake = #"""
     import base64, json, sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from stand_in import JSONHandler
 
     TOKEN, STATUS = sys.argv[1:3]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        def log_message(self, *args):
-            pass
-        def reply(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    class Handler(JSONHandler):
         def do_GET(self):
             if self.path == "/api/system/status":
                 return self.reply(200, {"id": "243B8A4D-AZEPCMpfBfTXwD2FVAGm", "version": "10.7.0.96327", "status": STATUS})
@@ -359,20 +350,11 @@ let sonarQubeFake = #"""
 let defectDojoProfileFake = #"""
     import json, sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from stand_in import JSONHandler
 
     KEY = sys.argv[1]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        def log_message(self, *args):
-            pass
-        def reply(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    class Handler(JSONHandler):
         def do_GET(self):
             if self.headers.get("Authorization") != "Token " + KEY:
                 return self.reply(401, {"detail": "Invalid token."})

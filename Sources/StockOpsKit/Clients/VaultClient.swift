@@ -4,28 +4,25 @@ import Foundation
 /// A Vault request that failed, saying what happened and where.
 public struct VaultError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-
+    public enum Code: String, Sendable, CustomStringConvertible {
         /// 403: the token's policies do not allow the operation on the path.
-        public static let permissionDenied = Code(rawValue: "permissionDenied")
+        case permissionDenied = "permission-denied"
         /// 404: nothing (or only a deleted version) at the path.
-        public static let notFound = Code(rawValue: "notFound")
+        case notFound = "not-found"
         /// 503 "Vault is sealed".
-        public static let sealed = Code(rawValue: "sealed")
+        case sealed
         /// A login was refused: unknown role, wrong secret id.
-        public static let invalidCredentials = Code(rawValue: "invalidCredentials")
+        case invalidCredentials = "invalid-credentials"
         /// No token is set, or the token was revoked by this client.
-        public static let notAuthenticated = Code(rawValue: "notAuthenticated")
+        case notAuthenticated = "not-authenticated"
         /// The server could not be reached (connection refused, DNS, timeout, TLS).
-        public static let unreachable = Code(rawValue: "unreachable")
+        case unreachable
         /// 400 and other refusals of the request itself, such as a check-and-set mismatch.
-        public static let invalidRequest = Code(rawValue: "invalidRequest")
+        case invalidRequest = "invalid-request"
         /// Other 5xx statuses.
-        public static let serverError = Code(rawValue: "serverError")
+        case serverError = "server-error"
         /// A response that is not what the API documents.
-        public static let invalidResponse = Code(rawValue: "invalidResponse")
+        case invalidResponse = "invalid-response"
 
         public var description: String { rawValue }
     }

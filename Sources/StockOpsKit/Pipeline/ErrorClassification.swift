@@ -18,7 +18,7 @@ extension VaultError: ClassifiedError {
         switch code {
         case .unreachable, .sealed, .serverError: .transient
         case .invalidCredentials, .permissionDenied, .notAuthenticated: .infrastructure
-        default: .failed
+        case .notFound, .invalidRequest, .invalidResponse: .failed
         }
     }
 }

@@ -3,12 +3,33 @@ import Foundation
 
 @testable import StockOpsKit
 
-/// Writes a Python server script to `directory`, runs it with `python3` and reads the port it prints first.
+/// The module every Python stand-in imports: `JSONHandler`, an HTTP/1.1 handler that logs nothing and answers JSON with
+/// `reply(status, body)`.
+let pythonStandInModule = #"""
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    class JSONHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args):
+            pass
+        def reply(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+    """#
+
+/// Writes a Python server script (and ``pythonStandInModule`` beside it) to `directory`, runs it with `python3` and
+/// reads the port it prints first.
 func launchPythonServer(_ source: String, directory: String, arguments: [String], name: String) async throws -> (process: Process, port: Int, directory: String)
 {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let script = directory + "/server.py"
     try source.write(toFile: script, atomically: true, encoding: .utf8)
+    try pythonStandInModule.write(toFile: directory + "/stand_in.py", atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", script] + arguments
@@ -66,6 +87,7 @@ final class FakeAPIServer: @unchecked Sendable {
     static let defectDojo = #"""
         import email.parser, email.policy, json, sys, threading, xml.etree.ElementTree as ET
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from stand_in import JSONHandler
 
         KEY = sys.argv[1]
         LOCK = threading.Lock()
@@ -86,17 +108,7 @@ final class FakeAPIServer: @unchecked Sendable {
                 return data.get("bomFormat") == "CycloneDX"
             return False
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            def log_message(self, *args):
-                pass
-            def reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JSONHandler):
             def do_GET(self):
                 if self.path == "/_requests":
                     with LOCK:
@@ -166,6 +178,7 @@ final class FakeAPIServer: @unchecked Sendable {
     static let argoCD = #"""
         import json, subprocess, sys, threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from stand_in import JSONHandler
         from urllib.parse import urlsplit, parse_qs
 
         TOKEN, APP, REPO, BRANCH, MODE = sys.argv[1:6]
@@ -204,17 +217,7 @@ final class FakeAPIServer: @unchecked Sendable {
                                "health": {"status": health, "message": "Deployment trade exceeded its progress deadline" if health == "Degraded" else ""},
                                "operationState": {"phase": "Succeeded" if in_sync else "Running"}}}
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            def log_message(self, *args):
-                pass
-            def reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JSONHandler):
             def do_GET(self):
                 url = urlsplit(self.path)
                 if url.path == "/_requests":
