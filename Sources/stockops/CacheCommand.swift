@@ -19,8 +19,7 @@ struct CacheCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "The repository root. (default: the current directory)")
-        var root: String?
+        @OptionGroup var root: RootOption
 
         @Option(help: "Entries kept per node, newest first.")
         var keep: Int = 1
@@ -33,9 +32,8 @@ struct CacheCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let root = root ?? FileManager.default.currentDirectoryPath
             let terminal = Terminal()
-            let cache = OutputCache(directory: StateDirectory.cache(root: root, environment: RunEnvironment.load(root: root)))
+            let cache = OutputCache(directory: StateDirectory.cache(root: root.path, environment: root.environment))
             let report = try await terminal.report { () throws(StockOpsError) in
                 do {
                     return try cache.prune(keep: keep)

@@ -21,11 +21,7 @@ struct DoctorCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The repository root. (default: the current directory)")
-    var root: String?
-
-    @Option(help: "The pipeline file, relative to the root.")
-    var config: String = PipelineConfig.defaultPath
+    @OptionGroup var repository: RepositoryOptions
 
     @Option(
         name: [.customShort("e"), .long],
@@ -38,8 +34,9 @@ struct DoctorCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let root = root ?? FileManager.default.currentDirectoryPath
-        let processEnvironment = RunEnvironment.load(root: root)
+        let root = repository.root.path
+        let config = repository.config
+        let processEnvironment = repository.root.environment
         let pipeline: PipelineConfig
         do {
             pipeline = try PipelineConfig.load(path: config.hasPrefix("/") ? config : root + "/" + config, displayPath: config)

@@ -26,11 +26,7 @@ struct ExportCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "The repository root. (default: the current directory)")
-        var root: String?
-
-        @Option(help: "The pipeline file, relative to the root.")
-        var config: String = PipelineConfig.defaultPath
+        @OptionGroup var repository: RepositoryOptions
 
         @Option(help: ArgumentHelp("Write the workflow to this file instead of standard output.", valueName: "file"))
         var output: String?
@@ -44,8 +40,8 @@ struct ExportCommand: AsyncParsableCommand {
         var env: Environment?
 
         func run() async throws {
-            let root = root ?? FileManager.default.currentDirectoryPath
-            let request = RunRequest(root: root, configPath: config, environment: env, processEnvironment: RunEnvironment.load(root: root))
+            let request = RunRequest(
+                root: repository.root.path, configPath: repository.config, environment: env, processEnvironment: repository.root.environment)
             let terminal = Terminal()
             let workflow = try await terminal.report { () throws(StockOpsError) in try ExportedWorkflow.export(request, matrix: matrix) }
             guard let output else { return terminal.output.write(workflow.text) }

@@ -40,11 +40,7 @@ struct GitOpsCommand: AsyncParsableCommand {
         @Option(help: "The service whose image changes.")
         var service: String
 
-        @Option(help: "The repository root. (default: the current directory)")
-        var root: String?
-
-        @Option(help: "The pipeline file, relative to the root.")
-        var config: String = PipelineConfig.defaultPath
+        @OptionGroup var repository: RepositoryOptions
 
         @Flag(
             help:
@@ -53,9 +49,9 @@ struct GitOpsCommand: AsyncParsableCommand {
         var json = false
 
         func request(_ action: GitOpsRequest.Action, to: String? = nil) -> GitOpsRequest {
-            let root = root ?? FileManager.default.currentDirectoryPath
-            return GitOpsRequest(
-                action: action, root: root, configPath: config, environment: env, service: service, to: to, processEnvironment: RunEnvironment.load(root: root))
+            GitOpsRequest(
+                action: action, root: repository.root.path, configPath: repository.config, environment: env, service: service, to: to,
+                processEnvironment: repository.root.environment)
         }
     }
 

@@ -6,11 +6,7 @@ extension Environment: ExpressibleByArgument {}
 
 /// Flags shared by `run`, `plan` and `graph`.
 struct PipelineOptions: ParsableArguments {
-    @Option(help: "The repository root. (default: the current directory)")
-    var root: String?
-
-    @Option(help: "The pipeline file, relative to the root.")
-    var config: String = PipelineConfig.defaultPath
+    @OptionGroup var repository: RepositoryOptions
 
     @Option(
         name: [.customShort("e"), .long],
@@ -48,8 +44,8 @@ struct PipelineOptions: ParsableArguments {
     }
 
     var request: RunRequest {
-        let root = root ?? FileManager.default.currentDirectoryPath
-        var request = RunRequest(root: root, configPath: config, environment: env, processEnvironment: RunEnvironment.load(root: root))
+        var request = RunRequest(
+            root: repository.root.path, configPath: repository.config, environment: env, processEnvironment: repository.root.environment)
         request.force = force
         request.jobs = jobs
         request.only = only

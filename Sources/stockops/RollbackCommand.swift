@@ -37,21 +37,13 @@ struct RollbackCommand: AsyncParsableCommand {
     @Flag(help: "Do not ask for a confirmation (environments requiring approval still need one).")
     var yes = false
 
-    @Option(help: ArgumentHelp("Who approves the rollback, for environments that require approval.", valueName: "name"))
-    var approver: String?
-
-    @Flag(help: "Roll back to digests whose signatures do not verify or that prod never ran and stage never proved (recorded in the ledger).")
-    var forceUnverified = false
-
-    @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks.", valueName: "seconds"))
-    var smokeTimeout: Double = 60
+    @OptionGroup var deploy: DeployOptions
 
     @Option(help: ArgumentHelp("Seconds to wait for the environment's lock when it is held.", valueName: "seconds"))
     var wait: Double = 0
 
     func validate() throws {
         if (tag == nil) == !toPrevious { throw ValidationError("pass either --tag TAG or --to-previous") }
-        _ = try seconds(smokeTimeout, "--smoke-timeout")
         _ = try seconds(wait, "--wait")
     }
 
@@ -62,9 +54,9 @@ struct RollbackCommand: AsyncParsableCommand {
         var request = RollbackRequest(target: target.request, tag: tag)
         request.toPrevious = toPrevious
         request.yes = yes
-        request.approver = approver
-        request.forceUnverified = forceUnverified
-        request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
+        request.approver = deploy.approver
+        request.forceUnverified = deploy.forceUnverified
+        request.smokeTimeout = try deploy.smokeTimeoutDuration
         request.lockWait = try seconds(wait, "--wait")
         let terminal = Terminal()
         // Under --json the progress goes to standard error, the one document to standard output.

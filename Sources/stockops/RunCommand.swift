@@ -24,14 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show the plan instead of running.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("Who approves a deploy to an environment that requires approval (with --approve deploy).", valueName: "name"))
-    var approver: String?
-
-    @Flag(help: "Release to prod images whose digests did not pass stage, and deploy digests whose signatures do not verify (recorded in the ledger).")
-    var forceUnverified = false
-
-    @Option(help: ArgumentHelp("Seconds the services may take to answer their health checks after a deploy.", valueName: "seconds"))
-    var smokeTimeout: Double = 60
+    @OptionGroup var deploy: DeployOptions
 
     @Option(
         name: [.customLong("wait"), .customLong("lock-wait")],
@@ -45,7 +38,6 @@ struct RunCommand: AsyncParsableCommand {
     var outputsDir: String?
 
     func validate() throws {
-        _ = try seconds(smokeTimeout, "--smoke-timeout")
         _ = try seconds(lockWait, "--wait")
     }
 
@@ -53,9 +45,9 @@ struct RunCommand: AsyncParsableCommand {
         if dryRun { return try await PlanCommand.plan(options.request, json: options.json) }
         var request = options.request
         request.outputsDirectory = outputsDir
-        request.approver = approver
-        request.forceUnverified = forceUnverified
-        request.smokeTimeout = try seconds(smokeTimeout, "--smoke-timeout")
+        request.approver = deploy.approver
+        request.forceUnverified = deploy.forceUnverified
+        request.smokeTimeout = try deploy.smokeTimeoutDuration
         request.lockWait = try seconds(lockWait, "--wait")
         let terminal = Terminal()
         // Under --json the progress goes to standard error, the record to standard output.

@@ -11,10 +11,9 @@ struct RunsCommand: AsyncParsableCommand {
     )
 
     struct Location: ParsableArguments {
-        @Option(help: "The repository root. (default: the current directory)")
-        var root: String?
+        @OptionGroup var root: RootOption
 
-        var path: String { root ?? FileManager.default.currentDirectoryPath }
+        var path: String { root.path }
 
         /// The record of `runID` (the newest run when nil) and its paths; a missing run is a usage error, printed.
         func record(_ runID: String?) throws -> (RunRecord, RunPaths) {

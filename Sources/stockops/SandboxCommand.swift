@@ -17,12 +17,11 @@ struct SandboxCommand: AsyncParsableCommand {
 
     /// The flags every sandbox action takes.
     struct Options: ParsableArguments {
-        @Option(help: "The repository root. (default: the current directory)")
-        var root: String?
+        @OptionGroup var root: RootOption
 
         /// Runs `scripts/sandbox.sh ACTION ARGUMENTS` of the root, with this terminal.
         func script(_ action: String, _ arguments: [String] = []) throws {
-            let root = root ?? FileManager.default.currentDirectoryPath
+            let root = self.root.path
             let script = root + "/scripts/sandbox.sh"
             guard FileManager.default.isExecutableFile(atPath: script) else {
                 FileHandle.standardError.write(Data("error: \(script) not found: run stockops sandbox from the repository root or pass --root\n".utf8))

@@ -23,20 +23,16 @@ struct SecretsCommand: AsyncParsableCommand {
                   VAULT_ROLE_ID_FILE=vault-out/ci/role_id VAULT_SECRET_ID_FILE=vault-out/ci/secret_id stockops secrets check
                 """)
 
-        @Option(help: "The repository root. (default: the current directory)")
-        var root: String?
-
-        @Option(help: "The pipeline file, relative to the root.")
-        var config: String = PipelineConfig.defaultPath
+        @OptionGroup var repository: RepositoryOptions
 
         @Flag(help: "Print JSON: {schemaVersion, policies, secrets: [{path, key, state}], readable}.")
         var json = false
 
         func run() async throws {
-            let root = root ?? FileManager.default.currentDirectoryPath
+            let config = repository.config
             let terminal = Terminal()
             let report = try await terminal.report { () async throws(StockOpsError) in
-                try await SecretsReport.check(root: root, configPath: config, environment: RunEnvironment.load(root: root))
+                try await SecretsReport.check(root: repository.root.path, configPath: config, environment: repository.root.environment)
             }
             if json {
                 terminal.json(report)

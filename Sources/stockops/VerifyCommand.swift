@@ -24,20 +24,14 @@ struct VerifyCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The image: <service>:<tag>, host/project/service:tag, or …@sha256:<digest>.", valueName: "image"))
     var image: String
 
-    @Option(help: "The repository root. (default: the current directory)")
-    var root: String?
-
-    @Option(help: "The pipeline file, relative to the root.")
-    var config: String = PipelineConfig.defaultPath
+    @OptionGroup var repository: RepositoryOptions
 
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() async throws {
-        let root = root ?? FileManager.default.currentDirectoryPath
-        var request = VerifyRequest(
-            root: root, image: image, processEnvironment: RunEnvironment.load(root: root))
-        request.configPath = config
+        var request = VerifyRequest(root: repository.root.path, image: image, processEnvironment: repository.root.environment)
+        request.configPath = repository.config
         let terminal = Terminal()
         let report = try await terminal.report { () async throws(StockOpsError) in try await ImageVerificationReport.verify(request) }
         if json {

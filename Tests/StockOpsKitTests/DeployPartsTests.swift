@@ -324,7 +324,7 @@ import Testing
     // MARK: Smoke test against a real HTTP server
 
     /// `python3 -m http.server` serving `files` on a free loopback port.
-    final class FileServer: @unchecked Sendable {
+    final class FileServer: ChildServer, @unchecked Sendable {
         let process = Process()
         let port: Int
 
@@ -339,13 +339,6 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-        }
-
-        func stop() {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
 /// A local stand-in for a Slack incoming webhook: records every request and checks it against the
 /// documented payload shape (POST, `Content-Type: application/json`, a string `text`, `blocks` an array
 /// of objects each with a string `type`), answering 200 `ok` or 400 `invalid_payload`.
-final class WebhookServer: @unchecked Sendable {
+final class WebhookServer: ChildServer, @unchecked Sendable {
     let process: Process
     let port: Int
     let recordPath: String
@@ -106,13 +106,6 @@ final class WebhookServer: @unchecked Sendable {
     var requests: [Request] {
         let text = (try? String(contentsOfFile: recordPath, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
-    }
-
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
     }
 
     deinit { stop() }

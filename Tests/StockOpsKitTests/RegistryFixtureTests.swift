@@ -7,7 +7,7 @@ import Testing
 /// A `docker-registry serve` (the CNCF distribution registry) on a free loopback port, with its storage and
 /// configuration in a temporary directory, started for one test and killed by its PID at the end.
 /// `apt-get install docker-registry apache2-utils` provides `docker-registry` and `htpasswd`.
-final class LocalRegistry: @unchecked Sendable {
+final class LocalRegistry: ChildServer, @unchecked Sendable {
     enum Auth {
         case none
         /// HTTP Basic against an htpasswd file made by `htpasswd -Bbn`.
@@ -27,18 +27,11 @@ final class LocalRegistry: @unchecked Sendable {
             throw FixtureError(
                 "`docker-registry` is not on the PATH: these tests need a real OCI registry; run `apt-get install docker-registry apache2-utils`")
         }
-        var lastError: (any Error)?
-        for _ in 0..<3 {
-            let server = try LocalRegistry(executable: registry, port: try freeLoopbackPort(), auth: auth)
-            do {
-                try await server.waitUntilServing()
-                return server
-            } catch {
-                lastError = error
-                server.stop()
-            }
+        return try await startChildServer("docker-registry") {
+            try LocalRegistry(executable: registry, port: try freeLoopbackPort(), auth: auth)
+        } ready: {
+            try await $0.waitUntilServing()
         }
-        throw lastError ?? FixtureError("docker-registry did not start")
     }
 
     private init(executable: String, port: Int, auth: Auth) throws {
@@ -117,13 +110,7 @@ final class LocalRegistry: @unchecked Sendable {
         RegistryClient(baseURL: baseURL, credentials: credentials, http: RegistryFixtureSupport.httpConfiguration)
     }
 
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+    var ownPath: String? { directory }
 
     deinit { stop() }
 }

