@@ -51,7 +51,7 @@ import Testing
         other.release()
     }
 
-    @Test func aWaitingHolderGetsTheLockOnceReleased() async throws {
+    @Test(.timeLimit(.minutes(1))) func aWaitingHolderGetsTheLockOnceReleased() async throws {
         let state = temporaryDirectory()
         let first = try await EnvironmentLock.acquire(stateDirectory: state, environment: .prod, holder: holder("deploy v1.0.0"))
         let waits = Recorder<LockState>()

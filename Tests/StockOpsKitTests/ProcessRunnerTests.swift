@@ -69,7 +69,7 @@ import Testing
         #expect(Int32(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) == result.pid)
     }
 
-    @Test func cancellationKillsTheWholeProcessGroup() async throws {
+    @Test(.timeLimit(.minutes(1))) func cancellationKillsTheWholeProcessGroup() async throws {
         let pid = Mutex<Int32?>(nil)
         let directory = temporaryDirectory()
         let task = Task {
@@ -98,7 +98,7 @@ import Testing
         #expect(gone, "the grandchild in the same group is gone too")
     }
 
-    @Test func aProcessIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
+    @Test(.timeLimit(.minutes(1))) func aProcessIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
         let quick = ProcessRunner(grace: .milliseconds(300))
         let pid = Mutex<Int32?>(nil)
         let directory = temporaryDirectory()
