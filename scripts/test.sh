@@ -69,8 +69,7 @@ done
 export STOCKOPS_SERVICE_BINARIES="$PWD/.build-images/release"
 test_status=0
 # The services' package with coverage is built by `swift test` itself, as the pipeline's test nodes build it (step 1
-# left it built): `swift build --build-tests` compiles HummingbirdCore and Hummingbird differently from `swift test`, so
-# either one after the other recompiles them (about 3 minutes here).
+# left it built, and services/Package.swift keeps that build from being redone: see its hummingbird dependency).
 TMPDIR="$workdir/tmp" swift test --package-path services --enable-code-coverage "$@" || test_status=$?
 TMPDIR="$workdir/tmp" swift test --skip-build --scratch-path .build-stockops "$@" || test_status=$?
 # Step 3's sandbox starts its own engine on the same data directory: this one stops first.

@@ -19,7 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        // One trait, not Hummingbird's default two: SwiftPM passes enabled traits as -D flags in the order of a Set, so two
+        // of them recompile Hummingbird and HummingbirdCore on about half of the builds (swift-package-manager#10525).
+        // The services use no swift-configuration reader, which the other trait (ConfigurationSupport) would compile in.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         // MARK: PostgreSQL over libpq
