@@ -33,8 +33,7 @@ struct BenchDeployCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = root ?? FileManager.default.currentDirectoryPath
-        let configPath = config.hasPrefix("/") ? config : root + "/" + config
-        let pipeline = try PipelineConfig.load(path: configPath, displayPath: config)
+        let pipeline = try PipelineConfig.load(root: root, configPath: config)
         let decoder = JSONDecoder()
         let images = try pipeline.services.map { service in
             let path = builds + "/" + service.name + ".json"

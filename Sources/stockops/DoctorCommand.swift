@@ -39,7 +39,7 @@ struct DoctorCommand: AsyncParsableCommand {
         let processEnvironment = repository.root.environment
         let pipeline: PipelineConfig
         do {
-            pipeline = try PipelineConfig.load(path: config.hasPrefix("/") ? config : root + "/" + config, displayPath: config)
+            pipeline = try PipelineConfig.load(root: root, configPath: config)
         } catch {
             Console(fd: 2).write("error: \(error.description)\n")
             throw ExitCode(ExitStatus.usage.rawValue)

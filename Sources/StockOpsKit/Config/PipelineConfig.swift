@@ -134,6 +134,11 @@ public struct PipelineConfig: Sendable, Equatable {
     /// The default location, relative to the repository root.
     public static let defaultPath = "pipelines/stockops.yml"
 
+    /// Reads and validates `configPath` (relative to `root` unless absolute); errors name it as given.
+    public static func load(root: String, configPath: String) throws(ConfigError) -> PipelineConfig {
+        try load(path: configPath.hasPrefix("/") ? configPath : root + "/" + configPath, displayPath: configPath)
+    }
+
     /// Reads and validates the file at `path`; `displayPath` is how errors name it.
     public static func load(path: String, displayPath: String? = nil) throws(ConfigError) -> PipelineConfig {
         let name = displayPath ?? path

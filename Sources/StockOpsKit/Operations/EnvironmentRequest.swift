@@ -52,10 +52,9 @@ extension EnvironmentRequest {
     /// The pipeline file, with `STOCKOPS_REGISTRY` replacing the registry host as in the image stages; an environment
     /// it does not list is a usage error.
     public func pipelineConfig() throws(StockOpsError) -> PipelineConfig {
-        let path = configPath.hasPrefix("/") ? configPath : root + "/" + configPath
         let config: PipelineConfig
         do {
-            config = try PipelineConfig.load(path: path, displayPath: configPath)
+            config = try PipelineConfig.load(root: root, configPath: configPath)
         } catch {
             throw StockOpsError(.config, error.description)
         }

@@ -113,19 +113,16 @@ extension EnvironmentRequest {
     /// The version each service of the pipeline reports on its published port (`GET /livez` through the proxy), or
     /// why it could not be asked; empty without a readable pipeline.
     func answeringBuilds() async -> [String: String] {
-        let request = self
-        let path = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         // Optional: without a readable pipeline the status shows no answering builds, as documented above.
-        guard let config = try? PipelineConfig.load(path: path, displayPath: request.configPath) else { return [:] }
-        let compose = ComposeEnvironment.command(
-            flavor: .standalone, environment: request.environment, root: nil, processEnvironment: request.processEnvironment)
-        let environment = ComposeEnvironment(compose: compose, config: config, environment: request.environment, processEnvironment: request.processEnvironment)
+        guard let config = try? PipelineConfig.load(root: root, configPath: configPath) else { return [:] }
+        let compose = ComposeEnvironment.command(flavor: .standalone, environment: environment, root: nil, processEnvironment: processEnvironment)
+        let project = ComposeEnvironment(compose: compose, config: config, environment: environment, processEnvironment: processEnvironment)
         // Likewise without the services' published ports.
-        guard let ports = try? environment.ports() else { return [:] }
+        guard let ports = try? project.ports() else { return [:] }
         let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), totalTimeout: .seconds(2), retry: .none))
         var versions: [String: String] = [:]
         for service in config.services {
-            let url = "http://\(environment.smokeHost):\(ports[service.name] ?? 0)/livez"
+            let url = "http://\(project.smokeHost):\(ports[service.name] ?? 0)/livez"
             do {
                 let response = try await client.send(HTTPRequest(url: url))
                 // A body that is not JSON reads as "no version in /livez".
@@ -161,5 +158,4 @@ extension EnvironmentRequest {
         guard let containers, !containers.isEmpty else { return (contents.last?.images.keys).map { Array($0).sorted() } ?? [] }
         return Array(Set(containers.map(\.service))).sorted()
     }
-
 }

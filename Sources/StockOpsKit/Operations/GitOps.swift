@@ -72,8 +72,7 @@ extension GitOpsRequest {
         let request = self
         let config: PipelineConfig
         do {
-            config = try PipelineConfig.load(
-                path: request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath, displayPath: request.configPath)
+            config = try PipelineConfig.load(root: request.root, configPath: request.configPath)
         } catch {
             throw StockOpsError(.config, error.description)
         }

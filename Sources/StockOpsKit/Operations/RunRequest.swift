@@ -52,10 +52,9 @@ extension RunRequest {
     /// render are errors here.
     func prepared(requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> PreparedRun {
         let request = self
-        let configPath = request.configPath.hasPrefix("/") ? request.configPath : request.root + "/" + request.configPath
         let config: PipelineConfig
         do {
-            config = try PipelineConfig.load(path: configPath, displayPath: request.configPath)
+            config = try PipelineConfig.load(root: request.root, configPath: request.configPath)
         } catch {
             throw StockOpsError(.config, error.description)
         }

@@ -34,7 +34,7 @@ public struct SecretsReport: Sendable, Encodable {
     ) async throws(StockOpsError) -> SecretsReport {
         let config: PipelineConfig
         do {
-            config = try PipelineConfig.load(path: configPath.hasPrefix("/") ? configPath : root + "/" + configPath, displayPath: configPath)
+            config = try PipelineConfig.load(root: root, configPath: configPath)
         } catch {
             throw StockOpsError(.config, error.description)
         }
