@@ -116,8 +116,7 @@ public struct BuildImageStage: Stage {
     public func run(_ context: StageContext) async throws -> BuiltImage {
         let root = context.paths.root
         let git = Git(repository: root)
-        let commit = try await context.runner.run(git.resolveCommit("HEAD")).check("git rev-parse HEAD", kind: .infrastructure).output
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let commit = try await Self.headCommit(git, context)
         let uncommitted = try await Self.uncommittedFiles(git, context)
         let tag: RegistryTag
         if uncommitted.isEmpty {
@@ -207,6 +206,12 @@ public struct BuildImageStage: Stage {
             service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false, uncommittedFiles: files)
     }
 
+    /// The full SHA of `HEAD`.
+    static func headCommit(_ git: Git, _ context: StageContext) async throws -> String {
+        try await context.runner.run(git.resolveCommit("HEAD")).check("git rev-parse HEAD", kind: .infrastructure).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Files of the working tree that differ from `HEAD` (staged or not) or are untracked, outside `.stockops/`.
     static func uncommittedFiles(_ git: Git, _ context: StageContext) async throws -> [String] {
         let changed = try await context.runner.run(git.changedFiles(since: "HEAD")).check("git diff --name-only HEAD", kind: .infrastructure)
@@ -241,7 +246,9 @@ public struct BuildImageStage: Stage {
         return first.hasSuffix("/") ? String(first.dropLast()) : first
     }
 
-    private func buildBinary(_ context: StageContext) async throws -> String {
+    /// Compiles the service's static release binary (`images.build-configuration`, stripped) and returns its path;
+    /// SwiftPM only relinks or does nothing when `compile[<service>]` already built it in the same directory.
+    func buildBinary(_ context: StageContext) async throws -> String {
         let swiftPM = SwiftPM(swift: settings.swift, packageDirectory: service.packageDirectory(root: context.paths.root))
         var arguments = ["-c", settings.images.buildConfiguration, "--static-swift-stdlib"] + SwiftPM.strippedLink
         if let scratch = settings.images.scratchPath {
