@@ -156,6 +156,10 @@ enum DockerEngine {
             let buildLog = try String(
                 contentsOfFile: RunPaths(root: Self.root, runDirectory: firstDirectory).logPath(for: NodeID("build", key: service.name)), encoding: .utf8)
             #expect(!buildLog.contains("Compiling ") && !buildLog.contains("Linking "), "\(buildLog)")
+            let compileLog = try String(
+                contentsOfFile: RunPaths(root: Self.root, runDirectory: firstDirectory).logPath(for: StockOpsPipeline.compile(service.name).id), encoding: .utf8
+            )
+            #expect(compileLog.contains("$ nice -n 19 swift build "), "the compile yields the CPU to the tests: \(compileLog)")
             #expect(built.repository == "\(registry.host)/stockapp/\(service.name)")
             let stored = try await registry.client(RegistryCredentials(username: Self.username, password: Secret(Self.password))).digest(
                 of: try RegistryTag.parse(built.tag), in: "stockapp/\(service.name)")

@@ -256,6 +256,37 @@ import Testing
         #expect(runs.withLock { $0 } == 2)
     }
 
+    /// SwiftPM writes Package.resolved, one of a test node's inputs, on a fresh clone: the next run hits the cache, and
+    /// so does a later fresh clone, which again has none.
+    @Test func aNodeThatCreatesItsOwnInputIsCachedUnderBothKeys() async throws {
+        let root = temporaryDirectory()
+        let cache = OutputCache(directory: root + "/cache")
+        let lockFile = root + "/Package.resolved"
+        let runs = Mutex(0)
+        func graph() throws -> PipelineGraph {
+            var builder = GraphBuilder()
+            builder.add(
+                "test",
+                Produce {
+                    runs.withLock { $0 += 1 }
+                    _ = FileManager.default.createFile(atPath: lockFile, contents: Data("pins".utf8))
+                    return 1
+                },
+                cacheInputs: { _ in [(try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "no Package.resolved"] })
+            return try builder.build()
+        }
+        let first = await scheduler(root: root, cache: cache).run(try graph())
+        #expect(first["test"]?.status == .passed)
+        let second = await scheduler(root: root, cache: cache).run(try graph())
+        #expect(second["test"]?.status == .cached)
+        #expect(second["test"]?.cacheKey != first["test"]?.cacheKey, "the key of the inputs the run left")
+        try FileManager.default.removeItem(atPath: lockFile)
+        let freshClone = await scheduler(root: root, cache: cache).run(try graph())
+        #expect(freshClone["test"]?.status == .cached)
+        #expect(freshClone["test"]?.cacheKey == first["test"]?.cacheKey)
+        #expect(runs.withLock { $0 } == 1)
+    }
+
     @Test func aMissingToolIsAnInfrastructureFailure() async throws {
         var builder = GraphBuilder()
         builder.add(

@@ -216,11 +216,14 @@ public struct Scheduler: Sendable {
         let log = NodeLog(path: writesLogs && mode == .execute ? paths.logPath(for: node.id) : nil)
         if runsNow { observer?.nodeStarted(node.id, at: started, log: log) }
 
+        let keyContext = cache.map { CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: $0.directory) }
+        func cacheKey(_ inputs: @Sendable (CacheKeyContext) async throws -> [String], _ context: CacheKeyContext) async throws -> String {
+            Digest.sha256(([node.id.description] + (try await inputs(context))).joined(separator: "\u{0}")).hex
+        }
         var key: String?
-        if let inputs = node.cacheInputs, let cache {
+        if let inputs = node.cacheInputs, let cache, let keyContext {
             do {
-                let parts = try await inputs(CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: cache.directory))
-                key = Digest.sha256(([node.id.description] + parts).joined(separator: "\u{0}")).hex
+                key = try await cacheKey(inputs, keyContext)
                 // An entry that no longer decodes is a cache miss: the node runs again.
                 if let data = cache.lookup(node: node.id, key: key!), let value = try? node.decode(data) {
                     log.write("cache hit \(key!)\n")
@@ -241,7 +244,16 @@ public struct Scheduler: Sendable {
                 node: node.id, attempt: attempt, log: log, runner: runner, paths: paths, outputs: outputs, dependencies: Set(node.dependencies))
             do {
                 let value = try await Self.withTimeout(node.policy.timeout) { try await node.execute(context) }
-                if let key { cache?.store(node: node.id, key: key, output: value.encoded) }
+                if let key, let cache {
+                    cache.store(node: node.id, key: key, output: value.encoded)
+                    // A node may create one of its own inputs (SwiftPM writes Package.resolved on a fresh clone): the
+                    // result is also stored under the key its inputs have now, which the next run computes. A key that
+                    // cannot be computed again only costs that hit.
+                    if let inputs = node.cacheInputs, let keyContext, let after = try? await cacheKey(inputs, keyContext), after != key {
+                        log.write("the inputs changed while the node ran: stored under \(after.prefix(12)) too\n")
+                        cache.store(node: node.id, key: after, output: value.encoded)
+                    }
+                }
                 return finish(.passed, attempts: attempt, key: key, value: value, log: log)
             } catch let timeout as TimeoutReached {
                 log.write("timed out after \(timeout.limit)\n")

@@ -17,8 +17,9 @@ public struct CompiledService: Codable, Sendable, Equatable {
 
 /// `compile[<service>]`: the service's static release binary, compiled while its tests run. It needs no test result
 /// and publishes nothing: `build[<service>]`, which waits for the tests, finds the binary up to date in the same
-/// SwiftPM directory and only builds and pushes the image. On two cores the release compile (whole-module, about
-/// 1.6 cores busy) and the tests' debug compile overlap instead of running one after the other.
+/// SwiftPM directory and only builds and pushes the image. The compile runs at the lowest CPU priority: the tests'
+/// debug build and tests keep their speed, and the release compile (whole-module, about 1.6 of 2 cores busy alone)
+/// takes the cores they leave idle instead of starting after them.
 ///
 /// Nothing is compiled when the registry already holds the commit's image (`git-<sha7>` with the commit as its
 /// revision): the build node reuses that image.
@@ -38,7 +39,7 @@ public struct CompileServiceStage: Stage {
             context.log.write("\(reused): not compiled, build[\(service.name)] reuses the image\n")
             return CompiledService(service: service.name, binary: nil, notCompiled: reused)
         }
-        return CompiledService(service: service.name, binary: try await build.buildBinary(context))
+        return CompiledService(service: service.name, binary: try await build.buildBinary(context, yieldingCPU: true))
     }
 
     /// Says which image of the commit the registry holds, when the working tree is clean and it holds one; nil

@@ -248,13 +248,15 @@ public struct BuildImageStage: Stage {
 
     /// Compiles the service's static release binary (`images.build-configuration`, stripped) and returns its path;
     /// SwiftPM only relinks or does nothing when `compile[<service>]` already built it in the same directory.
-    func buildBinary(_ context: StageContext) async throws -> String {
+    /// `yieldingCPU`: at the lowest CPU priority, so that work running beside it keeps its speed.
+    func buildBinary(_ context: StageContext, yieldingCPU: Bool = false) async throws -> String {
         let swiftPM = SwiftPM(swift: settings.swift, packageDirectory: service.packageDirectory(root: context.paths.root))
         var arguments = ["-c", settings.images.buildConfiguration, "--static-swift-stdlib"] + SwiftPM.strippedLink
         if let scratch = settings.images.scratchPath {
             arguments += ["--scratch-path", scratch.hasPrefix("/") ? scratch : context.paths.root + "/" + scratch]
         }
-        _ = try await context.run(swiftPM.build(product: service.product, arguments: arguments)).check("swift build --product \(service.product)")
+        let build = swiftPM.build(product: service.product, arguments: arguments)
+        _ = try await context.run(yieldingCPU ? build.yieldingCPU : build).check("swift build --product \(service.product)")
         let path = try await context.runner.run(swiftPM.build(product: nil, arguments: arguments + ["--show-bin-path"]))
             .check("swift build --show-bin-path", kind: .infrastructure).output
         guard let directory = Git.parseLines(path).last else { throw StageFailure.infrastructure("swift build --show-bin-path printed nothing") }
