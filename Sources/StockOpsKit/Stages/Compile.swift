@@ -22,7 +22,7 @@ public struct CompiledService: Codable, Sendable, Equatable {
 /// takes the cores they leave idle instead of starting after them.
 ///
 /// Nothing is compiled when the registry already holds the commit's image (`git-<sha7>` with the commit as its
-/// revision): the build node reuses that image.
+/// revision) and, when the run signs, its signature verifies: the build node reuses that image.
 public struct CompileServiceStage: Stage {
     public var service: ServiceConfig
     public var settings: ImageSettings
@@ -35,16 +35,16 @@ public struct CompileServiceStage: Stage {
 
     public func run(_ context: StageContext) async throws -> CompiledService {
         let build = BuildImageStage(service: service, settings: settings)
-        if let reused = try await committedImage(context) {
+        if let reused = try await committedImage(context, build: build) {
             context.log.write("\(reused): not compiled, build[\(service.name)] reuses the image\n")
             return CompiledService(service: service.name, binary: nil, notCompiled: reused)
         }
         return CompiledService(service: service.name, binary: try await build.buildBinary(context, yieldingCPU: true))
     }
 
-    /// Says which image of the commit the registry holds, when the working tree is clean and it holds one; nil
-    /// otherwise, and when the registry cannot be asked (the build node then asks again and reports why).
-    private func committedImage(_ context: StageContext) async throws -> String? {
+    /// Says which image of the commit the registry holds, when the working tree is clean and the build node will
+    /// reuse it; nil otherwise, and when the registry cannot be asked (the build node then asks again and reports why).
+    private func committedImage(_ context: StageContext, build: BuildImageStage) async throws -> String? {
         let git = Git(repository: context.paths.root)
         guard try await BuildImageStage.uncommittedFiles(git, context).isEmpty else { return nil }
         let commit = try await BuildImageStage.headCommit(git, context)
@@ -54,6 +54,16 @@ public struct CompileServiceStage: Stage {
         guard let client = try? settings.client(context), let found = try? await client.digest(of: tag, in: repository),
             let labels = try? await client.labels(repository, .digest(found)), labels[RegistryClient.revisionLabel] == commit
         else { return nil }
+        let reference = try ImageReference.parse(settings.registry.host + "/" + repository).pinned(to: found)
+        do {
+            if let unsigned = try await build.unsignedReason(reference, client: client, context: context) {
+                context.log.write("\(reference): \(unsigned), so build[\(service.name)] rebuilds it: compiling\n")
+                return nil
+            }
+        } catch {
+            context.log.write("the signature of \(reference) could not be checked (\(error)): compiling\n")
+            return nil
+        }
         return "\(settings.registry.host)/\(repository):\(tag) already exists at \(found), built from \(commit)"
     }
 }

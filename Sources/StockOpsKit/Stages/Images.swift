@@ -294,7 +294,7 @@ public struct BuildImageStage: Stage {
 
     /// Why an existing image of the commit must not be reused when the run signs: no signature of the run's key
     /// verifies. Nil when it verifies, or when the run has no key to check with.
-    private func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
+    func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
         // fetch-secrets is skipped without VAULT_ADDR: then there is no key to check with.
         let fetched = settings.secrets.flatMap { try? context.value($0) }
         // Keys that cannot be read leave nothing to check with here; sign and deploy read them again and report why.
