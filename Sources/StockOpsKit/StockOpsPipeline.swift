@@ -74,7 +74,7 @@ public enum StockOpsPipeline {
             graph.add(
                 NodeID("test", key: service.name),
                 TestStage(service: service, minimumCoverage: minimumCoverage, passEnvironment: options.testEnvironment, scratchPath: testScratch),
-                policy: NodePolicy(.gate, timeout: .seconds(3600), resources: [testBuildResource]),
+                policy: NodePolicy(.gate, timeout: .seconds(3600), resources: ["swiftpm-build"]),
                 after: [changes.id],
                 summary: "swift test --filter \(service.testTarget), coverage ≥ \(minimumCoverage)%",
                 when: serviceChanged(service.name, changes),
@@ -104,11 +104,6 @@ public enum StockOpsPipeline {
 
         return try graph.build()
     }
-
-    /// The test nodes' debug builds with coverage, one at a time.
-    public static let testBuildResource = "swiftpm-tests"
-    /// The compile and build nodes' release builds, one at a time; they run beside a test node's build.
-    public static let releaseBuildResource = "swiftpm-release"
 
     /// The SwiftPM directory of this run's test and build nodes outside the workspace, on a runner.
     static func runnerScratch(_ options: Options) -> String? {
@@ -150,19 +145,12 @@ public enum StockOpsPipeline {
                     return ToolAvailability.skipReason(tool: "sonar-scanner", required: images.sonarRequired, hint: SonarStage.installHint)
                 }
             )
-            let compile = graph.add(
-                compile(service.name).id, CompileServiceStage(service: service, settings: settings),
-                policy: NodePolicy(.gate, timeout: .seconds(3600), resources: [releaseBuildResource]),
-                after: [changes.id],
-                summary: "swift build -c \(images.buildConfiguration) --static-swift-stdlib -Xlinker -s --product \(service.product), beside the tests",
-                when: changed
-            )
             let build = graph.add(
                 NodeID("build", key: service.name),
                 BuildImageStage(service: service, settings: settings),
                 // An unchanged service's build is skipped without skipping promote, which keeps its live image.
-                policy: NodePolicy(.gate, timeout: .seconds(3600), retries: 2, resources: [releaseBuildResource], skipPropagates: false),
-                after: [test, sonar.id, compile.id, changes.id],
+                policy: NodePolicy(.gate, timeout: .seconds(3600), retries: 2, resources: ["swiftpm-build"], skipPropagates: false),
+                after: [test, sonar.id, changes.id],
                 summary:
                     "swift build -c \(images.buildConfiguration) --static-swift-stdlib -Xlinker -s, docker build, push \(registry.host)/\(registry.repository(service.name)):git-<sha7>",
                 when: changed

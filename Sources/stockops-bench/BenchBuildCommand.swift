@@ -28,7 +28,7 @@ struct BenchBuildCommand: AsyncParsableCommand {
         for service in config.services {
             graph.add(
                 NodeID("build", key: service.name), BuildImageStage(service: service, settings: settings),
-                policy: NodePolicy(.gate, resources: [StockOpsPipeline.releaseBuildResource]))
+                policy: NodePolicy(.gate, resources: ["swiftpm-build"]))
         }
         let directory = root + "/.stockops/runs/bench-build-\(UUID().uuidString.prefix(8))"
         let start = ContinuousClock.now

@@ -128,13 +128,10 @@ enum DockerEngine {
             let settings = Self.settings(config, secrets: secrets, cache: cache)
             var builds: [NodeID] = []
             for service in config.services {
-                let compile = graph.add(
-                    StockOpsPipeline.compile(service.name).id, CompileServiceStage(service: service, settings: settings),
-                    policy: NodePolicy(.gate, resources: [StockOpsPipeline.releaseBuildResource]))
                 builds.append(
                     graph.add(
                         NodeID("build", key: service.name), BuildImageStage(service: service, settings: settings),
-                        policy: NodePolicy(.gate, resources: [StockOpsPipeline.releaseBuildResource]), after: [compile.id]
+                        policy: NodePolicy(.gate, resources: ["swiftpm-build"])
                     ).id)
             }
             graph.add("docker-logout", DockerLogoutStage(settings: settings), policy: .finally, after: builds)
@@ -149,17 +146,6 @@ enum DockerEngine {
             let built = try #require(first.outputs[StockOpsPipeline.build(service.name)])
             #expect(built.reused == false)
             #expect(built.tag == "git-" + commit.prefix(7))
-            // compile[] left the binary the build node packed: the build's own swift build compiled and linked nothing.
-            let compiled = try #require(first.outputs[StockOpsPipeline.compile(service.name)])
-            #expect(compiled.notCompiled == nil)
-            #expect(FileManager.default.isExecutableFile(atPath: try #require(compiled.binary)))
-            let buildLog = try String(
-                contentsOfFile: RunPaths(root: Self.root, runDirectory: firstDirectory).logPath(for: NodeID("build", key: service.name)), encoding: .utf8)
-            #expect(!buildLog.contains("Compiling ") && !buildLog.contains("Linking "), "\(buildLog)")
-            let compileLog = try String(
-                contentsOfFile: RunPaths(root: Self.root, runDirectory: firstDirectory).logPath(for: StockOpsPipeline.compile(service.name).id), encoding: .utf8
-            )
-            #expect(compileLog.contains("$ nice -n 19 swift build "), "the compile yields the CPU to the tests: \(compileLog)")
             #expect(built.repository == "\(registry.host)/stockapp/\(service.name)")
             let stored = try await registry.client(RegistryCredentials(username: Self.username, password: Secret(Self.password))).digest(
                 of: try RegistryTag.parse(built.tag), in: "stockapp/\(service.name)")
@@ -188,10 +174,6 @@ enum DockerEngine {
             let built = try #require(second.outputs[StockOpsPipeline.build(service.name)])
             #expect(built.reused == true)
             #expect(built.digest == first.outputs[StockOpsPipeline.build(service.name)]?.digest)
-            // The registry held the commit's image, so nothing was compiled for it.
-            let compiled = try #require(second.outputs[StockOpsPipeline.compile(service.name)])
-            #expect(compiled.binary == nil)
-            #expect(compiled.notCompiled?.contains("already exists at \(built.digest)") == true, "\(compiled)")
         }
     }
 

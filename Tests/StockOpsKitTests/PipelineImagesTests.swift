@@ -19,18 +19,14 @@ struct PipelineImagesTests {
             #expect(Set(try node(NodeID("sonar", key: service)).dependencies) == ["fetch-secrets", "paths-filter", NodeID("test", key: service)])
             #expect(
                 Set(try node(NodeID("build", key: service)).dependencies) == [
-                    "fetch-secrets", "paths-filter", NodeID("test", key: service), NodeID("sonar", key: service), NodeID("compile", key: service),
+                    "fetch-secrets", "paths-filter", NodeID("test", key: service), NodeID("sonar", key: service),
                 ])
-            // The release compile needs no test result: it runs beside the tests, one release build at a time.
-            #expect(Set(try node(NodeID("compile", key: service)).dependencies) == ["fetch-secrets", "paths-filter", StockOpsPipeline.secretScan.id])
-            #expect(try node(NodeID("compile", key: service)).policy.resources == [StockOpsPipeline.releaseBuildResource])
-            #expect(try node(NodeID("test", key: service)).policy.resources == [StockOpsPipeline.testBuildResource])
             for stage in ["scan", "sbom", "sign"] {
                 #expect(Set(try node(NodeID(stage, key: service)).dependencies) == [NodeID("build", key: service), "fetch-secrets"])
             }
             #expect(try node(NodeID("scan", key: service)).policy.resources == [ImageSettings.trivyResource])
             #expect(try node(NodeID("sbom", key: service)).policy.resources == [ImageSettings.trivyResource])
-            #expect(try node(NodeID("build", key: service)).policy.resources == [StockOpsPipeline.releaseBuildResource])
+            #expect(try node(NodeID("build", key: service)).policy.resources == ["swiftpm-build"])
             #expect(try node(NodeID("sonar", key: service)).policy.skipPropagates == false)
             #expect(try node(NodeID("sign", key: service)).policy.skipPropagates == false)
             // An unchanged service's build is skipped without skipping promote; scan, sbom and sign skip themselves.

@@ -116,7 +116,8 @@ public struct BuildImageStage: Stage {
     public func run(_ context: StageContext) async throws -> BuiltImage {
         let root = context.paths.root
         let git = Git(repository: root)
-        let commit = try await Self.headCommit(git, context)
+        let commit = try await context.runner.run(git.resolveCommit("HEAD")).check("git rev-parse HEAD", kind: .infrastructure).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         let uncommitted = try await Self.uncommittedFiles(git, context)
         let tag: RegistryTag
         if uncommitted.isEmpty {
@@ -206,12 +207,6 @@ public struct BuildImageStage: Stage {
             service: service.name, repository: reference.description, tag: tag.name, digest: digest.description, reused: false, uncommittedFiles: files)
     }
 
-    /// The full SHA of `HEAD`.
-    static func headCommit(_ git: Git, _ context: StageContext) async throws -> String {
-        try await context.runner.run(git.resolveCommit("HEAD")).check("git rev-parse HEAD", kind: .infrastructure).output
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     /// Files of the working tree that differ from `HEAD` (staged or not) or are untracked, outside `.stockops/`.
     static func uncommittedFiles(_ git: Git, _ context: StageContext) async throws -> [String] {
         let changed = try await context.runner.run(git.changedFiles(since: "HEAD")).check("git diff --name-only HEAD", kind: .infrastructure)
@@ -246,17 +241,13 @@ public struct BuildImageStage: Stage {
         return first.hasSuffix("/") ? String(first.dropLast()) : first
     }
 
-    /// Compiles the service's static release binary (`images.build-configuration`, stripped) and returns its path;
-    /// SwiftPM only relinks or does nothing when `compile[<service>]` already built it in the same directory.
-    /// `yieldingCPU`: at the lowest CPU priority, so that work running beside it keeps its speed.
-    func buildBinary(_ context: StageContext, yieldingCPU: Bool = false) async throws -> String {
+    private func buildBinary(_ context: StageContext) async throws -> String {
         let swiftPM = SwiftPM(swift: settings.swift, packageDirectory: service.packageDirectory(root: context.paths.root))
         var arguments = ["-c", settings.images.buildConfiguration, "--static-swift-stdlib"] + SwiftPM.strippedLink
         if let scratch = settings.images.scratchPath {
             arguments += ["--scratch-path", scratch.hasPrefix("/") ? scratch : context.paths.root + "/" + scratch]
         }
-        let build = swiftPM.build(product: service.product, arguments: arguments)
-        _ = try await context.run(yieldingCPU ? build.yieldingCPU : build).check("swift build --product \(service.product)")
+        _ = try await context.run(swiftPM.build(product: service.product, arguments: arguments)).check("swift build --product \(service.product)")
         let path = try await context.runner.run(swiftPM.build(product: nil, arguments: arguments + ["--show-bin-path"]))
             .check("swift build --show-bin-path", kind: .infrastructure).output
         guard let directory = Git.parseLines(path).last else { throw StageFailure.infrastructure("swift build --show-bin-path printed nothing") }
@@ -294,7 +285,7 @@ public struct BuildImageStage: Stage {
 
     /// Why an existing image of the commit must not be reused when the run signs: no signature of the run's key
     /// verifies. Nil when it verifies, or when the run has no key to check with.
-    func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
+    private func unsignedReason(_ image: PinnedImageReference, client: RegistryClient, context: StageContext) async throws -> String? {
         // fetch-secrets is skipped without VAULT_ADDR: then there is no key to check with.
         let fetched = settings.secrets.flatMap { try? context.value($0) }
         // Keys that cannot be read leave nothing to check with here; sign and deploy read them again and report why.

@@ -22,12 +22,6 @@ public struct Command: Sendable, Equatable, Hashable {
         self.standardInput = standardInput
     }
 
-    /// This command at the lowest CPU priority (`nice -n 19`, inherited by its children): it gets the cores other work
-    /// leaves idle.
-    public var yieldingCPU: Command {
-        Command("nice", ["-n", "19", executable] + arguments, environment: environment, workingDirectory: workingDirectory, standardInput: standardInput)
-    }
-
     /// The variables that point the docker CLI at an engine.
     public static let dockerVariables = ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
 
