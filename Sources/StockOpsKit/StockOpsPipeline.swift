@@ -233,7 +233,7 @@ public enum StockOpsPipeline {
             let directory = service.packageDirectory(root: context.root)
             let resolved =
                 FileManager.default.contents(atPath: directory + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description }
-                ?? "no Package.resolved"
+                ?? CacheInput.absent("Package.resolved")
             return try await sources(
                 graph.widened(service).paths + [service.manifest] + sharedPaths, plus: values + [resolved],
                 toolVersion: SwiftPM(packageDirectory: ".").version())(

@@ -217,13 +217,15 @@ public struct Scheduler: Sendable {
         if runsNow { observer?.nodeStarted(node.id, at: started, log: log) }
 
         let keyContext = cache.map { CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: $0.directory) }
-        func cacheKey(_ inputs: @Sendable (CacheKeyContext) async throws -> [String], _ context: CacheKeyContext) async throws -> String {
-            Digest.sha256(([node.id.description] + (try await inputs(context))).joined(separator: "\u{0}")).hex
+        func cacheKey(_ parts: [String]) -> String {
+            Digest.sha256(([node.id.description] + parts).joined(separator: "\u{0}")).hex
         }
         var key: String?
+        var inputsBefore: [String] = []
         if let inputs = node.cacheInputs, let cache, let keyContext {
             do {
-                key = try await cacheKey(inputs, keyContext)
+                inputsBefore = try await inputs(keyContext)
+                key = cacheKey(inputsBefore)
                 // An entry that no longer decodes is a cache miss: the node runs again.
                 if let data = cache.lookup(node: node.id, key: key!), let value = try? node.decode(data) {
                     log.write("cache hit \(key!)\n")
@@ -246,12 +248,18 @@ public struct Scheduler: Sendable {
                 let value = try await Self.withTimeout(node.policy.timeout) { try await node.execute(context) }
                 if let key, let cache {
                     cache.store(node: node.id, key: key, output: value.encoded)
-                    // A node may create one of its own inputs (SwiftPM writes Package.resolved on a fresh clone): the
-                    // result is also stored under the key its inputs have now, which the next run computes. A key that
-                    // cannot be computed again only costs that hit.
-                    if let inputs = node.cacheInputs, let keyContext, let after = try? await cacheKey(inputs, keyContext), after != key {
-                        log.write("the inputs changed while the node ran: stored under \(after.prefix(12)) too\n")
-                        cache.store(node: node.id, key: after, output: value.encoded)
+                    // A node may create a file its key names as absent (SwiftPM writes Package.resolved on a fresh
+                    // clone): the result is also stored under the key with that file, which the next run computes.
+                    // Inputs that cannot be read again only cost that hit.
+                    if inputsBefore.contains(where: CacheInput.isAbsent), let inputs = node.cacheInputs, let keyContext,
+                        let inputsAfter = try? await inputs(keyContext), inputsAfter != inputsBefore
+                    {
+                        if CacheInput.onlyCreated(before: inputsBefore, after: inputsAfter) {
+                            log.write("the run created inputs its key named as absent: stored under \(cacheKey(inputsAfter).prefix(12)) too\n")
+                            cache.store(node: node.id, key: cacheKey(inputsAfter), output: value.encoded)
+                        } else {
+                            log.write("inputs changed while the node ran: the result is stored only under the key it started with\n")
+                        }
                     }
                 }
                 return finish(.passed, attempts: attempt, key: key, value: value, log: log)
