@@ -230,12 +230,12 @@ public enum StockOpsPipeline {
     static func testSources(_ service: ServiceConfig, sharedPaths: [String], plus values: [String]) -> @Sendable (CacheKeyContext) async throws -> [String] {
         { context in
             let graph = try await PackageGraph.load(root: context.root, package: service.package, runner: context.runner)
-            let directory = service.packageDirectory(root: context.root)
-            let resolved =
-                FileManager.default.contents(atPath: directory + "/Package.resolved").map { "Package.resolved " + ImageDigest.of($0).description }
-                ?? CacheInput.absent("Package.resolved")
+            // Package.resolved counts as the repository has it: its content when committed (or untracked and not
+            // ignored), nothing when git ignores it. An ignored one is written by the first SwiftPM of a fresh clone,
+            // while or after the first test node's key is computed, so reading it would give that node another key
+            // in every later run and every other environment.
             return try await sources(
-                graph.widened(service).paths + [service.manifest] + sharedPaths, plus: values + [resolved],
+                graph.widened(service).paths + [service.manifest, service.resolvedFile] + sharedPaths, plus: values,
                 toolVersion: SwiftPM(packageDirectory: ".").version())(
                     context)
         }

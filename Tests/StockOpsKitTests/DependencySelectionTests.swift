@@ -71,6 +71,36 @@ import Testing
         #expect(afterTrade["test[stock-listing]"] == .skipped, "nothing stock-listing is built from changed")
     }
 
+    /// A test node's key in a clone of this repository: the Package.resolved that SwiftPM writes on a fresh clone
+    /// (ignored by git here) leaves the key as it was; a committed one is part of it, and so is an edit of it.
+    @Test func aTestKeyCountsPackageResolvedAsGitSeesIt() async throws {
+        let clone = temporaryDirectory("clone")
+        defer { try? FileManager.default.removeItem(atPath: clone) }
+        let runner = ProcessRunner()
+        _ = try await runner.run(Command("git", ["clone", "-q", OpenBaoDevServer.repositoryRoot.path, clone])).check("git clone")
+        let repository = Repository(existing: clone)
+        try await repository.git("config", "user.email", "ci@example.invalid")
+        try await repository.git("config", "user.name", "CI")
+        try await repository.git("config", "commit.gpgsign", "false")
+        let config = try PipelineConfig.load(root: clone, configPath: PipelineConfig.defaultPath)
+        let service = try #require(config.services.first { $0.name == "trade" })
+        let inputs = StockOpsPipeline.testSources(service, sharedPaths: config.sharedPaths, plus: [])
+        func key() async throws -> [String] { try await inputs(CacheKeyContext(root: clone, runner: runner, node: "test[trade]")) }
+        let resolved = clone + "/" + service.resolvedFile
+        #expect(!FileManager.default.fileExists(atPath: resolved), "a fresh clone has no Package.resolved")
+
+        let fresh = try await key()
+        try "{\"pins\": [], \"version\": 3}\n".write(toFile: resolved, atomically: true, encoding: .utf8)
+        #expect(try await key() == fresh, "an ignored Package.resolved is not part of the key")
+
+        try await repository.git("add", "-f", service.resolvedFile)
+        _ = try await repository.commit("commit the resolved versions")
+        let committed = try await key()
+        #expect(committed != fresh, "a committed Package.resolved is")
+        try "{\"pins\": [{\"identity\": \"swift-nio\"}], \"version\": 3}\n".write(toFile: resolved, atomically: true, encoding: .utf8)
+        #expect(try await key() != committed, "and so is an edit of it")
+    }
+
     /// SwiftPM's lock message comes on the same line as the path when another build holds the package.
     @Test func theCodecovPathIsReadBehindSwiftPMsLockMessage() {
         let path = "/src/stockops/.build/x86_64-unknown-linux-gnu/debug/codecov/stockops.json"

@@ -256,53 +256,6 @@ import Testing
         #expect(runs.withLock { $0 } == 2)
     }
 
-    /// SwiftPM writes Package.resolved, one of a test node's inputs, on a fresh clone: the next run hits the cache, and
-    /// so does a later fresh clone, which again has none. A source edited while the node ran is not what it tested:
-    /// then the result is not stored under the key of the edited source.
-    @Test func aNodeThatCreatesAnAbsentInputIsCachedUnderBothKeys() async throws {
-        let root = temporaryDirectory()
-        let cache = OutputCache(directory: root + "/cache")
-        let lockFile = root + "/Package.resolved"
-        let source = Mutex("v1")
-        let editWhileRunning = Mutex(false)
-        let runs = Mutex(0)
-        func graph() throws -> PipelineGraph {
-            var builder = GraphBuilder()
-            builder.add(
-                "test",
-                Produce {
-                    runs.withLock { $0 += 1 }
-                    _ = FileManager.default.createFile(atPath: lockFile, contents: Data("pins".utf8))
-                    if editWhileRunning.withLock({ $0 }) { source.withLock { $0 = "v2" } }
-                    return 1
-                },
-                cacheInputs: { _ in
-                    [source.withLock { $0 }, (try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? CacheInput.absent("Package.resolved")]
-                })
-            return try builder.build()
-        }
-        let first = await scheduler(root: root, cache: cache).run(try graph())
-        #expect(first["test"]?.status == .passed)
-        let second = await scheduler(root: root, cache: cache).run(try graph())
-        #expect(second["test"]?.status == .cached)
-        #expect(second["test"]?.cacheKey != first["test"]?.cacheKey, "the key of the inputs the run left")
-        try FileManager.default.removeItem(atPath: lockFile)
-        let freshClone = await scheduler(root: root, cache: cache).run(try graph())
-        #expect(freshClone["test"]?.status == .cached)
-        #expect(freshClone["test"]?.cacheKey == first["test"]?.cacheKey)
-        #expect(runs.withLock { $0 } == 1)
-
-        // A fresh clone of v1 whose source is edited to v2 while the test runs: v2 was not tested.
-        try FileManager.default.removeItem(atPath: root + "/cache")
-        editWhileRunning.withLock { $0 = true }
-        let edited = await scheduler(root: root, cache: cache).run(try graph())
-        #expect(edited["test"]?.status == .passed)
-        editWhileRunning.withLock { $0 = false }
-        let afterEdit = await scheduler(root: root, cache: cache).run(try graph())
-        #expect(afterEdit["test"]?.status == .passed, "v2 is tested, not taken from v1's run")
-        #expect(runs.withLock { $0 } == 3)
-    }
-
     @Test func aMissingToolIsAnInfrastructureFailure() async throws {
         var builder = GraphBuilder()
         builder.add(

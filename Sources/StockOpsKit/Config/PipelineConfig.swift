@@ -29,6 +29,9 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     /// The package's `Package.swift`, relative to the repository root.
     public var manifest: String { package == "." ? "Package.swift" : package + "/Package.swift" }
 
+    /// The package's `Package.resolved`, relative to the repository root.
+    public var resolvedFile: String { package == "." ? "Package.resolved" : package + "/Package.resolved" }
+
     /// The directory of the package `package` (relative, `.` for the root package) in the repository at `root`.
     public static func directory(of package: String, root: String) -> String { package == "." ? root : root + "/" + package }
 }

@@ -28,23 +28,6 @@ public protocol RedactableOutput {
 }
 
 /// What a cache key computation may use.
-/// Values of cache inputs with a meaning to the scheduler.
-public enum CacheInput {
-    private static let absentPrefix = "absent: "
-
-    /// The input standing for a file that does not exist. When the node creates it (SwiftPM writes Package.resolved
-    /// on a fresh clone) and no other input changed while it ran, its result is also stored under the key with the
-    /// file, which the next run computes.
-    public static func absent(_ file: String) -> String { absentPrefix + file }
-
-    static func isAbsent(_ input: String) -> Bool { input.hasPrefix(absentPrefix) }
-
-    /// Whether `after` differs from `before` only in inputs that named an absent file.
-    static func onlyCreated(before: [String], after: [String]) -> Bool {
-        before.count == after.count && zip(before, after).allSatisfy { $0 == $1 || isAbsent($0) }
-    }
-}
-
 public struct CacheKeyContext: Sendable {
     public let root: String
     public let runner: ProcessRunner

@@ -216,16 +216,11 @@ public struct Scheduler: Sendable {
         let log = NodeLog(path: writesLogs && mode == .execute ? paths.logPath(for: node.id) : nil)
         if runsNow { observer?.nodeStarted(node.id, at: started, log: log) }
 
-        let keyContext = cache.map { CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: $0.directory) }
-        func cacheKey(_ parts: [String]) -> String {
-            Digest.sha256(([node.id.description] + parts).joined(separator: "\u{0}")).hex
-        }
         var key: String?
-        var inputsBefore: [String] = []
-        if let inputs = node.cacheInputs, let cache, let keyContext {
+        if let inputs = node.cacheInputs, let cache {
             do {
-                inputsBefore = try await inputs(keyContext)
-                key = cacheKey(inputsBefore)
+                let parts = try await inputs(CacheKeyContext(root: paths.root, runner: runner, node: node.id, cacheDirectory: cache.directory))
+                key = Digest.sha256(([node.id.description] + parts).joined(separator: "\u{0}")).hex
                 // An entry that no longer decodes is a cache miss: the node runs again.
                 if let data = cache.lookup(node: node.id, key: key!), let value = try? node.decode(data) {
                     log.write("cache hit \(key!)\n")
@@ -246,22 +241,7 @@ public struct Scheduler: Sendable {
                 node: node.id, attempt: attempt, log: log, runner: runner, paths: paths, outputs: outputs, dependencies: Set(node.dependencies))
             do {
                 let value = try await Self.withTimeout(node.policy.timeout) { try await node.execute(context) }
-                if let key, let cache {
-                    cache.store(node: node.id, key: key, output: value.encoded)
-                    // A node may create a file its key names as absent (SwiftPM writes Package.resolved on a fresh
-                    // clone): the result is also stored under the key with that file, which the next run computes.
-                    // Inputs that cannot be read again only cost that hit.
-                    if inputsBefore.contains(where: CacheInput.isAbsent), let inputs = node.cacheInputs, let keyContext,
-                        let inputsAfter = try? await inputs(keyContext), inputsAfter != inputsBefore
-                    {
-                        if CacheInput.onlyCreated(before: inputsBefore, after: inputsAfter) {
-                            log.write("the run created inputs its key named as absent: stored under \(cacheKey(inputsAfter).prefix(12)) too\n")
-                            cache.store(node: node.id, key: cacheKey(inputsAfter), output: value.encoded)
-                        } else {
-                            log.write("inputs changed while the node ran: the result is stored only under the key it started with\n")
-                        }
-                    }
-                }
+                if let key { cache?.store(node: node.id, key: key, output: value.encoded) }
                 return finish(.passed, attempts: attempt, key: key, value: value, log: log)
             } catch let timeout as TimeoutReached {
                 log.write("timed out after \(timeout.limit)\n")
