@@ -30,14 +30,8 @@ import Testing
     /// In a clone of this repository: a commit touching only stock-listing's library (where the migrations live) selects
     /// trade's tests too, which import it; one touching only trade's library leaves stock-listing out.
     @Test func aChangeToALibraryATestImportsSelectsThatTest() async throws {
-        let clone = temporaryDirectory("clone")
+        let (clone, repository) = try await Self.cloneOfThisRepository()
         defer { try? FileManager.default.removeItem(atPath: clone) }
-        let runner = ProcessRunner()
-        _ = try await runner.run(Command("git", ["clone", "-q", OpenBaoDevServer.repositoryRoot.path, clone])).check("git clone")
-        let repository = Repository(existing: clone)
-        try await repository.git("config", "user.email", "ci@example.invalid")
-        try await repository.git("config", "user.name", "CI")
-        try await repository.git("config", "commit.gpgsign", "false")
         try await repository.git("checkout", "-q", "-b", "develop")
 
         func plan() async throws -> [String: NodeStatus] {
@@ -74,18 +68,12 @@ import Testing
     /// A test node's key in a clone of this repository: the Package.resolved that SwiftPM writes on a fresh clone
     /// (ignored by git here) leaves the key as it was; a committed one is part of it, and so is an edit of it.
     @Test func aTestKeyCountsPackageResolvedAsGitSeesIt() async throws {
-        let clone = temporaryDirectory("clone")
+        let (clone, repository) = try await Self.cloneOfThisRepository()
         defer { try? FileManager.default.removeItem(atPath: clone) }
-        let runner = ProcessRunner()
-        _ = try await runner.run(Command("git", ["clone", "-q", OpenBaoDevServer.repositoryRoot.path, clone])).check("git clone")
-        let repository = Repository(existing: clone)
-        try await repository.git("config", "user.email", "ci@example.invalid")
-        try await repository.git("config", "user.name", "CI")
-        try await repository.git("config", "commit.gpgsign", "false")
         let config = try PipelineConfig.load(root: clone, configPath: PipelineConfig.defaultPath)
         let service = try #require(config.services.first { $0.name == "trade" })
         let inputs = StockOpsPipeline.testSources(service, sharedPaths: config.sharedPaths, plus: [])
-        func key() async throws -> [String] { try await inputs(CacheKeyContext(root: clone, runner: runner, node: "test[trade]")) }
+        func key() async throws -> [String] { try await inputs(CacheKeyContext(root: clone, runner: ProcessRunner(), node: "test[trade]")) }
         let resolved = clone + "/" + service.resolvedFile
         #expect(!FileManager.default.fileExists(atPath: resolved), "a fresh clone has no Package.resolved")
 
@@ -99,6 +87,17 @@ import Testing
         #expect(committed != fresh, "a committed Package.resolved is")
         try "{\"pins\": [{\"identity\": \"swift-nio\"}], \"version\": 3}\n".write(toFile: resolved, atomically: true, encoding: .utf8)
         #expect(try await key() != committed, "and so is an edit of it")
+    }
+
+    /// A clone of this repository in a temporary directory, with a committer; the caller deletes it.
+    static func cloneOfThisRepository() async throws -> (String, Repository) {
+        let clone = temporaryDirectory("clone")
+        _ = try await ProcessRunner().run(Command("git", ["clone", "-q", OpenBaoDevServer.repositoryRoot.path, clone])).check("git clone")
+        let repository = Repository(existing: clone)
+        try await repository.git("config", "user.email", "ci@example.invalid")
+        try await repository.git("config", "user.name", "CI")
+        try await repository.git("config", "commit.gpgsign", "false")
+        return (clone, repository)
     }
 
     /// SwiftPM's lock message comes on the same line as the path when another build holds the package.
