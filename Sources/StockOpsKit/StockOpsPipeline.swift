@@ -225,15 +225,14 @@ public enum StockOpsPipeline {
     }
 
     /// A test node's cache inputs: the content of every directory its product and test target are built from (the
-    /// package's own dependency closure, ``PackageGraph``), the service package's manifest, the shared paths, the resolved
-    /// dependency versions (that package's `Package.resolved`) and SwiftPM's version.
+    /// package's own dependency closure, ``PackageGraph``), the service package's manifest, the shared paths, the
+    /// package's `Package.resolved` and SwiftPM's version. `Package.resolved` counts as git sees it, like the sources:
+    /// its content when committed (or untracked and not ignored), nothing when ignored. An ignored one is written by
+    /// the first SwiftPM of a fresh clone, during or after the first test node's key, so reading it would give that
+    /// node another key in every later run and every other environment's job.
     static func testSources(_ service: ServiceConfig, sharedPaths: [String], plus values: [String]) -> @Sendable (CacheKeyContext) async throws -> [String] {
         { context in
             let graph = try await PackageGraph.load(root: context.root, package: service.package, runner: context.runner)
-            // Package.resolved counts as the repository has it: its content when committed (or untracked and not
-            // ignored), nothing when git ignores it. An ignored one is written by the first SwiftPM of a fresh clone,
-            // while or after the first test node's key is computed, so reading it would give that node another key
-            // in every later run and every other environment.
             return try await sources(
                 graph.widened(service).paths + [service.manifest, service.resolvedFile] + sharedPaths, plus: values,
                 toolVersion: SwiftPM(packageDirectory: ".").version())(

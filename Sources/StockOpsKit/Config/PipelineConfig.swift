@@ -27,10 +27,13 @@ public struct ServiceConfig: Sendable, Equatable, Codable {
     public func packageDirectory(root: String) -> String { Self.directory(of: package, root: root) }
 
     /// The package's `Package.swift`, relative to the repository root.
-    public var manifest: String { package == "." ? "Package.swift" : package + "/Package.swift" }
+    public var manifest: String { Self.file("Package.swift", of: package) }
 
     /// The package's `Package.resolved`, relative to the repository root.
-    public var resolvedFile: String { package == "." ? "Package.resolved" : package + "/Package.resolved" }
+    public var resolvedFile: String { Self.file("Package.resolved", of: package) }
+
+    /// The file `name` of the package `package` (relative, `.` for the root package), relative to the repository root.
+    public static func file(_ name: String, of package: String) -> String { package == "." ? name : package + "/" + name }
 
     /// The directory of the package `package` (relative, `.` for the root package) in the repository at `root`.
     public static func directory(of package: String, root: String) -> String { package == "." ? root : root + "/" + package }

@@ -55,7 +55,7 @@ public struct SCAStage: Stage {
         for package in packages {
             let directory = ServiceConfig.directory(of: package, root: root)
             let lockFile = directory + "/Package.resolved"
-            let named = package == "." ? "Package.resolved" : package + "/Package.resolved"
+            let named = ServiceConfig.file("Package.resolved", of: package)
             if !manager.fileExists(atPath: lockFile) {
                 context.log.write("no \(named): resolving the dependencies first\n")
                 try await context.run(Command(swift, ["package", "--package-path", directory, "resolve"])).check("swift package resolve", kind: .infrastructure)
