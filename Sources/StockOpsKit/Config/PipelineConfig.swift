@@ -145,6 +145,15 @@ public struct PipelineConfig: Sendable, Equatable {
         try load(path: configPath.hasPrefix("/") ? configPath : root + "/" + configPath, displayPath: configPath)
     }
 
+    /// ``load(root:configPath:)`` for a command: an unreadable or invalid file is its configuration error (exit 2).
+    public static func loadForCommand(root: String, configPath: String) throws(StockOpsError) -> PipelineConfig {
+        do {
+            return try load(root: root, configPath: configPath)
+        } catch {
+            throw StockOpsError(.config, error.description)
+        }
+    }
+
     /// Reads and validates the file at `path`; `displayPath` is how errors name it.
     public static func load(path: String, displayPath: String? = nil) throws(ConfigError) -> PipelineConfig {
         let name = displayPath ?? path

@@ -52,12 +52,7 @@ extension EnvironmentRequest {
     /// The pipeline file, with `STOCKOPS_REGISTRY` replacing the registry host as in the image stages; an environment
     /// it does not list is a usage error.
     public func pipelineConfig() throws(StockOpsError) -> PipelineConfig {
-        let config: PipelineConfig
-        do {
-            config = try PipelineConfig.load(root: root, configPath: configPath)
-        } catch {
-            throw StockOpsError(.config, error.description)
-        }
+        let config = try PipelineConfig.loadForCommand(root: root, configPath: configPath)
         do {
             try Environment.check(environment, in: config.environments)
         } catch {

@@ -70,12 +70,7 @@ extension GitOpsRequest {
     /// `.stockops/runs/`, a block per node on `progress`. Throws for configuration and usage errors, before anything runs.
     public func perform(progress: Console) async throws(StockOpsError) -> GitOpsOutcome {
         let request = self
-        let config: PipelineConfig
-        do {
-            config = try PipelineConfig.load(root: request.root, configPath: request.configPath)
-        } catch {
-            throw StockOpsError(.config, error.description)
-        }
+        let config = try PipelineConfig.loadForCommand(root: request.root, configPath: request.configPath)
         guard let target = config.gitOps[request.environment] else {
             let gitops = config.gitOps.keys.sorted().map(\.rawValue)
             throw StockOpsError(

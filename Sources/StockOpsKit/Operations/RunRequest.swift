@@ -52,12 +52,7 @@ extension RunRequest {
     /// render are errors here.
     func prepared(requireEnvironment: Bool, approval: Approval? = nil) throws(StockOpsError) -> PreparedRun {
         let request = self
-        let config: PipelineConfig
-        do {
-            config = try PipelineConfig.load(root: request.root, configPath: request.configPath)
-        } catch {
-            throw StockOpsError(.config, error.description)
-        }
+        let config = try PipelineConfig.loadForCommand(root: request.root, configPath: request.configPath)
         let environment: Environment
         do {
             environment = try Environment.resolve(

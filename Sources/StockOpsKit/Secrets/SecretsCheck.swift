@@ -32,12 +32,7 @@ public struct SecretsReport: Sendable, Encodable {
     public static func check(
         root: String, configPath: String = PipelineConfig.defaultPath, environment: RunEnvironment, http: HTTPClientConfiguration = VaultSettings.http
     ) async throws(StockOpsError) -> SecretsReport {
-        let config: PipelineConfig
-        do {
-            config = try PipelineConfig.load(root: root, configPath: configPath)
-        } catch {
-            throw StockOpsError(.config, error.description)
-        }
+        let config = try PipelineConfig.loadForCommand(root: root, configPath: configPath)
         guard !config.vault.isEmpty else { return SecretsReport(policies: [], secrets: [], readable: true) }
         guard let settings = VaultSettings(environment: environment) else {
             throw StockOpsError(.config, "VAULT_ADDR is not set; set it and VAULT_ROLE_ID/VAULT_SECRET_ID (or their _FILE variants)")
