@@ -15,6 +15,14 @@ final class TrafficProbe: Sendable {
         /// Answers per `<slot> <method> <path>`, and the failed ones.
         var answeredBy: [String: Int] = [:]
         var failedBy: [String: Int] = [:]
+
+        /// The failures counted by what went wrong (the URL left out), for a log line that says why requests failed.
+        var failureKinds: [String: Int] {
+            failures.reduce(into: [:]) { kinds, failure in
+                let reason = failure.range(of: ": ").map { String(failure[$0.upperBound...].prefix(100)) } ?? failure
+                kinds[reason, default: 0] += 1
+            }
+        }
     }
 
     private let counts = Mutex(Counts())
@@ -132,7 +140,9 @@ final class TrafficProbe: Sendable {
             #expect(
                 counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
             #expect(counts.slots["blue", default: 0] > 0 && counts.slots["green", default: 0] > 0, "both versions answered: \(counts.slots)")
-            print("zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots)")
+            print(
+                "zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots), failures by kind \(counts.failureKinds)"
+            )
 
             // status tells which slot serves and which is retained.
             let status = try await sandbox.request.status()
@@ -249,6 +259,7 @@ final class TrafficProbe: Sendable {
             #expect(
                 counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
             #expect(counts.answered > 0)
+            print("interrupted-switch probe: \(counts.answered) requests answered, failures by kind \(counts.failureKinds)")
         }
     }
 }
@@ -265,6 +276,7 @@ final class TrafficProbe: Sendable {
         #expect(text.contains("    server green trade-green:8001 check inter 1s resolvers docker init-addr libc,none\n"))
         #expect(text.contains("    server blue trade-blue:8001 check inter 1s resolvers docker init-addr libc,none backup\n"))
         #expect(text.contains("    bind :8000\n"))
+        #expect(text.contains("    timeout check 5s\n"), "a slow health check on a busy host does not take the live slot down")
         #expect(text.contains("http-response set-header X-Stockops-Slot %[srv_name]"))
         #expect(!text.contains("retry-on all"), "a request that reached a server is never sent twice")
         var mode = stat()

@@ -181,10 +181,12 @@ public final class EnvironmentLock: Sendable {
     }
 
     /// Releases the lock: clears the record and unlocks. Safe to call twice.
+    ///
+    /// No `fsync`: the record of a process's lock is only what `status` shows, and one that outlives a machine's crash
+    /// is stale and taken over. On a runner busy writing images an `fsync` can take longer than a waiting holder waits.
     public func release() {
         guard released.exchange() == false else { return }
         _ = ftruncate(fd, 0)
-        _ = fsync(fd)
         flock(fd, LOCK_UN)
         close(fd)
     }
@@ -276,7 +278,8 @@ public final class EnvironmentLock: Sendable {
             throw LockError(code: .io, message: "cannot write the holder record to \(path): \(String(cString: strerror(errno)))", state: nil)
         }
         let written = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        guard written == data.count, fsync(fd) == 0 else {
+        // Only a maintenance record is the lock itself and must survive a crash; see release().
+        guard written == data.count, holder.maintenance != true || fsync(fd) == 0 else {
             throw LockError(code: .io, message: "cannot write the holder record to \(path): \(String(cString: strerror(errno)))", state: nil)
         }
     }

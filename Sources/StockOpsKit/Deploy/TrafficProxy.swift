@@ -111,7 +111,9 @@ public struct TrafficProxy: Sendable {
     /// inactive one a `backup` (during a canary, both weighted). The backup serves only while the active server has no
     /// address or fails its checks: a reloaded worker resolves the just-started slot's name through Docker's DNS
     /// (`init-addr libc,none`, then the `docker` resolvers) and, were the inactive server disabled, would answer 503
-    /// "No server is available" until it has; the retained slot answers meanwhile. Connection failures (a container
+    /// "No server is available" until it has; the retained slot answers meanwhile. A check may take 5 s to answer
+    /// (`timeout check`; without it the whole check must end within `inter`, 1 s): a live slot on a busy host is not
+    /// taken for down and its traffic is not sent to the backup or refused. Connection failures (a container
     /// that just stopped) are retried on another server; requests that reached a server are never sent twice.
     public static func configuration(active: Slot, canary: (slot: Slot, weight: Int)? = nil, services: [ServiceConfig]) -> String {
         let canaryNote = canary.map { "\(canaryMarker)\($0.slot.rawValue) \($0.weight)%" } ?? ""
@@ -145,6 +147,7 @@ public struct TrafficProxy: Sendable {
 
                 backend \(service.name)
                     option httpchk GET \(service.healthPath)
+                    timeout check 5s
                     http-response set-header \(slotHeader) %[srv_name]
 
                 """
