@@ -23,6 +23,11 @@ final class TrafficProbe: Sendable {
                 kinds[reason, default: 0] += 1
             }
         }
+
+        /// One line for the log and for a failed expectation: the answers by slot and the failures by kind.
+        var report: String {
+            "\(answered) requests answered, \(failures.count) failed, by slot \(slots), failures by kind \(failureKinds)"
+        }
     }
 
     private let counts = Mutex(Counts())
@@ -137,12 +142,9 @@ final class TrafficProbe: Sendable {
             probe.stop()
             await traffic.value
             let counts = probe.snapshot
-            #expect(
-                counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
+            #expect(counts.failures.isEmpty, "\(counts.report)")
             #expect(counts.slots["blue", default: 0] > 0 && counts.slots["green", default: 0] > 0, "both versions answered: \(counts.slots)")
-            print(
-                "zero-downtime probe: \(counts.answered) requests answered, \(counts.failures.count) failed, by slot \(counts.slots), failures by kind \(counts.failureKinds)"
-            )
+            print("zero-downtime probe: \(counts.report)")
 
             // status tells which slot serves and which is retained.
             let status = try await sandbox.request.status()
@@ -256,10 +258,9 @@ final class TrafficProbe: Sendable {
             probe.stop()
             await traffic.value
             let counts = probe.snapshot
-            #expect(
-                counts.failures.isEmpty, "\(counts.failures.count) of \(counts.answered + counts.failures.count) requests failed: \(counts.failures.prefix(5))")
+            #expect(counts.failures.isEmpty, "\(counts.report)")
             #expect(counts.answered > 0)
-            print("interrupted-switch probe: \(counts.answered) requests answered, failures by kind \(counts.failureKinds)")
+            print("interrupted-switch probe: \(counts.report)")
         }
     }
 }
