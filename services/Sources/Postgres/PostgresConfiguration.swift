@@ -9,6 +9,8 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
     public var database: String
     /// The most connections the pool opens at once.
     public var poolSize: Int
+    /// The most batches of reads (``PostgresPool/read(_:_:)``) in flight at once, each on a pooled connection.
+    public var readBatches: Int
     /// Seconds to wait for a connection to be established.
     public var connectTimeoutSeconds: Int
     /// libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-full`, …); nil leaves libpq's default.
@@ -17,7 +19,7 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
 
     public init(
         host: String, port: Int = 5432, user: String, password: String?, database: String,
-        poolSize: Int = 10, connectTimeoutSeconds: Int = 5, sslMode: String? = nil,
+        poolSize: Int = 10, readBatches: Int = 2, connectTimeoutSeconds: Int = 5, sslMode: String? = nil,
         applicationName: String = "stockops"
     ) {
         self.host = host
@@ -26,6 +28,7 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
         self.password = password
         self.database = database
         self.poolSize = poolSize
+        self.readBatches = readBatches
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.sslMode = sslMode
         self.applicationName = applicationName

@@ -92,8 +92,10 @@ final class PostgresConnection: @unchecked Sendable {
     var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
 
     /// True when the connection works and is idle: not when a statement on it was left unfinished (its wait cut
-    /// short by an error) or a transaction left open, which the next borrower would inherit.
-    var isReusable: Bool { !isBroken && PQtransactionStatus(handle) == PQTRANS_IDLE }
+    /// short by an error), a transaction left open or a pipeline left unread, which the next borrower would inherit.
+    var isReusable: Bool {
+        !isBroken && PQtransactionStatus(handle) == PQTRANS_IDLE && PQpipelineStatus(handle) == PQ_PIPELINE_OFF
+    }
 
     /// One statement with text parameters: prepared once per connection and SQL text, then executed.
     /// Call on this connection's queue only.
@@ -165,13 +167,7 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Flushes what was sent, then reads every result of the statement; the first failed one is thrown.
     private func awaitResult() async throws(PostgresError) -> PostgresResult {
-        while true {
-            let pending = PQflush(handle)
-            if pending == 0 { break }
-            guard pending > 0 else { throw connectionError() }
-            try await waitForSocket(.readableOrWritable)
-            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
-        }
+        try await flush(watchingCancellation: true)
         var outcome: Result<PostgresResult, PostgresError>?
         while true {
             while PQisBusy(handle) == 1 {
@@ -186,13 +182,104 @@ final class PostgresConnection: @unchecked Sendable {
         return try outcome.get()
     }
 
-    /// Waits for the connection's socket; a cancelled task stops waiting (the unfinished statement makes the
-    /// connection unusable, so the pool discards it).
-    private func waitForSocket(_ interest: SocketReadiness.Interest) async throws(PostgresError) {
+    /// Sends what libpq still holds, waiting for the socket while the kernel's buffer is full.
+    private func flush(watchingCancellation: Bool) async throws(PostgresError) {
+        while true {
+            let pending = PQflush(handle)
+            if pending == 0 { return }
+            guard pending > 0 else { throw connectionError() }
+            try await waitForSocket(.readableOrWritable, watchingCancellation: watchingCancellation)
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+        }
+    }
+
+    // MARK: - Batches of reads in pipeline mode
+
+    /// Sends `statements` in libpq's pipeline mode, ended by one Sync, and reads one outcome per statement. A
+    /// statement that fails makes the server skip the ones after it (`.aborted`). The wait ignores cancellation:
+    /// the batch carries other callers' statements. Throws only when the connection fails, which leaves it unusable.
+    func readBatch(
+        _ statements: [PostgresReadBatcher.Statement]
+    ) async throws(PostgresError) -> [PostgresReadBatcher.Outcome] {
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
+        var preparing: [String: String] = [:]
+        var sendsPrepare: [Bool] = []
+        sendsPrepare.reserveCapacity(statements.count)
+        for statement in statements {
+            let count = Int32(statement.parameters.count)
+            var name = preparedStatements[statement.sql] ?? preparing[statement.sql]
+            let prepares = name == nil && preparedStatements.count + preparing.count < Self.preparedStatementLimit
+            if prepares {
+                let newName = "stockops_\(preparedStatements.count + preparing.count + 1)"
+                try send { PQsendPrepare(handle, newName, statement.sql, count, nil) }
+                preparing[statement.sql] = newName
+                name = newName
+            }
+            sendsPrepare.append(prepares)
+            try withCStrings(statement.parameters) { values throws(PostgresError) in
+                if let name {
+                    try send { PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
+                } else {
+                    try send { PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0) }
+                }
+            }
+        }
+        try send { PQpipelineSync(handle) }
+        try await flush(watchingCancellation: false)
+        var outcomes: [PostgresReadBatcher.Outcome] = []
+        outcomes.reserveCapacity(statements.count)
+        for (statement, prepares) in zip(statements, sendsPrepare) {
+            var prepareFailure: PostgresReadBatcher.Outcome?
+            if prepares {
+                switch try await nextOutcome() {
+                case .finished(.success): preparedStatements[statement.sql] = preparing[statement.sql]
+                case let failure: prepareFailure = failure
+                }
+            }
+            let outcome = try await nextOutcome()
+            outcomes.append(prepareFailure ?? outcome)
+        }
+        guard let sync = try await nextResult() else { throw connectionError() }
+        let status = PQresultStatus(sync)
+        PQclear(sync)
+        guard status == PGRES_PIPELINE_SYNC, PQexitPipelineMode(handle) == 1 else { throw connectionError() }
+        return outcomes
+    }
+
+    /// Reads the results of the next statement of a pipeline, up to the NULL that ends them.
+    private func nextOutcome() async throws(PostgresError) -> PostgresReadBatcher.Outcome {
+        var outcome: PostgresReadBatcher.Outcome?
+        while let result = try await nextResult() {
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                if outcome == nil { outcome = .aborted }
+                continue
+            }
+            let read = Result { () throws(PostgresError) -> PostgresResult in try self.read(result) }
+            if outcome == nil { outcome = .finished(read) }
+        }
+        guard let outcome else { throw connectionError() }
+        return outcome
+    }
+
+    /// The next result of a pipeline, once it has arrived; nil ends a statement's results.
+    private func nextResult() async throws(PostgresError) -> OpaquePointer? {
+        while PQisBusy(handle) == 1 {
+            try await waitForSocket(.readable, watchingCancellation: false)
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+        }
+        return PQgetResult(handle)
+    }
+
+    /// Waits for the connection's socket. When `watchingCancellation`, a cancelled task stops waiting (the unfinished
+    /// statement makes the connection unusable, so the pool discards it).
+    private func waitForSocket(
+        _ interest: SocketReadiness.Interest, watchingCancellation: Bool = true
+    ) async throws(PostgresError) {
         let socket = PQsocket(handle)
         guard socket >= 0 else { return }  // libpq dropped the connection; its next call reports why.
-        await SocketReadiness.shared.wait(for: socket, interest)
-        if Task.isCancelled {
+        await SocketReadiness.shared.wait(for: socket, interest, watchingCancellation: watchingCancellation)
+        if watchingCancellation, Task.isCancelled {
             throw PostgresError(code: .cancelled, message: "cancelled while waiting for the server's answer")
         }
     }

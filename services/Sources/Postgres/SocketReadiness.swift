@@ -45,30 +45,39 @@ final class SocketReadiness: Sendable {
         precondition(status == 0, "cannot start the PostgreSQL socket thread: error \(status)")
     }
 
-    /// Suspends until `socket` is ready for `interest`, has failed or hung up (the next libpq call says which), or
-    /// the task is cancelled. A wake-up can be spurious: callers ask libpq again and wait again.
-    func wait(for socket: Int32, _ interest: Interest) async {
+    /// Suspends until `socket` is ready for `interest`, has failed or hung up (the next libpq call says which), or,
+    /// when `watchingCancellation`, the task is cancelled. A wake-up can be spurious: callers ask libpq again and wait
+    /// again.
+    func wait(for socket: Int32, _ interest: Interest, watchingCancellation: Bool = true) async {
+        guard watchingCancellation else {
+            return await withCheckedContinuation { register($0, for: socket, interest, unlessCancelled: false) }
+        }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let isCancelled = waiters.withLock { waiters in
-                    if Task.isCancelled { return true }
-                    waiters[socket] = continuation
-                    return false
-                }
-                if isCancelled { return continuation.resume() }
-                var event = epoll_event()
-                event.events = interest.events
-                event.data.fd = socket
-                // Re-arms a socket already in the set (one-shot events disarm it); adds one that is not (a new
-                // connection, or a number the kernel reused after libpq closed a failed connection's socket).
-                var status = epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event)
-                if status != 0, errno == ENOENT { status = epoll_ctl(epoll, EPOLL_CTL_ADD, socket, &event) }
-                if status != 0 {
-                    // Not watchable (closed underneath): resume at once and let libpq report the broken connection.
-                    waiters.withLock { $0.removeValue(forKey: socket) }?.resume()
-                }
-            }
+            await withCheckedContinuation { register($0, for: socket, interest, unlessCancelled: true) }
         } onCancel: {
+            waiters.withLock { $0.removeValue(forKey: socket) }?.resume()
+        }
+    }
+
+    private func register(
+        _ continuation: CheckedContinuation<Void, Never>, for socket: Int32, _ interest: Interest,
+        unlessCancelled: Bool
+    ) {
+        let isCancelled = waiters.withLock { waiters in
+            if unlessCancelled, Task.isCancelled { return true }
+            waiters[socket] = continuation
+            return false
+        }
+        if isCancelled { return continuation.resume() }
+        var event = epoll_event()
+        event.events = interest.events
+        event.data.fd = socket
+        // Re-arms a socket already in the set (one-shot events disarm it); adds one that is not (a new
+        // connection, or a number the kernel reused after libpq closed a failed connection's socket).
+        var status = epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event)
+        if status != 0, errno == ENOENT { status = epoll_ctl(epoll, EPOLL_CTL_ADD, socket, &event) }
+        if status != 0 {
+            // Not watchable (closed underneath): resume at once and let libpq report the broken connection.
             waiters.withLock { $0.removeValue(forKey: socket) }?.resume()
         }
     }

@@ -11,6 +11,7 @@ import Postgres
 /// | `DB_ENV_FILE` | file with `export KEY="value"` lines (`DATABASE_URL`, `DB_PASSWORD`) | `/vault/secrets/db.env` |
 /// | `DB_PASSWORD` | overrides the URL's password | — |
 /// | `DB_POOL_SIZE` | connections in the pool | 10 |
+/// | `DB_READ_BATCHES` | batches of reads in flight at once, each on a pooled connection | 2 |
 /// | `DB_WAIT_SECONDS` | how long start-up waits for the database | 60 |
 /// | `HOST`, `PORT` | listening address | `0.0.0.0`, the service's port |
 /// | `LOG_LEVEL` | trace, debug, info, notice, warning, error, critical | info |
@@ -81,6 +82,12 @@ public struct ServiceConfiguration: Sendable, CustomStringConvertible {
                 throw ConfigurationError("DB_POOL_SIZE must be an integer from 1 to 200")
             }
             database.poolSize = size
+        }
+        if let text = nonEmpty(environment["DB_READ_BATCHES"]) {
+            guard let count = Int(text), (1...200).contains(count) else {
+                throw ConfigurationError("DB_READ_BATCHES must be an integer from 1 to 200")
+            }
+            database.readBatches = count
         }
         var port = defaultPort
         if let text = nonEmpty(environment["PORT"]) {

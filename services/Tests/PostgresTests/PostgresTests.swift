@@ -159,6 +159,77 @@ struct StatementTests {
         #expect(answers.filter { $0.sent != $0.answered }.isEmpty)
     }
 
+    @Test func concurrentReadsShareBatchesAndEachGetsItsOwnAnswer() async throws {
+        var configuration = try await TestDatabase.create(poolSize: 2)
+        configuration.readBatches = 1
+        let pool = PostgresPool(configuration: configuration)
+        defer { Task { await pool.close() } }
+        // Three statement texts, so batches also carry the first preparation of a statement.
+        let statements = [
+            "SELECT $1::int AS value", "SELECT $1::int AS value, 'b' AS kind", "SELECT value FROM (SELECT $1::int AS value) AS c",
+        ]
+        let answers = try await withThrowingTaskGroup(of: (sent: Int, answered: Int).self) { group in
+            for value in 0..<300 {
+                group.addTask {
+                    let row = try await pool.read(statements[value % 3], value).first
+                    return (value, try row?.decode("value", as: Int.self) ?? -1)
+                }
+            }
+            return try await group.reduce(into: [(sent: Int, answered: Int)]()) { $0.append($1) }
+        }
+        #expect(answers.count == 300)
+        #expect(answers.filter { $0.sent != $0.answered }.isEmpty)
+        #expect(pool.readBatchesSent < 300, "no two reads shared a batch")
+    }
+
+    /// What one read of a batch came to.
+    enum Answer: Equatable, Sendable {
+        case quotient(Int)
+        case failed(String?)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aFailedReadFailsAloneAndTheRestOfItsBatchRunsAgain() async throws {
+        var configuration = try await TestDatabase.create(poolSize: 1)
+        configuration.readBatches = 1
+        let pool = PostgresPool(configuration: configuration)
+        defer { Task { await pool.close() } }
+        // A slow read holds the only batch slot, so every read started meanwhile waits for the next batch.
+        let slow = Task { try await pool.read("SELECT 1 AS one FROM pg_sleep(0.3)") }
+        while pool.usage.inUse == 0 { await Task.yield() }
+        let answers = await withTaskGroup(of: (divisor: Int, answer: Answer).self) { group in
+            for divisor in -5...5 {
+                group.addTask {
+                    do {
+                        let row = try await pool.read("SELECT 60 / $1::int AS quotient", divisor).first
+                        return (divisor, .quotient(try row?.decode("quotient", as: Int.self) ?? -1))
+                    } catch {
+                        return (divisor, .failed((error as? PostgresError)?.sqlState))
+                    }
+                }
+            }
+            // A statement whose preparation fails.
+            group.addTask {
+                do {
+                    _ = try await pool.read("SELECT missing FROM no_such_table WHERE 1 = $1::int", 1)
+                    return (99, .quotient(0))
+                } catch {
+                    return (99, .failed((error as? PostgresError)?.sqlState))
+                }
+            }
+            return await group.reduce(into: [Int: Answer]()) { $0[$1.divisor] = $1.answer }
+        }
+        #expect(try await slow.value.first?.decode("one", as: Int.self) == 1)
+        for divisor in -5...5 where divisor != 0 {
+            #expect(answers[divisor] == Answer.quotient(60 / divisor), "divisor \(divisor)")
+        }
+        #expect(answers[0] == Answer.failed("22012"))
+        #expect(answers[99] == Answer.failed("42P01"))
+        // Each failure sent the statements behind it again; the connection still serves.
+        #expect(pool.readBatchesSent < 13, "the reads did not share batches")
+        #expect(try await pool.read("SELECT 60 / $1::int AS quotient", 4).first?.decode("quotient", as: Int.self) == 15)
+        #expect(pool.usage.idle == 1)
+    }
+
     @Test(.timeLimit(.minutes(1))) func answersAndParametersLargerThanTheSocketBuffersArriveWhole() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 1))
         defer { Task { await pool.close() } }
@@ -239,6 +310,9 @@ struct OutageTests {
             try await server.restart()
             let value = try await pool.query("SELECT value FROM kept").first?.decode("value", as: Int.self)
             #expect(value == 42)
+            try await server.restart()
+            let read = try await pool.read("SELECT value FROM kept").first?.decode("value", as: Int.self)
+            #expect(read == 42)
 
             try await server.stop()
             do {
@@ -263,6 +337,7 @@ struct OutageTests {
         try await pool.ping()
         await pool.close()
         await #expect(throws: PostgresError.self) { try await pool.ping() }
+        await #expect(throws: PostgresError.self) { try await pool.read("SELECT 1") }
     }
 }
 

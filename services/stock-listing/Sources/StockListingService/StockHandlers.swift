@@ -40,9 +40,9 @@ struct StockHandlers: Sendable {
             guard sector.count <= 100, !sector.utf8.contains(0) else {
                 throw APIError.validation("query.sector: must be at most 100 characters without NUL")
             }
-            result = try await pool.query(Self.listSector, sector, limit, skip)
+            result = try await pool.read(Self.listSector, sector, limit, skip)
         } else {
-            result = try await pool.query(Self.listAll, limit, skip)
+            result = try await pool.read(Self.listAll, limit, skip)
         }
         var writer = JSONWriter(capacity: 192 * result.count + 2)
         writer.beginArray()
@@ -54,7 +54,7 @@ struct StockHandlers: Sendable {
     func get(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let raw = context.pathParameter("symbol")
         guard let symbol = StockSymbol.normalize(raw),
-            let row = try await pool.query(Self.selectOne, symbol).first
+            let row = try await pool.read(Self.selectOne, symbol).first
         else { throw Self.notFound(raw) }
         var writer = JSONWriter(capacity: 192)
         try Self.writeStock(row, to: &writer)
@@ -64,7 +64,7 @@ struct StockHandlers: Sendable {
     func price(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let raw = context.pathParameter("symbol")
         guard let symbol = StockSymbol.normalize(raw),
-            let row = try await pool.query(Self.selectPrice, symbol).first
+            let row = try await pool.read(Self.selectPrice, symbol).first
         else { throw Self.notFound(raw) }
         var writer = JSONWriter(capacity: 96)
         writer.beginObject()

@@ -138,7 +138,7 @@ struct TradeHandlers: Sendable {
         }
         let skip = try query.integer("skip", in: 0...Int64.max, default: 0)
         let limit = try query.integer("limit", in: 1...1000, default: 100)
-        let result = try await pool.query(Self.listSQL, userID, limit, skip)
+        let result = try await pool.read(Self.listSQL, userID, limit, skip)
         var output = "["
         output.reserveCapacity(200 * result.count + 2)
         for (index, row) in result.enumerated() {
@@ -154,7 +154,7 @@ struct TradeHandlers: Sendable {
         guard let id = Int64(raw), id >= 1 else {
             throw APIError.validation("path.trade_id: must be an integer between 1 and \(Int64.max)")
         }
-        guard let row = try await pool.query(Self.getSQL, id).first else {
+        guard let row = try await pool.read(Self.getSQL, id).first else {
             throw APIError.notFound("trade \(id) not found")
         }
         return .json(try Self.tradeJSON(row))
@@ -165,7 +165,7 @@ struct TradeHandlers: Sendable {
         guard UserID.isValid(userID) else {
             throw APIError.validation("path.user_id: must be 1-64 chars [A-Za-z0-9_.-]")
         }
-        let result = try await pool.query(Self.portfolioSQL, userID)
+        let result = try await pool.read(Self.portfolioSQL, userID)
         var writer = JSONWriter(capacity: 64 + 80 * result.count)
         writer.beginObject()
         writer.field("user_id", userID)
