@@ -193,14 +193,32 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    // MARK: - Batches of reads in pipeline mode
+    // MARK: - Batches in pipeline mode
 
-    /// Sends `statements` in libpq's pipeline mode, ended by one Sync, and reads one outcome per statement. A
-    /// statement that fails makes the server skip the ones after it (`.aborted`). The wait ignores cancellation:
-    /// the batch carries other callers' statements. Throws only when the connection fails, which leaves it unusable.
-    func readBatch(
-        _ statements: [PostgresReadBatcher.Statement]
-    ) async throws(PostgresError) -> [PostgresReadBatcher.Outcome] {
+    /// Sends `statements` in libpq's pipeline mode, ended by one Sync, and reads one outcome per statement: they run
+    /// in one implicit transaction, committed at the Sync. A statement that fails makes the server skip the ones after
+    /// it (`.aborted`) and rolls the transaction back, so when `haveEffects`, the statements that succeeded before it
+    /// are `.aborted` too. The wait ignores cancellation: the batch carries other callers' statements. Throws only when
+    /// the connection fails, which leaves it unusable.
+    func runBatch(
+        _ statements: [PostgresBatcher.Statement], haveEffects: Bool
+    ) async throws(PostgresError) -> [PostgresBatcher.Outcome] {
+        let outcomes = try await sendBatch(statements)
+        guard haveEffects else { return outcomes }
+        let rolledBack = outcomes.contains { outcome in
+            if case .finished(.failure) = outcome { return true }
+            return false
+        }
+        guard rolledBack else { return outcomes }
+        return outcomes.map { outcome in
+            if case .finished(.success) = outcome { return .aborted }
+            return outcome
+        }
+    }
+
+    private func sendBatch(
+        _ statements: [PostgresBatcher.Statement]
+    ) async throws(PostgresError) -> [PostgresBatcher.Outcome] {
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
         var preparing: [String: String] = [:]
         var sendsPrepare: [Bool] = []
@@ -226,10 +244,10 @@ final class PostgresConnection: @unchecked Sendable {
         }
         try send { PQpipelineSync(handle) }
         try await flush(watchingCancellation: false)
-        var outcomes: [PostgresReadBatcher.Outcome] = []
+        var outcomes: [PostgresBatcher.Outcome] = []
         outcomes.reserveCapacity(statements.count)
         for (statement, prepares) in zip(statements, sendsPrepare) {
-            var prepareFailure: PostgresReadBatcher.Outcome?
+            var prepareFailure: PostgresBatcher.Outcome?
             if prepares {
                 switch try await nextOutcome() {
                 case .finished(.success): preparedStatements[statement.sql] = preparing[statement.sql]
@@ -247,8 +265,8 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Reads the results of the next statement of a pipeline, up to the NULL that ends them.
-    private func nextOutcome() async throws(PostgresError) -> PostgresReadBatcher.Outcome {
-        var outcome: PostgresReadBatcher.Outcome?
+    private func nextOutcome() async throws(PostgresError) -> PostgresBatcher.Outcome {
+        var outcome: PostgresBatcher.Outcome?
         while let result = try await nextResult() {
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
                 PQclear(result)

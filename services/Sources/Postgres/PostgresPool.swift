@@ -8,7 +8,8 @@ public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
     private let logger: Logger
     private let state = Mutex(State())
-    private let reads: PostgresReadBatcher
+    private let reads: PostgresBatcher
+    private let writes: PostgresBatcher
 
     private struct State {
         var idle: [PostgresConnection] = []
@@ -42,7 +43,9 @@ public final class PostgresPool: Sendable {
     public init(configuration: PostgresConfiguration, logger: Logger = Logger(label: "stockops.postgres")) {
         self.configuration = configuration
         self.logger = logger
-        reads = PostgresReadBatcher(leaderLimit: configuration.readBatches)
+        reads = PostgresBatcher(leaderLimit: configuration.readBatches)
+        // One batch of writes at a time: two concurrent ones could lock the same rows in opposite orders and deadlock.
+        writes = PostgresBatcher(leaderLimit: 1)
     }
 
     /// One parameterized statement (`$1`, `$2` …), prepared and cached per connection.
@@ -61,24 +64,43 @@ public final class PostgresPool: Sendable {
     }
 
     /// One statement without effects (a `SELECT`), prepared and cached per connection like ``query(_:_:)``, but sent
-    /// in one batch with the reads of other callers that wait at the same time (see `PostgresReadBatcher`): under
-    /// load, far cheaper for the server and for this process. A statement with effects must use ``query(_:_:)``: the
-    /// statements of a batch share one implicit transaction. Waiting for the answer does not end when the task is
+    /// in one batch with the reads of other callers that wait at the same time (see `PostgresBatcher`): under load,
+    /// far cheaper for the server and for this process. Waiting for the answer does not end when the task is
     /// cancelled.
     public func read(
         _ sql: String, _ parameters: (any PostgresEncodable)?...
     ) async throws(PostgresError) -> PostgresResult {
-        let statement = PostgresReadBatcher.Statement(sql: sql, parameters: parameters.map { $0?.postgresText })
-        return try await reads.run(statement) { batch in await self.send(batch) }
+        let statement = PostgresBatcher.Statement(sql: sql, parameters: parameters.map { $0?.postgresText })
+        return try await reads.run(statement) { batch in await self.send(batch, haveEffects: false) }
+    }
+
+    /// One statement with effects, committed in one transaction with the writes of other callers that wait at the
+    /// same time (see `PostgresBatcher`); it answers once that transaction has committed, and one batch of writes is
+    /// in flight at a time. When another caller's statement fails, the transaction rolls back and the statements that
+    /// did not fail are sent again, so each one is committed once or fails with its own error. A statement that
+    /// writes elsewhere through ``query(_:_:)`` or a transaction may wait for a whole batch's row locks. Waiting for
+    /// the answer does not end when the task is cancelled.
+    public func write(
+        _ sql: String, _ parameters: (any PostgresEncodable)?...
+    ) async throws(PostgresError) -> PostgresResult {
+        let statement = PostgresBatcher.Statement(sql: sql, parameters: parameters.map { $0?.postgresText })
+        return try await writes.run(statement) { batch in await self.send(batch, haveEffects: true) }
     }
 
     /// Batches of reads sent so far.
     var readBatchesSent: Int { reads.batchesSent }
 
-    /// Sends one batch of reads on a pooled connection; a failed connection fails every statement of the batch.
-    private func send(_ batch: [PostgresReadBatcher.Statement]) async -> [PostgresReadBatcher.Outcome] {
+    /// Batches of writes sent so far.
+    var writeBatchesSent: Int { writes.batchesSent }
+
+    /// Sends one batch on a pooled connection; a failed connection fails every statement of the batch.
+    private func send(
+        _ batch: [PostgresBatcher.Statement], haveEffects: Bool
+    ) async -> [PostgresBatcher.Outcome] {
         do {
-            return try await withConnection { connection throws(PostgresError) in try await connection.readBatch(batch) }
+            return try await withConnection { connection throws(PostgresError) in
+                try await connection.runBatch(batch, haveEffects: haveEffects)
+            }
         } catch {
             return Array(repeating: .finished(.failure(error)), count: batch.count)
         }

@@ -230,6 +230,57 @@ struct StatementTests {
         #expect(pool.usage.idle == 1)
     }
 
+    @Test func concurrentWritesShareTransactionsAndEachIsCommittedOnce() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 3))
+        defer { Task { await pool.close() } }
+        try await pool.execute("CREATE TABLE ledger (entry int PRIMARY KEY)")
+        let answers = try await withThrowingTaskGroup(of: (sent: Int, answered: Int).self) { group in
+            for entry in 1...300 {
+                group.addTask {
+                    let row = try await pool.write("INSERT INTO ledger VALUES ($1) RETURNING entry", entry).first
+                    return (entry, try row?.decode("entry", as: Int.self) ?? -1)
+                }
+            }
+            return try await group.reduce(into: [(sent: Int, answered: Int)]()) { $0.append($1) }
+        }
+        #expect(answers.filter { $0.sent != $0.answered }.isEmpty)
+        let stored = try await pool.query("SELECT count(*) AS n, sum(entry) AS total FROM ledger").first
+        #expect(try stored?.decode("n", as: Int.self) == 300)
+        #expect(try stored?.decode("total", as: Int.self) == 300 * 301 / 2)
+        #expect(pool.writeBatchesSent < 300, "no two writes shared a transaction")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aFailedWriteFailsAloneAndTheWritesItRolledBackAreCommittedOnce() async throws {
+        let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 2))
+        defer { Task { await pool.close() } }
+        try await pool.execute("CREATE TABLE ledger (amount int NOT NULL CHECK (amount > 0))")
+        // A slow write holds the only batch slot, so every write started meanwhile waits for the next batch.
+        let slow = Task { try await pool.write("SELECT 1 AS one FROM pg_sleep(0.3)") }
+        while pool.usage.inUse == 0 { await Task.yield() }
+        let answers = await withTaskGroup(of: (amount: Int, answer: Answer).self) { group in
+            for amount in [1, 2, 3, -4, 5, 6, 7] {
+                group.addTask {
+                    do {
+                        let row = try await pool.write("INSERT INTO ledger VALUES ($1) RETURNING amount", amount).first
+                        return (amount, .quotient(try row?.decode("amount", as: Int.self) ?? 0))
+                    } catch {
+                        return (amount, .failed((error as? PostgresError)?.sqlState))
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: Answer]()) { $0[$1.amount] = $1.answer }
+        }
+        #expect(try await slow.value.first?.decode("one", as: Int.self) == 1)
+        #expect(answers[-4] == Answer.failed("23514"))
+        for amount in [1, 2, 3, 5, 6, 7] {
+            #expect(answers[amount] == Answer.quotient(amount), "amount \(amount)")
+        }
+        // The failed insert rolled back the ones batched with it; they were sent again and each is stored once.
+        let stored = try await pool.query("SELECT amount FROM ledger ORDER BY amount")
+        #expect(try stored.map { row throws(PostgresError) in try row.decode("amount", as: Int.self) } == [1, 2, 3, 5, 6, 7])
+        #expect(pool.writeBatchesSent < 8, "the writes did not share batches")
+    }
+
     @Test(.timeLimit(.minutes(1))) func answersAndParametersLargerThanTheSocketBuffersArriveWhole() async throws {
         let pool = PostgresPool(configuration: try await TestDatabase.create(poolSize: 1))
         defer { Task { await pool.close() } }

@@ -106,7 +106,7 @@ struct TradeHandlers: Sendable {
         }
         if remaining == 0 {
             do {
-                _ = try await pool.query(Self.deleteClosedSQL, order.userID, order.symbol)
+                _ = try await pool.write(Self.deleteClosedSQL, order.userID, order.symbol)
             } catch {
                 logger.warning("closed position not removed yet", metadata: ["error": .string(error.message)])
             }
@@ -118,7 +118,7 @@ struct TradeHandlers: Sendable {
     /// unknown symbol.
     private func tradeStatement(_ sql: String, _ order: Order) async throws -> PostgresResult {
         do {
-            return try await pool.query(sql, order.userID, order.symbol, order.quantity, order.price)
+            return try await pool.write(sql, order.userID, order.symbol, order.quantity, order.price)
         } catch {
             guard Self.isMissingStocksTable(error) else { throw error }
             logger.warning("stocks table missing: stock-listing has not migrated this database yet")

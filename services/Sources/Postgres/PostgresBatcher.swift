@@ -1,17 +1,18 @@
 import Synchronization
 
-/// Sends the read-only statements of concurrent callers together: each batch goes to the server on one pooled
-/// connection in libpq's pipeline mode, in one write ended by one Sync, and its answers come back in one read. Under
-/// load a statement then costs the server and this process a fraction of a wake-up and of a system call, where one
-/// statement per round trip costs each of them a whole one.
+/// Sends the statements of concurrent callers together: each batch goes to the server on one pooled connection in
+/// libpq's pipeline mode, in one write ended by one Sync, and its answers come back in one read. Under load a
+/// statement then costs the server and this process a fraction of a wake-up and of a system call (and, for writes, of
+/// a commit), where one statement per round trip costs each of them a whole one.
 ///
 /// At most `leaderLimit` batches are in flight. A caller that finds a free slot leads: it sends its statement with
 /// every one queued so far, hands each waiting caller its answer and, when more have queued meanwhile, passes the lead
 /// to the oldest of them. The others wait for their answer or for the lead.
 ///
-/// The statements of one batch run in one implicit transaction, so only statements without effects may be batched:
-/// a failed one aborts those after it, which did not run and are sent again in the next batch.
-final class PostgresReadBatcher: Sendable {
+/// The statements of one batch run in one implicit transaction. A failed statement makes the server skip the ones
+/// after it; those come back `.aborted` and are sent again in the next batch, as is every statement whose effects the
+/// failure rolled back (see `PostgresConnection.runBatch`).
+final class PostgresBatcher: Sendable {
     /// One statement and its text parameters.
     struct Statement: Sendable {
         var sql: String
@@ -21,7 +22,7 @@ final class PostgresReadBatcher: Sendable {
     /// What a statement of a batch came to.
     enum Outcome: Sendable {
         case finished(Result<PostgresResult, PostgresError>)
-        /// An earlier statement of the batch failed, so the server skipped this one.
+        /// Another statement of the batch failed, so this one did not run or was rolled back: it is sent again.
         case aborted
     }
 
