@@ -62,11 +62,17 @@ extension Decimal: PostgresEncodable, PostgresDecodable {
     /// Exact decimal text (`0.3`, `182.52`); NUMERIC parses it without going through binary floating point.
     public var postgresText: String { description }
     public init(postgresText: String) throws(PostgresError) {
-        guard let value = Decimal(string: postgresText, locale: Locale(identifier: "en_US_POSIX")) else {
+        guard let value = Decimal(string: postgresText, locale: PostgresText.posix) else {
             throw .decoding(postgresText, as: "Decimal")
         }
         self = value
     }
+}
+
+/// What reading the server's text needs.
+enum PostgresText {
+    /// The locale whose decimal separator is `.`, made once: making a `Locale` costs more than parsing the number.
+    static let posix = Locale(identifier: "en_US_POSIX")
 }
 
 extension Date: PostgresEncodable, PostgresDecodable {

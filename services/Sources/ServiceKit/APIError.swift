@@ -88,10 +88,15 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable, CustomStr
 extension Response {
     /// A response with a JSON body.
     public static func json(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
-        )
+        json(ByteBuffer(string: body), status: status)
+    }
+
+    /// A JSON response whose body is the document `writer` built.
+    public static func json(_ writer: JSONWriter, status: HTTPResponse.Status = .ok) -> Response {
+        json(writer.bytes, status: status)
+    }
+
+    private static func json(_ body: ByteBuffer, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
     }
 }

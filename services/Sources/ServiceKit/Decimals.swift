@@ -95,10 +95,13 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         } else {
             plain += "0." + String(repeating: "0", count: -integerDigits) + String(decoding: digits, as: UTF8.self)
         }
-        guard let decimal = Decimal(string: plain, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
+        guard let decimal = Decimal(string: plain, locale: Self.posix) else { return nil }
         let digitCount = power >= 0 ? digits.count + power : max(digits.count, scale)
         self.init(value: decimal, scale: scale, digitCount: digitCount, text: plain)
     }
+
+    /// The locale whose decimal separator is `.`, made once: making a `Locale` costs more than parsing the number.
+    private static let posix = Locale(identifier: "en_US_POSIX")
 
     private init(value: Decimal, scale: Int, digitCount: Int, text: String) {
         self.value = value

@@ -42,9 +42,19 @@ public enum JSONBody {
         detail: "request body exceeds \(maximumSize) bytes")
 
     /// True for `application/json`, with or without parameters such as `charset`.
+    /// True when the media type before any `;` parameters is `application/json` in any case, with optional
+    /// whitespace (spaces, tabs) around it.
     static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
-        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+        let expected = "application/json".utf8
+        var mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        while let first = mediaType.first, isBlank(first) { mediaType = mediaType.dropFirst() }
+        while let last = mediaType.last, isBlank(last) { mediaType = mediaType.dropLast() }
+        return mediaType.count == expected.count
+            && zip(mediaType, expected).allSatisfy { byte, wanted in
+                // ASCII letters compare without case: setting 0x20 lowers an upper-case letter.
+                byte == wanted || (wanted >= UInt8(ascii: "a") && wanted <= UInt8(ascii: "z") && byte | 0x20 == wanted)
+            }
     }
 }
 

@@ -48,7 +48,7 @@ struct StockHandlers: Sendable {
         writer.beginArray()
         for row in result { try Self.writeStock(row, to: &writer) }
         writer.endArray()
-        return .json(writer.output)
+        return .json(writer)
     }
 
     func get(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
@@ -58,7 +58,7 @@ struct StockHandlers: Sendable {
         else { throw Self.notFound(raw) }
         var writer = JSONWriter(capacity: 192)
         try Self.writeStock(row, to: &writer)
-        return .json(writer.output)
+        return .json(writer)
     }
 
     func price(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
@@ -72,7 +72,7 @@ struct StockHandlers: Sendable {
         writer.field("current_price", number: try row.decode("current_price", as: String.self))
         writer.field("change_pct", number: try row.decode("change_pct", as: String.self))
         writer.endObject()
-        return .json(writer.output)
+        return .json(writer)
     }
 
     func create(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
@@ -94,7 +94,7 @@ struct StockHandlers: Sendable {
         }
         var writer = JSONWriter(capacity: 192)
         try Self.writeStock(row, to: &writer)
-        return .json(writer.output, status: .created)
+        return .json(writer, status: .created)
     }
 
     func updatePrice(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
@@ -109,7 +109,7 @@ struct StockHandlers: Sendable {
         else { throw Self.notFound(raw) }
         var writer = JSONWriter(capacity: 192)
         try Self.writeStock(row, to: &writer)
-        return .json(writer.output)
+        return .json(writer)
     }
 
     static func notFound(_ raw: String) -> APIError {

@@ -3,10 +3,10 @@ import Hummingbird
 import Logging
 import Postgres
 import PostgresTestSupport
-import ServiceKit
 import ServiceTestSupport
 import Testing
 
+@testable import ServiceKit
 @testable import StockListingService
 
 @Suite("ServiceKit")
@@ -193,6 +193,15 @@ struct ServiceKitTests {
         #expect(!UserID.isValid(""))
         #expect(!UserID.isValid(String(repeating: "u", count: 65)))
         #expect(!UserID.isValid("a b"))
+    }
+
+    @Test(arguments: [
+        ("application/json", true), ("Application/JSON", true), ("application/json; charset=utf-8", true),
+        (" \tapplication/json ;charset=utf-8", true), ("application/jsonx", false), ("text/json", false),
+        ("application/json-patch+json", false), ("", false), ("application/", false), ("APPLICATION/JSO", false),
+    ])
+    func aJSONBodyNeedsTheJSONMediaType(contentType: String, isJSON: Bool) {
+        #expect(JSONBody.isJSON(contentType) == isJSON)
     }
 
     @Test func jsonWriterEscapes() {

@@ -180,7 +180,7 @@ struct TradeHandlers: Sendable {
         }
         writer.endArray()
         writer.endObject()
-        return .json(writer.output)
+        return .json(writer)
     }
 
     static func unknownStock(_ symbol: String) -> APIError {
