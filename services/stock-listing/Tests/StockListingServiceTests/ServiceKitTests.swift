@@ -120,20 +120,21 @@ struct ServiceKitTests {
             serviceName: "stock-listing", defaultPort: 8000,
             environment: [
                 "DATABASE_URL": "postgres://u:pw@localhost:5432/app", "HOST": "127.0.0.1", "DB_WAIT_SECONDS": "5",
-                "DB_POOL_SIZE": "4",
+                "DB_POOL_SIZE": "4", "DB_READ_BATCHES": "3",
             ],
             readFile: { _ in nil })
         #expect(configuration.port == 8000)
         #expect(configuration.host == "127.0.0.1")
         #expect(configuration.database.password == "pw")
         #expect(configuration.database.poolSize == 4)
+        #expect(configuration.database.readBatches == 3)
         #expect(configuration.databaseWaitSeconds == 5)
         #expect(configuration.logLevel == .info)
     }
 
     @Test(arguments: [
         ["PORT": "x"], ["PORT": "70000"], ["LOG_LEVEL": "loud"], ["DB_WAIT_SECONDS": "-1"], ["DB_POOL_SIZE": "0"],
-        ["DATABASE_URL": ""], ["DATABASE_URL": "mysql://x"], ["DB_ENV_FILE": "/missing"],
+        ["DB_READ_BATCHES": "0"], ["DB_READ_BATCHES": "two"], ["DATABASE_URL": ""], ["DATABASE_URL": "mysql://x"], ["DB_ENV_FILE": "/missing"],
     ])
     func invalidConfigurationIsRejected(overrides: [String: String]) {
         var environment = ["DATABASE_URL": "postgres://u@localhost:5432/app"]

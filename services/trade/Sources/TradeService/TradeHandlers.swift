@@ -4,8 +4,8 @@ import Logging
 import Postgres
 import ServiceKit
 
-/// The trade routes. A buy or a sell is one SQL statement, hence one atomic transaction
-/// and one round trip: the symbol check, the position change and the trade insert.
+/// The trade routes. A buy or a sell is one SQL statement: the symbol check, the position change and the trade
+/// insert, committed with the other writes of its batch (`PostgresPool.write`).
 struct TradeHandlers: Sendable {
     let pool: PostgresPool
     let logger: Logger
