@@ -89,7 +89,7 @@ final class PostgresBatcher: Sendable {
             }
             var outcomes = await runBatch([own] + waiting.map(\.statement))
             if outcomes.count != waiting.count + 1 {
-                let failure = PostgresError(code: .queryFailed, message: "a batch of reads came back incomplete")
+                let failure = PostgresError(code: .queryFailed, message: "a batch of statements came back incomplete")
                 outcomes = Array(repeating: .finished(.failure(failure)), count: waiting.count + 1)
             }
             var skipped: [Waiter] = []
