@@ -137,13 +137,7 @@ final class PostgresConnection: @unchecked Sendable {
         } else {
             name = nil
         }
-        try withCStrings(parameters) { values throws(PostgresError) in
-            if let name {
-                try send { PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
-            } else {
-                try send { PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0) }
-            }
-        }
+        try sendExecution(of: sql, preparedAs: name, parameters)
         return try await awaitResult()
     }
 
@@ -151,10 +145,23 @@ final class PostgresConnection: @unchecked Sendable {
         guard call() == 1 else { throw connectionError() }
     }
 
-    /// The name for a newly prepared statement, or nil once the connection holds ``preparedStatementLimit`` of them
-    /// (the statement then runs unprepared).
-    private func nextStatementName() -> String? {
-        preparedStatements.count < Self.preparedStatementLimit ? "stockops_\(preparedStatements.count + 1)" : nil
+    /// Queues the execution of `sql` with text parameters: of its prepared statement `name`, or unprepared.
+    private func sendExecution(of sql: String, preparedAs name: String?, _ parameters: [String?]) throws(PostgresError) {
+        let count = Int32(parameters.count)
+        try withCStrings(parameters) { values throws(PostgresError) in
+            if let name {
+                try send { PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
+            } else {
+                try send { PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0) }
+            }
+        }
+    }
+
+    /// The name for a newly prepared statement, with `pending` preparations sent but not yet answered; nil once the
+    /// connection would hold ``preparedStatementLimit`` of them (the statement then runs unprepared).
+    private func nextStatementName(pending: Int = 0) -> String? {
+        let count = preparedStatements.count + pending
+        return count < Self.preparedStatementLimit ? "stockops_\(count + 1)" : nil
     }
 
     private func withCStrings<T, E: Error>(
@@ -224,23 +231,17 @@ final class PostgresConnection: @unchecked Sendable {
         var sendsPrepare: [Bool] = []
         sendsPrepare.reserveCapacity(statements.count)
         for statement in statements {
-            let count = Int32(statement.parameters.count)
             var name = preparedStatements[statement.sql] ?? preparing[statement.sql]
-            let prepares = name == nil && preparedStatements.count + preparing.count < Self.preparedStatementLimit
-            if prepares {
-                let newName = "stockops_\(preparedStatements.count + preparing.count + 1)"
+            var prepares = false
+            if name == nil, let newName = nextStatementName(pending: preparing.count) {
+                let count = Int32(statement.parameters.count)
                 try send { PQsendPrepare(handle, newName, statement.sql, count, nil) }
                 preparing[statement.sql] = newName
                 name = newName
+                prepares = true
             }
             sendsPrepare.append(prepares)
-            try withCStrings(statement.parameters) { values throws(PostgresError) in
-                if let name {
-                    try send { PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
-                } else {
-                    try send { PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0) }
-                }
-            }
+            try sendExecution(of: statement.sql, preparedAs: name, statement.parameters)
         }
         try send { PQpipelineSync(handle) }
         try await flush(watchingCancellation: false)

@@ -70,8 +70,7 @@ public final class PostgresPool: Sendable {
     public func read(
         _ sql: String, _ parameters: (any PostgresEncodable)?...
     ) async throws(PostgresError) -> PostgresResult {
-        let statement = PostgresBatcher.Statement(sql: sql, parameters: parameters.map { $0?.postgresText })
-        return try await reads.run(statement) { batch in await self.send(batch, haveEffects: false) }
+        try await run(sql, parameters, in: reads, haveEffects: false)
     }
 
     /// One statement with effects, committed in one transaction with the writes of other callers that wait at the
@@ -83,8 +82,7 @@ public final class PostgresPool: Sendable {
     public func write(
         _ sql: String, _ parameters: (any PostgresEncodable)?...
     ) async throws(PostgresError) -> PostgresResult {
-        let statement = PostgresBatcher.Statement(sql: sql, parameters: parameters.map { $0?.postgresText })
-        return try await writes.run(statement) { batch in await self.send(batch, haveEffects: true) }
+        try await run(sql, parameters, in: writes, haveEffects: true)
     }
 
     /// Batches of reads sent so far.
@@ -92,6 +90,13 @@ public final class PostgresPool: Sendable {
 
     /// Batches of writes sent so far.
     var writeBatchesSent: Int { writes.batchesSent }
+
+    private func run(
+        _ sql: String, _ parameters: [(any PostgresEncodable)?], in batcher: PostgresBatcher, haveEffects: Bool
+    ) async throws(PostgresError) -> PostgresResult {
+        let statement = PostgresBatcher.Statement(sql: sql, parameters: parameters.map { $0?.postgresText })
+        return try await batcher.run(statement) { batch in await self.send(batch, haveEffects: haveEffects) }
+    }
 
     /// Sends one batch on a pooled connection; a failed connection fails every statement of the batch.
     private func send(

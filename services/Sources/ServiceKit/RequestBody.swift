@@ -41,9 +41,8 @@ public enum JSONBody {
         status: .contentTooLarge, code: "payload_too_large",
         detail: "request body exceeds \(maximumSize) bytes")
 
-    /// True for `application/json`, with or without parameters such as `charset`.
     /// True when the media type before any `;` parameters is `application/json` in any case, with optional
-    /// whitespace (spaces, tabs) around it.
+    /// whitespace (spaces, tabs) around it, with or without parameters such as `charset`.
     static func isJSON(_ contentType: String) -> Bool {
         let expected = "application/json".utf8
         var mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
