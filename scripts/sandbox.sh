@@ -48,7 +48,6 @@ start_engine() {
   docker_engine_start
   if [ -n "${DOCKER_STARTED_PID:-}" ]; then echo "$DOCKER_STARTED_PID" >"$state/dockerd.pid"; fi
   echo "$DOCKER_HOST" >"$state/docker_host"
-  docker_base_image
 }
 
 # The address containers reach the host at (host-gateway): Vault listens there too, when it is on this machine.
@@ -253,6 +252,13 @@ HCL
   done
 }
 
+# The EXIT trap of `up` while the registry and OpenBao start in the background: waits for them, keeps the exit status.
+await_services() {
+  local status=$?
+  wait "$services_pid" 2>/dev/null || true
+  exit "$status"
+}
+
 write_env() {
   cat >"$root/.stockops/sandbox.env" <<ENV
 # Written by \`stockops sandbox up\`; read by \`stockops run\` for variables not already set.
@@ -365,9 +371,16 @@ case "${1:-}" in
     mkdir -p "$state"; chmod 700 "$state"
     start_engine
     find_bridge_gateway
+    # The registry and OpenBao start while the images are made: the base image (debootstrap on a first run) and
+    # the stand-ins take longest and need only the engine. The subshell stops at its first failure (set -e).
+    (start_registry; start_vault) &
+    services_pid=$!
+    # Whatever fails below, the registry and OpenBao have started or failed before the script ends.
+    trap await_services EXIT
+    docker_base_image
     choose_environment_images
-    start_registry
-    start_vault
+    wait "$services_pid"
+    trap - EXIT
     write_env
     echo "sandbox up: registry 127.0.0.1:$registry_port, Vault API $vault_addr, Docker $DOCKER_HOST"
     echo "environment for stockops run: $root/.stockops/sandbox.env"

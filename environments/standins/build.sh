@@ -25,14 +25,21 @@ if [ "$current" = 1 ]; then
   exit 0
 fi
 
-docker build --quiet --label "org.stockops.standins=$stamp" --tag stockops-local/postgres:15 "$here/postgres" >/dev/null
-echo "built stockops-local/postgres:15"
-docker build --quiet --label "org.stockops.standins=$stamp" --tag stockops-local/haproxy:2.6 "$here/haproxy" >/dev/null
-echo "built stockops-local/haproxy:2.6"
-
+# The three builds run at once; each reports itself, and the script fails when any of them did.
+build() {  # build TAG CONTEXT
+  docker build --quiet --label "org.stockops.standins=$stamp" --tag "$1" "$2" >/dev/null
+  echo "built $1"
+}
 context=$(mktemp -d "${TMPDIR:-/tmp}/stockops-openbao-XXXXXX")
 trap 'rm -rf "$context"' EXIT
 cp "$here/openbao/Dockerfile" "$context/Dockerfile"
 ln "$bao" "$context/bao" 2>/dev/null || cp "$bao" "$context/bao"
-docker build --quiet --label "org.stockops.standins=$stamp" --tag stockops-local/openbao:2 "$context" >/dev/null
-echo "built stockops-local/openbao:2"
+build stockops-local/postgres:15 "$here/postgres" &
+builds=($!)
+build stockops-local/haproxy:2.6 "$here/haproxy" &
+builds+=($!)
+build stockops-local/openbao:2 "$context" &
+builds+=($!)
+status=0
+for pid in "${builds[@]}"; do wait "$pid" || status=$?; done
+exit "$status"
