@@ -412,7 +412,9 @@ struct DoctorAPITests {
         let refused = await doctor.defectDojo(config, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret("wrong")]), fetchesSecrets: true)
         #expect(refused.map(\.status) == [.unauthorised])
         #expect(await doctor.defectDojo(config, fetched: nil, fetchesSecrets: false).map(\.status) == [.warning], "without Vault the import is skipped")
-        let down = DefectDojoConfig(url: "http://127.0.0.1:\(try freeLoopbackPort())", product: "stockapp")
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        let down = DefectDojoConfig(url: "http://127.0.0.1:\(refusing.port)", product: "stockapp")
         #expect(
             await doctor.defectDojo(down, fetched: FetchedSecrets(values: ["DEFECTDOJO_API_KEY": Secret(key)]), fetchesSecrets: true).map(\.status) == [
                 .unreachable

@@ -186,8 +186,10 @@ struct FetchSecretsTests {
 
     @Test func anUnreachableVaultIsAnInfrastructureError() async throws {
         let root = temporaryDirectory()
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
         let environment = [
-            "VAULT_ADDR": "http://127.0.0.1:\(try freeLoopbackPort())", "VAULT_ROLE_ID": "role-\(UUID().uuidString)",
+            "VAULT_ADDR": "http://127.0.0.1:\(refusing.port)", "VAULT_ROLE_ID": "role-\(UUID().uuidString)",
             "VAULT_SECRET_ID": "secret-\(UUID().uuidString)",
         ]
         let result = await scheduler(root: root).run(try graph(CIVault.declared, environment: environment))
@@ -273,7 +275,9 @@ struct SecretsCheckTests {
         #expect(refused.output.contains("vault/policies/ci.hcl"))
 
         var unreachable = environment
-        unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(try freeLoopbackPort())"
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        unreachable["VAULT_ADDR"] = "http://127.0.0.1:\(refusing.port)"
         let down = await #expect(throws: StockOpsError.self) { try await check(directory, unreachable) }
         #expect(down?.exitStatus == .infrastructure)
         #expect(try await command(directory, unreachable).status == 3)

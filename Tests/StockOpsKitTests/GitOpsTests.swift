@@ -170,7 +170,9 @@ struct InfraRepository {
         #expect(missing?.kind == .failed)
         #expect(missing?.message.contains("overlays/prod/kustomization.yaml does not exist on main") == true)
         target = infra.target()
-        target.repository = "http://127.0.0.1:\(try freeLoopbackPort())/infra.git"
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        target.repository = "http://127.0.0.1:\(refusing.port)/infra.git"
         let unreachable = await #expect(throws: StageFailure.self) { try await deploy(infra, built("git-1", Self.digestA), target: target) }
         #expect(unreachable?.kind == .transient)
     }

@@ -280,7 +280,9 @@ enum DockerEngine {
         defer { registry.stop() }
         var config = try Self.config(registry: registry.host, scanners: ["vuln"])
         config.images.ignoreFile = "no-such-ignore-file"
-        config.images.trivyDatabaseRepository = "127.0.0.1:\(try freeLoopbackPort())/trivy-db"
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        config.images.trivyDatabaseRepository = "127.0.0.1:\(refusing.port)/trivy-db"
         let reference = try await DockerEngine.pushSmallImage("FROM debian:bookworm-slim\n", to: registry, repository: "stockapp/base", tag: "git-3333333")
         let digest = try #require(try await registry.client().digest(of: try RegistryTag.parse("git-3333333"), in: "stockapp/base"))
         let settings = Self.settings(config, secrets: nil, cache: temporaryDirectory("trivy-cache"))

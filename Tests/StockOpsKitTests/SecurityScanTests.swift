@@ -259,7 +259,9 @@ import Testing
     @Test func withoutTheVulnerabilityDBTheScanIsAnInfrastructureErrorNotAPass() async throws {
         let root = temporaryDirectory()
         try Self.packageResolved.write(toFile: root + "/Package.resolved", atomically: true, encoding: .utf8)
-        let unreachable = "127.0.0.1:\(try freeLoopbackPort())/trivy-db"
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        let unreachable = "127.0.0.1:\(refusing.port)/trivy-db"
         let context = stageContext("sca", root: root)
         let failure = await #expect(throws: StageFailure.self) {
             try await SCAStage(config: SCAConfig(databaseRepository: unreachable), failOn: [.critical, .high]).run(context)

@@ -91,6 +91,21 @@ func freeLoopbackPort() throws -> Int {
     try LoopbackPort.free()
 }
 
+/// A loopback port held bound but not listening until ``close()``: a connection to it is refused, and no server of a
+/// concurrent test is given it meanwhile, as one can be given the port ``freeLoopbackPort()`` returned.
+struct RefusingLoopbackPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        (descriptor, port) = try LoopbackPort.boundSocket()
+    }
+
+    func close() {
+        _ = Glibc.close(descriptor)
+    }
+}
+
 /// The port a fixture server prints as its first line, read on a thread of its own so the wait holds
 /// no cooperative thread; nil when the server ends or prints something else.
 func firstLinePort(of output: Pipe) async -> Int? {

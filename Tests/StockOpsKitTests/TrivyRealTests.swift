@@ -127,7 +127,9 @@ struct TrivyRealTests {
     @Test func vulnerabilityScanWithoutTheDBIsAnInfrastructureFailure() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let unreachable = "127.0.0.1:\(try freeLoopbackPort())/trivy-db"
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        let unreachable = "127.0.0.1:\(refusing.port)/trivy-db"
         let trivy = TrivyCommand(cacheDirectory: workspace.cache, ignoreFile: nil, scanners: [.vuln], databaseRepository: unreachable)
         let run = try Self.execute(trivy.archive(workspace.layout))
         #expect(run.status != 0)

@@ -167,7 +167,9 @@ struct VaultInitScriptTests {
     @Test func failsClearlyWhenVaultIsUnreachable() async throws {
         let output = NSTemporaryDirectory() + "vault-init-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let address = "http://127.0.0.1:\(try freeLoopbackPort())"
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.close() }
+        let address = "http://127.0.0.1:\(refusing.port)"
         let result = try await runInit(address: address, token: nil, output: output)
         #expect(result.status != 0)
         #expect(result.log.contains("Vault unreachable at \(address)"))

@@ -106,9 +106,16 @@ public struct ThrowawayPostgres: Sendable {
 public enum LoopbackPort {
     /// A loopback TCP port nothing listens on right now.
     public static func free() throws -> Int {
+        let (descriptor, port) = try boundSocket()
+        close(descriptor)
+        return port
+    }
+
+    /// A socket bound to a loopback port of the kernel's choosing, not listening, and that port. While the socket is
+    /// open, a connection to the port is refused and no other socket gets it.
+    static func boundSocket() throws -> (descriptor: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StageFailure.infrastructure("socket() failed: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -119,7 +126,11 @@ public enum LoopbackPort {
                 bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
             }
         }
-        guard bound else { throw StageFailure.infrastructure("no free loopback port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw StageFailure.infrastructure("no free loopback port: \(reason)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
