@@ -56,14 +56,15 @@ timed no-change .build-stockops/debug/stockops run --env dev --skip sca
 # Each service image as the cold run pushed it: compressed bytes (config and layers) of its manifest in the sandbox's
 # registry, found by the repository and digest its build node recorded.
 image_sizes() {
-  local run="" directory password
+  local run="" directory user password
   for directory in "$clone"/.stockops/runs/*/; do  # named by start time: the first is the cold run's
     case "$directory" in *-rollback/) ;; *) run="${directory}run.json"; break ;; esac
   done
+  user="$(cut -d: -f1 "$clone/.stockops/sandbox/registry/htpasswd")"
   password="$(cat "$clone/.stockops/sandbox/registry/password")"
   jq -r '.nodes[] | select(.id | startswith("build[")) | .output | "\(.service) \(.repository) \(.digest)"' "$run" |
     while read -r service repository digest; do
-      curl -fsS -u "stockops-robot:$password" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      curl -fsS -u "$user:$password" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
         -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://${repository%%/*}/v2/${repository#*/}/manifests/$digest" |
         jq -r --arg service "$service" '([.config.size] + [.layers[].size] | add) as $bytes
           | "| \($service) | \($bytes) | \($bytes / 1048576 * 10 | round / 10) | \(.layers | length) |"'
