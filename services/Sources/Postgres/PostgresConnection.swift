@@ -324,22 +324,19 @@ final class PostgresConnection: @unchecked Sendable {
         for column in 0..<columnCount {
             columns.append(String(cString: PQfname(result, Int32(column))))
         }
-        var rows: [[String?]] = []
-        rows.reserveCapacity(rowCount)
-        for row in 0..<rowCount {
-            var values: [String?] = []
-            values.reserveCapacity(columnCount)
-            for column in 0..<columnCount {
-                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+        var values: [String?] = []
+        values.reserveCapacity(rowCount * columnCount)
+        for row in 0..<Int32(rowCount) {
+            for column in 0..<Int32(columnCount) {
+                if PQgetisnull(result, row, column) == 1 {
                     values.append(nil)
                 } else {
-                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    values.append(String(cString: PQgetvalue(result, row, column)))
                 }
             }
-            rows.append(values)
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresResult(columns: columns, values: rows, affectedRows: affected)
+        return PostgresResult(columns: columns, values: values, rowCount: rowCount, affectedRows: affected)
     }
 
     private func error(from result: OpaquePointer) -> PostgresError {

@@ -4,20 +4,20 @@ public struct PostgresResult: Sendable, RandomAccessCollection {
     public let columns: [String]
     /// Rows changed by INSERT/UPDATE/DELETE (libpq's `PQcmdTuples`), 0 otherwise.
     public let affectedRows: Int
-    let columnIndex: [String: Int]
-    let values: [[String?]]
+    /// Every row's values, row after row: one array for the whole result, not one per row.
+    let values: [String?]
+    public let endIndex: Int
 
-    init(columns: [String], values: [[String?]], affectedRows: Int) {
+    /// `values` holds `rowCount` rows of `columns.count` values each.
+    init(columns: [String], values: [String?], rowCount: Int, affectedRows: Int) {
+        precondition(values.count == rowCount * columns.count, "a result's values must fill its rows")
         self.columns = columns
         self.values = values
+        self.endIndex = rowCount
         self.affectedRows = affectedRows
-        var index: [String: Int] = [:]
-        for (position, name) in columns.enumerated() where index[name] == nil { index[name] = position }
-        self.columnIndex = index
     }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { values.count }
     public subscript(position: Int) -> PostgresRow { PostgresRow(result: self, row: position) }
 }
 
@@ -28,12 +28,13 @@ public struct PostgresRow: Sendable {
 
     /// The raw text of a column, nil for SQL NULL.
     public func text(_ column: String) throws(PostgresError) -> String? {
-        guard let position = result.columnIndex[column] else {
+        // A result has a handful of columns: comparing their names costs less than hashing one.
+        guard let position = result.columns.firstIndex(of: column) else {
             throw PostgresError(
                 code: .decodingFailed,
                 message: "no column '\(column)' in the result (columns: \(result.columns.joined(separator: ", ")))")
         }
-        return result.values[row][position]
+        return result.values[row * result.columns.count + position]
     }
 
     /// The column's value; SQL NULL is an error.

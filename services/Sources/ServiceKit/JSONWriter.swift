@@ -3,45 +3,58 @@ import NIOCore
 /// Builds a compact JSON document by appending its UTF-8 bytes to a buffer that becomes the response body as is; the
 /// responses are written by hand so that numbers keep the exact text they have in the database.
 public struct JSONWriter: Sendable {
-    /// The document so far.
-    public private(set) var bytes: ByteBuffer
+    /// The document so far, as UTF-8. An array, not a `ByteBuffer`: appending a few bytes to it costs a copy and no
+    /// reference-counted storage checks, and a response appends dozens of such pieces.
+    private var utf8: [UInt8]
     private var needsComma = false
 
     /// An empty writer with room for `capacity` bytes.
     public init(capacity: Int = 256) {
-        bytes = ByteBuffer()
-        bytes.reserveCapacity(capacity)
+        utf8 = []
+        utf8.reserveCapacity(capacity)
     }
 
+    /// The document so far, as the buffer a response body carries.
+    public var bytes: ByteBuffer { ByteBuffer(bytes: utf8) }
+
     /// The document so far, as a string.
-    public var output: String { String(buffer: bytes) }
+    public var output: String { String(decoding: utf8, as: UTF8.self) }
+
+    private mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { utf8.append(contentsOf: $0) }
+    }
+
+    private mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8.append(contentsOf: $0) }
+    }
 
     private mutating func separate() {
-        if needsComma { bytes.writeStaticString(",") }
+        if needsComma { utf8.append(UInt8(ascii: ",")) }
         needsComma = false
     }
 
     /// Opens an object, as a value or after `key(_:)`.
     public mutating func beginObject() {
         separate()
-        bytes.writeStaticString("{")
+        utf8.append(UInt8(ascii: "{"))
     }
 
     /// Closes the current object.
     public mutating func endObject() {
-        bytes.writeStaticString("}")
+        utf8.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
     /// Opens an array.
     public mutating func beginArray() {
         separate()
-        bytes.writeStaticString("[")
+        utf8.append(UInt8(ascii: "["))
     }
 
     /// Closes the current array.
     public mutating func endArray() {
-        bytes.writeStaticString("]")
+        utf8.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
@@ -49,7 +62,7 @@ public struct JSONWriter: Sendable {
     public mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
-        bytes.writeStaticString(":")
+        utf8.append(UInt8(ascii: ":"))
     }
 
     /// Writes a string value.
@@ -62,7 +75,7 @@ public struct JSONWriter: Sendable {
     /// Writes a number whose text is already valid JSON (an integer or a plain decimal).
     public mutating func number(text: String) {
         separate()
-        bytes.writeString(text)
+        append(text)
         needsComma = true
     }
 
@@ -85,26 +98,26 @@ public struct JSONWriter: Sendable {
 
     /// Appends `value` as a quoted JSON string.
     private mutating func appendQuoted(_ value: String) {
-        bytes.writeStaticString("\"")
+        utf8.append(UInt8(ascii: "\""))
         var value = value
         let needsEscaping = value.withUTF8 { utf8 in utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
         if !needsEscaping {
-            bytes.writeString(value)
+            append(value)
         } else {
             for scalar in value.unicodeScalars {
                 switch scalar {
-                case "\"": bytes.writeStaticString("\\\"")
-                case "\\": bytes.writeStaticString("\\\\")
-                case "\n": bytes.writeStaticString("\\n")
-                case "\r": bytes.writeStaticString("\\r")
-                case "\t": bytes.writeStaticString("\\t")
+                case "\"": append("\\\"")
+                case "\\": append("\\\\")
+                case "\n": append("\\n")
+                case "\r": append("\\r")
+                case "\t": append("\\t")
                 case _ where scalar.value < 0x20:
                     let hex = String(scalar.value, radix: 16)
-                    bytes.writeString("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: bytes.writeString(String(scalar))
+                    append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                default: append(String(scalar))
                 }
             }
         }
-        bytes.writeStaticString("\"")
+        utf8.append(UInt8(ascii: "\""))
     }
 }
