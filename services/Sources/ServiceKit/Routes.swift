@@ -80,7 +80,7 @@ public struct ServiceRequestContext: RequestContext {
     /// A path parameter, percent-decoded.
     public func pathParameter(_ name: String) -> String {
         let raw = parameters.get(name) ?? ""
-        guard raw.contains("%") else { return raw }
+        guard raw.utf8.contains(UInt8(ascii: "%")) else { return raw }
         return raw.removingPercentEncoding ?? raw
     }
 }

@@ -65,6 +65,14 @@ struct StockRoutesTests {
         }
     }
 
+    @Test func aPercentEncodedSymbolIsDecoded() async throws {
+        try await withStockListing { client, _ in
+            let response = try await client.get("/stocks/%41APL")
+            #expect(response.status == .ok, "\(response.text)")
+            #expect(try response.json["symbol"]?.stringValue == "AAPL")
+        }
+    }
+
     @Test func listIsInByteOrderWithPaginationAndSector() async throws {
         try await withStockListing { client, _ in
             for symbol in ["A-B", "A.B", "A0", "AA", "b"] {
