@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Builds a compact JSON document by appending its UTF-8 bytes to a buffer that becomes the response body as is; the
+/// Builds a compact JSON document by appending its UTF-8 bytes to an array, copied once into the response body; the
 /// responses are written by hand so that numbers keep the exact text they have in the database.
 public struct JSONWriter: Sendable {
     /// The document so far, as UTF-8. An array, not a `ByteBuffer`: appending a few bytes to it costs a copy and no
@@ -19,10 +19,6 @@ public struct JSONWriter: Sendable {
 
     /// The document so far, as a string.
     public var output: String { String(decoding: utf8, as: UTF8.self) }
-
-    private mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { utf8.append(contentsOf: $0) }
-    }
 
     private mutating func append(_ text: String) {
         var text = text
