@@ -96,7 +96,7 @@ public struct JSONWriter: Sendable {
     private mutating func appendQuoted(_ value: String) {
         utf8.append(UInt8(ascii: "\""))
         var value = value
-        let needsEscaping = value.withUTF8 { utf8 in utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
+        let needsEscaping = value.withUTF8 { bytes in bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
         if !needsEscaping {
             append(value)
         } else {
