@@ -8,8 +8,11 @@ import Darwin
 #endif
 
 /// A swift-log handler writing one JSON object per line to standard output:
-/// `{"ts":…,"level":…,"service":…,"message":…,<metadata>}`.
+/// `{"ts":…,"level":…,"service":…,"message":…,<metadata>}`, keys sorted.
 public struct JSONLogHandler: LogHandler {
+    /// The metadata key of the request id, which Hummingbird sets on each request's logger; written as `request_id`.
+    public static let requestIDKey = "hb.request.id"
+
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     private let label: String
@@ -25,6 +28,18 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        render(event).withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+    }
+
+    /// The line `log(event:)` writes, newline included.
+    public func render(_ event: LogEvent) -> [UInt8] {
         var writer = JSONWriter(capacity: 256)
         writer.beginObject()
         writer.field("ts", Self.timestamp())
@@ -35,7 +50,8 @@ public struct JSONLogHandler: LogHandler {
         if let extra = event.metadata {
             merged.merge(extra) { _, new in new }
         }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+        let named = merged.map { key, value in (key == Self.requestIDKey ? "request_id" : key, value) }
+        for (key, value) in named.sorted(by: { $0.0 < $1.0 }) {
             writer.key(key)
             Self.writeValue(value, to: &writer)
         }
@@ -46,16 +62,9 @@ public struct JSONLogHandler: LogHandler {
             writer.field("source", "\(event.source):\(event.line)")
         }
         writer.endObject()
-        var line = writer.output
-        line.append("\n")
-        line.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { break }
-                offset += written
-            }
-        }
+        var line = writer.utf8
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 
     static func writeValue(_ value: Logger.MetadataValue, to writer: inout JSONWriter) {

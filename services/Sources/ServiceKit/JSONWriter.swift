@@ -5,7 +5,7 @@ import NIOCore
 public struct JSONWriter: Sendable {
     /// The document so far, as UTF-8. An array, not a `ByteBuffer`: appending a few bytes to it costs a copy and no
     /// reference-counted storage checks, and a response appends dozens of such pieces.
-    private var utf8: [UInt8]
+    private(set) var utf8: [UInt8]
     private var needsComma = false
 
     /// An empty writer with room for `capacity` bytes.

@@ -63,15 +63,13 @@ public struct RouteTable: Sendable {
     }
 }
 
-/// The request context of both services: Hummingbird's core storage plus the request id.
+/// The request context of both services: Hummingbird's core storage. Its `id` is the request's `x-request-id`, received
+/// or generated (``ServiceMiddleware``).
 public struct ServiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The `x-request-id` of this request, received or generated.
-    public var requestID: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        requestID = ""
     }
 
     /// Bodies are read by `JSONBody` with its own limit.

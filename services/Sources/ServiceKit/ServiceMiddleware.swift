@@ -5,9 +5,9 @@ import Logging
 import NIOCore
 import Postgres
 
-/// The one middleware in front of every route: assigns the request id (honouring a valid
-/// `x-request-id`, echoed back), turns every error into the JSON error body (404 and 405
-/// included; unexpected errors become a 500 without internal detail), records metrics
+/// The one middleware in front of every route: assigns the request id (a valid received `x-request-id`, else the id
+/// Hummingbird gave the request's logger; echoed back and logged as `request_id`), turns every error into
+/// the JSON error body (404 and 405 included; unexpected errors become a 500 without internal detail), records metrics
 /// and writes the access log: one line per request at info (warning for 503, error for other 5xx), with the method,
 /// route template, path, status, duration in milliseconds (a number) and request id; the probes of health checks and
 /// scrapers (``probeRoutes``) at debug unless they fail.
@@ -28,12 +28,13 @@ public struct ServiceMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let start = ContinuousClock.now
         var context = context
-        let requestID = Self.requestID(from: request.headers[.requestID])
-        context.requestID = requestID
-        var logger = context.logger
-        logger[metadataKey: "hb.request.id"] = nil
-        logger[metadataKey: "request_id"] = .string(requestID)
-        context.logger = logger
+        let requestID: String
+        if let received = Self.validRequestID(request.headers[.requestID]) {
+            requestID = received
+            context.logger[metadataKey: JSONLogHandler.requestIDKey] = .string(received)
+        } else {
+            requestID = context.id
+        }
 
         var response: Response
         do {
@@ -47,9 +48,9 @@ public struct ServiceMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         metrics.record(route: route, method: request.method.rawValue, status: response.status.code, duration: elapsed)
         let level = Self.accessLogLevel(route: route, status: response.status.code)
-        if logger.logLevel <= level {
+        if context.logger.logLevel <= level {
             let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-            logger.log(
+            context.logger.log(
                 level: level, "request",
                 metadata: [
                     "method": .string(request.method.rawValue),
@@ -110,17 +111,15 @@ public struct ServiceMiddleware: RouterMiddleware {
         }
     }
 
-    /// The received id when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a new one.
-    static func requestID(from header: String?) -> String {
-        if let header, !header.isEmpty, header.utf8.count <= 128,
+    /// The received id when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise nil.
+    static func validRequestID(_ header: String?) -> String? {
+        guard let header, !header.isEmpty, header.utf8.count <= 128,
             header.utf8.allSatisfy({ byte in
                 (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                     || byte == 0x2E || byte == 0x5F || byte == 0x3A || byte == 0x2D
             })
-        {
-            return header
-        }
-        return RequestID().description
+        else { return nil }
+        return header
     }
 }
 

@@ -18,8 +18,8 @@ public protocol TestClientProtocol: Sendable {
     func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse
 }
 
-/// Hands requests straight to an application's responder, as its router receives them from the server, with no
-/// socket in between. An error the responder throws is a 500, as the server answers it.
+/// Hands requests straight to an application's responder, as its router receives them from the server (with a request
+/// id in the logger), with no socket in between. An error the responder throws is a 500, as the server answers it.
 public struct RouterTestClient<Responder: HTTPResponder>: TestClientProtocol
 where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
     let responder: Responder
@@ -36,7 +36,10 @@ where Responder.Context: InitializableFromSource<ApplicationRequestContextSource
         let request = Request(
             head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: uri, headerFields: headers),
             body: RequestBody(buffer: body ?? ByteBuffer()))
-        let context = Responder.Context(source: ApplicationRequestContextSource(channel: NIOAsyncTestingChannel(), logger: logger))
+        // As Hummingbird's server does for each request: a logger carrying a new request id.
+        var requestLogger = logger
+        requestLogger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        let context = Responder.Context(source: ApplicationRequestContextSource(channel: NIOAsyncTestingChannel(), logger: requestLogger))
         let response: Response
         do {
             response = try await responder.respond(to: request, context: context)

@@ -4,6 +4,7 @@ import Logging
 import Postgres
 import PostgresTestSupport
 import ServiceTestSupport
+import Synchronization
 import Testing
 
 @testable import ServiceKit
@@ -122,6 +123,36 @@ struct ObservabilityTests {
         #expect(ServiceMiddleware.accessLogLevel(route: "/stocks", status: 500) == .error)
     }
 
+    @Test func theAccessLogNamesEachRequestByTheIDItAnswersWith() async throws {
+        let lines = LogLines()
+        let logger = Logger(label: StockListing.serviceName) { label in
+            CapturingLogHandler(rendering: JSONLogHandler(label: label, level: .info), into: lines)
+        }
+        let database = try await TestDatabase.create()
+        try await withApplication(
+            database: database, logger: quietLogger,
+            { pool in
+                let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
+                return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: logger, build: Self.build)
+            },
+            { client, _ in
+                let received = try await client.get("/stocks/AAPL", headers: [.requestID: "trace-42"])
+                #expect(received.headers[.requestID] == "trace-42")
+                let generated = try await client.get("/stocks/NOPE")
+                let generatedID = try #require(generated.headers[.requestID])
+                #expect(generatedID.count >= 16)
+                let other = try await client.get("/stocks/MSFT")
+                #expect(other.headers[.requestID] != generatedID)
+
+                let access = try lines.all
+                    .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+                    .filter { $0["message"] as? String == "request" }
+                #expect(access.map { $0["path"] as? String } == ["/stocks/AAPL", "/stocks/NOPE", "/stocks/MSFT"])
+                #expect(access.map { $0["request_id"] as? String } == ["trace-42", generatedID, other.headers[.requestID]])
+                #expect(access.allSatisfy { $0[JSONLogHandler.requestIDKey] == nil })
+            })
+    }
+
     @Test func numbersInTheLogAreJSONNumbers() {
         var writer = JSONWriter()
         writer.beginObject()
@@ -133,5 +164,41 @@ struct ObservabilityTests {
         JSONLogHandler.writeValue(.string("/stocks"), to: &writer)
         writer.endObject()
         #expect(writer.output == #"{"status":200,"duration_ms":1.25,"path":"/stocks"}"#)
+    }
+}
+
+/// The lines a ``CapturingLogHandler`` kept.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+
+    func append(_ line: String) {
+        lines.withLock { $0.append(line) }
+    }
+}
+
+/// Keeps the lines a `JSONLogHandler` renders instead of writing them to standard output.
+struct CapturingLogHandler: LogHandler {
+    var rendering: JSONLogHandler
+    let into: LogLines
+
+    var logLevel: Logger.Level {
+        get { rendering.logLevel }
+        set { rendering.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { rendering.metadata }
+        set { rendering.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { rendering[metadataKey: key] }
+        set { rendering[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        into.append(String(decoding: rendering.render(event), as: UTF8.self))
     }
 }
