@@ -15,13 +15,14 @@ import Testing
 struct ObservabilityTests {
     static let build = BuildInfo(service: "stock-listing", version: "git-1a2b3c4", revision: "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d")
 
-    func withBuild(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    /// Runs `body` against stock-listing of ``build``, which logs to `logger`.
+    func withBuild(logger: Logger = quietLogger, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let database = try await TestDatabase.create()
         try await withApplication(
             database: database, logger: quietLogger,
             { pool in
                 let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
-                return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: quietLogger, build: Self.build)
+                return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: logger, build: Self.build)
             }, { client, _ in try await body(client) })
     }
 
@@ -128,29 +129,22 @@ struct ObservabilityTests {
         let logger = Logger(label: StockListing.serviceName) { label in
             CapturingLogHandler(rendering: JSONLogHandler(label: label, level: .info), into: lines)
         }
-        let database = try await TestDatabase.create()
-        try await withApplication(
-            database: database, logger: quietLogger,
-            { pool in
-                let configuration = ServiceConfiguration(serviceName: StockListing.serviceName, database: database)
-                return try await StockListing.buildApplication(configuration: configuration, pool: pool, logger: logger, build: Self.build)
-            },
-            { client, _ in
-                let received = try await client.get("/stocks/AAPL", headers: [.requestID: "trace-42"])
-                #expect(received.headers[.requestID] == "trace-42")
-                let generated = try await client.get("/stocks/NOPE")
-                let generatedID = try #require(generated.headers[.requestID])
-                #expect(generatedID.count >= 16)
-                let other = try await client.get("/stocks/MSFT")
-                #expect(other.headers[.requestID] != generatedID)
+        try await withBuild(logger: logger) { client in
+            let received = try await client.get("/stocks/AAPL", headers: [.requestID: "trace-42"])
+            #expect(received.headers[.requestID] == "trace-42")
+            let generated = try await client.get("/stocks/NOPE")
+            let generatedID = try #require(generated.headers[.requestID])
+            #expect(generatedID.count >= 16)
+            let other = try await client.get("/stocks/MSFT")
+            #expect(other.headers[.requestID] != generatedID)
 
-                let access = try lines.all
-                    .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-                    .filter { $0["message"] as? String == "request" }
-                #expect(access.map { $0["path"] as? String } == ["/stocks/AAPL", "/stocks/NOPE", "/stocks/MSFT"])
-                #expect(access.map { $0["request_id"] as? String } == ["trace-42", generatedID, other.headers[.requestID]])
-                #expect(access.allSatisfy { $0[JSONLogHandler.requestIDKey] == nil })
-            })
+            let access = try lines.all
+                .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+                .filter { $0["message"] as? String == "request" }
+            #expect(access.map { $0["path"] as? String } == ["/stocks/AAPL", "/stocks/NOPE", "/stocks/MSFT"])
+            #expect(access.map { $0["request_id"] as? String } == ["trace-42", generatedID, other.headers[.requestID]])
+            #expect(access.allSatisfy { $0[JSONLogHandler.requestIDKey] == nil })
+        }
     }
 
     @Test func numbersInTheLogAreJSONNumbers() {
