@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOEmbedded
+import ServiceKit
 import ServiceLifecycle
 
 /// What the application answered to one request.
@@ -38,7 +39,7 @@ where Responder.Context: InitializableFromSource<ApplicationRequestContextSource
             body: RequestBody(buffer: body ?? ByteBuffer()))
         // As Hummingbird's server does for each request: a logger carrying a new request id.
         var requestLogger = logger
-        requestLogger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        requestLogger[metadataKey: JSONLogHandler.requestIDKey] = .stringConvertible(RequestID())
         let context = Responder.Context(source: ApplicationRequestContextSource(channel: NIOAsyncTestingChannel(), logger: requestLogger))
         let response: Response
         do {
