@@ -74,22 +74,65 @@ import Testing
     @Test func theCanaryFailsOnErrorsOrLatencyBeyondThePolicyOnceItHasEnoughRequests() {
         let policy = CanaryPolicy(weight: 10, window: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minimumRequests: 20)
         let stable = CanaryFigures(requests: 400, errors: 2, p99Milliseconds: 5)
-        #expect(policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 5), windowEnded: true) == nil)
+        func afterWarmUp(_ canary: CanaryFigures) -> CanaryAnalysis.ServiceFigures { CanaryAnalysis.ServiceFigures(stable: stable, canary: canary) }
+        let fast = CanaryFigures(requests: 40, errors: 0, p99Milliseconds: 5)
+        #expect(policy.failure(service: "trade", stable: stable, canary: fast, afterWarmUp: afterWarmUp(fast)) == nil)
         #expect(
-            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 10, errors: 10, p99Milliseconds: 5), windowEnded: false) == nil,
+            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 10, errors: 10, p99Milliseconds: 5), afterWarmUp: nil) == nil,
             "too few requests to judge")
-        let errors = policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 4, p99Milliseconds: 5), windowEnded: false)
+        let errors = policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 40, errors: 4, p99Milliseconds: 5), afterWarmUp: nil)
         #expect(errors == "trade: the canary answered 10.0 % 5xx (4 of 40), the stable version 0.5 % (2 of 400); at most 1 points more are allowed")
-        #expect(
-            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 20), windowEnded: true) == nil,
-            "judged against at least 10 ms")
+        let within = CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 20)
+        #expect(policy.failure(service: "trade", stable: stable, canary: within, afterWarmUp: afterWarmUp(within)) == nil, "judged against at least 10 ms")
         let slowCanary = CanaryFigures(requests: 400, errors: 0, p99Milliseconds: 50)
-        #expect(policy.failure(service: "trade", stable: stable, canary: slowCanary, windowEnded: false) == nil, "p99 is judged over the whole window")
+        #expect(policy.failure(service: "trade", stable: stable, canary: slowCanary, afterWarmUp: nil) == nil, "p99 is judged at the end of the window")
+        let few = CanaryFigures(requests: 99, errors: 0, p99Milliseconds: 250)
         #expect(
-            policy.failure(service: "trade", stable: stable, canary: CanaryFigures(requests: 99, errors: 0, p99Milliseconds: 250), windowEnded: true) == nil,
+            policy.failure(service: "trade", stable: stable, canary: slowCanary, afterWarmUp: afterWarmUp(few)) == nil,
             "below 100 requests p99 is the slowest one")
-        let slow = policy.failure(service: "trade", stable: stable, canary: slowCanary, windowEnded: true)
-        #expect(slow == "trade: the canary's p99 is 50 ms, over 2× the stable version's 5.0 ms (limit 20 ms)")
+        let slow = policy.failure(service: "trade", stable: stable, canary: fast, afterWarmUp: afterWarmUp(slowCanary))
+        #expect(slow == "trade: after the first 15 s, the canary's p99 is 50 ms, over 2× the stable version's 5.0 ms (limit 20 ms)")
+    }
+
+    /// Metrics of `requests` answers, `slow` of them between 10 and 250 ms and the rest within 5 ms.
+    static func requestMetrics(_ requests: Int, slow: Int = 0, errors: Int = 0) -> RequestMetrics {
+        var metrics = RequestMetrics()
+        metrics.requests = requests
+        metrics.errors = errors
+        metrics.buckets = [0.005: requests - slow, 0.01: requests - slow, 0.25: requests, .infinity: requests]
+        return metrics
+    }
+
+    /// A 12 s window scraped at 1 s, 3 s (the end of the warm-up) and 12 s; `canary` is the canary's metrics at each.
+    static func judge(canary: [RequestMetrics]) -> (outcomes: [CanaryJudge.Outcome?], judge: CanaryJudge) {
+        let policy = CanaryPolicy(weight: 20, window: 12, maxErrorRateIncrease: 1, maxP99Ratio: 2, minimumRequests: 5)
+        var judge = CanaryJudge(policy: policy, baseline: ["trade": (requestMetrics(0), requestMetrics(0))])
+        let outcomes = zip([1.0, 3, 12], canary).map { elapsed, canary in
+            judge.judge(["trade": (requestMetrics(Int(elapsed) * 80), canary)], elapsed: elapsed)
+        }
+        return (outcomes, judge)
+    }
+
+    @Test func latencyIsJudgedAfterTheWarmUpAndErrorsFromTheStart() throws {
+        #expect(CanaryPolicy(window: 12).latencyWarmUp == 3)
+        // Five slow first requests, as a new process's first connections to the database: the whole window's p99 is over
+        // the limit, the one after the warm-up is not.
+        let warming = Self.judge(canary: [Self.requestMetrics(10, slow: 2), Self.requestMetrics(20, slow: 5), Self.requestMetrics(220, slow: 5)])
+        #expect(warming.outcomes == [nil, nil, .passed("within the limits for 12 s")])
+        let whole = try #require(warming.judge.figures["trade"])
+        #expect(whole.canary.requests == 220 && (whole.canary.p99Milliseconds ?? 0) > 20, "\(whole)")
+
+        let slowAfter = Self.judge(canary: [Self.requestMetrics(10), Self.requestMetrics(20), Self.requestMetrics(220, slow: 20)])
+        #expect(slowAfter.outcomes[..<2] == [nil, nil])
+        #expect(
+            slowAfter.outcomes[2]
+                == .failed("trade: after the first 3 s, the canary's p99 is 226 ms, over 2× the stable version's 5.0 ms (limit 20 ms)"))
+
+        let failing = Self.judge(canary: [Self.requestMetrics(10, errors: 5), Self.requestMetrics(20), Self.requestMetrics(220)])
+        #expect(
+            failing.outcomes[0]
+                == .failed("trade: the canary answered 50.0 % 5xx (5 of 10), the stable version 0.0 % (0 of 80); at most 1 points more are allowed"),
+            "5xx during the warm-up count")
     }
 
     @Test func theProxyWeighsBothSlotsDuringACanaryAndHAProxyAcceptsIt() async throws {

@@ -299,8 +299,9 @@ final class TrafficProbe: Sendable {
 /// Deploys with `strategy: canary` on the real engine and proxy: the new version gets a share of the requests and its
 /// `/metrics` decide, or a person does.
 @Suite(.serialized) struct CanaryDeployTests {
-    /// A latency limit of 5× the stable p99: a new process on a 2-core machine running other suites at once is slower
-    /// at first than one that served for a while; the unit tests check the latency judgement itself. A 12 s window and
+    /// A latency limit of 5× the stable p99, judged after the 3 s warm-up: on a 2-core machine running other suites at
+    /// once, a new process stays slower for a while than one that served long; the unit tests check the latency
+    /// judgement itself. A 12 s window and
     /// 5 requests: with every other suite running, a 2-core machine answered only 4 of the canary's requests in an 8 s
     /// window once, and the analysis was rightly inconclusive. More probe clients are no cure: they starve the
     /// zero-downtime suite running beside this one.

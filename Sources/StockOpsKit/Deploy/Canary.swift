@@ -19,9 +19,14 @@ public struct CanaryPolicy: Sendable, Equatable, Codable {
 
     /// Below this, p99 differences are noise: latency is judged against at least 10 ms.
     public static let p99Floor = 0.010
-    /// Requests each version must have answered before p99 is judged: with fewer, p99 is the slowest request (a new
-    /// process's first connection to the database, say).
+    /// Requests each version must have answered after the warm-up before p99 is judged: with fewer, p99 is the slowest
+    /// request.
     public static let p99Sample = 100
+
+    /// Seconds at the start of the window whose requests p99 leaves out: a quarter of it. A new process opens its
+    /// database connections and prepares its statements on its first requests, and on a busy host those few would be
+    /// its p99.
+    public var latencyWarmUp: Double { Double(window) / 4 }
 
     public init(weight: Int = 10, window: Int = 120, maxErrorRateIncrease: Double = 1, maxP99Ratio: Double = 2, minimumRequests: Int = 20) {
         self.weight = weight
@@ -194,24 +199,81 @@ public struct RequestMetrics: Sendable, Equatable {
 
 extension CanaryPolicy {
     /// Why the canary's figures are worse than the stable version's beyond this policy; nil when they are not, or when
-    /// the canary has not answered ``minimumRequests`` yet. The 5xx rate is judged every time, p99 only over the whole
-    /// window (`windowEnded`) and when both versions answered ``p99Sample`` requests.
-    public func failure(service: String, stable: CanaryFigures, canary: CanaryFigures, windowEnded: Bool) -> String? {
+    /// the canary has not answered ``minimumRequests`` yet. The 5xx rate is judged every time on the figures since the
+    /// canary started; p99 only on `afterWarmUp`, the figures since ``latencyWarmUp``, given at the end of the window,
+    /// and when both versions answered ``p99Sample`` requests in them.
+    public func failure(service: String, stable: CanaryFigures, canary: CanaryFigures, afterWarmUp: CanaryAnalysis.ServiceFigures?) -> String? {
         guard canary.requests >= minimumRequests else { return nil }
         if canary.errorRate - stable.errorRate > maxErrorRateIncrease {
             return
                 "\(service): the canary answered \(String(format: "%.1f", canary.errorRate)) % 5xx (\(canary.errors) of \(canary.requests)), the stable version "
                 + "\(String(format: "%.1f", stable.errorRate)) % (\(stable.errors) of \(stable.requests)); at most \(String(format: "%g", maxErrorRateIncrease)) points more are allowed"
         }
-        if windowEnded, canary.requests >= Self.p99Sample, stable.requests >= Self.p99Sample, let canaryP99 = canary.p99Milliseconds {
-            let limit = maxP99Ratio * max(stable.p99Milliseconds ?? 0, Self.p99Floor * 1000)
+        if let latency = afterWarmUp, latency.canary.requests >= Self.p99Sample, latency.stable.requests >= Self.p99Sample,
+            let canaryP99 = latency.canary.p99Milliseconds
+        {
+            let limit = maxP99Ratio * max(latency.stable.p99Milliseconds ?? 0, Self.p99Floor * 1000)
             if canaryP99 > limit {
                 return
-                    "\(service): the canary's p99 is \(CanaryFigures.milliseconds(canaryP99)), over \(String(format: "%g", maxP99Ratio))× the stable version's "
-                    + "\(stable.p99Milliseconds.map(CanaryFigures.milliseconds) ?? "none") (limit \(CanaryFigures.milliseconds(limit)))"
+                    "\(service): after the first \(String(format: "%g", latencyWarmUp)) s, the canary's p99 is \(CanaryFigures.milliseconds(canaryP99)), over "
+                    + "\(String(format: "%g", maxP99Ratio))× the stable version's \(latency.stable.p99Milliseconds.map(CanaryFigures.milliseconds) ?? "none") "
+                    + "(limit \(CanaryFigures.milliseconds(limit)))"
             }
         }
         return nil
+    }
+}
+
+/// Both versions' request metrics per service, from one scrape of their `/metrics`.
+public typealias CanaryScrape = [String: (stable: RequestMetrics, canary: RequestMetrics)]
+
+/// The judgement of one canary, fed the scrape taken before it got traffic and then one a second: 5xx rates count
+/// from the first, p99 from the first scrape after the policy's ``CanaryPolicy/latencyWarmUp``.
+public struct CanaryJudge {
+    public enum Outcome: Equatable, Sendable {
+        case failed(String)
+        case passed(String)
+    }
+
+    public let policy: CanaryPolicy
+    private let baseline: CanaryScrape
+    private var warmedUp: CanaryScrape?
+    /// Each service's figures since the baseline, as of the last scrape.
+    public private(set) var figures: [String: CanaryAnalysis.ServiceFigures] = [:]
+
+    public init(policy: CanaryPolicy, baseline: CanaryScrape) {
+        self.policy = policy
+        self.baseline = baseline
+    }
+
+    /// The outcome once `scrape`, taken `elapsed` seconds after the canary started, is counted; nil while it runs on.
+    public mutating func judge(_ scrape: CanaryScrape, elapsed: Double) -> Outcome? {
+        for (service, now) in scrape {
+            guard let before = baseline[service] else { continue }
+            figures[service] = CanaryAnalysis.ServiceFigures(stable: now.stable.since(before.stable), canary: now.canary.since(before.canary))
+        }
+        if warmedUp == nil, elapsed >= policy.latencyWarmUp { warmedUp = scrape }
+        let windowEnded = elapsed >= Double(policy.window)
+        for service in figures.keys.sorted() {
+            let afterWarmUp = windowEnded ? Self.difference(scrape[service], since: warmedUp?[service]) : nil
+            if let failure = policy.failure(service: service, stable: figures[service]!.stable, canary: figures[service]!.canary, afterWarmUp: afterWarmUp) {
+                return .failed(failure)
+            }
+        }
+        guard windowEnded else { return nil }
+        let answered = figures.values.map(\.canary.requests).reduce(0, +)
+        return answered < policy.minimumRequests
+            ? .passed(
+                "inconclusive: \(answered) requests reached the canary in \(policy.window) s (min-requests \(policy.minimumRequests)); promoted on its smoke test"
+            )
+            : .passed("within the limits for \(policy.window) s")
+    }
+
+    private static func difference(
+        _ now: (stable: RequestMetrics, canary: RequestMetrics)?, since earlier: (stable: RequestMetrics, canary: RequestMetrics)?
+    ) -> CanaryAnalysis.ServiceFigures? {
+        guard let now, let earlier else { return nil }
+        return CanaryAnalysis.ServiceFigures(stable: now.stable.since(earlier.stable), canary: now.canary.since(earlier.canary))
     }
 }
 

@@ -34,8 +34,8 @@ extension Deployer {
         }
         let ignored = Set(config.services.map(\.healthPath) + ["/metrics", "/livez", "/readyz", "/health"])
         let client = HTTPClient(configuration: SmokeTest.http)
-        func scrape() async -> [String: (stable: RequestMetrics, canary: RequestMetrics)]? {
-            var scraped: [String: (stable: RequestMetrics, canary: RequestMetrics)] = [:]
+        func scrape() async -> CanaryScrape? {
+            var scraped: CanaryScrape = [:]
             for address in addresses {
                 // A version whose /metrics does not answer makes the scrape nil, which the callers turn into a rollback.
                 guard let stableText = try? await client.send(HTTPRequest(url: "http://\(address.stable)/metrics")), stableText.status == 200,
@@ -51,6 +51,7 @@ extension Deployer {
             return analysis(.rolledBack, by: "analysis", "the /metrics of a version did not answer before the canary started")
         }
 
+        var judge = CanaryJudge(policy: policy, baseline: baseline)
         let share = (slot: canarySlot, weight: policy.weight)
         let weighted = await Task { () async -> String? in
             do {
@@ -96,29 +97,18 @@ extension Deployer {
                 verdict = (.rolledBack, "analysis", "the /metrics of a version stopped answering")
                 break
             }
-            for (service, now) in current {
-                guard let before = baseline[service] else { continue }
-                figures[service] = CanaryAnalysis.ServiceFigures(stable: now.stable.since(before.stable), canary: now.canary.since(before.canary))
-            }
             let elapsed = Self.seconds(since: started)
-            let windowEnded = elapsed >= Double(policy.window)
-            let judged = figures.keys.sorted().lazy.compactMap { service in
-                policy.failure(service: service, stable: figures[service]!.stable, canary: figures[service]!.canary, windowEnded: windowEnded)
-            }
-            if let failure = judged.first {
-                verdict = (.rolledBack, "analysis", failure)
+            let outcome = judge.judge(current, elapsed: elapsed)
+            figures = judge.figures
+            if case .failed(let reason) = outcome {
+                verdict = (.rolledBack, "analysis", reason)
                 break
             }
             state.elapsedSeconds = elapsed
             state.services = figures
             // Said once at the start when it fails; the analysis does not depend on it.
             try? proxy.recordRollout(state)
-            if windowEnded {
-                let answered = figures.values.map(\.canary.requests).reduce(0, +)
-                let reason =
-                    answered < policy.minimumRequests
-                    ? "inconclusive: \(answered) requests reached the canary in \(policy.window) s (min-requests \(policy.minimumRequests)); promoted on its smoke test"
-                    : "within the limits for \(policy.window) s"
+            if case .passed(let reason) = outcome {
                 verdict = (.promoted, "analysis", reason)
             } else if ContinuousClock.now - lastReport >= .seconds(10) {
                 lastReport = ContinuousClock.now
