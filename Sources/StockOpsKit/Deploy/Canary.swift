@@ -249,8 +249,7 @@ public struct CanaryJudge {
     /// The outcome once `scrape`, taken `elapsed` seconds after the canary started, is counted; nil while it runs on.
     public mutating func judge(_ scrape: CanaryScrape, elapsed: Double) -> Outcome? {
         for (service, now) in scrape {
-            guard let before = baseline[service] else { continue }
-            figures[service] = CanaryAnalysis.ServiceFigures(stable: now.stable.since(before.stable), canary: now.canary.since(before.canary))
+            if let figures = Self.difference(now, since: baseline[service]) { self.figures[service] = figures }
         }
         if warmedUp == nil, elapsed >= policy.latencyWarmUp { warmedUp = scrape }
         let windowEnded = elapsed >= Double(policy.window)

@@ -13,8 +13,9 @@ extension Deployer {
     {
         let started = ContinuousClock.now
         let proxy = self.proxy
-        var figures: [String: CanaryAnalysis.ServiceFigures] = [:]
-        func analysis(_ verdict: CanaryAnalysis.Verdict, by decider: String, _ reason: String) -> CanaryAnalysis {
+        func analysis(
+            _ verdict: CanaryAnalysis.Verdict, by decider: String, _ reason: String, figures: [String: CanaryAnalysis.ServiceFigures] = [:]
+        ) -> CanaryAnalysis {
             CanaryAnalysis(
                 weight: policy.weight, windowSeconds: policy.window, elapsedSeconds: Self.seconds(since: started), verdict: verdict, decidedBy: decider,
                 reason: reason, services: figures)
@@ -99,23 +100,22 @@ extension Deployer {
             }
             let elapsed = Self.seconds(since: started)
             let outcome = judge.judge(current, elapsed: elapsed)
-            figures = judge.figures
             if case .failed(let reason) = outcome {
                 verdict = (.rolledBack, "analysis", reason)
                 break
             }
             state.elapsedSeconds = elapsed
-            state.services = figures
+            state.services = judge.figures
             // Said once at the start when it fails; the analysis does not depend on it.
             try? proxy.recordRollout(state)
             if case .passed(let reason) = outcome {
                 verdict = (.promoted, "analysis", reason)
             } else if ContinuousClock.now - lastReport >= .seconds(10) {
                 lastReport = ContinuousClock.now
-                say("  canary after \(Int(elapsed)) s: " + Self.describe(figures))
+                say("  canary after \(Int(elapsed)) s: " + Self.describe(judge.figures))
             }
         }
-        let decided = analysis(verdict!.verdict, by: verdict!.by, verdict!.reason)
+        let decided = analysis(verdict!.verdict, by: verdict!.by, verdict!.reason, figures: judge.figures)
         await Task {
             if decided.verdict == .rolledBack {
                 do {
@@ -131,7 +131,7 @@ extension Deployer {
         }.value
         say(
             "canary \(decided.verdict == .promoted ? "promoted" : "rolled back") by \(decided.decidedBy) after \(decided.elapsedSeconds) s: \(decided.reason)"
-                + (figures.isEmpty ? "" : "; " + Self.describe(figures)))
+                + (decided.services.isEmpty ? "" : "; " + Self.describe(decided.services)))
         return decided
     }
 
